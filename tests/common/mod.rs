@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests. Include with `mod common;`.
 
 pub mod schema;
+pub mod sim;
