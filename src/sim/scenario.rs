@@ -102,12 +102,13 @@ fn default_brokers() -> i32 {
     3
 }
 
-/// REST authentication required by a simulated cluster.
+/// REST authentication required by a simulated cluster:
+/// `{type: basic, username: …, password: …}` or `{type: bearer, token: …}`.
 #[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RestAuth {
     /// HTTP Basic (Confluent Platform users, or a Confluent Cloud API key and secret).
-    Basic(Credentials),
+    Basic { username: String, password: String },
     /// `Authorization: Bearer <token>`.
     Bearer { token: String },
 }
@@ -115,7 +116,11 @@ pub enum RestAuth {
 impl std::fmt::Debug for RestAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RestAuth::Basic(c) => f.debug_tuple("Basic").field(c).finish(),
+            RestAuth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
             RestAuth::Bearer { .. } => f.write_str("Bearer(<redacted>)"),
         }
     }

@@ -257,14 +257,14 @@ fn authorized(required: Option<&RestAuth>, header: Option<&hyper::header::Header
         return false;
     };
     match required {
-        RestAuth::Basic(c) => header
+        RestAuth::Basic { username, password } => header
             .strip_prefix("Basic ")
             .and_then(|b| {
                 base64::engine::general_purpose::STANDARD
                     .decode(b.trim())
                     .ok()
             })
-            .is_some_and(|d| d == format!("{}:{}", c.username, c.password).as_bytes()),
+            .is_some_and(|d| d == format!("{username}:{password}").as_bytes()),
         RestAuth::Bearer { token } => header
             .strip_prefix("Bearer ")
             .is_some_and(|t| t.trim() == token),
@@ -352,15 +352,14 @@ async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>
 
 #[cfg(test)]
 mod tests {
-    use super::super::scenario::Credentials;
     use super::*;
 
     #[test]
     fn basic_and_bearer_checks() {
-        let basic = RestAuth::Basic(Credentials {
+        let basic = RestAuth::Basic {
             username: "u".into(),
             password: "p".into(),
-        });
+        };
         let header = |s: &str| hyper::header::HeaderValue::from_str(s).unwrap();
         assert!(authorized(Some(&basic), Some(&header("Basic dTpw"))));
         assert!(!authorized(Some(&basic), Some(&header("Basic dTpx"))));
