@@ -1,0 +1,96 @@
+//! `cluster-link-exporter sim` as a user runs it: the printed endpoints work, a bad scenario
+//! fails before anything starts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
+
+fn scenario_file(name: &str, yaml: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("cle-{}-{name}.yaml", std::process::id()));
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn sim_prints_reachable_endpoints_per_cluster() {
+    let path = scenario_file(
+        "ok",
+        "clusters:\n  - {name: A, brokers: 2, topics: [{name: t, partitions: 2}]}\n  - {name: B, brokers: 1, flavour: cloud}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n",
+    );
+    let mut child = Command::new(BIN)
+        .args(["sim", "--scenario", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut clusters = Vec::new();
+    let mut control = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("cluster ") {
+            clusters.push(line);
+        } else if let Some(url) = line.strip_prefix("control ") {
+            control = Some(url.to_owned());
+            break;
+        }
+    }
+    assert_eq!(clusters.len(), 2, "{clusters:?}");
+    let field = |line: &str, key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap()
+            .to_owned()
+    };
+    let b = &clusters[1];
+    assert!(b.starts_with("cluster B "), "{b}");
+    assert_eq!(field(&clusters[0], "bootstrap=").split(',').count(), 2);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let links = format!("{}/clusters/{}/links", field(b, "rest="), field(b, "id="));
+        let body: serde_json::Value = client
+            .get(&links)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["data"][0]["link_name"], "ab");
+        let resp = client
+            .get(format!("{}/clusters", control.unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn sim_rejects_a_bad_scenario_naming_the_key() {
+    let path = scenario_file(
+        "bad",
+        "clusters:\n  - {name: A}\nlinks:\n  - {name: l, source: A, destination: Nowhere}\n",
+    );
+    let out = Command::new(BIN)
+        .args(["sim", "--scenario", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("links[0].destination: no cluster named \"Nowhere\""),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    std::fs::remove_file(path).ok();
+}
