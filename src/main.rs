@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cluster_link_exporter::sim::{Scenario, Simulator};
+use cluster_link_exporter::sim::{Flavour, Scenario, Simulator};
 
 #[derive(Parser)]
 #[command(name = "cluster-link-exporter", version, about)]
@@ -78,25 +78,47 @@ async fn run_sim(path: Option<String>) -> ExitCode {
         }
     };
     for c in sim.endpoints() {
+        let flavour = match c.flavour {
+            Flavour::Platform => "platform",
+            Flavour::Cloud => "cloud",
+        };
         println!(
-            "cluster {} id={} flavour={:?} rest={} bootstrap={}",
-            c.name, c.cluster_id, c.flavour, c.rest_url, c.bootstrap_servers
+            "cluster {} id={} flavour={flavour} rest={} bootstrap={}",
+            c.name, c.cluster_id, c.rest_url, c.bootstrap_servers
         );
     }
     println!("control {}", sim.control_url());
-    if let Ok(dir) = write_pki(&sim) {
-        println!("ca {dir}/ca.pem client-cert {dir}/client.pem client-key {dir}/client.key");
+    let pki_dir = write_pki(&sim);
+    match &pki_dir {
+        Ok(dir) => println!(
+            "ca {dir}/ca.pem client-cert {dir}/client.pem client-key {dir}/client.key",
+            dir = dir.display()
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not write the run's certificates"),
     }
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown_signal().await;
+    if let Ok(dir) = pki_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     ExitCode::SUCCESS
 }
 
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 /// Writes the run's CA and client certificate so TLS clusters can be reached from outside.
-fn write_pki(sim: &Simulator) -> std::io::Result<String> {
+fn write_pki(sim: &Simulator) -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("cluster-link-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("ca.pem"), &sim.pki().ca_pem)?;
     std::fs::write(dir.join("client.pem"), &sim.pki().client.cert_pem)?;
     std::fs::write(dir.join("client.key"), &sim.pki().client.key_pem)?;
-    Ok(dir.display().to_string())
+    Ok(dir)
 }

@@ -107,6 +107,11 @@ async fn check_read_endpoints(flavour: &str) {
     let filtered = get_ok(&sim, "B", "/links/-/mirrors?mirror_status=PAUSED").await;
     assert_valid("ListMirrorTopicsResponseDataList.json", &filtered);
     assert_eq!(filtered["data"].as_array().unwrap().len(), 0);
+    let active = get_ok(&sim, "B", "/links/-/mirrors?mirror_status=ACTIVE").await;
+    assert!(!active["data"].as_array().unwrap().is_empty());
+    // A valid Confluent status the simulator never produces matches nothing; it is no error.
+    let restore = get_ok(&sim, "B", "/links/ab/mirrors?mirror_status=PENDING_RESTORE").await;
+    assert_eq!(restore["data"], json!([]));
     assert_valid(
         "ListMirrorTopicsResponseDataList.json",
         &get_ok(&sim, "B", "/links/ab/mirrors").await,

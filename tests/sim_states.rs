@@ -344,6 +344,22 @@ async fn links_and_mirrors_are_created_and_deleted_over_rest() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    // One mirror per source topic and link.
+    let (status, body) = send(
+        Method::POST,
+        &url(&sim, "B", "/links/second/mirrors"),
+        Some(json!({"source_topic_name": "events", "mirror_topic_name": "src_events2"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = send(
+        Method::DELETE,
+        &url(&sim, "B", "/links/second?validate_only=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    get_ok(&sim, "B", "/links/second").await;
     let (status, _) = send(Method::DELETE, &url(&sim, "B", "/links/second"), None).await;
     assert_eq!(status, 200);
     let (status, body) = get(&http(), &url(&sim, "B", "/links/second")).await;

@@ -235,7 +235,7 @@ impl Fetcher {
             if view
                 .configs
                 .get("consumer.offset.sync.enable")
-                .is_some_and(|v| v == "true")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
                 && Instant::now() >= self.next_offset_sync
             {
                 let interval = config_ms(&view.configs, "consumer.offset.sync.ms", 30_000);

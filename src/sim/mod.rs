@@ -177,6 +177,13 @@ impl SimCore {
             let mut world = self.world();
             let source_cluster = world.cluster(source)?;
             let source_id = source_cluster.id.clone();
+            for c in [source, destination] {
+                if world.cluster(c)?.kafka.is_none() {
+                    return Err(SimError::Invalid(format!(
+                        "cluster {c} is synthetic: links need Kafka on both sides"
+                    )));
+                }
+            }
             let dest = world.cluster_mut(destination)?;
             if dest.links.contains_key(name) {
                 return Err(SimError::Invalid(format!(
@@ -236,6 +243,16 @@ impl SimCore {
         };
         let dest = world.cluster_mut(destination)?;
         let prefix = dest.link(link)?.prefix().to_owned();
+        if dest
+            .link(link)?
+            .mirrors
+            .values()
+            .any(|m| m.source_topic == source_topic)
+        {
+            return Err(SimError::Invalid(format!(
+                "Topic '{source_topic}' is already mirrored by link '{link}'"
+            )));
+        }
         let mirror_name = mirror_topic
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{prefix}{source_topic}"));
@@ -421,12 +438,12 @@ impl SimCore {
         let ids: Vec<i32> = brokers
             .clone()
             .unwrap_or_else(|| (1..=kafka.brokers()).collect());
+        if let Some(bad) = ids.iter().find(|id| !(1..=kafka.brokers()).contains(*id)) {
+            return Err(SimError::Invalid(format!(
+                "cluster {cluster} has no broker {bad}"
+            )));
+        }
         for id in ids {
-            if !(1..=kafka.brokers()).contains(&id) {
-                return Err(SimError::Invalid(format!(
-                    "cluster {cluster} has no broker {id}"
-                )));
-            }
             let result = if up {
                 c.brokers_down.remove(&id);
                 kafka.broker_up(id)
@@ -734,7 +751,11 @@ async fn run_timeline(core: SimCore, timeline: Vec<scenario::TimelineEntry>) {
     for entry in entries {
         let at = scenario::parse_duration(&entry.at).unwrap_or_default();
         tokio::time::sleep_until(start + at).await;
-        match core.apply(&entry.action) {
+        let (c, action) = (core.clone(), entry.action.clone());
+        let result = tokio::task::spawn_blocking(move || c.apply(&action))
+            .await
+            .unwrap_or_else(|e| Err(SimError::Invalid(e.to_string())));
+        match result {
             Ok(()) => {
                 tracing::info!(at = %entry.at, action = ?entry.action, "timeline action applied")
             }

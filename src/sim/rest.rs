@@ -135,7 +135,7 @@ pub fn handle(
                 .links
                 .values()
                 .flat_map(|l| l.mirrors.values().map(move |m| (l, m)))
-                .filter(|(_, m)| filter.is_none_or(|f| m.status == f))
+                .filter(|(_, m)| filter.is_none_or(|f| m.status.as_str() == f))
                 .map(|(l, m)| mirror_json(this, l, m, false))
                 .collect();
             Reply::ok(list(
@@ -183,7 +183,7 @@ pub fn handle(
                 let data = l
                     .mirrors
                     .values()
-                    .filter(|m| filter.is_none_or(|f| m.status == f))
+                    .filter(|m| filter.is_none_or(|f| m.status.as_str() == f))
                     .map(|m| mirror_json(this, l, m, false))
                     .collect();
                 Reply::ok(list(
@@ -239,6 +239,15 @@ fn write(
     };
     let result = match (method, rest) {
         ("POST", ["clusters", _, "links"]) => create_link(core, cluster, query, &body),
+        ("DELETE", ["clusters", _, "links", name])
+            if query.get("validate_only").is_some_and(|v| v == "true") =>
+        {
+            let world = core.world();
+            match world.cluster(cluster).and_then(|c| c.link(name)) {
+                Ok(_) => Ok(Reply::empty(200)),
+                Err(_) => return no_link(),
+            }
+        }
         ("DELETE", ["clusters", _, "links", name]) => {
             let mut world = core.world();
             match world.cluster_mut(cluster) {
@@ -287,7 +296,12 @@ fn write(
             )
             .map(|_| Reply::empty(204))
         }
-        ("POST", ["clusters", _, "links", name, op]) if op.starts_with("mirrors:") => {
+        ("POST", ["clusters", _, "links", name, op])
+            if matches!(
+                *op,
+                "mirrors:pause" | "mirrors:resume" | "mirrors:promote" | "mirrors:failover"
+            ) =>
+        {
             alter_mirrors(core, cluster, name, &op["mirrors:".len()..], query, &body)
         }
         _ => return not_found(),
@@ -457,18 +471,40 @@ fn no_link() -> Reply {
     Reply::error(404, 404, "The cluster link doesn't exist: ")
 }
 
-fn status_filter(query: &BTreeMap<String, String>) -> Result<Option<MirrorStatus>, Reply> {
+/// Every `MirrorTopicStatus` Confluent accepts in `?mirror_status=`.
+const MIRROR_STATUSES: [&str; 12] = [
+    "ACTIVE",
+    "FAILED",
+    "LINK_FAILED",
+    "LINK_PAUSED",
+    "PAUSED",
+    "PENDING_STOPPED",
+    "SOURCE_UNAVAILABLE",
+    "STOPPED",
+    "PENDING_MIRROR",
+    "PENDING_SYNCHRONIZE",
+    "PENDING_SETUP_FOR_RESTORE",
+    "PENDING_RESTORE",
+];
+
+/// The `?mirror_status=` filter: `Ok(None)` without one, `Ok(Some(s))` for a valid status
+/// (possibly one the simulator never produces, which matches nothing), 400 otherwise.
+fn status_filter(query: &BTreeMap<String, String>) -> Result<Option<&str>, Reply> {
     match query.get("mirror_status") {
         None => Ok(None),
-        Some(s) => MirrorStatus::parse(s).map(Some).ok_or_else(|| {
-            Reply::error(
-                400,
-                400,
-                &format!(
-                    "Cannot deserialize value of type `MirrorTopicStatus` from String \"{s}\""
-                ),
-            )
-        }),
+        Some(s) => MIRROR_STATUSES
+            .iter()
+            .find(|k| *k == s)
+            .map(|k| Some(*k))
+            .ok_or_else(|| {
+                Reply::error(
+                    400,
+                    400,
+                    &format!(
+                        "Cannot deserialize value of type `MirrorTopicStatus` from String \"{s}\""
+                    ),
+                )
+            }),
     }
 }
 

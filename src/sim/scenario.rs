@@ -245,7 +245,8 @@ pub enum Action {
         #[serde(default)]
         cluster: Option<String>,
     },
-    /// Changes a link's replication delay and throughput cap.
+    /// Changes a link's replication delay and throughput cap (`max_records_per_second: 0`
+    /// removes the cap).
     Replication {
         cluster: String,
         link: String,
@@ -448,6 +449,14 @@ impl Scenario {
                 return Err(invalid(
                     format!("{key}.name"),
                     "must be non-empty and unique on its destination",
+                ));
+            }
+            if l.max_records_per_second
+                .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+            {
+                return Err(invalid(
+                    format!("{key}.max_records_per_second"),
+                    "must be above 0 (leave it out for no cap)",
                 ));
             }
             for (j, m) in l.mirrors.iter().enumerate() {

@@ -24,6 +24,9 @@ use super::{rest, Action, RequestRecord, SimCore};
 
 type Body = Full<Bytes>;
 
+/// The request log keeps at most this many entries (the oldest half is dropped when full).
+const MAX_LOGGED_REQUESTS: usize = 20_000;
+
 fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -115,6 +118,15 @@ fn reset(socket: &std::net::TcpStream) {
     let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
+/// One REST request, owned, so it can be answered on a blocking thread.
+#[derive(Clone)]
+struct RestRequest {
+    method: String,
+    path: String,
+    query: String,
+    body: Bytes,
+}
+
 async fn handle_rest(
     core: SimCore,
     cluster: String,
@@ -133,17 +145,38 @@ async fn handle_rest(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let request = RestRequest {
+        method,
+        path,
+        query,
+        body,
+    };
     let fault = take_fault(&core, &cluster);
     let resp = respond(
-        &core, &cluster, fault, authorized, &kill, &method, &path, &query, &body,
+        &core,
+        &cluster,
+        fault,
+        auth.as_ref(),
+        authorized,
+        &kill,
+        &request,
     )
     .await;
+    let RestRequest {
+        method,
+        path,
+        query,
+        ..
+    } = request;
     let target = if query.is_empty() {
         path
     } else {
         format!("{path}?{query}")
     };
     if let Ok(c) = core.world().cluster_mut(&cluster) {
+        if c.requests.len() >= MAX_LOGGED_REQUESTS {
+            c.requests.drain(..MAX_LOGGED_REQUESTS / 2);
+        }
         c.requests.push(RequestRecord {
             at_ms,
             method,
@@ -169,48 +202,71 @@ fn take_fault(core: &SimCore, cluster: &str) -> Option<RestFault> {
     Some(fault)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The real answer: 401 when unauthenticated, else what [`rest::handle`] says. Runs on a
+/// blocking thread: it takes the world lock and write endpoints talk to mock cluster threads.
+async fn real_answer(
+    core: &SimCore,
+    cluster: &str,
+    auth: Option<&RestAuth>,
+    authorized: bool,
+    req: &RestRequest,
+) -> Response<Body> {
+    if !authorized {
+        let mut r = json_response(&rest::Reply::error(401, 40101, "Authentication failed"));
+        let challenge = match auth {
+            Some(RestAuth::Bearer { .. }) => "Bearer realm=\"kafka-rest\"",
+            _ => "Basic realm=\"kafka-rest\"",
+        };
+        r.headers_mut().insert(
+            "www-authenticate",
+            hyper::header::HeaderValue::from_static(challenge),
+        );
+        return r;
+    }
+    let (core, cluster, req) = (core.clone(), cluster.to_owned(), req.clone());
+    let reply = tokio::task::spawn_blocking(move || {
+        rest::handle(
+            &core,
+            &cluster,
+            &req.method,
+            &req.path,
+            &req.query,
+            &req.body,
+        )
+    })
+    .await
+    .unwrap_or_else(|e| rest::Reply::error(500, 500, &format!("Internal Server Error: {e}")));
+    json_response(&reply)
+}
+
 async fn respond(
     core: &SimCore,
     cluster: &str,
     fault: Option<RestFault>,
+    auth: Option<&RestAuth>,
     authorized: bool,
     kill: &Notify,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
+    req: &RestRequest,
 ) -> Response<Body> {
-    let answer = || {
-        if !authorized {
-            let mut r = json_response(&rest::Reply::error(401, 40101, "Authentication failed"));
-            r.headers_mut().insert(
-                "www-authenticate",
-                hyper::header::HeaderValue::from_static("Basic realm=\"kafka-rest\""),
-            );
-            return r;
-        }
-        json_response(&rest::handle(core, cluster, method, path, query, body))
-    };
     match fault {
-        None => answer(),
+        None => real_answer(core, cluster, auth, authorized, req).await,
         Some(RestFault::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            answer()
+            real_answer(core, cluster, auth, authorized, req).await
         }
         Some(RestFault::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            answer()
+            real_answer(core, cluster, auth, authorized, req).await
         }
         Some(RestFault::RateLimited {
             retry_after_seconds,
             reset_seconds,
         }) => {
-            let mut r = response(
-                429,
-                "text/html;charset=iso-8859-1",
-                "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;charset=ISO-8859-1\"/>\n<title>Error 429 Too Many Requests</title>\n</head>\n<body><h2>HTTP ERROR 429 Too Many Requests</h2>\n<table>\n<tr><th>URI:</th><td>/kafka/v3/clusters</td></tr>\n<tr><th>STATUS:</th><td>429</td></tr>\n<tr><th>MESSAGE:</th><td>Too Many Requests</td></tr>\n<tr><th>SERVLET:</th><td>-</td></tr>\n</table>\n<hr/><a href=\"https://eclipse.org/jetty\">Powered by Jetty:// 9.4.51</a><hr/>\n\n</body>\n</html>\n",
+            let page = format!(
+                "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;charset=ISO-8859-1\"/>\n<title>Error 429 Too Many Requests</title>\n</head>\n<body><h2>HTTP ERROR 429 Too Many Requests</h2>\n<table>\n<tr><th>URI:</th><td>{}</td></tr>\n<tr><th>STATUS:</th><td>429</td></tr>\n<tr><th>MESSAGE:</th><td>Too Many Requests</td></tr>\n<tr><th>SERVLET:</th><td>-</td></tr>\n</table>\n<hr/><a href=\"https://eclipse.org/jetty\">Powered by Jetty:// 9.4.51</a><hr/>\n\n</body>\n</html>\n",
+                req.path
             );
+            let mut r = response(429, "text/html;charset=iso-8859-1", page);
             if let Some(s) = retry_after_seconds {
                 r.headers_mut().insert("retry-after", s.into());
             }
@@ -229,12 +285,16 @@ async fn respond(
             json_response(&rest::Reply::error(500, 500, "Internal Server Error"))
         }
         Some(RestFault::Truncated) => {
-            let full = rest::handle(core, cluster, method, path, query, body)
-                .body
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "{}".into());
-            let cut = full.as_bytes()[..full.len() / 2].to_vec();
-            response(200, "application/json", cut)
+            let real = real_answer(core, cluster, auth, authorized, req).await;
+            let status = real.status();
+            let full = real
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let cut = full.slice(..full.len() / 2);
+            response(status.as_u16(), "application/json", cut)
         }
         Some(RestFault::Malformed) => response(
             200,
@@ -313,7 +373,7 @@ async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>
                         "rest_url": format!("{}/kafka/v3", c.rest_url),
                         "bootstrap_servers": c.bootstrap_servers(),
                         "brokers_down": c.brokers_down,
-                        "rest_fault": c.fault.as_ref().map(|f| format!("{:?}", f.fault)),
+                        "rest_fault": c.fault.as_ref().map(|f| &f.fault),
                         "links": c.links.keys().collect::<Vec<_>>(),
                     })
                 })

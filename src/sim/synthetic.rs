@@ -5,8 +5,8 @@
 //! The lag model, per partition `(link i, topic j, partition k)` with `h` a hash of
 //! `(seed, i, j, k)` and `t` seconds since start:
 //! - `last_source_fetch_offset = 1_000_000 + h % 1_000_000 + records_per_second × t`;
-//! - `lag = round(peak × (1 + sin(2π·t/period + φ)) / 2)` with `peak = h % (max_lag + 1)` and
-//!   phase `φ` from `h`, so lags rise and fall, each partition on its own phase;
+//! - `lag = round(peak × (1 + sin(2π·t/period + φ)) / 2)` with `peak = (h >> 20) % (max_lag + 1)`
+//!   and phase `φ = ((h >> 40) % 360)°`, so lags rise and fall, each partition on its own phase;
 //! - `dest = last_source_fetch_offset − lag`;
 //! - one partition in `unknown_every` shows `last_source_fetch_offset: -1`, `lag: 0`;
 //! - one mirror topic in `paused_every` is `PAUSED`; the others are `ACTIVE`.
@@ -176,6 +176,7 @@ impl Synthetic {
                 };
                 if mirror.status != status {
                     mirror.status = status;
+                    mirror.state_time_ms = super::model::now_ms();
                 }
             }
         }

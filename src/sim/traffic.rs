@@ -57,16 +57,21 @@ pub fn spawn_producer(
     thread::Builder::new()
         .name(format!("traffic-{}-{}", spec.cluster, spec.topic))
         .spawn(move || {
-            let start = Instant::now();
+            // The schedule restarts whenever traffic is switched back on: no burst of the
+            // records "missed" while it was off.
+            let mut start = Instant::now();
+            let mut scheduled: u64 = 0;
             let mut sent: u64 = 0;
             while !stopping.load(Ordering::Relaxed) {
                 producer.poll(Duration::ZERO);
                 if !enabled.load(Ordering::Relaxed) {
                     thread::sleep(Duration::from_millis(50));
+                    start = Instant::now();
+                    scheduled = sent;
                     continue;
                 }
                 // Catch up to the schedule, then sleep until the next record is due.
-                let due = (start.elapsed().as_secs_f64() * rate) as u64;
+                let due = scheduled + (start.elapsed().as_secs_f64() * rate) as u64;
                 while sent < due {
                     let seq = sent.to_string();
                     let key = format!("key-{}", sent % 100);

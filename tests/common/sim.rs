@@ -103,8 +103,11 @@ pub async fn wait_mirror_status(
         Duration::from_secs(30),
         &format!("{cluster}/{link}/{name} to be {status}"),
         || async {
-            let m = mirror(sim, cluster, link, name).await;
-            (m["mirror_status"] == status).then_some(m)
+            // A mirror being created (e.g. auto-created) may not exist yet: 404 means "not yet".
+            let path = format!("/links/{link}/mirrors/{name}");
+            let (code, m) = get(&http(), &url(sim, cluster, &path)).await;
+            assert!(code == 200 || code == 404, "GET {path}: {code} {m}");
+            (code == 200 && m["mirror_status"] == status).then_some(m)
         },
     )
     .await
