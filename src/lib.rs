@@ -1,7 +1,22 @@
 //! cluster-link-exporter: a Prometheus exporter for Confluent Cluster Linking.
 //!
-//! Modules:
+//! Modules, one concern each:
+//! - [`config`]: the YAML configuration, validated up front;
+//! - [`rest_client`]: Confluent's REST API v3, parsed defensively, errors by reason;
+//! - [`collect`]: background collection loops, one per cluster;
+//! - [`metrics`]: metric families and the pre-rendered exposition text;
+//! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
+//! - [`exporter`]: wiring and shutdown;
+//! - [`demo`]: the simulator's default scenario with an exporter pointed at it;
 //! - [`sim`]: simulated Confluent clusters with live cluster links (test ground and demo).
 #![forbid(unsafe_code)]
 
+pub mod collect;
+pub mod config;
+pub mod demo;
+pub mod exporter;
+pub mod http;
+pub mod metrics;
+pub mod rest_client;
 pub mod sim;
+pub mod util;

@@ -5,7 +5,6 @@
 //! spelled the same way in a scenario file, over HTTP and from Rust tests.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -353,21 +352,7 @@ fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
         .collect()
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return None,
-    };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
-}
+pub use crate::util::parse_duration;
 
 impl Scenario {
     /// The built-in default scenario.
@@ -525,14 +510,6 @@ mod tests {
                 && l.configs.get("acl.sync.enable").map(String::as_str) == Some("true")
         }));
         assert!(!s.traffic.is_empty());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("30"), None);
-        assert_eq!(parse_duration("1x"), None);
     }
 
     #[test]

@@ -1,0 +1,660 @@
+//! The exporter's configuration: YAML file plus environment overrides, strictly parsed (unknown
+//! keys are errors), validated before anything is served; every error names the key.
+//!
+//! Environment overrides use the prefix `CLUSTER_LINK_EXPORTER__` and `__` between levels, e.g.
+//! `CLUSTER_LINK_EXPORTER__DEFAULTS__POLL_INTERVAL=15s`. Secrets are given inline, as
+//! `{env: VAR}` or as `{file: /path}`, and are held in [`SecretString`], whose `Debug` and
+//! `Display` never show the value.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::util::parse_duration;
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "CLUSTER_LINK_EXPORTER";
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file {path}: {problem}")]
+    Read { path: String, problem: String },
+    #[error("config: {key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A secret value. Its `Debug` and `Display` print `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: only for building requests.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::fmt::Display for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a secret comes from, as written in the file.
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    /// The value itself.
+    Inline(String),
+    /// `{env: VAR}`: the value of an environment variable.
+    Env { env: String },
+    /// `{file: /path}`: the contents of a file, without a trailing newline.
+    File { file: PathBuf },
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            SecretSource::Env { env } => f.debug_struct("Env").field("env", env).finish(),
+            SecretSource::File { file } => f.debug_struct("File").field("file", file).finish(),
+        }
+    }
+}
+
+impl SecretSource {
+    fn resolve(&self, key: &str) -> Result<SecretString, ConfigError> {
+        match self {
+            SecretSource::Inline(v) => Ok(SecretString::new(v.clone())),
+            SecretSource::Env { env } => std::env::var(env)
+                .map(SecretString::new)
+                .map_err(|_| invalid(key, format!("environment variable {env} is not set"))),
+            SecretSource::File { file } => read_secret_file(file)
+                .map_err(|e| invalid(key, format!("cannot read {}: {e}", file.display()))),
+        }
+    }
+}
+
+/// Reads a secret file, trimming the trailing newline editors add.
+pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(SecretString::new(text.trim_end_matches(['\n', '\r'])))
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// Settings every cluster inherits unless it sets them itself.
+    #[serde(default)]
+    defaults: RawDefaults,
+    /// The destination clusters to poll (where the links live).
+    clusters: Vec<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    request_timeout: Option<String>,
+    poll_interval: Option<String>,
+    partition_metrics: Option<bool>,
+    max_concurrent_requests: Option<usize>,
+    link_configs_every: Option<u32>,
+}
+
+/// One cluster as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    rest_url: String,
+    #[serde(default)]
+    cluster_id: Option<String>,
+    #[serde(default)]
+    flavour: Option<Flavour>,
+    #[serde(default)]
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    tls: Option<RawTls>,
+    #[serde(default)]
+    request_timeout: Option<String>,
+    #[serde(default)]
+    poll_interval: Option<String>,
+    #[serde(default)]
+    links: Option<RawFilter>,
+    #[serde(default)]
+    mirror_topics: Option<RawFilter>,
+    #[serde(default)]
+    partition_metrics: Option<bool>,
+    #[serde(default)]
+    max_concurrent_requests: Option<usize>,
+    #[serde(default)]
+    link_configs_every: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum RawAuth {
+    None,
+    Basic {
+        username: String,
+        password: SecretSource,
+    },
+    Bearer {
+        #[serde(default)]
+        token: Option<SecretSource>,
+        #[serde(default)]
+        token_file: Option<PathBuf>,
+        #[serde(default)]
+        identity_pool_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    cert_file: Option<PathBuf>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// Which product serves the REST API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavour {
+    /// Confluent Platform (cp-server's embedded REST or REST Proxy): the cluster id can be
+    /// discovered.
+    Platform,
+    /// Confluent Cloud: the `lkc-…` cluster id must be configured.
+    Cloud,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// Everything needed to poll one destination cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The `kafka_cluster` label of every series about this cluster. Unique.
+    pub name: String,
+    /// REST API base URL including `/kafka/v3` (cp-server: `https://broker:8090/kafka/v3`;
+    /// Confluent Cloud: `https://pkc-xxxxx.region.provider.confluent.cloud:443/kafka/v3`).
+    pub rest_url: String,
+    /// Kafka cluster id. Omitted on Confluent Platform: discovered with
+    /// `GET /kafka/v3/clusters`. Required on Confluent Cloud (`lkc-…`).
+    pub cluster_id: Option<String>,
+    /// `platform` or `cloud`; default: `cloud` when the URL's host ends in `.confluent.cloud`.
+    pub flavour: Flavour,
+    /// REST authentication.
+    pub auth: Auth,
+    /// TLS settings for `https` URLs.
+    pub tls: TlsConfig,
+    /// Timeout of one REST request (default 10s).
+    pub request_timeout: Duration,
+    /// Time between the starts of two collection cycles (default 30s; ±10% jitter).
+    pub poll_interval: Duration,
+    /// Which links to export (regexes on the link name, anchored).
+    pub links: NameFilter,
+    /// Which mirror topics to export (regexes on the mirror topic name, anchored).
+    pub mirror_topics: NameFilter,
+    /// Export per-partition series (default true). Off: only per-topic aggregates.
+    pub partition_metrics: bool,
+    /// Concurrent per-link REST requests in a cycle (default 4).
+    pub max_concurrent_requests: usize,
+    /// Link configs are read every this many cycles and cached in between (default 10).
+    pub link_configs_every: u32,
+}
+
+/// REST authentication of one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials.
+    None,
+    /// HTTP Basic: a Confluent Platform user, or a Confluent Cloud API key and secret.
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    /// `Authorization: Bearer`: a fixed token, or a token file re-read when it changes (for
+    /// tokens refreshed by a sidecar). Confluent Cloud OAuth also needs `identity_pool_id`.
+    Bearer {
+        token: BearerToken,
+        identity_pool_id: Option<String>,
+    },
+}
+
+/// Where a bearer token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerToken {
+    Value(SecretString),
+    File(PathBuf),
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM CA bundle to trust (in addition to the system roots).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mTLS (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+    /// Skip server certificate verification. For tests only.
+    pub insecure_skip_verify: bool,
+}
+
+/// Include/exclude regexes; a name passes when it matches some include (or there is none) and
+/// no exclude. Regexes are anchored (`^(?:…)$`).
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl NameFilter {
+    pub fn allows(&self, name: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(name)))
+            && !self.exclude.iter().any(|r| r.is_match(name))
+    }
+
+    fn from_raw(raw: Option<RawFilter>, key: &str) -> Result<Self, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let compile = |list: &[String], which: &str| {
+            list.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    Regex::new(&format!("^(?:{r})$")).map_err(|e| {
+                        invalid(
+                            format!("{key}.{which}[{i}]"),
+                            format!(
+                                "invalid regex: {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            include: compile(&raw.include, "include")?,
+            exclude: compile(&raw.exclude, "exclude")?,
+        })
+    }
+}
+
+impl Config {
+    /// Loads and validates a file, with environment overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::Read {
+                path: path.display().to_string(),
+                problem: "no such file".into(),
+            });
+        }
+        let source = config::File::from(path).format(config::FileFormat::Yaml);
+        Self::build(source, path.display().to_string())
+    }
+
+    /// Parses YAML text (environment overrides apply too).
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        Self::build(
+            config::File::from_str(text, config::FileFormat::Yaml),
+            "<inline>".into(),
+        )
+    }
+
+    fn build<S>(source: S, origin: String) -> Result<Self, ConfigError>
+    where
+        S: config::Source + Send + Sync + 'static,
+    {
+        let merged = config::Config::builder()
+            .add_source(source)
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError::Read {
+                path: origin,
+                problem: e.to_string(),
+            })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let key = e.path().to_string();
+            let problem = e.into_inner().to_string();
+            // The config crate appends " for key `…`"; the path already names the key.
+            let problem = problem
+                .split(" for key `")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            invalid(
+                if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                problem,
+            )
+        })?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        if raw.clusters.is_empty() {
+            return Err(invalid("clusters", "at least one cluster is required"));
+        }
+        let d = &raw.defaults;
+        let duration =
+            |value: &Option<String>, default: Option<&String>, key: &str, fallback| match value
+                .as_ref()
+                .or(default)
+            {
+                None => Ok(fallback),
+                Some(s) => match parse_duration(s) {
+                    Some(d) if !d.is_zero() => Ok(d),
+                    _ => Err(invalid(
+                        key,
+                        format!("expected a positive duration like 500ms, 30s or 5m, got {s:?}"),
+                    )),
+                },
+            };
+        let default_timeout = duration(
+            &d.request_timeout,
+            None,
+            "defaults.request_timeout",
+            Duration::from_secs(10),
+        )?;
+        let default_interval = duration(
+            &d.poll_interval,
+            None,
+            "defaults.poll_interval",
+            Duration::from_secs(30),
+        )?;
+        let mut names = std::collections::BTreeSet::new();
+        let mut clusters = Vec::new();
+        for (i, c) in raw.clusters.into_iter().enumerate() {
+            let key = |k: &str| format!("clusters[{i}].{k}");
+            if c.name.is_empty() {
+                return Err(invalid(key("name"), "must not be empty"));
+            }
+            if !names.insert(c.name.clone()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("{:?} is used by another cluster", c.name),
+                ));
+            }
+            let url = c.rest_url.trim_end_matches('/').to_owned();
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .ok_or_else(|| invalid(key("rest_url"), "must start with http:// or https://"))?
+                .split(['/', ':'])
+                .next()
+                .unwrap_or("");
+            if host.is_empty() {
+                return Err(invalid(key("rest_url"), "has no host"));
+            }
+            if !url.ends_with("/v3") {
+                return Err(invalid(
+                    key("rest_url"),
+                    "must end with the API base, /kafka/v3 (cp-server, Confluent Cloud) or /v3 (REST Proxy)",
+                ));
+            }
+            let flavour = c.flavour.unwrap_or(if host.ends_with(".confluent.cloud") {
+                Flavour::Cloud
+            } else {
+                Flavour::Platform
+            });
+            if flavour == Flavour::Cloud && c.cluster_id.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    key("cluster_id"),
+                    "is required for Confluent Cloud (its REST API cannot list clusters): set the lkc-… id",
+                ));
+            }
+            let auth = match c.auth {
+                None | Some(RawAuth::None) => Auth::None,
+                Some(RawAuth::Basic { username, password }) => {
+                    if username.is_empty() {
+                        return Err(invalid(key("auth.username"), "must not be empty"));
+                    }
+                    Auth::Basic {
+                        username,
+                        password: password.resolve(&key("auth.password"))?,
+                    }
+                }
+                Some(RawAuth::Bearer {
+                    token,
+                    token_file,
+                    identity_pool_id,
+                }) => {
+                    let token = match (token, token_file) {
+                        (Some(t), None) => BearerToken::Value(t.resolve(&key("auth.token"))?),
+                        (None, Some(f)) => {
+                            read_secret_file(&f).map_err(|e| {
+                                invalid(
+                                    key("auth.token_file"),
+                                    format!("cannot read {}: {e}", f.display()),
+                                )
+                            })?;
+                            BearerToken::File(f)
+                        }
+                        _ => {
+                            return Err(invalid(
+                                key("auth"),
+                                "bearer auth needs exactly one of token and token_file",
+                            ))
+                        }
+                    };
+                    Auth::Bearer {
+                        token,
+                        identity_pool_id,
+                    }
+                }
+            };
+            let raw_tls = c.tls.unwrap_or_default();
+            for (k, f) in [
+                ("tls.ca_file", &raw_tls.ca_file),
+                ("tls.cert_file", &raw_tls.cert_file),
+                ("tls.key_file", &raw_tls.key_file),
+            ] {
+                if let Some(f) = f {
+                    if let Err(e) = std::fs::metadata(f) {
+                        return Err(invalid(key(k), format!("cannot read {}: {e}", f.display())));
+                    }
+                }
+            }
+            if raw_tls.cert_file.is_some() != raw_tls.key_file.is_some() {
+                return Err(invalid(
+                    key("tls"),
+                    "cert_file and key_file go together (mTLS client certificate and its key)",
+                ));
+            }
+            let max_concurrent_requests = c
+                .max_concurrent_requests
+                .or(d.max_concurrent_requests)
+                .unwrap_or(4);
+            if !(1..=64).contains(&max_concurrent_requests) {
+                return Err(invalid(key("max_concurrent_requests"), "must be 1 to 64"));
+            }
+            let link_configs_every = c.link_configs_every.or(d.link_configs_every).unwrap_or(10);
+            if link_configs_every == 0 {
+                return Err(invalid(key("link_configs_every"), "must be at least 1"));
+            }
+            let request_timeout = duration(
+                &c.request_timeout,
+                None,
+                &key("request_timeout"),
+                default_timeout,
+            )?;
+            let poll_interval = duration(
+                &c.poll_interval,
+                None,
+                &key("poll_interval"),
+                default_interval,
+            )?;
+            clusters.push(ClusterConfig {
+                links: NameFilter::from_raw(c.links, &key("links"))?,
+                mirror_topics: NameFilter::from_raw(c.mirror_topics, &key("mirror_topics"))?,
+                name: c.name,
+                rest_url: url,
+                cluster_id: c.cluster_id.filter(|s| !s.is_empty()),
+                flavour,
+                auth,
+                tls: TlsConfig {
+                    ca_file: raw_tls.ca_file,
+                    cert_file: raw_tls.cert_file,
+                    key_file: raw_tls.key_file,
+                    insecure_skip_verify: raw_tls.insecure_skip_verify,
+                },
+                request_timeout,
+                poll_interval,
+                partition_metrics: c.partition_metrics.or(d.partition_metrics).unwrap_or(true),
+                max_concurrent_requests,
+                link_configs_every,
+            });
+        }
+        Ok(Config { clusters })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(yaml: &str) -> String {
+        Config::from_yaml(yaml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_platform_config_gets_defaults() {
+        let c = Config::from_yaml("clusters: [{name: dr, rest_url: 'http://b:8090/kafka/v3/'}]")
+            .unwrap();
+        let c = &c.clusters[0];
+        assert_eq!(c.rest_url, "http://b:8090/kafka/v3");
+        assert_eq!(c.flavour, Flavour::Platform);
+        assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
+        assert!(c.partition_metrics);
+        assert_eq!(c.auth, Auth::None);
+    }
+
+    #[test]
+    fn each_bad_config_names_key_and_problem() {
+        assert_eq!(
+            err("clusters: []"),
+            "config: clusters: at least one cluster is required"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'ftp://x/kafka/v3'}]"),
+            "config: clusters[0].rest_url: must start with http:// or https://"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'https://pkc-1.us-east-1.aws.confluent.cloud:443/kafka/v3'}]"),
+            "config: clusters[0].cluster_id: is required for Confluent Cloud (its REST API cannot list clusters): set the lkc-… id"
+        );
+        assert!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', pol_interval: 3s}]")
+                .starts_with("config: clusters[0].pol_interval: unknown field `pol_interval`, expected one of `name`")
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', poll_interval: soon}]"),
+            "config: clusters[0].poll_interval: expected a positive duration like 500ms, 30s or 5m, got \"soon\""
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3'}, {name: a, rest_url: 'http://y/kafka/v3'}]"),
+            "config: clusters[1].name: \"a\" is used by another cluster"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', links: {include: ['(']}}]"),
+            "config: clusters[0].links.include[0]: invalid regex: error: unclosed group"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: basic, username: u, password: {env: CLE_TEST_UNSET_VAR}}}]"),
+            "config: clusters[0].auth.password: environment variable CLE_TEST_UNSET_VAR is not set"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: bearer}}]"),
+            "config: clusters[0].auth: bearer auth needs exactly one of token and token_file"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', tls: {cert_file: /nonexistent.pem}}]"),
+            "config: clusters[0].tls.cert_file: cannot read /nonexistent.pem: No such file or directory (os error 2)"
+        );
+        assert!(err(
+            "clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: kerberos}}]"
+        )
+        .starts_with("config: clusters[0].auth.type: unknown variant `kerberos`, expected one of `none`, `basic`, `bearer`"));
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/'}]"),
+            "config: clusters[0].rest_url: must end with the API base, /kafka/v3 (cp-server, Confluent Cloud) or /v3 (REST Proxy)"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = Config::from_yaml(
+            "clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: basic, username: key, password: hunter2}}]",
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("key"));
+        match &c.clusters[0].auth {
+            Auth::Basic { password, .. } => assert_eq!(password.expose(), "hunter2"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_are_anchored_and_exclude_wins() {
+        let c = Config::from_yaml(
+            "clusters: [{name: a, rest_url: 'http://x/kafka/v3', mirror_topics: {include: ['orders.*', 'clicks'], exclude: ['orders-test']}}]",
+        )
+        .unwrap();
+        let f = &c.clusters[0].mirror_topics;
+        assert!(f.allows("orders"));
+        assert!(f.allows("orders-eu"));
+        assert!(!f.allows("orders-test"));
+        assert!(f.allows("clicks"));
+        assert!(!f.allows("A_clicks"));
+    }
+}

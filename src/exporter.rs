@@ -1,0 +1,109 @@
+//! Wiring of a running exporter: one collector task per cluster, the shared exposition, the
+//! HTTP server, and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::collect::{Collector, StatusBoard};
+use crate::config::Config;
+use crate::http::{serve, AppState};
+use crate::metrics::Exposition;
+
+/// Starting the exporter failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("config: clusters[{index}].{key}")]
+    Client { index: usize, key: String },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A running exporter.
+#[derive(Debug)]
+pub struct Exporter {
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    exposition: Arc<Exposition>,
+    status: StatusBoard,
+}
+
+impl Exporter {
+    /// Binds `listen_address`, starts one collector per cluster and serves HTTP.
+    pub async fn start(
+        config: Config,
+        listen_address: &str,
+        telemetry_path: &str,
+    ) -> Result<Self, StartError> {
+        let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
+        let exposition = Arc::new(Exposition::new(&names));
+        let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
+        let (shutdown, stop) = watch::channel(false);
+        let mut collectors = Vec::new();
+        for (index, cluster) in config.clusters.into_iter().enumerate() {
+            let collector =
+                Collector::new(cluster, exposition.clone(), status.clone()).map_err(|e| {
+                    StartError::Client {
+                        index,
+                        key: e.to_string(),
+                    }
+                })?;
+            collectors.push(collector);
+        }
+        let listener =
+            TcpListener::bind(listen_address)
+                .await
+                .map_err(|source| StartError::Listen {
+                    address: listen_address.to_owned(),
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            address: listen_address.to_owned(),
+            source,
+        })?;
+        let mut tasks = JoinSet::new();
+        for c in collectors {
+            tasks.spawn(c.run(stop.clone()));
+        }
+        let state = AppState {
+            exposition: exposition.clone(),
+            status: status.clone(),
+            telemetry_path: telemetry_path.to_owned(),
+        };
+        tasks.spawn(serve(listener, state, stop));
+        tracing::info!(%address, telemetry_path, "serving");
+        Ok(Self {
+            address,
+            shutdown,
+            tasks,
+            exposition,
+            status,
+        })
+    }
+
+    /// The address the HTTP server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn exposition(&self) -> &Arc<Exposition> {
+        &self.exposition
+    }
+
+    pub fn status(&self) -> &StatusBoard {
+        &self.status
+    }
+
+    /// Stops collectors and the server; open HTTP requests finish first.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,694 @@
+//! Metric rendering. Two parts make up `/metrics`:
+//!
+//! - the per-cluster link, task and mirror families, rendered once per collection cycle into a
+//!   [`RenderedCluster`] (OpenMetrics sample lines grouped by family) — a scrape only
+//!   concatenates them, family by family, so each family's `# HELP`/`# TYPE` appear once;
+//! - the exporter's own metrics ([`ExporterMetrics`], a prometheus-client registry): build info,
+//!   `up`, collection duration and time, errors by reason, REST requests by endpoint and status.
+//!
+//! Every family, its type and labels are listed in [`CLUSTER_FAMILIES`] and in
+//! `docs/metrics.md`; a test keeps the two in agreement.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::rest_client::{LinkConfigData, LinkData, MirrorData, ERROR_REASONS};
+
+/// Known `link_state` values (others are exported with their raw value as well).
+pub const LINK_STATES: [&str; 5] = ["ACTIVE", "FAILED", "UNAVAILABLE", "PAUSED", "UNKNOWN"];
+/// Known `link_error` values.
+pub const LINK_ERRORS: [&str; 7] = [
+    "NO_ERROR",
+    "UNKNOWN",
+    "AUTHENTICATION_ERROR",
+    "UNRESOLVABLE_BOOTSTRAP_ERROR",
+    "INVALID_BOOTSTRAP_INTERNAL_ENDPOINT_ERROR",
+    "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
+    "TIMEOUT_ERROR",
+];
+/// Known link task states.
+pub const TASK_STATES: [&str; 7] = [
+    "UNKNOWN",
+    "ACTIVE",
+    "IN_ERROR",
+    "NOT_CONFIGURED",
+    "LINK_FAILED",
+    "LINK_UNAVAILABLE",
+    "LINK_PAUSED",
+];
+/// Known mirror topic states.
+pub const MIRROR_STATES: [&str; 13] = [
+    "ACTIVE",
+    "FAILED",
+    "PAUSED",
+    "STOPPED",
+    "PENDING_STOPPED",
+    "PENDING_SYNCHRONIZE",
+    "PENDING_MIRROR",
+    "SOURCE_UNAVAILABLE",
+    "LINK_FAILED",
+    "LINK_PAUSED",
+    "PENDING_SETUP_FOR_RESTORE",
+    "PENDING_RESTORE",
+    "UNKNOWN",
+];
+
+/// One per-cluster metric family.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyDef {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// Labels after `kafka_cluster`.
+    pub labels: &'static [&'static str],
+}
+
+macro_rules! families {
+    ($($id:ident = $name:literal [$($label:literal),*] $help:literal;)*) => {
+        /// Indexes into [`CLUSTER_FAMILIES`].
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy, Debug)]
+        #[repr(usize)]
+        enum F { $($id,)* }
+        /// Every per-cluster family, in output order. All are gauges.
+        pub const CLUSTER_FAMILIES: &[FamilyDef] = &[
+            $(FamilyDef { name: $name, help: $help, labels: &[$($label),*] },)*
+        ];
+    };
+}
+
+families! {
+    LinkInfo = "clusterlink_link_info" ["link", "link_id", "source_cluster_id", "destination_cluster_id", "remote_cluster_id", "link_mode", "connection_mode", "consumer_offset_sync", "acl_sync", "auto_create_mirror_topics"]
+        "Cluster link on this destination cluster: ids, mode and which sync features are enabled (always 1)";
+    LinkState = "clusterlink_link_state" ["link", "state"]
+        "Link state: 1 for the current state, 0 for the other known states; an unknown value is exported as its own state";
+    LinkError = "clusterlink_link_error" ["link", "error"]
+        "Link error: 1 for the current link_error (NO_ERROR when healthy or not reported), 0 for the other known errors";
+    LinkTaskState = "clusterlink_link_task_state" ["link", "task", "state"]
+        "Link task state: 1 for the current state, 0 for the other known states";
+    LinkTaskErrors = "clusterlink_link_task_errors" ["link", "task"]
+        "Number of errors the link task reports";
+    LinkMirrorTopics = "clusterlink_link_mirror_topics" ["link", "state"]
+        "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    MirrorInfo = "clusterlink_mirror_topic_info" ["link", "mirror_topic", "source_topic"]
+        "Mirror topic and the source topic it mirrors (always 1)";
+    MirrorState = "clusterlink_mirror_topic_state" ["link", "mirror_topic", "state"]
+        "Mirror topic state: 1 for the current state, 0 for the other known states";
+    MirrorStateChange = "clusterlink_mirror_topic_state_change_timestamp_seconds" ["link", "mirror_topic"]
+        "Time of the mirror topic's last state transition (Unix seconds)";
+    MirrorPartitions = "clusterlink_mirror_topic_partitions" ["link", "mirror_topic"]
+        "Number of partitions of the mirror topic";
+    MirrorLag = "clusterlink_mirror_topic_lag_messages" ["link", "mirror_topic"]
+        "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
+    MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" ["link", "mirror_topic"]
+        "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
+    MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" ["link", "mirror_topic"]
+        "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
+    MirrorError = "clusterlink_mirror_topic_error" ["link", "mirror_topic", "error"]
+        "Mirror topic error (only when not NO_ERROR; always 1)";
+    PartitionLag = "clusterlink_mirror_partition_lag_messages" ["link", "mirror_topic", "partition"]
+        "Partition lag in messages as the REST API reports it (absent while unknown)";
+    PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" ["link", "mirror_topic", "partition"]
+        "Source offset of the last fetch for the partition (absent while never fetched)";
+}
+
+/// Suffix of every per-cluster HELP text.
+pub const HELP_SUFFIX: &str = " (from the last background collection).";
+
+/// Everything one cycle read from a cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterData {
+    pub links: Vec<LinkData>,
+    /// Link name → its configs (possibly from an earlier cycle).
+    pub configs: BTreeMap<String, Vec<LinkConfigData>>,
+    pub mirrors: Vec<MirrorData>,
+}
+
+/// Pre-rendered sample lines of one cluster, one string per family of [`CLUSTER_FAMILIES`].
+#[derive(Debug, Clone, Default)]
+pub struct RenderedCluster {
+    per_family: Vec<String>,
+}
+
+impl RenderedCluster {
+    /// Total size of the rendered text.
+    pub fn len(&self) -> usize {
+        self.per_family.iter().map(String::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Escapes a label value for the exposition format.
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Writer<'a> {
+    out: Vec<String>,
+    cluster: &'a str,
+}
+
+impl Writer<'_> {
+    fn sample(&mut self, family: F, values: &[&str], value: f64) {
+        let def = &CLUSTER_FAMILIES[family as usize];
+        debug_assert_eq!(def.labels.len(), values.len(), "{}", def.name);
+        let buf = &mut self.out[family as usize];
+        let _ = write!(
+            buf,
+            "{}{{kafka_cluster=\"{}\"",
+            def.name,
+            escape(self.cluster)
+        );
+        for (label, v) in def.labels.iter().zip(values) {
+            let _ = write!(buf, ",{label}=\"{}\"", escape(v));
+        }
+        if value.fract() == 0.0 && value.abs() < 1e15 {
+            let _ = writeln!(buf, "}} {}", value as i64);
+        } else {
+            let _ = writeln!(buf, "}} {value}");
+        }
+    }
+
+    /// A state family: every known value 0 or 1, plus the raw value when unknown.
+    fn states(&mut self, family: F, prefix: &[&str], known: &[&str], current: &str) {
+        let mut values: Vec<&str> = prefix.to_vec();
+        values.push("");
+        let last = values.len() - 1;
+        for state in known {
+            values[last] = state;
+            self.sample(family, &values, f64::from(u8::from(*state == current)));
+        }
+        if !known.contains(&current) {
+            values[last] = current;
+            self.sample(family, &values, 1.0);
+        }
+    }
+}
+
+fn config_value<'a>(configs: Option<&'a Vec<LinkConfigData>>, name: &str) -> Option<&'a str> {
+    configs?
+        .iter()
+        .find(|c| c.name == name && c.is_sensitive != Some(true))
+        .and_then(|c| c.value.as_deref())
+}
+
+fn enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> &'static str {
+    match config_value(configs, name) {
+        Some(v) if v.eq_ignore_ascii_case("true") => "true",
+        Some(_) => "false",
+        None => "unknown",
+    }
+}
+
+/// Renders one cluster's link, task and mirror families.
+pub fn render_cluster(
+    cluster: &str,
+    data: &ClusterData,
+    partition_metrics: bool,
+) -> RenderedCluster {
+    let mut w = Writer {
+        out: vec![String::new(); CLUSTER_FAMILIES.len()],
+        cluster,
+    };
+    let mut mirrors_by_link: BTreeMap<&str, Vec<&MirrorData>> = BTreeMap::new();
+    for m in &data.mirrors {
+        mirrors_by_link
+            .entry(m.link_name.as_str())
+            .or_default()
+            .push(m);
+    }
+    for link in &data.links {
+        let l = link.link_name.as_str();
+        let configs = data.configs.get(l);
+        let mode = config_value(configs, "link.mode").unwrap_or("unknown");
+        let connection = config_value(configs, "connection.mode").unwrap_or("unknown");
+        w.sample(
+            F::LinkInfo,
+            &[
+                l,
+                link.cluster_link_id
+                    .as_deref()
+                    .or(link.link_id.as_deref())
+                    .unwrap_or(""),
+                link.source_cluster_id.as_deref().unwrap_or(""),
+                link.destination_cluster_id.as_deref().unwrap_or(""),
+                link.remote_cluster_id.as_deref().unwrap_or(""),
+                mode,
+                connection,
+                enabled(configs, "consumer.offset.sync.enable"),
+                enabled(configs, "acl.sync.enable"),
+                enabled(configs, "auto.create.mirror.topics.enable"),
+            ],
+            1.0,
+        );
+        let state = link
+            .link_state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("UNKNOWN");
+        w.states(F::LinkState, &[l], &LINK_STATES, state);
+        let error = link
+            .link_error
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("NO_ERROR");
+        w.states(F::LinkError, &[l], &LINK_ERRORS, error);
+        for task in link.tasks.iter().flatten() {
+            let t = task.task_name.as_str();
+            let state = task
+                .state
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("UNKNOWN");
+            w.states(F::LinkTaskState, &[l, t], &TASK_STATES, state);
+            let errors = task
+                .errors
+                .iter()
+                .filter(|e| e.error_code.as_deref().is_some_and(|c| c != "NO_ERROR"))
+                .count();
+            w.sample(F::LinkTaskErrors, &[l, t], errors as f64);
+        }
+        let mut counts: BTreeMap<&str, u64> = MIRROR_STATES.iter().map(|s| (*s, 0)).collect();
+        for m in mirrors_by_link.get(l).into_iter().flatten() {
+            let s = m
+                .mirror_status
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("UNKNOWN");
+            *counts.entry(s).or_default() += 1;
+        }
+        for (state, count) in counts {
+            w.sample(F::LinkMirrorTopics, &[l, state], count as f64);
+        }
+    }
+    for m in &data.mirrors {
+        let (l, t) = (m.link_name.as_str(), m.mirror_topic_name.as_str());
+        w.sample(
+            F::MirrorInfo,
+            &[l, t, m.source_topic_name.as_deref().unwrap_or(t)],
+            1.0,
+        );
+        let state = m
+            .mirror_status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("UNKNOWN");
+        w.states(F::MirrorState, &[l, t], &MIRROR_STATES, state);
+        if let Some(ms) = m.state_time_ms.filter(|ms| *ms > 0) {
+            w.sample(F::MirrorStateChange, &[l, t], ms as f64 / 1000.0);
+        }
+        let partitions = m.num_partitions.unwrap_or(m.mirror_lags.len() as i64);
+        w.sample(F::MirrorPartitions, &[l, t], partitions as f64);
+        let known: Vec<_> = m
+            .mirror_lags
+            .iter()
+            .filter(|p| p.last_source_fetch_offset >= 0)
+            .collect();
+        let unknown = m.mirror_lags.len() - known.len();
+        w.sample(
+            F::MirrorLag,
+            &[l, t],
+            known.iter().map(|p| p.lag.max(0)).sum::<i64>() as f64,
+        );
+        w.sample(
+            F::MirrorMaxLag,
+            &[l, t],
+            known.iter().map(|p| p.lag.max(0)).max().unwrap_or(0) as f64,
+        );
+        w.sample(F::MirrorUnknownLag, &[l, t], unknown as f64);
+        if let Some(e) = m
+            .mirror_topic_error
+            .as_deref()
+            .filter(|e| !e.is_empty() && *e != "NO_ERROR" && *e != "NOT_SET")
+        {
+            w.sample(F::MirrorError, &[l, t, e], 1.0);
+        }
+        if partition_metrics {
+            let mut lags: Vec<_> = known.clone();
+            lags.sort_by_key(|p| p.partition);
+            for p in lags {
+                let partition = p.partition.to_string();
+                w.sample(F::PartitionLag, &[l, t, &partition], p.lag.max(0) as f64);
+                w.sample(
+                    F::PartitionFetchOffset,
+                    &[l, t, &partition],
+                    p.last_source_fetch_offset as f64,
+                );
+            }
+        }
+    }
+    RenderedCluster { per_family: w.out }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub kafka_cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub kafka_cluster: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub kafka_cluster: String,
+    pub endpoint: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    revision: String,
+}
+
+/// The exporter's own metrics, updated by the collectors and rendered at scrape time.
+pub struct ExporterMetrics {
+    registry: Registry,
+    pub up: Family<ClusterLabels, Gauge>,
+    pub collection_duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub errors: Family<ReasonLabels, Counter>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub throttled: Family<ClusterLabels, Counter>,
+    pub backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub link_count: Family<ClusterLabels, Gauge>,
+}
+
+impl std::fmt::Debug for ExporterMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExporterMetrics")
+    }
+}
+
+/// The git revision the binary was built from (`CLUSTER_LINK_EXPORTER_REVISION` at build
+/// time), or `unknown`.
+pub const REVISION: &str = match option_env!("CLUSTER_LINK_EXPORTER_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};
+
+impl ExporterMetrics {
+    pub fn new(clusters: &[String]) -> Self {
+        let mut registry = Registry::with_prefix("clusterlink");
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+                revision: REVISION.into(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Version and revision of the exporter (always 1)",
+            build,
+        );
+        let m = Self {
+            up: Family::default(),
+            collection_duration: Family::default(),
+            last_success: Family::default(),
+            errors: Family::default(),
+            requests: Family::default(),
+            throttled: Family::default(),
+            backoff: Family::default(),
+            link_count: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "up",
+            "1 when the last collection from the cluster's REST API succeeded, 0 otherwise",
+            m.up.clone(),
+        );
+        registry.register(
+            "scrape_duration_seconds",
+            "Duration of the last background collection from the cluster",
+            m.collection_duration.clone(),
+        );
+        registry.register(
+            "last_successful_collection_timestamp_seconds",
+            "Time of the last successful background collection (Unix seconds)",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "collection_errors",
+            "Failed collections by reason (timeout, connect, tls, auth, rate_limited, http_5xx, http_4xx, not_found, decode, other)",
+            m.errors.clone(),
+        );
+        registry.register(
+            "rest_requests",
+            "REST requests sent to the cluster, by endpoint and HTTP status (0: no response)",
+            m.requests.clone(),
+        );
+        registry.register(
+            "rest_throttled",
+            "REST responses with HTTP 429 (rate limited)",
+            m.throttled.clone(),
+        );
+        registry.register(
+            "backoff_seconds",
+            "Current extra wait before the next collection after rate limiting (0 when none)",
+            m.backoff.clone(),
+        );
+        registry.register(
+            "links",
+            "Links exported for the cluster (after include/exclude filters)",
+            m.link_count.clone(),
+        );
+        for c in clusters {
+            let labels = ClusterLabels {
+                kafka_cluster: c.clone(),
+            };
+            m.up.get_or_create(&labels).set(0);
+            m.throttled.get_or_create(&labels).inc_by(0);
+            m.backoff.get_or_create(&labels).set(0.0);
+            for reason in ERROR_REASONS {
+                m.errors
+                    .get_or_create(&ReasonLabels {
+                        kafka_cluster: c.clone(),
+                        reason: reason.into(),
+                    })
+                    .inc_by(0);
+            }
+        }
+        Self { registry, ..m }
+    }
+
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// What `/metrics` serves: the exporter's metrics plus each cluster's latest rendering.
+#[derive(Debug)]
+pub struct Exposition {
+    pub own: ExporterMetrics,
+    clusters: RwLock<BTreeMap<String, Arc<RenderedCluster>>>,
+}
+
+impl Exposition {
+    pub fn new(clusters: &[String]) -> Self {
+        Self {
+            own: ExporterMetrics::new(clusters),
+            clusters: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Swaps in a cluster's new rendering (`None` withdraws its series).
+    pub fn set_cluster(&self, cluster: &str, rendered: Option<RenderedCluster>) {
+        let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
+        match rendered {
+            Some(r) => map.insert(cluster.to_owned(), Arc::new(r)),
+            None => map.remove(cluster),
+        };
+    }
+
+    /// The whole exposition text (OpenMetrics).
+    pub fn render(&self) -> String {
+        let snapshots: Vec<Arc<RenderedCluster>> = self
+            .clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let own = self.own.encode();
+        let own = own.strip_suffix("# EOF\n").unwrap_or(&own);
+        let size: usize = snapshots.iter().map(|s| s.len()).sum::<usize>() + own.len() + 8192;
+        let mut out = String::with_capacity(size);
+        out.push_str(own);
+        for (i, def) in CLUSTER_FAMILIES.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {} {}{HELP_SUFFIX}", def.name, def.help);
+            let _ = writeln!(out, "# TYPE {} gauge", def.name);
+            for s in &snapshots {
+                out.push_str(&s.per_family[i]);
+            }
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+}
+
+/// Metric family names and types present in an exposition text (for tests and docs checks).
+pub fn families_in(text: &str) -> BTreeSet<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| {
+            let (name, kind) = l.split_once(' ')?;
+            Some((name.to_owned(), kind.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest_client::{MirrorLagData, TaskData, TaskErrorData};
+
+    fn data() -> ClusterData {
+        ClusterData {
+            links: vec![LinkData {
+                link_name: "ab".into(),
+                cluster_link_id: Some("id1".into()),
+                source_cluster_id: Some("src".into()),
+                link_state: Some("SOMETHING_NEW".into()),
+                link_error: Some("".into()),
+                tasks: Some(vec![TaskData {
+                    task_name: "AclSync".into(),
+                    state: Some("IN_ERROR".into()),
+                    errors: vec![TaskErrorData {
+                        error_code: Some("MISCONFIGURATION_ERROR".into()),
+                        error_message: Some("x".into()),
+                    }],
+                }]),
+                ..Default::default()
+            }],
+            configs: BTreeMap::from([(
+                "ab".to_owned(),
+                vec![LinkConfigData {
+                    name: "consumer.offset.sync.enable".into(),
+                    value: Some("true".into()),
+                    is_sensitive: Some(false),
+                }],
+            )]),
+            mirrors: vec![MirrorData {
+                link_name: "ab".into(),
+                mirror_topic_name: "t\"1".into(),
+                source_topic_name: Some("t".into()),
+                num_partitions: Some(3),
+                mirror_lags: vec![
+                    MirrorLagData {
+                        partition: 2,
+                        lag: 5,
+                        last_source_fetch_offset: 10,
+                    },
+                    MirrorLagData {
+                        partition: 0,
+                        lag: 3,
+                        last_source_fetch_offset: 7,
+                    },
+                    MirrorLagData {
+                        partition: 1,
+                        lag: 0,
+                        last_source_fetch_offset: -1,
+                    },
+                ],
+                mirror_status: Some("FAILED".into()),
+                mirror_topic_error: Some("SOURCE_TOPIC_MAY_BE_DELETED".into()),
+                state_time_ms: Some(1_700_000_000_500),
+            }],
+        }
+    }
+
+    fn render(partitions: bool) -> String {
+        let e = Exposition::new(&["c1".to_owned()]);
+        e.set_cluster("c1", Some(render_cluster("c1", &data(), partitions)));
+        e.render()
+    }
+
+    #[test]
+    fn states_write_every_known_value_and_the_unknown_one() {
+        let text = render(true);
+        assert!(text.contains(
+            "clusterlink_link_state{kafka_cluster=\"c1\",link=\"ab\",state=\"ACTIVE\"} 0\n"
+        ));
+        assert!(text.contains(
+            "clusterlink_link_state{kafka_cluster=\"c1\",link=\"ab\",state=\"SOMETHING_NEW\"} 1\n"
+        ));
+        assert!(text.contains(
+            "clusterlink_link_error{kafka_cluster=\"c1\",link=\"ab\",error=\"NO_ERROR\"} 1\n"
+        ));
+        assert!(text.contains("clusterlink_link_task_state{kafka_cluster=\"c1\",link=\"ab\",task=\"AclSync\",state=\"IN_ERROR\"} 1\n"));
+        assert!(text.contains(
+            "clusterlink_link_task_errors{kafka_cluster=\"c1\",link=\"ab\",task=\"AclSync\"} 1\n"
+        ));
+        assert!(text.contains(
+            "clusterlink_link_mirror_topics{kafka_cluster=\"c1\",link=\"ab\",state=\"FAILED\"} 1\n"
+        ));
+        assert!(text.contains("consumer_offset_sync=\"true\",acl_sync=\"unknown\""));
+    }
+
+    #[test]
+    fn lags_skip_unknown_partitions_and_escape_labels() {
+        let text = render(true);
+        let topic = "mirror_topic=\"t\\\"1\"";
+        assert!(text.contains(&format!(
+            "clusterlink_mirror_topic_lag_messages{{kafka_cluster=\"c1\",link=\"ab\",{topic}}} 8\n"
+        )));
+        assert!(text.contains(&format!("clusterlink_mirror_topic_max_partition_lag_messages{{kafka_cluster=\"c1\",link=\"ab\",{topic}}} 5\n")));
+        assert!(text.contains(&format!("clusterlink_mirror_topic_unknown_lag_partitions{{kafka_cluster=\"c1\",link=\"ab\",{topic}}} 1\n")));
+        assert!(text.contains(&format!("clusterlink_mirror_topic_state_change_timestamp_seconds{{kafka_cluster=\"c1\",link=\"ab\",{topic}}} 1700000000.5\n")));
+        assert!(text.contains("error=\"SOURCE_TOPIC_MAY_BE_DELETED\"} 1\n"));
+        assert!(text.contains(&format!("clusterlink_mirror_partition_lag_messages{{kafka_cluster=\"c1\",link=\"ab\",{topic},partition=\"0\"}} 3\n")));
+        assert!(
+            !text.contains("partition=\"1\""),
+            "unknown partition exported"
+        );
+        let without = render(false);
+        assert!(!without.contains("clusterlink_mirror_partition_lag_messages{"));
+    }
+
+    #[test]
+    fn each_family_header_appears_once_and_text_ends_with_eof() {
+        let e = Exposition::new(&["a".to_owned(), "b".to_owned()]);
+        e.set_cluster("a", Some(render_cluster("a", &data(), true)));
+        e.set_cluster("b", Some(render_cluster("b", &data(), true)));
+        let text = e.render();
+        assert_eq!(
+            text.matches("# TYPE clusterlink_link_state gauge").count(),
+            1
+        );
+        assert_eq!(text.matches("# EOF").count(), 1);
+        assert!(text.ends_with("# EOF\n"));
+        assert!(text.contains("# TYPE clusterlink_collection_errors counter"));
+        assert!(text.contains(
+            "clusterlink_collection_errors_total{kafka_cluster=\"a\",reason=\"timeout\"} 0"
+        ));
+        assert!(text.contains("clusterlink_build_info{version=\""));
+        e.set_cluster("a", None);
+        assert!(!e.render().contains("kafka_cluster=\"a\",link="));
+    }
+}
