@@ -1,14 +1,35 @@
 //! The `cluster-link-exporter` binary: parses flags, sets up tracing, calls into the library.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use cluster_link_exporter::config::Config;
+use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::sim::{Flavour, Scenario, Simulator};
 
+/// Default listen address. Port 9849: not used by the Kafka exporters people run next to us
+/// (kafka_exporter 9308, KMinion 8080, kafka-lag-exporter and Burrow 8000, jmx_exporter's
+/// usual 7071/5556).
+const DEFAULT_LISTEN: &str = "0.0.0.0:9849";
+
 #[derive(Parser)]
-#[command(name = "cluster-link-exporter", version, about)]
+#[command(
+    name = "cluster-link-exporter",
+    version,
+    about = "Prometheus exporter for Confluent Cluster Linking"
+)]
 struct Cli {
+    /// Configuration file (YAML). Runs the exporter when no subcommand is given.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on for /metrics and the landing page.
+    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN, global = true)]
+    listen_address: String,
+    /// Path under which metrics are exposed.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
+    telemetry_path: String,
     /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -21,7 +42,7 @@ struct Cli {
     )]
     log_format: LogFormat,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -32,6 +53,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start the simulated clusters of the default scenario and an exporter pointed at them.
+    Demo,
+    /// Validate the configuration file and exit (0: valid, 2: invalid).
+    CheckConfig,
     /// Run the simulated Confluent clusters alone and print how to reach them.
     Sim {
         /// Scenario file (YAML); the built-in default scenario when absent.
@@ -55,10 +80,93 @@ fn init_tracing(level: &str, format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level, cli.log_format);
+    if !cli.telemetry_path.starts_with('/') || cli.telemetry_path == "/" {
+        eprintln!("error: --web.telemetry-path must start with / and not be / itself");
+        return ExitCode::from(2);
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match cli.command {
-        Command::Sim { scenario } => runtime.block_on(run_sim(scenario)),
+        Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
+        Some(Command::Demo) => runtime.block_on(run_demo(&cli.listen_address, &cli.telemetry_path)),
+        Some(Command::CheckConfig) => match load(cli.config) {
+            Ok(config) => {
+                println!("config OK: {} cluster(s)", config.clusters.len());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        None => match load(cli.config) {
+            Ok(config) => runtime.block_on(run_exporter(
+                config,
+                &cli.listen_address,
+                &cli.telemetry_path,
+            )),
+            Err(code) => code,
+        },
     }
+}
+
+fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let Some(path) = path else {
+        eprintln!("error: --config FILE is required (or run `cluster-link-exporter demo`)");
+        return Err(ExitCode::from(2));
+    };
+    Config::load(&path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+async fn run_exporter(config: Config, listen: &str, path: &str) -> ExitCode {
+    match Exporter::start(config, listen, path).await {
+        Ok(exporter) => {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            exporter.shutdown().await;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_demo(listen: &str, path: &str) -> ExitCode {
+    let (sim, config) = match cluster_link_exporter::demo::start_simulation().await {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("error: starting the simulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let exporter = match Exporter::start(config, listen, path).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let port = exporter.address().port();
+    println!("cluster-link-exporter demo is running:");
+    println!("  exporter      http://127.0.0.1:{port}/");
+    println!("  metrics       http://127.0.0.1:{port}{path}");
+    for c in sim.endpoints() {
+        println!(
+            "  cluster {:<5} {} (Kafka {})",
+            c.name, c.rest_url, c.bootstrap_servers
+        );
+    }
+    println!("  control API   {}", sim.control_url());
+    println!(
+        "Try: curl -X POST {}/actions -d '{{\"do\":\"brokers_down\",\"cluster\":\"A\"}}'",
+        sim.control_url()
+    );
+    println!("Ctrl-C stops everything.");
+    shutdown_signal().await;
+    exporter.shutdown().await;
+    drop(sim);
+    ExitCode::SUCCESS
 }
 
 async fn run_sim(path: Option<String>) -> ExitCode {
