@@ -331,6 +331,11 @@ pub enum RestFault {
     Malformed,
     /// The TCP connection is reset without an answer.
     Reset,
+    /// The real answer with every enum-like value replaced by one no Confluent version has
+    /// sent yet (`link_state` `FUTURE_LINK_STATE`, `link_error` `FUTURE_LINK_ERROR`, task
+    /// `state` `FUTURE_TASK_STATE`, `mirror_status` `FUTURE_MIRROR_STATUS`,
+    /// `mirror_topic_error` `FUTURE_MIRROR_ERROR`): new values appear over time.
+    UnknownValues,
 }
 
 fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {

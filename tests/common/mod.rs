@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests. Include with `mod common;`.
 
 pub mod schema;
+pub mod scrape;
 pub mod sim;
