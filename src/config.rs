@@ -423,13 +423,21 @@ impl Config {
                 ));
             }
             let url = c.rest_url.trim_end_matches('/').to_owned();
-            let host = url
+            let authority = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"))
                 .ok_or_else(|| invalid(key("rest_url"), "must start with http:// or https://"))?
-                .split(['/', ':'])
+                .split('/')
                 .next()
                 .unwrap_or("");
+            if authority.contains('@') {
+                // Credentials in a URL end up in logs and errors: keep them in `auth`.
+                return Err(invalid(
+                    key("rest_url"),
+                    "must not contain credentials (user:password@); use auth",
+                ));
+            }
+            let host = authority.split(':').next().unwrap_or("");
             if host.is_empty() {
                 return Err(invalid(key("rest_url"), "has no host"));
             }
@@ -623,6 +631,10 @@ mod tests {
             "clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: kerberos}}]"
         )
         .starts_with("config: clusters[0].auth.type: unknown variant `kerberos`, expected one of `none`, `basic`, `bearer`"));
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'https://u:p@x/kafka/v3'}]"),
+            "config: clusters[0].rest_url: must not contain credentials (user:password@); use auth"
+        );
         assert_eq!(
             err("clusters: [{name: a, rest_url: 'http://x/'}]"),
             "config: clusters[0].rest_url: must end with the API base, /kafka/v3 (cp-server, Confluent Cloud) or /v3 (REST Proxy)"

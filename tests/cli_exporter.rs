@@ -1,0 +1,144 @@
+//! The binary as an operator runs it: `check-config`, a bad config failing before serving, and
+//! secrets kept out of the logs.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("cle-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn check_config_accepts_a_valid_file_and_names_the_key_of_a_bad_one() {
+    let good = write(
+        "good.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'https://broker:8090/kafka/v3'}\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "config OK: 1 cluster(s)\n"
+    );
+
+    let bad = write(
+        "bad.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'https://broker:8090/kafka/v3', poll_interval: -5s}\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: config: clusters[0].poll_interval: expected a positive duration like 500ms, 30s or 5m, got \"-5s\""
+    );
+    std::fs::remove_file(good).ok();
+    std::fs::remove_file(bad).ok();
+}
+
+#[test]
+fn a_bad_config_exits_before_serving() {
+    let bad = write(
+        "unknown.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'https://x/kafka/v3', passwd: x}\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&bad)
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("clusters[0].passwd: unknown field `passwd`"),
+        "{stderr}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "it served"
+    );
+    let out = Command::new(BIN).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config FILE is required"));
+    std::fs::remove_file(bad).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_the_logs() {
+    let sim = common::sim::start(
+        "clusters:\n  - {name: B, brokers: 1, auth: {type: basic, username: svc, password: right-pass}}\n",
+    )
+    .await;
+    let c = sim.cluster("B");
+    let config = write(
+        "secret.yaml",
+        &format!(
+            "defaults: {{poll_interval: 200ms}}\nclusters:\n  - name: B\n    rest_url: {}\n    cluster_id: {}\n    auth: {{type: basic, username: svc, password: {{env: CLE_TEST_PASSWORD}}}}\n",
+            c.rest_url, c.cluster_id
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.level",
+            "debug",
+            "--log.format",
+            "json",
+        ])
+        .env("CLE_TEST_PASSWORD", "Wr0ng-Pa55word")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it fail a few collections with the wrong password.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && sim.requests("B").len() < 3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        logs.contains("collection failed") && logs.contains("\"reason\":\"auth\""),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("Wr0ng-Pa55word"),
+        "password in logs:\n{logs}"
+    );
+    std::fs::remove_file(config).ok();
+}
