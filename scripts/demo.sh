@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# README's first command: installs what the build needs, then runs the simulated clusters of
-# the built-in default scenario. Ctrl-C stops everything.
+# README's first command: installs what the build needs, then runs the exporter against the
+# simulated clusters of the built-in default scenario (`demo`). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup-deps.sh
-exec cargo run --locked --release -- sim "$@"
+exec cargo run --locked --release -- demo "$@"

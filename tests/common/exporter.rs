@@ -1,0 +1,419 @@
+//! Helpers for tests that run the exporter against the simulator: a scenario in which every
+//! metric family has series, the exporter started on it, the exposition parsed, and the
+//! family table of `docs/metrics.md` parsed.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use cluster_link_exporter::config::Config;
+use cluster_link_exporter::demo::config_for;
+use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::metrics::families_in;
+use cluster_link_exporter::sim::{Action, Simulator};
+
+use super::sim::{start, wait_mirror_status};
+
+/// Two clusters; link `ab` A→B mirrors `events` (with traffic) and `orders` (whose source is
+/// deleted once running, so the mirror fails with an error); ACL sync is on without
+/// `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability checks.
+pub const SCENARIO: &str = r#"
+clusters:
+  - name: A
+    brokers: 1
+    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}]
+  - name: B
+    brokers: 1
+links:
+  - name: ab
+    source: A
+    destination: B
+    mirrors: [events, orders]
+    configs:
+      acl.sync.enable: true
+      availability.check.ms: 200
+      availability.check.consecutive.failure.threshold: 3
+traffic:
+  - {cluster: A, topic: events, records_per_second: 20}
+"#;
+
+/// How long each wait may take at most.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The simulator and an exporter polling it.
+pub struct Running {
+    pub sim: Simulator,
+    pub exporter: Exporter,
+    /// The `/metrics` text once every expected series was there.
+    pub text: String,
+}
+
+impl Running {
+    /// `http://<address>/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.exporter.address())
+    }
+
+    /// Stops the exporter, then the simulator.
+    pub async fn stop(self) {
+        self.exporter.shutdown().await;
+        drop(self.sim);
+    }
+}
+
+/// A plain HTTP client with a short timeout.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// GETs a URL; `None` on a transport error.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
+    let resp = client.get(url).send().await.ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
+/// Starts [`SCENARIO`], deletes the source topic of `orders`, starts an exporter polling every
+/// cluster every 500 ms on `127.0.0.1:0`, and waits until it is ready and serves every
+/// expected series: every family it declares has samples, the failed mirror has its error and
+/// the `AclSync` task is `IN_ERROR`.
+pub async fn start_exporter() -> Running {
+    let sim = start(SCENARIO).await;
+    wait_mirror_status(&sim, "B", "ab", "events", "ACTIVE").await;
+    wait_mirror_status(&sim, "B", "ab", "orders", "ACTIVE").await;
+    sim.apply(&Action::DeleteTopic {
+        cluster: "A".into(),
+        topic: "orders".into(),
+    })
+    .expect("source topic deleted");
+    wait_mirror_status(&sim, "B", "ab", "orders", "FAILED").await;
+    let yaml = config_for(&sim, "500ms");
+    let config = Config::from_yaml(&yaml)
+        .unwrap_or_else(|e| panic!("exporter config does not parse: {e}\n{yaml}"));
+    let exporter = Exporter::start(config, "127.0.0.1:0", "/metrics")
+        .await
+        .expect("exporter starts");
+    let base = format!("http://{}", exporter.address());
+    let client = http();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last_problem;
+    loop {
+        last_problem = match get_text(&client, &format!("{base}/-/ready")).await {
+            Some((200, _)) => match get_text(&client, &format!("{base}/metrics")).await {
+                Some((200, text)) => {
+                    let missing = missing_series(&text);
+                    if missing.is_empty() {
+                        return Running {
+                            sim,
+                            exporter,
+                            text,
+                        };
+                    }
+                    format!("expected series missing: {missing:#?}")
+                }
+                other => format!("GET /metrics: {other:?}"),
+            },
+            other => format!("GET /-/ready: {other:?}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("exporter not ready with every expected series after {WAIT:?}: {last_problem}");
+}
+
+/// What the exposition still lacks of what [`SCENARIO`] should produce.
+fn missing_series(text: &str) -> Vec<String> {
+    let parsed = parse_exposition(text);
+    let mut missing: Vec<String> = parsed
+        .iter()
+        .filter(|(_, f)| f.samples.is_empty())
+        .map(|(name, _)| format!("no sample of {name}"))
+        .collect();
+    let has = |family: &str, labels: &[(&str, &str)], value: Option<&str>| {
+        parsed.get(family).is_some_and(|f| {
+            f.samples.iter().any(|s| {
+                labels.iter().all(|(k, v)| s.label(k) == Some(v))
+                    && value.is_none_or(|want| s.value == want)
+            })
+        })
+    };
+    if !has(
+        "clusterlink_mirror_topic_error",
+        &[
+            ("mirror_topic", "orders"),
+            ("error", "SOURCE_TOPIC_MAY_BE_DELETED"),
+        ],
+        None,
+    ) {
+        missing.push("clusterlink_mirror_topic_error of orders".into());
+    }
+    if !has(
+        "clusterlink_link_task_state",
+        &[("task", "AclSync"), ("state", "IN_ERROR")],
+        Some("1"),
+    ) {
+        missing.push("clusterlink_link_task_state of AclSync IN_ERROR = 1".into());
+    }
+    missing
+}
+
+/// One sample line of the exposition.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The sample's name (`x_total` for a counter `x`).
+    pub name: String,
+    /// Label names and (unescaped) values, in the order written.
+    pub labels: Vec<(String, String)>,
+    pub value: String,
+}
+
+impl Sample {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn label_names(&self) -> Vec<String> {
+        self.labels.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// One family of the exposition and its samples.
+#[derive(Debug, Clone, Default)]
+pub struct ServedFamily {
+    /// `gauge`, `counter`, … as in `# TYPE`.
+    pub kind: String,
+    pub samples: Vec<Sample>,
+}
+
+/// The name a family is documented and queried by: a counter `x` by its sample name `x_total`.
+pub fn query_name(family: &str, kind: &str) -> String {
+    if kind == "counter" {
+        format!("{family}_total")
+    } else {
+        family.to_owned()
+    }
+}
+
+/// Families of an exposition text by query name ([`query_name`]), with their samples. Panics
+/// on a sample line that belongs to no declared family or cannot be parsed.
+pub fn parse_exposition(text: &str) -> BTreeMap<String, ServedFamily> {
+    let declared: BTreeMap<String, String> = families_in(text).into_iter().collect();
+    let mut out: BTreeMap<String, ServedFamily> = declared
+        .iter()
+        .map(|(name, kind)| {
+            (
+                query_name(name, kind),
+                ServedFamily {
+                    kind: kind.clone(),
+                    samples: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let sample = parse_sample(line).unwrap_or_else(|| panic!("unparsable sample: {line}"));
+        let family = if declared.contains_key(&sample.name) {
+            Some(sample.name.clone())
+        } else {
+            ["_total", "_created"].iter().find_map(|suffix| {
+                let base = sample.name.strip_suffix(suffix)?;
+                (declared.get(base).map(String::as_str) == Some("counter"))
+                    .then(|| base.to_owned())
+            })
+        };
+        let family = family.unwrap_or_else(|| {
+            panic!("sample of an undeclared family (no # TYPE line): {line}")
+        });
+        if sample.name.ends_with("_created") && family != sample.name {
+            continue;
+        }
+        let kind = &declared[&family];
+        out.get_mut(&query_name(&family, kind))
+            .expect("declared family")
+            .samples
+            .push(sample);
+    }
+    out
+}
+
+/// Parses `name{a="x",b="y"} value [timestamp]`.
+fn parse_sample(line: &str) -> Option<Sample> {
+    let name_end = line.find(['{', ' '])?;
+    let name = line[..name_end].to_owned();
+    let mut labels = Vec::new();
+    let mut rest = &line[name_end..];
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        loop {
+            // Label name up to '=' (or the closing brace).
+            let (start, c) = *chars.peek()?;
+            if c == '}' {
+                rest = &after[start + 1..];
+                break;
+            }
+            let eq = after[start..].find('=')? + start;
+            let label = after[start..eq].trim_start_matches(',').to_owned();
+            while chars.peek()?.0 <= eq {
+                chars.next();
+            }
+            if chars.next()?.1 != '"' {
+                return None;
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next()?.1 {
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    '"' => break,
+                    other => value.push(other),
+                }
+            }
+            labels.push((label, value));
+            if chars.peek()?.1 == ',' {
+                chars.next();
+            }
+        }
+    }
+    let value = rest.split_whitespace().next()?.to_owned();
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// One row of the family table of `docs/metrics.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFamily {
+    /// As documented: counters by their sample name (`…_total`).
+    pub name: String,
+    pub kind: String,
+    pub labels: Vec<String>,
+}
+
+/// Path of the metrics reference.
+pub const METRICS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md");
+
+/// The header row of the family table.
+pub const TABLE_HEADER: &str = "| metric | type | labels | meaning |";
+
+/// Parses the family table of `docs/metrics.md` (the one table with [`TABLE_HEADER`]).
+pub fn documented_families() -> Vec<DocFamily> {
+    let text = std::fs::read_to_string(METRICS_DOC)
+        .unwrap_or_else(|e| panic!("cannot read {METRICS_DOC}: {e}"));
+    parse_doc_table(&text)
+}
+
+fn strip_backticks(cell: &str) -> Option<&str> {
+    cell.strip_prefix('`')?.strip_suffix('`')
+}
+
+/// Parses the family table of a metrics reference text.
+pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
+    let lines: Vec<&str> = text.lines().collect();
+    let headers: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == TABLE_HEADER)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        headers.len(),
+        1,
+        "{METRICS_DOC} must have exactly one table with the header {TABLE_HEADER:?}, found {}",
+        headers.len()
+    );
+    let first = headers[0];
+    assert!(
+        lines
+            .get(first + 1)
+            .is_some_and(|l| l.trim().starts_with("|---")),
+        "{METRICS_DOC}:{}: the header must be followed by a |---| separator row",
+        first + 2
+    );
+    let mut out: Vec<DocFamily> = Vec::new();
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .skip(first + 2)
+        .take_while(|(_, l)| l.trim().starts_with('|'))
+    {
+        let at = format!("{METRICS_DOC}:{}", i + 1);
+        let inner = line
+            .trim()
+            .strip_prefix('|')
+            .and_then(|l| l.strip_suffix('|'))
+            .unwrap_or_else(|| panic!("{at}: a row must start and end with |"));
+        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        assert_eq!(
+            cells.len(),
+            4,
+            "{at}: expected 4 cells (metric, type, labels, meaning; no | inside a cell), got {}",
+            cells.len()
+        );
+        let name = strip_backticks(cells[0])
+            .unwrap_or_else(|| panic!("{at}: the metric name must be in backticks: {}", cells[0]));
+        let kind = cells[1];
+        assert!(
+            ["gauge", "counter"].contains(&kind),
+            "{at}: unexpected type {kind:?}"
+        );
+        assert_eq!(
+            kind == "counter",
+            name.ends_with("_total"),
+            "{at}: counters are listed by their sample name ending in _total, and only counters"
+        );
+        let labels: Vec<String> = if cells[2].is_empty() || cells[2] == "—" {
+            Vec::new()
+        } else {
+            cells[2]
+                .split(',')
+                .map(|l| {
+                    strip_backticks(l.trim())
+                        .unwrap_or_else(|| {
+                            panic!("{at}: each label name must be in backticks: {l:?}")
+                        })
+                        .to_owned()
+                })
+                .collect()
+        };
+        assert!(!cells[3].is_empty(), "{at}: the meaning of {name} is empty");
+        assert!(
+            out.iter().all(|f| f.name != name),
+            "{at}: {name} is listed twice"
+        );
+        out.push(DocFamily {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            labels,
+        });
+    }
+    assert!(!out.is_empty(), "{METRICS_DOC}: the family table is empty");
+    out
+}
+
+/// The documented (name, type) pairs.
+pub fn documented_set(docs: &[DocFamily]) -> BTreeSet<(String, String)> {
+    docs.iter()
+        .map(|d| (d.name.clone(), d.kind.clone()))
+        .collect()
+}
+
+/// The served (name, type) pairs, counters named `…_total` as in the docs.
+pub fn served_set(text: &str) -> BTreeSet<(String, String)> {
+    families_in(text)
+        .into_iter()
+        .map(|(name, kind)| (query_name(&name, &kind), kind))
+        .collect()
+}
