@@ -245,7 +245,7 @@ impl Collector {
             .collect();
         let client = &self.client;
         let id = cluster_id.as_str();
-        let detailed: Vec<Option<LinkData>> = stream::iter(listed.into_iter())
+        let detailed: Vec<Option<LinkData>> = stream::iter(listed)
             .map(|l| async move {
                 match client.link_with_tasks(id, &l.link_name).await {
                     Ok(d) => Ok(Some(d)),

@@ -28,8 +28,11 @@ pub async fn scrape(exporter: &Exporter) -> String {
         .unwrap()
 }
 
-/// Parses `name{a="b",…} value` lines into (name, labels, value).
-pub fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One sample: metric name, labels, value.
+pub type Sample = (String, Vec<(String, String)>, f64);
+
+/// Parses `name{a="b",…} value` lines into samples.
+pub fn samples(text: &str) -> Vec<Sample> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| {
