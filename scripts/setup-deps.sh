@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev        # librdkafka compression
   python3           # librdkafka's configure script
   curl
+  prometheus        # tests/prometheus.rs scrapes the exporter with a real Prometheus server
 )
 
 missing=()

@@ -219,20 +219,21 @@ pub fn parse_exposition(text: &str) -> BTreeMap<String, ServedFamily> {
             )
         })
         .collect();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let sample = parse_sample(line).unwrap_or_else(|| panic!("unparsable sample: {line}"));
         let family = if declared.contains_key(&sample.name) {
             Some(sample.name.clone())
         } else {
             ["_total", "_created"].iter().find_map(|suffix| {
                 let base = sample.name.strip_suffix(suffix)?;
-                (declared.get(base).map(String::as_str) == Some("counter"))
-                    .then(|| base.to_owned())
+                (declared.get(base).map(String::as_str) == Some("counter")).then(|| base.to_owned())
             })
         };
-        let family = family.unwrap_or_else(|| {
-            panic!("sample of an undeclared family (no # TYPE line): {line}")
-        });
+        let family = family
+            .unwrap_or_else(|| panic!("sample of an undeclared family (no # TYPE line): {line}"));
         if sample.name.ends_with("_created") && family != sample.name {
             continue;
         }
@@ -251,38 +252,29 @@ fn parse_sample(line: &str) -> Option<Sample> {
     let name = line[..name_end].to_owned();
     let mut labels = Vec::new();
     let mut rest = &line[name_end..];
-    if let Some(after) = rest.strip_prefix('{') {
-        let mut chars = after.char_indices().peekable();
+    if let Some(mut s) = rest.strip_prefix('{') {
         loop {
-            // Label name up to '=' (or the closing brace).
-            let (start, c) = *chars.peek()?;
-            if c == '}' {
-                rest = &after[start + 1..];
+            if let Some(after) = s.strip_prefix('}') {
+                rest = after;
                 break;
             }
-            let eq = after[start..].find('=')? + start;
-            let label = after[start..eq].trim_start_matches(',').to_owned();
-            while chars.peek()?.0 <= eq {
-                chars.next();
-            }
-            if chars.next()?.1 != '"' {
-                return None;
-            }
+            let (label, quoted) = s.split_once("=\"")?;
             let mut value = String::new();
-            loop {
-                match chars.next()?.1 {
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                let (i, c) = chars.next()?;
+                match c {
                     '\\' => match chars.next()?.1 {
                         'n' => value.push('\n'),
                         other => value.push(other),
                     },
-                    '"' => break,
+                    '"' => break i + 1,
                     other => value.push(other),
                 }
-            }
-            labels.push((label, value));
-            if chars.peek()?.1 == ',' {
-                chars.next();
-            }
+            };
+            labels.push((label.to_owned(), value));
+            s = &quoted[end..];
+            s = s.strip_prefix(',').unwrap_or(s);
         }
     }
     let value = rest.split_whitespace().next()?.to_owned();

@@ -1,0 +1,111 @@
+//! `docs/metrics.md` lists exactly the metric families a running exporter serves, with their
+//! types and labels: a family added or removed on either side fails this test.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::exporter::*;
+
+#[test]
+fn doc_table_parses_counters_by_sample_name() {
+    let docs = parse_doc_table(
+        "intro\n\n| metric | type | labels | meaning |\n|---|---|---|---|\n\
+         | `x_total` | counter | `kafka_cluster`, `reason` | failures |\n\
+         | `y` | gauge | `a` | a value |\n\nafter\n",
+    );
+    assert_eq!(
+        docs,
+        vec![
+            DocFamily {
+                name: "x_total".into(),
+                kind: "counter".into(),
+                labels: vec!["kafka_cluster".into(), "reason".into()],
+            },
+            DocFamily {
+                name: "y".into(),
+                kind: "gauge".into(),
+                labels: vec!["a".into()],
+            },
+        ]
+    );
+}
+
+#[test]
+fn exposition_parser_maps_counter_samples_and_unescapes_labels() {
+    let families = parse_exposition(
+        "# HELP x Failures.\n# TYPE x counter\nx_total{kafka_cluster=\"a\",reason=\"t\\\"o\"} 0\n\
+         # TYPE y gauge\ny{a=\"1,2}\"} 3.5\n# TYPE z gauge\n# EOF\n",
+    );
+    assert_eq!(
+        families.keys().collect::<Vec<_>>(),
+        vec!["x_total", "y", "z"]
+    );
+    let x = &families["x_total"];
+    assert_eq!(x.kind, "counter");
+    assert_eq!(x.samples[0].label_names(), vec!["kafka_cluster", "reason"]);
+    assert_eq!(x.samples[0].label("reason"), Some("t\"o"));
+    assert_eq!(families["y"].samples[0].label("a"), Some("1,2}"));
+    assert_eq!(families["y"].samples[0].value, "3.5");
+    assert!(families["z"].samples.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docs_list_every_served_family_with_its_type_and_labels() {
+    let docs = documented_families();
+    let running = start_exporter().await;
+    let text = running.text.clone();
+    running.stop().await;
+
+    let served = served_set(&text);
+    let documented = documented_set(&docs);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let not_served: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && not_served.is_empty(),
+        "docs/metrics.md and /metrics disagree on the families (name, type); counters are \
+         documented as x_total for `# TYPE x counter`.\n\
+         served but not documented: {undocumented:#?}\n\
+         documented but not served: {not_served:#?}"
+    );
+
+    let families = parse_exposition(&text);
+    let mut mismatches = Vec::new();
+    let mut without_samples = Vec::new();
+    for doc in &docs {
+        let family = &families[&doc.name];
+        if family.samples.is_empty() {
+            without_samples.push(doc.name.clone());
+            continue;
+        }
+        let seen: BTreeSet<Vec<String>> = family.samples.iter().map(|s| s.label_names()).collect();
+        if seen.len() != 1 || !seen.contains(&doc.labels) {
+            mismatches.push(format!(
+                "{}: documented {:?}, served {:?}",
+                doc.name, doc.labels, seen
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "docs/metrics.md labels differ from the labels (in order) of the served samples:\n{}",
+        mismatches.join("\n")
+    );
+    // The scenario is made so that every family has samples, so every label list was checked.
+    assert!(
+        without_samples.is_empty(),
+        "families without samples in the test scenario (labels unchecked): {without_samples:?}"
+    );
+
+    // Every cluster family of the code is documented (also when the scenario missed one).
+    let by_name: BTreeMap<&str, &DocFamily> = docs.iter().map(|d| (d.name.as_str(), d)).collect();
+    for def in cluster_link_exporter::metrics::CLUSTER_FAMILIES {
+        let doc = by_name
+            .get(def.name)
+            .unwrap_or_else(|| panic!("{} is not in docs/metrics.md", def.name));
+        let mut labels = vec!["kafka_cluster"];
+        labels.extend(def.labels);
+        assert_eq!(doc.labels, labels, "labels of {}", def.name);
+        assert_eq!(doc.kind, "gauge", "type of {}", def.name);
+    }
+}
