@@ -53,7 +53,7 @@ fn exposition_parser_maps_counter_samples_and_unescapes_labels() {
 #[tokio::test(flavor = "multi_thread")]
 async fn docs_list_every_served_family_with_its_type_and_labels() {
     let docs = documented_families();
-    let running = start_exporter().await;
+    let running = start_with_every_family().await;
     let text = running.text.clone();
     running.stop().await;
 

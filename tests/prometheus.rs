@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::exporter::*;
+use common::sim::http;
 use serde_json::Value;
 
 /// The Prometheus binary: `/usr/bin/prometheus`, else `prometheus` on the `PATH`.
@@ -143,7 +144,7 @@ fn encode(value: &str) -> String {
 async fn prometheus_scrapes_the_exporter_and_every_documented_family_is_queryable() {
     let binary = prometheus_binary();
     let docs = documented_families();
-    let running = start_exporter().await;
+    let running = start_with_every_family().await;
     let mut prometheus = Prometheus::start(&binary, &running.exporter.address().to_string());
     let client = http();
 

@@ -78,22 +78,6 @@ impl MirrorStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            MirrorStatus::PendingMirror,
-            MirrorStatus::Active,
-            MirrorStatus::Paused,
-            MirrorStatus::LinkPaused,
-            MirrorStatus::LinkFailed,
-            MirrorStatus::SourceUnavailable,
-            MirrorStatus::PendingStopped,
-            MirrorStatus::Stopped,
-            MirrorStatus::Failed,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-    }
-
     /// Whether the fetcher copies records for a mirror in this state.
     pub fn fetches(self) -> bool {
         matches!(

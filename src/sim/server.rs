@@ -139,12 +139,7 @@ async fn handle_rest(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let authorized = authorized(auth.as_ref(), req.headers().get("authorization"));
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = read_body(req.into_body()).await;
     let request = RestRequest {
         method,
         path,
@@ -185,6 +180,14 @@ async fn handle_rest(
         });
     }
     Ok(resp)
+}
+
+/// The whole body; empty when it cannot be read (a client that went away).
+async fn read_body<B: hyper::body::Body>(body: B) -> Bytes {
+    body.collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
 }
 
 /// The fault in force for this request, counting it down.
@@ -287,12 +290,7 @@ async fn respond(
         Some(RestFault::Truncated) => {
             let real = real_answer(core, cluster, auth, authorized, req).await;
             let status = real.status();
-            let full = real
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let full = read_body(real.into_body()).await;
             let cut = full.slice(..full.len() / 2);
             response(status.as_u16(), "application/json", cut)
         }
@@ -304,12 +302,7 @@ async fn respond(
         Some(RestFault::UnknownValues) => {
             let real = real_answer(core, cluster, auth, authorized, req).await;
             let status = real.status().as_u16();
-            let body = real
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = read_body(real.into_body()).await;
             match serde_json::from_slice::<serde_json::Value>(&body) {
                 Ok(mut v) => {
                     future_values(&mut v);
@@ -391,12 +384,7 @@ pub async fn serve_control(listener: TcpListener, core: SimCore) {
 async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = read_body(req.into_body()).await;
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let json =
         |status: u16, v: serde_json::Value| response(status, "application/json", v.to_string());

@@ -13,7 +13,8 @@ use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::metrics::families_in;
 use cluster_link_exporter::sim::{Action, Simulator};
 
-use super::sim::{start, wait_mirror_status};
+use super::scrape::{parse_sample, Sample};
+use super::sim::{http, start, wait_mirror_status};
 
 /// Two clusters; link `ab` A→B mirrors `events` (with traffic) and `orders` (whose source is
 /// deleted once running, so the mirror fails with an error); ACL sync is on without
@@ -62,14 +63,6 @@ impl Running {
     }
 }
 
-/// A plain HTTP client with a short timeout.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
 /// GETs a URL; `None` on a transport error.
 pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
     let resp = client.get(url).send().await.ok()?;
@@ -81,7 +74,7 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, Strin
 /// cluster every 500 ms on `127.0.0.1:0`, and waits until it is ready and serves every
 /// expected series: every family it declares has samples, the failed mirror has its error and
 /// the `AclSync` task is `IN_ERROR`.
-pub async fn start_exporter() -> Running {
+pub async fn start_with_every_family() -> Running {
     let sim = start(SCENARIO).await;
     wait_mirror_status(&sim, "B", "ab", "events", "ACTIVE").await;
     wait_mirror_status(&sim, "B", "ab", "orders", "ACTIVE").await;
@@ -163,29 +156,6 @@ fn missing_series(text: &str) -> Vec<String> {
     missing
 }
 
-/// One sample line of the exposition.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    /// The sample's name (`x_total` for a counter `x`).
-    pub name: String,
-    /// Label names and (unescaped) values, in the order written.
-    pub labels: Vec<(String, String)>,
-    pub value: String,
-}
-
-impl Sample {
-    pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn label_names(&self) -> Vec<String> {
-        self.labels.iter().map(|(k, _)| k.clone()).collect()
-    }
-}
-
 /// One family of the exposition and its samples.
 #[derive(Debug, Clone, Default)]
 pub struct ServedFamily {
@@ -244,45 +214,6 @@ pub fn parse_exposition(text: &str) -> BTreeMap<String, ServedFamily> {
             .push(sample);
     }
     out
-}
-
-/// Parses `name{a="x",b="y"} value [timestamp]`.
-fn parse_sample(line: &str) -> Option<Sample> {
-    let name_end = line.find(['{', ' '])?;
-    let name = line[..name_end].to_owned();
-    let mut labels = Vec::new();
-    let mut rest = &line[name_end..];
-    if let Some(mut s) = rest.strip_prefix('{') {
-        loop {
-            if let Some(after) = s.strip_prefix('}') {
-                rest = after;
-                break;
-            }
-            let (label, quoted) = s.split_once("=\"")?;
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let end = loop {
-                let (i, c) = chars.next()?;
-                match c {
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        other => value.push(other),
-                    },
-                    '"' => break i + 1,
-                    other => value.push(other),
-                }
-            };
-            labels.push((label.to_owned(), value));
-            s = &quoted[end..];
-            s = s.strip_prefix(',').unwrap_or(s);
-        }
-    }
-    let value = rest.split_whitespace().next()?.to_owned();
-    Some(Sample {
-        name,
-        labels,
-        value,
-    })
 }
 
 /// One row of the family table of `docs/metrics.md`.

@@ -28,67 +28,75 @@ pub async fn scrape(exporter: &Exporter) -> String {
         .unwrap()
 }
 
-/// One sample: metric name, labels, value.
-pub type Sample = (String, Vec<(String, String)>, f64);
-
-/// Parses `name{a="b",…} value` lines into samples.
-pub fn samples(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let value: f64 = value.parse().ok()?;
-            let (name, labels) = match series.split_once('{') {
-                Some((n, rest)) => (n, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            Some((name.to_owned(), parse_labels(labels), value))
-        })
-        .collect()
+/// One sample line of the exposition.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The sample's name (`x_total` for a counter `x`).
+    pub name: String,
+    /// Label names and (unescaped) values, in the order written.
+    pub labels: Vec<(String, String)>,
+    pub value: String,
 }
 
-fn parse_labels(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(eq) = rest.find("=\"") {
-        let name = rest[..eq].trim_start_matches(',').to_owned();
-        let mut value = String::new();
-        let mut chars = rest[eq + 2..].char_indices();
-        let mut end = 0;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
-                        value.push(match n {
-                            'n' => '\n',
-                            other => other,
-                        });
-                    }
-                }
-                '"' => {
-                    end = eq + 2 + i + 1;
-                    break;
-                }
-                c => value.push(c),
-            }
-        }
-        out.push((name, value));
-        rest = &rest[end..];
+impl Sample {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
-    out
+
+    pub fn label_names(&self) -> Vec<String> {
+        self.labels.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// Parses `name{a="x",b="y"} value [timestamp]`.
+pub fn parse_sample(line: &str) -> Option<Sample> {
+    let name_end = line.find(['{', ' '])?;
+    let name = line[..name_end].to_owned();
+    let mut labels = Vec::new();
+    let mut rest = &line[name_end..];
+    if let Some(mut s) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = s.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (label, quoted) = s.split_once("=\"")?;
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                let (i, c) = chars.next()?;
+                match c {
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    '"' => break i + 1,
+                    other => value.push(other),
+                }
+            };
+            labels.push((label.to_owned(), value));
+            s = &quoted[end..];
+            s = s.strip_prefix(',').unwrap_or(s);
+        }
+    }
+    let value = rest.split_whitespace().next()?.to_owned();
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
 }
 
 /// The value of the sample of `name` whose labels include all of `labels`.
 pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    samples(text)
-        .into_iter()
-        .find(|(n, l, _)| {
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
-        })
-        .map(|(_, _, v)| v)
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(parse_sample)
+        .find(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(v)))
+        .and_then(|s| s.value.parse().ok())
 }
 
 /// Scrapes until `name{labels}` satisfies `check`; panics after `timeout` with the last text.
