@@ -8,6 +8,7 @@ packages=(
   pkg-config
   libssl-dev        # librdkafka with TLS and SASL SCRAM
   zlib1g-dev        # librdkafka compression
+  libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
   curl
   prometheus        # tests/prometheus.rs scrapes the exporter with a real Prometheus server
