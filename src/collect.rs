@@ -74,6 +74,8 @@ pub struct Collector {
     configs: BTreeMap<String, Vec<LinkConfigData>>,
     cycle: u64,
     backoff: Backoff,
+    /// Where each successful cycle's data goes for the Kafka-side measurements.
+    kafka: Option<std::sync::mpsc::Sender<Arc<ClusterData>>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -128,7 +130,14 @@ impl Collector {
             status,
             configs: BTreeMap::new(),
             cycle: 0,
+            kafka: None,
         })
+    }
+
+    /// Hands each successful cycle's data to a Kafka-side measurer.
+    pub fn with_kafka(mut self, sender: std::sync::mpsc::Sender<Arc<ClusterData>>) -> Self {
+        self.kafka = Some(sender);
+        self
     }
 
     /// Collects until `shutdown` turns true.
@@ -165,6 +174,10 @@ impl Collector {
                         s.last_success = Some(now);
                     });
                     tracing::debug!(kafka_cluster = %self.config.name, links = data.links.len(), mirrors = data.mirrors.len(), elapsed_ms = elapsed.as_millis() as u64, "collection done");
+                    if let Some(sender) = &self.kafka {
+                        // The measurer thread is gone only when shutting down.
+                        let _ = sender.send(Arc::new(data));
+                    }
                 }
                 Err(e) => {
                     // Withdraw rather than serve stale values as if current.

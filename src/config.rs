@@ -14,6 +14,12 @@ use serde::Deserialize;
 
 use crate::util::parse_duration;
 
+mod kafka;
+pub use kafka::{
+    KafkaConfig, KafkaTls, LagSecondsConfig, OffsetSyncConfig, ProbeConfig, SaslConfig,
+    SecurityProtocol, SourceClusterConfig,
+};
+
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CLUSTER_LINK_EXPORTER";
 
@@ -110,6 +116,9 @@ struct RawConfig {
     defaults: RawDefaults,
     /// The destination clusters to poll (where the links live).
     clusters: Vec<RawCluster>,
+    /// Source clusters of the links, for the Kafka-side measurements.
+    #[serde(default)]
+    source_clusters: Vec<kafka::RawSourceCluster>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +159,14 @@ struct RawCluster {
     max_concurrent_requests: Option<usize>,
     #[serde(default)]
     link_configs_every: Option<u32>,
+    #[serde(default)]
+    kafka: Option<kafka::RawKafka>,
+    #[serde(default)]
+    lag_seconds: Option<kafka::RawLagSeconds>,
+    #[serde(default)]
+    offset_sync: Option<kafka::RawOffsetSync>,
+    #[serde(default)]
+    probes: Vec<kafka::RawProbe>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,7 +223,10 @@ pub enum Flavour {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The destination clusters (where the links live).
     pub clusters: Vec<ClusterConfig>,
+    /// Source clusters of the links, for the Kafka-side measurements.
+    pub source_clusters: Vec<SourceClusterConfig>,
 }
 
 /// Everything needed to poll one destination cluster.
@@ -240,6 +260,14 @@ pub struct ClusterConfig {
     pub max_concurrent_requests: usize,
     /// Link configs are read every this many cycles and cached in between (default 10).
     pub link_configs_every: u32,
+    /// Kafka connection to this (destination) cluster: enables the Kafka-side measurements.
+    pub kafka: Option<KafkaConfig>,
+    /// Lag in seconds settings.
+    pub lag_seconds: LagSecondsConfig,
+    /// Consumer offset sync lag settings.
+    pub offset_sync: OffsetSyncConfig,
+    /// End-to-end probes, one per probed link.
+    pub probes: Vec<ProbeConfig>,
 }
 
 /// REST authentication of one cluster.
@@ -539,7 +567,32 @@ impl Config {
                 &key("poll_interval"),
                 default_interval,
             )?;
+            let kafka = c
+                .kafka
+                .map(|k| KafkaConfig::from_raw(k, &key("kafka"), request_timeout))
+                .transpose()?;
+            let mut probes = Vec::new();
+            for (p, raw) in c.probes.into_iter().enumerate() {
+                let probe = kafka::probe_from_raw(raw, &key(&format!("probes[{p}]")))?;
+                if kafka.is_none() {
+                    return Err(invalid(
+                        key(&format!("probes[{p}]")),
+                        "a probe needs this cluster's kafka section (its consumer reads the mirror here)",
+                    ));
+                }
+                if probes.iter().any(|q: &ProbeConfig| q.link == probe.link) {
+                    return Err(invalid(
+                        key(&format!("probes[{p}].link")),
+                        format!("{:?} already has a probe", probe.link),
+                    ));
+                }
+                probes.push(probe);
+            }
             clusters.push(ClusterConfig {
+                kafka,
+                lag_seconds: kafka::lag_seconds_from_raw(c.lag_seconds, &key("lag_seconds"))?,
+                offset_sync: kafka::offset_sync_from_raw(c.offset_sync, &key("offset_sync"))?,
+                probes,
                 links: NameFilter::from_raw(c.links, &key("links"))?,
                 mirror_topics: NameFilter::from_raw(c.mirror_topics, &key("mirror_topics"))?,
                 name: c.name,
@@ -560,7 +613,21 @@ impl Config {
                 link_configs_every,
             });
         }
-        Ok(Config { clusters })
+        let mut source_clusters: Vec<SourceClusterConfig> = Vec::new();
+        for (i, raw) in raw.source_clusters.into_iter().enumerate() {
+            let source = SourceClusterConfig::from_raw(raw, i, default_timeout)?;
+            if source_clusters.iter().any(|s| s.name == source.name) {
+                return Err(invalid(
+                    format!("source_clusters[{i}].name"),
+                    format!("{:?} is used by another source cluster", source.name),
+                ));
+            }
+            source_clusters.push(source);
+        }
+        Ok(Config {
+            clusters,
+            source_clusters,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! HTTP server, and shutdown.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::net::TcpListener;
@@ -11,6 +12,7 @@ use tokio::task::JoinSet;
 use crate::collect::{Collector, StatusBoard};
 use crate::config::Config;
 use crate::http::{serve, AppState};
+use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::metrics::Exposition;
 
 /// Starting the exporter failed.
@@ -18,6 +20,11 @@ use crate::metrics::Exposition;
 pub enum StartError {
     #[error("config: clusters[{index}].{key}")]
     Client { index: usize, key: String },
+    #[error("cannot start the Kafka measurements of cluster {cluster}: {source}")]
+    Thread {
+        cluster: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -33,6 +40,9 @@ pub struct Exporter {
     tasks: JoinSet<()>,
     exposition: Arc<Exposition>,
     status: StatusBoard,
+    /// Stops the Kafka-side threads (measurers and probes).
+    kafka_stop: Arc<AtomicBool>,
+    measurers: Vec<MeasurerHandle>,
 }
 
 impl Exporter {
@@ -47,14 +57,32 @@ impl Exporter {
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
         let mut collectors = Vec::new();
+        let kafka_stop = Arc::new(AtomicBool::new(false));
+        let mut measurers = Vec::new();
         for (index, cluster) in config.clusters.into_iter().enumerate() {
-            let collector =
-                Collector::new(cluster, exposition.clone(), status.clone()).map_err(|e| {
-                    StartError::Client {
-                        index,
-                        key: e.to_string(),
-                    }
+            let mut collector = Collector::new(cluster.clone(), exposition.clone(), status.clone())
+                .map_err(|e| StartError::Client {
+                    index,
+                    key: e.to_string(),
                 })?;
+            if cluster.kafka.is_some() {
+                let (sender, receiver) = std::sync::mpsc::channel();
+                let name = cluster.name.clone();
+                measurers.push(
+                    Measurer::spawn(
+                        cluster,
+                        config.source_clusters.clone(),
+                        exposition.clone(),
+                        receiver,
+                        kafka_stop.clone(),
+                    )
+                    .map_err(|source| StartError::Thread {
+                        cluster: name,
+                        source,
+                    })?,
+                );
+                collector = collector.with_kafka(sender);
+            }
             collectors.push(collector);
         }
         let listener =
@@ -85,6 +113,8 @@ impl Exporter {
             tasks,
             exposition,
             status,
+            kafka_stop,
+            measurers,
         })
     }
 
@@ -104,6 +134,15 @@ impl Exporter {
     /// Stops collectors and the server; open HTTP requests finish first.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        self.kafka_stop.store(true, Ordering::Relaxed);
         while self.tasks.join_next().await.is_some() {}
+        let measurers = std::mem::take(&mut self.measurers);
+        // Joining waits for blocking librdkafka calls: not on a runtime worker.
+        let _ = tokio::task::spawn_blocking(move || {
+            for m in measurers {
+                m.join();
+            }
+        })
+        .await;
     }
 }

@@ -5,6 +5,8 @@
 //! - [`rest_client`]: Confluent's REST API v3, parsed defensively, errors by reason;
 //! - [`collect`]: background collection loops, one per cluster;
 //! - [`metrics`]: metric families and the pre-rendered exposition text;
+//! - [`kafka`]: Kafka-side measurements (watermarks, lag in seconds, offset sync, probe);
+//! - [`link_filters`]: Confluent's JSON group/topic filters of a link;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
 //! - [`exporter`]: wiring and shutdown;
 //! - [`demo`]: the simulator's default scenario with an exporter pointed at it;
@@ -16,6 +18,8 @@ pub mod config;
 pub mod demo;
 pub mod exporter;
 pub mod http;
+pub mod kafka;
+pub mod link_filters;
 pub mod metrics;
 pub mod rest_client;
 pub mod sim;

@@ -14,10 +14,13 @@ use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::rest_client::{LinkConfigData, LinkData, MirrorData, ERROR_REASONS};
@@ -76,7 +79,7 @@ macro_rules! families {
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         #[derive(Clone, Copy, Debug)]
         #[repr(usize)]
-        enum F { $($id,)* }
+        pub enum F { $($id,)* }
         /// Every per-cluster family, in output order. All are gauges.
         pub const CLUSTER_FAMILIES: &[FamilyDef] = &[
             $(FamilyDef { name: $name, help: $help, labels: &[$($label),*] },)*
@@ -117,6 +120,25 @@ families! {
         "Partition lag in messages as the REST API reports it (absent while unknown)";
     PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" ["link", "mirror_topic", "partition"]
         "Source offset of the last fetch for the partition (absent while never fetched)";
+    // Kafka-side measurements (rendered by crate::kafka, not from REST).
+    PartitionDestHwm = "clusterlink_mirror_partition_destination_high_watermark" ["link", "mirror_topic", "partition"]
+        "High watermark of the mirror partition on the destination cluster, read over the Kafka protocol";
+    PartitionSourceHwm = "clusterlink_mirror_partition_source_high_watermark" ["link", "mirror_topic", "partition"]
+        "High watermark of the source partition on the source cluster, read over the Kafka protocol after the destination's";
+    PartitionMeasuredLag = "clusterlink_mirror_partition_measured_lag_messages" ["link", "mirror_topic", "partition"]
+        "Source high watermark minus destination high watermark (messages), measured over the Kafka protocol";
+    PartitionLagSeconds = "clusterlink_mirror_partition_lag_seconds" ["link", "mirror_topic", "partition"]
+        "Age of the oldest source record not yet on the destination (0 when caught up)";
+    MirrorMeasuredLag = "clusterlink_mirror_topic_measured_lag_messages" ["link", "mirror_topic"]
+        "Sum over partitions of the measured lag (source minus destination high watermark, messages)";
+    MirrorMeasuredMaxLag = "clusterlink_mirror_topic_measured_max_partition_lag_messages" ["link", "mirror_topic"]
+        "Largest measured partition lag of the mirror topic (messages)";
+    MirrorLagSeconds = "clusterlink_mirror_topic_lag_seconds" ["link", "mirror_topic"]
+        "Age of the oldest source record not yet on the destination, max over partitions (0 when caught up)";
+    LinkLagSeconds = "clusterlink_link_lag_seconds" ["link"]
+        "Largest lag in seconds over the link's measured mirror topics";
+    OffsetSyncLag = "clusterlink_consumer_offset_sync_lag_messages" ["link", "consumer_group", "mirror_topic"]
+        "Committed offset of the group on the source minus on the destination, summed over the mirror topic's partitions the group committed on the source (messages)";
 }
 
 /// Suffix of every per-cluster HELP text.
@@ -162,13 +184,28 @@ pub fn escape(value: &str) -> String {
     out
 }
 
-struct Writer<'a> {
+/// Writes the sample lines of one cluster, family by family.
+pub struct SampleWriter<'a> {
     out: Vec<String>,
     cluster: &'a str,
 }
 
-impl Writer<'_> {
-    fn sample(&mut self, family: F, values: &[&str], value: f64) {
+impl<'a> SampleWriter<'a> {
+    pub fn new(cluster: &'a str) -> Self {
+        Self {
+            out: vec![String::new(); CLUSTER_FAMILIES.len()],
+            cluster,
+        }
+    }
+
+    pub fn finish(self) -> RenderedCluster {
+        RenderedCluster {
+            per_family: self.out,
+        }
+    }
+
+    /// One sample; `values` are the family's labels after `kafka_cluster`.
+    pub fn sample(&mut self, family: F, values: &[&str], value: f64) {
         let def = &CLUSTER_FAMILIES[family as usize];
         debug_assert_eq!(def.labels.len(), values.len(), "{}", def.name);
         let buf = &mut self.out[family as usize];
@@ -225,10 +262,7 @@ pub fn render_cluster(
     data: &ClusterData,
     partition_metrics: bool,
 ) -> RenderedCluster {
-    let mut w = Writer {
-        out: vec![String::new(); CLUSTER_FAMILIES.len()],
-        cluster,
-    };
+    let mut w = SampleWriter::new(cluster);
     let mut mirrors_by_link: BTreeMap<&str, Vec<&MirrorData>> = BTreeMap::new();
     for m in &data.mirrors {
         mirrors_by_link
@@ -356,7 +390,7 @@ pub fn render_cluster(
             }
         }
     }
-    RenderedCluster { per_family: w.out }
+    w.finish()
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -377,6 +411,108 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+/// One Kafka connection of a cluster's measurements.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KafkaConnectionLabels {
+    pub kafka_cluster: String,
+    /// The destination cluster's name, or the source cluster's name in `source_clusters`.
+    pub connection: String,
+    /// `destination` or `source`.
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KafkaErrorLabels {
+    pub kafka_cluster: String,
+    pub connection: String,
+    pub role: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KafkaRequestLabels {
+    pub kafka_cluster: String,
+    pub connection: String,
+    /// Which of the exporter's clients sent it (`watermarks`, `lag_seconds`, `offset_sync`,
+    /// `probe_producer`, `probe_consumer`).
+    pub client: String,
+    /// Kafka request type as librdkafka names it (`ListOffsets`, `Fetch`, `Metadata`, …).
+    pub request: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    pub kafka_cluster: String,
+    pub link: String,
+}
+
+/// The probe latency histograms: each probe has buckets derived from its own SLA, which a
+/// `Family` (one constructor for all) cannot express, hence a collector.
+#[derive(Debug, Default)]
+pub struct ProbeHistograms {
+    series: RwLock<Vec<(ProbeLabels, Arc<Histogram>)>>,
+}
+
+/// Bucket bounds of a probe's latency histogram, as fractions of its SLA.
+pub const PROBE_BUCKET_FRACTIONS: [f64; 12] = [
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0,
+];
+
+impl ProbeHistograms {
+    /// The histogram of a probe, created with buckets derived from `sla_seconds`.
+    pub fn get_or_create(&self, labels: &ProbeLabels, sla_seconds: f64) -> Arc<Histogram> {
+        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, h)) = series.iter().find(|(l, _)| l == labels) {
+            return h.clone();
+        }
+        let h = Arc::new(Histogram::new(
+            PROBE_BUCKET_FRACTIONS.iter().map(|f| f * sla_seconds),
+        ));
+        series.push((labels.clone(), h.clone()));
+        h
+    }
+}
+
+impl Collector for ProbeHistograms {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let series = self.series.read().unwrap_or_else(|e| e.into_inner());
+        let mut family = encoder.encode_descriptor(
+            "probe_latency_seconds",
+            "Time from the probe record's send on the source to its receipt from the mirror on the destination; buckets are fractions of the probe's SLA",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (labels, histogram) in series.iter() {
+            histogram.encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters and gauges of one probe.
+#[derive(Debug, Default)]
+pub struct ProbeMetrics {
+    pub sent: Family<ProbeLabels, Counter>,
+    pub send_failures: Family<ProbeLabels, Counter>,
+    pub received: Family<ProbeLabels, Counter>,
+    pub lost: Family<ProbeLabels, Counter>,
+    pub last_received: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub sla: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub latency: Arc<ProbeHistograms>,
+}
+
+/// The exporter's metrics about its Kafka-side measurements.
+#[derive(Debug, Default)]
+pub struct KafkaMetrics {
+    pub up: Family<KafkaConnectionLabels, Gauge>,
+    pub errors: Family<KafkaErrorLabels, Counter>,
+    pub requests: Family<KafkaRequestLabels, Counter>,
+    pub duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub lag_reads: Family<ClusterLabels, Counter>,
+    pub lag_unread: Family<ClusterLabels, Gauge>,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
@@ -394,6 +530,8 @@ pub struct ExporterMetrics {
     pub throttled: Family<ClusterLabels, Counter>,
     pub backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     pub link_count: Family<ClusterLabels, Gauge>,
+    pub kafka: KafkaMetrics,
+    pub probe: ProbeMetrics,
 }
 
 impl std::fmt::Debug for ExporterMetrics {
@@ -433,6 +571,8 @@ impl ExporterMetrics {
             throttled: Family::default(),
             backoff: Family::default(),
             link_count: Family::default(),
+            kafka: KafkaMetrics::default(),
+            probe: ProbeMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -475,6 +615,74 @@ impl ExporterMetrics {
             "Links exported for the cluster (after include/exclude filters)",
             m.link_count.clone(),
         );
+        let k = &m.kafka;
+        registry.register(
+            "kafka_up",
+            "1 when the last Kafka-side measurement over this connection succeeded, 0 otherwise",
+            k.up.clone(),
+        );
+        registry.register(
+            "kafka_errors",
+            "Failed Kafka-side requests by connection and reason (timeout, connect, auth, authorization, unknown_topic, unsupported, other)",
+            k.errors.clone(),
+        );
+        registry.register(
+            "kafka_requests",
+            "Kafka requests the exporter's clients sent, by client and request type (from librdkafka statistics)",
+            k.requests.clone(),
+        );
+        registry.register(
+            "kafka_measurement_duration_seconds",
+            "Duration of the last Kafka-side measurement cycle of the cluster",
+            k.duration.clone(),
+        );
+        registry.register(
+            "kafka_last_measurement_timestamp_seconds",
+            "Time of the last Kafka-side measurement cycle that completed (Unix seconds)",
+            k.last_success.clone(),
+        );
+        registry.register(
+            "lag_seconds_records_read",
+            "Source records read to measure lag in seconds (cache misses)",
+            k.lag_reads.clone(),
+        );
+        registry.register(
+            "lag_seconds_unread_partitions",
+            "Lagging partitions whose lag in seconds was not read in the last cycle (read budget or timeout)",
+            k.lag_unread.clone(),
+        );
+        let p = &m.probe;
+        registry.register(
+            "probe_records_sent",
+            "Probe records the source cluster acknowledged",
+            p.sent.clone(),
+        );
+        registry.register(
+            "probe_send_failures",
+            "Probe records the source cluster did not acknowledge",
+            p.send_failures.clone(),
+        );
+        registry.register(
+            "probe_records_received",
+            "Probe records of this exporter read from the mirror on the destination",
+            p.received.clone(),
+        );
+        registry.register(
+            "probe_records_lost",
+            "Probe records not received from the mirror within the SLA",
+            p.lost.clone(),
+        );
+        registry.register(
+            "probe_last_received_timestamp_seconds",
+            "Time the last probe record was received from the mirror (Unix seconds)",
+            p.last_received.clone(),
+        );
+        registry.register(
+            "probe_sla_seconds",
+            "The probe's configured SLA: records slower than this count as lost",
+            p.sla.clone(),
+        );
+        registry.register_collector(Box::new(p.latency.clone()));
         for c in clusters {
             let labels = ClusterLabels {
                 kafka_cluster: c.clone(),
@@ -502,11 +710,20 @@ impl ExporterMetrics {
     }
 }
 
+/// Which collection a cluster's rendering comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// The REST collection (links, tasks, mirrors).
+    Rest,
+    /// The Kafka-side measurements.
+    Kafka,
+}
+
 /// What `/metrics` serves: the exporter's metrics plus each cluster's latest rendering.
 #[derive(Debug)]
 pub struct Exposition {
     pub own: ExporterMetrics,
-    clusters: RwLock<BTreeMap<String, Arc<RenderedCluster>>>,
+    clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
 }
 
 impl Exposition {
@@ -517,12 +734,18 @@ impl Exposition {
         }
     }
 
-    /// Swaps in a cluster's new rendering (`None` withdraws its series).
+    /// Swaps in a cluster's new REST rendering (`None` withdraws its series).
     pub fn set_cluster(&self, cluster: &str, rendered: Option<RenderedCluster>) {
+        self.set_part(cluster, Part::Rest, rendered);
+    }
+
+    /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
+    pub fn set_part(&self, cluster: &str, part: Part, rendered: Option<RenderedCluster>) {
         let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
+        let key = (cluster.to_owned(), part);
         match rendered {
-            Some(r) => map.insert(cluster.to_owned(), Arc::new(r)),
-            None => map.remove(cluster),
+            Some(r) => map.insert(key, Arc::new(r)),
+            None => map.remove(&key),
         };
     }
 

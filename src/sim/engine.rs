@@ -640,55 +640,13 @@ pub fn jaas_matches(jaas: Option<&str>, username: &str, password: &str) -> bool 
     value("username").as_deref() == Some(username) && value("password").as_deref() == Some(password)
 }
 
-/// Evaluates Confluent's JSON filters (`{"groupFilters": [{"name", "patternType",
-/// "filterType"}]}`, same shape for `topicFilters`) against a name: included by some INCLUDE
-/// filter and excluded by no EXCLUDE filter. `name: "*"` matches everything.
+/// Whether a link filter includes `name` (see [`crate::link_filters`]).
 pub fn filter_includes(filters: Option<&str>, key: &str, name: &str) -> bool {
-    let Some(list) = parse_filters(filters, key) else {
-        return false;
-    };
-    let matches = |f: &serde_json::Value| {
-        let pattern = f["name"].as_str().unwrap_or("");
-        let kind = f["patternType"].as_str().unwrap_or("LITERAL");
-        pattern == "*"
-            || match kind.to_ascii_uppercase().as_str() {
-                "PREFIXED" => name.starts_with(pattern),
-                _ => name == pattern,
-            }
-    };
-    let is = |f: &serde_json::Value, t: &str| {
-        f["filterType"]
-            .as_str()
-            .unwrap_or("INCLUDE")
-            .eq_ignore_ascii_case(t)
-    };
-    list.iter().any(|f| is(f, "INCLUDE") && matches(f))
-        && !list.iter().any(|f| is(f, "EXCLUDE") && matches(f))
+    crate::link_filters::includes(filters, key, name)
 }
 
-/// Names of LITERAL INCLUDE filters (groups that can be synced without listing groups).
 fn literal_names(filters: Option<&str>, key: &str) -> Vec<String> {
-    parse_filters(filters, key)
-        .unwrap_or_default()
-        .iter()
-        .filter(|f| {
-            f["patternType"]
-                .as_str()
-                .unwrap_or("LITERAL")
-                .eq_ignore_ascii_case("LITERAL")
-                && f["filterType"]
-                    .as_str()
-                    .unwrap_or("INCLUDE")
-                    .eq_ignore_ascii_case("INCLUDE")
-                && f["name"].as_str().is_some_and(|n| n != "*")
-        })
-        .filter_map(|f| f["name"].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn parse_filters(filters: Option<&str>, key: &str) -> Option<Vec<serde_json::Value>> {
-    let value: serde_json::Value = serde_json::from_str(filters?).ok()?;
-    value[key].as_array().cloned()
+    crate::link_filters::literal_includes(filters, key)
 }
 
 #[cfg(test)]
@@ -701,24 +659,5 @@ mod tests {
         assert!(jaas_matches(Some(jaas), "link", "s3cret"));
         assert!(!jaas_matches(Some(jaas), "link", "wrong"));
         assert!(!jaas_matches(None, "link", "s3cret"));
-    }
-
-    #[test]
-    fn confluent_filters() {
-        let f = r#"{"groupFilters":[{"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"},{"name":"app-secret","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
-        assert!(filter_includes(Some(f), "groupFilters", "app-1"));
-        assert!(!filter_includes(Some(f), "groupFilters", "app-secret"));
-        assert!(!filter_includes(Some(f), "groupFilters", "other"));
-        assert!(!filter_includes(None, "groupFilters", "app-1"));
-        let all =
-            r#"{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
-        assert!(filter_includes(Some(all), "topicFilters", "anything"));
-        assert_eq!(
-            literal_names(Some(all), "topicFilters"),
-            Vec::<String>::new()
-        );
-        let lit =
-            r#"{"groupFilters":[{"name":"g1","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
-        assert_eq!(literal_names(Some(lit), "groupFilters"), ["g1"]);
     }
 }

@@ -1,0 +1,714 @@
+//! Configuration of the Kafka-side measurements: how to connect to a cluster over the Kafka
+//! protocol (`kafka` sections), which source clusters exist (`source_clusters`), and the
+//! settings of lag in seconds, consumer offset sync and the end-to-end probe.
+//!
+//! Every section is optional: what is not configured is not measured.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{invalid, ConfigError, SecretSource, SecretString};
+use crate::util::parse_duration;
+
+/// A `kafka` section as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKafka {
+    bootstrap_servers: String,
+    #[serde(default)]
+    security_protocol: Option<SecurityProtocol>,
+    #[serde(default)]
+    sasl: Option<RawSasl>,
+    #[serde(default)]
+    tls: Option<RawKafkaTls>,
+    #[serde(default)]
+    properties: BTreeMap<String, SecretSource>,
+    #[serde(default)]
+    request_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "mechanism", deny_unknown_fields)]
+enum RawSasl {
+    #[serde(rename = "PLAIN")]
+    Plain {
+        username: String,
+        password: SecretSource,
+    },
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256 {
+        username: String,
+        password: SecretSource,
+    },
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512 {
+        username: String,
+        password: SecretSource,
+    },
+    #[serde(rename = "OAUTHBEARER")]
+    OauthBearer {
+        token_endpoint_url: String,
+        client_id: String,
+        client_secret: SecretSource,
+        #[serde(default)]
+        scope: Option<String>,
+        #[serde(default)]
+        extensions: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKafkaTls {
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    cert_file: Option<PathBuf>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    key_password: Option<SecretSource>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+/// A source cluster as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSourceCluster {
+    name: String,
+    #[serde(default)]
+    cluster_id: Option<String>,
+    #[serde(default)]
+    links: Vec<String>,
+    kafka: RawKafka,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLagSeconds {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    max_reads_per_cycle: Option<usize>,
+    #[serde(default)]
+    read_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOffsetSync {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    group_pattern: Option<String>,
+    #[serde(default)]
+    max_groups: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    link: String,
+    topic: String,
+    #[serde(default)]
+    mirror_topic: Option<String>,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    sla: Option<String>,
+    #[serde(default)]
+    instance_id: Option<String>,
+}
+
+/// Kafka `security.protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum SecurityProtocol {
+    #[serde(rename = "PLAINTEXT", alias = "plaintext")]
+    Plaintext,
+    #[serde(rename = "SSL", alias = "ssl")]
+    Ssl,
+    #[serde(rename = "SASL_PLAINTEXT", alias = "sasl_plaintext")]
+    SaslPlaintext,
+    #[serde(rename = "SASL_SSL", alias = "sasl_ssl")]
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// librdkafka's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    fn is_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// SASL authentication of a Kafka connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SaslConfig {
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` with a username and password (on Confluent
+    /// Cloud: `PLAIN` with an API key and secret).
+    Password {
+        /// librdkafka's `sasl.mechanism`.
+        mechanism: &'static str,
+        username: String,
+        password: SecretString,
+    },
+    /// `OAUTHBEARER` with OIDC client credentials: librdkafka fetches and refreshes the token
+    /// from `token_endpoint_url`. Confluent Cloud needs the extensions `logicalCluster` and
+    /// `identityPoolId`.
+    OauthBearer {
+        token_endpoint_url: String,
+        client_id: String,
+        client_secret: SecretString,
+        scope: Option<String>,
+        extensions: BTreeMap<String, String>,
+    },
+}
+
+/// TLS of a Kafka connection (`SSL` and `SASL_SSL`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KafkaTls {
+    /// PEM CA bundle to trust (librdkafka `ssl.ca.location`); default: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mTLS (`ssl.certificate.location`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate (`ssl.key.location`).
+    pub key_file: Option<PathBuf>,
+    /// Password of an encrypted private key (`ssl.key.password`).
+    pub key_password: Option<SecretString>,
+    /// Skip broker certificate verification. For tests only.
+    pub insecure_skip_verify: bool,
+}
+
+/// How to reach one cluster over the Kafka protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`: comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`. Default: `SASL_SSL` when `sasl` is
+    /// set, `SSL` when `tls` is set, else `PLAINTEXT`.
+    pub security_protocol: SecurityProtocol,
+    /// SASL mechanism and credentials.
+    pub sasl: Option<SaslConfig>,
+    /// TLS settings.
+    pub tls: KafkaTls,
+    /// Extra librdkafka properties (values are treated as secrets: never logged). Properties
+    /// the typed settings above set cannot be given here.
+    pub properties: BTreeMap<String, SecretString>,
+    /// Timeout of one Kafka request batch (default: the cluster's `request_timeout`).
+    pub request_timeout: Duration,
+}
+
+/// Properties the exporter sets itself (from typed settings or per client).
+const RESERVED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.extensions",
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.key.password",
+    "enable.ssl.certificate.verification",
+    "group.id",
+    "enable.auto.commit",
+    "client.id",
+    "statistics.interval.ms",
+];
+
+impl KafkaConfig {
+    /// The librdkafka configuration every client of this connection starts from.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap_servers)
+            .set("security.protocol", self.security_protocol.as_str())
+            .set(
+                "socket.timeout.ms",
+                self.request_timeout.as_millis().max(10).to_string(),
+            )
+            .set("reconnect.backoff.max.ms", "5000");
+        match &self.sasl {
+            None => {}
+            Some(SaslConfig::Password {
+                mechanism,
+                username,
+                password,
+            }) => {
+                c.set("sasl.mechanism", *mechanism)
+                    .set("sasl.username", username)
+                    .set("sasl.password", password.expose());
+            }
+            Some(SaslConfig::OauthBearer {
+                token_endpoint_url,
+                client_id,
+                client_secret,
+                scope,
+                extensions,
+            }) => {
+                c.set("sasl.mechanism", "OAUTHBEARER")
+                    .set("sasl.oauthbearer.method", "oidc")
+                    .set("sasl.oauthbearer.token.endpoint.url", token_endpoint_url)
+                    .set("sasl.oauthbearer.client.id", client_id)
+                    .set("sasl.oauthbearer.client.secret", client_secret.expose());
+                if let Some(scope) = scope {
+                    c.set("sasl.oauthbearer.scope", scope);
+                }
+                if !extensions.is_empty() {
+                    let list: Vec<String> =
+                        extensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    c.set("sasl.oauthbearer.extensions", list.join(","));
+                }
+            }
+        }
+        let tls = &self.tls;
+        let path = |p: &PathBuf| p.display().to_string();
+        if let Some(f) = &tls.ca_file {
+            c.set("ssl.ca.location", path(f));
+        }
+        if let Some(f) = &tls.cert_file {
+            c.set("ssl.certificate.location", path(f));
+        }
+        if let Some(f) = &tls.key_file {
+            c.set("ssl.key.location", path(f));
+        }
+        if let Some(p) = &tls.key_password {
+            c.set("ssl.key.password", p.expose());
+        }
+        if tls.insecure_skip_verify {
+            c.set("enable.ssl.certificate.verification", "false");
+        }
+        for (k, v) in &self.properties {
+            c.set(k, v.expose());
+        }
+        c
+    }
+
+    /// Every secret value of this connection (to scrub from librdkafka's error messages).
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.properties.values().map(|v| v.expose()).collect();
+        match &self.sasl {
+            Some(SaslConfig::Password { password, .. }) => out.push(password.expose()),
+            Some(SaslConfig::OauthBearer { client_secret, .. }) => out.push(client_secret.expose()),
+            None => {}
+        }
+        if let Some(p) = &self.tls.key_password {
+            out.push(p.expose());
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    pub(super) fn from_raw(
+        raw: RawKafka,
+        key: &str,
+        default_timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let k = |s: &str| format!("{key}.{s}");
+        let servers = raw.bootstrap_servers.trim();
+        if servers.is_empty() {
+            return Err(invalid(k("bootstrap_servers"), "must not be empty"));
+        }
+        if let Some(bad) = servers.split(',').map(str::trim).find(|s| {
+            s.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
+            return Err(invalid(
+                k("bootstrap_servers"),
+                format!("expected host:port[,host:port…], got {bad:?}"),
+            ));
+        }
+        let sasl = match raw.sasl {
+            None => None,
+            Some(RawSasl::OauthBearer {
+                token_endpoint_url,
+                client_id,
+                client_secret,
+                scope,
+                extensions,
+            }) => {
+                if !token_endpoint_url.starts_with("https://")
+                    && !token_endpoint_url.starts_with("http://")
+                {
+                    return Err(invalid(
+                        k("sasl.token_endpoint_url"),
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                if client_id.is_empty() {
+                    return Err(invalid(k("sasl.client_id"), "must not be empty"));
+                }
+                Some(SaslConfig::OauthBearer {
+                    token_endpoint_url,
+                    client_id,
+                    client_secret: client_secret.resolve(&k("sasl.client_secret"))?,
+                    scope,
+                    extensions,
+                })
+            }
+            Some(raw) => {
+                let (mechanism, username, password) = match raw {
+                    RawSasl::Plain { username, password } => ("PLAIN", username, password),
+                    RawSasl::ScramSha256 { username, password } => {
+                        ("SCRAM-SHA-256", username, password)
+                    }
+                    RawSasl::ScramSha512 { username, password } => {
+                        ("SCRAM-SHA-512", username, password)
+                    }
+                    RawSasl::OauthBearer { .. } => unreachable!("handled above"),
+                };
+                if username.is_empty() {
+                    return Err(invalid(k("sasl.username"), "must not be empty"));
+                }
+                Some(SaslConfig::Password {
+                    mechanism,
+                    username,
+                    password: password.resolve(&k("sasl.password"))?,
+                })
+            }
+        };
+        let raw_tls = raw.tls;
+        let has_tls = raw_tls.is_some();
+        let raw_tls = raw_tls.unwrap_or_default();
+        for (name, f) in [
+            ("tls.ca_file", &raw_tls.ca_file),
+            ("tls.cert_file", &raw_tls.cert_file),
+            ("tls.key_file", &raw_tls.key_file),
+        ] {
+            if let Some(f) = f {
+                if let Err(e) = std::fs::metadata(f) {
+                    return Err(invalid(
+                        k(name),
+                        format!("cannot read {}: {e}", f.display()),
+                    ));
+                }
+            }
+        }
+        if raw_tls.cert_file.is_some() != raw_tls.key_file.is_some() {
+            return Err(invalid(
+                k("tls"),
+                "cert_file and key_file go together (mTLS client certificate and its key)",
+            ));
+        }
+        let security_protocol = raw.security_protocol.unwrap_or(match (&sasl, has_tls) {
+            (Some(_), _) => SecurityProtocol::SaslSsl,
+            (None, true) => SecurityProtocol::Ssl,
+            (None, false) => SecurityProtocol::Plaintext,
+        });
+        if security_protocol.is_sasl() && sasl.is_none() {
+            return Err(invalid(
+                k("security_protocol"),
+                format!(
+                    "{} needs a sasl section (mechanism and credentials)",
+                    security_protocol.as_str().to_ascii_uppercase()
+                ),
+            ));
+        }
+        if !security_protocol.is_sasl() && sasl.is_some() {
+            return Err(invalid(
+                k("sasl"),
+                format!(
+                    "SASL needs security_protocol SASL_SSL or SASL_PLAINTEXT, not {}",
+                    security_protocol.as_str().to_ascii_uppercase()
+                ),
+            ));
+        }
+        let mut properties = BTreeMap::new();
+        for (name, value) in raw.properties {
+            if RESERVED_PROPERTIES.contains(&name.as_str()) {
+                return Err(invalid(
+                    k(&format!("properties.{name}")),
+                    "is set by the exporter (use the typed settings: bootstrap_servers, security_protocol, sasl, tls)",
+                ));
+            }
+            let resolved = value.resolve(&k(&format!("properties.{name}")))?;
+            properties.insert(name, resolved);
+        }
+        let request_timeout = match raw.request_timeout {
+            None => default_timeout,
+            Some(s) => positive_duration(&s, &k("request_timeout"))?,
+        };
+        let config = KafkaConfig {
+            bootstrap_servers: servers.to_owned(),
+            security_protocol,
+            sasl,
+            tls: KafkaTls {
+                key_password: raw_tls
+                    .key_password
+                    .map(|p| p.resolve(&k("tls.key_password")))
+                    .transpose()?,
+                ca_file: raw_tls.ca_file,
+                cert_file: raw_tls.cert_file,
+                key_file: raw_tls.key_file,
+                insecure_skip_verify: raw_tls.insecure_skip_verify,
+            },
+            properties,
+            request_timeout,
+        };
+        // librdkafka checks every property name and value without connecting anywhere.
+        if let Err(e) = config.client_config().create_native_config() {
+            let mut message = e.to_string();
+            for secret in config.secrets() {
+                message = message.replace(secret, "<redacted>");
+            }
+            return Err(invalid(
+                k("properties"),
+                format!("librdkafka rejects the configuration: {message}"),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// A source cluster of some links: where lag in seconds, source watermarks, source committed
+/// offsets and the probe's producer connect.
+#[derive(Clone, Debug)]
+pub struct SourceClusterConfig {
+    /// Name of the source cluster: the `connection` label of its Kafka-side metrics. Unique.
+    pub name: String,
+    /// Kafka cluster id: links whose `source_cluster_id` equals it use this source.
+    pub cluster_id: Option<String>,
+    /// Names of links that use this source (for links whose source id is not known up front).
+    pub links: Vec<String>,
+    /// How to connect.
+    pub kafka: KafkaConfig,
+}
+
+impl SourceClusterConfig {
+    pub(super) fn from_raw(
+        raw: RawSourceCluster,
+        index: usize,
+        default_timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let key = format!("source_clusters[{index}]");
+        if raw.name.is_empty() {
+            return Err(invalid(format!("{key}.name"), "must not be empty"));
+        }
+        let cluster_id = raw.cluster_id.filter(|s| !s.is_empty());
+        if cluster_id.is_none() && raw.links.is_empty() {
+            return Err(invalid(
+                key.clone(),
+                "needs cluster_id or links: which links' source this is",
+            ));
+        }
+        Ok(Self {
+            kafka: KafkaConfig::from_raw(raw.kafka, &format!("{key}.kafka"), default_timeout)?,
+            name: raw.name,
+            cluster_id,
+            links: raw.links,
+        })
+    }
+
+    /// Whether a link (by name and REST `source_cluster_id`) mirrors from this cluster.
+    pub fn serves(&self, link: &str, source_cluster_id: Option<&str>) -> bool {
+        self.links.iter().any(|l| l == link)
+            || (self.cluster_id.is_some() && self.cluster_id.as_deref() == source_cluster_id)
+    }
+}
+
+/// Lag in seconds (needs `kafka` on the cluster and the link's source cluster).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LagSecondsConfig {
+    /// Measure it (default true when both connections are configured).
+    pub enabled: bool,
+    /// Most source records read per cycle, most lagging partitions first (default 500).
+    /// Results are cached by offset, so a stuck partition costs one read.
+    pub max_reads_per_cycle: usize,
+    /// How long a cycle waits for the records it reads (default 5s).
+    pub read_timeout: Duration,
+}
+
+impl Default for LagSecondsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_reads_per_cycle: 500,
+            read_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Consumer offset sync lag (needs `kafka` on the cluster and the link's source cluster, and
+/// `consumer.offset.sync.enable=true` on the link).
+#[derive(Clone, Debug)]
+pub struct OffsetSyncConfig {
+    /// Measure it (default true).
+    pub enabled: bool,
+    /// Consumer groups to compare (source names; the destination name gets the link prefix
+    /// when the link prefixes groups).
+    pub groups: Vec<String>,
+    /// Also every group whose name matches this regex (anchored); needs the Kafka ListGroups
+    /// API on the source cluster.
+    pub group_pattern: Option<Regex>,
+    /// At most this many groups per link (default 50); more are skipped with a warning.
+    pub max_groups: usize,
+}
+
+impl Default for OffsetSyncConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            groups: Vec::new(),
+            group_pattern: None,
+            max_groups: 50,
+        }
+    }
+}
+
+impl OffsetSyncConfig {
+    /// Whether neither `groups` nor `group_pattern` is set: the groups then come from the
+    /// link's own `consumer.offset.group.filters`.
+    pub fn follows_link_filters(&self) -> bool {
+        self.groups.is_empty() && self.group_pattern.is_none()
+    }
+}
+
+/// The end-to-end probe of one link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// The link the probe measures.
+    pub link: String,
+    /// The probe topic on the source cluster (create it; the link must mirror it).
+    pub topic: String,
+    /// Its mirror topic on this cluster (default: the link's `cluster.link.prefix` + `topic`).
+    pub mirror_topic: Option<String>,
+    /// Time between two rounds of probe records, one per partition (default 5s).
+    pub interval: Duration,
+    /// A record not received within this time counts as lost; the latency histogram's buckets
+    /// are derived from it (default 30s).
+    pub sla: Duration,
+    /// This exporter's id in probe records, so replicas can share a topic (default: host name
+    /// and a random suffix).
+    pub instance_id: String,
+}
+
+fn positive_duration(s: &str, key: &str) -> Result<Duration, ConfigError> {
+    match parse_duration(s) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(invalid(
+            key,
+            format!("expected a positive duration like 500ms, 30s or 5m, got {s:?}"),
+        )),
+    }
+}
+
+pub(super) fn lag_seconds_from_raw(
+    raw: Option<RawLagSeconds>,
+    key: &str,
+) -> Result<LagSecondsConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let d = LagSecondsConfig::default();
+    let max_reads_per_cycle = raw.max_reads_per_cycle.unwrap_or(d.max_reads_per_cycle);
+    if max_reads_per_cycle == 0 {
+        return Err(invalid(
+            format!("{key}.max_reads_per_cycle"),
+            "must be at least 1 (use enabled: false to turn lag in seconds off)",
+        ));
+    }
+    Ok(LagSecondsConfig {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        max_reads_per_cycle,
+        read_timeout: match raw.read_timeout {
+            None => d.read_timeout,
+            Some(s) => positive_duration(&s, &format!("{key}.read_timeout"))?,
+        },
+    })
+}
+
+pub(super) fn offset_sync_from_raw(
+    raw: Option<RawOffsetSync>,
+    key: &str,
+) -> Result<OffsetSyncConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let group_pattern = raw
+        .group_pattern
+        .map(|p| {
+            Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                invalid(
+                    format!("{key}.group_pattern"),
+                    format!(
+                        "invalid regex: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let max_groups = raw.max_groups.unwrap_or(50);
+    if max_groups == 0 {
+        return Err(invalid(format!("{key}.max_groups"), "must be at least 1"));
+    }
+    Ok(OffsetSyncConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        groups: raw.groups,
+        group_pattern,
+        max_groups,
+    })
+}
+
+pub(super) fn probe_from_raw(raw: RawProbe, key: &str) -> Result<ProbeConfig, ConfigError> {
+    if raw.link.is_empty() {
+        return Err(invalid(format!("{key}.link"), "must not be empty"));
+    }
+    if raw.topic.is_empty() {
+        return Err(invalid(format!("{key}.topic"), "must not be empty"));
+    }
+    let interval = match raw.interval {
+        None => Duration::from_secs(5),
+        Some(s) => positive_duration(&s, &format!("{key}.interval"))?,
+    };
+    let sla = match raw.sla {
+        None => Duration::from_secs(30),
+        Some(s) => positive_duration(&s, &format!("{key}.sla"))?,
+    };
+    Ok(ProbeConfig {
+        link: raw.link,
+        topic: raw.topic,
+        mirror_topic: raw.mirror_topic.filter(|s| !s.is_empty()),
+        interval,
+        sla,
+        instance_id: raw
+            .instance_id
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(default_instance_id),
+    })
+}
+
+/// Host name plus a random suffix: unique per exporter process.
+fn default_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "exporter".into());
+    format!("{host}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+}

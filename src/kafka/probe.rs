@@ -1,0 +1,395 @@
+//! The end-to-end probe of one link, on its own thread.
+//!
+//! Every `interval` a producer on the source cluster writes one small record to every
+//! partition of the probe topic: `clusterlink-probe v1 <instance id> <sequence> <send time ms>`
+//! (key: the instance id). A consumer on the destination reads the probe topic's mirror —
+//! assigned partitions from their high watermark at start, no consumer group — and for the
+//! records of this instance observes now − send time in the latency histogram. A record not
+//! received within the SLA counts as lost (a late arrival still counts as received and is
+//! observed, in the top buckets). Records of other instances (exporter replicas sharing the
+//! topic) are ignored.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::measure::unix_ms;
+use super::{error_reason, Connection, StatsContext};
+use crate::config::ProbeConfig;
+use crate::metrics::{Exposition, ProbeLabels};
+
+/// What a probe measures.
+#[derive(Clone, Debug)]
+pub struct ProbeTarget {
+    pub config: ProbeConfig,
+    /// The probe topic's mirror on the destination.
+    pub mirror_topic: String,
+    pub source: Connection,
+    pub destination: Connection,
+}
+
+/// A running probe.
+#[derive(Debug)]
+pub struct ProbeHandle {
+    thread: JoinHandle<()>,
+}
+
+impl ProbeHandle {
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// Records sent and not yet received: (partition, sequence) → send time (ms).
+type Outstanding = Arc<Mutex<HashMap<(i32, u64), i64>>>;
+
+/// Producer context: delivery reports update the counters; statistics and logs as for every
+/// exporter client.
+struct ProbeProducerContext {
+    stats: StatsContext,
+    outstanding: Outstanding,
+    exposition: Arc<Exposition>,
+    labels: ProbeLabels,
+    source: Connection,
+}
+
+impl ClientContext for ProbeProducerContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.stats.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.stats.error(error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        self.stats.stats(statistics);
+    }
+}
+
+impl ProducerContext for ProbeProducerContext {
+    type DeliveryOpaque = Box<(i32, u64)>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: Box<(i32, u64)>) {
+        let p = &self.exposition.own.probe;
+        match result {
+            Ok(_) => {
+                p.sent.get_or_create(&self.labels).inc();
+            }
+            Err((e, _)) => {
+                p.send_failures.get_or_create(&self.labels).inc();
+                self.source.count_error(&self.exposition, error_reason(e));
+                self.outstanding
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, "probe record not acknowledged by the source");
+            }
+        }
+    }
+}
+
+/// Starts the probe thread; it stops when `stop` is set.
+pub fn spawn(
+    target: ProbeTarget,
+    exposition: Arc<Exposition>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<ProbeHandle> {
+    let name = format!("probe-{}", target.config.link);
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        if let Err(e) = Probe::new(target, exposition, stop).and_then(|mut p| p.run()) {
+            tracing::error!(error = %e, "probe stopped");
+        }
+    })?;
+    Ok(ProbeHandle { thread })
+}
+
+struct Probe {
+    target: ProbeTarget,
+    exposition: Arc<Exposition>,
+    stop: Arc<AtomicBool>,
+    labels: ProbeLabels,
+    producer: BaseProducer<ProbeProducerContext>,
+    consumer: BaseConsumer<StatsContext>,
+    outstanding: Outstanding,
+    partitions: i32,
+    sequence: u64,
+}
+
+/// Parses a probe record's value: (instance id, sequence, send time ms).
+pub fn parse_record(value: &[u8]) -> Option<(&str, u64, i64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut parts = text.split(' ');
+    if parts.next()? != "clusterlink-probe" || parts.next()? != "v1" {
+        return None;
+    }
+    let instance = parts.next()?;
+    let sequence = parts.next()?.parse().ok()?;
+    let sent = parts.next()?.parse().ok()?;
+    Some((instance, sequence, sent))
+}
+
+/// A probe record's value.
+pub fn format_record(instance: &str, sequence: u64, sent_ms: i64) -> String {
+    format!("clusterlink-probe v1 {instance} {sequence} {sent_ms}")
+}
+
+impl Probe {
+    fn new(
+        target: ProbeTarget,
+        exposition: Arc<Exposition>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self, KafkaError> {
+        let labels = ProbeLabels {
+            kafka_cluster: target.destination.kafka_cluster.clone(),
+            link: target.config.link.clone(),
+        };
+        let p = &exposition.own.probe;
+        for counter in [&p.sent, &p.send_failures, &p.received, &p.lost] {
+            counter.get_or_create(&labels).inc_by(0);
+        }
+        let sla = target.config.sla.as_secs_f64();
+        p.sla.get_or_create(&labels).set(sla);
+        p.latency.get_or_create(&labels, sla);
+        let outstanding: Outstanding = Arc::default();
+        let producer = target
+            .source
+            .client_config("probe_producer")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            // A record the source does not take within the SLA fails instead of queueing.
+            .set(
+                "message.timeout.ms",
+                target.config.sla.as_millis().max(1000).to_string(),
+            )
+            .create_with_context(ProbeProducerContext {
+                stats: target.source.stats_context(&exposition, "probe_producer"),
+                outstanding: outstanding.clone(),
+                exposition: exposition.clone(),
+                labels: labels.clone(),
+                source: target.source.clone(),
+            })?;
+        let consumer = target.destination.consumer(
+            &exposition,
+            "probe_consumer",
+            Some(super::READER_GROUP_ID),
+            &[("fetch.wait.max.ms", "50"), ("auto.offset.reset", "latest")],
+        )?;
+        Ok(Self {
+            target,
+            exposition,
+            stop,
+            labels,
+            producer,
+            consumer,
+            outstanding,
+            partitions: 0,
+            sequence: 0,
+        })
+    }
+
+    /// Partition count of the probe topic on the source; (re)assigns the consumer from the
+    /// mirror's high watermarks when it changes.
+    fn refresh_partitions(&mut self) {
+        let topic = &self.target.config.topic;
+        let timeout = self.target.source.config.request_timeout;
+        let count = match self.producer.client().fetch_metadata(Some(topic), timeout) {
+            Ok(md) => md
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic && t.error().is_none())
+                .map(|t| t.partitions().len() as i32),
+            Err(e) => {
+                self.target
+                    .source
+                    .count_error(&self.exposition, error_reason(&e));
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, error = %e, "probe: cannot read the probe topic's metadata");
+                return;
+            }
+        };
+        let Some(count) = count.filter(|c| *c > 0) else {
+            tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, "probe: the probe topic does not exist on the source cluster; create it and mirror it (see the README)");
+            return;
+        };
+        if count == self.partitions {
+            return;
+        }
+        let mirror = &self.target.mirror_topic;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..count {
+            let _ = tpl.add_partition_offset(mirror, p, Offset::End);
+        }
+        // Start exactly at the current high watermarks, so no probe record sent from now on
+        // is skipped while the consumer resolves "latest".
+        let start = match self
+            .consumer
+            .offsets_for_times(tpl, self.target.destination.config.request_timeout)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                self.target
+                    .destination
+                    .count_error(&self.exposition, error_reason(&e));
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %mirror, error = %e, "probe: cannot read the mirror's high watermarks");
+                return;
+            }
+        };
+        let mut assignment = TopicPartitionList::new();
+        for e in start.elements() {
+            let offset = match e.offset() {
+                Offset::Offset(o) if e.error().is_ok() => Offset::Offset(o),
+                _ => Offset::End,
+            };
+            let _ = assignment.add_partition_offset(e.topic(), e.partition(), offset);
+        }
+        if let Err(e) = self.consumer.assign(&assignment) {
+            tracing::warn!(error = %e, "probe: assign failed");
+            return;
+        }
+        self.partitions = count;
+    }
+
+    fn run(&mut self) -> Result<(), KafkaError> {
+        let interval = self.target.config.interval;
+        let sla_ms = self.target.config.sla.as_millis() as i64;
+        let mut next_send = Instant::now();
+        let mut next_refresh = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= next_refresh {
+                self.refresh_partitions();
+                next_refresh = now + Duration::from_secs(if self.partitions == 0 { 5 } else { 60 });
+            }
+            if now >= next_send && self.partitions > 0 {
+                self.send_round();
+                next_send += interval;
+                if next_send < now {
+                    next_send = now + interval;
+                }
+            }
+            self.producer.poll(Duration::ZERO);
+            self.receive(Duration::from_millis(20));
+            self.expire(sla_ms);
+        }
+        self.producer
+            .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    fn send_round(&mut self) {
+        let instance = self.target.config.instance_id.clone();
+        for partition in 0..self.partitions {
+            self.sequence += 1;
+            let sent = unix_ms();
+            let value = format_record(&instance, self.sequence, sent);
+            let id = (partition, self.sequence);
+            self.outstanding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, sent);
+            let record = BaseRecord::with_opaque_to(&self.target.config.topic, Box::new(id))
+                .partition(partition)
+                .key(instance.as_bytes())
+                .payload(value.as_bytes())
+                .timestamp(sent);
+            if let Err((e, _)) = self.producer.send(record) {
+                self.outstanding
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                self.exposition
+                    .own
+                    .probe
+                    .send_failures
+                    .get_or_create(&self.labels)
+                    .inc();
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, "probe record not queued");
+            }
+        }
+    }
+
+    fn receive(&mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        let instance = self.target.config.instance_id.as_str();
+        let p = &self.exposition.own.probe;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.consumer.poll(left) {
+                Some(Ok(m)) => {
+                    let Some((from, sequence, sent)) = m.payload().and_then(parse_record) else {
+                        continue;
+                    };
+                    if from != instance {
+                        continue; // another exporter's record
+                    }
+                    let now = unix_ms();
+                    self.outstanding
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&(m.partition(), sequence));
+                    let latency = (now - sent).max(0) as f64 / 1000.0;
+                    p.latency
+                        .get_or_create(&self.labels, self.target.config.sla.as_secs_f64())
+                        .observe(latency);
+                    p.received.get_or_create(&self.labels).inc();
+                    p.last_received
+                        .get_or_create(&self.labels)
+                        .set(now as f64 / 1000.0);
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, link = %self.labels.link, "probe consumer error");
+                }
+                None => {}
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+    }
+
+    /// Counts records older than the SLA as lost.
+    fn expire(&self, sla_ms: i64) {
+        let now = unix_ms();
+        let mut outstanding = self.outstanding.lock().unwrap_or_else(|e| e.into_inner());
+        let before = outstanding.len();
+        outstanding.retain(|_, sent| now - *sent <= sla_ms);
+        let lost = before - outstanding.len();
+        if lost > 0 {
+            self.exposition
+                .own
+                .probe
+                .lost
+                .get_or_create(&self.labels)
+                .inc_by(lost as u64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_records_round_trip() {
+        let v = format_record("host-a1b2c3", 42, 1_700_000_000_123);
+        assert_eq!(
+            parse_record(v.as_bytes()),
+            Some(("host-a1b2c3", 42, 1_700_000_000_123))
+        );
+        assert_eq!(parse_record(b"something else"), None);
+        assert_eq!(parse_record(b"clusterlink-probe v2 a 1 2"), None);
+        assert_eq!(parse_record(&[0xff, 0xfe]), None);
+    }
+}
