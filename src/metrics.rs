@@ -466,7 +466,10 @@ impl ProbeHistograms {
             return h.clone();
         }
         let h = Arc::new(Histogram::new(
-            PROBE_BUCKET_FRACTIONS.iter().map(|f| f * sla_seconds),
+            // Rounded so that `le` reads 0.3, not 0.30000000000000004.
+            PROBE_BUCKET_FRACTIONS
+                .iter()
+                .map(|f| (f * sla_seconds * 1e6).round() / 1e6),
         ));
         series.push((labels.clone(), h.clone()));
         h
@@ -511,6 +514,7 @@ pub struct KafkaMetrics {
     pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     pub lag_reads: Family<ClusterLabels, Counter>,
     pub lag_unread: Family<ClusterLabels, Gauge>,
+    pub cycles: Family<ClusterLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -638,8 +642,13 @@ impl ExporterMetrics {
         );
         registry.register(
             "kafka_last_measurement_timestamp_seconds",
-            "Time of the last Kafka-side measurement cycle that completed (Unix seconds)",
+            "Time of the last Kafka-side measurement cycle that read the destination's watermarks (Unix seconds)",
             k.last_success.clone(),
+        );
+        registry.register(
+            "kafka_measurements",
+            "Kafka-side measurement cycles of the cluster, successful or not",
+            k.cycles.clone(),
         );
         registry.register(
             "lag_seconds_records_read",

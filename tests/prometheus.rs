@@ -178,7 +178,13 @@ async fn prometheus_scrapes_the_exporter_and_every_documented_family_is_queryabl
         prometheus.assert_running();
         empty = Vec::new();
         for doc in &docs {
-            let path = format!("/api/v1/query?query={}", encode(&doc.name));
+            // A histogram is queried by its `_count` series.
+            let series = if doc.kind == "histogram" {
+                format!("{}_count", doc.name)
+            } else {
+                doc.name.clone()
+            };
+            let path = format!("/api/v1/query?query={}", encode(&series));
             let found = prometheus
                 .api(&client, &path)
                 .await

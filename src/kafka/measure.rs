@@ -447,7 +447,7 @@ impl Measurer {
                     .fail(&exposition, "reading destination high watermarks", &e);
                 self.destination.set_up(&exposition, false);
                 exposition.set_part(&self.cluster.name, Part::Kafka, None);
-                self.finish(&labels, started, 0);
+                self.finish(&labels, started, 0, false);
                 return;
             }
         };
@@ -570,18 +570,21 @@ impl Measurer {
         // 5. Render.
         let rendered = self.render(&plans, &results, &sync_lags);
         exposition.set_part(&self.cluster.name, Part::Kafka, Some(rendered));
-        self.finish(&labels, started, unread);
+        self.finish(&labels, started, unread, true);
     }
 
-    fn finish(&self, labels: &ClusterLabels, started: Instant, unread: usize) {
+    fn finish(&self, labels: &ClusterLabels, started: Instant, unread: usize, succeeded: bool) {
         let k = &self.exposition.own.kafka;
         k.duration
             .get_or_create(labels)
             .set(started.elapsed().as_secs_f64());
-        k.last_success
-            .get_or_create(labels)
-            .set(unix_ms() as f64 / 1000.0);
+        if succeeded {
+            k.last_success
+                .get_or_create(labels)
+                .set(unix_ms() as f64 / 1000.0);
+        }
         k.lag_unread.get_or_create(labels).set(unread as i64);
+        k.cycles.get_or_create(labels).inc();
     }
 
     /// The mirror topics to measure, each with its link's source cluster.

@@ -16,27 +16,34 @@ use cluster_link_exporter::sim::{Action, Simulator};
 use super::scrape::{parse_sample, Sample};
 use super::sim::{http, start, wait_mirror_status};
 
-/// Two clusters; link `ab` A→B mirrors `events` (with traffic) and `orders` (whose source is
-/// deleted once running, so the mirror fails with an error); ACL sync is on without
-/// `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability checks.
+/// Two clusters; link `ab` A→B mirrors `events` (with traffic and a consumer group whose
+/// offsets it syncs), `orders` (whose source is deleted once running, so the mirror fails
+/// with an error) and `clusterlink-probe` (so the demo configuration probes the link); ACL
+/// sync is on without `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability
+/// checks.
 pub const SCENARIO: &str = r#"
 clusters:
   - name: A
     brokers: 1
-    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}]
+    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: clusterlink-probe, partitions: 1}]
   - name: B
     brokers: 1
 links:
   - name: ab
     source: A
     destination: B
-    mirrors: [events, orders]
+    mirrors: [events, orders, clusterlink-probe]
     configs:
       acl.sync.enable: true
+      consumer.offset.sync.enable: true
+      consumer.offset.sync.ms: 500
+      consumer.offset.group.filters: '{"groupFilters":[{"name":"events-app","patternType":"LITERAL","filterType":"INCLUDE"}]}'
       availability.check.ms: 200
       availability.check.consecutive.failure.threshold: 3
 traffic:
   - {cluster: A, topic: events, records_per_second: 20}
+consumers:
+  - {cluster: A, group: events-app, topic: events}
 "#;
 
 /// How long each wait may take at most.
@@ -128,6 +135,12 @@ fn missing_series(text: &str) -> Vec<String> {
         .filter(|(_, f)| f.samples.is_empty())
         .map(|(name, _)| format!("no sample of {name}"))
         .collect();
+    // Families that appear with their first sample (librdkafka statistics, the probe).
+    for doc in documented_families() {
+        if !parsed.contains_key(&doc.name) {
+            missing.push(format!("{} not served yet", doc.name));
+        }
+    }
     let has = |family: &str, labels: &[(&str, &str)], value: Option<&str>| {
         parsed.get(family).is_some_and(|f| {
             f.samples.iter().any(|s| {
@@ -164,7 +177,8 @@ pub struct ServedFamily {
     pub samples: Vec<Sample>,
 }
 
-/// The name a family is documented and queried by: a counter `x` by its sample name `x_total`.
+/// The name a family is documented and queried by: a counter `x` by its sample name `x_total`,
+/// anything else (a histogram too) by its family name.
 pub fn query_name(family: &str, kind: &str) -> String {
     if kind == "counter" {
         format!("{family}_total")
@@ -197,14 +211,27 @@ pub fn parse_exposition(text: &str) -> BTreeMap<String, ServedFamily> {
         let family = if declared.contains_key(&sample.name) {
             Some(sample.name.clone())
         } else {
-            ["_total", "_created"].iter().find_map(|suffix| {
+            [
+                ("_total", "counter"),
+                ("_created", "counter"),
+                ("_bucket", "histogram"),
+                ("_sum", "histogram"),
+                ("_count", "histogram"),
+                ("_created", "histogram"),
+            ]
+            .iter()
+            .find_map(|(suffix, kind)| {
                 let base = sample.name.strip_suffix(suffix)?;
-                (declared.get(base).map(String::as_str) == Some("counter")).then(|| base.to_owned())
+                (declared.get(base).map(String::as_str) == Some(*kind)).then(|| base.to_owned())
             })
         };
         let family = family
             .unwrap_or_else(|| panic!("sample of an undeclared family (no # TYPE line): {line}"));
-        if sample.name.ends_with("_created") && family != sample.name {
+        // `_created` carries no information of its own; a histogram's label set is that of
+        // its `_count` (buckets add `le`).
+        if (sample.name.ends_with("_created") || sample.name.ends_with("_bucket"))
+            && family != sample.name
+        {
             continue;
         }
         let kind = &declared[&family];
@@ -289,7 +316,7 @@ pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
             .unwrap_or_else(|| panic!("{at}: the metric name must be in backticks: {}", cells[0]));
         let kind = cells[1];
         assert!(
-            ["gauge", "counter"].contains(&kind),
+            ["gauge", "counter", "histogram"].contains(&kind),
             "{at}: unexpected type {kind:?}"
         );
         assert_eq!(

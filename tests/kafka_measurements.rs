@@ -1,0 +1,648 @@
+//! The Kafka-side measurements against the simulator's clusters (real Kafka protocol on
+//! librdkafka mock clusters): measured lag against REST lag, lag in seconds against an
+//! injected replication delay, consumer offset-sync lag, the end-to-end probe, a source
+//! cluster going down, and the number of watermark requests per cycle.
+
+mod common;
+
+use std::time::Duration;
+
+use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::sim::{Action, Simulator};
+use common::scrape::{exporter_yaml, scrape, start_exporter, value, wait_value};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const SCENARIO: &str = r#"
+clusters:
+  - name: A
+    brokers: 3
+    topics:
+      - {name: orders, partitions: 3}
+      - {name: probe, partitions: 3}
+  - name: B
+    brokers: 3
+links:
+  - name: dr-link
+    source: A
+    destination: B
+    mirrors: [orders, probe]
+    configs:
+      consumer.offset.sync.enable: true
+      consumer.offset.sync.ms: 1000
+      consumer.offset.group.filters: '{"groupFilters":[{"name":"orders-app","patternType":"LITERAL","filterType":"INCLUDE"}]}'
+      availability.check.ms: 1000
+      availability.check.consecutive.failure.threshold: 2
+traffic:
+  - {cluster: A, topic: orders, records_per_second: 20}
+"#;
+
+const LINK: &[(&str, &str)] = &[("kafka_cluster", "B"), ("link", "dr-link")];
+const ORDERS: &[(&str, &str)] = &[
+    ("kafka_cluster", "B"),
+    ("link", "dr-link"),
+    ("mirror_topic", "orders"),
+];
+
+/// Exporter YAML with Kafka connections to B (destination) and A (source), and `extra` lines
+/// for cluster B (indented by 4).
+fn yaml(sim: &Simulator, extra: &str) -> String {
+    let kafka = format!(
+        "kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}\n{extra}",
+        sim.cluster("B").bootstrap_servers
+    );
+    let mut yaml = exporter_yaml(sim, "1s", &[("B", &kafka)]);
+    yaml.push_str(&format!(
+        "source_clusters:\n  - name: A\n    cluster_id: {}\n    kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}\n",
+        sim.cluster("A").cluster_id,
+        sim.cluster("A").bootstrap_servers
+    ));
+    yaml
+}
+
+async fn start(extra: &str) -> (Simulator, Exporter) {
+    let sim = common::sim::start(SCENARIO).await;
+    let exporter = start_exporter(&yaml(&sim, extra)).await;
+    (sim, exporter)
+}
+
+fn apply(sim: &Simulator, action: Action) {
+    sim.apply(&action).expect("action applies");
+}
+
+fn set_delay(sim: &Simulator, ms: u64) {
+    apply(
+        sim,
+        Action::Replication {
+            cluster: "B".into(),
+            link: "dr-link".into(),
+            delay_ms: Some(ms),
+            max_records_per_second: None,
+        },
+    );
+}
+
+fn traffic(sim: &Simulator, enabled: bool) {
+    apply(
+        sim,
+        Action::Traffic {
+            enabled,
+            cluster: None,
+        },
+    );
+}
+
+/// Produces `count` records to one partition of a topic on a simulated cluster.
+fn produce(sim: &Simulator, cluster: &str, topic: &str, partition: i32, count: usize) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &sim.cluster(cluster).bootstrap_servers)
+        .create()
+        .unwrap();
+    for i in 0..count {
+        let payload = format!("record {i}");
+        producer
+            .send(
+                BaseRecord::<(), _>::to(topic)
+                    .partition(partition)
+                    .payload(&payload),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+/// Commits `offset` for `group` on one partition of a topic of a simulated cluster.
+fn commit(sim: &Simulator, cluster: &str, group: &str, topic: &str, partition: i32, offset: i64) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &sim.cluster(cluster).bootstrap_servers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .unwrap();
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measured_lag_equals_rest_lag_and_tracks_it() {
+    let (sim, exporter) = start("").await;
+    traffic(&sim, false);
+    // Caught up first: both lags settle at 0.
+    for name in [
+        "clusterlink_mirror_topic_measured_lag_messages",
+        "clusterlink_mirror_topic_lag_messages",
+    ] {
+        wait_value(&exporter, name, ORDERS, Duration::from_secs(30), |v| {
+            v == 0.0
+        })
+        .await;
+    }
+    // Records held back by a 6 s replication delay: the link has fetched them (REST lag) and
+    // the source has them (measured lag); both must say 30.
+    set_delay(&sim, 6_000);
+    produce(&sim, "A", "orders", 1, 30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut agreed = false;
+    while tokio::time::Instant::now() < deadline {
+        let text = scrape(&exporter).await;
+        let measured = value(
+            &text,
+            "clusterlink_mirror_topic_measured_lag_messages",
+            ORDERS,
+        );
+        let rest = value(&text, "clusterlink_mirror_topic_lag_messages", ORDERS);
+        let partition = value(
+            &text,
+            "clusterlink_mirror_partition_measured_lag_messages",
+            &[("mirror_topic", "orders"), ("partition", "1")],
+        );
+        if measured == Some(30.0) && rest == Some(30.0) && partition == Some(30.0) {
+            agreed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        agreed,
+        "measured and REST lag did not both reach 30 while delayed"
+    );
+    // The watermarks behind it: the source has 30 more than the destination.
+    let text = scrape(&exporter).await;
+    let labels = &[("mirror_topic", "orders"), ("partition", "1")];
+    let source = value(
+        &text,
+        "clusterlink_mirror_partition_source_high_watermark",
+        labels,
+    )
+    .unwrap();
+    let destination = value(
+        &text,
+        "clusterlink_mirror_partition_destination_high_watermark",
+        labels,
+    )
+    .unwrap();
+    assert_eq!(source - destination, 30.0, "{source} - {destination}");
+    // Once the delay passes, both settle at 0 again, equal.
+    for name in [
+        "clusterlink_mirror_topic_measured_lag_messages",
+        "clusterlink_mirror_topic_lag_messages",
+    ] {
+        wait_value(&exporter, name, ORDERS, Duration::from_secs(20), |v| {
+            v == 0.0
+        })
+        .await;
+    }
+    // Under steady traffic with a delay, the two stay close (they are read a few
+    // milliseconds apart, at 20 records/s).
+    set_delay(&sim, 2_000);
+    traffic(&sim, true);
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_measured_lag_messages",
+        ORDERS,
+        Duration::from_secs(20),
+        |v| v >= 20.0,
+    )
+    .await;
+    for _ in 0..5 {
+        let text = scrape(&exporter).await;
+        let measured = value(
+            &text,
+            "clusterlink_mirror_topic_measured_lag_messages",
+            ORDERS,
+        )
+        .unwrap();
+        let rest = value(&text, "clusterlink_mirror_topic_lag_messages", ORDERS).unwrap();
+        assert!(
+            (measured - rest).abs() <= 15.0,
+            "measured {measured} vs REST {rest} under traffic"
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_seconds_follows_the_replication_delay_and_returns_to_zero() {
+    let (sim, exporter) = start("").await;
+    // Traffic at 20 records/s; a 2 s delay means the oldest record not yet copied is about
+    // 2 s old. Tolerance: 1.4 s to 3.0 s (record batching, the fetcher's 30 ms loop, the
+    // 1 s poll).
+    set_delay(&sim, 2_000);
+    let mut in_range = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while in_range < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lag seconds never settled near 2 s"
+        );
+        let text = scrape(&exporter).await;
+        let topic = value(&text, "clusterlink_mirror_topic_lag_seconds", ORDERS);
+        let link = value(&text, "clusterlink_link_lag_seconds", LINK);
+        match (topic, link) {
+            (Some(t), Some(l)) if (1.4..=3.0).contains(&t) => {
+                assert!(l >= t, "link lag seconds {l} < topic {t}");
+                in_range += 1;
+            }
+            _ => in_range = 0,
+        }
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+    // Delay removed: caught up within a fraction of a second.
+    set_delay(&sim, 0);
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_lag_seconds",
+        ORDERS,
+        Duration::from_secs(20),
+        |v| v < 0.5,
+    )
+    .await;
+    // Producer idle: a caught-up partition is exactly 0 and stays 0 (it does not grow with
+    // the age of the last record).
+    traffic(&sim, false);
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_lag_seconds",
+        ORDERS,
+        Duration::from_secs(20),
+        |v| v == 0.0,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let text = scrape(&exporter).await;
+    assert_eq!(
+        value(&text, "clusterlink_mirror_topic_lag_seconds", ORDERS),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&text, "clusterlink_link_lag_seconds", LINK),
+        Some(0.0)
+    );
+    // It read records to get there, and the counter says so.
+    assert!(
+        value(
+            &text,
+            "clusterlink_lag_seconds_records_read_total",
+            &[("kafka_cluster", "B")]
+        )
+        .unwrap()
+            > 0.0
+    );
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_sync_lag_appears_when_a_group_commits_and_clears_when_synced() {
+    let (sim, exporter) = start("").await;
+    traffic(&sim, false);
+    let group = &[
+        ("kafka_cluster", "B"),
+        ("link", "dr-link"),
+        ("consumer_group", "orders-app"),
+        ("mirror_topic", "orders"),
+    ];
+    // The group has no commit yet: no series.
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_measured_lag_messages",
+        ORDERS,
+        Duration::from_secs(30),
+        |v| v == 0.0,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let text = scrape(&exporter).await;
+    assert_eq!(
+        value(
+            &text,
+            "clusterlink_consumer_offset_sync_lag_messages",
+            group
+        ),
+        None,
+        "a series for a group without commits"
+    );
+    // Records held back by the link, so the sync is capped at the destination's high
+    // watermark (as Confluent does); the group commits 10 on the source.
+    set_delay(&sim, 60_000);
+    produce(&sim, "A", "orders", 0, 20);
+    commit(&sim, "A", "orders-app", "orders", 0, 10);
+    wait_value(
+        &exporter,
+        "clusterlink_consumer_offset_sync_lag_messages",
+        group,
+        Duration::from_secs(20),
+        |v| v == 10.0,
+    )
+    .await;
+    // Replication catches up, the next sync copies the offset: lag 0.
+    set_delay(&sim, 0);
+    wait_value(
+        &exporter,
+        "clusterlink_consumer_offset_sync_lag_messages",
+        group,
+        Duration::from_secs(30),
+        |v| v == 0.0,
+    )
+    .await;
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_latency_follows_the_delay_and_records_are_lost_while_paused() {
+    let (sim, exporter) = start(
+        "probes:\n  - {link: dr-link, topic: probe, interval: 500ms, sla: 3s, instance_id: test-1}",
+    )
+    .await;
+    traffic(&sim, false);
+    set_delay(&sim, 1_000);
+    let received = wait_value(
+        &exporter,
+        "clusterlink_probe_records_received_total",
+        LINK,
+        Duration::from_secs(30),
+        |v| v >= 6.0,
+    )
+    .await;
+    assert!(received > 0.0);
+    // Average latency of records from now on: about the 1 s delay.
+    let text = scrape(&exporter).await;
+    let sum0 = value(&text, "clusterlink_probe_latency_seconds_sum", LINK).unwrap();
+    let count0 = value(&text, "clusterlink_probe_latency_seconds_count", LINK).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let text = scrape(&exporter).await;
+    let sum1 = value(&text, "clusterlink_probe_latency_seconds_sum", LINK).unwrap();
+    let count1 = value(&text, "clusterlink_probe_latency_seconds_count", LINK).unwrap();
+    assert!(count1 - count0 >= 12.0, "{count0} → {count1}");
+    let mean = (sum1 - sum0) / (count1 - count0);
+    assert!(
+        (0.9..=1.8).contains(&mean),
+        "mean probe latency {mean} s with a 1 s delay"
+    );
+    // Buckets come from the 3 s SLA: 1 s (≤ 0.5 × SLA = 1.5 s) holds nearly all records.
+    let le = |bound: &str| {
+        value(
+            &text,
+            "clusterlink_probe_latency_seconds_bucket",
+            &[("kafka_cluster", "B"), ("link", "dr-link"), ("le", bound)],
+        )
+        .unwrap_or_else(|| panic!("no bucket le={bound}"))
+    };
+    assert!(
+        le("1.5") >= le("0.6") && le("1.5") <= count1,
+        "buckets not derived from the SLA"
+    );
+    assert!(
+        le("0.3") < count1 - count0,
+        "most records should take about 1 s"
+    );
+    assert_eq!(
+        value(&text, "clusterlink_probe_sla_seconds", LINK),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&text, "clusterlink_probe_records_lost_total", LINK),
+        Some(0.0)
+    );
+    // The link paused past the SLA: records go missing and are counted lost.
+    apply(
+        &sim,
+        Action::SetLinkConfig {
+            cluster: "B".into(),
+            link: "dr-link".into(),
+            name: "cluster.link.paused".into(),
+            value: "true".into(),
+        },
+    );
+    wait_value(
+        &exporter,
+        "clusterlink_probe_records_lost_total",
+        LINK,
+        Duration::from_secs(20),
+        |v| v >= 3.0,
+    )
+    .await;
+    let text = scrape(&exporter).await;
+    assert!(value(&text, "clusterlink_probe_records_sent_total", LINK).unwrap() > received);
+    assert_eq!(
+        value(&text, "clusterlink_probe_send_failures_total", LINK),
+        Some(0.0)
+    );
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_cluster_down_fails_only_the_source_side() {
+    let (sim, exporter) = start("").await;
+    let source = &[
+        ("kafka_cluster", "B"),
+        ("connection", "A"),
+        ("role", "source"),
+    ];
+    let destination = &[
+        ("kafka_cluster", "B"),
+        ("connection", "B"),
+        ("role", "destination"),
+    ];
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_lag_seconds",
+        ORDERS,
+        Duration::from_secs(30),
+        |_| true,
+    )
+    .await;
+    wait_value(
+        &exporter,
+        "clusterlink_kafka_up",
+        source,
+        Duration::from_secs(5),
+        |v| v == 1.0,
+    )
+    .await;
+    apply(
+        &sim,
+        Action::BrokersDown {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_value(
+        &exporter,
+        "clusterlink_kafka_up",
+        source,
+        Duration::from_secs(30),
+        |v| v == 0.0,
+    )
+    .await;
+    // One more cycle after the failure was recorded, then look.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let text = scrape(&exporter).await;
+    assert_eq!(value(&text, "clusterlink_kafka_up", destination), Some(1.0));
+    let partition = &[("mirror_topic", "orders"), ("partition", "0")];
+    assert!(
+        value(
+            &text,
+            "clusterlink_mirror_partition_destination_high_watermark",
+            partition
+        )
+        .is_some(),
+        "destination watermarks withdrawn with the source down"
+    );
+    for name in [
+        "clusterlink_mirror_partition_source_high_watermark",
+        "clusterlink_mirror_topic_measured_lag_messages",
+        "clusterlink_mirror_topic_lag_seconds",
+        "clusterlink_link_lag_seconds",
+    ] {
+        assert_eq!(
+            value(&text, name, &[("kafka_cluster", "B")]),
+            None,
+            "{name} still exported with the source down"
+        );
+    }
+    let errors: f64 = ["connect", "timeout", "other"]
+        .iter()
+        .filter_map(|r| {
+            let mut labels = source.to_vec();
+            labels.push(("reason", r));
+            value(&text, "clusterlink_kafka_errors_total", &labels)
+        })
+        .sum();
+    assert!(errors >= 1.0, "no source error counted");
+    // REST collection is unaffected.
+    assert_eq!(
+        value(&text, "clusterlink_up", &[("kafka_cluster", "B")]),
+        Some(1.0)
+    );
+    apply(
+        &sim,
+        Action::BrokersUp {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_value(
+        &exporter,
+        "clusterlink_kafka_up",
+        source,
+        Duration::from_secs(40),
+        |v| v == 1.0,
+    )
+    .await;
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_measured_lag_messages",
+        ORDERS,
+        Duration::from_secs(10),
+        |_| true,
+    )
+    .await;
+    exporter.shutdown().await;
+}
+
+/// Watermark `ListOffsets` requests per measurement cycle of a destination cluster, from the
+/// exporter's own counter (librdkafka statistics), over about `window`.
+async fn list_offsets_per_cycle(exporter: &Exporter, cluster: &str, window: Duration) -> f64 {
+    let read = |text: &str| {
+        let requests = value(
+            text,
+            "clusterlink_kafka_requests_total",
+            &[
+                ("kafka_cluster", cluster),
+                ("connection", cluster),
+                ("client", "watermarks"),
+                ("request", "ListOffsets"),
+            ],
+        )
+        .unwrap_or(0.0);
+        let cycles = value(
+            text,
+            "clusterlink_kafka_measurements_total",
+            &[("kafka_cluster", cluster)],
+        )
+        .unwrap_or(0.0);
+        (requests, cycles)
+    };
+    let (r0, c0) = read(&scrape(exporter).await);
+    tokio::time::sleep(window).await;
+    let (r1, c1) = read(&scrape(exporter).await);
+    assert!(c1 - c0 >= 5.0, "{cluster}: only {} cycles", c1 - c0);
+    (r1 - r0) / (c1 - c0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermark_requests_grow_with_brokers_not_partitions() {
+    // Three destination clusters mirroring from one source: 3 brokers with 6 partitions,
+    // 3 brokers with 120 partitions, 1 broker with 120 partitions.
+    let sim = common::sim::start(
+        r#"
+clusters:
+  - name: S
+    brokers: 3
+    topics:
+      - {name: narrow, partitions: 6}
+      - {name: wide, partitions: 120}
+  - {name: D3narrow, brokers: 3}
+  - {name: D3wide, brokers: 3}
+  - {name: D1wide, brokers: 1}
+links:
+  - {name: l, source: S, destination: D3narrow, mirrors: [narrow]}
+  - {name: l, source: S, destination: D3wide, mirrors: [wide]}
+  - {name: l, source: S, destination: D1wide, mirrors: [wide]}
+"#,
+    )
+    .await;
+    let kafka = |c: &str| {
+        format!(
+            "kafka: {{bootstrap_servers: '{}'}}\nlag_seconds: {{enabled: false}}",
+            sim.cluster(c).bootstrap_servers
+        )
+    };
+    let (k1, k2, k3) = (kafka("D3narrow"), kafka("D3wide"), kafka("D1wide"));
+    let yaml = exporter_yaml(
+        &sim,
+        "1s",
+        &[("D3narrow", &k1), ("D3wide", &k2), ("D1wide", &k3)],
+    );
+    let exporter = start_exporter(&yaml).await;
+    for c in ["D3narrow", "D3wide", "D1wide"] {
+        wait_value(
+            &exporter,
+            "clusterlink_kafka_measurements_total",
+            &[("kafka_cluster", c)],
+            Duration::from_secs(30),
+            |v| v >= 3.0,
+        )
+        .await;
+    }
+    let window = Duration::from_secs(10);
+    let (narrow3, wide3, wide1) = tokio::join!(
+        list_offsets_per_cycle(&exporter, "D3narrow", window),
+        list_offsets_per_cycle(&exporter, "D3wide", window),
+        list_offsets_per_cycle(&exporter, "D1wide", window),
+    );
+    eprintln!(
+        "ListOffsets per cycle: 3 brokers/6 partitions {narrow3:.2}, 3 brokers/120 partitions {wide3:.2}, 1 broker/120 partitions {wide1:.2}"
+    );
+    // At most one request per leader broker (statistics lag a second behind: ±1 cycle).
+    assert!(
+        (2.0..=3.6).contains(&narrow3),
+        "3 brokers, 6 partitions: {narrow3}"
+    );
+    assert!(
+        (2.0..=3.6).contains(&wide3),
+        "3 brokers, 120 partitions: {wide3}"
+    );
+    assert!(
+        (0.7..=1.3).contains(&wide1),
+        "1 broker, 120 partitions: {wide1}"
+    );
+    // 20× the partitions: the same number of requests; 3× the brokers: more.
+    assert!((wide3 - narrow3).abs() <= 0.6, "{narrow3} vs {wide3}");
+    assert!(wide3 > wide1 * 2.0, "{wide1} vs {wide3}");
+    exporter.shutdown().await;
+}
