@@ -712,3 +712,121 @@ fn default_instance_id() -> String {
         .unwrap_or_else(|| "exporter".into());
     format!("{host}-{:06x}", rand::random::<u32>() & 0xff_ffff)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    const BASE: &str = "clusters: [{name: b, rest_url: 'http://x/kafka/v3', kafka: ";
+
+    fn err(kafka: &str) -> String {
+        Config::from_yaml(&format!("{BASE}{kafka}}}]"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn sasl_mechanisms_map_to_librdkafka_properties() {
+        let c = Config::from_yaml(&format!(
+            "{BASE}{{bootstrap_servers: 'b1:9092,b2:9092', sasl: {{mechanism: SCRAM-SHA-512, username: u, password: s3cret}}}}}}]"
+        ))
+        .unwrap();
+        let k = c.clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.security_protocol, SecurityProtocol::SaslSsl);
+        let rd = k.client_config();
+        assert_eq!(rd.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(rd.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(rd.get("sasl.password"), Some("s3cret"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+
+        let c = Config::from_yaml(&format!(
+            "{BASE}{{bootstrap_servers: 'b:9092', sasl: {{mechanism: OAUTHBEARER, token_endpoint_url: 'https://idp/token', client_id: cid, client_secret: shh, scope: kafka, extensions: {{logicalCluster: lkc-1, identityPoolId: pool-2}}}}}}}}]"
+        ))
+        .unwrap();
+        let rd = c.clusters[0].kafka.as_ref().unwrap().client_config();
+        assert_eq!(rd.get("sasl.oauthbearer.method"), Some("oidc"));
+        assert_eq!(
+            rd.get("sasl.oauthbearer.extensions"),
+            Some("identityPoolId=pool-2,logicalCluster=lkc-1")
+        );
+        assert!(!format!("{c:?}").contains("shh"));
+    }
+
+    #[test]
+    fn each_bad_kafka_setting_names_its_key() {
+        assert_eq!(
+            err("{bootstrap_servers: 'nohost'}"),
+            "config: clusters[0].kafka.bootstrap_servers: expected host:port[,host:port…], got \"nohost\""
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', security_protocol: SASL_SSL}"),
+            "config: clusters[0].kafka.security_protocol: SASL_SSL needs a sasl section (mechanism and credentials)"
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', security_protocol: SSL, sasl: {mechanism: PLAIN, username: u, password: p}}"),
+            "config: clusters[0].kafka.sasl: SASL needs security_protocol SASL_SSL or SASL_PLAINTEXT, not SSL"
+        );
+        assert!(
+            err("{bootstrap_servers: 'b:9092', sasl: {mechanism: GSSAPI}}")
+                .starts_with("config: clusters[0].kafka.sasl.mechanism: unknown variant `GSSAPI`")
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', properties: {sasl.password: x}}"),
+            "config: clusters[0].kafka.properties.sasl.password: is set by the exporter (use the typed settings: bootstrap_servers, security_protocol, sasl, tls)"
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', properties: {no.such.property: topsecret}}"),
+            "config: clusters[0].kafka.properties: librdkafka rejects the configuration: Client config error: No such configuration property: \"no.such.property\" no.such.property <redacted>"
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', tls: {ca_file: /nonexistent/ca.pem}}"),
+            "config: clusters[0].kafka.tls.ca_file: cannot read /nonexistent/ca.pem: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn probes_sources_and_measurement_settings() {
+        let c = Config::from_yaml(
+            "clusters: [{name: b, rest_url: 'http://x/kafka/v3', kafka: {bootstrap_servers: 'b:9092'},
+               probes: [{link: dr, topic: probe, sla: 10s}],
+               offset_sync: {group_pattern: 'orders-.*'}, lag_seconds: {max_reads_per_cycle: 7}}]\nsource_clusters: [{name: a, cluster_id: abc, kafka: {bootstrap_servers: 'a:9092'}}]",
+        )
+        .unwrap();
+        let b = &c.clusters[0];
+        assert_eq!(b.probes[0].sla, Duration::from_secs(10));
+        assert_eq!(b.probes[0].interval, Duration::from_secs(5));
+        assert!(!b.probes[0].instance_id.is_empty());
+        assert!(b
+            .offset_sync
+            .group_pattern
+            .as_ref()
+            .unwrap()
+            .is_match("orders-app"));
+        assert!(!b
+            .offset_sync
+            .group_pattern
+            .as_ref()
+            .unwrap()
+            .is_match("x-orders-app"));
+        assert_eq!(b.lag_seconds.max_reads_per_cycle, 7);
+        assert!(c.source_clusters[0].serves("any", Some("abc")));
+        assert!(!c.source_clusters[0].serves("any", Some("other")));
+
+        let e = Config::from_yaml(
+            "clusters: [{name: b, rest_url: 'http://x/kafka/v3', probes: [{link: dr, topic: p}]}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "config: clusters[0].probes[0]: a probe needs this cluster's kafka section (its consumer reads the mirror here)");
+        let e = Config::from_yaml(
+            "clusters: [{name: b, rest_url: 'http://x/kafka/v3'}]\nsource_clusters: [{name: a, kafka: {bootstrap_servers: 'a:1'}}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "config: source_clusters[0]: needs cluster_id or links: which links' source this is"
+        );
+    }
+}
