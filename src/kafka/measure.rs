@@ -40,6 +40,17 @@ use crate::metrics::{
 use crate::rest_client::LinkConfigData;
 
 type TopicPartition = (String, i32);
+/// (link, mirror topic, partition): one measured mirror partition.
+type MirrorPartition = (String, String, i32);
+
+/// A lagging partition waiting for its lag in seconds.
+struct Lagging {
+    lag: i64,
+    /// The source partition and the destination's high watermark there.
+    source: TopicPartition,
+    offset: i64,
+    key: MirrorPartition,
+}
 
 /// One Kafka connection and the clients the measurements keep open on it.
 struct Endpoint {
@@ -453,7 +464,7 @@ impl Measurer {
         };
 
         // 2. Each source's high watermarks.
-        let mut results: BTreeMap<(String, String, i32), PartitionResult> = BTreeMap::new();
+        let mut results: BTreeMap<MirrorPartition, PartitionResult> = BTreeMap::new();
         for m in &plans {
             for p in 0..m.partitions {
                 results.insert(
@@ -501,25 +512,29 @@ impl Measurer {
 
             // 3. Lag in seconds: the source record at the destination's high watermark.
             if self.cluster.lag_seconds.enabled {
-                let mut lagging: Vec<(i64, TopicPartition, i64, (String, String, i32))> =
-                    Vec::new();
+                let mut lagging: Vec<Lagging> = Vec::new();
                 for m in &mine {
                     for p in 0..m.partitions {
                         let key = (m.link.clone(), m.mirror_topic.clone(), p);
                         let r = results[&key];
                         if let (Some(d), Some(s)) = (r.destination, r.source) {
                             if s > d {
-                                lagging.push((s - d, (m.source_topic.clone(), p), d, key));
+                                lagging.push(Lagging {
+                                    lag: s - d,
+                                    source: (m.source_topic.clone(), p),
+                                    offset: d,
+                                    key,
+                                });
                             } else if let Some(r) = results.get_mut(&key) {
                                 r.lag_seconds = Some(0.0);
                             }
                         }
                     }
                 }
-                lagging.sort_by(|a, b| b.0.cmp(&a.0));
+                lagging.sort_by_key(|l| std::cmp::Reverse(l.lag));
                 let wanted: Vec<(TopicPartition, i64)> = lagging
                     .iter()
-                    .map(|(_, tp, offset, _)| (tp.clone(), *offset))
+                    .map(|l| (l.source.clone(), l.offset))
                     .collect();
                 let budget = self.cluster.lag_seconds.max_reads_per_cycle;
                 let timeout = self.cluster.lag_seconds.read_timeout;
@@ -533,10 +548,10 @@ impl Measurer {
                     .get_or_create(&labels)
                     .inc_by(read as u64);
                 let now_ms = unix_ms();
-                for (_, tp, _, key) in &lagging {
-                    match timestamps.get(tp) {
+                for l in &lagging {
+                    match timestamps.get(&l.source) {
                         Some(ts) => {
-                            if let Some(r) = results.get_mut(key) {
+                            if let Some(r) = results.get_mut(&l.key) {
                                 r.lag_seconds = Some((now_ms - ts).max(0) as f64 / 1000.0);
                             }
                         }
@@ -797,7 +812,7 @@ impl Measurer {
     fn render(
         &self,
         plans: &[MirrorPlan],
-        results: &BTreeMap<(String, String, i32), PartitionResult>,
+        results: &BTreeMap<MirrorPartition, PartitionResult>,
         sync_lags: &BTreeMap<(String, String, String), i64>,
     ) -> crate::metrics::RenderedCluster {
         let mut w = SampleWriter::new(&self.cluster.name);
