@@ -11,7 +11,8 @@ packages=(
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
   curl
-  prometheus        # tests/prometheus.rs scrapes the exporter with a real Prometheus server
+  prometheus        # real Prometheus and promtool: tests/prometheus.rs, alert_rules.rs, paging.rs
+  prometheus-alertmanager  # real Alertmanager and amtool: tests/paging.rs, alert_rules.rs
 )
 
 missing=()

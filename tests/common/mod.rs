@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests. Include with `mod common;`.
 
+pub mod dashboards;
 pub mod exporter;
 pub mod schema;
 pub mod scrape;
+pub mod servers;
 pub mod sim;

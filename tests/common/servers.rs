@@ -1,0 +1,291 @@
+//! Real servers for end-to-end tests, from Debian's packages: Prometheus
+//! (`prometheus`) and Alertmanager (`prometheus-alertmanager`), each in a temporary directory
+//! of its own on a free loopback port, killed and cleaned up on drop; and a webhook receiver
+//! standing in for the pager.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::exporter::get_text;
+
+/// A Debian binary: `/usr/bin/<name>`, else `<name>` on the `PATH`; panics naming the package.
+pub fn binary(name: &str, package: &str) -> PathBuf {
+    let debian = PathBuf::from("/usr/bin").join(name);
+    if debian.is_file() {
+        return debian;
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is missing (/usr/bin/{name}, or on the PATH): run scripts/setup-deps.sh \
+                 to install Debian's {package} package"
+            )
+        })
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(what: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "cluster-link-exporter-{what}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the temp dir");
+    dir
+}
+
+/// A server process with its directory and log.
+pub struct Server {
+    name: &'static str,
+    child: Child,
+    pub dir: PathBuf,
+    /// `http://127.0.0.1:port`
+    pub url: String,
+}
+
+impl Server {
+    fn spawn(name: &'static str, binary: &Path, dir: PathBuf, port: u16, args: &[String]) -> Self {
+        let log = std::fs::File::create(dir.join("server.log")).expect("create the log");
+        let child = Command::new(binary)
+            .args(args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        Self {
+            name,
+            child,
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The server's output so far (for failure messages).
+    pub fn log(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        if log.trim().is_empty() {
+            "(empty)".into()
+        } else {
+            log
+        }
+    }
+
+    /// Panics with the log when the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "{} exited with {status}; its log:\n{}",
+                self.name,
+                self.log()
+            );
+        }
+    }
+
+    /// GETs an API path and returns `data` of a `success` answer (Prometheus' API shape).
+    pub async fn api(&self, client: &reqwest::Client, path_and_query: &str) -> Option<Value> {
+        let (status, body) = get_text(client, &format!("{}{path_and_query}", self.url)).await?;
+        let body: Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && body["status"] == "success").then(|| body["data"].clone())
+    }
+
+    /// Waits until `GET /-/ready` answers 200.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.assert_running();
+            if let Some((200, _)) = get_text(&client, &format!("{}/-/ready", self.url)).await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} not ready after {timeout:?}; its log:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts Prometheus scraping `target` (`host:port`) every second, evaluating `rule_files`
+/// every `evaluation_interval`, and sending alerts to `alertmanager` (`host:port`) if given.
+pub fn start_prometheus(
+    target: &str,
+    rule_files: &[PathBuf],
+    evaluation_interval: &str,
+    alertmanager: Option<&str>,
+) -> Server {
+    let dir = temp_dir("prometheus");
+    let mut yaml = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: {evaluation_interval}\n"
+    );
+    if !rule_files.is_empty() {
+        yaml.push_str("rule_files:\n");
+        for f in rule_files {
+            yaml.push_str(&format!("  - '{}'\n", f.display()));
+        }
+    }
+    if let Some(am) = alertmanager {
+        yaml.push_str(&format!(
+            "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n"
+        ));
+    }
+    yaml.push_str(&format!(
+        "scrape_configs:\n  - job_name: cluster-link-exporter\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n"
+    ));
+    std::fs::write(dir.join("prometheus.yml"), yaml).expect("write prometheus.yml");
+    let port = free_port();
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--log.level=warn".into(),
+    ];
+    Server::spawn(
+        "prometheus",
+        &binary("prometheus", "prometheus"),
+        dir,
+        port,
+        &args,
+    )
+}
+
+/// Starts Alertmanager with this configuration (YAML text), no clustering.
+pub fn start_alertmanager(config: &str) -> Server {
+    let dir = temp_dir("alertmanager");
+    std::fs::write(dir.join("alertmanager.yml"), config).expect("write alertmanager.yml");
+    let port = free_port();
+    let args = vec![
+        format!("--config.file={}", dir.join("alertmanager.yml").display()),
+        format!("--storage.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        // No gossip port: a single instance.
+        "--cluster.listen-address=".into(),
+        "--log.level=warn".into(),
+    ];
+    Server::spawn(
+        "alertmanager",
+        &binary("prometheus-alertmanager", "prometheus-alertmanager"),
+        dir,
+        port,
+        &args,
+    )
+}
+
+/// One notification the webhook received, with the time it arrived.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub at: tokio::time::Instant,
+    /// The receiver's path (`/page`, `/chat`, …).
+    pub path: String,
+    /// Alertmanager's webhook payload.
+    pub body: Value,
+}
+
+/// A webhook receiver standing in for the pager and the chat: records every POST.
+#[derive(Clone)]
+pub struct Webhook {
+    pub url: String,
+    received: Arc<Mutex<Vec<Notification>>>,
+}
+
+impl Webhook {
+    /// Listens on a free loopback port until the test ends.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the webhook");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<Notification>>> = Arc::default();
+        let store = received.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let store = store.clone();
+                            async move {
+                                use http_body_util::BodyExt;
+                                let path = req.uri().path().to_owned();
+                                let bytes = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                                store.lock().unwrap().push(Notification {
+                                    at: tokio::time::Instant::now(),
+                                    path,
+                                    body,
+                                });
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                    http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                                ))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, received }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Notification> {
+        self.received.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,484 @@
+//! The paging path, end to end: the simulator's default scenario, the exporter on it (the demo
+//! configuration, every measurement on), the real Prometheus (Debian `prometheus`) with the
+//! shipped rules, the real Alertmanager (Debian `prometheus-alertmanager`) with the shipped
+//! routing and inhibitions, and a webhook receiver standing in for the pager and the chat.
+//! Only the durations are shortened, through `alerts/test-overrides.yml`.
+//!
+//! It checks: every dashboard panel's query returns data; the source cluster going down pages
+//! with the expected labels within the time the rules promise, and its per-topic pages are
+//! inhibited; the recovery sends the resolved notification; and a link under maintenance (a
+//! silence) pauses and loses its source without paging, while a link not silenced does page.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cluster_link_exporter::config::Config;
+use cluster_link_exporter::demo::config_for;
+use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::sim::{Action, Scenario, Simulator};
+use common::servers::{start_alertmanager, start_prometheus, Notification, Server, Webhook};
+use common::sim::wait_link_state;
+use serde_json::Value;
+use serde_norway::Value as Yaml;
+
+const ALERTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/alerts");
+
+/// `alerts/test-overrides.yml`.
+struct Overrides {
+    evaluation_interval: String,
+    for_by_alert: serde_norway::Mapping,
+    thresholds: serde_norway::Mapping,
+    alertmanager: serde_norway::Mapping,
+}
+
+fn overrides() -> Overrides {
+    let path = Path::new(ALERTS_DIR).join("test-overrides.yml");
+    let text = std::fs::read_to_string(&path).expect("read alerts/test-overrides.yml");
+    let y: Yaml = serde_norway::from_str(&text).expect("test-overrides.yml parses");
+    let map = |key: &str| y[key].as_mapping().cloned().unwrap_or_default();
+    Overrides {
+        evaluation_interval: y["evaluation_interval"]
+            .as_str()
+            .expect("evaluation_interval")
+            .to_owned(),
+        for_by_alert: map("for"),
+        thresholds: map("thresholds"),
+        alertmanager: map("alertmanager"),
+    }
+}
+
+/// The shipped rule files with the overrides applied, written into `dir`.
+fn rule_files(dir: &Path, o: &Overrides) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(ALERTS_DIR)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".rules.yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no alerts/*.rules.yml");
+    for file in files {
+        let mut y: Yaml = serde_norway::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for group in y["groups"].as_sequence_mut().expect("groups") {
+            for rule in group["rules"].as_sequence_mut().expect("rules") {
+                let rule = rule.as_mapping_mut().expect("rule mapping");
+                if let Some(alert) = rule.get("alert").and_then(Yaml::as_str) {
+                    let short = o
+                        .for_by_alert
+                        .get(alert)
+                        .unwrap_or_else(|| panic!("test-overrides.yml has no `for` for {alert}"))
+                        .clone();
+                    rule.insert("for".into(), short);
+                } else if let Some(record) = rule.get("record").and_then(Yaml::as_str) {
+                    if let Some(v) = o.thresholds.get(record) {
+                        let value = match v {
+                            Yaml::Number(n) => n.to_string(),
+                            Yaml::String(s) => s.clone(),
+                            other => panic!("threshold {record}: {other:?}"),
+                        };
+                        rule.insert("expr".into(), format!("vector({value})").into());
+                    }
+                }
+            }
+        }
+        let target = dir.join(file.file_name().unwrap());
+        std::fs::write(&target, serde_norway::to_string(&y).unwrap()).unwrap();
+        out.push(target);
+    }
+    out
+}
+
+/// The shipped `alerts/alertmanager.yml` with the receivers' webhooks pointed at the test's
+/// receiver (`/pager`, `/chat`) and the grouping durations of the overrides.
+fn alertmanager_config(webhook: &Webhook, o: &Overrides) -> String {
+    let text = std::fs::read_to_string(Path::new(ALERTS_DIR).join("alertmanager.yml"))
+        .expect("read alerts/alertmanager.yml");
+    let mut y: Yaml = serde_norway::from_str(&text).expect("alertmanager.yml parses");
+    for receiver in y["receivers"].as_sequence_mut().expect("receivers") {
+        let name = receiver["name"].as_str().unwrap().to_owned();
+        if let Some(hooks) = receiver
+            .get_mut("webhook_configs")
+            .and_then(Yaml::as_sequence_mut)
+        {
+            for hook in hooks {
+                hook["url"] = format!("{}/{name}", webhook.url).into();
+            }
+        }
+    }
+    // The root route takes every duration of the overrides; a child route only those it sets.
+    fn shorten(route: &mut Yaml, o: &Overrides, root: bool) {
+        for key in ["group_wait", "group_interval", "repeat_interval"] {
+            if let Some(v) = o.alertmanager.get(key) {
+                if root || route.get(key).is_some() {
+                    route[key] = v.clone();
+                }
+            }
+        }
+        if let Some(routes) = route.get_mut("routes").and_then(Yaml::as_sequence_mut) {
+            for r in routes {
+                shorten(r, o, false);
+            }
+        }
+    }
+    shorten(&mut y["route"], o, true);
+    serde_norway::to_string(&y).unwrap()
+}
+
+/// Pages (notifications to the pager receiver) matching `labels`, with their status.
+fn pages(webhook: &Webhook, labels: &[(&str, &str)]) -> Vec<(Notification, Value)> {
+    webhook
+        .received()
+        .into_iter()
+        .filter(|n| n.path == "/pager")
+        .flat_map(|n| {
+            let alerts = n.body["alerts"].as_array().cloned().unwrap_or_default();
+            alerts
+                .into_iter()
+                .filter(|a| labels.iter().all(|(k, v)| a["labels"][k] == *v))
+                .map(move |a| (n.clone(), a))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+async fn wait_for_page(
+    webhook: &Webhook,
+    labels: &[(&str, &str)],
+    status: &str,
+    timeout: Duration,
+) -> (Notification, Value) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(found) = pages(webhook, labels)
+            .into_iter()
+            .find(|(_, a)| a["status"] == status)
+        {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {status} page for {labels:?} after {timeout:?}; received: {:#?}",
+            webhook
+                .received()
+                .iter()
+                .map(|n| (&n.path, &n.body["status"], &n.body["groupLabels"]))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs an instant query; the result vector.
+async fn query(prometheus: &Server, expr: &str) -> Result<Vec<Value>, String> {
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(format!(
+            "{}/api/v1/query?query={}",
+            prometheus.url,
+            common::servers::encode(expr)
+        ))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    if body["status"] != "success" {
+        return Err(format!("{}: {}", body["errorType"], body["error"]));
+    }
+    let data = &body["data"];
+    Ok(match data["resultType"].as_str() {
+        Some("vector") | Some("matrix") => data["result"].as_array().cloned().unwrap_or_default(),
+        // A scalar or string result is one value.
+        _ => vec![data["result"].clone()],
+    })
+}
+
+fn duration(v: &Yaml) -> Duration {
+    cluster_link_exporter::util::parse_duration(v.as_str().expect("a duration string"))
+        .expect("a valid duration")
+}
+
+fn apply(sim: &Simulator, action: Action) {
+    sim.apply(&action).expect("action applies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
+    let o = overrides();
+    let sim = Simulator::start(Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let poll = Duration::from_secs(1);
+    let config = Config::from_yaml(&config_for(&sim, "1s")).expect("demo config");
+    let exporter = Exporter::start(config, "127.0.0.1:0", "/metrics")
+        .await
+        .expect("exporter starts");
+    let webhook = Webhook::start().await;
+    let mut alertmanager = start_alertmanager(&alertmanager_config(&webhook, &o));
+    alertmanager.wait_ready(Duration::from_secs(30)).await;
+    let rules_dir = common::servers::temp_dir("rules");
+    let rules = rule_files(&rules_dir, &o);
+    let mut prometheus = start_prometheus(
+        &exporter.address().to_string(),
+        &rules,
+        &o.evaluation_interval,
+        Some(alertmanager.url.trim_start_matches("http://")),
+    );
+    prometheus.wait_ready(Duration::from_secs(30)).await;
+
+    // Healthy: give every rate() window a few samples, then check the dashboards and that
+    // nothing pages.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    prometheus.assert_running();
+    let mut empty = Vec::new();
+    let mut failed = Vec::new();
+    let queries = common::dashboards::panel_queries();
+    assert!(queries.len() > 20, "only {} panel queries", queries.len());
+    for (dashboard, panel, expr) in &queries {
+        match query(&prometheus, expr).await {
+            Ok(result) if result.is_empty() => empty.push(format!("{dashboard} / {panel}: {expr}")),
+            Ok(_) => {}
+            Err(e) => failed.push(format!("{dashboard} / {panel}: {expr}: {e}")),
+        }
+    }
+    assert!(
+        failed.is_empty() && empty.is_empty(),
+        "dashboard queries that failed:\n{}\n\ndashboard queries that returned nothing:\n{}",
+        failed.join("\n"),
+        empty.join("\n")
+    );
+    let firing = query(
+        &prometheus,
+        r#"ALERTS{alertstate="firing",severity="critical"}"#,
+    )
+    .await
+    .unwrap();
+    assert!(
+        firing.is_empty(),
+        "critical alerts while healthy: {firing:#?}"
+    );
+    assert!(
+        pages(&webhook, &[]).is_empty(),
+        "pages while healthy: {:#?}",
+        webhook.received()
+    );
+
+    // The source cluster goes down: its links on B turn UNAVAILABLE and page.
+    apply(
+        &sim,
+        Action::BrokersDown {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
+    let unavailable_at = tokio::time::Instant::now();
+    let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"]);
+    let group_wait = duration(&o.alertmanager["group_wait"]);
+    let eval = duration(&Yaml::from(o.evaluation_interval.as_str()));
+    // What the rules promise: the exporter's next poll, one scrape (1 s), one evaluation, the
+    // `for:`, and Alertmanager's group_wait — plus 5 s for processes on a busy machine.
+    let promised = poll + Duration::from_secs(1) + eval + link_down_for + group_wait;
+    let (page, alert) = wait_for_page(
+        &webhook,
+        &[
+            ("alertname", "ClusterLinkDown"),
+            ("kafka_cluster", "B"),
+            ("link", "dr-link"),
+        ],
+        "firing",
+        promised + Duration::from_secs(5) + eval,
+    )
+    .await;
+    let took = page.at.duration_since(unavailable_at);
+    eprintln!("page after {took:?} (promised {promised:?} + 5 s)");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
+    let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
+    assert!(
+        runbook.ends_with("docs/runbooks.md#clusterlinkdown"),
+        "{runbook}"
+    );
+    assert!(
+        alert["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("dr-link"),
+        "{alert}"
+    );
+    assert_eq!(page.body["groupLabels"]["link"], "dr-link");
+    // The other links from A page too, each in its own group.
+    for link in ["ab-link", "bidi-link"] {
+        wait_for_page(
+            &webhook,
+            &[
+                ("alertname", "ClusterLinkDown"),
+                ("kafka_cluster", "B"),
+                ("link", link),
+            ],
+            "firing",
+            Duration::from_secs(15),
+        )
+        .await;
+    }
+    // The links' per-topic alerts fire in Prometheus but are inhibited: they do not page.
+    let mirror_for = duration(&o.for_by_alert["ClusterLinkMirrorTopicSourceUnavailable"]);
+    tokio::time::sleep(mirror_for + group_wait + Duration::from_secs(3)).await;
+    let inhibited = query(
+        &prometheus,
+        r#"ALERTS{alertname="ClusterLinkMirrorTopicSourceUnavailable",alertstate="firing",kafka_cluster="B"}"#,
+    )
+    .await
+    .unwrap();
+    assert!(
+        !inhibited.is_empty(),
+        "ClusterLinkMirrorTopicSourceUnavailable should be firing in Prometheus"
+    );
+    let leaked: Vec<_> = pages(&webhook, &[("kafka_cluster", "B")])
+        .into_iter()
+        .filter(|(_, a)| a["labels"]["alertname"] != "ClusterLinkDown")
+        .map(|(_, a)| a["labels"].clone())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "pages not inhibited by ClusterLinkDown: {leaked:#?}"
+    );
+
+    // Recovery: the resolved notification reaches the pager.
+    apply(
+        &sim,
+        Action::BrokersUp {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_link_state(&sim, "B", "dr-link", "ACTIVE").await;
+    wait_for_page(
+        &webhook,
+        &[
+            ("alertname", "ClusterLinkDown"),
+            ("kafka_cluster", "B"),
+            ("link", "dr-link"),
+        ],
+        "resolved",
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // Maintenance on dr-link: silenced, paused, then its source goes down. No page for it;
+    // ab-link, not silenced, pages again.
+    // The silence exactly as docs/runbooks.md tells an operator to add it.
+    let amtool = common::servers::binary("amtool", "prometheus-alertmanager");
+    let out = std::process::Command::new(&amtool)
+        .args([
+            "silence",
+            "add",
+            "kafka_cluster=B",
+            "link=dr-link",
+            "--duration=1h",
+            "--comment=maintenance: planned source cluster work",
+            "--author=paging test",
+            &format!("--alertmanager.url={}", alertmanager.url),
+        ])
+        .output()
+        .expect("run amtool");
+    assert!(
+        out.status.success(),
+        "amtool silence add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pages_before = webhook.received().len();
+    apply(
+        &sim,
+        Action::SetLinkConfig {
+            cluster: "B".into(),
+            link: "dr-link".into(),
+            name: "cluster.link.paused".into(),
+            value: "true".into(),
+        },
+    );
+    wait_link_state(&sim, "B", "dr-link", "PAUSED").await;
+    apply(
+        &sim,
+        Action::BrokersDown {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    // ab-link pages: the path works during the maintenance window.
+    let (page, _) = wait_for_page_after(
+        &webhook,
+        pages_before,
+        &[
+            ("alertname", "ClusterLinkDown"),
+            ("kafka_cluster", "B"),
+            ("link", "ab-link"),
+        ],
+        promised + Duration::from_secs(20),
+    )
+    .await;
+    // Wait as long again as a page for dr-link could take, then check nothing came.
+    tokio::time::sleep(promised + mirror_for).await;
+    let dr_pages: Vec<_> = webhook.received()[pages_before..]
+        .iter()
+        .filter(|n| n.path == "/pager" || n.path == "/chat")
+        .flat_map(|n| n.body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["labels"]["link"] == "dr-link")
+        .map(|a| a["labels"].clone())
+        .collect();
+    assert!(
+        dr_pages.is_empty(),
+        "notifications for the silenced link: {dr_pages:#?}"
+    );
+    // The rules did see it: something about dr-link is firing in Prometheus, only silenced.
+    let dr_firing = query(
+        &prometheus,
+        r#"ALERTS{alertstate="firing",kafka_cluster="B",link="dr-link"}"#,
+    )
+    .await
+    .unwrap();
+    assert!(
+        !dr_firing.is_empty(),
+        "nothing firing for dr-link: the silence was not what kept it quiet"
+    );
+    drop(page);
+    prometheus.assert_running();
+    alertmanager.assert_running();
+    exporter.shutdown().await;
+    drop(prometheus);
+    drop(alertmanager);
+    let _ = std::fs::remove_dir_all(rules_dir);
+}
+
+/// Like [`wait_for_page`], among the notifications received after the first `skip`.
+async fn wait_for_page_after(
+    webhook: &Webhook,
+    skip: usize,
+    labels: &[(&str, &str)],
+    timeout: Duration,
+) -> (Notification, Value) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let found = webhook
+            .received()
+            .into_iter()
+            .skip(skip)
+            .filter(|n| n.path == "/pager" && n.body["status"] == "firing")
+            .find_map(|n| {
+                let alert = n.body["alerts"].as_array()?.iter().find(|a| {
+                    a["status"] == "firing" && labels.iter().all(|(k, v)| a["labels"][k] == *v)
+                })?;
+                Some((n.clone(), alert.clone()))
+            });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new page for {labels:?} after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
