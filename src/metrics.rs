@@ -23,7 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::rest_client::{LinkConfigData, LinkData, MirrorData, ERROR_REASONS};
+use crate::rest_client::{config_value, LinkConfigData, LinkData, MirrorData, ERROR_REASONS};
 
 /// Known `link_state` values (others are exported with their raw value as well).
 pub const LINK_STATES: [&str; 5] = ["ACTIVE", "FAILED", "UNAVAILABLE", "PAUSED", "UNKNOWN"];
@@ -239,13 +239,6 @@ impl<'a> SampleWriter<'a> {
             self.sample(family, &values, 1.0);
         }
     }
-}
-
-fn config_value<'a>(configs: Option<&'a Vec<LinkConfigData>>, name: &str) -> Option<&'a str> {
-    configs?
-        .iter()
-        .find(|c| c.name == name && c.is_sensitive != Some(true))
-        .and_then(|c| c.value.as_deref())
 }
 
 fn enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> &'static str {

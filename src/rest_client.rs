@@ -177,6 +177,14 @@ pub struct LinkConfigData {
     pub is_sensitive: Option<bool>,
 }
 
+/// The value of a link's config `name`, unless it is absent or sensitive.
+pub fn config_value<'a>(configs: Option<&'a Vec<LinkConfigData>>, name: &str) -> Option<&'a str> {
+    configs?
+        .iter()
+        .find(|c| c.name == name && c.is_sensitive != Some(true))
+        .and_then(|c| c.value.as_deref())
+}
+
 #[derive(Debug, Deserialize)]
 struct ClusterData {
     cluster_id: String,

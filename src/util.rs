@@ -1,6 +1,14 @@
-//! Small helpers shared by the configuration and the simulator's scenarios.
+//! Small helpers shared by the configuration, the Kafka-side measurements and the simulator.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Now, in Unix milliseconds.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// Parses `500ms`, `30s`, `5m`, `1h` (a number, then a unit; fractions allowed).
 pub fn parse_duration(s: &str) -> Option<Duration> {

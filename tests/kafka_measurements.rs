@@ -126,20 +126,22 @@ fn commit(sim: &Simulator, cluster: &str, group: &str, topic: &str, partition: i
     consumer.commit(&tpl, CommitMode::Sync).unwrap();
 }
 
+/// Waits until both the measured and the REST lag of `orders` are 0.
+async fn both_lags_settle_at_zero(exporter: &Exporter, timeout: Duration) {
+    for name in [
+        "clusterlink_mirror_topic_measured_lag_messages",
+        "clusterlink_mirror_topic_lag_messages",
+    ] {
+        wait_value(exporter, name, ORDERS, timeout, |v| v == 0.0).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measured_lag_equals_rest_lag_and_tracks_it() {
     let (sim, exporter) = start("").await;
     traffic(&sim, false);
     // Caught up first: both lags settle at 0.
-    for name in [
-        "clusterlink_mirror_topic_measured_lag_messages",
-        "clusterlink_mirror_topic_lag_messages",
-    ] {
-        wait_value(&exporter, name, ORDERS, Duration::from_secs(30), |v| {
-            v == 0.0
-        })
-        .await;
-    }
+    both_lags_settle_at_zero(&exporter, Duration::from_secs(30)).await;
     // Records held back by a 6 s replication delay: the link has fetched them (REST lag) and
     // the source has them (measured lag); both must say 30.
     set_delay(&sim, 6_000);
@@ -186,15 +188,7 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
     .unwrap();
     assert_eq!(source - destination, 30.0, "{source} - {destination}");
     // Once the delay passes, both settle at 0 again, equal.
-    for name in [
-        "clusterlink_mirror_topic_measured_lag_messages",
-        "clusterlink_mirror_topic_lag_messages",
-    ] {
-        wait_value(&exporter, name, ORDERS, Duration::from_secs(20), |v| {
-            v == 0.0
-        })
-        .await;
-    }
+    both_lags_settle_at_zero(&exporter, Duration::from_secs(20)).await;
     // Under steady traffic with a delay, the two stay close (they are read a few
     // milliseconds apart, at 20 records/s).
     set_delay(&sim, 2_000);

@@ -127,11 +127,13 @@ fn alertmanager_config(webhook: &Webhook, o: &Overrides) -> String {
     serde_norway::to_string(&y).unwrap()
 }
 
-/// Pages (notifications to the pager receiver) matching `labels`, with their status.
-fn pages(webhook: &Webhook, labels: &[(&str, &str)]) -> Vec<(Notification, Value)> {
+/// Pages (alerts in notifications to the pager receiver) matching `labels`, among the
+/// notifications received after the first `skip`.
+fn pages(webhook: &Webhook, skip: usize, labels: &[(&str, &str)]) -> Vec<(Notification, Value)> {
     webhook
         .received()
         .into_iter()
+        .skip(skip)
         .filter(|n| n.path == "/pager")
         .flat_map(|n| {
             let alerts = n.body["alerts"].as_array().cloned().unwrap_or_default();
@@ -144,15 +146,18 @@ fn pages(webhook: &Webhook, labels: &[(&str, &str)]) -> Vec<(Notification, Value
         .collect()
 }
 
+/// Waits for a page matching `labels` with this `status`, among the notifications received
+/// after the first `skip`.
 async fn wait_for_page(
     webhook: &Webhook,
+    skip: usize,
     labels: &[(&str, &str)],
     status: &str,
     timeout: Duration,
 ) -> (Notification, Value) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(found) = pages(webhook, labels)
+        if let Some(found) = pages(webhook, skip, labels)
             .into_iter()
             .find(|(_, a)| a["status"] == status)
         {
@@ -260,7 +265,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         "critical alerts while healthy: {firing:#?}"
     );
     assert!(
-        pages(&webhook, &[]).is_empty(),
+        pages(&webhook, 0, &[]).is_empty(),
         "pages while healthy: {:#?}",
         webhook.received()
     );
@@ -283,6 +288,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     let promised = poll + Duration::from_secs(1) + eval + link_down_for + group_wait;
     let (page, alert) = wait_for_page(
         &webhook,
+        0,
         &[
             ("alertname", "ClusterLinkDown"),
             ("kafka_cluster", "B"),
@@ -313,6 +319,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     for link in ["ab-link", "bidi-link"] {
         wait_for_page(
             &webhook,
+            0,
             &[
                 ("alertname", "ClusterLinkDown"),
                 ("kafka_cluster", "B"),
@@ -336,7 +343,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         !inhibited.is_empty(),
         "ClusterLinkMirrorTopicSourceUnavailable should be firing in Prometheus"
     );
-    let leaked: Vec<_> = pages(&webhook, &[("kafka_cluster", "B")])
+    let leaked: Vec<_> = pages(&webhook, 0, &[("kafka_cluster", "B")])
         .into_iter()
         .filter(|(_, a)| a["labels"]["alertname"] != "ClusterLinkDown")
         .map(|(_, a)| a["labels"].clone())
@@ -357,6 +364,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     wait_link_state(&sim, "B", "dr-link", "ACTIVE").await;
     wait_for_page(
         &webhook,
+        0,
         &[
             ("alertname", "ClusterLinkDown"),
             ("kafka_cluster", "B"),
@@ -408,7 +416,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     // ab-link pages: the path works during the maintenance window.
-    let (page, _) = wait_for_page_after(
+    let (page, _) = wait_for_page(
         &webhook,
         pages_before,
         &[
@@ -416,6 +424,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
             ("kafka_cluster", "B"),
             ("link", "ab-link"),
         ],
+        "firing",
         promised + Duration::from_secs(20),
     )
     .await;
@@ -450,35 +459,4 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     drop(prometheus);
     drop(alertmanager);
     let _ = std::fs::remove_dir_all(rules_dir);
-}
-
-/// Like [`wait_for_page`], among the notifications received after the first `skip`.
-async fn wait_for_page_after(
-    webhook: &Webhook,
-    skip: usize,
-    labels: &[(&str, &str)],
-    timeout: Duration,
-) -> (Notification, Value) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let found = webhook
-            .received()
-            .into_iter()
-            .skip(skip)
-            .filter(|n| n.path == "/pager" && n.body["status"] == "firing")
-            .find_map(|n| {
-                let alert = n.body["alerts"].as_array()?.iter().find(|a| {
-                    a["status"] == "firing" && labels.iter().all(|(k, v)| a["labels"][k] == *v)
-                })?;
-                Some((n.clone(), alert.clone()))
-            });
-        if let Some(found) = found {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no new page for {labels:?} after {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

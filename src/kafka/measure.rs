@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -37,7 +37,8 @@ use crate::link_filters;
 use crate::metrics::{
     ClusterData, ClusterLabels, Exposition, KafkaConnectionLabels, Part, SampleWriter, F,
 };
-use crate::rest_client::LinkConfigData;
+use crate::rest_client::{config_value, LinkConfigData};
+use crate::util::unix_ms;
 
 type TopicPartition = (String, i32);
 /// (link, mirror topic, partition): one measured mirror partition.
@@ -292,6 +293,18 @@ struct MirrorPlan {
     source: Option<String>,
 }
 
+impl MirrorPlan {
+    /// The partitions of the source topic.
+    fn source_partitions(&self) -> impl Iterator<Item = TopicPartition> + '_ {
+        (0..self.partitions).map(|p| (self.source_topic.clone(), p))
+    }
+
+    /// The partitions of the mirror topic.
+    fn mirror_partitions(&self) -> impl Iterator<Item = TopicPartition> + '_ {
+        (0..self.partitions).map(|p| (self.mirror_topic.clone(), p))
+    }
+}
+
 /// What one cycle measured for one mirror partition.
 #[derive(Default, Clone, Copy)]
 struct PartitionResult {
@@ -441,10 +454,8 @@ impl Measurer {
         };
 
         // 1. Destination first: the source is read after it, so lag is never negative.
-        let dest_partitions: BTreeSet<TopicPartition> = plans
-            .iter()
-            .flat_map(|m| (0..m.partitions).map(|p| (m.mirror_topic.clone(), p)))
-            .collect();
+        let dest_partitions: BTreeSet<TopicPartition> =
+            plans.iter().flat_map(|m| m.mirror_partitions()).collect();
         let dest_hwm = match self
             .destination
             .high_watermarks(&exposition, &dest_partitions)
@@ -485,10 +496,8 @@ impl Measurer {
                 .iter()
                 .filter(|m| m.source.as_deref() == Some(name.as_str()))
                 .collect();
-            let partitions: BTreeSet<TopicPartition> = mine
-                .iter()
-                .flat_map(|m| (0..m.partitions).map(|p| (m.source_topic.clone(), p)))
-                .collect();
+            let partitions: BTreeSet<TopicPartition> =
+                mine.iter().flat_map(|m| m.source_partitions()).collect();
             let endpoint = self.source_endpoint(name);
             let source_hwm = match endpoint.high_watermarks(&exposition, &partitions) {
                 Ok(h) => {
@@ -664,14 +673,10 @@ impl Measurer {
             } else {
                 ""
             };
-            let source_partitions: BTreeSet<TopicPartition> = mine
-                .iter()
-                .flat_map(|m| (0..m.partitions).map(|p| (m.source_topic.clone(), p)))
-                .collect();
-            let dest_partitions: BTreeSet<TopicPartition> = mine
-                .iter()
-                .flat_map(|m| (0..m.partitions).map(|p| (m.mirror_topic.clone(), p)))
-                .collect();
+            let source_partitions: BTreeSet<TopicPartition> =
+                mine.iter().flat_map(|m| m.source_partitions()).collect();
+            let dest_partitions: BTreeSet<TopicPartition> =
+                mine.iter().flat_map(|m| m.mirror_partitions()).collect();
             for group in groups {
                 used_source_groups
                     .entry(source.clone())
@@ -912,21 +917,6 @@ impl Measurer {
     }
 }
 
-fn config_value<'a>(configs: Option<&'a Vec<LinkConfigData>>, name: &str) -> Option<&'a str> {
-    configs?
-        .iter()
-        .find(|c| c.name == name)
-        .and_then(|c| c.value.as_deref())
-}
-
 fn config_enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> bool {
     config_value(configs, name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// Now in Unix milliseconds.
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

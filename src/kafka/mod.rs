@@ -91,35 +91,26 @@ pub struct Connection {
 }
 
 impl Connection {
+    fn error_labels(&self, reason: &str) -> KafkaErrorLabels {
+        KafkaErrorLabels {
+            kafka_cluster: self.kafka_cluster.clone(),
+            connection: self.name.clone(),
+            role: self.role.as_str().into(),
+            reason: reason.into(),
+        }
+    }
+
     /// Counts a failure of this connection by reason.
     pub fn count_error(&self, exposition: &Exposition, reason: &str) {
-        exposition
-            .own
-            .kafka
-            .errors
-            .get_or_create(&KafkaErrorLabels {
-                kafka_cluster: self.kafka_cluster.clone(),
-                connection: self.name.clone(),
-                role: self.role.as_str().into(),
-                reason: reason.into(),
-            })
-            .inc();
+        let errors = &exposition.own.kafka.errors;
+        errors.get_or_create(&self.error_labels(reason)).inc();
     }
 
     /// Writes every reason at 0 so that `increase()` works from the first error.
     pub fn init_errors(&self, exposition: &Exposition) {
+        let errors = &exposition.own.kafka.errors;
         for reason in KAFKA_ERROR_REASONS {
-            exposition
-                .own
-                .kafka
-                .errors
-                .get_or_create(&KafkaErrorLabels {
-                    kafka_cluster: self.kafka_cluster.clone(),
-                    connection: self.name.clone(),
-                    role: self.role.as_str().into(),
-                    reason: reason.into(),
-                })
-                .inc_by(0);
+            errors.get_or_create(&self.error_labels(reason)).inc_by(0);
         }
     }
 
@@ -238,34 +229,18 @@ mod tests {
 
     #[test]
     fn reasons_of_common_errors() {
-        let e = |c| KafkaError::MetadataFetch(c);
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::OperationTimedOut)),
-            "timeout"
-        );
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::AllBrokersDown)),
-            "connect"
-        );
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::SaslAuthenticationFailed)),
-            "auth"
-        );
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::GroupAuthorizationFailed)),
-            "authorization"
-        );
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::UnknownTopicOrPartition)),
-            "unknown_topic"
-        );
-        assert_eq!(
-            error_reason(&e(RDKafkaErrorCode::UnsupportedVersion)),
-            "unsupported"
-        );
-        assert_eq!(error_reason(&e(RDKafkaErrorCode::InvalidMessage)), "other");
-        for r in ["timeout", "connect", "auth", "other"] {
-            assert!(KAFKA_ERROR_REASONS.contains(&r));
+        use RDKafkaErrorCode as C;
+        for (code, reason) in [
+            (C::OperationTimedOut, "timeout"),
+            (C::AllBrokersDown, "connect"),
+            (C::SaslAuthenticationFailed, "auth"),
+            (C::GroupAuthorizationFailed, "authorization"),
+            (C::UnknownTopicOrPartition, "unknown_topic"),
+            (C::UnsupportedVersion, "unsupported"),
+            (C::InvalidMessage, "other"),
+        ] {
+            assert_eq!(error_reason(&KafkaError::MetadataFetch(code)), reason);
+            assert!(KAFKA_ERROR_REASONS.contains(&reason));
         }
     }
 }

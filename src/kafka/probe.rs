@@ -24,10 +24,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::measure::unix_ms;
 use super::{error_reason, Connection, StatsContext};
 use crate::config::ProbeConfig;
 use crate::metrics::{Exposition, ProbeLabels};
+use crate::util::unix_ms;
 
 /// What a probe measures.
 #[derive(Clone, Debug)]

@@ -6,14 +6,10 @@
 //! so every state the REST API shows is caused by something that happened in the simulation.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, as Confluent's `state_time_ms`.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::util::unix_ms()
 }
 
 /// Which product a simulated cluster's REST API imitates.
