@@ -4,6 +4,10 @@
 //! (cached); it renders the cluster's metric text once and swaps it in. A failed cycle marks
 //! only its cluster down, withdraws its link and mirror series, counts the error by reason and
 //! logs the cause; a 429 backs the cluster off.
+//!
+//! The task runs under a supervisor ([`supervise_collector`]): a panic or an unexpected exit
+//! marks the cluster down (`clusterlink_up 0`, series withdrawn), is logged and counted once,
+//! and a new collector starts after a back-off.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -18,6 +22,7 @@ use crate::metrics::{
     render_cluster, ClusterData, ClusterLabels, Exposition, ReasonLabels, RequestLabels,
 };
 use crate::rest_client::{LinkConfigData, LinkData, RestClient, RestError};
+use crate::supervise::{self, Failure, RestartBackoff, Worker, WorkerLabels};
 
 /// What the landing page and readiness know about a cluster.
 #[derive(Debug, Clone, Default)]
@@ -117,10 +122,12 @@ impl Collector {
             })
         };
         let client = RestClient::new(&config, observer)?;
+        // A restarted collector keeps the cluster's history (cycles, last success).
         status
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(config.name.clone(), ClusterStatus::default());
+            .entry(config.name.clone())
+            .or_default();
         Ok(Self {
             cluster_id: config.cluster_id.clone(),
             backoff: Backoff::new(Duration::from_secs(300).max(config.poll_interval * 4)),
@@ -146,6 +153,7 @@ impl Collector {
             kafka_cluster: self.config.name.clone(),
         };
         loop {
+            supervise::checkpoint(&self.config.name, Worker::Collector);
             let started = Instant::now();
             let result = self.collect_once().await;
             let elapsed = started.elapsed();
@@ -224,6 +232,16 @@ impl Collector {
                 _ = crate::http::stopped(&mut shutdown) => return,
             }
             own.backoff.get_or_create(&labels).set(0.0);
+        }
+    }
+
+    /// What it takes to start this collector again after a failure.
+    fn blueprint(&self) -> Blueprint {
+        Blueprint {
+            config: self.config.clone(),
+            exposition: self.exposition.clone(),
+            status: self.status.clone(),
+            kafka: self.kafka.clone(),
         }
     }
 
@@ -314,6 +332,96 @@ impl Collector {
             links,
             mirrors,
         })
+    }
+}
+
+/// The parts a new [`Collector`] of the same cluster is built from.
+struct Blueprint {
+    config: ClusterConfig,
+    exposition: Arc<Exposition>,
+    status: StatusBoard,
+    kafka: Option<std::sync::mpsc::Sender<Arc<ClusterData>>>,
+}
+
+impl Blueprint {
+    fn build(&self) -> Result<Collector, crate::rest_client::ClientBuildError> {
+        let collector = Collector::new(
+            self.config.clone(),
+            self.exposition.clone(),
+            self.status.clone(),
+        )?;
+        Ok(match &self.kafka {
+            Some(sender) => collector.with_kafka(sender.clone()),
+            None => collector,
+        })
+    }
+
+    /// After a failure: the cluster is down with its REST series withdrawn (never frozen
+    /// values under `up 1`), the failure is counted, logged once and shown on the status page.
+    fn mark_down(&self, failure: &Failure, restart_in: Duration) {
+        let name = &self.config.name;
+        let own = &self.exposition.own;
+        self.exposition.set_cluster(name, None);
+        own.up
+            .get_or_create(&ClusterLabels {
+                kafka_cluster: name.clone(),
+            })
+            .set(0);
+        own.worker_restarts
+            .get_or_create(&WorkerLabels {
+                kafka_cluster: name.clone(),
+                worker: Worker::Collector,
+            })
+            .inc();
+        tracing::error!(
+            kafka_cluster = %name,
+            worker = Worker::Collector.as_str(),
+            error = %failure,
+            restart_in_ms = restart_in.as_millis() as u64,
+            "worker failed; marked the cluster down, restarting it"
+        );
+        let message = format!("collector {failure}");
+        let mut board = self.status.write().unwrap_or_else(|e| e.into_inner());
+        let s = board.entry(name.clone()).or_default();
+        s.up = false;
+        s.last_error = Some(message);
+        s.last_error_at = Some(SystemTime::now());
+    }
+}
+
+/// Runs `first` and, after each panic or unexpected exit, a new collector of the same cluster
+/// after a [`RestartBackoff`], until `shutdown` turns true.
+pub async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver<bool>) {
+    let blueprint = first.blueprint();
+    blueprint
+        .exposition
+        .own
+        .worker_restarts
+        .get_or_create(&WorkerLabels {
+            kafka_cluster: blueprint.config.name.clone(),
+            worker: Worker::Collector,
+        })
+        .inc_by(0);
+    let mut next = Some(first);
+    let mut backoff = RestartBackoff::default();
+    loop {
+        let started = Instant::now();
+        let failure = match next.take().map_or_else(|| blueprint.build(), Ok) {
+            Ok(collector) => match supervise::catch_future(collector.run(shutdown.clone())).await {
+                Ok(()) => Failure::Exited("the collection loop returned".into()),
+                Err(failure) => failure,
+            },
+            Err(e) => Failure::Exited(format!("cannot build the REST client: {e}")),
+        };
+        if *shutdown.borrow() {
+            return;
+        }
+        let wait = backoff.next(started.elapsed());
+        blueprint.mark_down(&failure, wait);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = crate::http::stopped(&mut shutdown) => return,
+        }
     }
 }
 

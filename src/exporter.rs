@@ -1,19 +1,22 @@
-//! Wiring of a running exporter: one collector task per cluster, the shared exposition, the
-//! HTTP server, and shutdown.
+//! Wiring of a running exporter: one supervised collector task per cluster, one supervised
+//! measurer thread per cluster with a `kafka` section, the shared exposition, the HTTP server,
+//! and shutdown. Workers never stop each other: each has its own stop signal, and the
+//! shutdown signals (a watch channel for tasks, a [`StopSignal`] for threads) are set only
+//! here, by [`Exporter::shutdown`].
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::collect::{Collector, StatusBoard};
+use crate::collect::{supervise_collector, Collector, StatusBoard};
 use crate::config::Config;
 use crate::http::{serve, AppState};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::metrics::Exposition;
+use crate::supervise::{install_panic_hook, StopSignal};
 
 /// Starting the exporter failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +43,8 @@ pub struct Exporter {
     tasks: JoinSet<()>,
     exposition: Arc<Exposition>,
     status: StatusBoard,
-    /// Stops the Kafka-side threads (measurers and probes).
-    kafka_stop: Arc<AtomicBool>,
+    /// The shutdown of the Kafka-side threads (measurers and probes); no worker sets it.
+    thread_shutdown: StopSignal,
     measurers: Vec<MeasurerHandle>,
 }
 
@@ -57,7 +60,8 @@ impl Exporter {
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
         let mut collectors = Vec::new();
-        let kafka_stop = Arc::new(AtomicBool::new(false));
+        install_panic_hook();
+        let thread_shutdown = StopSignal::new();
         let mut measurers = Vec::new();
         for (index, cluster) in config.clusters.into_iter().enumerate() {
             let mut collector = Collector::new(cluster.clone(), exposition.clone(), status.clone())
@@ -74,7 +78,7 @@ impl Exporter {
                         config.source_clusters.clone(),
                         exposition.clone(),
                         receiver,
-                        kafka_stop.clone(),
+                        thread_shutdown.clone(),
                     )
                     .map_err(|source| StartError::Thread {
                         cluster: name,
@@ -98,7 +102,7 @@ impl Exporter {
         })?;
         let mut tasks = JoinSet::new();
         for c in collectors {
-            tasks.spawn(c.run(stop.clone()));
+            tasks.spawn(supervise_collector(c, stop.clone()));
         }
         let state = AppState {
             exposition: exposition.clone(),
@@ -113,7 +117,7 @@ impl Exporter {
             tasks,
             exposition,
             status,
-            kafka_stop,
+            thread_shutdown,
             measurers,
         })
     }
@@ -134,7 +138,7 @@ impl Exporter {
     /// Stops collectors and the server; open HTTP requests finish first.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        self.kafka_stop.store(true, Ordering::Relaxed);
+        self.thread_shutdown.stop();
         while self.tasks.join_next().await.is_some() {}
         let measurers = std::mem::take(&mut self.measurers);
         // Joining waits for blocking librdkafka calls: not on a runtime worker.

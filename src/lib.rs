@@ -7,6 +7,8 @@
 //! - [`metrics`]: metric families and the pre-rendered exposition text;
 //! - [`kafka`]: Kafka-side measurements (watermarks, lag in seconds, offset sync, probe);
 //! - [`link_filters`]: Confluent's JSON group/topic filters of a link;
+//! - [`supervise`]: per-worker supervision (panics caught, cluster marked down, restart with
+//!   back-off) and per-worker stop signals;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
 //! - [`exporter`]: wiring and shutdown;
 //! - [`demo`]: the simulator's default scenario with an exporter pointed at it;
@@ -23,4 +25,5 @@ pub mod link_filters;
 pub mod metrics;
 pub mod rest_client;
 pub mod sim;
+pub mod supervise;
 pub mod util;

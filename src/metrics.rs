@@ -24,6 +24,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::rest_client::{config_value, LinkConfigData, LinkData, MirrorData, ERROR_REASONS};
+use crate::supervise::WorkerLabels;
 
 /// Known `link_state` values (others are exported with their raw value as well).
 pub const LINK_STATES: [&str; 5] = ["ACTIVE", "FAILED", "UNAVAILABLE", "PAUSED", "UNKNOWN"];
@@ -527,6 +528,9 @@ pub struct ExporterMetrics {
     pub throttled: Family<ClusterLabels, Counter>,
     pub backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     pub link_count: Family<ClusterLabels, Gauge>,
+    /// Restarts of a cluster's workers after a panic or an unexpected exit (by
+    /// [`crate::supervise`]).
+    pub worker_restarts: Family<WorkerLabels, Counter>,
     pub kafka: KafkaMetrics,
     pub probe: ProbeMetrics,
 }
@@ -568,6 +572,7 @@ impl ExporterMetrics {
             throttled: Family::default(),
             backoff: Family::default(),
             link_count: Family::default(),
+            worker_restarts: Family::default(),
             kafka: KafkaMetrics::default(),
             probe: ProbeMetrics::default(),
             registry: Registry::default(),
@@ -611,6 +616,11 @@ impl ExporterMetrics {
             "links",
             "Links exported for the cluster (after include/exclude filters)",
             m.link_count.clone(),
+        );
+        registry.register(
+            "exporter_worker_restarts",
+            "Restarts of the cluster's workers (collector, measurer, probe) after a panic or an unexpected exit; each restart follows a back-off, and the cluster is down until the worker is back",
+            m.worker_restarts.clone(),
         );
         let k = &m.kafka;
         registry.register(

@@ -19,7 +19,6 @@
 //! source-side series of its links and leaves the destination's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -38,6 +37,7 @@ use crate::metrics::{
     ClusterData, ClusterLabels, Exposition, KafkaConnectionLabels, Part, SampleWriter, F,
 };
 use crate::rest_client::{config_value, LinkConfigData};
+use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker, WorkerLabels};
 use crate::util::unix_ms;
 
 type TopicPartition = (String, i32);
@@ -313,17 +313,25 @@ struct PartitionResult {
     lag_seconds: Option<f64>,
 }
 
-/// Handle of a running measurer.
+/// Handle of a running measurer thread (the measurer under its supervisor).
 #[derive(Debug)]
 pub struct MeasurerHandle {
     thread: JoinHandle<()>,
 }
 
 impl MeasurerHandle {
-    /// Waits for the thread (after the sender side closed or `stop` was set).
+    /// Waits for the thread (after the sender side closed or the shutdown was signalled).
     pub fn join(self) {
         let _ = self.thread.join();
     }
+}
+
+/// Why [`Measurer::run`] returned.
+enum Ended {
+    /// Shutdown was signalled.
+    Stopped,
+    /// The collector's side of the snapshot channel is gone (the exporter is stopping).
+    Disconnected,
 }
 
 /// The measurer of one destination cluster.
@@ -333,25 +341,46 @@ pub struct Measurer {
     exposition: Arc<Exposition>,
     destination: Endpoint,
     source_endpoints: BTreeMap<String, Endpoint>,
+    /// Running probes by link; dropping a handle stops and joins its probe.
     probes: BTreeMap<String, probe::ProbeHandle>,
-    stop: Arc<AtomicBool>,
+    /// The exporter's shutdown (this measurer's own stop: the snapshot channel closing).
+    shutdown: StopSignal,
 }
 
 impl Measurer {
-    /// Starts the measurer thread of `cluster` (which must have a `kafka` section). It
-    /// measures after each snapshot received on `snapshots` (and again with the last one when
-    /// none came for two poll intervals) until `snapshots` closes or `stop` is set.
+    /// Starts the measurer thread of `cluster` (which must have a `kafka` section), under a
+    /// supervisor: a panic withdraws the cluster's Kafka-side series, sets its
+    /// `clusterlink_kafka_up` to 0, is logged and counted, and a new measurer starts after a
+    /// back-off. It measures after each snapshot received on `snapshots` (and again with the
+    /// last one when none came for two poll intervals) until `snapshots` closes or `shutdown`
+    /// is signalled.
     pub fn spawn(
         cluster: ClusterConfig,
         sources: Vec<SourceClusterConfig>,
         exposition: Arc<Exposition>,
         snapshots: Receiver<Arc<ClusterData>>,
-        stop: Arc<AtomicBool>,
+        shutdown: StopSignal,
     ) -> std::io::Result<MeasurerHandle> {
-        let kafka = cluster
-            .kafka
-            .clone()
-            .expect("the measurer runs only for clusters with a kafka section");
+        if cluster.kafka.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the measurer runs only for clusters with a kafka section",
+            ));
+        }
+        let thread = std::thread::Builder::new()
+            .name(format!("kafka-{}", cluster.name))
+            .spawn(move || supervise(cluster, sources, exposition, snapshots, shutdown))?;
+        Ok(MeasurerHandle { thread })
+    }
+
+    /// A measurer of `cluster` (`None` when it has no `kafka` section).
+    fn new(
+        cluster: ClusterConfig,
+        sources: Vec<SourceClusterConfig>,
+        exposition: Arc<Exposition>,
+        shutdown: StopSignal,
+    ) -> Option<Self> {
+        let kafka = cluster.kafka.clone()?;
         let destination = Endpoint::new(Connection {
             kafka_cluster: cluster.name.clone(),
             name: cluster.name.clone(),
@@ -359,26 +388,22 @@ impl Measurer {
             config: kafka,
         });
         destination.conn.init_errors(&exposition);
-        let measurer = Self {
+        Some(Self {
             cluster,
             sources,
             exposition,
             destination,
             source_endpoints: BTreeMap::new(),
             probes: BTreeMap::new(),
-            stop,
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("kafka-{}", measurer.cluster.name))
-            .spawn(move || measurer.run(snapshots))?;
-        Ok(MeasurerHandle { thread })
+            shutdown,
+        })
     }
 
-    fn run(mut self, snapshots: Receiver<Arc<ClusterData>>) {
+    fn run(&mut self, snapshots: &Receiver<Arc<ClusterData>>) -> Ended {
         let mut latest: Option<Arc<ClusterData>> = None;
         let mut last_measured = Instant::now();
-        let stale_after = self.cluster.poll_interval * 2;
-        while !self.stop.load(Ordering::Relaxed) {
+        let stale_after = self.cluster.poll_interval.saturating_mul(2);
+        while !self.shutdown.is_stopped() {
             let mut fresh = false;
             match snapshots.recv_timeout(Duration::from_millis(200)) {
                 Ok(s) => {
@@ -386,7 +411,7 @@ impl Measurer {
                     fresh = true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => return Ended::Disconnected,
             }
             while let Ok(s) = snapshots.try_recv() {
                 latest = Some(s);
@@ -401,11 +426,18 @@ impl Measurer {
                 self.ensure_probes(&data);
             }
         }
-        self.stop.store(true, Ordering::Relaxed);
-        for (_, p) in std::mem::take(&mut self.probes) {
-            p.join();
+        Ended::Stopped
+    }
+
+    /// After a failure: every connection of this measurer reads `clusterlink_kafka_up 0` and
+    /// the cluster's Kafka-side series are withdrawn until a new measurer has measured.
+    fn mark_down(&self) {
+        self.destination.set_up(&self.exposition, false);
+        for e in self.source_endpoints.values() {
+            e.set_up(&self.exposition, false);
         }
-        tracing::debug!(kafka_cluster = %self.cluster.name, "kafka measurer stopped");
+        self.exposition
+            .set_part(&self.cluster.name, Part::Kafka, None);
     }
 
     fn poll_clients(&self) {
@@ -446,6 +478,7 @@ impl Measurer {
 
     /// One measurement cycle over `data`.
     pub fn measure(&mut self, data: &ClusterData) {
+        supervise::checkpoint(&self.cluster.name, Worker::Measurer);
         let started = Instant::now();
         let exposition = self.exposition.clone();
         let plans = self.plan(data);
@@ -905,7 +938,7 @@ impl Measurer {
                 destination: self.destination.conn.clone(),
                 config: probe.clone(),
             };
-            match probe::spawn(target, self.exposition.clone(), self.stop.clone()) {
+            match probe::spawn(target, self.exposition.clone(), &self.shutdown) {
                 Ok(handle) => {
                     self.probes.insert(probe.link.clone(), handle);
                 }
@@ -915,6 +948,63 @@ impl Measurer {
             }
         }
     }
+}
+
+/// The measurer thread's body: runs a [`Measurer`] and, after each panic, a new one after a
+/// [`RestartBackoff`], until shutdown or the snapshot channel closes.
+fn supervise(
+    cluster: ClusterConfig,
+    sources: Vec<SourceClusterConfig>,
+    exposition: Arc<Exposition>,
+    snapshots: Receiver<Arc<ClusterData>>,
+    shutdown: StopSignal,
+) {
+    let labels = WorkerLabels {
+        kafka_cluster: cluster.name.clone(),
+        worker: Worker::Measurer,
+    };
+    let restarts = exposition
+        .own
+        .worker_restarts
+        .get_or_create(&labels)
+        .clone();
+    restarts.inc_by(0);
+    let stops = Stops::under(&shutdown);
+    let mut backoff = RestartBackoff::default();
+    loop {
+        let started = Instant::now();
+        let Some(mut measurer) = Measurer::new(
+            cluster.clone(),
+            sources.clone(),
+            exposition.clone(),
+            shutdown.clone(),
+        ) else {
+            break;
+        };
+        let failure = match supervise::catch(|| measurer.run(&snapshots)) {
+            Ok(Ended::Stopped | Ended::Disconnected) => break,
+            Err(failure) => failure,
+        };
+        if stops.is_stopped() {
+            break;
+        }
+        let wait = backoff.next(started.elapsed());
+        measurer.mark_down();
+        // Stops and joins its probes; they start again with the next measurer.
+        drop(measurer);
+        restarts.inc();
+        tracing::error!(
+            kafka_cluster = %cluster.name,
+            worker = Worker::Measurer.as_str(),
+            error = %failure,
+            restart_in_ms = wait.as_millis() as u64,
+            "worker failed; withdrew the cluster's Kafka-side series, restarting it"
+        );
+        if stops.sleep(wait) {
+            break;
+        }
+    }
+    tracing::debug!(kafka_cluster = %cluster.name, "kafka measurer stopped");
 }
 
 fn config_enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> bool {

@@ -10,7 +10,6 @@
 //! topic) are ignored.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -27,6 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::{error_reason, Connection, StatsContext};
 use crate::config::ProbeConfig;
 use crate::metrics::{Exposition, ProbeLabels};
+use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker, WorkerLabels};
 use crate::util::unix_ms;
 
 /// What a probe measures.
@@ -39,15 +39,27 @@ pub struct ProbeTarget {
     pub destination: Connection,
 }
 
-/// A running probe.
+/// A running probe. Dropping the handle stops the probe (its own stop signal only) and waits
+/// for its thread.
 #[derive(Debug)]
 pub struct ProbeHandle {
-    thread: JoinHandle<()>,
+    stop: StopSignal,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl ProbeHandle {
+    /// Stops the probe and waits for its thread.
     pub fn join(self) {
-        let _ = self.thread.join();
+        drop(self);
+    }
+}
+
+impl Drop for ProbeHandle {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -100,25 +112,73 @@ impl ProducerContext for ProbeProducerContext {
     }
 }
 
-/// Starts the probe thread; it stops when `stop` is set.
+/// Starts the probe thread under a supervisor: a panic, or a failure to create its clients,
+/// is logged and counted (`clusterlink_exporter_worker_restarts_total{worker="probe"}`) and
+/// the probe starts again after a back-off. It stops when its handle is dropped or `shutdown`
+/// is signalled.
 pub fn spawn(
     target: ProbeTarget,
     exposition: Arc<Exposition>,
-    stop: Arc<AtomicBool>,
+    shutdown: &StopSignal,
 ) -> std::io::Result<ProbeHandle> {
+    let stops = Stops::under(shutdown);
+    let own = stops.own.clone();
     let name = format!("probe-{}", target.config.link);
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        if let Err(e) = Probe::new(target, exposition, stop).and_then(|mut p| p.run()) {
-            tracing::error!(error = %e, "probe stopped");
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || supervise(target, exposition, stops))?;
+    Ok(ProbeHandle {
+        stop: own,
+        thread: Some(thread),
+    })
+}
+
+/// The probe thread's body.
+fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
+    let labels = WorkerLabels {
+        kafka_cluster: target.destination.kafka_cluster.clone(),
+        worker: Worker::Probe,
+    };
+    let restarts = exposition
+        .own
+        .worker_restarts
+        .get_or_create(&labels)
+        .clone();
+    restarts.inc_by(0);
+    let mut backoff = RestartBackoff::default();
+    loop {
+        let started = Instant::now();
+        let outcome = supervise::catch(|| {
+            Probe::new(target.clone(), exposition.clone(), stops.clone()).and_then(|mut p| p.run())
+        });
+        if stops.is_stopped() {
+            return;
         }
-    })?;
-    Ok(ProbeHandle { thread })
+        let failure = match outcome {
+            Ok(Ok(())) => Failure::Exited("the probe loop returned".into()),
+            Ok(Err(e)) => Failure::Exited(format!("cannot create its clients: {e}")),
+            Err(failure) => failure,
+        };
+        let wait = backoff.next(started.elapsed());
+        restarts.inc();
+        tracing::error!(
+            kafka_cluster = %labels.kafka_cluster,
+            worker = Worker::Probe.as_str(),
+            link = %target.config.link,
+            error = %failure,
+            restart_in_ms = wait.as_millis() as u64,
+            "worker failed; restarting it"
+        );
+        if stops.sleep(wait) {
+            return;
+        }
+    }
 }
 
 struct Probe {
     target: ProbeTarget,
     exposition: Arc<Exposition>,
-    stop: Arc<AtomicBool>,
+    stops: Stops,
     labels: ProbeLabels,
     producer: BaseProducer<ProbeProducerContext>,
     consumer: BaseConsumer<StatsContext>,
@@ -149,7 +209,7 @@ impl Probe {
     fn new(
         target: ProbeTarget,
         exposition: Arc<Exposition>,
-        stop: Arc<AtomicBool>,
+        stops: Stops,
     ) -> Result<Self, KafkaError> {
         let labels = ProbeLabels {
             kafka_cluster: target.destination.kafka_cluster.clone(),
@@ -189,7 +249,7 @@ impl Probe {
         Ok(Self {
             target,
             exposition,
-            stop,
+            stops,
             labels,
             producer,
             consumer,
@@ -265,7 +325,8 @@ impl Probe {
         let sla_ms = self.target.config.sla.as_millis() as i64;
         let mut next_send = Instant::now();
         let mut next_refresh = Instant::now();
-        while !self.stop.load(Ordering::Relaxed) {
+        while !self.stops.is_stopped() {
+            supervise::checkpoint(&self.labels.kafka_cluster, Worker::Probe);
             let now = Instant::now();
             if now >= next_refresh {
                 self.refresh_partitions();
