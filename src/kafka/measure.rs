@@ -562,7 +562,7 @@ impl Measurer {
                         if let (Some(d), Some(s)) = (r.destination, r.source) {
                             if s > d {
                                 lagging.push(Lagging {
-                                    lag: s - d,
+                                    lag: s.saturating_sub(d),
                                     source: (m.source_topic.clone(), p),
                                     offset: d,
                                     key,
@@ -594,7 +594,8 @@ impl Measurer {
                     match timestamps.get(&l.source) {
                         Some(ts) => {
                             if let Some(r) = results.get_mut(&l.key) {
-                                r.lag_seconds = Some((now_ms - ts).max(0) as f64 / 1000.0);
+                                r.lag_seconds =
+                                    Some(now_ms.saturating_sub(*ts).max(0) as f64 / 1000.0);
                             }
                         }
                         None => unread += 1,
@@ -756,7 +757,7 @@ impl Measurer {
                             committed = true;
                             // Not yet synced: the destination would restart from offset 0.
                             let d = on_dest.get(&(m.mirror_topic.clone(), p)).unwrap_or(&0);
-                            lag += (s - d).max(0);
+                            lag = lag.saturating_add(s.saturating_sub(*d).max(0));
                         }
                     }
                     if committed {
@@ -868,12 +869,12 @@ impl Measurer {
                 let partition = p.to_string();
                 let labels = [l, t, partition.as_str()];
                 let lag = match (r.destination, r.source) {
-                    (Some(d), Some(s)) => Some((s - d).max(0)),
+                    (Some(d), Some(s)) => Some(s.saturating_sub(d).max(0)),
                     _ => None,
                 };
                 if let Some(lag) = lag {
                     measured = true;
-                    sum += lag;
+                    sum = sum.saturating_add(lag);
                     max = max.max(lag);
                 }
                 if let Some(s) = r.lag_seconds {

@@ -187,7 +187,8 @@ impl ClientContext for StatsContext {
         let mut totals: HashMap<String, i64> = HashMap::new();
         for broker in statistics.brokers.values() {
             for (request, count) in &broker.req {
-                *totals.entry(request.clone()).or_default() += count;
+                let total = totals.entry(request.clone()).or_default();
+                *total = total.saturating_add(*count);
             }
         }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());

@@ -352,7 +352,7 @@ impl Probe {
     fn send_round(&mut self) {
         let instance = self.target.config.instance_id.clone();
         for partition in 0..self.partitions {
-            self.sequence += 1;
+            self.sequence = self.sequence.wrapping_add(1);
             let sent = unix_ms();
             let value = format_record(&instance, self.sequence, sent);
             let id = (partition, self.sequence);
@@ -400,7 +400,8 @@ impl Probe {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&(m.partition(), sequence));
-                    let latency = (now - sent).max(0) as f64 / 1000.0;
+                    // `sent` comes from the record: any i64.
+                    let latency = now.saturating_sub(sent).max(0) as f64 / 1000.0;
                     p.latency
                         .get_or_create(&self.labels, self.target.config.sla.as_secs_f64())
                         .observe(latency);
