@@ -65,6 +65,21 @@ pub const MIRROR_STATES: [&str; 13] = [
     "UNKNOWN",
 ];
 
+/// Known `state_category` values of Confluent Cloud's `category_counts` (others are exported
+/// with their raw value as well).
+pub const STATE_CATEGORIES: [&str; 5] =
+    ["ACTIVE", "PAUSED", "IN_ERROR", "PENDING", "NOT_APPLICABLE"];
+
+/// What a label says when the value is missing or empty.
+pub const UNKNOWN_LABEL: &str = "unknown";
+
+/// The one rule for label values: the value as reported, or [`UNKNOWN_LABEL`] when it is
+/// missing or empty. [`SampleWriter::sample`] applies it to every label it writes; the state
+/// families map an empty state to `UNKNOWN` (an empty link error to `NO_ERROR`) before that.
+pub fn label_value(value: Option<&str>) -> &str {
+    value.filter(|v| !v.is_empty()).unwrap_or(UNKNOWN_LABEL)
+}
+
 /// One per-cluster metric family.
 #[derive(Debug, Clone, Copy)]
 pub struct FamilyDef {
@@ -101,6 +116,8 @@ families! {
         "Number of errors the link task reports";
     LinkMirrorTopics = "clusterlink_link_mirror_topics" ["link", "state"]
         "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    LinkMirrorPartitions = "clusterlink_link_mirror_partitions" ["link", "state_category"]
+        "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
     MirrorInfo = "clusterlink_mirror_topic_info" ["link", "mirror_topic", "source_topic"]
         "Mirror topic and the source topic it mirrors (always 1)";
     MirrorState = "clusterlink_mirror_topic_state" ["link", "mirror_topic", "state"]
@@ -205,7 +222,8 @@ impl<'a> SampleWriter<'a> {
         }
     }
 
-    /// One sample; `values` are the family's labels after `kafka_cluster`.
+    /// One sample; `values` are the family's labels after `kafka_cluster`, each written as
+    /// [`label_value`] says (empty → `unknown`) and escaped.
     pub fn sample(&mut self, family: F, values: &[&str], value: f64) {
         let def = &CLUSTER_FAMILIES[family as usize];
         debug_assert_eq!(def.labels.len(), values.len(), "{}", def.name);
@@ -214,10 +232,10 @@ impl<'a> SampleWriter<'a> {
             buf,
             "{}{{kafka_cluster=\"{}\"",
             def.name,
-            escape(self.cluster)
+            escape(label_value(Some(self.cluster)))
         );
         for (label, v) in def.labels.iter().zip(values) {
-            let _ = write!(buf, ",{label}=\"{}\"", escape(v));
+            let _ = write!(buf, ",{label}=\"{}\"", escape(label_value(Some(v))));
         }
         if value.fract() == 0.0 && value.abs() < 1e15 {
             let _ = writeln!(buf, "}} {}", value as i64);
@@ -243,10 +261,33 @@ impl<'a> SampleWriter<'a> {
 }
 
 fn enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> &'static str {
-    match config_value(configs, name) {
+    match config_value(configs, name).filter(|v| !v.is_empty()) {
         Some(v) if v.eq_ignore_ascii_case("true") => "true",
         Some(_) => "false",
-        None => "unknown",
+        None => UNKNOWN_LABEL,
+    }
+}
+
+/// `clusterlink_link_mirror_partitions` of one link, when it reports `category_counts`: every
+/// known category (0 when not listed), other categories by their raw value (empty →
+/// `unknown`); negative counts count as 0, repeated categories are summed (saturating).
+fn mirror_partitions(w: &mut SampleWriter, link: &LinkData) {
+    let Some(categories) = &link.category_counts else {
+        return;
+    };
+    let mut counts: BTreeMap<&str, u64> = STATE_CATEGORIES.iter().map(|c| (*c, 0)).collect();
+    for c in categories {
+        let count = counts
+            .entry(label_value(Some(&c.state_category)))
+            .or_default();
+        *count = count.saturating_add(c.count.max(0).unsigned_abs());
+    }
+    for (category, count) in counts {
+        w.sample(
+            F::LinkMirrorPartitions,
+            &[&link.link_name, category],
+            count as f64,
+        );
     }
 }
 
@@ -267,21 +308,21 @@ pub fn render_cluster(
     for link in &data.links {
         let l = link.link_name.as_str();
         let configs = data.configs.get(l);
-        let mode = config_value(configs, "link.mode").unwrap_or("unknown");
-        let connection = config_value(configs, "connection.mode").unwrap_or("unknown");
         w.sample(
             F::LinkInfo,
             &[
                 l,
-                link.cluster_link_id
-                    .as_deref()
-                    .or(link.link_id.as_deref())
-                    .unwrap_or(""),
-                link.source_cluster_id.as_deref().unwrap_or(""),
-                link.destination_cluster_id.as_deref().unwrap_or(""),
-                link.remote_cluster_id.as_deref().unwrap_or(""),
-                mode,
-                connection,
+                label_value(
+                    link.cluster_link_id
+                        .as_deref()
+                        .filter(|id| !id.is_empty())
+                        .or(link.link_id.as_deref()),
+                ),
+                label_value(link.source_cluster_id.as_deref()),
+                label_value(link.destination_cluster_id.as_deref()),
+                label_value(link.remote_cluster_id.as_deref()),
+                label_value(config_value(configs, "link.mode")),
+                label_value(config_value(configs, "connection.mode")),
                 enabled(configs, "consumer.offset.sync.enable"),
                 enabled(configs, "acl.sync.enable"),
                 enabled(configs, "auto.create.mirror.topics.enable"),
@@ -327,12 +368,13 @@ pub fn render_cluster(
         for (state, count) in counts {
             w.sample(F::LinkMirrorTopics, &[l, state], count as f64);
         }
+        mirror_partitions(&mut w, link);
     }
     for m in &data.mirrors {
         let (l, t) = (m.link_name.as_str(), m.mirror_topic_name.as_str());
         w.sample(
             F::MirrorInfo,
-            &[l, t, m.source_topic_name.as_deref().unwrap_or(t)],
+            &[l, t, label_value(m.source_topic_name.as_deref())],
             1.0,
         );
         let state = m
@@ -904,6 +946,163 @@ mod tests {
         );
         let without = render(false);
         assert!(!without.contains("clusterlink_mirror_partition_lag_messages{"));
+    }
+
+    #[test]
+    fn label_value_maps_missing_and_empty_to_unknown() {
+        assert_eq!(label_value(None), UNKNOWN_LABEL);
+        assert_eq!(label_value(Some("")), UNKNOWN_LABEL);
+        assert_eq!(label_value(Some(" ")), " ");
+        assert_eq!(label_value(Some("OUTBOUND")), "OUTBOUND");
+    }
+
+    /// The label values of `family`'s samples in `text`, by label name.
+    fn labels_of(text: &str, family: &str) -> Vec<BTreeMap<String, String>> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(family)?.strip_prefix('{'))
+            .map(|rest| {
+                let inner = &rest[..rest.rfind('}').expect("closing brace")];
+                inner
+                    .split("\",")
+                    .map(|kv| {
+                        let (k, v) = kv.split_once("=\"").expect("label=\"value");
+                        (k.to_owned(), v.trim_end_matches('"').to_owned())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn empty_or_missing_label_values_say_unknown() {
+        // As seen in the field: `connection.mode` with an empty value, no ids, an empty
+        // `link.mode`, a task and a source topic without a name.
+        let mut d = data();
+        d.links[0].cluster_link_id = Some(String::new());
+        d.links[0].source_cluster_id = None;
+        d.links[0].tasks.as_mut().unwrap()[0].task_name = String::new();
+        d.configs.get_mut("ab").unwrap().extend([
+            LinkConfigData {
+                name: "connection.mode".into(),
+                value: Some(String::new()),
+                is_sensitive: Some(false),
+            },
+            LinkConfigData {
+                name: "link.mode".into(),
+                value: None,
+                is_sensitive: Some(false),
+            },
+            LinkConfigData {
+                name: "acl.sync.enable".into(),
+                value: Some(String::new()),
+                is_sensitive: Some(false),
+            },
+        ]);
+        d.mirrors[0].source_topic_name = Some(String::new());
+        let e = Exposition::new(&["c1".to_owned()]);
+        e.set_cluster("c1", Some(render_cluster("c1", &d, true)));
+        let text = e.render();
+        assert!(!text.contains("=\"\""), "an empty label value:\n{text}");
+        let info = labels_of(&text, "clusterlink_link_info");
+        assert_eq!(info.len(), 1);
+        for label in [
+            "link_id",
+            "source_cluster_id",
+            "destination_cluster_id",
+            "remote_cluster_id",
+            "link_mode",
+            "connection_mode",
+            "acl_sync",
+            "auto_create_mirror_topics",
+        ] {
+            assert_eq!(info[0][label], UNKNOWN_LABEL, "{label}");
+        }
+        assert_eq!(info[0]["consumer_offset_sync"], "true");
+        let tasks = labels_of(&text, "clusterlink_link_task_errors");
+        assert_eq!(tasks[0]["task"], UNKNOWN_LABEL);
+        let mirror = labels_of(&text, "clusterlink_mirror_topic_info");
+        assert_eq!(mirror[0]["source_topic"], UNKNOWN_LABEL);
+        // The state families keep their own convention for an empty value.
+        assert!(text.contains("error=\"NO_ERROR\"} 1\n"));
+    }
+
+    /// `clusterlink_link_mirror_partitions` of a link parsed from `json`, by category.
+    fn partitions_of(json: &str) -> BTreeMap<String, String> {
+        let link: LinkData = serde_json::from_str(json).expect("the link parses");
+        let d = ClusterData {
+            links: vec![link],
+            ..Default::default()
+        };
+        let e = Exposition::new(&["c1".to_owned()]);
+        e.set_cluster("c1", Some(render_cluster("c1", &d, true)));
+        let text = e.render();
+        let mut out = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("clusterlink_link_mirror_partitions{"))
+        {
+            let labels = &labels_of(line, "clusterlink_link_mirror_partitions")[0];
+            assert_eq!(labels["link"], "l");
+            let value = line.rsplit_once(' ').unwrap().1.to_owned();
+            let category = labels["state_category"].clone();
+            assert!(out.insert(category, value).is_none(), "repeated: {line}");
+        }
+        out
+    }
+
+    #[test]
+    fn category_counts_by_state_category() {
+        let counts = partitions_of(
+            r#"{"link_name":"l","category_counts":[
+                {"state_category":"ACTIVE","count":3},
+                {"state_category":"IN_ERROR","count":2},
+                {"state_category":"UNKNOWN","count":1},
+                {"state_category":"IN_ERROR","count":1},
+                {"state_category":"PAUSED","count":-4},
+                {"state_category":"","count":2},
+                {"state_category":"a\"b","count":9223372036854775807},
+                {"state_category":"a\"b","count":9223372036854775807},
+                {"state_category":"a\"b","count":9223372036854775807},
+                {"state_category":5,"count":1},
+                {"state_category":"PENDING","count":1.5},
+                {"state_category":"PENDING","count":"7"},
+                {"count":7},
+                "junk"
+            ]}"#,
+        );
+        let expected: BTreeMap<String, String> = [
+            ("ACTIVE", "3"),
+            ("IN_ERROR", "3"),
+            ("PAUSED", "0"),
+            ("PENDING", "0"),
+            ("NOT_APPLICABLE", "0"),
+            ("UNKNOWN", "1"),
+            (UNKNOWN_LABEL, "2"),
+            // Summed saturating; past 1e15 values are written as floats.
+            ("a\\\"b", "18446744073709552000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn category_counts_zero_on_a_new_link_absent_when_not_reported() {
+        let zeros = partitions_of(r#"{"link_name":"l","category_counts":[]}"#);
+        assert_eq!(
+            zeros.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            STATE_CATEGORIES.into_iter().collect()
+        );
+        assert!(zeros.values().all(|v| v == "0"), "{zeros:?}");
+        for absent in [
+            r#"{"link_name":"l"}"#,
+            r#"{"link_name":"l","category_counts":null}"#,
+            r#"{"link_name":"l","category_counts":{"ACTIVE":1}}"#,
+            r#"{"link_name":"l","category_counts":"ACTIVE"}"#,
+        ] {
+            assert!(partitions_of(absent).is_empty(), "{absent}");
+        }
     }
 
     #[test]

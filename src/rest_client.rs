@@ -112,6 +112,43 @@ pub struct LinkData {
     pub link_error_message: Option<String>,
     #[serde(default)]
     pub tasks: Option<Vec<TaskData>>,
+    /// Confluent Cloud's `category_counts`: mirror partitions by state category. `None` when
+    /// the field is absent, `null` or not an array (Confluent Platform); see [`LinkCategory`].
+    #[serde(default, deserialize_with = "link_categories")]
+    pub category_counts: Option<Vec<LinkCategory>>,
+}
+
+/// One item of a link's `category_counts` (`LinkCategory` in Confluent Cloud's spec): how many
+/// of the link's mirror partitions are in a state category (`ACTIVE`, `PAUSED`, `IN_ERROR`,
+/// `PENDING`, `NOT_APPLICABLE`, or a value the spec does not list). Raw: the count may be
+/// negative and a category may repeat or be empty; the renderer decides what to export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkCategory {
+    pub state_category: String,
+    pub count: i64,
+}
+
+/// `category_counts`, leniently: an informational field must not fail the whole link list.
+/// Not an array → `None`; an item whose `state_category` is not a string or whose `count` is
+/// not an integer that fits an `i64` is dropped.
+fn link_categories<'de, D>(d: D) -> Result<Option<Vec<LinkCategory>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let serde_json::Value::Array(items) = serde_json::Value::deserialize(d)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        items
+            .iter()
+            .filter_map(|item| {
+                Some(LinkCategory {
+                    state_category: item.get("state_category")?.as_str()?.to_owned(),
+                    count: item.get("count")?.as_i64()?,
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// `LinkTask`.

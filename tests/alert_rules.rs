@@ -773,6 +773,28 @@ fn alertmanager_config_pages_on_critical_and_groups_by_link() {
         "ClusterLinkMirrorTopicSourceUnavailable",
         &["kafka_cluster", "link", "mirror_topic"]
     ));
+    // The per-link partitions-in-error alert has no mirror_topic: the per-topic alerts mute it
+    // with a rule on the link.
+    let strings = |rule: &Value, key: &str| -> Vec<String> {
+        seq_at(rule, key)
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(
+        inhibits.iter().any(|rule| {
+            let sources = strings(rule, "source_matchers").join(" ");
+            strings(rule, "equal") == ["kafka_cluster", "link"]
+                && sources.contains("ClusterLinkMirrorTopicFailed")
+                && sources.contains("ClusterLinkMirrorTopicSourceUnavailable")
+                && strings(rule, "target_matchers")
+                    .iter()
+                    .any(|m| m.contains("ClusterLinkMirrorPartitionsInError"))
+        }),
+        "no inhibit rule lets ClusterLinkMirrorTopicFailed and \
+         ClusterLinkMirrorTopicSourceUnavailable mute ClusterLinkMirrorPartitionsInError"
+    );
 
     match find_binary("amtool") {
         Some(amtool) => {
@@ -893,8 +915,13 @@ fn overrides_apply_and_shorten_every_alert() {
             "{name}: the override is longer than the real `for:`"
         );
     }
-    // The order inhibition relies on: the link alert before the per-topic alerts.
+    // The order inhibition relies on: the link alert before the per-topic alerts, and these
+    // before the per-link count of partitions in error they explain.
     assert!(short["ClusterLinkDown"] < short["ClusterLinkMirrorTopicSourceUnavailable"]);
+    assert!(
+        short["ClusterLinkMirrorTopicSourceUnavailable"]
+            < short["ClusterLinkMirrorPartitionsInError"]
+    );
     let recorded: BTreeSet<String> = rules()
         .iter()
         .filter_map(|r| r.record().map(str::to_owned))

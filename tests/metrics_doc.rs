@@ -91,6 +91,18 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
         "docs/metrics.md labels differ from the labels (in order) of the served samples:\n{}",
         mismatches.join("\n")
     );
+    // One rule for every label value: empty or missing is written `unknown`, never "" (the
+    // simulator reports no destination_cluster_id, for one).
+    let empty: Vec<String> = families
+        .values()
+        .flat_map(|f| &f.samples)
+        .filter(|s| s.labels.iter().any(|(_, v)| v.is_empty()))
+        .map(|s| format!("{} {:?}", s.name, s.labels))
+        .collect();
+    assert!(
+        empty.is_empty(),
+        "samples with an empty label value: {empty:#?}"
+    );
     // The scenario is made so that every family has samples, so every label list was checked.
     assert!(
         without_samples.is_empty(),

@@ -165,6 +165,97 @@ async fn cloud_responses_match_the_schemas() {
     check_read_endpoints("cloud").await;
 }
 
+/// `category_counts` of a link object, by category.
+fn category_counts(link: &Value) -> std::collections::BTreeMap<String, i64> {
+    link["category_counts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no category_counts in {link}"))
+        .iter()
+        .map(|c| {
+            (
+                c["state_category"].as_str().unwrap().to_owned(),
+                c["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until link `link` of B, as `GET …/links/{link}` and in `GET …/links` show it, has
+/// these partition counts (every other category of the spec 0).
+async fn wait_category_counts(sim: &Simulator, link: &str, nonzero: &[(&str, i64)]) {
+    let mut expected: std::collections::BTreeMap<String, i64> =
+        ["ACTIVE", "IN_ERROR", "NOT_APPLICABLE", "PAUSED", "PENDING"]
+            .into_iter()
+            .map(|c| (c.to_owned(), 0))
+            .collect();
+    for (category, count) in nonzero {
+        expected.insert((*category).to_owned(), *count);
+    }
+    eventually(
+        Duration::from_secs(30),
+        &format!("category_counts of {link} to be {expected:?}"),
+        || async {
+            let one = get_ok(sim, "B", &format!("/links/{link}")).await;
+            assert_valid("ListLinksResponseData.json", &one);
+            let all = get_ok(sim, "B", "/links").await;
+            let listed = all["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["link_name"] == link)
+                .cloned()
+                .unwrap_or_else(|| panic!("{link} is not listed: {all}"));
+            (category_counts(&one) == expected && category_counts(&listed) == expected)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+/// Cloud's `category_counts` count mirror *partitions* by the category of their mirror
+/// topic's state, list every category of the spec (all 0 on a new link), and follow the
+/// states; Platform links have no such field.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_category_counts_follow_the_mirror_partitions() {
+    let sim = start(&scenario("cloud", "")).await;
+    wait_mirror_status(&sim, "B", "ab", "A_clicks", "ACTIVE").await;
+    wait_mirror_status(&sim, "B", "ab", "A_orders", "ACTIVE").await;
+    // A_clicks has 2 partitions, A_orders 3.
+    wait_category_counts(&sim, "ab", &[("ACTIVE", 5)]).await;
+
+    sim.apply(&Action::PauseMirrors {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirrors: vec!["A_clicks".into()],
+    })
+    .unwrap();
+    wait_category_counts(&sim, "ab", &[("ACTIVE", 3), ("PAUSED", 2)]).await;
+
+    sim.apply(&Action::DeleteTopic {
+        cluster: "A".into(),
+        topic: "orders".into(),
+    })
+    .unwrap();
+    wait_mirror_status(&sim, "B", "ab", "A_orders", "FAILED").await;
+    wait_category_counts(&sim, "ab", &[("IN_ERROR", 3), ("PAUSED", 2)]).await;
+
+    // A new link without mirror topics: every category 0.
+    let (status, body) = send(
+        reqwest::Method::POST,
+        &url(&sim, "B", "/links?link_name=fresh"),
+        Some(json!({"source_cluster_id": sim.cluster("A").cluster_id})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    wait_category_counts(&sim, "fresh", &[]).await;
+
+    let platform = start(&scenario("platform", "")).await;
+    for path in ["/links/ab", "/links/ab?include_tasks=true"] {
+        let link = get_ok(&platform, "B", path).await;
+        assert!(link.get("category_counts").is_none(), "{path}: {link}");
+    }
+}
+
 fn fault(sim: &Simulator, fault: RestFault, requests: Option<u32>) {
     sim.apply(&Action::RestFault {
         cluster: "B".into(),

@@ -581,20 +581,29 @@ fn link_json(c: &ClusterState, l: &Link, include_tasks: bool) -> Value {
     v
 }
 
-/// Confluent Cloud's mirror counts by state category.
+/// The `state_category` of a mirror partition, from its mirror topic's status (the simulator
+/// has no per-partition state: every partition of a mirror topic is in the topic's category).
+fn state_category(status: MirrorStatus) -> &'static str {
+    match status {
+        MirrorStatus::Active => "ACTIVE",
+        MirrorStatus::Paused | MirrorStatus::LinkPaused => "PAUSED",
+        MirrorStatus::Failed | MirrorStatus::LinkFailed | MirrorStatus::SourceUnavailable => {
+            "IN_ERROR"
+        }
+        MirrorStatus::PendingMirror | MirrorStatus::PendingStopped => "PENDING",
+        MirrorStatus::Stopped => "NOT_APPLICABLE",
+    }
+}
+
+/// Every category Confluent Cloud's spec lists for `category_counts`.
+const STATE_CATEGORIES: [&str; 5] = ["ACTIVE", "IN_ERROR", "NOT_APPLICABLE", "PAUSED", "PENDING"];
+
+/// Confluent Cloud's `category_counts`: the link's mirror partitions by state category, every
+/// category listed (0 when none, so all 0 on a new link), sorted by category.
 fn category_counts(l: &Link) -> Value {
-    let mut counts: BTreeMap<&str, i32> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, usize> = STATE_CATEGORIES.iter().map(|c| (*c, 0)).collect();
     for m in l.mirrors.values() {
-        let category = match m.status {
-            MirrorStatus::Active => "ACTIVE",
-            MirrorStatus::Paused | MirrorStatus::LinkPaused => "PAUSED",
-            MirrorStatus::Failed | MirrorStatus::LinkFailed | MirrorStatus::SourceUnavailable => {
-                "IN_ERROR"
-            }
-            MirrorStatus::PendingMirror | MirrorStatus::PendingStopped => "PENDING",
-            MirrorStatus::Stopped => "NOT_APPLICABLE",
-        };
-        *counts.entry(category).or_default() += 1;
+        *counts.entry(state_category(m.status)).or_default() += m.partitions.len();
     }
     counts
         .into_iter()

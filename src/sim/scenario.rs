@@ -498,6 +498,9 @@ mod tests {
         let names: Vec<_> = s.clusters.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["A", "B"]);
         assert!(s.clusters.iter().all(|c| c.brokers == 3));
+        // One REST flavour each: the demo and the paging test see Cloud-only series too.
+        let flavours: Vec<_> = s.clusters.iter().map(|c| c.flavour).collect();
+        assert_eq!(flavours, [Flavour::Cloud, Flavour::Platform]);
         let ab = s.links.iter().find(|l| l.name == "ab-link").unwrap();
         assert_eq!((ab.source.as_str(), ab.destination.as_str()), ("A", "B"));
         assert!(ab.mirrors.contains(&"demo-perf-topic".to_string()));

@@ -16,11 +16,12 @@ use cluster_link_exporter::sim::{Action, Simulator};
 use super::scrape::{parse_sample, Sample};
 use super::sim::{http, start, wait_mirror_status};
 
-/// Two clusters; link `ab` A→B mirrors `events` (with traffic and a consumer group whose
-/// offsets it syncs), `orders` (whose source is deleted once running, so the mirror fails
-/// with an error) and `clusterlink-probe` (so the demo configuration probes the link); ACL
-/// sync is on without `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability
-/// checks.
+/// Two clusters, A of the Confluent Platform flavour and B of the Confluent Cloud flavour (so
+/// that the Cloud-only `clusterlink_link_mirror_partitions` is served too); link `ab` A→B
+/// mirrors `events` (with traffic and a consumer group whose offsets it syncs), `orders`
+/// (whose source is deleted once running, so the mirror fails with an error) and
+/// `clusterlink-probe` (so the demo configuration probes the link); ACL sync is on without
+/// `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability checks.
 pub const SCENARIO: &str = r#"
 clusters:
   - name: A
@@ -28,6 +29,7 @@ clusters:
     topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: clusterlink-probe, partitions: 1}]
   - name: B
     brokers: 1
+    flavour: cloud
 links:
   - name: ab
     source: A
@@ -79,8 +81,9 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, Strin
 
 /// Starts [`SCENARIO`], deletes the source topic of `orders`, starts an exporter polling every
 /// cluster every 500 ms on `127.0.0.1:0`, and waits until it is ready and serves every
-/// expected series: every family it declares has samples, the failed mirror has its error and
-/// the `AclSync` task is `IN_ERROR`.
+/// expected series: every family it declares has samples, the failed mirror has its error (and
+/// its 2 partitions are `IN_ERROR` in B's `category_counts`) and the `AclSync` task is
+/// `IN_ERROR`.
 pub async fn start_with_every_family() -> Running {
     let sim = start(SCENARIO).await;
     wait_mirror_status(&sim, "B", "ab", "events", "ACTIVE").await;
@@ -165,6 +168,13 @@ fn missing_series(text: &str) -> Vec<String> {
         Some("1"),
     ) {
         missing.push("clusterlink_link_task_state of AclSync IN_ERROR = 1".into());
+    }
+    if !has(
+        "clusterlink_link_mirror_partitions",
+        &[("link", "ab"), ("state_category", "IN_ERROR")],
+        Some("2"),
+    ) {
+        missing.push("clusterlink_link_mirror_partitions of ab IN_ERROR = 2 (orders)".into());
     }
     missing
 }
