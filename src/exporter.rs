@@ -63,7 +63,8 @@ impl Exporter {
 
     /// [`Exporter::start`] with every `--web.*` option, the HTTP server's limits included.
     pub async fn start_with(config: Config, web: &WebOptions) -> Result<Self, StartError> {
-        let (listen_address, telemetry_path) = (web.listen_address.as_str(), web.telemetry_path.as_str());
+        let (listen_address, telemetry_path) =
+            (web.listen_address.as_str(), web.telemetry_path.as_str());
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let exposition = Arc::new(Exposition::new(&names));
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));

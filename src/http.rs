@@ -18,8 +18,8 @@ use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
 use prometheus_client::metrics::gauge::Gauge;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
@@ -142,7 +142,10 @@ struct Slots {
 
 impl Slots {
     fn new(state: &AppState) -> Self {
-        let max = state.limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        let max = state
+            .limits
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS);
         let gauge = &state.exposition.own.http.max_connections;
         gauge.set(i64::try_from(max).unwrap_or(i64::MAX));
         Self {
@@ -217,9 +220,7 @@ impl AcceptBackoff {
     pub fn failed(&mut self) -> Duration {
         let doublings = self.failures.min(16);
         self.failures = self.failures.saturating_add(1);
-        Self::FIRST
-            .saturating_mul(1 << doublings)
-            .min(Self::MAX)
+        Self::FIRST.saturating_mul(1 << doublings).min(Self::MAX)
     }
 
     /// Records a success; returns the number of failures of the burst it ends (0: none).
@@ -434,7 +435,11 @@ mod tests {
         assert_eq!(backoff.failures(), 12);
         assert_eq!(backoff.succeeded(), 12, "the burst's length");
         assert_eq!(backoff.succeeded(), 0, "no burst since");
-        assert_eq!(backoff.failed(), AcceptBackoff::FIRST, "a new burst starts over");
+        assert_eq!(
+            backoff.failed(),
+            AcceptBackoff::FIRST,
+            "a new burst starts over"
+        );
     }
 
     #[test]
@@ -461,7 +466,10 @@ mod tests {
         assert_eq!(backoff.failures(), 0);
         // EMFILE: too many open files.
         let emfile = Error::from_raw_os_error(24);
-        assert_eq!(accept_failed(&mut backoff, &emfile), Some(AcceptBackoff::FIRST));
+        assert_eq!(
+            accept_failed(&mut backoff, &emfile),
+            Some(AcceptBackoff::FIRST)
+        );
         assert_eq!(
             accept_failed(&mut backoff, &emfile),
             Some(AcceptBackoff::FIRST * 2)

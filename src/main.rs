@@ -94,7 +94,9 @@ impl Cli {
 fn positive_duration(s: &str) -> Result<Duration, String> {
     match parse_duration(s) {
         Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("expected a positive duration like 500ms, 10s or 2m, got {s:?}")),
+        _ => Err(format!(
+            "expected a positive duration like 500ms, 10s or 2m, got {s:?}"
+        )),
     }
 }
 
