@@ -223,6 +223,12 @@ async fn oversized_request_heads_get_431_without_being_read_whole() {
         format!("GET /-/healthy HTTP/1.1\r\nHost: e\r\nConnection: close\r\n{header}\r\n");
     let (status, text) = exchange(addr, request.as_bytes()).await.unwrap();
     assert_eq!(status, 200, "{text}");
+    // Just over it: 431.
+    let header = format!("X-Pad: {}\r\n", "a".repeat(20 * 1024));
+    let request =
+        format!("GET /-/healthy HTTP/1.1\r\nHost: e\r\nConnection: close\r\n{header}\r\n");
+    let (status, text) = exchange(addr, request.as_bytes()).await.unwrap();
+    assert_eq!(status, 431, "{text}");
 
     // 64 MiB of headers: the server answers 431 and closes long before the end.
     let mut tcp = TcpStream::connect(addr).await.unwrap();
