@@ -91,8 +91,9 @@ fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<
         .expect("valid response")
 }
 
-/// Serves until `shutdown` turns true, then lets open requests finish. Never gives up on
-/// accept errors: it backs off ([`AcceptBackoff`]) and counts them.
+/// Serves until `shutdown` turns true, then lets open requests finish (for at most
+/// [`SHUTDOWN_GRACE`]). Never gives up on accept errors: it backs off ([`AcceptBackoff`]) and
+/// counts them.
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut slots = Slots::new(&state);
     let mut backoff = AcceptBackoff::default();
@@ -130,8 +131,22 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
             }
         }
     }
-    while connections.join_next().await.is_some() {}
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(
+            open = connections.len(),
+            "closing the HTTP connections still open after the shutdown grace period"
+        );
+        connections.shutdown().await;
+    }
 }
+
+/// How long connections may take to finish their request after shutdown (a client still
+/// sending its request head, or reading a response slowly) before they are closed: 5 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The connection slots (`max_connections` permits); logs once each time they run out.
 struct Slots {

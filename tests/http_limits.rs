@@ -332,6 +332,37 @@ async fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
     exporter.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slowloris_connection_does_not_hold_up_shutdown() {
+    let limits = ServeLimits {
+        header_read_timeout: Duration::from_secs(600),
+        ..ServeLimits::default()
+    };
+    let exporter = start(limits).await;
+    let slow = tokio::spawn(misbehave(
+        exporter.address(),
+        Some(Duration::from_millis(250)),
+    ));
+    let deadline = Instant::now() + DEADLINE;
+    while own_value(&exporter, "clusterlink_http_connections") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the connection was never accepted"
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+    let began = Instant::now();
+    timeout(DEADLINE, exporter.shutdown())
+        .await
+        .expect("shutdown ends within the grace period");
+    eprintln!(
+        "shutdown with a slowloris connection open took {:?}",
+        began.elapsed()
+    );
+    let ended = timeout(DEADLINE, slow).await.unwrap().unwrap();
+    assert_eq!(ended.response_bytes, 0);
+}
+
 /// CPU time (user + system) a process has used, from `/proc/<pid>/stat`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
