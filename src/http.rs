@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -69,6 +69,7 @@ pub struct WebOptions {
     pub listen_address: String,
     /// Path of the metrics, e.g. `/metrics` (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// The server's limits (the other `--web.*` flags).
     pub limits: ServeLimits,
 }
 
@@ -97,6 +98,7 @@ fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut slots = Slots::new(&state);
     let mut backoff = AcceptBackoff::default();
+    let mut failure_log = Throttle::default();
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -111,7 +113,7 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
             Ok((tcp, _)) => {
                 let failed = backoff.succeeded();
                 if failed > 0 {
-                    tracing::info!(failed_accepts = failed, "accepting HTTP connections again");
+                    tracing::debug!(failed_accepts = failed, "accepting HTTP connections again");
                 }
                 let conn = connection(tcp, state.clone(), shutdown.clone());
                 connections.spawn(async move {
@@ -121,7 +123,7 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
             }
             Err(e) => {
                 state.exposition.own.http.accept_errors.inc();
-                let Some(delay) = accept_failed(&mut backoff, &e) else {
+                let Some(delay) = accept_failed(&mut backoff, &mut failure_log, &e) else {
                     continue;
                 };
                 tokio::select! {
@@ -131,6 +133,11 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
             }
         }
     }
+    drain(connections).await;
+}
+
+/// Waits for the connections to finish, for at most [`SHUTDOWN_GRACE`], then closes the rest.
+async fn drain(mut connections: tokio::task::JoinSet<()>) {
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while connections.join_next().await.is_some() {}
     })
@@ -148,11 +155,11 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
 /// sending its request head, or reading a response slowly) before they are closed: 5 s.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The connection slots (`max_connections` permits); logs once each time they run out.
+/// The connection slots (`max_connections` permits); logs when they run out (throttled).
 struct Slots {
     semaphore: Arc<Semaphore>,
     max: usize,
-    full_logged: bool,
+    full_log: Throttle,
 }
 
 impl Slots {
@@ -166,20 +173,19 @@ impl Slots {
         Self {
             semaphore: Arc::new(Semaphore::new(max)),
             max,
-            full_logged: false,
+            full_log: Throttle::default(),
         }
     }
 
     /// A free slot, waiting for one when all are taken; `None` once `shutdown` turns true.
     async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<OwnedSemaphorePermit> {
         if let Ok(slot) = self.semaphore.clone().try_acquire_owned() {
-            self.full_logged = false;
             return Some(slot);
         }
-        if !self.full_logged {
-            self.full_logged = true;
+        if let Some(unlogged) = self.full_log.check(Instant::now()) {
             tracing::warn!(
                 max_connections = self.max,
+                unlogged,
                 "HTTP connection limit reached: new connections wait in the listen backlog \
                  until an open one closes"
             );
@@ -191,21 +197,54 @@ impl Slots {
     }
 }
 
-/// Logs a failed accept (the first of a burst only) and says how long to wait before the
-/// next: `None` for a peer's error (no wait).
-fn accept_failed(backoff: &mut AcceptBackoff, e: &std::io::Error) -> Option<Duration> {
+/// Logs a failed accept (throttled) and says how long to wait before the next: `None` for a
+/// peer's error (no wait).
+fn accept_failed(
+    backoff: &mut AcceptBackoff,
+    log: &mut Throttle,
+    e: &std::io::Error,
+) -> Option<Duration> {
     if is_peer_error(e) {
         tracing::debug!(error = %e, "a connection was aborted before it was accepted");
         return None;
     }
-    if backoff.failures() == 0 {
+    if let Some(unlogged) = log.check(Instant::now()) {
         tracing::warn!(
             error = %e,
+            unlogged,
             "accepting HTTP connections fails (out of file descriptors?); retrying with \
-             back-off up to 1s, logged again once it works"
+             back-off from 5ms up to 1s"
         );
     }
     Some(backoff.failed())
+}
+
+/// Lets a recurring warning through at most once per [`Throttle::EVERY`], counting the
+/// occurrences it held back.
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// One minute.
+    const EVERY: Duration = Duration::from_secs(60);
+
+    /// `Some(occurrences held back since the last one let through)` when this occurrence,
+    /// at `now`, may be logged; `None` when it is held back.
+    fn check(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
+                self.held_back = self.held_back.saturating_add(1);
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
+        }
+    }
 }
 
 /// An accept error that concerns one incoming connection only (the peer gave up): no reason
@@ -471,23 +510,34 @@ mod tests {
     fn only_resource_errors_back_off() {
         use std::io::{Error, ErrorKind};
         let mut backoff = AcceptBackoff::default();
+        let mut log = Throttle::default();
         for kind in [
             ErrorKind::ConnectionAborted,
             ErrorKind::ConnectionReset,
             ErrorKind::ConnectionRefused,
         ] {
-            assert_eq!(accept_failed(&mut backoff, &Error::from(kind)), None);
+            let e = Error::from(kind);
+            assert_eq!(accept_failed(&mut backoff, &mut log, &e), None);
         }
         assert_eq!(backoff.failures(), 0);
         // EMFILE: too many open files.
         let emfile = Error::from_raw_os_error(24);
-        assert_eq!(
-            accept_failed(&mut backoff, &emfile),
-            Some(AcceptBackoff::FIRST)
-        );
-        assert_eq!(
-            accept_failed(&mut backoff, &emfile),
-            Some(AcceptBackoff::FIRST * 2)
-        );
+        let first = accept_failed(&mut backoff, &mut log, &emfile);
+        assert_eq!(first, Some(AcceptBackoff::FIRST));
+        let second = accept_failed(&mut backoff, &mut log, &emfile);
+        assert_eq!(second, Some(AcceptBackoff::FIRST * 2));
+    }
+
+    #[test]
+    fn throttle_lets_one_warning_a_minute_through_and_counts_the_others() {
+        let mut log = Throttle::default();
+        let t0 = Instant::now();
+        assert_eq!(log.check(t0), Some(0));
+        for s in [1, 30, 59] {
+            assert_eq!(log.check(t0 + Duration::from_secs(s)), None);
+        }
+        assert_eq!(log.check(t0 + Duration::from_secs(60)), Some(3));
+        assert_eq!(log.check(t0 + Duration::from_secs(61)), None);
+        assert_eq!(log.check(t0 + Duration::from_secs(200)), Some(1));
     }
 }

