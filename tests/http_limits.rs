@@ -305,9 +305,10 @@ async fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
         ..ServeLimits::default()
     };
     let exporter = start(limits).await;
-    // Thousands of pipelined scrapes whose responses (tens of MiB) are never read: the
-    // server's writes stall once the socket buffers are full.
-    let pipelined = "GET /metrics HTTP/1.1\r\nHost: e\r\n\r\n".repeat(4000);
+    // 12000 pipelined scrapes whose responses (about 100 MiB: more than the socket buffers
+    // hold, at most tcp_rmem + tcp_wmem, 32 + 4 MiB on this machine) are never read: the
+    // server's writes stall once the buffers are full.
+    let pipelined = "GET /metrics HTTP/1.1\r\nHost: e\r\n\r\n".repeat(12_000);
     let mut tcp = TcpStream::connect(exporter.address()).await.unwrap();
     let writer = tokio::spawn(async move {
         // Fails once the server gives up on the connection; the outcome is in the gauge.
