@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::collect::{supervise_collector, Collector, StatusBoard};
 use crate::config::Config;
-use crate::http::{serve, AppState};
+use crate::http::{serve, AppState, ServeLimits, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::metrics::Exposition;
 use crate::supervise::{install_panic_hook, StopSignal};
@@ -49,12 +49,25 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Binds `listen_address`, starts one collector per cluster and serves HTTP.
+    /// Binds `listen_address`, starts one collector per cluster and serves HTTP with the
+    /// default [`ServeLimits`].
     pub async fn start(
         config: Config,
         listen_address: &str,
         telemetry_path: &str,
     ) -> Result<Self, StartError> {
+        let web = WebOptions {
+            listen_address: listen_address.to_owned(),
+            telemetry_path: telemetry_path.to_owned(),
+            limits: ServeLimits::default(),
+        };
+        Self::start_with(config, &web).await
+    }
+
+    /// [`Exporter::start`] with every `--web.*` option, the HTTP server's limits included.
+    pub async fn start_with(config: Config, web: &WebOptions) -> Result<Self, StartError> {
+        let (listen_address, telemetry_path) =
+            (web.listen_address.as_str(), web.telemetry_path.as_str());
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let exposition = Arc::new(Exposition::new(&names));
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
@@ -108,6 +121,7 @@ impl Exporter {
             exposition: exposition.clone(),
             status: status.clone(),
             telemetry_path: telemetry_path.to_owned(),
+            limits: web.limits,
         };
         tasks.spawn(serve(listener, state, stop));
         tracing::info!(%address, telemetry_path, "serving");

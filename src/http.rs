@@ -1,30 +1,85 @@
 //! HTTP serving: `/metrics` from memory (never an upstream call; gzip when accepted), a small
 //! landing page at `/`, `/-/healthy` and `/-/ready` (200 once every cluster has finished its
 //! first cycle), and graceful shutdown.
-
+//!
+//! The server is hardened against abusive clients ([`ServeLimits`]): a bounded number of
+//! connections (more wait in the kernel's listen backlog), a deadline on each request head
+//! (slowloris, idle keep-alive), a size limit on it, no request bodies, a stall timeout on
+//! response writes, and an accept loop that backs off when `accept()` fails (e.g. out of file
+//! descriptors) instead of spinning.
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_io_timeout::TimeoutStream;
 
 use crate::collect::StatusBoard;
 use crate::metrics::Exposition;
 
-/// What the HTTP handlers read.
+/// Limits of the HTTP server, set by the `--web.*` flags; [`Default`] gives the documented
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// Most connections open at once (`--web.max-connections`, default 512). At the limit the
+    /// server stops accepting: new connections wait in the kernel's listen backlog until an
+    /// open one closes. 0 counts as 1.
+    pub max_connections: usize,
+    /// Time a connection has to send a complete request head (`--web.header-read-timeout`,
+    /// default 10 s), counted from when the connection is accepted or its previous response
+    /// was sent; so it is also the keep-alive idle timeout. The connection is closed when it
+    /// runs out (slowloris, idle connections).
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes (`--web.max-request-bytes`,
+    /// default 16 KiB); a larger one is answered 431 and the connection closed. Values below
+    /// [`MIN_REQUEST_BYTES`] count as it. Request bodies are refused unread (405 or 413).
+    pub max_request_bytes: usize,
+    /// How long a response write may make no progress (`--web.write-timeout`, default 30 s)
+    /// before the connection is closed (a client that does not read).
+    pub write_timeout: Duration,
+}
+
+/// The smallest `max_request_bytes` (hyper's smallest read buffer): 8 KiB.
+pub const MIN_REQUEST_BYTES: usize = 8192;
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            max_request_bytes: 16 * 1024,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where and how the exporter serves HTTP (the `--web.*` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebOptions {
+    /// `host:port` to listen on (`--web.listen-address`).
+    pub listen_address: String,
+    /// Path of the metrics, e.g. `/metrics` (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// The server's limits (the other `--web.*` flags).
+    pub limits: ServeLimits,
+}
+
+/// What the HTTP server and its handlers read.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub exposition: Arc<Exposition>,
     pub status: StatusBoard,
     pub telemetry_path: String,
+    pub limits: ServeLimits,
 }
 
 type Body = Full<Bytes>;
@@ -37,33 +92,244 @@ fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<
         .expect("valid response")
 }
 
-/// Serves until `shutdown` turns true, then lets open requests finish.
+/// Serves until `shutdown` turns true, then lets open requests finish (for at most
+/// [`SHUTDOWN_GRACE`]). Never gives up on accept errors: it backs off ([`AcceptBackoff`]) and
+/// counts them.
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut slots = Slots::new(&state);
+    let mut backoff = AcceptBackoff::default();
+    let mut failure_log = Throttle::default();
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let state = state.clone();
-                let mut stop = shutdown.clone();
+        while connections.try_join_next().is_some() {}
+        let Some(slot) = slots.wait(&mut shutdown).await else {
+            break;
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut shutdown) => break,
+        };
+        match accepted {
+            Ok((tcp, _)) => {
+                let failed = backoff.succeeded();
+                if failed > 0 {
+                    tracing::debug!(failed_accepts = failed, "accepting HTTP connections again");
+                }
+                let conn = connection(tcp, state.clone(), shutdown.clone());
                 connections.spawn(async move {
-                    let service = service_fn(move |req| handle(state.clone(), req));
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stopped(&mut stop) => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
-                    }
+                    let _slot = slot;
+                    conn.await
                 });
             }
-            _ = stopped(&mut shutdown) => break,
+            Err(e) => {
+                state.exposition.own.http.accept_errors.inc();
+                let Some(delay) = accept_failed(&mut backoff, &mut failure_log, &e) else {
+                    continue;
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stopped(&mut shutdown) => break,
+                }
+            }
         }
     }
-    while connections.join_next().await.is_some() {}
+    drain(connections).await;
+}
+
+/// Waits for the connections to finish, for at most [`SHUTDOWN_GRACE`], then closes the rest.
+async fn drain(mut connections: tokio::task::JoinSet<()>) {
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(
+            open = connections.len(),
+            "closing the HTTP connections still open after the shutdown grace period"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// How long connections may take to finish their request after shutdown (a client still
+/// sending its request head, or reading a response slowly) before they are closed: 5 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The connection slots (`max_connections` permits); logs when they run out (throttled).
+struct Slots {
+    semaphore: Arc<Semaphore>,
+    max: usize,
+    full_log: Throttle,
+}
+
+impl Slots {
+    fn new(state: &AppState) -> Self {
+        let max = state
+            .limits
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS);
+        let gauge = &state.exposition.own.http.max_connections;
+        gauge.set(i64::try_from(max).unwrap_or(i64::MAX));
+        Self {
+            semaphore: Arc::new(Semaphore::new(max)),
+            max,
+            full_log: Throttle::default(),
+        }
+    }
+
+    /// A free slot, waiting for one when all are taken; `None` once `shutdown` turns true.
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = self.semaphore.clone().try_acquire_owned() {
+            return Some(slot);
+        }
+        if let Some(unlogged) = self.full_log.check(Instant::now()) {
+            tracing::warn!(
+                max_connections = self.max,
+                unlogged,
+                "HTTP connection limit reached: new connections wait in the listen backlog \
+                 until an open one closes"
+            );
+        }
+        tokio::select! {
+            slot = self.semaphore.clone().acquire_owned() => slot.ok(),
+            _ = stopped(shutdown) => None,
+        }
+    }
+}
+
+/// Logs a failed accept (throttled) and says how long to wait before the next: `None` for a
+/// peer's error (no wait).
+fn accept_failed(
+    backoff: &mut AcceptBackoff,
+    log: &mut Throttle,
+    e: &std::io::Error,
+) -> Option<Duration> {
+    if is_peer_error(e) {
+        tracing::debug!(error = %e, "a connection was aborted before it was accepted");
+        return None;
+    }
+    if let Some(unlogged) = log.check(Instant::now()) {
+        tracing::warn!(
+            error = %e,
+            unlogged,
+            "accepting HTTP connections fails (out of file descriptors?); retrying with \
+             back-off from 5ms up to 1s"
+        );
+    }
+    Some(backoff.failed())
+}
+
+/// Lets a recurring warning through at most once per [`Throttle::EVERY`], counting the
+/// occurrences it held back.
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// One minute.
+    const EVERY: Duration = Duration::from_secs(60);
+
+    /// `Some(occurrences held back since the last one let through)` when this occurrence,
+    /// at `now`, may be logged; `None` when it is held back.
+    fn check(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
+                self.held_back = self.held_back.saturating_add(1);
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
+        }
+    }
+}
+
+/// An accept error that concerns one incoming connection only (the peer gave up): no reason
+/// to back off, and backing off would let a client slow the accept loop down.
+fn is_peer_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused
+    )
+}
+
+/// Back-off between failed `accept()` calls: [`AcceptBackoff::FIRST`] (5 ms), doubling up to
+/// [`AcceptBackoff::MAX`] (1 s); a successful accept resets it.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    /// The wait after the first failure of a burst.
+    pub const FIRST: Duration = Duration::from_millis(5);
+    /// The longest wait.
+    pub const MAX: Duration = Duration::from_secs(1);
+
+    /// Records a failure; returns how long to wait before accepting again.
+    pub fn failed(&mut self) -> Duration {
+        let doublings = self.failures.min(16);
+        self.failures = self.failures.saturating_add(1);
+        Self::FIRST.saturating_mul(1 << doublings).min(Self::MAX)
+    }
+
+    /// Records a success; returns the number of failures of the burst it ends (0: none).
+    pub fn succeeded(&mut self) -> u32 {
+        std::mem::take(&mut self.failures)
+    }
+
+    /// Failures since the last success.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// Serves one accepted connection with the limits of `state` until it closes; on `stop`, lets
+/// the request in progress finish.
+async fn connection(tcp: TcpStream, state: AppState, mut stop: watch::Receiver<bool>) {
+    let _open = OpenConnection::new(state.exposition.own.http.connections.clone());
+    let limits = state.limits;
+    let mut io = TimeoutStream::new(tcp);
+    io.set_write_timeout(Some(limits.write_timeout));
+    let io = TokioIo::new(Box::pin(io));
+    let handler_state = state.clone();
+    let service = service_fn(move |req| handle(handler_state.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_request_bytes.max(MIN_REQUEST_BYTES))
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "HTTP connection closed on an error");
+    }
+}
+
+/// Counts a connection in `clusterlink_http_connections` while it lives.
+struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    fn new(gauge: Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Resolves once `rx` reads true (or its sender is gone).
@@ -72,12 +338,25 @@ pub async fn stopped(rx: &mut watch::Receiver<bool>) {
 }
 
 async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
-        return Ok(respond(
-            405,
-            "text/plain; charset=utf-8",
-            "method not allowed\n",
-        ));
+    // Nothing here takes a body: refuse one without reading it, and close the connection
+    // rather than read past it (hyper reads no body that is not polled).
+    let has_body = !req.body().is_end_stream();
+    let refused = if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+        Some((405, "method not allowed\n"))
+    } else if has_body {
+        Some((413, "request bodies are not accepted\n"))
+    } else {
+        None
+    };
+    if let Some((status, text)) = refused {
+        let mut resp = respond(status, "text/plain; charset=utf-8", text);
+        if has_body {
+            resp.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+        }
+        return Ok(resp);
     }
     let path = req.uri().path();
     let resp = if path == state.telemetry_path {
@@ -193,4 +472,72 @@ fn landing_page(state: &AppState) -> String {
         revision = crate::metrics::REVISION,
         path = html_escape(&state.telemetry_path),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_doubles_from_5ms_to_1s_and_resets_on_success() {
+        let mut backoff = AcceptBackoff::default();
+        let waits: Vec<u128> = (0..12).map(|_| backoff.failed().as_millis()).collect();
+        assert_eq!(
+            waits,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
+        assert_eq!(backoff.failures(), 12);
+        assert_eq!(backoff.succeeded(), 12, "the burst's length");
+        assert_eq!(backoff.succeeded(), 0, "no burst since");
+        assert_eq!(
+            backoff.failed(),
+            AcceptBackoff::FIRST,
+            "a new burst starts over"
+        );
+    }
+
+    #[test]
+    fn accept_backoff_stays_at_the_cap_forever() {
+        let mut backoff = AcceptBackoff {
+            failures: u32::MAX - 1,
+        };
+        assert_eq!(backoff.failed(), AcceptBackoff::MAX);
+        assert_eq!(backoff.failed(), AcceptBackoff::MAX);
+        assert_eq!(backoff.failures(), u32::MAX);
+    }
+
+    #[test]
+    fn only_resource_errors_back_off() {
+        use std::io::{Error, ErrorKind};
+        let mut backoff = AcceptBackoff::default();
+        let mut log = Throttle::default();
+        for kind in [
+            ErrorKind::ConnectionAborted,
+            ErrorKind::ConnectionReset,
+            ErrorKind::ConnectionRefused,
+        ] {
+            let e = Error::from(kind);
+            assert_eq!(accept_failed(&mut backoff, &mut log, &e), None);
+        }
+        assert_eq!(backoff.failures(), 0);
+        // EMFILE: too many open files.
+        let emfile = Error::from_raw_os_error(24);
+        let first = accept_failed(&mut backoff, &mut log, &emfile);
+        assert_eq!(first, Some(AcceptBackoff::FIRST));
+        let second = accept_failed(&mut backoff, &mut log, &emfile);
+        assert_eq!(second, Some(AcceptBackoff::FIRST * 2));
+    }
+
+    #[test]
+    fn throttle_lets_one_warning_a_minute_through_and_counts_the_others() {
+        let mut log = Throttle::default();
+        let t0 = Instant::now();
+        assert_eq!(log.check(t0), Some(0));
+        for s in [1, 30, 59] {
+            assert_eq!(log.check(t0 + Duration::from_secs(s)), None);
+        }
+        assert_eq!(log.check(t0 + Duration::from_secs(60)), Some(3));
+        assert_eq!(log.check(t0 + Duration::from_secs(61)), None);
+        assert_eq!(log.check(t0 + Duration::from_secs(200)), Some(1));
+    }
 }

@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::sim::{Flavour, Scenario, Simulator};
+use cluster_link_exporter::util::parse_duration;
 
 /// Default listen address. Port 9849: not used by the Kafka exporters people run next to us
 /// (kafka_exporter 9308, KMinion 8080, kafka-lag-exporter and Burrow 8000, jmx_exporter's
@@ -30,6 +33,32 @@ struct Cli {
     /// Path under which metrics are exposed.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
     telemetry_path: String,
+    /// Most HTTP connections open at once; at the limit, new connections wait in the kernel's
+    /// listen backlog until an open one closes.
+    #[arg(
+        long = "web.max-connections",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+        global = true
+    )]
+    max_connections: u32,
+    /// Time a connection has to send a complete request head (also the keep-alive idle
+    /// timeout), e.g. 10s; then it is closed.
+    #[arg(long = "web.header-read-timeout", default_value = "10s", value_parser = positive_duration, global = true)]
+    header_read_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes, 8192 to 1048576; a larger
+    /// one is answered 431. Request bodies are refused unread.
+    #[arg(
+        long = "web.max-request-bytes",
+        default_value_t = 16384,
+        value_parser = clap::value_parser!(u32).range(8192..=1_048_576),
+        global = true
+    )]
+    max_request_bytes: u32,
+    /// How long writing a response may make no progress (a client that does not read), e.g.
+    /// 30s; then the connection is closed.
+    #[arg(long = "web.write-timeout", default_value = "30s", value_parser = positive_duration, global = true)]
+    write_timeout: Duration,
     /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -43,6 +72,32 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+impl Cli {
+    /// The `--web.*` flags.
+    fn web(&self) -> WebOptions {
+        WebOptions {
+            listen_address: self.listen_address.clone(),
+            telemetry_path: self.telemetry_path.clone(),
+            limits: ServeLimits {
+                max_connections: self.max_connections as usize,
+                header_read_timeout: self.header_read_timeout,
+                max_request_bytes: self.max_request_bytes as usize,
+                write_timeout: self.write_timeout,
+            },
+        }
+    }
+}
+
+/// A duration flag like `500ms`, `10s` or `2m`, more than zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "expected a positive duration like 500ms, 10s or 2m, got {s:?}"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,9 +152,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let web = cli.web();
     match cli.command {
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
-        Some(Command::Demo) => runtime.block_on(run_demo(&cli.listen_address, &cli.telemetry_path)),
+        Some(Command::Demo) => runtime.block_on(run_demo(&web)),
         Some(Command::CheckConfig) => match load(cli.config) {
             Ok(config) => {
                 println!("config OK: {} cluster(s)", config.clusters.len());
@@ -108,11 +164,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         None => match load(cli.config) {
-            Ok(config) => runtime.block_on(run_exporter(
-                config,
-                &cli.listen_address,
-                &cli.telemetry_path,
-            )),
+            Ok(config) => runtime.block_on(run_exporter(config, &web)),
             Err(code) => code,
         },
     }
@@ -129,8 +181,8 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
     })
 }
 
-async fn run_exporter(config: Config, listen: &str, path: &str) -> ExitCode {
-    match Exporter::start(config, listen, path).await {
+async fn run_exporter(config: Config, web: &WebOptions) -> ExitCode {
+    match Exporter::start_with(config, web).await {
         Ok(exporter) => {
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -144,7 +196,8 @@ async fn run_exporter(config: Config, listen: &str, path: &str) -> ExitCode {
     }
 }
 
-async fn run_demo(listen: &str, path: &str) -> ExitCode {
+async fn run_demo(web: &WebOptions) -> ExitCode {
+    let path = &web.telemetry_path;
     let (sim, config) = match cluster_link_exporter::demo::start_simulation().await {
         Ok(started) => started,
         Err(e) => {
@@ -152,7 +205,7 @@ async fn run_demo(listen: &str, path: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let exporter = match Exporter::start(config, listen, path).await {
+    let exporter = match Exporter::start_with(config, web).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
@@ -241,4 +294,46 @@ fn write_pki(sim: &Simulator) -> std::io::Result<std::path::PathBuf> {
     std::fs::write(dir.join("client.pem"), &sim.pki().client.cert_pem)?;
     std::fs::write(dir.join("client.key"), &sim.pki().client.key_pem)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_flag_defaults_are_the_documented_limits() {
+        let cli = Cli::try_parse_from(["cluster-link-exporter"]).unwrap();
+        assert_eq!(cli.web().limits, ServeLimits::default());
+    }
+
+    #[test]
+    fn web_flags_set_the_limits_and_refuse_unusable_values() {
+        let cli = Cli::try_parse_from([
+            "cluster-link-exporter",
+            "--web.max-connections=7",
+            "--web.header-read-timeout=1500ms",
+            "--web.max-request-bytes=9000",
+            "--web.write-timeout=2m",
+        ])
+        .unwrap();
+        let expected = ServeLimits {
+            max_connections: 7,
+            header_read_timeout: Duration::from_millis(1500),
+            max_request_bytes: 9000,
+            write_timeout: Duration::from_secs(120),
+        };
+        assert_eq!(cli.web().limits, expected);
+        for bad in [
+            "--web.max-connections=0",
+            "--web.header-read-timeout=0s",
+            "--web.header-read-timeout=10",
+            "--web.max-request-bytes=8191",
+            "--web.write-timeout=-1s",
+        ] {
+            assert!(
+                Cli::try_parse_from(["cluster-link-exporter", bad]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
 }

@@ -553,6 +553,38 @@ pub struct KafkaMetrics {
     pub cycles: Family<ClusterLabels, Counter>,
 }
 
+/// The exporter's metrics about its own HTTP server (label-less), updated by
+/// [`crate::http::serve`].
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    /// `clusterlink_http_accept_errors_total`: failed `accept()` calls on the listening socket.
+    pub accept_errors: Counter,
+    /// `clusterlink_http_connections`: HTTP connections open now.
+    pub connections: Gauge,
+    /// `clusterlink_http_max_connections`: the `--web.max-connections` limit in force.
+    pub max_connections: Gauge,
+}
+
+impl HttpMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "http_accept_errors",
+            "Failed accepts of HTTP connections (e.g. out of file descriptors); accepting backs off while they last",
+            self.accept_errors.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "HTTP connections open now",
+            self.connections.clone(),
+        );
+        registry.register(
+            "http_max_connections",
+            "Most HTTP connections open at once (--web.max-connections); more wait in the listen backlog",
+            self.max_connections.clone(),
+        );
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
@@ -575,6 +607,7 @@ pub struct ExporterMetrics {
     pub worker_restarts: Family<WorkerLabels, Counter>,
     pub kafka: KafkaMetrics,
     pub probe: ProbeMetrics,
+    pub http: HttpMetrics,
 }
 
 impl std::fmt::Debug for ExporterMetrics {
@@ -617,6 +650,7 @@ impl ExporterMetrics {
             worker_restarts: Family::default(),
             kafka: KafkaMetrics::default(),
             probe: ProbeMetrics::default(),
+            http: HttpMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -664,6 +698,7 @@ impl ExporterMetrics {
             "Restarts of the cluster's workers (collector, measurer, probe) after a panic or an unexpected exit; each restart follows a back-off, and the cluster is down until the worker is back",
             m.worker_restarts.clone(),
         );
+        m.http.register(&mut registry);
         let k = &m.kafka;
         registry.register(
             "kafka_up",
