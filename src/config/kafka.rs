@@ -11,8 +11,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{invalid, ConfigError, SecretSource, SecretString};
 use super::positive_duration;
+use super::{invalid, ConfigError, SecretSource, SecretString};
 
 /// A `kafka` section as written in the file.
 #[derive(Debug, Deserialize)]
