@@ -985,4 +985,29 @@ mod tests {
         assert_eq!(total, MAX_CLAIMED_PARTITIONS);
         assert_eq!(left, 0);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        /// Whatever the claims, a cycle measures at most what the responses list plus the
+        /// bound on claims, and never a negative count.
+        #[test]
+        fn planned_partitions_are_bounded_by_what_is_listed(
+            mirrors in proptest::collection::vec(
+                (proptest::option::of(proptest::num::i64::ANY), 0usize..50), 0..200),
+        ) {
+            let mut left = MAX_CLAIMED_PARTITIONS;
+            let mut total = 0i64;
+            let mut listed = 0i64;
+            for (claim, n) in mirrors {
+                let p = partitions_to_measure(&mirror(claim, n), &mut left);
+                proptest::prop_assert!(p >= 0);
+                proptest::prop_assert!(n == 0 || p as usize <= n, "{} of {} listed", p, n);
+                total += i64::from(p);
+                listed += n as i64;
+            }
+            proptest::prop_assert!(total <= listed + MAX_CLAIMED_PARTITIONS, "{} > {}", total, listed);
+            proptest::prop_assert!(left >= 0);
+        }
+    }
 }
