@@ -375,23 +375,7 @@ impl RestClient {
         url: Url,
         budget: &mut u64,
     ) -> Result<T, RestError> {
-        let mut req = self.http.get(url).header("accept", "application/json");
-        match &self.auth {
-            Auth::None => {}
-            Auth::Basic { username, password } => {
-                req = req.basic_auth(username, Some(password.expose()));
-            }
-            Auth::Bearer {
-                token,
-                identity_pool_id,
-            } => {
-                req = req.bearer_auth(self.bearer_token(token)?.expose());
-                if let Some(pool) = identity_pool_id {
-                    req = req.header("confluent-identity-pool-id", pool);
-                }
-            }
-        }
-        let resp = match req.send().await {
+        let resp = match self.request(url)?.send().await {
             Ok(r) => r,
             Err(e) => {
                 (self.observe)(endpoint, 0);
@@ -401,14 +385,13 @@ impl RestClient {
         let status = resp.status().as_u16();
         (self.observe)(endpoint, status);
         if (200..=299).contains(&status) {
+            // A Content-Length over the budget is refused before reading anything.
+            if resp.content_length().is_some_and(|n| n > *budget) {
+                return Err(self.too_large());
+            }
             let body = match read_body(resp, *budget).await {
                 Ok(Body::Complete(body)) => body,
-                Ok(Body::OverLimit) => {
-                    return Err(RestError::Decode(format!(
-                        "the response is larger than max_response_bytes ({} bytes, all pages of a list together)",
-                        self.max_response_bytes
-                    )))
-                }
+                Ok(Body::OverLimit(_)) => return Err(self.too_large()),
                 Err(e) => return Err(self.classify(e)),
             };
             *budget = budget.saturating_sub(body.len() as u64);
@@ -417,24 +400,35 @@ impl RestClient {
         let headers = resp.headers().clone();
         // Only the start of an error body is read, for its message.
         let body = match read_body(resp, ERROR_BODY_BYTES).await {
-            Ok(Body::Complete(body)) => body,
-            Ok(Body::OverLimit) | Err(_) => Vec::new(),
+            Ok(Body::Complete(body) | Body::OverLimit(body)) => body,
+            Err(_) => Vec::new(),
         };
-        Err(match status {
-            429 => RestError::RateLimited {
-                retry_after: retry_after(&headers),
-            },
-            401 | 403 => RestError::Auth {
-                status,
-                message: error_message(&body),
-            },
-            300..=399 => RestError::Other(format!(
-                "HTTP {status}: a redirect without a usable Location, not followed"
-            )),
-            _ => RestError::Http {
-                status,
-                message: error_message(&body),
-            },
+        Err(failure(status, &headers, &body))
+    }
+
+    fn too_large(&self) -> RestError {
+        RestError::Decode(format!(
+            "the response is larger than max_response_bytes ({} bytes, all pages of a list together)",
+            self.max_response_bytes
+        ))
+    }
+
+    /// A GET of `url` with this cluster's credentials.
+    fn request(&self, url: Url) -> Result<reqwest::RequestBuilder, RestError> {
+        let req = self.http.get(url).header("accept", "application/json");
+        Ok(match &self.auth {
+            Auth::None => req,
+            Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
+            Auth::Bearer {
+                token,
+                identity_pool_id,
+            } => {
+                let req = req.bearer_auth(self.bearer_token(token)?.expose());
+                match identity_pool_id {
+                    Some(pool) => req.header("confluent-identity-pool-id", pool),
+                    None => req,
+                }
+            }
         })
     }
 
@@ -649,23 +643,44 @@ fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
     find_source::<rustls::Error>(e).is_some()
 }
 
+/// The error of a non-2xx response: its status, headers and (the start of) its body.
+fn failure(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> RestError {
+    match status {
+        429 => RestError::RateLimited {
+            retry_after: retry_after(headers),
+        },
+        401 | 403 => RestError::Auth {
+            status,
+            message: error_message(body),
+        },
+        300..=399 => RestError::Other(format!(
+            "HTTP {status}: a redirect without a usable Location, not followed"
+        )),
+        _ => RestError::Http {
+            status,
+            message: error_message(body),
+        },
+    }
+}
+
 /// How much of a body [`read_body`] read.
 enum Body {
     Complete(Vec<u8>),
-    /// Longer than the limit; reading stopped there.
-    OverLimit,
+    /// Longer than the limit: the first `limit` bytes; the rest was not read.
+    OverLimit(Vec<u8>),
 }
 
 /// Reads a body chunk by chunk, stopping once it passes `limit` bytes. Allocates in
 /// proportion to what arrives, never to what `Content-Length` claims.
 async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result<Body, reqwest::Error> {
-    if resp.content_length().is_some_and(|n| n > limit) {
-        return Ok(Body::OverLimit);
-    }
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Ok(Body::OverLimit);
+        let room = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Body::OverLimit(body));
         }
         body.extend_from_slice(&chunk);
     }

@@ -320,6 +320,13 @@ async fn bodies_over_max_response_bytes_are_decode_errors_naming_the_limit() {
             "{what}: {e}"
         );
     }
+    // An error page is read only as far as its message needs, whatever its size.
+    let page = format!("<html>upstream down{}", " ".repeat(1 << 20));
+    let api_ = Upstream::start(api(move |_| Reply::json(503, page.clone()))).await;
+    let mut c = collector(&yaml(&format!("{}/kafka/v3", api_.origin()), ""));
+    let e = c.collect_once().await.expect_err("503");
+    assert_eq!(e.reason(), "http_5xx", "{e}");
+    assert!(e.to_string().contains("<html>upstream down"), "{e}");
     // Under the limit, the same API is fine.
     let api = Upstream::start(api(|_| Reply::json(200, one_link(None)))).await;
     let mut c = collector(&yaml(
