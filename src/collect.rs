@@ -55,7 +55,7 @@ impl Backoff {
 
     /// Wait after another 429.
     pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
-        self.consecutive += 1;
+        self.consecutive = self.consecutive.saturating_add(1);
         if let Some(d) = retry_after {
             return d.min(self.cap);
         }
@@ -130,7 +130,9 @@ impl Collector {
             .or_default();
         Ok(Self {
             cluster_id: config.cluster_id.clone(),
-            backoff: Backoff::new(Duration::from_secs(300).max(config.poll_interval * 4)),
+            backoff: Backoff::new(
+                Duration::from_secs(300).max(config.poll_interval.saturating_mul(4)),
+            ),
             config,
             client,
             exposition,

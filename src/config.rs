@@ -12,7 +12,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::util::parse_duration;
+use crate::util::{parse_duration_checked, DurationError};
 
 mod kafka;
 pub use kafka::{
@@ -22,6 +22,10 @@ pub use kafka::{
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CLUSTER_LINK_EXPORTER";
+
+/// Default of `max_response_bytes`: 64 MiB, about ten times the mirror-topic list of a
+/// destination with 5,000 mirror topics of 10 partitions each (~6 MB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
 /// A configuration problem, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,6 +40,21 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         problem: problem.into(),
+    }
+}
+
+/// A duration key's value: positive and at most [`crate::util::MAX_DURATION`] (365 days).
+fn positive_duration(s: &str, key: &str) -> Result<Duration, ConfigError> {
+    match parse_duration_checked(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Err(DurationError::TooLong) => Err(invalid(
+            key,
+            format!("{s:?} is longer than the maximum duration, 365 days (8760h)"),
+        )),
+        _ => Err(invalid(
+            key,
+            format!("expected a positive duration like 500ms, 30s or 5m, got {s:?}"),
+        )),
     }
 }
 
@@ -129,6 +148,7 @@ struct RawDefaults {
     partition_metrics: Option<bool>,
     max_concurrent_requests: Option<usize>,
     link_configs_every: Option<u32>,
+    max_response_bytes: Option<u64>,
 }
 
 /// One cluster as written in the file.
@@ -159,6 +179,8 @@ struct RawCluster {
     max_concurrent_requests: Option<usize>,
     #[serde(default)]
     link_configs_every: Option<u32>,
+    #[serde(default)]
+    max_response_bytes: Option<u64>,
     #[serde(default)]
     kafka: Option<kafka::RawKafka>,
     #[serde(default)]
@@ -260,6 +282,9 @@ pub struct ClusterConfig {
     pub max_concurrent_requests: usize,
     /// Link configs are read every this many cycles and cached in between (default 10).
     pub link_configs_every: u32,
+    /// Largest REST response body read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`],
+    /// at least 1024). A larger body fails the cycle with reason `decode`.
+    pub max_response_bytes: u64,
     /// Kafka connection to this (destination) cluster: enables the Kafka-side measurements.
     pub kafka: Option<KafkaConfig>,
     /// Lag in seconds settings.
@@ -417,13 +442,7 @@ impl Config {
                 .or(default)
             {
                 None => Ok(fallback),
-                Some(s) => match parse_duration(s) {
-                    Some(d) if !d.is_zero() => Ok(d),
-                    _ => Err(invalid(
-                        key,
-                        format!("expected a positive duration like 500ms, 30s or 5m, got {s:?}"),
-                    )),
-                },
+                Some(s) => positive_duration(s, key),
             };
         let default_timeout = duration(
             &d.request_timeout,
@@ -555,6 +574,16 @@ impl Config {
             if link_configs_every == 0 {
                 return Err(invalid(key("link_configs_every"), "must be at least 1"));
             }
+            let max_response_bytes = c
+                .max_response_bytes
+                .or(d.max_response_bytes)
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+            if max_response_bytes < 1024 {
+                return Err(invalid(
+                    key("max_response_bytes"),
+                    "must be at least 1024 (bytes)",
+                ));
+            }
             let request_timeout = duration(
                 &c.request_timeout,
                 None,
@@ -611,6 +640,7 @@ impl Config {
                 partition_metrics: c.partition_metrics.or(d.partition_metrics).unwrap_or(true),
                 max_concurrent_requests,
                 link_configs_every,
+                max_response_bytes,
             });
         }
         let mut source_clusters: Vec<SourceClusterConfig> = Vec::new();
@@ -650,6 +680,13 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert!(c.partition_metrics);
         assert_eq!(c.auth, Auth::None);
+        assert_eq!(c.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        let c = Config::from_yaml(
+            "defaults: {max_response_bytes: 2048}\nclusters: [{name: a, rest_url: 'http://b/kafka/v3'}, {name: b, rest_url: 'http://b/kafka/v3', max_response_bytes: 4096}]",
+        )
+        .unwrap();
+        assert_eq!(c.clusters[0].max_response_bytes, 2048);
+        assert_eq!(c.clusters[1].max_response_bytes, 4096);
     }
 
     #[test]
@@ -673,6 +710,18 @@ mod tests {
         assert_eq!(
             err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', poll_interval: soon}]"),
             "config: clusters[0].poll_interval: expected a positive duration like 500ms, 30s or 5m, got \"soon\""
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', poll_interval: 99999999999999999999h}]"),
+            "config: clusters[0].poll_interval: \"99999999999999999999h\" is longer than the maximum duration, 365 days (8760h)"
+        );
+        assert_eq!(
+            err("defaults: {request_timeout: 8761h}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3'}]"),
+            "config: defaults.request_timeout: \"8761h\" is longer than the maximum duration, 365 days (8760h)"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', max_response_bytes: 100}]"),
+            "config: clusters[0].max_response_bytes: must be at least 1024 (bytes)"
         );
         assert_eq!(
             err("clusters: [{name: a, rest_url: 'http://x/kafka/v3'}, {name: a, rest_url: 'http://y/kafka/v3'}]"),

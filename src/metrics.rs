@@ -386,7 +386,11 @@ pub fn render_cluster(
         if let Some(ms) = m.state_time_ms.filter(|ms| *ms > 0) {
             w.sample(F::MirrorStateChange, &[l, t], ms as f64 / 1000.0);
         }
-        let partitions = m.num_partitions.unwrap_or(m.mirror_lags.len() as i64);
+        // A negative claim is no count: fall back to what the response lists.
+        let partitions = m
+            .num_partitions
+            .filter(|n| *n >= 0)
+            .unwrap_or(m.mirror_lags.len() as i64);
         w.sample(F::MirrorPartitions, &[l, t], partitions as f64);
         let known: Vec<_> = m
             .mirror_lags
@@ -394,10 +398,13 @@ pub fn render_cluster(
             .filter(|p| p.last_source_fetch_offset >= 0)
             .collect();
         let unknown = m.mirror_lags.len() - known.len();
+        // A negative REST lag (seen after a mirror restarts) counts as 0; sums saturate.
         w.sample(
             F::MirrorLag,
             &[l, t],
-            known.iter().map(|p| p.lag.max(0)).sum::<i64>() as f64,
+            known
+                .iter()
+                .fold(0i64, |sum, p| sum.saturating_add(p.lag.max(0))) as f64,
         );
         w.sample(
             F::MirrorMaxLag,
@@ -670,7 +677,7 @@ impl ExporterMetrics {
         );
         registry.register(
             "collection_errors",
-            "Failed collections by reason (timeout, connect, tls, auth, rate_limited, http_5xx, http_4xx, not_found, decode, other)",
+            "Failed collections by reason (timeout, connect, tls, auth, rate_limited, http_5xx, http_4xx, not_found, decode, cross_origin, other)",
             m.errors.clone(),
         );
         registry.register(
@@ -981,6 +988,65 @@ mod tests {
         );
         let without = render(false);
         assert!(!without.contains("clusterlink_mirror_partition_lag_messages{"));
+    }
+
+    /// The value of the one sample of `family` in `text` (with a trailing `{`).
+    fn sample_value(text: &str, family: &str, labels: &str) -> f64 {
+        let prefix = format!("{family}{{kafka_cluster=\"c1\",{labels}}} ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
+        line[prefix.len()..].parse().unwrap()
+    }
+
+    #[test]
+    fn extreme_and_negative_lags_saturate_and_never_export_negative() {
+        let mut data = data();
+        let lag = |partition, lag, last_source_fetch_offset| MirrorLagData {
+            partition,
+            lag,
+            last_source_fetch_offset,
+        };
+        data.mirrors[0].num_partitions = Some(-3);
+        data.mirrors[0].mirror_lags = vec![
+            lag(0, i64::MAX, 1),
+            lag(1, i64::MAX, i64::MAX),
+            lag(2, i64::MIN, 5),
+            // Seen in the field: a negative lag on a never-fetched partition.
+            lag(3, -207, -1),
+        ];
+        let e = Exposition::new(&["c1".to_owned()]);
+        e.set_cluster("c1", Some(render_cluster("c1", &data, true)));
+        let text = e.render();
+        let topic = "link=\"ab\",mirror_topic=\"t\\\"1\"";
+        let sum = sample_value(&text, "clusterlink_mirror_topic_lag_messages", topic);
+        assert_eq!(sum, i64::MAX as f64, "saturated, not wrapped");
+        let partitions = sample_value(&text, "clusterlink_mirror_topic_partitions", topic);
+        assert_eq!(
+            partitions, 4.0,
+            "a negative num_partitions falls back to the list"
+        );
+        let unknown = sample_value(
+            &text,
+            "clusterlink_mirror_topic_unknown_lag_partitions",
+            topic,
+        );
+        assert_eq!(unknown, 1.0);
+        let negative = sample_value(
+            &text,
+            "clusterlink_mirror_partition_lag_messages",
+            &format!("{topic},partition=\"2\""),
+        );
+        assert_eq!(negative, 0.0, "a negative lag is exported as 0");
+        assert!(
+            !text.contains("partition=\"3\""),
+            "unknown partition exported"
+        );
+        for line in text.lines().filter(|l| l.starts_with("clusterlink_mirror")) {
+            let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            assert!(value >= 0.0, "{line}");
+        }
     }
 
     #[test]

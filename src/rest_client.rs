@@ -1,11 +1,17 @@
 //! Client of Confluent's REST API v3 for one destination cluster: authentication, TLS,
 //! timeouts, defensive parsing of the link and mirror objects, and errors classified by
 //! reason (the `reason` label of `clusterlink_collection_errors_total`).
+//!
+//! Everything from the network is checked: bodies are read up to `max_response_bytes`,
+//! decoded into typed structs (serde_json's recursion limit bounds nesting), headers parsed
+//! without panicking; and the credentials stay on `rest_url`'s origin (scheme, host, port):
+//! neither a redirect nor `metadata.next` is followed anywhere else.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -28,6 +34,16 @@ pub enum RestError {
     Http { status: u16, message: String },
     #[error("cannot decode the response: {0}")]
     Decode(String),
+    /// A redirect or `metadata.next` pointed at another origin than `rest_url`'s: not
+    /// followed, nothing sent there. `origin` is `scheme://host:port`, never a full URL.
+    #[error(
+        "refused to follow {what} to another origin, {origin}: only {allowed} gets the credentials"
+    )]
+    CrossOrigin {
+        what: &'static str,
+        origin: String,
+        allowed: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -45,13 +61,14 @@ impl RestError {
             RestError::Http { status, .. } if *status == 404 => "not_found",
             RestError::Http { .. } => "http_4xx",
             RestError::Decode(_) => "decode",
+            RestError::CrossOrigin { .. } => "cross_origin",
             RestError::Other(_) => "other",
         }
     }
 }
 
 /// Every reason [`RestError::reason`] can return (written as 0 so rates work from the start).
-pub const ERROR_REASONS: [&str; 10] = [
+pub const ERROR_REASONS: [&str; 11] = [
     "timeout",
     "connect",
     "tls",
@@ -61,8 +78,21 @@ pub const ERROR_REASONS: [&str; 10] = [
     "not_found",
     "http_4xx",
     "decode",
+    "cross_origin",
     "other",
 ];
+
+/// Redirects followed per request (same origin only).
+const MAX_REDIRECTS: usize = 5;
+
+/// Pages of one list followed through `metadata.next`.
+const MAX_PAGES: usize = 1000;
+
+/// Bytes of an error response read for its message; the rest is not read.
+const ERROR_BODY_BYTES: u64 = 64 << 10;
+
+/// Longest wait [`retry_after`] returns: one day (the collector caps it further).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -233,7 +263,12 @@ pub type RequestObserver = Arc<dyn Fn(&'static str, u16) + Send + Sync>;
 /// REST client of one cluster.
 pub struct RestClient {
     http: reqwest::Client,
+    /// The cluster's name, for log lines.
+    name: String,
     base: String,
+    /// `rest_url`, parsed: its origin is the only one that gets requests and credentials.
+    base_url: Url,
+    max_response_bytes: u64,
     auth: Auth,
     timeout: Duration,
     token_cache: Mutex<Option<(SystemTime, SecretString)>>,
@@ -249,7 +284,13 @@ impl std::fmt::Debug for RestClient {
     }
 }
 
-/// Building the HTTP client failed (bad CA bundle or client certificate).
+/// A redirect to another origin, refused by the redirect policy (found again by
+/// [`RestClient::classify`] in the error's source chain).
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin, {0}")]
+struct CrossOriginRedirect(String);
+
+/// Building the HTTP client failed (bad CA bundle or client certificate, bad `rest_url`).
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {problem}")]
 pub struct ClientBuildError {
@@ -258,11 +299,21 @@ pub struct ClientBuildError {
 }
 
 impl RestClient {
+    /// A client of `config.rest_url`.
+    ///
+    /// # Errors
+    /// An unreadable or invalid CA bundle or client certificate, or a `rest_url` that is not
+    /// a URL, naming the configuration key.
     pub fn new(config: &ClusterConfig, observe: RequestObserver) -> Result<Self, ClientBuildError> {
+        let base_url = Url::parse(&config.rest_url).map_err(|e| ClientBuildError {
+            key: "rest_url",
+            problem: format!("not a URL: {e}"),
+        })?;
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
             .user_agent(concat!("cluster-link-exporter/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects(&base_url, &config.name))
             .pool_max_idle_per_host(config.max_concurrent_requests);
         let read = |key: &'static str, path: &PathBuf| {
             std::fs::read(path).map_err(|e| ClientBuildError {
@@ -300,7 +351,10 @@ impl RestClient {
         })?;
         Ok(Self {
             http,
+            name: config.name.clone(),
             base: config.rest_url.clone(),
+            base_url,
+            max_response_bytes: config.max_response_bytes,
             auth: config.auth.clone(),
             timeout: config.request_timeout,
             token_cache: Mutex::new(None),
@@ -330,34 +384,35 @@ impl RestClient {
         }
     }
 
-    /// GETs `path` (relative to the base URL) and decodes JSON.
+    /// GETs `path` (relative to the base URL) and decodes its JSON body.
+    ///
+    /// # Errors
+    /// Every failure as a [`RestError`] classified by its type (see [`RestError::reason`]).
     pub async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
     ) -> Result<T, RestError> {
-        let url = if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        };
-        let mut req = self.http.get(&url).header("accept", "application/json");
-        match &self.auth {
-            Auth::None => {}
-            Auth::Basic { username, password } => {
-                req = req.basic_auth(username, Some(password.expose()));
-            }
-            Auth::Bearer {
-                token,
-                identity_pool_id,
-            } => {
-                req = req.bearer_auth(self.bearer_token(token)?.expose());
-                if let Some(pool) = identity_pool_id {
-                    req = req.header("confluent-identity-pool-id", pool);
-                }
-            }
-        }
-        let resp = match req.send().await {
+        let url = self.url_of(path)?;
+        let mut budget = self.max_response_bytes;
+        self.get_url(endpoint, url, &mut budget).await
+    }
+
+    /// `path` appended to the base URL.
+    fn url_of(&self, path: &str) -> Result<Url, RestError> {
+        Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| RestError::Other(format!("cannot build the request URL: {e}")))
+    }
+
+    /// GETs `url` (on the base URL's origin) and decodes its JSON body, which may use up to
+    /// `budget` bytes; what it used is taken off `budget`.
+    async fn get_url<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        budget: &mut u64,
+    ) -> Result<T, RestError> {
+        let resp = match self.request(url)?.send().await {
             Ok(r) => r,
             Err(e) => {
                 (self.observe)(endpoint, 0);
@@ -366,34 +421,72 @@ impl RestClient {
         };
         let status = resp.status().as_u16();
         (self.observe)(endpoint, status);
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| self.classify(e))?;
-        match status {
-            200..=299 => {
-                serde_json::from_slice(&body).map_err(|e| RestError::Decode(e.to_string()))
+        if (200..=299).contains(&status) {
+            // A Content-Length over the budget is refused before reading anything.
+            if resp.content_length().is_some_and(|n| n > *budget) {
+                return Err(self.too_large());
             }
-            429 => Err(RestError::RateLimited {
-                retry_after: retry_after(&headers),
-            }),
-            401 | 403 => Err(RestError::Auth {
-                status,
-                message: error_message(&body),
-            }),
-            _ => Err(RestError::Http {
-                status,
-                message: error_message(&body),
-            }),
+            let body = match read_body(resp, *budget).await {
+                Ok(Body::Complete(body)) => body,
+                Ok(Body::OverLimit(_)) => return Err(self.too_large()),
+                Err(e) => return Err(self.classify(e)),
+            };
+            *budget = budget.saturating_sub(body.len() as u64);
+            return serde_json::from_slice(&body).map_err(|e| RestError::Decode(e.to_string()));
         }
+        let headers = resp.headers().clone();
+        // Only the start of an error body is read, for its message.
+        let body = match read_body(resp, ERROR_BODY_BYTES).await {
+            Ok(Body::Complete(body) | Body::OverLimit(body)) => body,
+            Err(_) => Vec::new(),
+        };
+        Err(failure(status, &headers, &body))
     }
 
+    fn too_large(&self) -> RestError {
+        RestError::Decode(format!(
+            "the response is larger than max_response_bytes ({} bytes, all pages of a list together)",
+            self.max_response_bytes
+        ))
+    }
+
+    /// A GET of `url` with this cluster's credentials.
+    fn request(&self, url: Url) -> Result<reqwest::RequestBuilder, RestError> {
+        let req = self.http.get(url).header("accept", "application/json");
+        Ok(match &self.auth {
+            Auth::None => req,
+            Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
+            Auth::Bearer {
+                token,
+                identity_pool_id,
+            } => {
+                let req = req.bearer_auth(self.bearer_token(token)?.expose());
+                match identity_pool_id {
+                    Some(pool) => req.header("confluent-identity-pool-id", pool),
+                    None => req,
+                }
+            }
+        })
+    }
+
+    /// Classifies a transport error by the types in its source chain, never by its text.
     fn classify(&self, e: reqwest::Error) -> RestError {
+        if let Some(refused) = find_source::<CrossOriginRedirect>(&e) {
+            return RestError::CrossOrigin {
+                what: "a redirect",
+                origin: refused.0.clone(),
+                allowed: self.base_url.origin().ascii_serialization(),
+            };
+        }
         let chain = error_chain(&e);
         if e.is_timeout() {
             RestError::Timeout(self.timeout)
-        } else if is_tls(&chain) {
+        } else if is_tls_failure(&e) {
             RestError::Tls(chain)
         } else if e.is_connect() {
             RestError::Connect(chain)
+        } else if e.is_redirect() {
+            RestError::Other(chain)
         } else if e.is_decode() || e.is_body() {
             RestError::Decode(chain)
         } else {
@@ -401,27 +494,56 @@ impl RestClient {
         }
     }
 
-    /// Lists every item of a list endpoint, following `metadata.next`.
+    /// Lists every item of a list endpoint, following `metadata.next` on the same origin
+    /// only. All pages together may use up to `max_response_bytes`.
     async fn list<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
     ) -> Result<Vec<T>, RestError> {
         let mut items = Vec::new();
-        let mut next = Some(path.to_owned());
-        let mut pages = 0;
-        while let Some(path) = next.take() {
-            let page: Envelope<T> = self.get(endpoint, &path).await?;
+        let mut url = self.url_of(path)?;
+        let mut budget = self.max_response_bytes;
+        for _ in 0..MAX_PAGES {
+            let page: Envelope<T> = self.get_url(endpoint, url.clone(), &mut budget).await?;
             items.extend(page.data);
-            pages += 1;
-            next = page.metadata.and_then(|m| m.next).filter(|n| !n.is_empty());
-            if pages >= 1000 {
-                return Err(RestError::Decode(
-                    "metadata.next did not end after 1000 pages".into(),
-                ));
+            match page.metadata.and_then(|m| m.next).filter(|n| !n.is_empty()) {
+                None => return Ok(items),
+                Some(next) => url = self.next_page(endpoint, &url, &next)?,
             }
         }
-        Ok(items)
+        Err(RestError::Decode(format!(
+            "metadata.next did not end after {MAX_PAGES} pages"
+        )))
+    }
+
+    /// `next` resolved against the page's URL, when it is on the base URL's origin and not
+    /// the page itself.
+    fn next_page(&self, endpoint: &'static str, page: &Url, next: &str) -> Result<Url, RestError> {
+        let url = page
+            .join(next)
+            .map_err(|e| RestError::Decode(format!("metadata.next is not a URL: {e}")))?;
+        let allowed = self.base_url.origin();
+        if url.origin() != allowed {
+            let origin = url.origin().ascii_serialization();
+            tracing::warn!(
+                kafka_cluster = %self.name,
+                endpoint,
+                refused_origin = %origin,
+                "metadata.next points at another origin than rest_url: not followed"
+            );
+            return Err(RestError::CrossOrigin {
+                what: "metadata.next",
+                origin,
+                allowed: allowed.ascii_serialization(),
+            });
+        }
+        if url == *page {
+            return Err(RestError::Decode(
+                "metadata.next points at the page itself".into(),
+            ));
+        }
+        Ok(url)
     }
 
     /// `GET /clusters`: the one cluster a Confluent Platform REST API serves.
@@ -506,68 +628,126 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-fn is_tls(chain: &str) -> bool {
-    let lower = chain.to_ascii_lowercase();
-    ["certificate", "tls", "handshake", "unknownissuer", "alert"]
-        .iter()
-        .any(|w| lower.contains(w))
+/// The redirect policy: follow up to [`MAX_REDIRECTS`] redirects on `base`'s origin; refuse
+/// (as a [`CrossOriginRedirect`] error, logged) any to another origin.
+fn same_origin_redirects(base: &Url, cluster: &str) -> reqwest::redirect::Policy {
+    let allowed = base.origin();
+    let cluster = cluster.to_owned();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let origin = attempt.url().origin();
+        if origin != allowed {
+            let origin = origin.ascii_serialization();
+            tracing::warn!(
+                kafka_cluster = %cluster,
+                refused_origin = %origin,
+                "redirect to another origin than rest_url: not followed"
+            );
+            attempt.error(CrossOriginRedirect(origin))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
-/// `Retry-After` (seconds or an HTTP date) or `rateLimit-reset` (seconds).
+/// The errors in `e`'s source chain, `e` first; an `io::Error`'s wrapped error too (its
+/// `source()` skips it).
+fn sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| {
+        match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        }
+    })
+}
+
+/// The first error of type `E` in `e`'s source chain.
+fn find_source<'a, E: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    sources(e).find_map(|e| e.downcast_ref::<E>())
+}
+
+/// Whether the failure is a TLS one: a `rustls::Error` (handshake, certificate verification,
+/// an alert from the server) somewhere in the chain.
+fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    find_source::<rustls::Error>(e).is_some()
+}
+
+/// The error of a non-2xx response: its status, headers and (the start of) its body.
+fn failure(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> RestError {
+    match status {
+        429 => RestError::RateLimited {
+            retry_after: retry_after(headers),
+        },
+        401 | 403 => RestError::Auth {
+            status,
+            message: error_message(body),
+        },
+        300..=399 => RestError::Other(format!(
+            "HTTP {status}: a redirect without a usable Location, not followed"
+        )),
+        _ => RestError::Http {
+            status,
+            message: error_message(body),
+        },
+    }
+}
+
+/// How much of a body [`read_body`] read.
+enum Body {
+    Complete(Vec<u8>),
+    /// Longer than the limit: the first `limit` bytes; the rest was not read.
+    OverLimit(Vec<u8>),
+}
+
+/// Reads a body chunk by chunk, stopping once it passes `limit` bytes. Allocates in
+/// proportion to what arrives, never to what `Content-Length` claims.
+async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result<Body, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Body::OverLimit(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Complete(body))
+}
+
+/// How long a 429 asks to wait: `Retry-After` (delay seconds, or an HTTP date parsed by
+/// `httpdate`), else `rateLimit-reset` (delay seconds). At most [`MAX_RETRY_AFTER`] (a
+/// number too large for a `u64` counts as that); `None` when neither header is present and
+/// valid, or the date is already past (the collector then backs off on its own).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds = |name: &str| {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(Duration::from_secs)
-    };
-    seconds("retry-after")
-        .or_else(|| {
-            let date = headers.get("retry-after")?.to_str().ok()?;
-            let at = httpdate_parse(date)?;
-            at.duration_since(SystemTime::now()).ok()
-        })
-        .or_else(|| seconds("ratelimit-reset"))
+    retry_after_at(headers, SystemTime::now())
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn httpdate_parse(s: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
+fn retry_after_at(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let from_retry_after = header("retry-after").and_then(|v| {
+        delay_seconds(v).or_else(|| httpdate::parse_http_date(v).ok()?.duration_since(now).ok())
+    });
+    from_retry_after
+        .or_else(|| header("ratelimit-reset").and_then(delay_seconds))
+        .map(|d| d.min(MAX_RETRY_AFTER))
+}
+
+/// `delay-seconds` (RFC 9110): ASCII digits only.
+fn delay_seconds(v: &str) -> Option<Duration> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let day: u64 = parts[1].parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == parts[2])? as u64
-        + 1;
-    let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4]
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    if hms.len() != 3 {
-        return None;
-    }
-    // Days since the epoch (civil from days, Howard Hinnant's algorithm, inverted).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    Some(v.parse().map_or(MAX_RETRY_AFTER, Duration::from_secs))
 }
 
 /// The `message` of a Confluent error body, or the start of a non-JSON body.
@@ -622,11 +802,71 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("ratelimit-reset", "3".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        assert_eq!(
-            httpdate_parse("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777))
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
         );
+        let before = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777 - 90);
+        assert_eq!(retry_after_at(&h, before), Some(Duration::from_secs(90)));
         assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
+    }
+
+    fn retry_after_of(value: &[u8]) -> Option<Duration> {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "retry-after",
+            reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+        );
+        h.insert("ratelimit-reset", "4".parse().unwrap());
+        retry_after(&h)
+    }
+
+    #[test]
+    fn retry_after_past_far_future_absurd_and_garbage() {
+        let four = Some(Duration::from_secs(4));
+        // The input: a date before 1970 panicked adding to an Instant.
+        assert_eq!(retry_after_of(b"Thu, 01 Jan 1960 00:00:00 GMT"), four);
+        // Past dates: nothing to wait for from this header.
+        assert_eq!(retry_after_of(b"Sun, 06 Nov 1994 08:49:37 GMT"), four);
+        // Far future and absurd numbers: capped.
+        assert_eq!(
+            retry_after_of(b"Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            retry_after_of(b"99999999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after_of(b"86401"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after_of(b" 12 "), Some(Duration::from_secs(12)));
+        // Garbage falls through to rateLimit-reset.
+        for garbage in [
+            &b"-5"[..],
+            b"1.5",
+            b"+3",
+            b"soon",
+            b"",
+            b"Sun, 31 Feb 2100 25:61:61 GMT",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(retry_after_of(garbage), four, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn tls_is_found_by_type_not_by_text() {
+        let wrapped = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert!(is_tls_failure(&wrapped));
+        // A message that mentions TLS is not a TLS error.
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connect to kafka-tls.example: certificate handshake alert",
+        );
+        assert!(!is_tls_failure(&refused));
     }
 
     #[test]

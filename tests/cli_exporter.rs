@@ -51,8 +51,24 @@ fn check_config_accepts_a_valid_file_and_names_the_key_of_a_bad_one() {
         String::from_utf8_lossy(&out.stderr).trim_end(),
         "error: config: clusters[0].poll_interval: expected a positive duration like 500ms, 30s or 5m, got \"-5s\""
     );
+    // The input: a duration too large for the clock panicked before it was checked.
+    let huge = write(
+        "huge.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'https://broker:8090/kafka/v3', poll_interval: 99999999999999999999h}\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&huge)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: config: clusters[0].poll_interval: \"99999999999999999999h\" is longer than the maximum duration, 365 days (8760h)"
+    );
     std::fs::remove_file(good).ok();
     std::fs::remove_file(bad).ok();
+    std::fs::remove_file(huge).ok();
 }
 
 #[test]

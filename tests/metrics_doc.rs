@@ -121,3 +121,38 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
         assert_eq!(doc.kind, "gauge", "type of {}", def.name);
     }
 }
+
+/// The collection error reasons: `ERROR_REASONS`, the docs' table and the counter's help text
+/// name the same set.
+#[test]
+fn docs_and_help_list_every_collection_error_reason() {
+    use cluster_link_exporter::rest_client::ERROR_REASONS;
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"))
+        .expect("docs/metrics.md");
+    let section = doc
+        .split("### Collection error reasons")
+        .nth(1)
+        .expect("the reasons section")
+        .split("\n#")
+        .next()
+        .unwrap_or_default();
+    let documented: BTreeSet<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let known: BTreeSet<&str> = ERROR_REASONS.iter().copied().collect();
+    assert_eq!(documented, known, "docs/metrics.md vs ERROR_REASONS");
+
+    let exposition = cluster_link_exporter::metrics::Exposition::new(&["a".to_owned()]).render();
+    let help = exposition
+        .lines()
+        .find(|l| l.starts_with("# HELP clusterlink_collection_errors "))
+        .expect("the counter's help");
+    let listed: BTreeSet<&str> = help
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(list, _)| list.split(", ").collect())
+        .unwrap_or_default();
+    assert_eq!(listed, known, "help text vs ERROR_REASONS: {help}");
+}

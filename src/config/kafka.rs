@@ -11,8 +11,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::positive_duration;
 use super::{invalid, ConfigError, SecretSource, SecretString};
-use crate::util::parse_duration;
 
 /// A `kafka` section as written in the file.
 #[derive(Debug, Deserialize)]
@@ -606,16 +606,6 @@ pub struct ProbeConfig {
     pub instance_id: String,
 }
 
-fn positive_duration(s: &str, key: &str) -> Result<Duration, ConfigError> {
-    match parse_duration(s) {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(invalid(
-            key,
-            format!("expected a positive duration like 500ms, 30s or 5m, got {s:?}"),
-        )),
-    }
-}
-
 pub(super) fn lag_seconds_from_raw(
     raw: Option<RawLagSeconds>,
     key: &str,
@@ -778,6 +768,16 @@ mod tests {
         assert_eq!(
             err("{bootstrap_servers: 'b:9092', properties: {no.such.property: topsecret}}"),
             "config: clusters[0].kafka.properties: librdkafka rejects the configuration: Client config error: No such configuration property: \"no.such.property\" no.such.property <redacted>"
+        );
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9092', request_timeout: 99999999999999999999h}"),
+            "config: clusters[0].kafka.request_timeout: \"99999999999999999999h\" is longer than the maximum duration, 365 days (8760h)"
+        );
+        assert_eq!(
+            Config::from_yaml(&format!("{BASE}{{bootstrap_servers: 'b:9092'}}, probes: [{{link: l, topic: p, sla: 9000h}}]}}]"))
+                .unwrap_err()
+                .to_string(),
+            "config: clusters[0].probes[0].sla: \"9000h\" is longer than the maximum duration, 365 days (8760h)"
         );
         assert_eq!(
             err("{bootstrap_servers: 'b:9092', tls: {ca_file: /nonexistent/ca.pem}}"),

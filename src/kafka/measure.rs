@@ -36,7 +36,7 @@ use crate::link_filters;
 use crate::metrics::{
     ClusterData, ClusterLabels, Exposition, KafkaConnectionLabels, Part, SampleWriter, F,
 };
-use crate::rest_client::{config_value, LinkConfigData};
+use crate::rest_client::{config_value, LinkConfigData, MirrorData};
 use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker, WorkerLabels};
 use crate::util::unix_ms;
 
@@ -257,7 +257,7 @@ impl Endpoint {
         }
         reader.assign(&tpl)?;
         let mut found = HashMap::new();
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         let mut last_error = None;
         while found.len() < offsets.len() && Instant::now() < deadline {
             match reader.poll(Duration::from_millis(50)) {
@@ -645,8 +645,10 @@ impl Measurer {
         k.cycles.get_or_create(labels).inc();
     }
 
-    /// The mirror topics to measure, each with its link's source cluster.
+    /// The mirror topics to measure, each with its link's source cluster and the partitions
+    /// [`partitions_to_measure`] gives it.
     fn plan(&self, data: &ClusterData) -> Vec<MirrorPlan> {
+        let mut claims_left = MAX_CLAIMED_PARTITIONS;
         let sources: HashMap<&str, Option<String>> = data
             .links
             .iter()
@@ -668,10 +670,7 @@ impl Measurer {
                     .source_topic_name
                     .clone()
                     .unwrap_or_else(|| m.mirror_topic_name.clone()),
-                partitions: m
-                    .num_partitions
-                    .unwrap_or(m.mirror_lags.len() as i64)
-                    .clamp(0, i32::MAX as i64) as i32,
+                partitions: partitions_to_measure(m, &mut claims_left),
                 source: sources.get(m.link_name.as_str()).cloned().flatten(),
             })
             .collect()
@@ -1008,6 +1007,98 @@ fn supervise(
     tracing::debug!(kafka_cluster = %cluster.name, "kafka measurer stopped");
 }
 
+/// Partitions measured on the word of `num_partitions` alone (mirror topics whose response
+/// lists no partition lags), over all mirror topics of one cycle.
+const MAX_CLAIMED_PARTITIONS: i64 = 100_000;
+
+/// How many partitions (`0..n`) of a mirror topic to measure: as many as its `mirror_lags`
+/// lists (one entry per partition), at most `num_partitions`; when it lists none,
+/// `num_partitions` taken out of `claims_left`, so what a cycle measures is bounded by what
+/// the responses contain, never by what they claim. Never negative.
+fn partitions_to_measure(m: &MirrorData, claims_left: &mut i64) -> i32 {
+    let claimed = m.num_partitions.filter(|n| *n >= 0);
+    let listed = i64::try_from(m.mirror_lags.len()).unwrap_or(i64::MAX);
+    let n = if listed > 0 {
+        claimed.map_or(listed, |c| c.min(listed))
+    } else {
+        let n = claimed.unwrap_or(0).min(*claims_left).max(0);
+        *claims_left -= n;
+        n
+    };
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 fn config_enabled(configs: Option<&Vec<LinkConfigData>>, name: &str) -> bool {
     config_value(configs, name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest_client::MirrorLagData;
+
+    fn mirror(num_partitions: Option<i64>, listed: usize) -> MirrorData {
+        MirrorData {
+            num_partitions,
+            mirror_lags: (0..listed)
+                .map(|p| MirrorLagData {
+                    partition: p as i32,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn partitions_come_from_what_the_response_lists_not_what_it_claims() {
+        let mut left = MAX_CLAIMED_PARTITIONS;
+        // The claim: i32::MAX partitions with three listed measures three.
+        assert_eq!(
+            partitions_to_measure(&mirror(Some(i32::MAX.into()), 3), &mut left),
+            3
+        );
+        assert_eq!(partitions_to_measure(&mirror(Some(2), 3), &mut left), 2);
+        assert_eq!(partitions_to_measure(&mirror(None, 4), &mut left), 4);
+        assert_eq!(partitions_to_measure(&mirror(Some(-1), 4), &mut left), 4);
+        assert_eq!(
+            left, MAX_CLAIMED_PARTITIONS,
+            "listed partitions use no claims"
+        );
+        // Nothing listed: the claim, out of the cycle's bound.
+        assert_eq!(partitions_to_measure(&mirror(Some(6), 0), &mut left), 6);
+        assert_eq!(partitions_to_measure(&mirror(Some(-6), 0), &mut left), 0);
+        assert_eq!(partitions_to_measure(&mirror(None, 0), &mut left), 0);
+        let mut total = 6;
+        for _ in 0..10 {
+            total += i64::from(partitions_to_measure(&mirror(Some(i64::MAX), 0), &mut left));
+        }
+        assert_eq!(total, MAX_CLAIMED_PARTITIONS);
+        assert_eq!(left, 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        /// Whatever the claims, a cycle measures at most what the responses list plus the
+        /// bound on claims, and never a negative count.
+        #[test]
+        fn planned_partitions_are_bounded_by_what_is_listed(
+            mirrors in proptest::collection::vec(
+                (proptest::option::of(proptest::num::i64::ANY), 0usize..50), 0..200),
+        ) {
+            let mut left = MAX_CLAIMED_PARTITIONS;
+            let mut total = 0i64;
+            let mut listed = 0i64;
+            for (claim, n) in mirrors {
+                let p = partitions_to_measure(&mirror(claim, n), &mut left);
+                proptest::prop_assert!(p >= 0);
+                proptest::prop_assert!(n == 0 || p as usize <= n, "{} of {} listed", p, n);
+                total += i64::from(p);
+                listed += n as i64;
+            }
+            proptest::prop_assert!(total <= listed + MAX_CLAIMED_PARTITIONS, "{} > {}", total, listed);
+            proptest::prop_assert!(left >= 0);
+        }
+    }
 }

@@ -6,3 +6,4 @@ pub mod schema;
 pub mod scrape;
 pub mod servers;
 pub mod sim;
+pub mod upstream;
