@@ -142,11 +142,12 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
     traffic(&sim, false);
     // Caught up first: both lags settle at 0.
     both_lags_settle_at_zero(&exporter, Duration::from_secs(30)).await;
-    // Records held back by a 6 s replication delay: the link has fetched them (REST lag) and
-    // the source has them (measured lag); both must say 30.
-    set_delay(&sim, 6_000);
+    // Records held back by a 12 s replication delay: the link has fetched them (REST lag) and
+    // the source has them (measured lag); both must say 30 before the delay passes (10 s to
+    // see it: a few 1 s cycles, with room for a loaded machine).
+    set_delay(&sim, 12_000);
     produce(&sim, "A", "orders", 1, 30);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut agreed = false;
     while tokio::time::Instant::now() < deadline {
         let text = scrape(&exporter).await;
@@ -188,7 +189,7 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
     .unwrap();
     assert_eq!(source - destination, 30.0, "{source} - {destination}");
     // Once the delay passes, both settle at 0 again, equal.
-    both_lags_settle_at_zero(&exporter, Duration::from_secs(20)).await;
+    both_lags_settle_at_zero(&exporter, Duration::from_secs(30)).await;
     // Under steady traffic with a delay, the two stay close (they are read a few
     // milliseconds apart, at 20 records/s).
     set_delay(&sim, 2_000);
@@ -362,15 +363,23 @@ async fn probe_latency_follows_the_delay_and_records_are_lost_while_paused() {
     )
     .await;
     assert!(received > 0.0);
-    // Average latency of records from now on: about the 1 s delay.
+    // Average latency of the next 12 or more records (3 partitions every 500 ms: about 2 s
+    // of them): about the 1 s delay.
     let text = scrape(&exporter).await;
     let sum0 = value(&text, "clusterlink_probe_latency_seconds_sum", LINK).unwrap();
     let count0 = value(&text, "clusterlink_probe_latency_seconds_count", LINK).unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_value(
+        &exporter,
+        "clusterlink_probe_latency_seconds_count",
+        LINK,
+        Duration::from_secs(30),
+        |v| v - count0 >= 12.0,
+    )
+    .await;
+    // Sum and count from one scrape (counters only grow: still 12 or more).
     let text = scrape(&exporter).await;
     let sum1 = value(&text, "clusterlink_probe_latency_seconds_sum", LINK).unwrap();
     let count1 = value(&text, "clusterlink_probe_latency_seconds_count", LINK).unwrap();
-    assert!(count1 - count0 >= 12.0, "{count0} → {count1}");
     let mean = (sum1 - sum0) / (count1 - count0);
     assert!(
         (0.9..=1.8).contains(&mean),
@@ -472,9 +481,31 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
         |v| v == 0.0,
     )
     .await;
-    // One more cycle after the failure was recorded, then look.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let text = scrape(&exporter).await;
+    // The cycle that failed on the source renders without its source side: wait for that
+    // (no fixed sleep), then check the destination side is still there in the same scrape.
+    let source_side = [
+        "clusterlink_mirror_partition_source_high_watermark",
+        "clusterlink_mirror_topic_measured_lag_messages",
+        "clusterlink_mirror_topic_lag_seconds",
+        "clusterlink_link_lag_seconds",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = scrape(&exporter).await;
+        let left: Vec<&str> = source_side
+            .iter()
+            .copied()
+            .filter(|name| value(&text, name, &[("kafka_cluster", "B")]).is_some())
+            .collect();
+        if left.is_empty() {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still exported 30 s after the source went down: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(value(&text, "clusterlink_kafka_up", destination), Some(1.0));
     let partition = &[("mirror_topic", "orders"), ("partition", "0")];
     assert!(
@@ -486,18 +517,6 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
         .is_some(),
         "destination watermarks withdrawn with the source down"
     );
-    for name in [
-        "clusterlink_mirror_partition_source_high_watermark",
-        "clusterlink_mirror_topic_measured_lag_messages",
-        "clusterlink_mirror_topic_lag_seconds",
-        "clusterlink_link_lag_seconds",
-    ] {
-        assert_eq!(
-            value(&text, name, &[("kafka_cluster", "B")]),
-            None,
-            "{name} still exported with the source down"
-        );
-    }
     let errors: f64 = ["connect", "timeout", "other"]
         .iter()
         .filter_map(|r| {
@@ -538,9 +557,15 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
     exporter.shutdown().await;
 }
 
-/// Watermark `ListOffsets` requests per measurement cycle of a destination cluster, from the
-/// exporter's own counter (librdkafka statistics), over about `window`.
-async fn list_offsets_per_cycle(exporter: &Exporter, cluster: &str, window: Duration) -> f64 {
+/// Requests (and cycles) counted by [`list_offsets_over`] may be off by the requests of this
+/// many cycles: the request counter comes from librdkafka statistics, emitted every second and
+/// served when the measurer next polls its clients, so at each end of the window it lags the
+/// cycle counter by up to about one 1 s cycle (more on a loaded machine).
+const SKEW_CYCLES: f64 = 3.0;
+
+/// Watermark `ListOffsets` requests a destination cluster sent over at least `cycles` whole
+/// measurement cycles, from the exporter's own counters: (requests, cycles).
+async fn list_offsets_over(exporter: &Exporter, cluster: &str, cycles: f64) -> (f64, f64) {
     let read = |text: &str| {
         let requests = value(
             text,
@@ -562,10 +587,32 @@ async fn list_offsets_per_cycle(exporter: &Exporter, cluster: &str, window: Dura
         (requests, cycles)
     };
     let (r0, c0) = read(&scrape(exporter).await);
-    tokio::time::sleep(window).await;
-    let (r1, c1) = read(&scrape(exporter).await);
-    assert!(c1 - c0 >= 5.0, "{cluster}: only {} cycles", c1 - c0);
-    (r1 - r0) / (c1 - c0)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (r1, c1) = read(&scrape(exporter).await);
+        if c1 - c0 >= cycles {
+            return (r1 - r0, c1 - c0);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{cluster}: only {} cycles in 90 s",
+            c1 - c0
+        );
+    }
+}
+
+/// Asserts that `requests` over `cycles` is one request per leader broker per cycle, give or
+/// take [`SKEW_CYCLES`] cycles.
+fn one_per_broker(what: &str, brokers: f64, (requests, cycles): (f64, f64)) {
+    let (low, high) = (
+        brokers * (cycles - SKEW_CYCLES),
+        brokers * (cycles + SKEW_CYCLES),
+    );
+    assert!(
+        (low..=high).contains(&requests),
+        "{what}: {requests} ListOffsets over {cycles} cycles, expected {low}..={high}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -613,30 +660,21 @@ links:
         )
         .await;
     }
-    let window = Duration::from_secs(10);
+    // Whole cycles, many more than the statistics skew: counts, not windowed averages.
+    let cycles = 20.0;
     let (narrow3, wide3, wide1) = tokio::join!(
-        list_offsets_per_cycle(&exporter, "D3narrow", window),
-        list_offsets_per_cycle(&exporter, "D3wide", window),
-        list_offsets_per_cycle(&exporter, "D1wide", window),
+        list_offsets_over(&exporter, "D3narrow", cycles),
+        list_offsets_over(&exporter, "D3wide", cycles),
+        list_offsets_over(&exporter, "D1wide", cycles),
     );
     eprintln!(
-        "ListOffsets per cycle: 3 brokers/6 partitions {narrow3:.2}, 3 brokers/120 partitions {wide3:.2}, 1 broker/120 partitions {wide1:.2}"
+        "ListOffsets (requests, cycles): 3 brokers/6 partitions {narrow3:?}, 3 brokers/120 partitions {wide3:?}, 1 broker/120 partitions {wide1:?}"
     );
-    // At most one request per leader broker (statistics lag a second behind: ±1 cycle).
-    assert!(
-        (2.0..=3.6).contains(&narrow3),
-        "3 brokers, 6 partitions: {narrow3}"
-    );
-    assert!(
-        (2.0..=3.6).contains(&wide3),
-        "3 brokers, 120 partitions: {wide3}"
-    );
-    assert!(
-        (0.7..=1.3).contains(&wide1),
-        "1 broker, 120 partitions: {wide1}"
-    );
-    // 20× the partitions: the same number of requests; 3× the brokers: more.
-    assert!((wide3 - narrow3).abs() <= 0.6, "{narrow3} vs {wide3}");
-    assert!(wide3 > wide1 * 2.0, "{wide1} vs {wide3}");
+    // One request per leader broker and cycle, whatever the partitions. The bounds exclude
+    // both alternatives: one request per partition (120 per cycle on the wide clusters) and
+    // one per cycle whatever the brokers (20 where 3 brokers need at least 3 × 17).
+    one_per_broker("3 brokers, 6 partitions", 3.0, narrow3);
+    one_per_broker("3 brokers, 120 partitions", 3.0, wide3);
+    one_per_broker("1 broker, 120 partitions", 1.0, wide1);
     exporter.shutdown().await;
 }

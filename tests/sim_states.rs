@@ -399,3 +399,80 @@ links:
     assert_eq!(link["topic_names"], json!(["a.app.one", "a.app.two"]));
     assert_eq!(task(&link, "AutoCreateMirror")["state"], "ACTIVE");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_mirror_topic_removes_the_mirror_and_frees_its_source_topic() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let sim = started().await;
+    // Records on every partition of `orders` (no traffic there), copied before the delete.
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &sim.cluster("A").bootstrap_servers)
+        .create()
+        .unwrap();
+    for i in 0..20 {
+        producer
+            .send(
+                BaseRecord::<(), _>::to("orders")
+                    .partition(i % 2)
+                    .payload("x"),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let caught_up = |m: &serde_json::Value| {
+        let lags = m["mirror_lags"].as_array().cloned().unwrap_or_default();
+        lags.len() == 2
+            && lags
+                .iter()
+                .all(|l| l["last_source_fetch_offset"] == 10 && l["lag"] == 0)
+    };
+    eventually(
+        Duration::from_secs(30),
+        "orders caught up at 10",
+        || async { caught_up(&mirror(&sim, "B", "ab", "orders").await).then_some(()) },
+    )
+    .await;
+
+    sim.apply(&Action::DeleteTopic {
+        cluster: "B".into(),
+        topic: "orders".into(),
+    })
+    .unwrap();
+    let (status, body) = get(&http(), &url(&sim, "B", "/links/ab/mirrors/orders")).await;
+    assert_eq!(status, 404, "{body}");
+    let mirrors = get_ok(&sim, "B", "/links/-/mirrors").await;
+    let names: Vec<&str> = mirrors["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mirror_topic_name"].as_str())
+        .collect();
+    assert_eq!(names, ["events"]);
+    let link = get_ok(&sim, "B", "/links/ab").await;
+    assert_eq!(link["topic_names"], json!(["events"]));
+    assert_eq!(link["link_state"], "ACTIVE");
+
+    // The source topic is free again; the old name is not (the mock cannot delete topics).
+    let mirrors_url = url(&sim, "B", "/links/ab/mirrors");
+    let create = |name: &'static str| {
+        send(
+            Method::POST,
+            &mirrors_url,
+            Some(json!({"source_topic_name": "orders", "mirror_topic_name": name})),
+        )
+    };
+    let (status, body) = create("orders").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = create("orders-2").await;
+    assert_eq!(status, 204, "{body}");
+    // The new mirror copies from offset 0, not from where the deleted one stopped.
+    eventually(
+        Duration::from_secs(30),
+        "orders-2 caught up at 10",
+        || async {
+            let m = mirror(&sim, "B", "ab", "orders-2").await;
+            (m["mirror_status"] == "ACTIVE" && caught_up(&m)).then_some(())
+        },
+    )
+    .await;
+}

@@ -229,6 +229,7 @@ impl Fetcher {
                     self.buffers.remove(&(m.source_topic.clone(), p));
                 }
             }
+            self.forget_unmirrored(&view);
             self.fetch(&view);
             self.deliver(&view);
             self.producer.poll(Duration::ZERO);
@@ -245,6 +246,21 @@ impl Fetcher {
             self.write_progress();
         }
         tracing::debug!(link = %self.link, "fetcher stopped");
+    }
+
+    /// Drops the fetch positions and buffers of source topics the link no longer mirrors (a
+    /// deleted mirror topic), so that a later mirror of the same source topic starts where
+    /// its own destination topic ends.
+    fn forget_unmirrored(&mut self, view: &LinkView) {
+        let mirrored: BTreeSet<&str> = view
+            .mirrors
+            .iter()
+            .map(|m| m.source_topic.as_str())
+            .collect();
+        self.next_fetch
+            .retain(|(topic, _), _| mirrored.contains(topic.as_str()));
+        self.buffers
+            .retain(|(topic, _), _| mirrored.contains(topic.as_str()));
     }
 
     /// Reads the link from the world; `None` once it is gone.

@@ -351,6 +351,13 @@ impl SimCore {
                         })?;
                 }
                 c.deleted_topics.insert(topic.clone());
+                // A mirror topic deleted on its destination is no longer a mirror (as on
+                // Confluent): its link stops listing and fetching it.
+                for link in c.links.values_mut() {
+                    if link.mirrors.remove(topic).is_some() {
+                        link.refresh_states();
+                    }
+                }
                 Ok(())
             }
             Action::SetLinkConfig {

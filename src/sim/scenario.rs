@@ -256,7 +256,8 @@ pub enum Action {
         max_records_per_second: Option<f64>,
     },
     /// Deletes a topic. The mock cluster cannot delete topics, so its Metadata starts
-    /// answering `UNKNOWN_TOPIC_OR_PART` for it, which is what a link's fetcher sees.
+    /// answering `UNKNOWN_TOPIC_OR_PART` for it, which is what a link's fetcher sees. A
+    /// mirror topic deleted on its destination also leaves its link's mirrors.
     DeleteTopic {
         cluster: String,
         topic: String,

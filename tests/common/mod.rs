@@ -4,6 +4,7 @@ pub mod dashboards;
 pub mod exporter;
 pub mod schema;
 pub mod scrape;
+pub mod series;
 pub mod servers;
 pub mod sim;
 pub mod upstream;
