@@ -22,7 +22,7 @@ use crate::metrics::{
     render_cluster, ClusterData, ClusterLabels, Exposition, ReasonLabels, RequestLabels,
 };
 use crate::rest_client::{LinkConfigData, LinkData, RestClient, RestError};
-use crate::supervise::{self, Failure, RestartBackoff, Worker, WorkerLabels};
+use crate::supervise::{self, Failure, RestartBackoff, Worker};
 
 /// What the landing page and readiness know about a cluster.
 #[derive(Debug, Clone, Default)]
@@ -369,12 +369,7 @@ impl Blueprint {
                 kafka_cluster: name.clone(),
             })
             .set(0);
-        own.worker_restarts
-            .get_or_create(&WorkerLabels {
-                kafka_cluster: name.clone(),
-                worker: Worker::Collector,
-            })
-            .inc();
+        supervise::restart_counter(&self.exposition, name, Worker::Collector).inc();
         tracing::error!(
             kafka_cluster = %name,
             worker = Worker::Collector.as_str(),
@@ -395,15 +390,11 @@ impl Blueprint {
 /// after a [`RestartBackoff`], until `shutdown` turns true.
 pub async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver<bool>) {
     let blueprint = first.blueprint();
-    blueprint
-        .exposition
-        .own
-        .worker_restarts
-        .get_or_create(&WorkerLabels {
-            kafka_cluster: blueprint.config.name.clone(),
-            worker: Worker::Collector,
-        })
-        .inc_by(0);
+    supervise::restart_counter(
+        &blueprint.exposition,
+        &blueprint.config.name,
+        Worker::Collector,
+    );
     let mut next = Some(first);
     let mut backoff = RestartBackoff::default();
     loop {

@@ -60,6 +60,24 @@ pub struct WorkerLabels {
     pub worker: Worker,
 }
 
+/// The restart counter of `cluster`'s `worker`, written as 0 when first asked for.
+pub fn restart_counter(
+    exposition: &crate::metrics::Exposition,
+    cluster: &str,
+    worker: Worker,
+) -> prometheus_client::metrics::counter::Counter {
+    let counter = exposition
+        .own
+        .worker_restarts
+        .get_or_create(&WorkerLabels {
+            kafka_cluster: cluster.to_owned(),
+            worker,
+        })
+        .clone();
+    counter.inc_by(0);
+    counter
+}
+
 /// A stop request for one worker (or, as the exporter's shutdown signal, for all of them).
 /// Cloning shares the signal.
 #[derive(Clone, Debug, Default)]

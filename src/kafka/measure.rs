@@ -37,7 +37,7 @@ use crate::metrics::{
     ClusterData, ClusterLabels, Exposition, KafkaConnectionLabels, Part, SampleWriter, F,
 };
 use crate::rest_client::{config_value, LinkConfigData, MirrorData};
-use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker, WorkerLabels};
+use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::unix_ms;
 
 type TopicPartition = (String, i32);
@@ -959,16 +959,7 @@ fn supervise(
     snapshots: Receiver<Arc<ClusterData>>,
     shutdown: StopSignal,
 ) {
-    let labels = WorkerLabels {
-        kafka_cluster: cluster.name.clone(),
-        worker: Worker::Measurer,
-    };
-    let restarts = exposition
-        .own
-        .worker_restarts
-        .get_or_create(&labels)
-        .clone();
-    restarts.inc_by(0);
+    let restarts = supervise::restart_counter(&exposition, &cluster.name, Worker::Measurer);
     let stops = Stops::under(&shutdown);
     let mut backoff = RestartBackoff::default();
     loop {

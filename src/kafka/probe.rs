@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::{error_reason, Connection, StatsContext};
 use crate::config::ProbeConfig;
 use crate::metrics::{Exposition, ProbeLabels};
-use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker, WorkerLabels};
+use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::unix_ms;
 
 /// What a probe measures.
@@ -135,16 +135,8 @@ pub fn spawn(
 
 /// The probe thread's body.
 fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
-    let labels = WorkerLabels {
-        kafka_cluster: target.destination.kafka_cluster.clone(),
-        worker: Worker::Probe,
-    };
-    let restarts = exposition
-        .own
-        .worker_restarts
-        .get_or_create(&labels)
-        .clone();
-    restarts.inc_by(0);
+    let cluster = &target.destination.kafka_cluster;
+    let restarts = supervise::restart_counter(&exposition, cluster, Worker::Probe);
     let mut backoff = RestartBackoff::default();
     loop {
         let started = Instant::now();
@@ -162,7 +154,7 @@ fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
         let wait = backoff.next(started.elapsed());
         restarts.inc();
         tracing::error!(
-            kafka_cluster = %labels.kafka_cluster,
+            kafka_cluster = %cluster,
             worker = Worker::Probe.as_str(),
             link = %target.config.link,
             error = %failure,
