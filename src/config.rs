@@ -26,6 +26,10 @@ pub const ENV_PREFIX: &str = "CLUSTER_LINK_EXPORTER";
 /// Default of `max_response_bytes`: 64 MiB, about ten times the mirror-topic list of a
 /// destination with 5,000 mirror topics of 10 partitions each (~6 MB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+/// Smallest `max_response_bytes`: 1 KiB.
+pub const MIN_RESPONSE_BYTES: u64 = 1024;
+/// Largest `max_response_bytes`: 4 GiB (a body is held in memory while it is parsed).
+pub const MAX_RESPONSE_BYTES: u64 = 4 << 30;
 
 /// A configuration problem, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -283,7 +287,7 @@ pub struct ClusterConfig {
     /// Link configs are read every this many cycles and cached in between (default 10).
     pub link_configs_every: u32,
     /// Largest REST response body read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`],
-    /// at least 1024). A larger body fails the cycle with reason `decode`.
+    /// [`MIN_RESPONSE_BYTES`] to [`MAX_RESPONSE_BYTES`]). A larger body fails the cycle with reason `decode`.
     pub max_response_bytes: u64,
     /// Kafka connection to this (destination) cluster: enables the Kafka-side measurements.
     pub kafka: Option<KafkaConfig>,
@@ -563,25 +567,42 @@ impl Config {
                     "cert_file and key_file go together (mTLS client certificate and its key)",
                 ));
             }
+            // A bad value is reported under the key it was written at: here or in `defaults`.
+            let at = |own: bool, name: &str| {
+                if own {
+                    key(name)
+                } else {
+                    format!("defaults.{name}")
+                }
+            };
             let max_concurrent_requests = c
                 .max_concurrent_requests
                 .or(d.max_concurrent_requests)
                 .unwrap_or(4);
             if !(1..=64).contains(&max_concurrent_requests) {
-                return Err(invalid(key("max_concurrent_requests"), "must be 1 to 64"));
+                return Err(invalid(
+                    at(
+                        c.max_concurrent_requests.is_some(),
+                        "max_concurrent_requests",
+                    ),
+                    "must be 1 to 64",
+                ));
             }
             let link_configs_every = c.link_configs_every.or(d.link_configs_every).unwrap_or(10);
             if link_configs_every == 0 {
-                return Err(invalid(key("link_configs_every"), "must be at least 1"));
+                return Err(invalid(
+                    at(c.link_configs_every.is_some(), "link_configs_every"),
+                    "must be at least 1",
+                ));
             }
             let max_response_bytes = c
                 .max_response_bytes
                 .or(d.max_response_bytes)
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-            if max_response_bytes < 1024 {
+            if !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&max_response_bytes) {
                 return Err(invalid(
-                    key("max_response_bytes"),
-                    "must be at least 1024 (bytes)",
+                    at(c.max_response_bytes.is_some(), "max_response_bytes"),
+                    format!("must be {MIN_RESPONSE_BYTES} to {MAX_RESPONSE_BYTES} (bytes)"),
                 ));
             }
             let request_timeout = duration(
@@ -721,7 +742,19 @@ mod tests {
         );
         assert_eq!(
             err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', max_response_bytes: 100}]"),
-            "config: clusters[0].max_response_bytes: must be at least 1024 (bytes)"
+            "config: clusters[0].max_response_bytes: must be 1024 to 4294967296 (bytes)"
+        );
+        assert_eq!(
+            err("defaults: {max_response_bytes: 1e30}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3'}]"),
+            "config: defaults.max_response_bytes: must be 1024 to 4294967296 (bytes)"
+        );
+        assert_eq!(
+            err("defaults: {link_configs_every: 0, max_concurrent_requests: 9}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3', max_concurrent_requests: 2}]"),
+            "config: defaults.link_configs_every: must be at least 1"
+        );
+        assert_eq!(
+            err("defaults: {max_concurrent_requests: 99}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3'}]"),
+            "config: defaults.max_concurrent_requests: must be 1 to 64"
         );
         assert_eq!(
             err("clusters: [{name: a, rest_url: 'http://x/kafka/v3'}, {name: a, rest_url: 'http://y/kafka/v3'}]"),

@@ -10,7 +10,7 @@ use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::sim::{Flavour, Scenario, Simulator};
-use cluster_link_exporter::util::parse_duration;
+use cluster_link_exporter::util::{parse_duration_checked, DurationError};
 
 /// Default listen address. Port 9849: not used by the Kafka exporters people run next to us
 /// (kafka_exporter 9308, KMinion 8080, kafka-lag-exporter and Burrow 8000, jmx_exporter's
@@ -92,8 +92,9 @@ impl Cli {
 
 /// A duration flag like `500ms`, `10s` or `2m`, more than zero.
 fn positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s) {
-        Some(d) if !d.is_zero() => Ok(d),
+    match parse_duration_checked(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Err(DurationError::TooLong) => Err(format!("{s:?} is {}", DurationError::TooLong)),
         _ => Err(format!(
             "expected a positive duration like 500ms, 10s or 2m, got {s:?}"
         )),

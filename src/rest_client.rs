@@ -28,7 +28,7 @@ pub enum RestError {
     Tls(String),
     #[error("rejected credentials: HTTP {status}: {message}")]
     Auth { status: u16, message: String },
-    #[error("rate limited (HTTP 429), retry after {retry_after:?}")]
+    #[error("rate limited (HTTP 429), {}", describe_retry_after(*.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     #[error("HTTP {status}: {message}")]
     Http { status: u16, message: String },
@@ -727,6 +727,14 @@ async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result<Body, reqw
     Ok(Body::Complete(body))
 }
 
+/// `Retry-After: 20s`, or that the server asked for no (future) time.
+fn describe_retry_after(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("Retry-After {}s", d.as_secs()),
+        None => "no usable Retry-After: backing off exponentially".to_owned(),
+    }
+}
+
 /// How long a 429 asks to wait: `Retry-After` (delay seconds, or an HTTP date parsed by
 /// `httpdate`), else `rateLimit-reset` (delay seconds). At most [`MAX_RETRY_AFTER`] (a
 /// number too large for a `u64` counts as that); `None` when neither header is present and
@@ -776,6 +784,22 @@ fn error_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limited_says_what_the_server_asked_for() {
+        let asked = RestError::RateLimited {
+            retry_after: Some(Duration::from_secs(20)),
+        };
+        assert_eq!(
+            asked.to_string(),
+            "rate limited (HTTP 429), Retry-After 20s"
+        );
+        let none = RestError::RateLimited { retry_after: None };
+        assert_eq!(
+            none.to_string(),
+            "rate limited (HTTP 429), no usable Retry-After: backing off exponentially"
+        );
+    }
 
     #[test]
     fn parses_sparse_and_unknown_fields() {
