@@ -305,9 +305,6 @@ impl RestClient {
     /// An unreadable or invalid CA bundle or client certificate, or a `rest_url` that is not
     /// a URL, naming the configuration key.
     pub fn new(config: &ClusterConfig, observe: RequestObserver) -> Result<Self, ClientBuildError> {
-        // One crypto provider for every TLS connection of the process: ring (reqwest is built
-        // without its default aws-lc-rs provider). An Err only says one is already installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let base_url = Url::parse(&config.rest_url).map_err(|e| ClientBuildError {
             key: "rest_url",
             problem: format!("not a URL: {e}"),
