@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: system packages, formatting, lints, unit and end-to-end tests.
+# The whole test suite, every workspace member (the exporter and sim/): system packages,
+# formatting, lints (also of the slim build), unit and end-to-end tests.
 # This is README's test command and exactly what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup-deps.sh
 cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked --all-targets
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# The slim exporter (no simulator, no demo/sim subcommands) must keep compiling.
+cargo clippy --locked --no-default-features -- -D warnings
+cargo test --locked --workspace --all-targets

@@ -2,7 +2,7 @@
 //! its clusters, in one process, with every measurement on.
 
 use crate::config::Config;
-use crate::sim::{Scenario, SimError, Simulator};
+use cluster_link_sim::{Scenario, SimError, Simulator};
 
 /// Name of the probe topic: a link that mirrors a topic of this name gets a probe.
 pub const PROBE_TOPIC: &str = "clusterlink-probe";

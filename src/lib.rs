@@ -11,12 +11,16 @@
 //!   back-off) and per-worker stop signals;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
 //! - [`exporter`]: wiring and shutdown;
-//! - [`demo`]: the simulator's default scenario with an exporter pointed at it;
-//! - [`sim`]: simulated Confluent clusters with live cluster links (test ground and demo).
+//! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
+//!   pointed at it.
+//!
+//! The simulated Confluent clusters that the tests and `demo` run against are a separate crate
+//! of this workspace, `cluster_link_sim` (`sim/`); the `sim` feature links it in.
 #![forbid(unsafe_code)]
 
 pub mod collect;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod exporter;
 pub mod http;
@@ -24,6 +28,5 @@ pub mod kafka;
 pub mod link_filters;
 pub mod metrics;
 pub mod rest_client;
-pub mod sim;
 pub mod supervise;
 pub mod util;

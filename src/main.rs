@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
-use cluster_link_exporter::sim::{Flavour, Scenario, Simulator};
 use cluster_link_exporter::util::{parse_duration_checked, DurationError};
+#[cfg(feature = "sim")]
+use cluster_link_sim::{Flavour, Scenario, Simulator};
 
 /// Default listen address. Port 9849: not used by the Kafka exporters people run next to us
 /// (kafka_exporter 9308, KMinion 8080, kafka-lag-exporter and Burrow 8000, jmx_exporter's
@@ -110,10 +111,12 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Start the simulated clusters of the default scenario and an exporter pointed at them.
+    #[cfg(feature = "sim")]
     Demo,
     /// Validate the configuration file and exit (0: valid, 2: invalid).
     CheckConfig,
     /// Run the simulated Confluent clusters alone and print how to reach them.
+    #[cfg(feature = "sim")]
     Sim {
         /// Scenario file (YAML); the built-in default scenario when absent.
         #[arg(long)]
@@ -155,7 +158,9 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let web = cli.web();
     match cli.command {
+        #[cfg(feature = "sim")]
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
+        #[cfg(feature = "sim")]
         Some(Command::Demo) => runtime.block_on(run_demo(&web)),
         Some(Command::CheckConfig) => match load(cli.config) {
             Ok(config) => {
@@ -173,7 +178,12 @@ fn main() -> ExitCode {
 
 fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
     let Some(path) = path else {
-        eprintln!("error: --config FILE is required (or run `cluster-link-exporter demo`)");
+        let demo = if cfg!(feature = "sim") {
+            " (or run `cluster-link-exporter demo`)"
+        } else {
+            ""
+        };
+        eprintln!("error: --config FILE is required{demo}");
         return Err(ExitCode::from(2));
     };
     Config::load(&path).map_err(|e| {
@@ -197,6 +207,7 @@ async fn run_exporter(config: Config, web: &WebOptions) -> ExitCode {
     }
 }
 
+#[cfg(feature = "sim")]
 async fn run_demo(web: &WebOptions) -> ExitCode {
     let path = &web.telemetry_path;
     let (sim, config) = match cluster_link_exporter::demo::start_simulation().await {
@@ -235,6 +246,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+#[cfg(feature = "sim")]
 async fn run_sim(path: Option<String>) -> ExitCode {
     let scenario = match path.as_deref().map(Scenario::from_file) {
         None => Scenario::default_scenario(),
@@ -288,6 +300,7 @@ async fn shutdown_signal() {
 }
 
 /// Writes the run's CA and client certificate so TLS clusters can be reached from outside.
+#[cfg(feature = "sim")]
 fn write_pki(sim: &Simulator) -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("cluster-link-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

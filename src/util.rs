@@ -1,4 +1,4 @@
-//! Small helpers shared by the configuration, the Kafka-side measurements and the simulator.
+//! Small helpers shared by the configuration and the Kafka-side measurements.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::sim::{Action, RestFault, Simulator};
+use cluster_link_sim::{Action, RestFault, Simulator};
 use common::scrape::{parse_sample, scrape, start_exporter};
 use common::series::{difference, mentioning, series};
 use common::sim::{send, url};

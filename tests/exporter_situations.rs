@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cluster_link_exporter::sim::{Action, RestFault, Simulator};
+use cluster_link_sim::{Action, RestFault, Simulator};
 use common::scrape::*;
 use common::sim::{send, start, url};
 use serde_json::json;

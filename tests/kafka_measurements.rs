@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::sim::{Action, Simulator};
+use cluster_link_sim::{Action, Simulator};
 use common::scrape::{exporter_yaml, scrape, start_exporter, value, wait_value};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

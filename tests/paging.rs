@@ -17,7 +17,7 @@ use std::time::Duration;
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::sim::{Action, Scenario, Simulator};
+use cluster_link_sim::{Action, Scenario, Simulator};
 use common::servers::{start_alertmanager, start_prometheus, Notification, Server, Webhook};
 use common::sim::wait_link_state;
 use serde_json::Value;

@@ -123,7 +123,7 @@ async fn wait_for(
     }
 }
 
-async fn start_exporter() -> (cluster_link_exporter::sim::Simulator, Exporter) {
+async fn start_exporter() -> (cluster_link_sim::Simulator, Exporter) {
     let sim = start(SCENARIO).await;
     wait_mirror_status(&sim, "B", "ab", "A_probe", "ACTIVE").await;
     wait_mirror_status(&sim, "A", "ba", "B_probe", "ACTIVE").await;

@@ -11,7 +11,7 @@ use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::metrics::families_in;
-use cluster_link_exporter::sim::{Action, Simulator};
+use cluster_link_sim::{Action, Simulator};
 
 use super::scrape::{parse_sample, Sample};
 use super::sim::{http, start, wait_mirror_status};

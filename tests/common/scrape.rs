@@ -128,7 +128,7 @@ pub async fn wait_value(
 
 /// Exporter YAML for clusters of a simulator: `(name, extra YAML lines indented by 4)`.
 pub fn exporter_yaml(
-    sim: &cluster_link_exporter::sim::Simulator,
+    sim: &cluster_link_sim::Simulator,
     poll: &str,
     clusters: &[(&str, &str)],
 ) -> String {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::model::Flavour;
 
 /// The built-in scenario used by `sim` and `demo` when no file is given.
-pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.yaml");
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
 
 /// Bad scenario input.
 #[derive(Debug, thiserror::Error)]
@@ -358,7 +358,26 @@ fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
         .collect()
 }
 
-pub use crate::util::parse_duration;
+/// Parses a timeline offset: a non-negative number (decimals allowed) directly followed by
+/// `ms`, `s`, `m` or `h`, such as `500ms`, `1.5s`, `30s`, `5m`; `None` for anything else
+/// (`30`, `1 s`, `-1s`) and for more than a year, so adding it to a clock cannot overflow.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    const YEAR_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let per_unit = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let number: f64 = number.parse().ok()?;
+    let seconds = number * per_unit;
+    (seconds.is_finite() && seconds <= YEAR_SECONDS)
+        .then(|| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .flatten()
+}
 
 impl Scenario {
     /// The built-in default scenario.
@@ -492,6 +511,21 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeline_offsets() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        for bad in ["30", "1 s", " 1s", "-1s", "1x", "", "s", "1.2.3s", "8761h"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_duration(&format!("{}s", "9".repeat(400))), None);
+    }
 
     #[test]
     fn default_scenario_is_what_users_run() {

@@ -656,13 +656,13 @@ pub fn jaas_matches(jaas: Option<&str>, username: &str, password: &str) -> bool 
     value("username").as_deref() == Some(username) && value("password").as_deref() == Some(password)
 }
 
-/// Whether a link filter includes `name` (see [`crate::link_filters`]).
+/// Whether a link filter includes `name` (see [`crate::filters`]).
 pub fn filter_includes(filters: Option<&str>, key: &str, name: &str) -> bool {
-    crate::link_filters::includes(filters, key, name)
+    crate::filters::includes(filters, key, name)
 }
 
 fn literal_names(filters: Option<&str>, key: &str) -> Vec<String> {
-    crate::link_filters::literal_includes(filters, key)
+    crate::filters::literal_includes(filters, key)
 }
 
 #[cfg(test)]

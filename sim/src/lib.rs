@@ -5,9 +5,12 @@
 //! served by [`server`]); each link is a fetcher thread that copies records from the source
 //! into mirror topics on the destination and drives Confluent's state machines ([`engine`],
 //! [`model`]). Faults come from the scenario's timeline, the control API (`/sim/v1`) or tests,
-//! all as one [`Action`] type. See `docs/simulator.md`.
+//! all as one [`Action`] type. See `docs/simulator.md` in this crate.
+
+#![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod filters;
 pub mod mock;
 pub mod model;
 pub mod rest;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use cluster_link_exporter::sim::{Scenario, Simulator};
+use cluster_link_sim::{Scenario, Simulator};
 use serde_json::Value;
 
 /// Starts a simulator from scenario YAML.

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cluster_link_exporter::sim::{Action, Simulator};
+use cluster_link_sim::{Action, Simulator};
 use common::sim::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -234,7 +234,7 @@ async fn offset_sync_copies_commits_capped_at_the_destination_high_watermark() {
                     .partition(0)
                     .key("late")
                     .payload(&format!("late {i}"))
-                    .timestamp(cluster_link_exporter::sim::model::now_ms()),
+                    .timestamp(cluster_link_sim::model::now_ms()),
             )
             .map_err(|(e, _)| e)
             .unwrap();

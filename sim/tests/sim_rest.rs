@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cluster_link_exporter::sim::{Action, RestFault, Simulator};
+use cluster_link_sim::{Action, RestFault, Simulator};
 use common::schema::validate;
 use common::sim::*;
 use serde_json::{json, Value};

@@ -8,8 +8,11 @@
 use std::collections::BTreeMap;
 
 /// Milliseconds since the Unix epoch, as Confluent's `state_time_ms`.
+/// 0 if the clock is before 1970; saturates far in the future.
 pub fn now_ms() -> i64 {
-    crate::util::unix_ms()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Which product a simulated cluster's REST API imitates.

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cluster_link_exporter::sim::{Action, Simulator};
+use cluster_link_sim::{Action, Simulator};
 use common::sim::*;
 use reqwest::Method;
 use serde_json::json;
