@@ -659,7 +659,8 @@ impl Measurer {
                 )
             })
             .collect();
-        data.mirrors
+        let plans = data
+            .mirrors
             .iter()
             // A promoted or failed-over mirror is a regular topic: nothing to compare.
             .filter(|m| m.mirror_status.as_deref() != Some("STOPPED"))
@@ -673,7 +674,22 @@ impl Measurer {
                 partitions: partitions_to_measure(m, &mut claims_left),
                 source: sources.get(m.link_name.as_str()).cloned().flatten(),
             })
-            .collect()
+            .collect::<Vec<_>>();
+        let claimed: i64 = data
+            .mirrors
+            .iter()
+            .filter(|m| m.mirror_lags.is_empty())
+            .filter_map(|m| m.num_partitions.filter(|n| *n > 0))
+            .fold(0, i64::saturating_add);
+        if claimed > MAX_CLAIMED_PARTITIONS {
+            tracing::warn!(
+                kafka_cluster = %self.cluster.name,
+                claimed,
+                measured = MAX_CLAIMED_PARTITIONS,
+                "mirror topics listed without partition lags claim more partitions than are measured in one cycle; the rest are left out"
+            );
+        }
+        plans
     }
 
     /// Offset-sync lag by (link, group, mirror topic), for links that sync offsets.
