@@ -130,107 +130,235 @@ pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
     Ok(SecretString::new(text.trim_end_matches(['\n', '\r'])))
 }
 
-/// The whole file.
+/// The whole configuration file, as written: the top-level keys.
+///
+/// ```yaml
+/// defaults: {poll_interval: 30s}
+/// clusters: [{name: dr-east, rest_url: 'https://broker-1:8090/kafka/v3'}]
+/// source_clusters: []
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    /// Settings every cluster inherits unless it sets them itself.
+    /// `defaults`: settings every cluster inherits unless it sets them itself. Optional (every
+    /// key in it has its own default).
     #[serde(default)]
     defaults: RawDefaults,
-    /// The destination clusters to poll (where the links live).
+    /// `clusters`: the destination clusters to poll (where the links live). Required, at least
+    /// one; each `name` must be unique. Each becomes one collection task and the
+    /// `kafka_cluster` label of its series.
     clusters: Vec<RawCluster>,
-    /// Source clusters of the links, for the Kafka-side measurements.
+    /// `source_clusters`: the links' source clusters, reached over the Kafka protocol for
+    /// source watermarks, lag in seconds, offset-sync lag and the probe's producer. Optional
+    /// (default: none, and then nothing source-side is measured); each `name` must be unique.
     #[serde(default)]
     source_clusters: Vec<kafka::RawSourceCluster>,
 }
 
+/// `defaults`: values every cluster inherits for the keys it does not set itself. Each key
+/// here means the same as the cluster key of the same name in [`RawCluster`], and a bad value
+/// is reported as `defaults.<key>`.
+///
+/// ```yaml
+/// defaults: {poll_interval: 60s, request_timeout: 15s, partition_metrics: false}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
+    /// Timeout of one REST request, and the default `request_timeout` of every `kafka`
+    /// section (destination and source clusters). A duration (`500ms`, `10s`, `1m`; positive,
+    /// at most 8760h). Default `10s`.
     request_timeout: Option<String>,
+    /// Time between the starts of two collection cycles, ±10% jitter. A duration (positive,
+    /// at most 8760h). Default `30s`.
     poll_interval: Option<String>,
+    /// Whether per-partition series are exported. Default `true`.
     partition_metrics: Option<bool>,
+    /// Per-link REST requests in flight in one cycle. 1 to 64; default 4.
     max_concurrent_requests: Option<usize>,
+    /// Read link configs every this many cycles. At least 1; default 10.
     link_configs_every: Option<u32>,
+    /// Largest REST response read, in bytes. 1024 to 4294967296 (4 GiB); default 67108864
+    /// (64 MiB).
     max_response_bytes: Option<u64>,
 }
 
-/// One cluster as written in the file.
+/// One destination cluster (an entry of `clusters`), as written: the REST API polled for its
+/// links, mirror topics and link configs, and optionally its Kafka-side measurements.
+///
+/// ```yaml
+/// clusters:
+///   - name: dr-east
+///     rest_url: https://broker-1:8090/kafka/v3
+///     auth: {type: basic, username: exporter, password: {env: CLE_PASSWORD}}
+///     mirror_topics: {exclude: ['.*-test']}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
+    /// The `kafka_cluster` label of every series about this cluster. Required, non-empty,
+    /// unique among `clusters`.
     name: String,
+    /// REST API v3 base URL: `http://` or `https://`, ending in `/kafka/v3` (cp-server's
+    /// embedded REST, Confluent Cloud) or `/v3` (REST Proxy); trailing `/` are trimmed. Must
+    /// not contain `user:password@` (use `auth`). Required. Credentials are sent only to this
+    /// URL's origin (redirects and `metadata.next` elsewhere fail the cycle with reason
+    /// `cross_origin`). Examples: `https://broker-1:8090/kafka/v3`,
+    /// `https://pkc-12345.us-east-1.aws.confluent.cloud:443/kafka/v3`.
     rest_url: String,
+    /// Kafka cluster id used in the REST paths. Optional on Confluent Platform (default:
+    /// discovered with `GET …/clusters`); required on Confluent Cloud (`lkc-…`). Empty means
+    /// unset.
     #[serde(default)]
     cluster_id: Option<String>,
+    /// `platform` or `cloud`. Default: `cloud` when `rest_url`'s host ends in
+    /// `.confluent.cloud`, else `platform`. `cloud` requires `cluster_id`.
     #[serde(default)]
     flavour: Option<Flavour>,
+    /// REST authentication; see [`RawAuth`]. Default: none (`{type: none}`).
     #[serde(default)]
     auth: Option<RawAuth>,
+    /// TLS of the REST connection (`https` URLs); see [`RawTls`]. Default: system roots,
+    /// no client certificate.
     #[serde(default)]
     tls: Option<RawTls>,
+    /// Timeout of one REST request (also its connect timeout), and the default
+    /// `request_timeout` of this cluster's `kafka` section. A duration (positive, at most
+    /// 8760h). Default: `defaults.request_timeout`, else `10s`. A timeout fails the cycle
+    /// (`clusterlink_collection_errors_total`).
     #[serde(default)]
     request_timeout: Option<String>,
+    /// Time between the starts of two collection cycles, ±10% jitter (a cycle that overruns
+    /// starts the next at once; throttling can lengthen the wait). A duration (positive, at
+    /// most 8760h). Default: `defaults.poll_interval`, else `30s`. The Kafka-side
+    /// measurements run after each cycle, so this paces them too.
     #[serde(default)]
     poll_interval: Option<String>,
+    /// Which links to export, by link name; see [`RawFilter`]. Default: all.
     #[serde(default)]
     links: Option<RawFilter>,
+    /// Which mirror topics to export, by mirror topic name; see [`RawFilter`]. Default: all.
+    /// Also bounds the Kafka-side measurements (they cover the exported mirror topics).
     #[serde(default)]
     mirror_topics: Option<RawFilter>,
+    /// Export per-partition series (`clusterlink_mirror_partition_*`). Default:
+    /// `defaults.partition_metrics`, else `true`. `false`: only the per-topic aggregates,
+    /// which cuts the series count by the number of partitions per topic.
     #[serde(default)]
     partition_metrics: Option<bool>,
+    /// Per-link REST requests in flight in one cycle (each link's details with its tasks, and
+    /// link configs), and the idle connections kept to the REST host. 1 to 64; default:
+    /// `defaults.max_concurrent_requests`, else 4.
     #[serde(default)]
     max_concurrent_requests: Option<usize>,
+    /// Read each link's configs (`GET …/links/{link}/configs`) every this many cycles and use
+    /// the cached ones in between (a new link is read at once). At least 1 (1: every cycle);
+    /// default: `defaults.link_configs_every`, else 10. Affects how soon a config change shows
+    /// in `clusterlink_link_info`'s config labels and in the offset-sync measurements (which
+    /// groups, which prefix).
     #[serde(default)]
     link_configs_every: Option<u32>,
+    /// Largest REST response body read, in bytes; all pages of a list count together. 1024 to
+    /// 4294967296 (4 GiB); default: `defaults.max_response_bytes`, else 67108864 (64 MiB,
+    /// about 600,000 mirrored partitions). A larger response fails the cycle with reason
+    /// `decode`.
     #[serde(default)]
     max_response_bytes: Option<u64>,
+    /// This (destination) cluster over the Kafka protocol; see [`kafka::RawKafka`]. Optional:
+    /// without it no Kafka-side measurement (watermarks, measured lag, lag in seconds,
+    /// offset-sync lag, probes) is made for this cluster.
     #[serde(default)]
     kafka: Option<kafka::RawKafka>,
+    /// Lag in seconds settings; see [`kafka::RawLagSeconds`]. Default: enabled with the
+    /// defaults listed there (it still needs `kafka` and the link's source cluster).
     #[serde(default)]
     lag_seconds: Option<kafka::RawLagSeconds>,
+    /// Consumer offset-sync lag settings; see [`kafka::RawOffsetSync`]. Default: enabled,
+    /// for the groups the link's own filters select.
     #[serde(default)]
     offset_sync: Option<kafka::RawOffsetSync>,
+    /// End-to-end probes, at most one per link; see [`kafka::RawProbe`]. Default: none
+    /// (probes are opt-in). Needs this cluster's `kafka` section.
     #[serde(default)]
     probes: Vec<kafka::RawProbe>,
 }
 
+/// `auth`: how REST requests authenticate, chosen by `type`. Default `{type: none}`.
+///
+/// ```yaml
+/// auth: {type: basic, username: exporter, password: {env: CLE_PASSWORD}}
+/// auth: {type: bearer, token_file: /run/oauth/token, identity_pool_id: pool-AbCd}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum RawAuth {
+    /// `type: none`: no credentials.
     None,
+    /// `type: basic`: HTTP Basic, with a Confluent Platform user or a Confluent Cloud API key
+    /// and secret.
     Basic {
+        /// User name or API key. Required, non-empty.
         username: String,
+        /// Password or API secret: inline, `{env: VAR}` or `{file: PATH}` (trailing newline
+        /// trimmed), resolved once at load. Required. Never logged.
         password: SecretSource,
     },
+    /// `type: bearer`: `Authorization: Bearer <token>`. Exactly one of `token` and
+    /// `token_file` is required.
     Bearer {
+        /// A fixed token: inline, `{env: VAR}` or `{file: PATH}`, resolved once at load.
         #[serde(default)]
         token: Option<SecretSource>,
+        /// A file holding the token (trailing newline trimmed), read at load to check it and
+        /// re-read whenever its modification time changes: for tokens a sidecar refreshes.
         #[serde(default)]
         token_file: Option<PathBuf>,
+        /// Confluent Cloud OAuth identity pool (`pool-…`), sent as the
+        /// `Confluent-Identity-Pool-Id` header. Default: no header.
         #[serde(default)]
         identity_pool_id: Option<String>,
     },
 }
 
+/// `tls`: TLS of the REST connection (used for `https` URLs). Every file must be readable
+/// at load.
+///
+/// ```yaml
+/// tls: {ca_file: /etc/cle/ca.pem, cert_file: /etc/cle/client.pem, key_file: /etc/cle/client.key}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
+    /// PEM CA bundle to trust in addition to the system roots. Default: system roots only.
     #[serde(default)]
     ca_file: Option<PathBuf>,
+    /// PEM client certificate for mTLS. Goes with `key_file` (both or neither). Default: none.
     #[serde(default)]
     cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`. Goes with `cert_file`. Default: none.
     #[serde(default)]
     key_file: Option<PathBuf>,
+    /// Skip server certificate verification. Default `false`; for tests only.
     #[serde(default)]
     insecure_skip_verify: bool,
 }
 
+/// `links` or `mirror_topics`: include/exclude lists of regexes on a name. Each regex is
+/// anchored (`^(?:…)$`: it must match the whole name). A name passes when it matches some
+/// `include` (or `include` is empty) and no `exclude`: exclude wins. Names that do not pass
+/// get no series: a filtered-out link gets no per-link REST request, a filtered-out mirror
+/// topic no Kafka-side read.
+///
+/// ```yaml
+/// mirror_topics: {include: ['orders.*', clicks], exclude: ['.*-test']}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFilter {
+    /// Regexes of the names to export. Default: empty (every name).
     #[serde(default)]
     include: Vec<String>,
+    /// Regexes of names to leave out, even when included. Default: empty (none).
     #[serde(default)]
     exclude: Vec<String>,
 }

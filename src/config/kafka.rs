@@ -14,128 +14,275 @@ use serde::Deserialize;
 use super::positive_duration;
 use super::{invalid, ConfigError, SecretSource, SecretString};
 
-/// A `kafka` section as written in the file.
+/// A `kafka` section as written: how to reach a cluster over the Kafka protocol (librdkafka),
+/// on a destination cluster (`clusters[].kafka`) or a source cluster
+/// (`source_clusters[].kafka`). librdkafka checks the resulting client configuration at load
+/// (without connecting), so a bad property fails `check-config`.
+///
+/// ```yaml
+/// kafka:
+///   bootstrap_servers: broker-1:9092,broker-2:9092
+///   sasl: {mechanism: SCRAM-SHA-512, username: cluster-link-exporter, password: {env: KAFKA_PASSWORD}}
+///   tls: {ca_file: /etc/cle/ca.pem}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawKafka {
+    /// librdkafka `bootstrap.servers`: comma-separated `host:port` list (port 0 to 65535).
+    /// Required, non-empty. Example: `broker-1:9092,broker-2:9092`; Confluent Cloud:
+    /// `pkc-xxxxx.region.provider.confluent.cloud:9092`.
     bootstrap_servers: String,
+    /// librdkafka `security.protocol`: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`
+    /// (lower case accepted). Default: `SASL_SSL` when `sasl` is set, else `SSL` when a `tls`
+    /// section is present (even empty), else `PLAINTEXT`. The `SASL_*` ones need `sasl`, the
+    /// others refuse it.
     #[serde(default)]
     security_protocol: Option<SecurityProtocol>,
+    /// SASL mechanism and credentials; see [`RawSasl`]. Default: none.
     #[serde(default)]
     sasl: Option<RawSasl>,
+    /// TLS settings (for `SSL` and `SASL_SSL`); see [`RawKafkaTls`]. Default: system CAs, no
+    /// client certificate.
     #[serde(default)]
     tls: Option<RawKafkaTls>,
+    /// Any other librdkafka property, name → value. Values are inline, `{env: VAR}` or
+    /// `{file: PATH}` and treated as secrets (never logged, redacted from errors). Properties
+    /// the exporter sets itself (`bootstrap.servers`, `security.protocol`, `sasl.*`,
+    /// `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.*`,
+    /// `enable.ssl.certificate.verification`, `group.id`, `enable.auto.commit`, `client.id`,
+    /// `statistics.interval.ms`) are refused. Default: none. Example:
+    /// `{client.dns.lookup: use_all_dns_ips}`.
     #[serde(default)]
     properties: BTreeMap<String, SecretSource>,
+    /// Timeout of one Kafka request batch (watermarks, committed offsets, group listing, the
+    /// probe's reads) and librdkafka `socket.timeout.ms`. A duration (positive, at most 8760h). Default: on a
+    /// destination, that cluster's `request_timeout`; on a source cluster,
+    /// `defaults.request_timeout`; else `10s`. A timeout counts in
+    /// `clusterlink_kafka_errors_total{reason="timeout"}`.
     #[serde(default)]
     request_timeout: Option<String>,
 }
 
+/// `sasl`: SASL authentication of a Kafka connection, chosen by `mechanism`. Needs
+/// `security_protocol` `SASL_SSL` (the default with `sasl`) or `SASL_PLAINTEXT`.
+///
+/// ```yaml
+/// sasl: {mechanism: PLAIN, username: <API key>, password: {env: API_SECRET}}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(tag = "mechanism", deny_unknown_fields)]
 enum RawSasl {
+    /// `mechanism: PLAIN` (Confluent Cloud: API key and secret).
     #[serde(rename = "PLAIN")]
     Plain {
+        /// `sasl.username`. Required, non-empty.
         username: String,
+        /// `sasl.password`: inline, `{env: VAR}` or `{file: PATH}`. Required.
         password: SecretSource,
     },
+    /// `mechanism: SCRAM-SHA-256`.
     #[serde(rename = "SCRAM-SHA-256")]
     ScramSha256 {
+        /// `sasl.username`. Required, non-empty.
         username: String,
+        /// `sasl.password`: inline, `{env: VAR}` or `{file: PATH}`. Required.
         password: SecretSource,
     },
+    /// `mechanism: SCRAM-SHA-512`.
     #[serde(rename = "SCRAM-SHA-512")]
     ScramSha512 {
+        /// `sasl.username`. Required, non-empty.
         username: String,
+        /// `sasl.password`: inline, `{env: VAR}` or `{file: PATH}`. Required.
         password: SecretSource,
     },
+    /// `mechanism: OAUTHBEARER` with OIDC client credentials: librdkafka fetches and refreshes
+    /// the token (`sasl.oauthbearer.method=oidc`).
     #[serde(rename = "OAUTHBEARER")]
     OauthBearer {
+        /// The identity provider's token endpoint, `http://` or `https://`. Required.
         token_endpoint_url: String,
+        /// OIDC client id. Required, non-empty.
         client_id: String,
+        /// OIDC client secret: inline, `{env: VAR}` or `{file: PATH}`. Required.
         client_secret: SecretSource,
+        /// `sasl.oauthbearer.scope`. Default: none.
         #[serde(default)]
         scope: Option<String>,
+        /// SASL extensions, name → value (`sasl.oauthbearer.extensions`). Confluent Cloud
+        /// needs `{logicalCluster: lkc-…, identityPoolId: pool-…}`. Default: none.
         #[serde(default)]
         extensions: BTreeMap<String, String>,
     },
 }
 
+/// `tls` of a `kafka` section. Every file must be readable at load. Its presence alone makes
+/// `SSL` the default `security_protocol` when there is no `sasl`.
+///
+/// ```yaml
+/// tls: {ca_file: /etc/cle/ca.pem, cert_file: /etc/cle/client.pem, key_file: /etc/cle/client.key}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKafkaTls {
+    /// PEM CA bundle to trust (`ssl.ca.location`). Default: the system's CAs.
     #[serde(default)]
     ca_file: Option<PathBuf>,
+    /// PEM client certificate for mTLS (`ssl.certificate.location`). Goes with `key_file`
+    /// (both or neither). Default: none.
     #[serde(default)]
     cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file` (`ssl.key.location`). Default: none.
     #[serde(default)]
     key_file: Option<PathBuf>,
+    /// Password of an encrypted `key_file` (`ssl.key.password`): inline, `{env: VAR}` or
+    /// `{file: PATH}`. Default: none.
     #[serde(default)]
     key_password: Option<SecretSource>,
+    /// Skip broker certificate verification (`enable.ssl.certificate.verification=false`).
+    /// Default `false`; for tests only.
     #[serde(default)]
     insecure_skip_verify: bool,
 }
 
-/// A source cluster as written in the file.
+/// A source cluster (an entry of `source_clusters`) as written: the cluster some links mirror
+/// from, where source watermarks, lag in seconds, source committed offsets and the probe's
+/// producer connect. Needs `cluster_id` or `links` (or both) to say which links it serves.
+///
+/// ```yaml
+/// source_clusters:
+///   - name: dc-west
+///     cluster_id: 7Hx2vQk4Tt2LkVQkXa9Zog
+///     kafka: {bootstrap_servers: 'west-1:9092'}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSourceCluster {
+    /// The `connection` label of this cluster's Kafka-side series
+    /// (`clusterlink_kafka_up`, `clusterlink_kafka_errors_total`, …). Required, non-empty,
+    /// unique among `source_clusters`.
     name: String,
+    /// Kafka cluster id: every link (of any destination) whose REST `source_cluster_id`
+    /// equals it uses this source. Default: none (empty means none).
     #[serde(default)]
     cluster_id: Option<String>,
+    /// Names of links (of any destination) that use this source, for links whose source id
+    /// is not known up front. Default: empty.
     #[serde(default)]
     links: Vec<String>,
+    /// How to connect; see [`RawKafka`]. Required.
     kafka: RawKafka,
 }
 
+/// `lag_seconds` of a cluster: the lag in seconds measurement (age of the oldest source record
+/// not yet on the destination), which needs the cluster's `kafka` and the link's source in
+/// `source_clusters`. Affects `clusterlink_mirror_topic_lag_seconds`,
+/// `clusterlink_mirror_partition_lag_seconds`, `clusterlink_lag_seconds_records_read_total`
+/// and `clusterlink_lag_seconds_unread_partitions`.
+///
+/// ```yaml
+/// lag_seconds: {max_reads_per_cycle: 200, read_timeout: 3s}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLagSeconds {
+    /// Measure it. Default `true` (it is measured when both connections are configured).
     #[serde(default)]
     enabled: Option<bool>,
+    /// Most source records read per cycle, most lagging partitions first (one record per
+    /// lagging partition; results are cached by offset, so a stuck partition costs one read).
+    /// At least 1 (use `enabled: false` to turn it off); default 500. Partitions left over
+    /// count in `clusterlink_lag_seconds_unread_partitions`.
     #[serde(default)]
     max_reads_per_cycle: Option<usize>,
+    /// How long a cycle waits for the records it reads. A duration (positive, at most
+    /// 8760h). Default `5s`. Partitions not read in time count as unread.
     #[serde(default)]
     read_timeout: Option<String>,
 }
 
+/// `offset_sync` of a cluster: consumer offset-sync lag (source minus destination committed
+/// offsets of each synced group), for links with `consumer.offset.sync.enable=true`; needs the
+/// cluster's `kafka` and the link's source in `source_clusters`. Affects
+/// `clusterlink_consumer_offset_sync_lag_messages`.
+///
+/// ```yaml
+/// offset_sync: {groups: [orders-app], group_pattern: 'billing-.*', max_groups: 100}
+/// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOffsetSync {
+    /// Measure it. Default `true`.
     #[serde(default)]
     enabled: Option<bool>,
+    /// Consumer groups to compare, by source name (the destination name gets the link's
+    /// `cluster.link.prefix` when the link prefixes groups). Default: empty; when
+    /// `group_pattern` is unset too, the groups are those the link's own
+    /// `consumer.offset.group.filters` select.
     #[serde(default)]
     groups: Vec<String>,
+    /// Also every source group whose name matches this regex (anchored: the whole name).
+    /// Needs the Kafka ListGroups API (`DESCRIBE` on the source cluster). Default: none.
     #[serde(default)]
     group_pattern: Option<String>,
+    /// At most this many groups per link, the first ones by name; more are skipped with a
+    /// warning. At least 1; default 50.
     #[serde(default)]
     max_groups: Option<usize>,
 }
 
+/// A `probes` entry of a cluster: the opt-in end-to-end probe of one link. A producer on the
+/// link's source cluster writes one small record to every partition of `topic` every
+/// `interval`; a consumer on this cluster reads them from the mirror. Needs the cluster's
+/// `kafka` and the link's source in `source_clusters`. Affects the `clusterlink_probe_*`
+/// series (latency histogram, records sent/received/lost, SLA).
+///
+/// ```yaml
+/// probes:
+///   - {link: dr-link, topic: clusterlink-probe, interval: 5s, sla: 30s}
+/// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProbe {
+    /// The link to probe (the `link` label). Required, non-empty; one probe per link.
     link: String,
+    /// The probe topic on the source cluster: create it (one partition per broker is a good
+    /// start); the link must mirror it. Required, non-empty.
     topic: String,
+    /// Its mirror topic on this cluster. Default: the link's `cluster.link.prefix` + `topic`
+    /// (empty means default).
     #[serde(default)]
     mirror_topic: Option<String>,
+    /// Time between two rounds of probe records, one per partition. A duration (positive, at
+    /// most 8760h). Default `5s`.
     #[serde(default)]
     interval: Option<String>,
+    /// A record not received within this time counts as lost
+    /// (`clusterlink_probe_records_lost_total`); the latency histogram's buckets derive from
+    /// it, and it is exported as `clusterlink_probe_sla_seconds`. A duration (positive, at most
+    /// 8760h). Default `30s`.
     #[serde(default)]
     sla: Option<String>,
+    /// This exporter's id in probe records, so replicas can share one probe topic (each reads
+    /// only its own records). Default: the host name (`HOSTNAME`, else `/etc/hostname`) plus a
+    /// random suffix, new at each start (empty means default).
     #[serde(default)]
     instance_id: Option<String>,
 }
 
-/// Kafka `security.protocol`.
+/// Kafka `security.protocol`, as written in `kafka.security_protocol` (upper or lower case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum SecurityProtocol {
+    /// `PLAINTEXT`: no TLS, no SASL.
     #[serde(rename = "PLAINTEXT", alias = "plaintext")]
     Plaintext,
+    /// `SSL`: TLS (with an optional client certificate), no SASL.
     #[serde(rename = "SSL", alias = "ssl")]
     Ssl,
+    /// `SASL_PLAINTEXT`: SASL without TLS.
     #[serde(rename = "SASL_PLAINTEXT", alias = "sasl_plaintext")]
     SaslPlaintext,
+    /// `SASL_SSL`: SASL over TLS.
     #[serde(rename = "SASL_SSL", alias = "sasl_ssl")]
     SaslSsl,
 }
@@ -212,7 +359,8 @@ pub struct KafkaConfig {
     /// Extra librdkafka properties (values are treated as secrets: never logged). Properties
     /// the typed settings above set cannot be given here.
     pub properties: BTreeMap<String, SecretString>,
-    /// Timeout of one Kafka request batch (default: the cluster's `request_timeout`).
+    /// Timeout of one Kafka request batch (default: on a destination, the cluster's
+    /// `request_timeout`; on a source cluster, `defaults.request_timeout`, else 10s).
     pub request_timeout: Duration,
 }
 

@@ -8,7 +8,7 @@
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link.
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
-//! runtime's workers. This module owns client construction ([`ClientFactory`]), the client
+//! runtime's workers. This module owns client construction ([`Connection`]), the client
 //! context that turns librdkafka statistics into request counters, and the mapping of
 //! librdkafka errors to the `reason` label.
 
