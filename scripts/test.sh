@@ -10,4 +10,6 @@ cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 # The slim exporter (no simulator, no demo/sim subcommands) must keep compiling.
 cargo clippy --locked --no-default-features -- -D warnings
+# The API docs (`///` on config keys are the user reference) must build without broken links.
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
 cargo test --locked --workspace --all-targets
