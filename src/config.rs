@@ -40,6 +40,41 @@ pub enum ConfigError {
     Invalid { key: String, problem: String },
 }
 
+/// Deserializes an optional whole number strictly: a fraction, a negative number or a string
+/// is an error naming the key, where the `config` crate would truncate `1500.7` or parse
+/// `"2048"`. (Environment overrides are parsed into numbers before this sees them.)
+pub(crate) fn whole_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Whole<T>(std::marker::PhantomData<T>);
+    impl<'de, T: TryFrom<u64>> serde::de::Visitor<'de> for Whole<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            T::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is too large")))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::invalid_value(serde::de::Unexpected::Signed(v), &self)),
+            }
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Whole(std::marker::PhantomData))
+}
+
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -175,11 +210,14 @@ struct RawDefaults {
     /// Whether per-partition series are exported. Default `true`.
     partition_metrics: Option<bool>,
     /// Per-link REST requests in flight in one cycle. 1 to 64; default 4.
+    #[serde(default, deserialize_with = "whole_number")]
     max_concurrent_requests: Option<usize>,
     /// Read link configs every this many cycles. At least 1; default 10.
+    #[serde(default, deserialize_with = "whole_number")]
     link_configs_every: Option<u32>,
     /// Largest REST response read, in bytes. 1024 to 4294967296 (4 GiB); default 67108864
     /// (64 MiB).
+    #[serde(default, deserialize_with = "whole_number")]
     max_response_bytes: Option<u64>,
 }
 
@@ -249,20 +287,20 @@ struct RawCluster {
     /// Per-link REST requests in flight in one cycle (each link's details with its tasks, and
     /// link configs), and the idle connections kept to the REST host. 1 to 64; default:
     /// `defaults.max_concurrent_requests`, else 4.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     max_concurrent_requests: Option<usize>,
     /// Read each link's configs (`GET …/links/{link}/configs`) every this many cycles and use
     /// the cached ones in between (a new link is read at once). At least 1 (1: every cycle);
     /// default: `defaults.link_configs_every`, else 10. Affects how soon a config change shows
     /// in `clusterlink_link_info`'s config labels and in the offset-sync measurements (which
     /// groups, which prefix).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     link_configs_every: Option<u32>,
     /// Largest REST response body read, in bytes; all pages of a list count together. 1024 to
     /// 4294967296 (4 GiB); default: `defaults.max_response_bytes`, else 67108864 (64 MiB,
     /// about 600,000 mirrored partitions). A larger response fails the cycle with reason
     /// `decode`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     max_response_bytes: Option<u64>,
     /// This (destination) cluster over the Kafka protocol; see [`kafka::RawKafka`]. Optional:
     /// without it no Kafka-side measurement (watermarks, measured lag, lag in seconds,
@@ -816,6 +854,29 @@ mod tests {
 
     fn err(yaml: &str) -> String {
         Config::from_yaml(yaml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn whole_number_keys_are_strict() {
+        let c = "clusters: [{name: a, rest_url: 'http://x/kafka/v3', ";
+        assert_eq!(
+            err(&format!("{c}max_concurrent_requests: -1}}]")),
+            "config: clusters[0].max_concurrent_requests: invalid value: integer `-1`, expected a whole number"
+        );
+        assert_eq!(
+            err(&format!("{c}link_configs_every: 99999999999}}]")),
+            "config: clusters[0].link_configs_every: 99999999999 is too large"
+        );
+        assert_eq!(
+            err(&format!("{c}kafka: {{bootstrap_servers: 'k:9092'}}, offset_sync: {{max_groups: 2.5}}}}]")),
+            "config: clusters[0].offset_sync.max_groups: invalid type: floating point `2.5`, expected a whole number"
+        );
+        let ok = Config::from_yaml(&format!(
+            "{c}max_concurrent_requests: 8, link_configs_every: ~}}]"
+        ))
+        .unwrap();
+        assert_eq!(ok.clusters[0].max_concurrent_requests, 8);
+        assert_eq!(ok.clusters[0].link_configs_every, 10);
     }
 
     #[test]

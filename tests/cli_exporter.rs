@@ -15,6 +15,51 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// `check-config` of `file` with extra environment variables: (exit code, stderr).
+fn check_config(file: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).trim_end().to_owned(),
+    )
+}
+
+#[test]
+fn whole_number_keys_refuse_fractions_and_strings_from_the_file_and_the_environment() {
+    let file = |name: &str, value: &str| {
+        write(
+            name,
+            &format!("defaults: {{max_response_bytes: {value}}}\nclusters:\n  - {{name: dr, rest_url: 'https://broker:8090/kafka/v3'}}\n"),
+        )
+    };
+    let (code, err) = check_config(&file("frac.yaml", "1500.7"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err, "error: config: defaults.max_response_bytes: invalid type: floating point `1500.7`, expected a whole number");
+    let (code, err) = check_config(&file("quoted.yaml", "'2048'"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with("error: config: defaults.max_response_bytes: invalid type: string"),
+        "{err}"
+    );
+    let (code, err) = check_config(&file("whole.yaml", "2048"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    // An environment override is parsed into a number first: whole numbers work, others not.
+    let key = "CLUSTER_LINK_EXPORTER__DEFAULTS__MAX_RESPONSE_BYTES";
+    let (code, err) = check_config(&file("env.yaml", "2048"), &[(key, "4096")]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = check_config(&file("env.yaml", "2048"), &[(key, "4096.5")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("max_response_bytes") && err.contains("floating point"),
+        "{err}"
+    );
+}
+
 #[test]
 fn check_config_accepts_a_valid_file_and_names_the_key_of_a_bad_one() {
     let good = write(

@@ -193,7 +193,7 @@ pub(super) struct RawLagSeconds {
     /// lagging partition; results are cached by offset, so a stuck partition costs one read).
     /// At least 1 (use `enabled: false` to turn it off); default 500. Partitions left over
     /// count in `clusterlink_lag_seconds_unread_partitions`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole_number")]
     max_reads_per_cycle: Option<usize>,
     /// How long a cycle waits for the records it reads. A duration (positive, at most
     /// 8760h). Default `5s`. Partitions not read in time count as unread.
@@ -227,7 +227,7 @@ pub(super) struct RawOffsetSync {
     group_pattern: Option<String>,
     /// At most this many groups per link, the first ones by name; more are skipped with a
     /// warning. At least 1; default 50.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole_number")]
     max_groups: Option<usize>,
 }
 
