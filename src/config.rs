@@ -935,6 +935,10 @@ mod tests {
         );
         assert_eq!(
             err("defaults: {max_response_bytes: 1e30}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3'}]"),
+            "config: defaults.max_response_bytes: invalid type: floating point `1000000000000000000000000000000.0`, expected a whole number"
+        );
+        assert_eq!(
+            err("defaults: {max_response_bytes: 4294967297}\nclusters: [{name: a, rest_url: 'http://x/kafka/v3'}]"),
             "config: defaults.max_response_bytes: must be 1024 to 4294967296 (bytes)"
         );
         assert_eq!(
