@@ -59,7 +59,12 @@ impl Backoff {
         if let Some(d) = retry_after {
             return d.min(self.cap);
         }
-        let base = Duration::from_secs(1) * 2u32.saturating_pow(self.consecutive - 1).min(1 << 16);
+        // Doubling stops at 2^16 s; the cap (below, after the jitter) is far lower anyway.
+        let base = crate::util::doubled(
+            Duration::from_secs(1),
+            self.consecutive - 1,
+            Duration::from_secs(1 << 16),
+        );
         let jitter = rand::rng().random_range(0.8..1.2);
         base.mul_f64(jitter).min(self.cap)
     }
@@ -190,9 +195,6 @@ impl Collector {
                     }
                 }
                 Err(e) => {
-                    // Withdraw rather than serve stale values as if current.
-                    self.exposition.set_cluster(&self.config.name, None);
-                    own.up.get_or_create(&labels).set(0);
                     own.errors
                         .get_or_create(&ReasonLabels {
                             kafka_cluster: self.config.name.clone(),
@@ -210,11 +212,7 @@ impl Collector {
                         "collection failed"
                     );
                     let message = format!("{}: {e}", e.reason());
-                    self.update_status(|s| {
-                        s.up = false;
-                        s.last_error = Some(message);
-                        s.last_error_at = Some(SystemTime::now());
-                    });
+                    mark_down(&self.exposition, &self.status, &self.config.name, message);
                 }
             }
             own.backoff
@@ -362,13 +360,13 @@ impl Blueprint {
     /// values under `up 1`), the failure is counted, logged once and shown on the status page.
     fn mark_down(&self, failure: &Failure, restart_in: Duration) {
         let name = &self.config.name;
-        let own = &self.exposition.own;
-        self.exposition.set_cluster(name, None);
-        own.up
-            .get_or_create(&ClusterLabels {
-                kafka_cluster: name.clone(),
-            })
-            .set(0);
+        // Down before the restart is counted: a scrape never sees the count with `up 1`.
+        mark_down(
+            &self.exposition,
+            &self.status,
+            name,
+            format!("collector {failure}"),
+        );
         supervise::restart_counter(&self.exposition, name, Worker::Collector).inc();
         tracing::error!(
             kafka_cluster = %name,
@@ -377,13 +375,26 @@ impl Blueprint {
             restart_in_ms = restart_in.as_millis() as u64,
             "worker failed; marked the cluster down, restarting it"
         );
-        let message = format!("collector {failure}");
-        let mut board = self.status.write().unwrap_or_else(|e| e.into_inner());
-        let s = board.entry(name.clone()).or_default();
-        s.up = false;
-        s.last_error = Some(message);
-        s.last_error_at = Some(SystemTime::now());
     }
+}
+
+/// A cluster whose collection failed (or whose collector crashed): `clusterlink_up 0`, its
+/// REST series withdrawn rather than served stale as if current, and `message` on the status
+/// page.
+fn mark_down(exposition: &Exposition, status: &StatusBoard, cluster: &str, message: String) {
+    exposition.set_cluster(cluster, None);
+    exposition
+        .own
+        .up
+        .get_or_create(&ClusterLabels {
+            kafka_cluster: cluster.to_owned(),
+        })
+        .set(0);
+    let mut board = status.write().unwrap_or_else(|e| e.into_inner());
+    let s = board.entry(cluster.to_owned()).or_default();
+    s.up = false;
+    s.last_error = Some(message);
+    s.last_error_at = Some(SystemTime::now());
 }
 
 /// Runs `first` and, after each panic or unexpected exit, a new collector of the same cluster

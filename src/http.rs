@@ -272,9 +272,9 @@ impl AcceptBackoff {
 
     /// Records a failure; returns how long to wait before accepting again.
     pub fn failed(&mut self) -> Duration {
-        let doublings = self.failures.min(16);
+        let wait = crate::util::doubled(Self::FIRST, self.failures, Self::MAX);
         self.failures = self.failures.saturating_add(1);
-        Self::FIRST.saturating_mul(1 << doublings).min(Self::MAX)
+        wait
     }
 
     /// Records a success; returns the number of failures of the burst it ends (0: none).

@@ -122,15 +122,12 @@ impl Stops {
 
     /// Sleeps up to `wait`, waking early (and returning true) when stopped.
     pub fn sleep(&self, wait: Duration) -> bool {
-        let deadline = Instant::now().checked_add(wait);
+        let deadline = crate::util::deadline(wait);
         loop {
             if self.is_stopped() {
                 return true;
             }
-            let left = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_millis(100),
-            };
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return self.is_stopped();
             }
@@ -159,9 +156,7 @@ impl RestartBackoff {
         if ran >= Self::HEALTHY_AFTER {
             self.restarts = 0;
         }
-        let wait = Self::INITIAL
-            .saturating_mul(2u32.saturating_pow(self.restarts))
-            .min(Self::MAX);
+        let wait = crate::util::doubled(Self::INITIAL, self.restarts, Self::MAX);
         self.restarts = self.restarts.saturating_add(1);
         wait
     }

@@ -57,6 +57,12 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     parse_duration_checked(s).ok()
 }
 
+/// `first` doubled `times` times, at most `max`, saturating (any `times` is safe): the step of
+/// every exponential back-off here (rate limiting, worker restarts, failed accepts).
+pub fn doubled(first: Duration, times: u32, max: Duration) -> Duration {
+    first.saturating_mul(2u32.saturating_pow(times)).min(max)
+}
+
 /// The instant `after` from now, saturating instead of overflowing: an `after` too large for
 /// the clock gives the latest instant up to [`MAX_DURATION`] ahead that the clock can hold.
 pub fn deadline(after: Duration) -> Instant {
@@ -104,6 +110,10 @@ mod tests {
     fn deadlines_saturate() {
         let before = Instant::now();
         assert!(deadline(Duration::MAX) >= before);
+        let ms = Duration::from_millis;
+        assert_eq!(doubled(ms(5), 0, ms(1000)), ms(5));
+        assert_eq!(doubled(ms(5), 3, ms(1000)), ms(40));
+        assert_eq!(doubled(ms(5), u32::MAX, ms(1000)), ms(1000));
         assert!(deadline(Duration::from_secs(5)) >= before + Duration::from_secs(5));
     }
 }
