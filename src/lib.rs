@@ -9,6 +9,7 @@
 //! - [`link_filters`]: Confluent's JSON group/topic filters of a link;
 //! - [`supervise`]: per-worker supervision (panics caught, cluster marked down, restart with
 //!   back-off) and per-worker stop signals;
+//! - [`tls`]: the one rustls crypto provider (*ring*) of the process;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
 //! - [`exporter`]: wiring and shutdown;
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
@@ -29,4 +30,5 @@ pub mod link_filters;
 pub mod metrics;
 pub mod rest_client;
 pub mod supervise;
+pub mod tls;
 pub mod util;

@@ -309,6 +309,7 @@ impl RestClient {
             key: "rest_url",
             problem: format!("not a URL: {e}"),
         })?;
+        crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)

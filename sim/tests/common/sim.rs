@@ -10,13 +10,22 @@ use serde_json::Value;
 
 /// Starts a simulator from scenario YAML.
 pub async fn start(yaml: &str) -> Simulator {
+    install_crypto_provider();
     Simulator::start(Scenario::from_yaml(yaml).expect("test scenario parses"))
         .await
         .expect("simulator starts")
 }
 
+/// Installs rustls' *ring* provider as the process default (once). reqwest is built without a
+/// provider of its own (one crypto library in the build), so a test must do this before it
+/// builds a `reqwest::Client`; [`start`] and [`http`] do.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A plain HTTP client with a short timeout.
 pub fn http() -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
