@@ -1,4 +1,4 @@
-//! One destination cluster: its YAML keys (`clusters[]`: [`RawCluster`] and the sections it
+//! One destination cluster: its YAML keys (`clusters[]`: `RawCluster` and the sections it
 //! holds), their validation into [`ClusterConfig`], and the REST-side settings it carries
 //! ([`Flavour`], [`Auth`], [`TlsConfig`], [`NameFilter`]).
 
@@ -416,13 +416,7 @@ impl ClusterConfig {
             return Err(invalid(at(key, "name"), problem));
         }
         let (rest_url, host) = rest_url(&c.rest_url, &at(key, "rest_url"))?;
-        let flavour = c.flavour.unwrap_or(Flavour::of_host(&host));
-        if flavour == Flavour::Cloud && c.cluster_id.as_deref().is_none_or(str::is_empty) {
-            return Err(invalid(
-                at(key, "cluster_id"),
-                "is required for Confluent Cloud (its REST API cannot list clusters): set the lkc-… id",
-            ));
-        }
+        let flavour = flavour(c.flavour, &host, c.cluster_id.as_deref(), key)?;
         let auth = Auth::from_raw(c.auth.take(), &at(key, "auth"))?;
         let tls = TlsConfig::from_raw(c.tls.take(), &at(key, "tls"))?;
         let limits = RequestLimits::from_raw(&c, key, defaults)?;
@@ -495,6 +489,23 @@ fn rest_url(raw: &str, key: &str) -> Result<(String, String), ConfigError> {
         ));
     }
     Ok((url, host))
+}
+
+/// The flavour as written, else the one `host` implies; `cloud` needs a `cluster_id`.
+fn flavour(
+    raw: Option<Flavour>,
+    host: &str,
+    cluster_id: Option<&str>,
+    key: &str,
+) -> Result<Flavour, ConfigError> {
+    let flavour = raw.unwrap_or(Flavour::of_host(host));
+    if flavour == Flavour::Cloud && cluster_id.is_none_or(str::is_empty) {
+        return Err(invalid(
+            at(key, "cluster_id"),
+            "is required for Confluent Cloud (its REST API cannot list clusters): set the lkc-… id",
+        ));
+    }
+    Ok(flavour)
 }
 
 /// The whole-number keys of a cluster that it may inherit from `defaults`, checked.

@@ -7,7 +7,7 @@
 //!   them into the cluster's [`Part::Kafka`](crate::metrics::Part) exposition;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`client`]: the librdkafka configuration built from a validated
-//!   [`KafkaConfig`](crate::config::KafkaConfig), and its load-time check.
+//!   [`KafkaConfig`], and its load-time check.
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
 //! runtime's workers. This module owns client construction ([`Connection`]), the client
