@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::collect::{supervise_collector, Collector, StatusBoard};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::http::{serve, AppState, ServeLimits, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::metrics::Exposition;
@@ -21,6 +21,9 @@ use crate::supervise::{install_panic_hook, StopSignal};
 /// Starting the exporter failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// librdkafka refuses a `kafka` section (see [`crate::kafka::client::check`]).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("config: clusters[{index}].{key}")]
     Client { index: usize, key: String },
     #[error("cannot start the Kafka measurements of cluster {cluster}: {source}")]
@@ -65,9 +68,11 @@ impl Exporter {
     }
 
     /// [`Exporter::start`] with every `--web.*` option, the HTTP server's limits included.
+    /// Nothing starts if librdkafka refuses a `kafka` section ([`StartError::Config`]).
     pub async fn start_with(config: Config, web: &WebOptions) -> Result<Self, StartError> {
         let (listen_address, telemetry_path) =
             (web.listen_address.as_str(), web.telemetry_path.as_str());
+        crate::kafka::client::check(&config)?;
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let exposition = Arc::new(Exposition::new(&names));
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));

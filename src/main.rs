@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
+use cluster_link_exporter::kafka;
 use cluster_link_exporter::util::{parse_duration_checked, DurationError};
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
@@ -186,7 +187,9 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
         eprintln!("error: --config FILE is required{demo}");
         return Err(ExitCode::from(2));
     };
-    Config::load(&path).map_err(|e| {
+    // librdkafka checks every `kafka` section too, so a misspelt property fails here.
+    let config = Config::load(&path).and_then(|c| kafka::client::check(&c).map(|()| c));
+    config.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
     })

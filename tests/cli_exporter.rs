@@ -203,3 +203,18 @@ async fn secrets_never_reach_the_logs() {
     );
     std::fs::remove_file(config).ok();
 }
+
+#[test]
+fn check_config_refuses_a_kafka_property_librdkafka_rejects_without_its_value() {
+    let file = write(
+        "rdkafka.yaml",
+        "clusters:\n  - name: dr\n    rest_url: 'https://broker:8090/kafka/v3'\n    kafka: {bootstrap_servers: 'b:9092', properties: {no.such.property: topsecret}}\n",
+    );
+    let (code, err) = check_config(&file, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err,
+        "error: config: clusters[0].kafka.properties: librdkafka rejects the configuration: Client config error: No such configuration property: \"no.such.property\" no.such.property <redacted>"
+    );
+    std::fs::remove_file(file).ok();
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster_link_exporter::collect::{Backoff, Collector, StatusBoard};
-use cluster_link_exporter::config::Config;
+use cluster_link_exporter::config::{Auth, ClusterConfig, SecretString};
 use cluster_link_exporter::metrics::{render_cluster, ClusterData, Exposition};
 use cluster_link_exporter::rest_client::{
     retry_after, LinkConfigData, LinkData, MirrorData, ERROR_REASONS, MAX_RETRY_AFTER,
@@ -432,11 +432,16 @@ proptest! {
                 aimed(&reply, &origin)
             }))
             .await;
-            let yaml = format!(
-                "clusters:\n  - name: dr\n    rest_url: {}/kafka/v3\n    cluster_id: c1\n    request_timeout: 5s\n    max_response_bytes: 65536\n    auth: {{type: basic, username: KEY, password: s3cr3t}}\n",
-                api.origin()
-            );
-            let cluster = Config::from_yaml(&yaml).unwrap().clusters.remove(0);
+            let cluster = ClusterConfig {
+                cluster_id: Some("c1".into()),
+                request_timeout: Duration::from_secs(5),
+                max_response_bytes: 65536,
+                auth: Auth::Basic {
+                    username: "KEY".into(),
+                    password: SecretString::new("s3cr3t"),
+                },
+                ..ClusterConfig::platform("dr", format!("{}/kafka/v3", api.origin()))
+            };
             let mut collector = Collector::new(
                 cluster,
                 Arc::new(Exposition::new(&["dr".to_owned()])),

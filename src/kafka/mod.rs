@@ -5,13 +5,16 @@
 //!   watermarks (one batched `ListOffsets` per leader broker), lag in seconds (one source
 //!   record per lagging partition, cached by offset) and consumer offset-sync lag, and renders
 //!   them into the cluster's [`Part::Kafka`](crate::metrics::Part) exposition;
-//! - [`probe`]: the opt-in end-to-end probe, one thread per probed link.
+//! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
+//! - [`client`]: the librdkafka configuration built from a validated
+//!   [`KafkaConfig`], and its load-time check.
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
 //! runtime's workers. This module owns client construction ([`Connection`]), the client
 //! context that turns librdkafka statistics into request counters, and the mapping of
 //! librdkafka errors to the `reason` label.
 
+pub mod client;
 pub mod measure;
 pub mod probe;
 
@@ -117,7 +120,7 @@ impl Connection {
     /// A client of this connection, for `purpose` (the `client` label), with extra
     /// properties. Secrets stay out of the error.
     pub fn client_config(&self, purpose: &str) -> rdkafka::ClientConfig {
-        let mut c = self.config.client_config();
+        let mut c = client::client_config(&self.config);
         c.set(
             "client.id",
             format!("cluster-link-exporter-{}-{purpose}", self.kafka_cluster),
