@@ -84,16 +84,28 @@ impl Telemetry {
 /// Starting the exporter failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A cluster's REST client cannot be built.
     #[error("config: clusters[{index}].{key}")]
-    Client { index: usize, key: String },
+    Client {
+        /// The cluster's index in `clusters`.
+        index: usize,
+        /// The key at fault and the problem.
+        key: String,
+    },
+    /// A measurer thread cannot start.
     #[error("cannot start the Kafka measurements of cluster {cluster}: {source}")]
     Thread {
+        /// The cluster's name.
         cluster: String,
+        /// Why the thread did not start.
         source: std::io::Error,
     },
+    /// The listener cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        /// `--web.listen-address`.
         address: String,
+        /// Why binding failed.
         source: std::io::Error,
     },
 }
@@ -143,49 +155,10 @@ impl Exporter {
         let exposition = telemetry.exposition.clone();
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
-        let mut collectors = Vec::new();
         install_panic_hook();
         let thread_shutdown = StopSignal::new();
-        let mut measurers = Vec::new();
-        for (index, cluster) in config.clusters.into_iter().enumerate() {
-            let mut collector =
-                Collector::new(cluster.clone(), telemetry.collector_outputs(&status)).map_err(
-                    |e| StartError::Client {
-                        index,
-                        key: e.to_string(),
-                    },
-                )?;
-            if cluster.kafka.is_some() {
-                let (sender, receiver) = std::sync::mpsc::channel();
-                let name = cluster.name.clone();
-                measurers.push(
-                    Measurer::spawn(
-                        cluster,
-                        config.source_clusters.clone(),
-                        telemetry.kafka_outputs(),
-                        receiver,
-                        thread_shutdown.clone(),
-                    )
-                    .map_err(|source| StartError::Thread {
-                        cluster: name,
-                        source,
-                    })?,
-                );
-                collector = collector.with_kafka(sender);
-            }
-            collectors.push(collector);
-        }
-        let listener =
-            TcpListener::bind(listen_address)
-                .await
-                .map_err(|source| StartError::Listen {
-                    address: listen_address.to_owned(),
-                    source,
-                })?;
-        let address = listener.local_addr().map_err(|source| StartError::Listen {
-            address: listen_address.to_owned(),
-            source,
-        })?;
+        let (collectors, measurers) = workers(config, &telemetry, &status, &thread_shutdown)?;
+        let (listener, address) = bind(listen_address).await?;
         let mut tasks = JoinSet::new();
         for c in collectors {
             tasks.spawn(supervise_collector(c, stop.clone()));
@@ -239,6 +212,52 @@ impl Exporter {
         })
         .await;
     }
+}
+
+/// One collector per cluster and, for a cluster with a `kafka` section, its measurer thread
+/// (started) fed by the collector.
+fn workers(
+    config: Config,
+    telemetry: &Telemetry,
+    status: &StatusBoard,
+    thread_shutdown: &StopSignal,
+) -> Result<(Vec<Collector>, Vec<MeasurerHandle>), StartError> {
+    let mut collectors = Vec::new();
+    let mut measurers = Vec::new();
+    for (index, cluster) in config.clusters.into_iter().enumerate() {
+        let mut collector = Collector::new(cluster.clone(), telemetry.collector_outputs(status))
+            .map_err(|e| StartError::Client {
+                index,
+                key: e.to_string(),
+            })?;
+        if cluster.kafka.is_some() {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let name = cluster.name.clone();
+            let sources = config.source_clusters.clone();
+            let outputs = telemetry.kafka_outputs();
+            let measurer =
+                Measurer::spawn(cluster, sources, outputs, receiver, thread_shutdown.clone())
+                    .map_err(|source| StartError::Thread {
+                        cluster: name,
+                        source,
+                    })?;
+            measurers.push(measurer);
+            collector = collector.with_kafka(sender);
+        }
+        collectors.push(collector);
+    }
+    Ok((collectors, measurers))
+}
+
+/// The listener on `listen_address` and the address it got.
+async fn bind(listen_address: &str) -> Result<(TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Listen {
+        address: listen_address.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(listen_address).await.map_err(failed)?;
+    let address = listener.local_addr().map_err(failed)?;
+    Ok((listener, address))
 }
 
 #[cfg(test)]

@@ -136,7 +136,9 @@ pub struct Connection {
     pub kafka_cluster: String,
     /// The connection's name (`connection` label).
     pub name: String,
+    /// Which side of the links it is.
     pub role: Role,
+    /// How to connect.
     pub config: KafkaConfig,
 }
 

@@ -18,7 +18,7 @@ pub fn label_value(value: Option<&str>) -> &str {
 }
 
 /// Escapes a label value for the exposition format.
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -32,7 +32,7 @@ pub fn escape(value: &str) -> String {
 }
 
 /// The labels of a per-cluster family after `kafka_cluster`, in output order.
-pub trait LabelSet {
+pub(crate) trait LabelSet {
     /// The label names.
     const NAMES: &'static [&'static str];
     /// The label values, in the order of [`Self::NAMES`].
@@ -44,8 +44,8 @@ macro_rules! label_set {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident,)* }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug)]
-        pub struct $name<'a> {
-            $($(#[$fmeta])* pub $field: &'a str,)*
+        pub(crate) struct $name<'a> {
+            $($(#[$fmeta])* pub(crate) $field: &'a str,)*
         }
 
         impl LabelSet for $name<'_> {
@@ -225,7 +225,7 @@ pub struct FamilyDef {
 }
 
 /// A per-cluster family, as a type: its label set and its place in [`CLUSTER_FAMILIES`].
-pub trait Family: Copy {
+pub(crate) trait Family: Copy {
     /// The family's labels after `kafka_cluster`.
     type Labels<'a>: LabelSet;
     /// Index into [`CLUSTER_FAMILIES`].
@@ -239,11 +239,11 @@ macro_rules! families {
         enum Index { $($id,)* }
 
         /// Each per-cluster family as a type (see [`Family`]).
-        pub mod family {
+        pub(crate) mod family {
             $(
                 #[doc = concat!("`", $name, "`.")]
                 #[derive(Clone, Copy, Debug)]
-                pub struct $id;
+                pub(crate) struct $id;
 
                 impl super::Family for $id {
                     type Labels<'a> = super::$labels<'a>;
@@ -321,14 +321,14 @@ families! {
 
 /// Writes the sample lines of one cluster, family by family.
 #[derive(Debug)]
-pub struct SampleWriter<'a> {
+pub(crate) struct SampleWriter<'a> {
     out: Vec<String>,
     cluster: &'a str,
 }
 
 impl<'a> SampleWriter<'a> {
     /// A writer of `cluster`'s samples.
-    pub fn new(cluster: &'a str) -> Self {
+    pub(crate) fn new(cluster: &'a str) -> Self {
         Self {
             out: vec![String::new(); CLUSTER_FAMILIES.len()],
             cluster,
@@ -336,7 +336,7 @@ impl<'a> SampleWriter<'a> {
     }
 
     /// The rendered families.
-    pub fn finish(self) -> RenderedCluster {
+    pub(crate) fn finish(self) -> RenderedCluster {
         RenderedCluster {
             per_family: self.out,
         }
@@ -344,7 +344,7 @@ impl<'a> SampleWriter<'a> {
 
     /// One sample of `family`; each label written as [`label_value`] says (empty →
     /// `unknown`) and escaped. Integral values up to 1e15 are written without a fraction.
-    pub fn sample<F: Family>(&mut self, _family: F, labels: F::Labels<'_>, value: f64) {
+    pub(crate) fn sample<F: Family>(&mut self, _family: F, labels: F::Labels<'_>, value: f64) {
         let def = &CLUSTER_FAMILIES[F::INDEX];
         let buf = &mut self.out[F::INDEX];
         let _ = write!(
@@ -365,7 +365,7 @@ impl<'a> SampleWriter<'a> {
 
     /// A state family: every value of `known` 0 or 1, plus `current` at 1 when it is none of
     /// them; `labels` gives a sample's labels from its state.
-    pub fn states<'s, F: Family>(
+    pub(crate) fn states<'s, F: Family>(
         &mut self,
         family: F,
         known: impl IntoIterator<Item = &'static str>,

@@ -28,18 +28,38 @@ use wire::{ClusterData, Envelope, LinkConfigData, LinkData, MirrorData};
 /// Why a request failed. [`RestError::reason`] is the metric label.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
+    /// No response within `request_timeout` (the timeout).
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
+    /// No connection: the error chain.
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The TLS handshake or certificate verification failed: the error chain.
     #[error("TLS: {0}")]
     Tls(String),
+    /// HTTP 401 or 403.
     #[error("rejected credentials: HTTP {status}: {message}")]
-    Auth { status: u16, message: String },
+    Auth {
+        /// The HTTP status.
+        status: u16,
+        /// The error body's `message` (or its start).
+        message: String,
+    },
+    /// HTTP 429.
     #[error("rate limited (HTTP 429), {}", describe_retry_after(*.retry_after))]
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        /// How long the server asked to wait (see [`retry_after`]).
+        retry_after: Option<Duration>,
+    },
+    /// Another non-2xx status.
     #[error("HTTP {status}: {message}")]
-    Http { status: u16, message: String },
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The error body's `message` (or its start).
+        message: String,
+    },
+    /// A body that does not decode or is too large: what was wrong.
     #[error("cannot decode the response: {0}")]
     Decode(String),
     /// A redirect or `metadata.next` pointed at another origin than `rest_url`'s: not
@@ -48,10 +68,14 @@ pub enum RestError {
         "refused to follow {what} to another origin, {origin}: only {allowed} gets the credentials"
     )]
     CrossOrigin {
+        /// `a redirect` or `metadata.next`.
         what: &'static str,
+        /// The refused origin.
         origin: String,
+        /// `rest_url`'s origin.
         allowed: String,
     },
+    /// Anything else: what happened.
     #[error("{0}")]
     Other(String),
 }
@@ -155,7 +179,9 @@ struct CrossOriginRedirect(String);
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {problem}")]
 pub struct ClientBuildError {
+    /// The configuration key at fault.
     pub key: &'static str,
+    /// What is wrong with it.
     pub problem: String,
 }
 
