@@ -1,41 +1,181 @@
 //! Background collection: one task per destination cluster, on its interval with jitter, a
 //! cycle never overlapping the previous one. A cycle reads the links, each link with its tasks
 //! (concurrently, bounded), all mirrors in one call, and link configs every Nth cycle
-//! (cached); it renders the cluster's metric text once and swaps it in. A failed cycle marks
+//! (cached), into one [`ClusterSnapshot`] that it publishes (rendered once and swapped in by
+//! [`crate::render`]) and hands to the cluster's Kafka-side measurer. A failed cycle marks
 //! only its cluster down, withdraws its link and mirror series, counts the error by reason and
 //! logs the cause; a 429 backs the cluster off.
 //!
 //! The task runs under a supervisor ([`supervise_collector`]): a panic or an unexpected exit
 //! marks the cluster down (`clusterlink_up 0`, series withdrawn), is logged and counted once,
 //! and a new collector starts after a back-off.
+//!
+//! This module owns the collection's self-metrics ([`CollectMetrics`]: `up`, duration, errors
+//! by reason, requests, rate limiting, link count).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::{ClusterConfig, Flavour};
-use crate::metrics::{
-    render_cluster, ClusterData, ClusterLabels, Exposition, ReasonLabels, RequestLabels,
-};
-use crate::rest_client::{LinkConfigData, LinkData, RestClient, RestError};
-use crate::supervise::{self, Failure, RestartBackoff, Worker};
+use crate::rest_client::{ClientBuildError, CollectionErrorReason, RestClient, RestError};
+use crate::snapshot::{ClusterSnapshot, Discard, Link, LinkConfigs, Publish};
+use crate::status::{self, StatusBoard};
+use crate::supervise::{self, stopped, Failure, RestartBackoff, Worker, WorkerRestarts};
+use crate::util::{unix_ms_at, ClusterLabels};
 
-/// What the landing page and readiness know about a cluster.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterStatus {
-    pub up: bool,
-    pub cycles: u64,
-    pub last_success: Option<SystemTime>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<SystemTime>,
+/// Labels of `clusterlink_collection_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// The destination cluster.
+    pub kafka_cluster: String,
+    /// Why the cycle failed.
+    pub reason: CollectionErrorReason,
 }
 
-/// Status of every cluster, by name.
-pub type StatusBoard = Arc<RwLock<BTreeMap<String, ClusterStatus>>>;
+/// Labels of `clusterlink_rest_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The destination cluster.
+    pub kafka_cluster: String,
+    /// `clusters`, `links`, `link`, `mirrors` or `link_configs`.
+    pub endpoint: String,
+    /// The HTTP status, `0` when there was no response.
+    pub status: String,
+}
+
+/// The collection's self-metrics, one series per cluster. Cloning shares the families.
+#[derive(Clone, Debug, Default)]
+pub struct CollectMetrics {
+    /// `clusterlink_up`: 1 when the last cycle succeeded.
+    pub up: Family<ClusterLabels, Gauge>,
+    /// `clusterlink_scrape_duration_seconds`: duration of the last cycle.
+    pub duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    /// `clusterlink_last_successful_collection_timestamp_seconds` (Unix seconds).
+    pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    /// `clusterlink_collection_errors_total` by reason.
+    pub errors: Family<ReasonLabels, Counter>,
+    /// `clusterlink_rest_requests_total` by endpoint and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// `clusterlink_rest_throttled_total`: responses with HTTP 429.
+    pub throttled: Family<ClusterLabels, Counter>,
+    /// `clusterlink_backoff_seconds`: the current extra wait after rate limiting.
+    pub backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    /// `clusterlink_links`: links exported (after the filters).
+    pub links: Family<ClusterLabels, Gauge>,
+}
+
+impl CollectMetrics {
+    /// Registers the families in `registry`, each cluster's `up`, throttled count, back-off
+    /// and errors (every reason) written as 0.
+    pub fn register(registry: &mut Registry, clusters: &[String]) -> Self {
+        let m = Self::default();
+        m.register_families(registry);
+        for c in clusters {
+            let labels = ClusterLabels::of(c);
+            m.up.get_or_create(&labels).set(0);
+            m.throttled.get_or_create(&labels).inc_by(0);
+            m.backoff.get_or_create(&labels).set(0.0);
+            for reason in CollectionErrorReason::ALL {
+                m.errors
+                    .get_or_create(&ReasonLabels {
+                        kafka_cluster: c.clone(),
+                        reason,
+                    })
+                    .inc_by(0);
+            }
+        }
+        m
+    }
+
+    fn register_families(&self, registry: &mut Registry) {
+        let reasons = CollectionErrorReason::ALL.map(CollectionErrorReason::as_str);
+        registry.register(
+            "up",
+            "1 when the last collection from the cluster's REST API succeeded, 0 otherwise",
+            self.up.clone(),
+        );
+        registry.register(
+            "scrape_duration_seconds",
+            "Duration of the last background collection from the cluster",
+            self.duration.clone(),
+        );
+        registry.register(
+            "last_successful_collection_timestamp_seconds",
+            "Time of the last successful background collection (Unix seconds)",
+            self.last_success.clone(),
+        );
+        registry.register(
+            "collection_errors",
+            format!("Failed collections by reason ({})", reasons.join(", ")),
+            self.errors.clone(),
+        );
+        registry.register(
+            "rest_requests",
+            "REST requests sent to the cluster, by endpoint and HTTP status (0: no response)",
+            self.requests.clone(),
+        );
+        registry.register(
+            "rest_throttled",
+            "REST responses with HTTP 429 (rate limited)",
+            self.throttled.clone(),
+        );
+        registry.register(
+            "backoff_seconds",
+            "Current extra wait before the next collection after rate limiting (0 when none)",
+            self.backoff.clone(),
+        );
+        registry.register(
+            "links",
+            "Links exported for the cluster (after include/exclude filters)",
+            self.links.clone(),
+        );
+    }
+}
+
+/// Where a collector reports: set up by the exporter.
+#[derive(Clone)]
+pub struct Outputs {
+    /// Where each cycle's snapshot goes to be rendered (`None`: withdrawn).
+    pub publish: Arc<dyn Publish>,
+    /// The collection's self-metrics.
+    pub metrics: CollectMetrics,
+    /// The restart counter of the supervisor.
+    pub restarts: WorkerRestarts,
+    /// The landing page's and readiness' view of the cluster.
+    pub status: StatusBoard,
+}
+
+impl Outputs {
+    /// Outputs that lead nowhere (metrics in a registry of their own, snapshots discarded):
+    /// for a collector whose [`Collector::collect_once`] is called directly (tests, tools).
+    pub fn detached() -> Self {
+        let mut registry = Registry::default();
+        Self {
+            publish: Arc::new(Discard),
+            metrics: CollectMetrics::register(&mut registry, &[]),
+            restarts: WorkerRestarts::register(&mut registry),
+            status: StatusBoard::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outputs").finish_non_exhaustive()
+    }
+}
 
 /// Back-off after rate limiting: the server's `Retry-After`/`rateLimit-reset` when given,
 /// else exponential from 1 s (doubling per consecutive 429) with ±20% jitter, capped.
@@ -46,6 +186,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// A back-off whose waits are at most `cap`.
     pub fn new(cap: Duration) -> Self {
         Self {
             consecutive: 0,
@@ -69,6 +210,7 @@ impl Backoff {
         base.mul_f64(jitter).min(self.cap)
     }
 
+    /// After a cycle that was not rate limited: the next 429 waits 1 s again.
     pub fn reset(&mut self) {
         self.consecutive = 0;
     }
@@ -78,14 +220,14 @@ impl Backoff {
 pub struct Collector {
     config: ClusterConfig,
     client: RestClient,
-    exposition: Arc<Exposition>,
-    status: StatusBoard,
+    outputs: Outputs,
     cluster_id: Option<String>,
-    configs: BTreeMap<String, Vec<LinkConfigData>>,
+    /// Link name → its configs, as of the last cycle that read them.
+    configs: BTreeMap<String, LinkConfigs>,
     cycle: u64,
     backoff: Backoff,
-    /// Where each successful cycle's data goes for the Kafka-side measurements.
-    kafka: Option<std::sync::mpsc::Sender<Arc<ClusterData>>>,
+    /// Where each successful cycle's snapshot goes for the Kafka-side measurements.
+    kafka: Option<Sender<Arc<ClusterSnapshot>>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -97,42 +239,14 @@ impl std::fmt::Debug for Collector {
 }
 
 impl Collector {
-    pub fn new(
-        config: ClusterConfig,
-        exposition: Arc<Exposition>,
-        status: StatusBoard,
-    ) -> Result<Self, crate::rest_client::ClientBuildError> {
-        let observer = {
-            let exposition = exposition.clone();
-            let cluster = config.name.clone();
-            Arc::new(move |endpoint: &'static str, status: u16| {
-                exposition
-                    .own
-                    .requests
-                    .get_or_create(&RequestLabels {
-                        kafka_cluster: cluster.clone(),
-                        endpoint: endpoint.into(),
-                        status: status.to_string(),
-                    })
-                    .inc();
-                if status == 429 {
-                    exposition
-                        .own
-                        .throttled
-                        .get_or_create(&ClusterLabels {
-                            kafka_cluster: cluster.clone(),
-                        })
-                        .inc();
-                }
-            })
-        };
-        let client = RestClient::new(&config, observer)?;
+    /// A collector of `config`'s cluster reporting to `outputs`.
+    ///
+    /// # Errors
+    /// The REST client cannot be built (see [`RestClient::new`]).
+    pub fn new(config: ClusterConfig, outputs: Outputs) -> Result<Self, ClientBuildError> {
+        let client = RestClient::new(&config, request_observer(&config.name, &outputs.metrics))?;
         // A restarted collector keeps the cluster's history (cycles, last success).
-        status
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(config.name.clone())
-            .or_default();
+        status::update(&outputs.status, &config.name, |_| {});
         Ok(Self {
             cluster_id: config.cluster_id.clone(),
             backoff: Backoff::new(
@@ -140,85 +254,44 @@ impl Collector {
             ),
             config,
             client,
-            exposition,
-            status,
+            outputs,
             configs: BTreeMap::new(),
             cycle: 0,
             kafka: None,
         })
     }
 
-    /// Hands each successful cycle's data to a Kafka-side measurer.
-    pub fn with_kafka(mut self, sender: std::sync::mpsc::Sender<Arc<ClusterData>>) -> Self {
+    /// Hands each successful cycle's snapshot to a Kafka-side measurer.
+    pub fn with_kafka(mut self, sender: Sender<Arc<ClusterSnapshot>>) -> Self {
         self.kafka = Some(sender);
         self
     }
 
     /// Collects until `shutdown` turns true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let labels = ClusterLabels {
-            kafka_cluster: self.config.name.clone(),
-        };
+        let labels = ClusterLabels::of(&self.config.name);
         loop {
             supervise::checkpoint(&self.config.name, Worker::Collector);
             let started = Instant::now();
             let result = self.collect_once().await;
             let elapsed = started.elapsed();
-            let own = &self.exposition.own;
-            own.collection_duration
+            let metrics = self.outputs.metrics.clone();
+            metrics
+                .duration
                 .get_or_create(&labels)
                 .set(elapsed.as_secs_f64());
-            let mut extra_wait = Duration::ZERO;
-            match result {
-                Ok(data) => {
-                    let rendered =
-                        render_cluster(&self.config.name, &data, self.config.partition_metrics);
-                    self.exposition
-                        .set_cluster(&self.config.name, Some(rendered));
-                    own.up.get_or_create(&labels).set(1);
-                    own.link_count
-                        .get_or_create(&labels)
-                        .set(data.links.len() as i64);
-                    let now = SystemTime::now();
-                    own.last_success
-                        .get_or_create(&labels)
-                        .set(unix_seconds(now));
-                    self.backoff.reset();
-                    self.update_status(|s| {
-                        s.up = true;
-                        s.last_success = Some(now);
-                    });
-                    tracing::debug!(kafka_cluster = %self.config.name, links = data.links.len(), mirrors = data.mirrors.len(), elapsed_ms = elapsed.as_millis() as u64, "collection done");
-                    if let Some(sender) = &self.kafka {
-                        // The measurer thread is gone only when shutting down.
-                        let _ = sender.send(Arc::new(data));
-                    }
+            let extra_wait = match result {
+                Ok(snapshot) => {
+                    self.succeeded(snapshot, elapsed);
+                    Duration::ZERO
                 }
-                Err(e) => {
-                    own.errors
-                        .get_or_create(&ReasonLabels {
-                            kafka_cluster: self.config.name.clone(),
-                            reason: e.reason().into(),
-                        })
-                        .inc();
-                    if let RestError::RateLimited { retry_after } = &e {
-                        extra_wait = self.backoff.next(*retry_after);
-                    }
-                    tracing::warn!(
-                        kafka_cluster = %self.config.name,
-                        reason = e.reason(),
-                        error = %e,
-                        backoff_ms = extra_wait.as_millis() as u64,
-                        "collection failed"
-                    );
-                    let message = format!("{}: {e}", e.reason());
-                    mark_down(&self.exposition, &self.status, &self.config.name, message);
-                }
-            }
-            own.backoff
+                Err(e) => self.failed(&e),
+            };
+            metrics
+                .backoff
                 .get_or_create(&labels)
                 .set(extra_wait.as_secs_f64());
-            self.update_status(|s| s.cycles += 1);
+            status::update(&self.outputs.status, &self.config.name, |s| s.cycles += 1);
             self.cycle += 1;
             let jitter = rand::rng().random_range(0.9..1.1);
             let next = self
@@ -226,59 +299,145 @@ impl Collector {
                 .poll_interval
                 .mul_f64(jitter)
                 .saturating_sub(elapsed);
-            let wait = next.max(extra_wait);
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = crate::http::stopped(&mut shutdown) => return,
+                _ = tokio::time::sleep(next.max(extra_wait)) => {}
+                _ = stopped(&mut shutdown) => return,
             }
-            own.backoff.get_or_create(&labels).set(0.0);
+            metrics.backoff.get_or_create(&labels).set(0.0);
         }
+    }
+
+    /// After a successful cycle: the snapshot published and handed to the measurer, the
+    /// cluster up.
+    fn succeeded(&mut self, snapshot: ClusterSnapshot, elapsed: Duration) {
+        let name = &self.config.name;
+        let labels = ClusterLabels::of(name);
+        let metrics = &self.outputs.metrics;
+        self.outputs.publish.publish_rest(name, Some(&snapshot));
+        metrics.up.get_or_create(&labels).set(1);
+        metrics
+            .links
+            .get_or_create(&labels)
+            .set(i64::try_from(snapshot.links.len()).unwrap_or(i64::MAX));
+        let now = SystemTime::now();
+        metrics
+            .last_success
+            .get_or_create(&labels)
+            .set(unix_ms_at(now) as f64 / 1000.0);
+        self.backoff.reset();
+        status::update(&self.outputs.status, name, |s| {
+            s.up = true;
+            s.last_success = Some(now);
+        });
+        tracing::debug!(kafka_cluster = %name, links = snapshot.links.len(), mirrors = snapshot.mirrors.len(), elapsed_ms = elapsed.as_millis() as u64, "collection done");
+        if let Some(sender) = &self.kafka {
+            // The measurer thread is gone only when shutting down.
+            let _ = sender.send(Arc::new(snapshot));
+        }
+    }
+
+    /// After a failed cycle: counted, logged, the cluster down; the extra wait before the
+    /// next cycle (rate limiting).
+    fn failed(&mut self, e: &RestError) -> Duration {
+        let name = &self.config.name;
+        self.outputs
+            .metrics
+            .errors
+            .get_or_create(&ReasonLabels {
+                kafka_cluster: name.clone(),
+                reason: e.reason(),
+            })
+            .inc();
+        let mut extra_wait = Duration::ZERO;
+        if let RestError::RateLimited { retry_after } = e {
+            extra_wait = self.backoff.next(*retry_after);
+        }
+        tracing::warn!(
+            kafka_cluster = %name,
+            reason = %e.reason(),
+            error = %e,
+            backoff_ms = extra_wait.as_millis() as u64,
+            "collection failed"
+        );
+        mark_down(&self.outputs, name, format!("{}: {e}", e.reason()));
+        extra_wait
     }
 
     /// What it takes to start this collector again after a failure.
     fn blueprint(&self) -> Blueprint {
         Blueprint {
             config: self.config.clone(),
-            exposition: self.exposition.clone(),
-            status: self.status.clone(),
+            outputs: self.outputs.clone(),
             kafka: self.kafka.clone(),
         }
     }
 
-    fn update_status(&self, f: impl FnOnce(&mut ClusterStatus)) {
-        let mut board = self.status.write().unwrap_or_else(|e| e.into_inner());
-        f(board.entry(self.config.name.clone()).or_default());
+    /// One collection cycle.
+    ///
+    /// # Errors
+    /// The first request that failed, classified ([`RestError::reason`]); a link deleted
+    /// between two calls (404) is left out, not an error.
+    pub async fn collect_once(&mut self) -> Result<ClusterSnapshot, RestError> {
+        let cluster_id = self.cluster_id().await?;
+        let mut links = self.links(&cluster_id).await?;
+        let mirrors = self
+            .client
+            .mirrors(&cluster_id)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                !m.link.is_empty()
+                    && links.iter().any(|l| l.name == m.link)
+                    && self.config.mirror_topics.allows(&m.name)
+            })
+            .collect();
+        let refresh_configs = self.cycle % u64::from(self.config.link_configs_every) == 0
+            || links.iter().any(|l| !self.configs.contains_key(&l.name));
+        if refresh_configs {
+            self.configs = self.link_configs(&cluster_id, &links).await?;
+        }
+        for link in &mut links {
+            if let Some(configs) = self.configs.get(&link.name) {
+                link.configs = configs.clone();
+            }
+        }
+        Ok(ClusterSnapshot {
+            links,
+            mirrors,
+            partition_metrics: self.config.partition_metrics,
+        })
     }
 
-    /// One collection cycle.
-    pub async fn collect_once(&mut self) -> Result<ClusterData, RestError> {
-        let cluster_id = match &self.cluster_id {
-            Some(id) => id.clone(),
-            None => {
-                if self.config.flavour == Flavour::Cloud {
-                    return Err(RestError::Other(
-                        "Confluent Cloud needs cluster_id in the configuration".into(),
-                    ));
-                }
-                let id = self.client.discover_cluster_id().await?;
-                tracing::info!(kafka_cluster = %self.config.name, cluster_id = %id, "discovered cluster id");
-                self.cluster_id = Some(id.clone());
-                id
-            }
-        };
-        let listed: Vec<LinkData> = self
+    /// The configured cluster id, else the one the API serves (discovered once).
+    async fn cluster_id(&mut self) -> Result<String, RestError> {
+        if let Some(id) = &self.cluster_id {
+            return Ok(id.clone());
+        }
+        if self.config.flavour == Flavour::Cloud {
+            return Err(RestError::Other(
+                "Confluent Cloud needs cluster_id in the configuration".into(),
+            ));
+        }
+        let id = self.client.discover_cluster_id().await?;
+        tracing::info!(kafka_cluster = %self.config.name, cluster_id = %id, "discovered cluster id");
+        self.cluster_id = Some(id.clone());
+        Ok(id)
+    }
+
+    /// The links the filters allow, each read with its tasks.
+    async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {
+        let listed: Vec<Link> = self
             .client
-            .links(&cluster_id)
+            .links(cluster_id)
             .await?
             .into_iter()
             // Confluent Platform keeps nameless UNMANAGED_SOURCE records: not addressable.
-            .filter(|l| !l.link_name.is_empty() && self.config.links.allows(&l.link_name))
+            .filter(|l| !l.name.is_empty() && self.config.links.allows(&l.name))
             .collect();
         let client = &self.client;
-        let id = cluster_id.as_str();
-        let detailed: Vec<Option<LinkData>> = stream::iter(listed)
+        let detailed: Vec<Option<Link>> = stream::iter(listed)
             .map(|l| async move {
-                match client.link_with_tasks(id, &l.link_name).await {
+                match client.link_with_tasks(cluster_id, &l.name).await {
                     Ok(d) => Ok(Some(d)),
                     // Deleted between the two calls.
                     Err(RestError::Http { status: 404, .. }) => Ok(None),
@@ -288,68 +447,70 @@ impl Collector {
             .buffered(self.config.max_concurrent_requests)
             .try_collect()
             .await?;
-        let links: Vec<LinkData> = detailed.into_iter().flatten().collect();
-        let mirrors = self
-            .client
-            .mirrors(&cluster_id)
-            .await?
-            .into_iter()
-            .filter(|m| {
-                !m.link_name.is_empty()
-                    && links.iter().any(|l| l.link_name == m.link_name)
-                    && self.config.mirror_topics.allows(&m.mirror_topic_name)
-            })
-            .collect();
-        let refresh_configs = self.cycle % u64::from(self.config.link_configs_every) == 0
-            || links
-                .iter()
-                .any(|l| !self.configs.contains_key(&l.link_name));
-        if refresh_configs {
-            let names: Vec<String> = links.iter().map(|l| l.link_name.clone()).collect();
-            let fetched: Vec<(String, Option<Vec<LinkConfigData>>)> = stream::iter(names)
-                .map(|name| async move {
-                    match client.link_configs(id, &name).await {
-                        Ok(c) => Ok((name, Some(c))),
-                        Err(RestError::Http { status: 404, .. }) => Ok((name, None)),
-                        Err(e) => Err(e),
-                    }
-                })
-                .buffered(self.config.max_concurrent_requests)
-                .try_collect()
-                .await?;
-            self.configs = fetched
-                .into_iter()
-                .filter_map(|(name, c)| c.map(|c| (name, c)))
-                .collect();
-        }
-        Ok(ClusterData {
-            configs: self
-                .configs
-                .iter()
-                .filter(|(name, _)| links.iter().any(|l| &l.link_name == *name))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            links,
-            mirrors,
-        })
+        Ok(detailed.into_iter().flatten().collect())
     }
+
+    /// The configs of `links` (a link answering 404 has none).
+    async fn link_configs(
+        &self,
+        cluster_id: &str,
+        links: &[Link],
+    ) -> Result<BTreeMap<String, LinkConfigs>, RestError> {
+        let client = &self.client;
+        let names: Vec<String> = links.iter().map(|l| l.name.clone()).collect();
+        let fetched: Vec<(String, Option<LinkConfigs>)> = stream::iter(names)
+            .map(|name| async move {
+                match client.link_configs(cluster_id, &name).await {
+                    Ok(c) => Ok((name, Some(c))),
+                    Err(RestError::Http { status: 404, .. }) => Ok((name, None)),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(self.config.max_concurrent_requests)
+            .try_collect()
+            .await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|(name, c)| c.map(|c| (name, c)))
+            .collect())
+    }
+}
+
+/// Counts every request by endpoint and status, and the 429s.
+fn request_observer(
+    cluster: &str,
+    metrics: &CollectMetrics,
+) -> crate::rest_client::RequestObserver {
+    let metrics = metrics.clone();
+    let cluster = cluster.to_owned();
+    Arc::new(move |endpoint: &'static str, status: u16| {
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                kafka_cluster: cluster.clone(),
+                endpoint: endpoint.into(),
+                status: status.to_string(),
+            })
+            .inc();
+        if status == 429 {
+            metrics
+                .throttled
+                .get_or_create(&ClusterLabels::of(&cluster))
+                .inc();
+        }
+    })
 }
 
 /// The parts a new [`Collector`] of the same cluster is built from.
 struct Blueprint {
     config: ClusterConfig,
-    exposition: Arc<Exposition>,
-    status: StatusBoard,
-    kafka: Option<std::sync::mpsc::Sender<Arc<ClusterData>>>,
+    outputs: Outputs,
+    kafka: Option<Sender<Arc<ClusterSnapshot>>>,
 }
 
 impl Blueprint {
-    fn build(&self) -> Result<Collector, crate::rest_client::ClientBuildError> {
-        let collector = Collector::new(
-            self.config.clone(),
-            self.exposition.clone(),
-            self.status.clone(),
-        )?;
+    fn build(&self) -> Result<Collector, ClientBuildError> {
+        let collector = Collector::new(self.config.clone(), self.outputs.clone())?;
         Ok(match &self.kafka {
             Some(sender) => collector.with_kafka(sender.clone()),
             None => collector,
@@ -361,16 +522,11 @@ impl Blueprint {
     fn mark_down(&self, failure: &Failure, restart_in: Duration) {
         let name = &self.config.name;
         // Down before the restart is counted: a scrape never sees the count with `up 1`.
-        mark_down(
-            &self.exposition,
-            &self.status,
-            name,
-            format!("collector {failure}"),
-        );
-        supervise::restart_counter(&self.exposition, name, Worker::Collector).inc();
+        mark_down(&self.outputs, name, format!("collector {failure}"));
+        self.outputs.restarts.counter(name, Worker::Collector).inc();
         tracing::error!(
             kafka_cluster = %name,
-            worker = Worker::Collector.as_str(),
+            worker = %Worker::Collector,
             error = %failure,
             restart_in_ms = restart_in.as_millis() as u64,
             "worker failed; marked the cluster down, restarting it"
@@ -381,31 +537,28 @@ impl Blueprint {
 /// A cluster whose collection failed (or whose collector crashed): `clusterlink_up 0`, its
 /// REST series withdrawn rather than served stale as if current, and `message` on the status
 /// page.
-fn mark_down(exposition: &Exposition, status: &StatusBoard, cluster: &str, message: String) {
-    exposition.set_cluster(cluster, None);
-    exposition
-        .own
+fn mark_down(outputs: &Outputs, cluster: &str, message: String) {
+    outputs.publish.publish_rest(cluster, None);
+    outputs
+        .metrics
         .up
-        .get_or_create(&ClusterLabels {
-            kafka_cluster: cluster.to_owned(),
-        })
+        .get_or_create(&ClusterLabels::of(cluster))
         .set(0);
-    let mut board = status.write().unwrap_or_else(|e| e.into_inner());
-    let s = board.entry(cluster.to_owned()).or_default();
-    s.up = false;
-    s.last_error = Some(message);
-    s.last_error_at = Some(SystemTime::now());
+    status::update(&outputs.status, cluster, |s| {
+        s.up = false;
+        s.last_error = Some(message);
+        s.last_error_at = Some(SystemTime::now());
+    });
 }
 
 /// Runs `first` and, after each panic or unexpected exit, a new collector of the same cluster
 /// after a [`RestartBackoff`], until `shutdown` turns true.
 pub async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver<bool>) {
     let blueprint = first.blueprint();
-    supervise::restart_counter(
-        &blueprint.exposition,
-        &blueprint.config.name,
-        Worker::Collector,
-    );
+    blueprint
+        .outputs
+        .restarts
+        .counter(&blueprint.config.name, Worker::Collector);
     let mut next = Some(first);
     let mut backoff = RestartBackoff::default();
     loop {
@@ -424,15 +577,9 @@ pub async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver
         blueprint.mark_down(&failure, wait);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = crate::http::stopped(&mut shutdown) => return,
+            _ = stopped(&mut shutdown) => return,
         }
     }
-}
-
-fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

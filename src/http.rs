@@ -18,13 +18,50 @@ use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
-use crate::collect::StatusBoard;
-use crate::metrics::Exposition;
+use crate::render::{Exposition, REVISION};
+use crate::status::StatusBoard;
+use crate::supervise::stopped;
+
+/// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
+#[derive(Clone, Debug, Default)]
+pub struct HttpMetrics {
+    /// `clusterlink_http_accept_errors_total`: failed `accept()` calls on the listening socket.
+    pub accept_errors: Counter,
+    /// `clusterlink_http_connections`: HTTP connections open now.
+    pub connections: Gauge,
+    /// `clusterlink_http_max_connections`: the `--web.max-connections` limit in force.
+    pub max_connections: Gauge,
+}
+
+impl HttpMetrics {
+    /// Registers the metrics in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "http_accept_errors",
+            "Failed accepts of HTTP connections (e.g. out of file descriptors); accepting backs off while they last",
+            m.accept_errors.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "HTTP connections open now",
+            m.connections.clone(),
+        );
+        registry.register(
+            "http_max_connections",
+            "Most HTTP connections open at once (--web.max-connections); more wait in the listen backlog",
+            m.max_connections.clone(),
+        );
+        m
+    }
+}
 
 /// Limits of the HTTP server, set by the `--web.*` flags; [`Default`] gives the documented
 /// defaults.
@@ -76,9 +113,15 @@ pub struct WebOptions {
 /// What the HTTP server and its handlers read.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// What `/metrics` serves.
     pub exposition: Arc<Exposition>,
+    /// What `/` and `/-/ready` show.
     pub status: StatusBoard,
+    /// The server's own metrics.
+    pub metrics: HttpMetrics,
+    /// The path of the metrics (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// The server's limits.
     pub limits: ServeLimits,
 }
 
@@ -122,7 +165,7 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
                 });
             }
             Err(e) => {
-                state.exposition.own.http.accept_errors.inc();
+                state.metrics.accept_errors.inc();
                 let Some(delay) = accept_failed(&mut backoff, &mut failure_log, &e) else {
                     continue;
                 };
@@ -168,7 +211,7 @@ impl Slots {
             .limits
             .max_connections
             .clamp(1, Semaphore::MAX_PERMITS);
-        let gauge = &state.exposition.own.http.max_connections;
+        let gauge = &state.metrics.max_connections;
         gauge.set(i64::try_from(max).unwrap_or(i64::MAX));
         Self {
             semaphore: Arc::new(Semaphore::new(max)),
@@ -291,7 +334,7 @@ impl AcceptBackoff {
 /// Serves one accepted connection with the limits of `state` until it closes; on `stop`, lets
 /// the request in progress finish.
 async fn connection(tcp: TcpStream, state: AppState, mut stop: watch::Receiver<bool>) {
-    let _open = OpenConnection::new(state.exposition.own.http.connections.clone());
+    let _open = OpenConnection::new(state.metrics.connections.clone());
     let limits = state.limits;
     let mut io = TimeoutStream::new(tcp);
     io.set_write_timeout(Some(limits.write_timeout));
@@ -330,11 +373,6 @@ impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.dec();
     }
-}
-
-/// Resolves once `rx` reads true (or its sender is gone).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -469,7 +507,7 @@ fn landing_page(state: &AppState) -> String {
 </body></html>
 "#,
         version = env!("CARGO_PKG_VERSION"),
-        revision = crate::metrics::REVISION,
+        revision = REVISION,
         path = html_escape(&state.telemetry_path),
     )
 }

@@ -1,17 +1,27 @@
 //! cluster-link-exporter: a Prometheus exporter for Confluent Cluster Linking.
 //!
-//! Modules, one concern each:
+//! Data flows one way, each module depending only on those to its left:
+//!
+//! ```text
+//! config ─► collection (rest_client, collect, kafka) ─► snapshot ─► render ─► http
+//! ```
+//!
 //! - [`config`]: the YAML configuration, validated up front;
-//! - [`rest_client`]: Confluent's REST API v3, parsed defensively, errors by reason;
-//! - [`collect`]: background collection loops, one per cluster;
-//! - [`metrics`]: metric families and the pre-rendered exposition text;
+//! - [`rest_client`]: Confluent's REST API v3, parsed defensively (the wire format stops
+//!   there), errors by reason;
+//! - [`collect`]: the background REST collection, one supervised task per cluster;
 //! - [`kafka`]: Kafka-side measurements (watermarks, lag in seconds, offset sync, probe);
 //! - [`link_filters`]: Confluent's JSON group/topic filters of a link;
-//! - [`supervise`]: per-worker supervision (panics caught, cluster marked down, restart with
-//!   back-off) and per-worker stop signals;
+//! - [`snapshot`]: the per-cluster, per-cycle data collection hands to rendering;
+//! - [`render`]: every per-cluster family rendered from the snapshots, and the pre-rendered
+//!   exposition served at `/metrics`;
+//! - [`status`]: what the landing page and readiness know about each cluster;
 //! - [`tls`]: the one rustls crypto provider (*ring*) of the process;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
-//! - [`exporter`]: wiring and shutdown;
+//! - [`supervise`]: per-worker supervision (panics caught, restart with back-off), stop
+//!   signals and shutdown;
+//! - [`exporter`]: wiring (each component registers its own self-metrics) and shutdown;
+//! - [`util`]: durations, Unix time, closed sets of label values;
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
 //!   pointed at it.
 //!
@@ -27,8 +37,10 @@ pub mod exporter;
 pub mod http;
 pub mod kafka;
 pub mod link_filters;
-pub mod metrics;
+pub mod render;
 pub mod rest_client;
+pub mod snapshot;
+pub mod status;
 pub mod supervise;
 pub mod tls;
 pub mod util;

@@ -1,5 +1,6 @@
 //! Supervision of the per-cluster workers: the REST collector task, the Kafka measurer thread
-//! and the probe threads.
+//! and the probe threads; their restart counter ([`WorkerRestarts`]) and their stop signals
+//! (shutdown: [`StopSignal`] for threads, [`stopped`] for tasks).
 //!
 //! A worker that panics or exits unexpectedly is caught here, never by its neighbours: the
 //! supervisor logs it once (cluster, worker, the panic's message and location), counts it in
@@ -23,59 +24,71 @@ use std::sync::{Arc, Once};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
-/// Which kind of worker a supervisor restarts (the `worker` label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Worker {
-    /// The REST collection task of a destination cluster.
-    Collector,
-    /// The Kafka-side measurement thread of a destination cluster.
-    Measurer,
-    /// The end-to-end probe thread of one link.
-    Probe,
-}
+use crate::util::closed_set;
 
-impl EncodeLabelValue for Worker {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        std::fmt::Write::write_str(encoder, self.as_str())
-    }
-}
-
-impl Worker {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Worker::Collector => "collector",
-            Worker::Measurer => "measurer",
-            Worker::Probe => "probe",
-        }
+closed_set! {
+    /// Which kind of worker a supervisor restarts (the `worker` label).
+    pub enum Worker {
+        /// The REST collection task of a destination cluster.
+        Collector = "collector",
+        /// The Kafka-side measurement thread of a destination cluster.
+        Measurer = "measurer",
+        /// The end-to-end probe thread of one link.
+        Probe = "probe",
     }
 }
 
 /// Labels of `clusterlink_exporter_worker_restarts_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WorkerLabels {
+    /// The destination cluster.
     pub kafka_cluster: String,
+    /// The kind of worker.
     pub worker: Worker,
 }
 
-/// The restart counter of `cluster`'s `worker`, written as 0 when first asked for.
-pub fn restart_counter(
-    exposition: &crate::metrics::Exposition,
-    cluster: &str,
-    worker: Worker,
-) -> prometheus_client::metrics::counter::Counter {
-    let counter = exposition
-        .own
-        .worker_restarts
-        .get_or_create(&WorkerLabels {
-            kafka_cluster: cluster.to_owned(),
-            worker,
-        })
-        .clone();
-    counter.inc_by(0);
-    counter
+/// `clusterlink_exporter_worker_restarts_total`: restarts of a cluster's workers after a
+/// panic or an unexpected exit. Cloning shares the family.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerRestarts {
+    restarts: Family<WorkerLabels, Counter>,
+}
+
+impl WorkerRestarts {
+    /// Registers the family in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "exporter_worker_restarts",
+            "Restarts of the cluster's workers (collector, measurer, probe) after a panic or an unexpected exit; each restart follows a back-off, and the cluster is down until the worker is back",
+            m.restarts.clone(),
+        );
+        m
+    }
+
+    /// The restart counter of `cluster`'s `worker`, written as 0 when first asked for.
+    pub fn counter(&self, cluster: &str, worker: Worker) -> Counter {
+        let counter = self
+            .restarts
+            .get_or_create(&WorkerLabels {
+                kafka_cluster: cluster.to_owned(),
+                worker,
+            })
+            .clone();
+        counter.inc_by(0);
+        counter
+    }
+}
+
+/// Resolves once `rx` reads true (or its sender is gone): the shutdown of the async tasks.
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// A stop request for one worker (or, as the exporter's shutdown signal, for all of them).
@@ -84,6 +97,7 @@ pub fn restart_counter(
 pub struct StopSignal(Arc<AtomicBool>);
 
 impl StopSignal {
+    /// A signal not yet set.
     pub fn new() -> Self {
         Self::default()
     }
@@ -93,6 +107,7 @@ impl StopSignal {
         self.0.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the signal was set.
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
@@ -116,6 +131,7 @@ impl Stops {
         }
     }
 
+    /// Whether this worker's own signal or the shutdown was set.
     pub fn is_stopped(&self) -> bool {
         self.own.is_stopped() || self.shutdown.is_stopped()
     }

@@ -1,14 +1,113 @@
-//! Small helpers shared by the configuration and the Kafka-side measurements.
+//! Small helpers shared across the crate: durations (parsing, saturating deadlines and
+//! back-off steps), Unix time (the one "now" of the crate), the `kafka_cluster` label set of
+//! the per-cluster self-metrics, and [`closed_set!`](crate::util::closed_set), which declares
+//! an enum of label values with its one `ALL` list.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Now, in Unix milliseconds.
+use prometheus_client::encoding::EncodeLabelSet;
+
+/// Now, in Unix milliseconds (0 before 1970).
 pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+    unix_ms_at(SystemTime::now())
+}
+
+/// `t` in Unix milliseconds (0 before 1970, saturating far in the future).
+pub fn unix_ms_at(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// Labels of the self-metrics that are per destination cluster only (`clusterlink_up`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// The cluster's `name` in the configuration.
+    pub kafka_cluster: String,
+}
+
+impl ClusterLabels {
+    /// The labels of `cluster`.
+    pub fn of(cluster: &str) -> Self {
+        Self {
+            kafka_cluster: cluster.to_owned(),
+        }
+    }
+}
+
+/// A closed set of label values (declared with [`closed_set!`](crate::util::closed_set)).
+pub trait ClosedSet: Copy + Eq + 'static {
+    /// Every value, in the order the families write them.
+    fn all() -> &'static [Self];
+    /// The label value.
+    fn as_str(self) -> &'static str;
+    /// The value whose label is exactly `text`.
+    fn from_label(text: &str) -> Option<Self> {
+        Self::all().iter().copied().find(|v| v.as_str() == text)
+    }
+}
+
+/// Declares an enum of label values: `ALL` (every value, in output order), `as_str` (the label
+/// value), [`ClosedSet`], `Display`, `PartialEq<&str>` and prometheus-client's
+/// `EncodeLabelValue`. The one list of a set: the code, the docs test and the alert tests
+/// all read `ALL`.
+macro_rules! closed_set {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in the order the families write them.
+            pub const ALL: [Self; [$($text),*].len()] = [$(Self::$variant),*];
+
+            /// The label value.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl $crate::util::ClosedSet for $name {
+            fn all() -> &'static [Self] {
+                &Self::ALL
+            }
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl prometheus_client::encoding::EncodeLabelValue for $name {
+            fn encode(
+                &self,
+                encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+            ) -> Result<(), std::fmt::Error> {
+                std::fmt::Write::write_str(encoder, self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use closed_set;
 
 /// The longest duration [`parse_duration`] accepts: 365 days (`8760h`). Far beyond any useful
 /// interval or timeout, and small enough that adding it to a clock reading, or multiplying it

@@ -1056,3 +1056,85 @@ tests:
         .args(["test", "rules", "overrides_test.yml"])
         .current_dir(dir.path()));
 }
+
+/// Every state, reason or worker an alert or recording rule matches on is one the exporter
+/// writes: a value of the one `ALL` list of its set (a typo or a renamed state would leave a
+/// rule silently never firing).
+#[test]
+fn rules_match_only_label_values_the_exporter_writes() {
+    use cluster_link_exporter::kafka::KafkaErrorReason;
+    use cluster_link_exporter::rest_client::CollectionErrorReason;
+    use cluster_link_exporter::snapshot::{
+        LinkError, LinkState, MirrorState, StateCategory, TaskState,
+    };
+    use cluster_link_exporter::supervise::Worker;
+
+    fn labels<const N: usize, T: Copy>(all: [T; N], f: fn(T) -> &'static str) -> Vec<&'static str> {
+        all.into_iter().map(f).collect()
+    }
+    let known: BTreeMap<(&str, &str), Vec<&str>> = [
+        (
+            ("clusterlink_link_state", "state"),
+            labels(LinkState::ALL, LinkState::as_str),
+        ),
+        (
+            ("clusterlink_link_error", "error"),
+            labels(LinkError::ALL, LinkError::as_str),
+        ),
+        (
+            ("clusterlink_link_task_state", "state"),
+            labels(TaskState::ALL, TaskState::as_str),
+        ),
+        (
+            ("clusterlink_mirror_topic_state", "state"),
+            labels(MirrorState::ALL, MirrorState::as_str),
+        ),
+        (
+            ("clusterlink_link_mirror_topics", "state"),
+            labels(MirrorState::ALL, MirrorState::as_str),
+        ),
+        (
+            ("clusterlink_link_mirror_partitions", "state_category"),
+            labels(StateCategory::ALL, StateCategory::as_str),
+        ),
+        (
+            ("clusterlink_collection_errors_total", "reason"),
+            labels(CollectionErrorReason::ALL, CollectionErrorReason::as_str),
+        ),
+        (
+            ("clusterlink_kafka_errors_total", "reason"),
+            labels(KafkaErrorReason::ALL, KafkaErrorReason::as_str),
+        ),
+        (
+            ("clusterlink_exporter_worker_restarts_total", "worker"),
+            labels(Worker::ALL, Worker::as_str),
+        ),
+    ]
+    .into();
+    let selector = regex::Regex::new(r"(clusterlink_[a-z_]+)\{([^}]*)\}").unwrap();
+    let matcher = regex::Regex::new(r#"([a-z_]+)\s*(=~|!~|!=|=)\s*"([^"]*)""#).unwrap();
+    let mut checked = 0;
+    let mut unknown = Vec::new();
+    for rule in rules() {
+        for s in selector.captures_iter(rule.expr()) {
+            for m in matcher.captures_iter(&s[2]) {
+                let Some(values) = known.get(&(&s[1], &m[1])) else {
+                    continue;
+                };
+                for value in m[3].split('|') {
+                    checked += 1;
+                    if !values.contains(&value) {
+                        unknown.push(format!("{}: {}{{{}}}", rule.file, &s[1], &m[0]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "values the exporter never writes: {unknown:#?}"
+    );
+    // The rules match on link, task and mirror states, categories and reasons: a parser that
+    // found none would check nothing.
+    assert!(checked >= 20, "only {checked} values found in the rules");
+}

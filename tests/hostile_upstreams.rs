@@ -8,10 +8,10 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cluster_link_exporter::collect::{Collector, StatusBoard};
+use cluster_link_exporter::collect::{Collector, Outputs};
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::metrics::{ClusterData, Exposition};
 use cluster_link_exporter::rest_client::RestError;
+use cluster_link_exporter::snapshot::ClusterSnapshot;
 use common::scrape::{start_exporter, wait_value};
 use common::upstream::{Recorded, Reply, Upstream};
 
@@ -31,12 +31,7 @@ fn yaml(rest_url: &str, extra: &str) -> String {
 fn collector(yaml: &str) -> Collector {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let cluster = config.clusters[0].clone();
-    Collector::new(
-        cluster,
-        Arc::new(Exposition::new(&["dr".to_owned()])),
-        StatusBoard::default(),
-    )
-    .expect("collector builds")
+    Collector::new(cluster, Outputs::detached()).expect("collector builds")
 }
 
 /// A healthy API with one link `ab` and no mirror topic; `links` answers the links list.
@@ -93,7 +88,7 @@ impl Logs {
 }
 
 /// The cycle failed with reason `cross_origin`, naming `origin`, and the log named it too.
-fn assert_refused(result: Result<ClusterData, RestError>, origin: &str, logs: &Logs) {
+fn assert_refused(result: Result<ClusterSnapshot, RestError>, origin: &str, logs: &Logs) {
     let e = result.expect_err("the cycle fails");
     assert_eq!(e.reason(), "cross_origin", "{e}");
     assert!(e.to_string().contains(origin), "{e}");

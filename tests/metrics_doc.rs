@@ -111,7 +111,7 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
 
     // Every cluster family of the code is documented (also when the scenario missed one).
     let by_name: BTreeMap<&str, &DocFamily> = docs.iter().map(|d| (d.name.as_str(), d)).collect();
-    for def in cluster_link_exporter::metrics::CLUSTER_FAMILIES {
+    for def in cluster_link_exporter::render::CLUSTER_FAMILIES {
         let doc = by_name
             .get(def.name)
             .unwrap_or_else(|| panic!("{} is not in docs/metrics.md", def.name));
@@ -122,11 +122,11 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
     }
 }
 
-/// The collection error reasons: `ERROR_REASONS`, the docs' table and the counter's help text
-/// name the same set.
+/// The collection error reasons: `CollectionErrorReason::ALL`, the docs' table and the
+/// counter's help text name the same set.
 #[test]
 fn docs_and_help_list_every_collection_error_reason() {
-    use cluster_link_exporter::rest_client::ERROR_REASONS;
+    use cluster_link_exporter::rest_client::CollectionErrorReason;
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"))
         .expect("docs/metrics.md");
     let section = doc
@@ -141,10 +141,15 @@ fn docs_and_help_list_every_collection_error_reason() {
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split('`').next())
         .collect();
-    let known: BTreeSet<&str> = ERROR_REASONS.iter().copied().collect();
-    assert_eq!(documented, known, "docs/metrics.md vs ERROR_REASONS");
+    let known: BTreeSet<&str> = CollectionErrorReason::ALL.map(|r| r.as_str()).into();
+    assert_eq!(
+        documented, known,
+        "docs/metrics.md vs CollectionErrorReason::ALL"
+    );
 
-    let exposition = cluster_link_exporter::metrics::Exposition::new(&["a".to_owned()]).render();
+    let exposition = cluster_link_exporter::exporter::Telemetry::new(&["a".to_owned()])
+        .exposition
+        .render();
     let help = exposition
         .lines()
         .find(|l| l.starts_with("# HELP clusterlink_collection_errors "))
@@ -154,5 +159,8 @@ fn docs_and_help_list_every_collection_error_reason() {
         .and_then(|(_, rest)| rest.split_once(')'))
         .map(|(list, _)| list.split(", ").collect())
         .unwrap_or_default();
-    assert_eq!(listed, known, "help text vs ERROR_REASONS: {help}");
+    assert_eq!(
+        listed, known,
+        "help text vs CollectionErrorReason::ALL: {help}"
+    );
 }

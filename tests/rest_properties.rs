@@ -9,12 +9,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster_link_exporter::collect::{Backoff, Collector, StatusBoard};
+use cluster_link_exporter::collect::{Backoff, Collector, Outputs};
 use cluster_link_exporter::config::{Auth, ClusterConfig, SecretString};
-use cluster_link_exporter::metrics::{render_cluster, ClusterData, Exposition};
+use cluster_link_exporter::exporter::Telemetry;
 use cluster_link_exporter::rest_client::{
-    retry_after, LinkConfigData, LinkData, MirrorData, ERROR_REASONS, MAX_RETRY_AFTER,
+    decode_link, decode_link_config, decode_mirror, retry_after, CollectionErrorReason,
+    MAX_RETRY_AFTER,
 };
+use cluster_link_exporter::snapshot::{ClusterSnapshot, Publish};
 use common::upstream::{Recorded, Reply, Upstream};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -326,9 +328,11 @@ fn aimed(reply: &Reply, origin: &str) -> Reply {
 // ---- checks ----
 
 /// Renders `data` and checks what no input may produce.
-fn check_rendered(data: &ClusterData) -> Result<(), TestCaseError> {
-    let exposition = Exposition::new(&["dr".to_owned()]);
-    exposition.set_cluster("dr", Some(render_cluster("dr", data, true)));
+fn check_rendered(data: &ClusterSnapshot) -> Result<(), TestCaseError> {
+    let mut data = data.clone();
+    data.partition_metrics = true;
+    let exposition = Telemetry::new(&["dr".to_owned()]).exposition;
+    exposition.publish_rest("dr", Some(&data));
     let text = exposition.render();
     let checked = |l: &&str| {
         l.starts_with("clusterlink_mirror_topic_partitions{")
@@ -365,19 +369,21 @@ proptest! {
         mirrors in prop::collection::vec(body(mirror()), 1..3),
         configs in body(link_config()),
     ) {
-        let mut data = ClusterData::default();
+        let mut data = ClusterSnapshot::default();
         for b in &links {
-            if let Ok(l) = serde_json::from_slice::<LinkData>(b) {
+            if let Ok(l) = decode_link(b) {
                 data.links.push(l);
             }
         }
         for b in &mirrors {
-            if let Ok(m) = serde_json::from_slice::<MirrorData>(b) {
+            if let Ok(m) = decode_mirror(b) {
                 data.mirrors.push(m);
             }
         }
-        if let Ok(c) = serde_json::from_slice::<LinkConfigData>(&configs) {
-            data.configs.insert(c.name.clone(), vec![c]);
+        if let Ok(c) = decode_link_config(&configs) {
+            for l in &mut data.links {
+                l.configs = c.clone();
+            }
         }
         check_rendered(&data)?;
     }
@@ -442,15 +448,10 @@ proptest! {
                 },
                 ..ClusterConfig::platform("dr", format!("{}/kafka/v3", api.origin()))
             };
-            let mut collector = Collector::new(
-                cluster,
-                Arc::new(Exposition::new(&["dr".to_owned()])),
-                StatusBoard::default(),
-            )
-            .unwrap();
+            let mut collector = Collector::new(cluster, Outputs::detached()).unwrap();
             match collector.collect_once().await {
                 Ok(data) => check_rendered(&data)?,
-                Err(e) => prop_assert!(ERROR_REASONS.contains(&e.reason()), "{}", e),
+                Err(e) => prop_assert!(CollectionErrorReason::ALL.contains(&e.reason()), "{}", e),
             }
             prop_assert_eq!(elsewhere.connections(), 0, "something was sent to another origin");
             Ok(())

@@ -3,19 +3,23 @@
 //!
 //! - [`measure`]: one thread per destination cluster that, after each REST collection, reads
 //!   watermarks (one batched `ListOffsets` per leader broker), lag in seconds (one source
-//!   record per lagging partition, cached by offset) and consumer offset-sync lag, and renders
-//!   them into the cluster's [`Part::Kafka`](crate::metrics::Part) exposition;
+//!   record per lagging partition, cached by offset) and consumer offset-sync lag into a
+//!   [`KafkaSnapshot`](crate::snapshot::KafkaSnapshot) that it publishes;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
+//! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]).
 //! - [`client`]: the librdkafka configuration built from a validated
-//!   [`KafkaConfig`], and its load-time check.
+//!   [`KafkaConfig`](crate::config::KafkaConfig), and its load-time check.
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
 //! runtime's workers. This module owns client construction ([`Connection`]), the client
 //! context that turns librdkafka statistics into request counters, and the mapping of
-//! librdkafka errors to the `reason` label.
+//! librdkafka errors to the `reason` label ([`KafkaErrorReason`]).
 
 pub mod client;
+mod endpoint;
 pub mod measure;
+pub mod metrics;
+mod plan;
 pub mod probe;
 
 use std::collections::HashMap;
@@ -27,57 +31,103 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 
+pub use metrics::{KafkaMetrics, ProbeMetrics};
+
 use crate::config::KafkaConfig;
-use crate::metrics::{Exposition, KafkaErrorLabels, KafkaRequestLabels};
+use crate::snapshot::Publish;
+use crate::supervise::WorkerRestarts;
+use crate::util::closed_set;
+use metrics::{KafkaErrorLabels, KafkaRequestLabels};
 
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
 /// to assign partitions, but these clients never join the group and never commit.
 pub const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
 
-/// Values of the `reason` label of `clusterlink_kafka_errors_total`.
-pub const KAFKA_ERROR_REASONS: [&str; 7] = [
-    "timeout",
-    "connect",
-    "auth",
-    "authorization",
-    "unknown_topic",
-    "unsupported",
-    "other",
-];
+closed_set! {
+    /// Why a Kafka-side request failed: the `reason` label of `clusterlink_kafka_errors_total`
+    /// (every value written as 0 per connection).
+    pub enum KafkaErrorReason {
+        /// A request timed out.
+        Timeout = "timeout",
+        /// No connection to the brokers.
+        Connect = "connect",
+        /// Authentication (SASL, TLS) failed.
+        Auth = "auth",
+        /// An ACL refused the request.
+        Authorization = "authorization",
+        /// The topic or partition does not exist.
+        UnknownTopic = "unknown_topic",
+        /// The broker does not support the request.
+        Unsupported = "unsupported",
+        /// Anything else.
+        Other = "other",
+    }
+}
 
 /// The `reason` of a librdkafka error.
-pub fn error_reason(e: &KafkaError) -> &'static str {
+pub fn error_reason(e: &KafkaError) -> KafkaErrorReason {
+    use KafkaErrorReason as R;
     use RDKafkaErrorCode as C;
     match e.rdkafka_error_code() {
-        Some(C::OperationTimedOut | C::RequestTimedOut) => "timeout",
+        Some(C::OperationTimedOut | C::RequestTimedOut) => R::Timeout,
         Some(C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException) => {
-            "connect"
+            R::Connect
         }
-        Some(C::Authentication | C::SaslAuthenticationFailed | C::SSL) => "auth",
+        Some(C::Authentication | C::SaslAuthenticationFailed | C::SSL) => R::Auth,
         Some(
             C::TopicAuthorizationFailed
             | C::GroupAuthorizationFailed
             | C::ClusterAuthorizationFailed,
-        ) => "authorization",
-        Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => "unknown_topic",
-        Some(C::UnsupportedFeature | C::UnsupportedVersion) => "unsupported",
-        _ => "other",
+        ) => R::Authorization,
+        Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => R::UnknownTopic,
+        Some(C::UnsupportedFeature | C::UnsupportedVersion) => R::Unsupported,
+        _ => R::Other,
     }
 }
 
-/// Which side of a link a connection is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Destination,
-    Source,
+closed_set! {
+    /// Which side of a link a connection is (the `role` label).
+    pub enum Role {
+        /// The destination cluster measured.
+        Destination = "destination",
+        /// A source cluster of its links.
+        Source = "source",
+    }
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Destination => "destination",
-            Role::Source => "source",
-        }
+closed_set! {
+    /// Which of the exporter's Kafka clients sent a request (the `client` label, and part of
+    /// the `client.id`).
+    pub enum Client {
+        /// Reads high watermarks (and lists groups).
+        Watermarks = "watermarks",
+        /// Reads source records for lag in seconds.
+        LagSeconds = "lag_seconds",
+        /// Reads committed offsets of consumer groups.
+        OffsetSync = "offset_sync",
+        /// The probe's producer on the source.
+        ProbeProducer = "probe_producer",
+        /// The probe's consumer on the destination.
+        ProbeConsumer = "probe_consumer",
+    }
+}
+
+/// Where the Kafka side reports: set up by the exporter.
+#[derive(Clone)]
+pub struct Outputs {
+    /// Where each cycle's measurements go to be rendered (`None`: withdrawn).
+    pub publish: Arc<dyn Publish>,
+    /// The measurer's self-metrics.
+    pub metrics: KafkaMetrics,
+    /// The probes' self-metrics.
+    pub probe: ProbeMetrics,
+    /// The restart counter of the supervisors.
+    pub restarts: WorkerRestarts,
+}
+
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outputs").finish_non_exhaustive()
     }
 }
 
@@ -89,56 +139,61 @@ pub struct Connection {
     pub kafka_cluster: String,
     /// The connection's name (`connection` label).
     pub name: String,
+    /// Which side of the links it is.
     pub role: Role,
+    /// How to connect.
     pub config: KafkaConfig,
 }
 
 impl Connection {
-    fn error_labels(&self, reason: &str) -> KafkaErrorLabels {
+    fn error_labels(&self, reason: KafkaErrorReason) -> KafkaErrorLabels {
         KafkaErrorLabels {
             kafka_cluster: self.kafka_cluster.clone(),
             connection: self.name.clone(),
-            role: self.role.as_str().into(),
-            reason: reason.into(),
+            role: self.role,
+            reason,
         }
     }
 
     /// Counts a failure of this connection by reason.
-    pub fn count_error(&self, exposition: &Exposition, reason: &str) {
-        let errors = &exposition.own.kafka.errors;
-        errors.get_or_create(&self.error_labels(reason)).inc();
+    pub fn count_error(&self, metrics: &KafkaMetrics, reason: KafkaErrorReason) {
+        metrics
+            .errors
+            .get_or_create(&self.error_labels(reason))
+            .inc();
     }
 
     /// Writes every reason at 0 so that `increase()` works from the first error.
-    pub fn init_errors(&self, exposition: &Exposition) {
-        let errors = &exposition.own.kafka.errors;
-        for reason in KAFKA_ERROR_REASONS {
-            errors.get_or_create(&self.error_labels(reason)).inc_by(0);
+    pub fn init_errors(&self, metrics: &KafkaMetrics) {
+        for reason in KafkaErrorReason::ALL {
+            let errors = metrics.errors.get_or_create(&self.error_labels(reason));
+            errors.inc_by(0);
         }
     }
 
-    /// A client of this connection, for `purpose` (the `client` label), with extra
-    /// properties. Secrets stay out of the error.
-    pub fn client_config(&self, purpose: &str) -> rdkafka::ClientConfig {
+    /// A client configuration of this connection for `client` (the `client` label). Secrets
+    /// stay out of errors.
+    pub fn client_config(&self, client: Client) -> rdkafka::ClientConfig {
         let mut c = client::client_config(&self.config);
         c.set(
             "client.id",
-            format!("cluster-link-exporter-{}-{purpose}", self.kafka_cluster),
+            format!("cluster-link-exporter-{}-{client}", self.kafka_cluster),
         )
         .set("statistics.interval.ms", "1000")
         .set("log.connection.close", "false");
         c
     }
 
-    /// A consumer that never joins a group (`group` only names whose offsets it reads).
+    /// A consumer that never joins a group (`group` only names whose offsets it reads), with
+    /// extra properties.
     pub fn consumer(
         &self,
-        exposition: &Arc<Exposition>,
-        purpose: &str,
+        metrics: &KafkaMetrics,
+        client: Client,
         group: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<BaseConsumer<StatsContext>, KafkaError> {
-        let mut c = self.client_config(purpose);
+        let mut c = self.client_config(client);
         c.set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
@@ -150,15 +205,16 @@ impl Connection {
         for (k, v) in extra {
             c.set(*k, *v);
         }
-        c.create_with_context(self.stats_context(exposition, purpose))
+        c.create_with_context(self.stats_context(metrics, client))
     }
 
-    pub fn stats_context(&self, exposition: &Arc<Exposition>, purpose: &str) -> StatsContext {
+    /// The client context of `client` on this connection.
+    pub fn stats_context(&self, metrics: &KafkaMetrics, client: Client) -> StatsContext {
         StatsContext {
-            exposition: exposition.clone(),
+            metrics: metrics.clone(),
             kafka_cluster: self.kafka_cluster.clone(),
             connection: self.name.clone(),
-            client: purpose.to_owned(),
+            client,
             seen: Arc::default(),
         }
     }
@@ -169,10 +225,10 @@ impl Connection {
 /// reconnect), and statistics become `clusterlink_kafka_requests_total`.
 #[derive(Clone)]
 pub struct StatsContext {
-    exposition: Arc<Exposition>,
+    metrics: KafkaMetrics,
     kafka_cluster: String,
     connection: String,
-    client: String,
+    client: Client,
     /// Request counts by type at the last statistics, to add only the difference.
     seen: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -204,14 +260,12 @@ impl ClientContext for StatsContext {
                 total
             };
             if delta > 0 {
-                self.exposition
-                    .own
-                    .kafka
+                self.metrics
                     .requests
                     .get_or_create(&KafkaRequestLabels {
                         kafka_cluster: self.kafka_cluster.clone(),
                         connection: self.connection.clone(),
-                        client: self.client.clone(),
+                        client: self.client,
                         request,
                     })
                     .inc_by(delta as u64);
@@ -244,7 +298,6 @@ mod tests {
             (C::InvalidMessage, "other"),
         ] {
             assert_eq!(error_reason(&KafkaError::MetadataFetch(code)), reason);
-            assert!(KAFKA_ERROR_REASONS.contains(&reason));
         }
     }
 }

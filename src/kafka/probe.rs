@@ -23,19 +23,22 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{error_reason, Connection, StatsContext};
+use super::metrics::ProbeLabels;
+use super::{error_reason, Client, Connection, Outputs, StatsContext};
 use crate::config::ProbeConfig;
-use crate::metrics::{Exposition, ProbeLabels};
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::unix_ms;
 
 /// What a probe measures.
 #[derive(Clone, Debug)]
 pub struct ProbeTarget {
+    /// The probe's configuration.
     pub config: ProbeConfig,
     /// The probe topic's mirror on the destination.
     pub mirror_topic: String,
+    /// The link's source cluster (where the producer writes).
     pub source: Connection,
+    /// The destination cluster (where the consumer reads the mirror).
     pub destination: Connection,
 }
 
@@ -71,7 +74,7 @@ type Outstanding = Arc<Mutex<HashMap<(i32, u64), i64>>>;
 struct ProbeProducerContext {
     stats: StatsContext,
     outstanding: Outstanding,
-    exposition: Arc<Exposition>,
+    outputs: Outputs,
     labels: ProbeLabels,
     source: Connection,
 }
@@ -94,14 +97,15 @@ impl ProducerContext for ProbeProducerContext {
     type DeliveryOpaque = Box<(i32, u64)>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, id: Box<(i32, u64)>) {
-        let p = &self.exposition.own.probe;
+        let p = &self.outputs.probe;
         match result {
             Ok(_) => {
                 p.sent.get_or_create(&self.labels).inc();
             }
             Err((e, _)) => {
                 p.send_failures.get_or_create(&self.labels).inc();
-                self.source.count_error(&self.exposition, error_reason(e));
+                self.source
+                    .count_error(&self.outputs.metrics, error_reason(e));
                 self.outstanding
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -118,7 +122,7 @@ impl ProducerContext for ProbeProducerContext {
 /// is signalled.
 pub fn spawn(
     target: ProbeTarget,
-    exposition: Arc<Exposition>,
+    outputs: Outputs,
     shutdown: &StopSignal,
 ) -> std::io::Result<ProbeHandle> {
     let stops = Stops::under(shutdown);
@@ -126,7 +130,7 @@ pub fn spawn(
     let name = format!("probe-{}", target.config.link);
     let thread = std::thread::Builder::new()
         .name(name)
-        .spawn(move || supervise(target, exposition, stops))?;
+        .spawn(move || supervise(target, outputs, stops))?;
     Ok(ProbeHandle {
         stop: own,
         thread: Some(thread),
@@ -134,14 +138,14 @@ pub fn spawn(
 }
 
 /// The probe thread's body.
-fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
+fn supervise(target: ProbeTarget, outputs: Outputs, stops: Stops) {
     let cluster = &target.destination.kafka_cluster;
-    let restarts = supervise::restart_counter(&exposition, cluster, Worker::Probe);
+    let restarts = outputs.restarts.counter(cluster, Worker::Probe);
     let mut backoff = RestartBackoff::default();
     loop {
         let started = Instant::now();
         let outcome = supervise::catch(|| {
-            Probe::new(target.clone(), exposition.clone(), stops.clone()).and_then(|mut p| p.run())
+            Probe::new(target.clone(), outputs.clone(), stops.clone()).and_then(|mut p| p.run())
         });
         if stops.is_stopped() {
             return;
@@ -155,7 +159,7 @@ fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
         restarts.inc();
         tracing::error!(
             kafka_cluster = %cluster,
-            worker = Worker::Probe.as_str(),
+            worker = %Worker::Probe,
             link = %target.config.link,
             error = %failure,
             restart_in_ms = wait.as_millis() as u64,
@@ -169,7 +173,7 @@ fn supervise(target: ProbeTarget, exposition: Arc<Exposition>, stops: Stops) {
 
 struct Probe {
     target: ProbeTarget,
-    exposition: Arc<Exposition>,
+    outputs: Outputs,
     stops: Stops,
     labels: ProbeLabels,
     producer: BaseProducer<ProbeProducerContext>,
@@ -198,16 +202,12 @@ pub fn format_record(instance: &str, sequence: u64, sent_ms: i64) -> String {
 }
 
 impl Probe {
-    fn new(
-        target: ProbeTarget,
-        exposition: Arc<Exposition>,
-        stops: Stops,
-    ) -> Result<Self, KafkaError> {
+    fn new(target: ProbeTarget, outputs: Outputs, stops: Stops) -> Result<Self, KafkaError> {
         let labels = ProbeLabels {
             kafka_cluster: target.destination.kafka_cluster.clone(),
             link: target.config.link.clone(),
         };
-        let p = &exposition.own.probe;
+        let p = &outputs.probe;
         for counter in [&p.sent, &p.send_failures, &p.received, &p.lost] {
             counter.get_or_create(&labels).inc_by(0);
         }
@@ -217,7 +217,7 @@ impl Probe {
         let outstanding: Outstanding = Arc::default();
         let producer = target
             .source
-            .client_config("probe_producer")
+            .client_config(Client::ProbeProducer)
             .set("acks", "all")
             .set("linger.ms", "0")
             // A record the source does not take within the SLA fails instead of queueing.
@@ -226,21 +226,23 @@ impl Probe {
                 target.config.sla.as_millis().max(1000).to_string(),
             )
             .create_with_context(ProbeProducerContext {
-                stats: target.source.stats_context(&exposition, "probe_producer"),
+                stats: target
+                    .source
+                    .stats_context(&outputs.metrics, Client::ProbeProducer),
                 outstanding: outstanding.clone(),
-                exposition: exposition.clone(),
+                outputs: outputs.clone(),
                 labels: labels.clone(),
                 source: target.source.clone(),
             })?;
         let consumer = target.destination.consumer(
-            &exposition,
-            "probe_consumer",
+            &outputs.metrics,
+            Client::ProbeConsumer,
             Some(super::READER_GROUP_ID),
             &[("fetch.wait.max.ms", "50"), ("auto.offset.reset", "latest")],
         )?;
         Ok(Self {
             target,
-            exposition,
+            outputs,
             stops,
             labels,
             producer,
@@ -265,7 +267,7 @@ impl Probe {
             Err(e) => {
                 self.target
                     .source
-                    .count_error(&self.exposition, error_reason(&e));
+                    .count_error(&self.outputs.metrics, error_reason(&e));
                 tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, error = %e, "probe: cannot read the probe topic's metadata");
                 return;
             }
@@ -292,7 +294,7 @@ impl Probe {
             Err(e) => {
                 self.target
                     .destination
-                    .count_error(&self.exposition, error_reason(&e));
+                    .count_error(&self.outputs.metrics, error_reason(&e));
                 tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %mirror, error = %e, "probe: cannot read the mirror's high watermarks");
                 return;
             }
@@ -362,8 +364,7 @@ impl Probe {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
-                self.exposition
-                    .own
+                self.outputs
                     .probe
                     .send_failures
                     .get_or_create(&self.labels)
@@ -376,7 +377,7 @@ impl Probe {
     fn receive(&mut self, wait: Duration) {
         let deadline = Instant::now() + wait;
         let instance = self.target.config.instance_id.as_str();
-        let p = &self.exposition.own.probe;
+        let p = &self.outputs.probe;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.consumer.poll(left) {
@@ -421,8 +422,7 @@ impl Probe {
         outstanding.retain(|_, sent| now - *sent <= sla_ms);
         let lost = before - outstanding.len();
         if lost > 0 {
-            self.exposition
-                .own
+            self.outputs
                 .probe
                 .lost
                 .get_or_create(&self.labels)

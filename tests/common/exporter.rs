@@ -10,7 +10,7 @@ use std::time::Duration;
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::metrics::families_in;
+use cluster_link_exporter::render::families_in;
 use cluster_link_sim::{Action, Simulator};
 
 use super::scrape::{parse_sample, Sample};

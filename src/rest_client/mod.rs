@@ -1,6 +1,8 @@
 //! Client of Confluent's REST API v3 for one destination cluster: authentication, TLS,
-//! timeouts, defensive parsing of the link and mirror objects, and errors classified by
-//! reason (the `reason` label of `clusterlink_collection_errors_total`).
+//! timeouts, defensive parsing of the link and mirror objects ([`wire`], converted there into
+//! the [`snapshot`](crate::snapshot) types: the wire format stops here), and errors
+//! classified by [`CollectionErrorReason`] (the `reason` label of
+//! `clusterlink_collection_errors_total`).
 //!
 //! Everything from the network is checked: bodies are read up to `max_response_bytes`,
 //! decoded into typed structs (serde_json's recursion limit bounds nesting), headers parsed
@@ -13,25 +15,51 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::config::{read_secret_file, Auth, BearerToken, ClusterConfig, SecretString};
+use crate::snapshot::{Link, LinkConfigs, MirrorTopic};
+use crate::util::closed_set;
+
+mod wire;
+
+use wire::{ClusterData, Envelope, LinkConfigData, LinkData, MirrorData};
 
 /// Why a request failed. [`RestError::reason`] is the metric label.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
+    /// No response within `request_timeout` (the timeout).
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
+    /// No connection: the error chain.
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The TLS handshake or certificate verification failed: the error chain.
     #[error("TLS: {0}")]
     Tls(String),
+    /// HTTP 401 or 403.
     #[error("rejected credentials: HTTP {status}: {message}")]
-    Auth { status: u16, message: String },
+    Auth {
+        /// The HTTP status.
+        status: u16,
+        /// The error body's `message` (or its start).
+        message: String,
+    },
+    /// HTTP 429.
     #[error("rate limited (HTTP 429), {}", describe_retry_after(*.retry_after))]
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        /// How long the server asked to wait (see [`retry_after`]).
+        retry_after: Option<Duration>,
+    },
+    /// Another non-2xx status.
     #[error("HTTP {status}: {message}")]
-    Http { status: u16, message: String },
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The error body's `message` (or its start).
+        message: String,
+    },
+    /// A body that does not decode or is too large: what was wrong.
     #[error("cannot decode the response: {0}")]
     Decode(String),
     /// A redirect or `metadata.next` pointed at another origin than `rest_url`'s: not
@@ -40,47 +68,67 @@ pub enum RestError {
         "refused to follow {what} to another origin, {origin}: only {allowed} gets the credentials"
     )]
     CrossOrigin {
+        /// `a redirect` or `metadata.next`.
         what: &'static str,
+        /// The refused origin.
         origin: String,
+        /// `rest_url`'s origin.
         allowed: String,
     },
+    /// Anything else: what happened.
     #[error("{0}")]
     Other(String),
 }
 
 impl RestError {
-    /// Stable, low-cardinality reason for metrics.
-    pub fn reason(&self) -> &'static str {
+    /// Stable, low-cardinality reason for metrics and logs.
+    pub fn reason(&self) -> CollectionErrorReason {
+        use CollectionErrorReason as R;
         match self {
-            RestError::Timeout(_) => "timeout",
-            RestError::Connect(_) => "connect",
-            RestError::Tls(_) => "tls",
-            RestError::Auth { .. } => "auth",
-            RestError::RateLimited { .. } => "rate_limited",
-            RestError::Http { status, .. } if *status >= 500 => "http_5xx",
-            RestError::Http { status, .. } if *status == 404 => "not_found",
-            RestError::Http { .. } => "http_4xx",
-            RestError::Decode(_) => "decode",
-            RestError::CrossOrigin { .. } => "cross_origin",
-            RestError::Other(_) => "other",
+            RestError::Timeout(_) => R::Timeout,
+            RestError::Connect(_) => R::Connect,
+            RestError::Tls(_) => R::Tls,
+            RestError::Auth { .. } => R::Auth,
+            RestError::RateLimited { .. } => R::RateLimited,
+            RestError::Http { status, .. } if *status >= 500 => R::Http5xx,
+            RestError::Http { status, .. } if *status == 404 => R::NotFound,
+            RestError::Http { .. } => R::Http4xx,
+            RestError::Decode(_) => R::Decode,
+            RestError::CrossOrigin { .. } => R::CrossOrigin,
+            RestError::Other(_) => R::Other,
         }
     }
 }
 
-/// Every reason [`RestError::reason`] can return (written as 0 so rates work from the start).
-pub const ERROR_REASONS: [&str; 11] = [
-    "timeout",
-    "connect",
-    "tls",
-    "auth",
-    "rate_limited",
-    "http_5xx",
-    "not_found",
-    "http_4xx",
-    "decode",
-    "cross_origin",
-    "other",
-];
+closed_set! {
+    /// Why a collection failed: the `reason` label of `clusterlink_collection_errors_total`
+    /// (every value written as 0 from the start, so rates work). `ALL` is the one list: the
+    /// counter's help text and `docs/metrics.md` name the same set.
+    pub enum CollectionErrorReason {
+        /// No response within `request_timeout`.
+        Timeout = "timeout",
+        /// No connection (refused, unresolvable, reset).
+        Connect = "connect",
+        /// The TLS handshake or certificate verification failed.
+        Tls = "tls",
+        /// HTTP 401 or 403.
+        Auth = "auth",
+        /// HTTP 429.
+        RateLimited = "rate_limited",
+        /// HTTP 5xx.
+        Http5xx = "http_5xx",
+        /// HTTP 404.
+        NotFound = "not_found",
+        /// Another HTTP 4xx.
+        Http4xx = "http_4xx",
+        /// A body that does not decode, or is over `max_response_bytes`.
+        Decode = "decode",
+        /// A redirect or `metadata.next` to another origin, refused.
+        CrossOrigin = "cross_origin",
+        /// Anything else.
+        Other = "other",
+    }
+}
 
 /// Redirects followed per request (same origin only).
 const MAX_REDIRECTS: usize = 5;
@@ -93,169 +141,6 @@ const ERROR_BODY_BYTES: u64 = 64 << 10;
 
 /// Longest wait [`retry_after`] returns: one day (the collector caps it further).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A list envelope; `metadata.next` is followed when non-null.
-#[derive(Debug, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
-struct Envelope<T> {
-    #[serde(default)]
-    metadata: Option<EnvelopeMetadata>,
-    #[serde(default = "Vec::new", deserialize_with = "null_default")]
-    data: Vec<T>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EnvelopeMetadata {
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// `KafkaLinkData`, every field but the name optional.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct LinkData {
-    pub link_name: String,
-    #[serde(default)]
-    pub cluster_link_id: Option<String>,
-    #[serde(default)]
-    pub link_id: Option<String>,
-    #[serde(default)]
-    pub source_cluster_id: Option<String>,
-    #[serde(default)]
-    pub destination_cluster_id: Option<String>,
-    #[serde(default)]
-    pub remote_cluster_id: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub topic_names: Vec<String>,
-    #[serde(default)]
-    pub link_state: Option<String>,
-    #[serde(default)]
-    pub link_error: Option<String>,
-    #[serde(default)]
-    pub link_error_message: Option<String>,
-    #[serde(default)]
-    pub tasks: Option<Vec<TaskData>>,
-    /// Confluent Cloud's `category_counts`: mirror partitions by state category. `None` when
-    /// the field is absent, `null` or not an array (Confluent Platform); see [`LinkCategory`].
-    #[serde(default, deserialize_with = "link_categories")]
-    pub category_counts: Option<Vec<LinkCategory>>,
-}
-
-/// One item of a link's `category_counts` (`LinkCategory` in Confluent Cloud's spec): how many
-/// of the link's mirror partitions are in a state category (`ACTIVE`, `PAUSED`, `IN_ERROR`,
-/// `PENDING`, `NOT_APPLICABLE`, or a value the spec does not list). Raw: the count may be
-/// negative and a category may repeat or be empty; the renderer decides what to export.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkCategory {
-    pub state_category: String,
-    pub count: i64,
-}
-
-/// `category_counts`, leniently: an informational field must not fail the whole link list.
-/// Not an array → `None`; an item whose `state_category` is not a string or whose `count` is
-/// not an integer that fits an `i64` is dropped.
-fn link_categories<'de, D>(d: D) -> Result<Option<Vec<LinkCategory>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    let serde_json::Value::Array(items) = serde_json::Value::deserialize(d)? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        items
-            .iter()
-            .filter_map(|item| {
-                Some(LinkCategory {
-                    state_category: item.get("state_category")?.as_str()?.to_owned(),
-                    count: item.get("count")?.as_i64()?,
-                })
-            })
-            .collect(),
-    ))
-}
-
-/// `LinkTask`.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct TaskData {
-    pub task_name: String,
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub errors: Vec<TaskErrorData>,
-}
-
-/// `LinkTaskError`.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct TaskErrorData {
-    #[serde(default)]
-    pub error_code: Option<String>,
-    #[serde(default)]
-    pub error_message: Option<String>,
-}
-
-/// `KafkaMirrorData`.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct MirrorData {
-    pub link_name: String,
-    pub mirror_topic_name: String,
-    #[serde(default)]
-    pub source_topic_name: Option<String>,
-    #[serde(default)]
-    pub num_partitions: Option<i64>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub mirror_lags: Vec<MirrorLagData>,
-    #[serde(default)]
-    pub mirror_status: Option<String>,
-    #[serde(default)]
-    pub mirror_topic_error: Option<String>,
-    #[serde(default)]
-    pub state_time_ms: Option<i64>,
-}
-
-/// `MirrorLag`.
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
-pub struct MirrorLagData {
-    pub partition: i32,
-    #[serde(default)]
-    pub lag: i64,
-    /// `-1`: never fetched (unknown, not caught up).
-    #[serde(default = "minus_one")]
-    pub last_source_fetch_offset: i64,
-}
-
-fn minus_one() -> i64 {
-    -1
-}
-
-/// A link config (`is_sensitive` on Cloud, `sensitive` on Platform).
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct LinkConfigData {
-    pub name: String,
-    #[serde(default)]
-    pub value: Option<String>,
-    #[serde(default, alias = "sensitive")]
-    pub is_sensitive: Option<bool>,
-}
-
-/// The value of a link's config `name`, unless it is absent or sensitive.
-pub fn config_value<'a>(configs: Option<&'a Vec<LinkConfigData>>, name: &str) -> Option<&'a str> {
-    configs?
-        .iter()
-        .find(|c| c.name == name && c.is_sensitive != Some(true))
-        .and_then(|c| c.value.as_deref())
-}
-
-#[derive(Debug, Deserialize)]
-struct ClusterData {
-    cluster_id: String,
-}
 
 /// Observes every request: endpoint label and HTTP status (`0` when there was no response).
 pub type RequestObserver = Arc<dyn Fn(&'static str, u16) + Send + Sync>;
@@ -294,7 +179,9 @@ struct CrossOriginRedirect(String);
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {problem}")]
 pub struct ClientBuildError {
+    /// The configuration key at fault.
     pub key: &'static str,
+    /// What is wrong with it.
     pub problem: String,
 }
 
@@ -560,47 +447,83 @@ impl RestClient {
         }
     }
 
-    pub async fn links(&self, cluster_id: &str) -> Result<Vec<LinkData>, RestError> {
-        self.list("links", &format!("/clusters/{cluster_id}/links"))
-            .await
+    /// The cluster's links (without their tasks: only [`RestClient::link_with_tasks`]
+    /// returns those).
+    pub async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {
+        let links: Vec<LinkData> = self
+            .list("links", &format!("/clusters/{cluster_id}/links"))
+            .await?;
+        Ok(links.into_iter().map(LinkData::into_link).collect())
     }
 
     /// One link with its tasks (only this call returns tasks).
-    pub async fn link_with_tasks(
-        &self,
-        cluster_id: &str,
-        link: &str,
-    ) -> Result<LinkData, RestError> {
-        self.get(
-            "link",
-            &format!(
-                "/clusters/{cluster_id}/links/{}?include_tasks=true",
-                encode(link)
-            ),
-        )
-        .await
+    pub async fn link_with_tasks(&self, cluster_id: &str, link: &str) -> Result<Link, RestError> {
+        let link: LinkData = self
+            .get(
+                "link",
+                &format!(
+                    "/clusters/{cluster_id}/links/{}?include_tasks=true",
+                    encode(link)
+                ),
+            )
+            .await?;
+        Ok(link.into_link())
     }
 
     /// Every mirror topic of every link, in one call.
-    pub async fn mirrors(&self, cluster_id: &str) -> Result<Vec<MirrorData>, RestError> {
-        self.list(
-            "mirrors",
-            &format!("/clusters/{cluster_id}/links/-/mirrors"),
-        )
-        .await
+    pub async fn mirrors(&self, cluster_id: &str) -> Result<Vec<MirrorTopic>, RestError> {
+        let mirrors: Vec<MirrorData> = self
+            .list(
+                "mirrors",
+                &format!("/clusters/{cluster_id}/links/-/mirrors"),
+            )
+            .await?;
+        Ok(mirrors.into_iter().map(MirrorData::into_mirror).collect())
     }
 
+    /// The configs of `link` the exporter reads, interpreted.
     pub async fn link_configs(
         &self,
         cluster_id: &str,
         link: &str,
-    ) -> Result<Vec<LinkConfigData>, RestError> {
-        self.list(
-            "link_configs",
-            &format!("/clusters/{cluster_id}/links/{}/configs", encode(link)),
-        )
-        .await
+    ) -> Result<LinkConfigs, RestError> {
+        let configs: Vec<LinkConfigData> = self
+            .list(
+                "link_configs",
+                &format!("/clusters/{cluster_id}/links/{}/configs", encode(link)),
+            )
+            .await?;
+        Ok(wire::link_configs(&configs))
     }
+}
+
+/// Decodes one `KafkaLinkData` object as the client does (for tests and tools).
+///
+/// # Errors
+/// [`RestError::Decode`] when `body` is not such an object.
+pub fn decode_link(body: &[u8]) -> Result<Link, RestError> {
+    decode::<LinkData>(body).map(LinkData::into_link)
+}
+
+/// Decodes one `KafkaMirrorData` object as the client does (for tests and tools).
+///
+/// # Errors
+/// [`RestError::Decode`] when `body` is not such an object.
+pub fn decode_mirror(body: &[u8]) -> Result<MirrorTopic, RestError> {
+    decode::<MirrorData>(body).map(MirrorData::into_mirror)
+}
+
+/// Decodes one link config object (`{"name", "value", "is_sensitive"}`) into the configs it
+/// sets (for tests and tools).
+///
+/// # Errors
+/// [`RestError::Decode`] when `body` is not such an object.
+pub fn decode_link_config(body: &[u8]) -> Result<LinkConfigs, RestError> {
+    decode::<LinkConfigData>(body).map(|c| wire::link_configs(&[c]))
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
+    serde_json::from_slice(body).map_err(|e| RestError::Decode(e.to_string()))
 }
 
 /// Percent-encodes a path segment.
@@ -797,26 +720,6 @@ mod tests {
             none.to_string(),
             "rate limited (HTTP 429), no usable Retry-After: backing off exponentially"
         );
-    }
-
-    #[test]
-    fn parses_sparse_and_unknown_fields() {
-        let link: LinkData = serde_json::from_str(
-            r#"{"link_name":"l","topic_names":null,"link_state":"BRAND_NEW","extra":1,"tasks":[{"task_name":"X","errors":null}]}"#,
-        )
-        .unwrap();
-        assert_eq!(link.link_state.as_deref(), Some("BRAND_NEW"));
-        assert!(link.topic_names.is_empty());
-        assert!(link.tasks.unwrap()[0].errors.is_empty());
-        let m: MirrorData = serde_json::from_str(
-            r#"{"link_name":"l","mirror_topic_name":"t","mirror_lags":[{"partition":1,"lag":0}]}"#,
-        )
-        .unwrap();
-        assert_eq!(m.mirror_lags[0].last_source_fetch_offset, -1);
-        let c: LinkConfigData =
-            serde_json::from_str(r#"{"name":"sasl.jaas.config","value":null,"sensitive":true}"#)
-                .unwrap();
-        assert_eq!(c.is_sensitive, Some(true));
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! One Kafka connection of a measurer and the clients it keeps open there: high
+//! watermarks (batched `ListOffsets`), committed offsets of consumer groups, and source record
+//! timestamps (cached by offset) for lag in seconds.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::metrics::KafkaConnectionLabels;
+use super::plan::TopicPartition;
+use super::{error_reason, Client, Connection, KafkaMetrics, StatsContext};
+
+/// One Kafka connection and the clients the measurements keep open on it.
+pub(super) struct Endpoint {
+    pub(super) conn: Connection,
+    watermarks: Option<BaseConsumer<StatsContext>>,
+    reader: Option<BaseConsumer<StatsContext>>,
+    /// Offset readers by consumer group (they never join the group).
+    pub(super) groups: HashMap<String, BaseConsumer<StatsContext>>,
+    /// Source record timestamps (ms) by (topic, partition, offset).
+    timestamps: HashMap<(String, i32, i64), i64>,
+}
+
+impl Endpoint {
+    /// An endpoint of `conn` with no client open yet.
+    pub(super) fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            watermarks: None,
+            reader: None,
+            groups: HashMap::new(),
+            timestamps: HashMap::new(),
+        }
+    }
+
+    /// The connection's `request_timeout`.
+    pub(super) fn timeout(&self) -> Duration {
+        self.conn.config.request_timeout
+    }
+
+    /// The client that reads watermarks (and lists groups), opened on first use.
+    pub(super) fn watermarks_client(
+        &mut self,
+        metrics: &KafkaMetrics,
+    ) -> Result<&BaseConsumer<StatsContext>, KafkaError> {
+        if self.watermarks.is_none() {
+            self.watermarks = Some(self.conn.consumer(metrics, Client::Watermarks, None, &[])?);
+        }
+        Ok(self.watermarks.as_ref().expect("just created"))
+    }
+
+    /// High watermarks of `partitions`, batched: librdkafka sends one `ListOffsets` per leader
+    /// broker. Partitions the cluster reports an error for are left out.
+    pub(super) fn high_watermarks(
+        &mut self,
+        metrics: &KafkaMetrics,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        let mut out = HashMap::new();
+        if partitions.is_empty() {
+            return Ok(out);
+        }
+        let timeout = self.timeout();
+        let client = self.watermarks_client(metrics)?;
+        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+        for (topic, partition) in partitions {
+            // As a timestamp, -1 (Offset::End) asks ListOffsets for the latest offset.
+            tpl.add_partition_offset(topic, *partition, Offset::End)?;
+        }
+        let result = client.offsets_for_times(tpl, timeout)?;
+        for e in result.elements() {
+            if let (Ok(()), Offset::Offset(o)) = (e.error(), e.offset()) {
+                out.insert((e.topic().to_owned(), e.partition()), o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Serves librdkafka callbacks (statistics) of the idle clients.
+    pub(super) fn poll(&self) {
+        for c in self
+            .watermarks
+            .iter()
+            .chain(self.reader.iter())
+            .chain(self.groups.values())
+        {
+            let _ = c.poll(Duration::ZERO);
+        }
+    }
+
+    /// Sets the connection's `clusterlink_kafka_up`.
+    pub(super) fn set_up(&self, metrics: &KafkaMetrics, up: bool) {
+        metrics
+            .up
+            .get_or_create(&KafkaConnectionLabels {
+                kafka_cluster: self.conn.kafka_cluster.clone(),
+                connection: self.conn.name.clone(),
+                role: self.conn.role,
+            })
+            .set(i64::from(up));
+    }
+
+    /// Counts and logs a failed request (`what` says which).
+    pub(super) fn fail(&self, metrics: &KafkaMetrics, what: &str, e: &KafkaError) {
+        let reason = error_reason(e);
+        self.conn.count_error(metrics, reason);
+        tracing::warn!(
+            kafka_cluster = %self.conn.kafka_cluster,
+            connection = %self.conn.name,
+            role = %self.conn.role,
+            reason = %reason,
+            error = %e,
+            "{what} failed"
+        );
+    }
+
+    /// Committed offsets of `group` for `partitions` (absent: no commit).
+    pub(super) fn committed(
+        &mut self,
+        metrics: &KafkaMetrics,
+        group: &str,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        if !self.groups.contains_key(group) {
+            let c = self
+                .conn
+                .consumer(metrics, Client::OffsetSync, Some(group), &[])?;
+            self.groups.insert(group.to_owned(), c);
+        }
+        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+        for (topic, partition) in partitions {
+            tpl.add_partition(topic, *partition);
+        }
+        let result = self.groups[group].committed_offsets(tpl, self.timeout())?;
+        Ok(result
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) if e.error().is_ok() => {
+                    Some(((e.topic().to_owned(), e.partition()), o))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Timestamps (ms) of the records at `offsets`, reading at most `budget` uncached ones,
+    /// within `timeout`. Returns what it found and how many it read.
+    pub(super) fn record_timestamps(
+        &mut self,
+        metrics: &KafkaMetrics,
+        wanted: &[(TopicPartition, i64)],
+        budget: usize,
+        timeout: Duration,
+    ) -> (HashMap<TopicPartition, i64>, usize) {
+        let mut found = HashMap::new();
+        let mut to_read: HashMap<TopicPartition, i64> = HashMap::new();
+        for ((topic, partition), offset) in wanted {
+            match self.timestamps.get(&(topic.clone(), *partition, *offset)) {
+                Some(ts) => {
+                    found.insert((topic.clone(), *partition), *ts);
+                }
+                None if to_read.len() < budget => {
+                    to_read.insert((topic.clone(), *partition), *offset);
+                }
+                None => {}
+            }
+        }
+        let mut read = 0;
+        if !to_read.is_empty() {
+            match self.read_records(metrics, &to_read, timeout) {
+                Ok(ts) => {
+                    read = ts.len();
+                    for (tp, ts) in ts {
+                        let offset = to_read[&tp];
+                        self.timestamps.insert((tp.0.clone(), tp.1, offset), ts);
+                        found.insert(tp, ts);
+                    }
+                }
+                Err(e) => self.fail(metrics, "reading source records for lag in seconds", &e),
+            }
+        }
+        // Keep only what this cycle asked for: the cache is for partitions that do not move.
+        let keep: HashSet<(String, i32, i64)> = wanted
+            .iter()
+            .map(|((t, p), o)| (t.clone(), *p, *o))
+            .collect();
+        self.timestamps.retain(|k, _| keep.contains(k));
+        (found, read)
+    }
+
+    /// Reads the records at `offsets` (one per partition) and returns their timestamps (ms).
+    fn read_records(
+        &mut self,
+        metrics: &KafkaMetrics,
+        offsets: &HashMap<TopicPartition, i64>,
+        timeout: Duration,
+    ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        if self.reader.is_none() {
+            self.reader = Some(self.conn.consumer(
+                metrics,
+                Client::LagSeconds,
+                Some(super::READER_GROUP_ID),
+                &[
+                    // One record per partition is all we need: keep fetches small.
+                    ("fetch.message.max.bytes", "65536"),
+                    ("queued.max.messages.kbytes", "1024"),
+                    ("fetch.wait.max.ms", "100"),
+                    // The record at an offset that retention removed: the oldest that is left.
+                    ("auto.offset.reset", "earliest"),
+                ],
+            )?);
+        }
+        let reader = self.reader.as_ref().expect("just created");
+        let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+        for ((topic, partition), offset) in offsets {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+        }
+        reader.assign(&tpl)?;
+        let mut found = HashMap::new();
+        let deadline = crate::util::deadline(timeout);
+        let mut last_error = None;
+        while found.len() < offsets.len() && Instant::now() < deadline {
+            match reader.poll(Duration::from_millis(50)) {
+                Some(Ok(m)) => {
+                    let tp = (m.topic().to_owned(), m.partition());
+                    if let Some(wanted) = offsets.get(&tp) {
+                        if m.offset() >= *wanted && !found.contains_key(&tp) {
+                            if let Some(ts) = m.timestamp().to_millis() {
+                                found.insert(tp, ts);
+                            }
+                        }
+                    }
+                }
+                Some(Err(e)) => last_error = Some(e),
+                None => {}
+            }
+        }
+        reader.unassign()?;
+        match last_error {
+            Some(e) if found.is_empty() => Err(e),
+            _ => Ok(found),
+        }
+    }
+}

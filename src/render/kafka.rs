@@ -1,0 +1,209 @@
+//! The Kafka-side families of one cluster, rendered from its [`KafkaSnapshot`]: watermarks and
+//! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in
+//! seconds per partition, mirror topic and link, and the consumer offset-sync lag.
+
+use std::collections::BTreeMap;
+
+use super::families::{
+    family, LinkLabels, MirrorLabels, OffsetSyncLabels, PartitionLabels, SampleWriter,
+};
+use super::RenderedCluster;
+use crate::snapshot::{KafkaSnapshot, MeasuredMirror};
+
+/// Renders one cluster's Kafka-side families.
+pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {
+    let mut w = SampleWriter::new(cluster);
+    let mut link_lag_seconds: BTreeMap<&str, f64> = BTreeMap::new();
+    for m in &measured.mirrors {
+        if let Some(s) = mirror_families(&mut w, m, measured.partition_metrics) {
+            let entry = link_lag_seconds.entry(m.link.as_str()).or_insert(0.0);
+            *entry = entry.max(s);
+        }
+    }
+    for (link, s) in link_lag_seconds {
+        w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
+    }
+    for s in &measured.offset_sync {
+        let labels = OffsetSyncLabels {
+            link: &s.link,
+            consumer_group: &s.consumer_group,
+            mirror_topic: &s.mirror_topic,
+        };
+        w.sample(family::OffsetSyncLag, labels, s.lag as f64);
+    }
+    w.finish()
+}
+
+/// The families of one measured mirror topic; its lag in seconds (max over partitions) when
+/// some partition's is known.
+fn mirror_families(
+    w: &mut SampleWriter,
+    m: &MeasuredMirror,
+    partition_metrics: bool,
+) -> Option<f64> {
+    let (link, mirror_topic) = (m.link.as_str(), m.mirror_topic.as_str());
+    let mut sum = 0i64;
+    let mut max: Option<i64> = None;
+    let mut seconds: Option<f64> = None;
+    for p in &m.partitions {
+        let lag = p.lag();
+        if let Some(lag) = lag {
+            sum = sum.saturating_add(lag);
+            max = Some(max.map_or(lag, |x| x.max(lag)));
+        }
+        if let Some(s) = p.lag_seconds {
+            seconds = Some(seconds.map_or(s, |x: f64| x.max(s)));
+        }
+        if partition_metrics {
+            let partition = p.partition.to_string();
+            let labels = PartitionLabels {
+                link,
+                mirror_topic,
+                partition: &partition,
+            };
+            let values = [
+                p.destination.map(|d| d as f64),
+                p.source.map(|s| s as f64),
+                lag.map(|l| l as f64),
+                p.lag_seconds,
+            ];
+            if let Some(v) = values[0] {
+                w.sample(family::PartitionDestHwm, labels, v);
+            }
+            if let Some(v) = values[1] {
+                w.sample(family::PartitionSourceHwm, labels, v);
+            }
+            if let Some(v) = values[2] {
+                w.sample(family::PartitionMeasuredLag, labels, v);
+            }
+            if let Some(v) = values[3] {
+                w.sample(family::PartitionLagSeconds, labels, v);
+            }
+        }
+    }
+    let labels = MirrorLabels { link, mirror_topic };
+    if let Some(max) = max {
+        w.sample(family::MirrorMeasuredLag, labels, sum as f64);
+        w.sample(family::MirrorMeasuredMaxLag, labels, max as f64);
+    }
+    if let Some(s) = seconds {
+        w.sample(family::MirrorLagSeconds, labels, s);
+    }
+    seconds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Exposition;
+    use crate::snapshot::{MeasuredPartition, OffsetSyncLag};
+
+    fn measured(partition_metrics: bool) -> KafkaSnapshot {
+        let p = |partition, destination, source, lag_seconds| MeasuredPartition {
+            partition,
+            destination,
+            source,
+            lag_seconds,
+        };
+        KafkaSnapshot {
+            mirrors: vec![
+                MeasuredMirror {
+                    link: "ab".into(),
+                    mirror_topic: "orders".into(),
+                    partitions: vec![
+                        p(0, Some(10), Some(15), Some(2.5)),
+                        p(1, Some(7), Some(7), Some(0.0)),
+                        p(2, Some(3), None, None),
+                    ],
+                },
+                MeasuredMirror {
+                    link: "ab".into(),
+                    mirror_topic: "unread".into(),
+                    partitions: vec![p(0, None, None, None)],
+                },
+                MeasuredMirror {
+                    link: "cd".into(),
+                    mirror_topic: "slow".into(),
+                    partitions: vec![p(0, Some(1), Some(100), Some(40.0))],
+                },
+            ],
+            offset_sync: vec![OffsetSyncLag {
+                link: "ab".into(),
+                consumer_group: "g1".into(),
+                mirror_topic: "orders".into(),
+                lag: 12,
+            }],
+            partition_metrics,
+        }
+    }
+
+    fn text(partition_metrics: bool) -> String {
+        let e = Exposition::new(Default::default());
+        e.set_part(
+            "c1",
+            crate::render::Part::Kafka,
+            Some(render_kafka("c1", &measured(partition_metrics))),
+        );
+        e.render()
+    }
+
+    #[test]
+    fn topic_and_link_aggregates_over_the_partitions_measured() {
+        let text = text(false);
+        let orders = "kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"orders\"";
+        for line in [
+            format!("clusterlink_mirror_topic_measured_lag_messages{{{orders}}} 5\n"),
+            format!("clusterlink_mirror_topic_measured_max_partition_lag_messages{{{orders}}} 5\n"),
+            format!("clusterlink_mirror_topic_lag_seconds{{{orders}}} 2.5\n"),
+            "clusterlink_link_lag_seconds{kafka_cluster=\"c1\",link=\"ab\"} 2.5\n".to_owned(),
+            "clusterlink_link_lag_seconds{kafka_cluster=\"c1\",link=\"cd\"} 40\n".to_owned(),
+            "clusterlink_consumer_offset_sync_lag_messages{kafka_cluster=\"c1\",link=\"ab\",consumer_group=\"g1\",mirror_topic=\"orders\"} 12\n".to_owned(),
+        ] {
+            assert!(text.contains(&line), "no {line} in\n{text}");
+        }
+        assert!(
+            !text.contains("mirror_topic=\"unread\""),
+            "a topic with nothing measured has no series:\n{text}"
+        );
+        assert!(!text.contains("clusterlink_mirror_partition_destination_high_watermark{"));
+    }
+
+    #[test]
+    fn partition_series_only_with_partition_metrics_and_only_what_was_read() {
+        let text = text(true);
+        let p = |n: u8| {
+            format!("kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"orders\",partition=\"{n}\"")
+        };
+        for line in [
+            format!(
+                "clusterlink_mirror_partition_destination_high_watermark{{{}}} 10\n",
+                p(0)
+            ),
+            format!(
+                "clusterlink_mirror_partition_source_high_watermark{{{}}} 15\n",
+                p(0)
+            ),
+            format!(
+                "clusterlink_mirror_partition_measured_lag_messages{{{}}} 5\n",
+                p(0)
+            ),
+            format!("clusterlink_mirror_partition_lag_seconds{{{}}} 2.5\n", p(0)),
+            format!("clusterlink_mirror_partition_lag_seconds{{{}}} 0\n", p(1)),
+            format!(
+                "clusterlink_mirror_partition_destination_high_watermark{{{}}} 3\n",
+                p(2)
+            ),
+        ] {
+            assert!(text.contains(&line), "no {line} in\n{text}");
+        }
+        // Partition 2's source was not read: no source-side series.
+        assert!(!text.contains(&format!(
+            "clusterlink_mirror_partition_source_high_watermark{{{}}}",
+            p(2)
+        )));
+        assert!(!text.contains(&format!(
+            "clusterlink_mirror_partition_measured_lag_messages{{{}}}",
+            p(2)
+        )));
+    }
+}

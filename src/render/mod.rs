@@ -1,0 +1,177 @@
+//! All rendering of `/metrics`, in one place. Two parts make up the exposition:
+//!
+//! - the per-cluster families ([`CLUSTER_FAMILIES`]), rendered from the snapshots once per
+//!   cycle — REST ([`render_rest`], from a [`ClusterSnapshot`]) and Kafka ([`render_kafka`],
+//!   from a [`KafkaSnapshot`]) — into a [`RenderedCluster`] each (sample lines grouped by
+//!   family); a scrape only concatenates them, family by family, so each family's
+//!   `# HELP`/`# TYPE` appear once;
+//! - the self-metrics: a prometheus-client [`Registry`] in which each component registered its
+//!   own families (collection, supervision, HTTP, Kafka, probe; the exporter wires them), and
+//!   `clusterlink_build_info` ([`register_build_info`]).
+//!
+//! [`Exposition`] holds both and implements [`Publish`], which is how the workers hand it
+//! their snapshots. Every family, its type and labels are listed in `docs/metrics.md`; a test
+//! keeps the two in agreement.
+
+mod families;
+mod kafka;
+mod rest;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+pub use families::{label_value, FamilyDef, CLUSTER_FAMILIES, UNKNOWN_LABEL};
+pub use kafka::render_kafka;
+pub use rest::render_rest;
+
+use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
+
+/// Suffix of every per-cluster HELP text.
+pub const HELP_SUFFIX: &str = " (from the last background collection).";
+
+/// The git revision the binary was built from (`CLUSTER_LINK_EXPORTER_REVISION` at build
+/// time), or `unknown`.
+pub const REVISION: &str = match option_env!("CLUSTER_LINK_EXPORTER_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    revision: String,
+}
+
+/// Registers `clusterlink_build_info` (version and [`REVISION`], always 1) in `registry`.
+pub fn register_build_info(registry: &mut Registry) {
+    let build = Family::<BuildLabels, Gauge>::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION").into(),
+            revision: REVISION.into(),
+        })
+        .set(1);
+    registry.register(
+        "build_info",
+        "Version and revision of the exporter (always 1)",
+        build,
+    );
+}
+
+/// Pre-rendered sample lines of one cluster, one string per family of [`CLUSTER_FAMILIES`].
+#[derive(Debug, Clone, Default)]
+pub struct RenderedCluster {
+    per_family: Vec<String>,
+}
+
+impl RenderedCluster {
+    /// Total size of the rendered text.
+    pub fn len(&self) -> usize {
+        self.per_family.iter().map(String::len).sum()
+    }
+
+    /// Whether no sample was rendered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which collection a cluster's rendering comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// The REST collection (links, tasks, mirrors).
+    Rest,
+    /// The Kafka-side measurements.
+    Kafka,
+}
+
+/// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
+pub struct Exposition {
+    own: Registry,
+    clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
+}
+
+impl std::fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exposition")
+    }
+}
+
+impl Exposition {
+    /// An exposition of the families registered in `own`, with no cluster rendered yet.
+    pub fn new(own: Registry) -> Self {
+        Self {
+            own,
+            clusters: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
+    pub fn set_part(&self, cluster: &str, part: Part, rendered: Option<RenderedCluster>) {
+        let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
+        let key = (cluster.to_owned(), part);
+        match rendered {
+            Some(r) => map.insert(key, Arc::new(r)),
+            None => map.remove(&key),
+        };
+    }
+
+    /// The whole exposition text (OpenMetrics).
+    pub fn render(&self) -> String {
+        let parts: Vec<Arc<RenderedCluster>> = self
+            .clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut own = String::new();
+        prometheus_client::encoding::text::encode(&mut own, &self.own)
+            .expect("writing to a String cannot fail");
+        let own = own.strip_suffix("# EOF\n").unwrap_or(&own);
+        let size: usize = parts.iter().map(|s| s.len()).sum::<usize>() + own.len() + 8192;
+        let mut out = String::with_capacity(size);
+        out.push_str(own);
+        for (i, def) in CLUSTER_FAMILIES.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {} {}{HELP_SUFFIX}", def.name, def.help);
+            let _ = writeln!(out, "# TYPE {} gauge", def.name);
+            for s in &parts {
+                out.push_str(&s.per_family[i]);
+            }
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+}
+
+impl Publish for Exposition {
+    fn publish_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>) {
+        let rendered = snapshot.map(|s| render_rest(cluster, s));
+        self.set_part(cluster, Part::Rest, rendered);
+    }
+
+    fn publish_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>) {
+        let rendered = measured.map(|m| render_kafka(cluster, m));
+        self.set_part(cluster, Part::Kafka, rendered);
+    }
+}
+
+/// Metric family names and types present in an exposition text (for tests and docs checks).
+pub fn families_in(text: &str) -> BTreeSet<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| {
+            let (name, kind) = l.split_once(' ')?;
+            Some((name.to_owned(), kind.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

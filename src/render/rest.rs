@@ -1,0 +1,175 @@
+//! The REST-side families of one cluster, rendered from its [`ClusterSnapshot`]: links, their
+//! tasks and state categories, mirror topics and (with `partition_metrics`) their partitions.
+
+use std::collections::BTreeMap;
+
+use super::families::{
+    family, label_value, CategoryLabels, LinkErrorLabels, LinkInfoLabels, LinkStateLabels,
+    MirrorErrorLabels, MirrorInfoLabels, MirrorLabels, MirrorStateLabels, PartitionLabels,
+    SampleWriter, TaskLabels, TaskStateLabels, UNKNOWN_LABEL,
+};
+use super::RenderedCluster;
+use crate::snapshot::{
+    ClusterSnapshot, Link, LinkError, LinkState, MirrorState, MirrorTopic, StateCategory, TaskState,
+};
+
+/// Renders one cluster's link, task and mirror families.
+pub fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> RenderedCluster {
+    let mut w = SampleWriter::new(cluster);
+    let mut mirrors_by_link: BTreeMap<&str, Vec<&MirrorTopic>> = BTreeMap::new();
+    for m in &snapshot.mirrors {
+        mirrors_by_link.entry(m.link.as_str()).or_default().push(m);
+    }
+    for link in &snapshot.links {
+        let mirrors = mirrors_by_link.get(link.name.as_str());
+        link_families(&mut w, link, mirrors.map_or(&[][..], Vec::as_slice));
+    }
+    for m in &snapshot.mirrors {
+        mirror_families(&mut w, m, snapshot.partition_metrics);
+    }
+    w.finish()
+}
+
+/// A flag's label value: `true`, `false` or `unknown`.
+fn flag(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => UNKNOWN_LABEL,
+    }
+}
+
+/// The families of one link: info, state, error, tasks, mirror topics by state, partitions by
+/// state category.
+fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
+    let l = link.name.as_str();
+    let c = &link.configs;
+    let info = LinkInfoLabels {
+        link: l,
+        link_id: label_value(link.id.as_deref()),
+        source_cluster_id: label_value(link.source_cluster_id.as_deref()),
+        destination_cluster_id: label_value(link.destination_cluster_id.as_deref()),
+        remote_cluster_id: label_value(link.remote_cluster_id.as_deref()),
+        link_mode: label_value(c.link_mode.as_deref()),
+        connection_mode: label_value(c.connection_mode.as_deref()),
+        consumer_offset_sync: flag(c.consumer_offset_sync),
+        acl_sync: flag(c.acl_sync),
+        auto_create_mirror_topics: flag(c.auto_create_mirror_topics),
+    };
+    w.sample(family::LinkInfo, info, 1.0);
+    let states = LinkState::ALL.map(LinkState::as_str);
+    w.states(family::LinkState, states, link.state.as_str(), |state| {
+        LinkStateLabels { link: l, state }
+    });
+    let errors = LinkError::ALL.map(LinkError::as_str);
+    w.states(family::LinkError, errors, link.error.as_str(), |error| {
+        LinkErrorLabels { link: l, error }
+    });
+    for task in &link.tasks {
+        let t = task.name.as_str();
+        let states = TaskState::ALL.map(TaskState::as_str);
+        w.states(
+            family::LinkTaskState,
+            states,
+            task.state.as_str(),
+            |state| TaskStateLabels {
+                link: l,
+                task: t,
+                state,
+            },
+        );
+        w.sample(
+            family::LinkTaskErrors,
+            TaskLabels { link: l, task: t },
+            task.errors as f64,
+        );
+    }
+    let mut counts: BTreeMap<&str, u64> = MirrorState::ALL.map(|s| (s.as_str(), 0)).into();
+    for m in mirrors {
+        *counts.entry(m.state.as_str()).or_default() += 1;
+    }
+    for (state, count) in counts {
+        let labels = LinkStateLabels { link: l, state };
+        w.sample(family::LinkMirrorTopics, labels, count as f64);
+    }
+    mirror_partitions(w, link);
+}
+
+/// `clusterlink_link_mirror_partitions` of one link, when it reports `category_counts`: every
+/// known category (0 when not listed), other categories by their raw value (empty →
+/// `unknown`); repeated categories are summed (saturating).
+fn mirror_partitions(w: &mut SampleWriter, link: &Link) {
+    let Some(categories) = &link.category_counts else {
+        return;
+    };
+    let mut counts: BTreeMap<&str, u64> = StateCategory::ALL.map(|c| (c.as_str(), 0)).into();
+    for c in categories {
+        let count = counts
+            .entry(label_value(Some(c.category.as_str())))
+            .or_default();
+        *count = count.saturating_add(c.count);
+    }
+    for (state_category, count) in counts {
+        let labels = CategoryLabels {
+            link: &link.name,
+            state_category,
+        };
+        w.sample(family::LinkMirrorPartitions, labels, count as f64);
+    }
+}
+
+/// The families of one mirror topic.
+fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: bool) {
+    let (link, mirror_topic) = (m.link.as_str(), m.name.as_str());
+    let info = MirrorInfoLabels {
+        link,
+        mirror_topic,
+        source_topic: label_value(m.source_topic.as_deref()),
+    };
+    w.sample(family::MirrorInfo, info, 1.0);
+    let states = MirrorState::ALL.map(MirrorState::as_str);
+    w.states(family::MirrorState, states, m.state.as_str(), |state| {
+        MirrorStateLabels {
+            link,
+            mirror_topic,
+            state,
+        }
+    });
+    let labels = MirrorLabels { link, mirror_topic };
+    if let Some(ms) = m.state_changed_ms {
+        w.sample(family::MirrorStateChange, labels, ms as f64 / 1000.0);
+    }
+    w.sample(family::MirrorPartitions, labels, m.partitions() as f64);
+    // Sums saturate.
+    let sum = m
+        .fetched()
+        .fold(0i64, |sum, (_, f)| sum.saturating_add(f.lag));
+    let max = m.fetched().map(|(_, f)| f.lag).max().unwrap_or(0);
+    let unknown = m.lags.iter().filter(|p| p.fetched.is_none()).count();
+    w.sample(family::MirrorLag, labels, sum as f64);
+    w.sample(family::MirrorMaxLag, labels, max as f64);
+    w.sample(family::MirrorUnknownLag, labels, unknown as f64);
+    if let Some(error) = m.error.as_deref() {
+        let labels = MirrorErrorLabels {
+            link,
+            mirror_topic,
+            error,
+        };
+        w.sample(family::MirrorError, labels, 1.0);
+    }
+    if partition_metrics {
+        let mut fetched: Vec<_> = m.fetched().collect();
+        fetched.sort_by_key(|(p, _)| *p);
+        for (p, f) in fetched {
+            let partition = p.to_string();
+            let labels = PartitionLabels {
+                link,
+                mirror_topic,
+                partition: &partition,
+            };
+            w.sample(family::PartitionLag, labels, f.lag as f64);
+            let offset = f.last_source_fetch_offset as f64;
+            w.sample(family::PartitionFetchOffset, labels, offset);
+        }
+    }
+}

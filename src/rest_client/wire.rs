@@ -1,0 +1,376 @@
+//! Confluent's REST API v3 wire format (the JSON objects the client decodes, every field but
+//! the names optional and parsed leniently) and its conversion into the exporter's own
+//! [`snapshot`](crate::snapshot) types. The wire types never leave [`crate::rest_client`].
+
+use serde::{Deserialize, Deserializer};
+
+use crate::snapshot::{
+    CategoryCount, Fetched, Link, LinkConfigs, LinkError, LinkState, MirrorState, MirrorTopic,
+    PartitionLag, Reported, StateCategory, Task, TaskState,
+};
+
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A list envelope; `metadata.next` is followed when non-null.
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub(super) struct Envelope<T> {
+    #[serde(default)]
+    pub(super) metadata: Option<EnvelopeMetadata>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    pub(super) data: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EnvelopeMetadata {
+    #[serde(default)]
+    pub(super) next: Option<String>,
+}
+
+/// `KafkaLinkData`, every field but the name optional.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+pub(super) struct LinkData {
+    pub(super) link_name: String,
+    #[serde(default)]
+    pub(super) cluster_link_id: Option<String>,
+    #[serde(default)]
+    pub(super) link_id: Option<String>,
+    #[serde(default)]
+    pub(super) source_cluster_id: Option<String>,
+    #[serde(default)]
+    pub(super) destination_cluster_id: Option<String>,
+    #[serde(default)]
+    pub(super) remote_cluster_id: Option<String>,
+    /// Parsed (leniently) but not exported.
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "null_default")]
+    pub(super) topic_names: Vec<String>,
+    #[serde(default)]
+    pub(super) link_state: Option<String>,
+    #[serde(default)]
+    pub(super) link_error: Option<String>,
+    #[serde(default)]
+    pub(super) link_error_message: Option<String>,
+    #[serde(default)]
+    pub(super) tasks: Option<Vec<TaskData>>,
+    /// Confluent Cloud's `category_counts`: mirror partitions by state category. `None` when
+    /// the field is absent, `null` or not an array (Confluent Platform); see [`LinkCategory`].
+    #[serde(default, deserialize_with = "link_categories")]
+    pub(super) category_counts: Option<Vec<LinkCategory>>,
+}
+
+/// One item of a link's `category_counts` (`LinkCategory` in Confluent Cloud's spec): how many
+/// of the link's mirror partitions are in a state category (`ACTIVE`, `PAUSED`, `IN_ERROR`,
+/// `PENDING`, `NOT_APPLICABLE`, or a value the spec does not list). Raw: the count may be
+/// negative and a category may repeat or be empty; the renderer decides what to export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct LinkCategory {
+    pub(super) state_category: String,
+    pub(super) count: i64,
+}
+
+/// `category_counts`, leniently: an informational field must not fail the whole link list.
+/// Not an array → `None`; an item whose `state_category` is not a string or whose `count` is
+/// not an integer that fits an `i64` is dropped.
+fn link_categories<'de, D>(d: D) -> Result<Option<Vec<LinkCategory>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let serde_json::Value::Array(items) = serde_json::Value::deserialize(d)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        items
+            .iter()
+            .filter_map(|item| {
+                Some(LinkCategory {
+                    state_category: item.get("state_category")?.as_str()?.to_owned(),
+                    count: item.get("count")?.as_i64()?,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// `LinkTask`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+pub(super) struct TaskData {
+    pub(super) task_name: String,
+    #[serde(default)]
+    pub(super) state: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub(super) errors: Vec<TaskErrorData>,
+}
+
+/// `LinkTaskError`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+pub(super) struct TaskErrorData {
+    #[serde(default)]
+    pub(super) error_code: Option<String>,
+    /// Parsed (leniently) but not exported.
+    #[allow(dead_code)]
+    #[serde(default)]
+    pub(super) error_message: Option<String>,
+}
+
+/// `KafkaMirrorData`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+pub(super) struct MirrorData {
+    pub(super) link_name: String,
+    pub(super) mirror_topic_name: String,
+    #[serde(default)]
+    pub(super) source_topic_name: Option<String>,
+    #[serde(default)]
+    pub(super) num_partitions: Option<i64>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub(super) mirror_lags: Vec<MirrorLagData>,
+    #[serde(default)]
+    pub(super) mirror_status: Option<String>,
+    #[serde(default)]
+    pub(super) mirror_topic_error: Option<String>,
+    #[serde(default)]
+    pub(super) state_time_ms: Option<i64>,
+}
+
+/// `MirrorLag`.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+pub(super) struct MirrorLagData {
+    pub(super) partition: i32,
+    #[serde(default)]
+    pub(super) lag: i64,
+    /// `-1`: never fetched (unknown, not caught up).
+    #[serde(default = "minus_one")]
+    pub(super) last_source_fetch_offset: i64,
+}
+
+fn minus_one() -> i64 {
+    -1
+}
+
+/// A link config (`is_sensitive` on Cloud, `sensitive` on Platform).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+pub(super) struct LinkConfigData {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) value: Option<String>,
+    #[serde(default, alias = "sensitive")]
+    pub(super) is_sensitive: Option<bool>,
+}
+
+/// `GET /clusters` item.
+#[derive(Debug, Deserialize)]
+pub(super) struct ClusterData {
+    pub(super) cluster_id: String,
+}
+
+impl LinkData {
+    /// The link as the snapshot holds it (configs not yet attached).
+    pub(super) fn into_link(self) -> Link {
+        let id = self
+            .cluster_link_id
+            .filter(|id| !id.is_empty())
+            .or(self.link_id);
+        Link {
+            name: self.link_name,
+            id,
+            source_cluster_id: self.source_cluster_id,
+            destination_cluster_id: self.destination_cluster_id,
+            remote_cluster_id: self.remote_cluster_id,
+            state: Reported::parse_or(self.link_state.as_deref(), LinkState::Unknown),
+            error: Reported::parse_or(self.link_error.as_deref(), LinkError::NoError),
+            error_message: self.link_error_message,
+            tasks: self
+                .tasks
+                .into_iter()
+                .flatten()
+                .map(TaskData::into_task)
+                .collect(),
+            category_counts: self.category_counts.map(|counts| {
+                counts
+                    .into_iter()
+                    .map(|c| CategoryCount {
+                        category: Reported::<StateCategory>::parse(&c.state_category),
+                        count: c.count.max(0).unsigned_abs(),
+                    })
+                    .collect()
+            }),
+            configs: LinkConfigs::default(),
+        }
+    }
+}
+
+impl TaskData {
+    fn into_task(self) -> Task {
+        let errors = self
+            .errors
+            .iter()
+            .filter(|e| e.error_code.as_deref().is_some_and(|c| c != "NO_ERROR"))
+            .count();
+        Task {
+            state: Reported::parse_or(self.state.as_deref(), TaskState::Unknown),
+            name: self.task_name,
+            errors: u64::try_from(errors).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl MirrorData {
+    /// The mirror topic as the snapshot holds it.
+    pub(super) fn into_mirror(self) -> MirrorTopic {
+        MirrorTopic {
+            state: Reported::parse_or(self.mirror_status.as_deref(), MirrorState::Unknown),
+            error: self
+                .mirror_topic_error
+                .filter(|e| !e.is_empty() && e != "NO_ERROR" && e != "NOT_SET"),
+            state_changed_ms: self.state_time_ms.filter(|ms| *ms > 0),
+            // A negative claim is no count.
+            claimed_partitions: self.num_partitions.and_then(|n| u64::try_from(n).ok()),
+            lags: self
+                .mirror_lags
+                .iter()
+                .map(|p| PartitionLag {
+                    partition: p.partition,
+                    fetched: (p.last_source_fetch_offset >= 0).then_some(Fetched {
+                        lag: p.lag.max(0),
+                        last_source_fetch_offset: p.last_source_fetch_offset,
+                    }),
+                })
+                .collect(),
+            link: self.link_name,
+            name: self.mirror_topic_name,
+            source_topic: self.source_topic_name,
+        }
+    }
+}
+
+/// The configs the exporter reads, interpreted once: a sensitive config counts as not
+/// reported, a flag is true when its value is `true` in any case.
+pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
+    let value = |name: &str| {
+        configs
+            .iter()
+            .find(|c| c.name == name && c.is_sensitive != Some(true))
+            .and_then(|c| c.value.clone())
+    };
+    let flag = |name: &str| {
+        value(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.eq_ignore_ascii_case("true"))
+    };
+    LinkConfigs {
+        link_mode: value("link.mode"),
+        connection_mode: value("connection.mode"),
+        consumer_offset_sync: flag("consumer.offset.sync.enable"),
+        acl_sync: flag("acl.sync.enable"),
+        auto_create_mirror_topics: flag("auto.create.mirror.topics.enable"),
+        consumer_group_prefix: flag("consumer.group.prefix.enable"),
+        cluster_link_prefix: value("cluster.link.prefix"),
+        consumer_offset_group_filters: value("consumer.offset.group.filters"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sparse_and_unknown_fields() {
+        let link: LinkData = serde_json::from_str(
+            r#"{"link_name":"l","topic_names":null,"link_state":"BRAND_NEW","extra":1,"tasks":[{"task_name":"X","errors":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(link.link_state.as_deref(), Some("BRAND_NEW"));
+        assert!(link.topic_names.is_empty());
+        assert!(link.tasks.unwrap()[0].errors.is_empty());
+        let m: MirrorData = serde_json::from_str(
+            r#"{"link_name":"l","mirror_topic_name":"t","mirror_lags":[{"partition":1,"lag":0}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.mirror_lags[0].last_source_fetch_offset, -1);
+        let c: LinkConfigData =
+            serde_json::from_str(r#"{"name":"sasl.jaas.config","value":null,"sensitive":true}"#)
+                .unwrap();
+        assert_eq!(c.is_sensitive, Some(true));
+    }
+
+    #[test]
+    fn links_convert_with_defaults_for_missing_or_empty_values() {
+        let link: LinkData = serde_json::from_str(
+            r#"{"link_name":"l","cluster_link_id":"","link_id":"p1","link_state":"",
+                "tasks":[{"task_name":"AclSync","state":"IN_ERROR","errors":[
+                    {"error_code":"MISCONFIGURATION_ERROR"},{"error_code":"NO_ERROR"},{}]}],
+                "category_counts":[{"state_category":"","count":-4},
+                    {"state_category":"ACTIVE","count":2}]}"#,
+        )
+        .unwrap();
+        let link = link.into_link();
+        assert_eq!(
+            link.id.as_deref(),
+            Some("p1"),
+            "link_id when cluster_link_id is empty"
+        );
+        assert_eq!(link.state, Reported::Known(LinkState::Unknown));
+        assert_eq!(link.error, Reported::Known(LinkError::NoError));
+        assert_eq!(link.tasks[0].state, Reported::Known(TaskState::InError));
+        assert_eq!(
+            link.tasks[0].errors, 1,
+            "only codes other than NO_ERROR count"
+        );
+        let counts = link.category_counts.unwrap();
+        assert_eq!(counts[0].category, Reported::Other(String::new()));
+        assert_eq!(counts[0].count, 0, "a negative count is 0");
+        assert_eq!(counts[1].category, Reported::Known(StateCategory::Active));
+    }
+
+    #[test]
+    fn mirrors_convert_checking_every_number() {
+        let m: MirrorData = serde_json::from_str(
+            r#"{"link_name":"l","mirror_topic_name":"t","num_partitions":-3,
+                "mirror_status":"BRAND_NEW","mirror_topic_error":"NOT_SET","state_time_ms":0,
+                "mirror_lags":[{"partition":0,"lag":-207,"last_source_fetch_offset":4},
+                    {"partition":1,"lag":5}]}"#,
+        )
+        .unwrap();
+        let m = m.into_mirror();
+        assert_eq!(m.claimed_partitions, None, "a negative claim is no count");
+        assert_eq!(m.partitions(), 2, "then the listed partitions");
+        assert_eq!(m.state, Reported::Other("BRAND_NEW".into()));
+        assert_eq!(m.error, None);
+        assert_eq!(m.state_changed_ms, None);
+        assert_eq!(
+            m.lags[0].fetched,
+            Some(Fetched {
+                lag: 0,
+                last_source_fetch_offset: 4
+            })
+        );
+        assert_eq!(m.lags[1].fetched, None, "never fetched: lag unknown");
+    }
+
+    #[test]
+    fn configs_are_interpreted_once_sensitive_ones_unread() {
+        let configs: Vec<LinkConfigData> = serde_json::from_str(
+            r#"[{"name":"consumer.offset.sync.enable","value":"TRUE"},
+                {"name":"acl.sync.enable","value":""},
+                {"name":"auto.create.mirror.topics.enable","value":"no"},
+                {"name":"cluster.link.prefix","value":"dr-","is_sensitive":true},
+                {"name":"consumer.group.prefix.enable","value":"true"},
+                {"name":"link.mode","value":"DESTINATION"}]"#,
+        )
+        .unwrap();
+        let c = link_configs(&configs);
+        assert_eq!(c.consumer_offset_sync, Some(true));
+        assert_eq!(c.acl_sync, None, "empty: not reported");
+        assert_eq!(c.auto_create_mirror_topics, Some(false));
+        assert_eq!(c.cluster_link_prefix, None, "sensitive: not read");
+        assert_eq!(c.link_mode.as_deref(), Some("DESTINATION"));
+        assert_eq!(c.connection_mode, None);
+        assert_eq!(c.destination_group_prefix(), "");
+    }
+}

@@ -1,0 +1,212 @@
+//! The data that flows from collection to rendering, one snapshot per cluster and cycle:
+//!
+//! - [`ClusterSnapshot`]: what a REST collection cycle read (links with their tasks and
+//!   interpreted configs, mirror topics with their partition lags), built by
+//!   [`crate::rest_client`] from Confluent's wire format, which stops there;
+//! - [`KafkaSnapshot`]: what a Kafka-side measurement cycle measured (watermarks, lag in
+//!   seconds, offset-sync lag), built by [`crate::kafka`];
+//! - [`Publish`]: where the workers hand them, implemented by rendering
+//!   ([`crate::render::Exposition`]), so that collection never depends on rendering.
+//!
+//! Every value here was checked on the way in: no negative lag or count, empty texts kept
+//! only where the label rule (empty → `unknown`) applies to them.
+
+mod kafka;
+mod states;
+
+pub use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag};
+pub use states::{LinkError, LinkState, MirrorState, Reported, StateCategory, TaskState};
+
+/// Everything one REST collection cycle read from a destination cluster (after the
+/// configured link and mirror-topic filters).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterSnapshot {
+    /// The cluster's links, in the order the API listed them.
+    pub links: Vec<Link>,
+    /// The mirror topics of those links, in the order the API listed them.
+    pub mirrors: Vec<MirrorTopic>,
+    /// Whether the cluster exports per-partition series (its `partition_metrics` setting).
+    pub partition_metrics: bool,
+}
+
+/// One cluster link (`KafkaLinkData`, read with `include_tasks=true`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Link {
+    /// `link_name`: never empty (nameless records are dropped by the collector).
+    pub name: String,
+    /// `cluster_link_id` when not empty, else `link_id` (Confluent Platform).
+    pub id: Option<String>,
+    /// `source_cluster_id`.
+    pub source_cluster_id: Option<String>,
+    /// `destination_cluster_id`.
+    pub destination_cluster_id: Option<String>,
+    /// `remote_cluster_id`.
+    pub remote_cluster_id: Option<String>,
+    /// `link_state`; `UNKNOWN` when missing or empty.
+    pub state: Reported<LinkState>,
+    /// `link_error`; `NO_ERROR` when missing or empty.
+    pub error: Reported<LinkError>,
+    /// `link_error_message`.
+    pub error_message: Option<String>,
+    /// The link's tasks (empty when the response lists none).
+    pub tasks: Vec<Task>,
+    /// Confluent Cloud's `category_counts`: mirror partitions by state category; `None` when
+    /// not reported (Confluent Platform).
+    pub category_counts: Option<Vec<CategoryCount>>,
+    /// The link's configs, as of the last cycle that read them.
+    pub configs: LinkConfigs,
+}
+
+impl Default for Reported<LinkState> {
+    fn default() -> Self {
+        Self::Known(LinkState::Unknown)
+    }
+}
+
+impl Default for Reported<LinkError> {
+    fn default() -> Self {
+        Self::Known(LinkError::NoError)
+    }
+}
+
+impl Default for Reported<TaskState> {
+    fn default() -> Self {
+        Self::Known(TaskState::Unknown)
+    }
+}
+
+impl Default for Reported<MirrorState> {
+    fn default() -> Self {
+        Self::Known(MirrorState::Unknown)
+    }
+}
+
+/// One task of a link (`LinkTask`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Task {
+    /// `task_name` (possibly empty).
+    pub name: String,
+    /// `state`; `UNKNOWN` when missing or empty.
+    pub state: Reported<TaskState>,
+    /// Errors the task reports with an `error_code` other than `NO_ERROR`.
+    pub errors: u64,
+}
+
+/// One item of a link's `category_counts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryCount {
+    /// `state_category` (possibly empty: the label rule writes `unknown`).
+    pub category: Reported<StateCategory>,
+    /// `count`; a negative count is 0.
+    pub count: u64,
+}
+
+/// The link configs the exporter reads, interpreted once. A sensitive config counts as not
+/// reported; a flag is `None` when not reported or empty, else whether it is `true` (any
+/// case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkConfigs {
+    /// `link.mode` (`DESTINATION`, `SOURCE`, `BIDIRECTIONAL`).
+    pub link_mode: Option<String>,
+    /// `connection.mode` (`OUTBOUND`, `INBOUND`).
+    pub connection_mode: Option<String>,
+    /// `consumer.offset.sync.enable`.
+    pub consumer_offset_sync: Option<bool>,
+    /// `acl.sync.enable`.
+    pub acl_sync: Option<bool>,
+    /// `auto.create.mirror.topics.enable`.
+    pub auto_create_mirror_topics: Option<bool>,
+    /// `consumer.group.prefix.enable`: synced groups get `cluster.link.prefix` on the
+    /// destination.
+    pub consumer_group_prefix: Option<bool>,
+    /// `cluster.link.prefix`: the prefix of the link's mirror topics (and of synced groups
+    /// with `consumer.group.prefix.enable`).
+    pub cluster_link_prefix: Option<String>,
+    /// `consumer.offset.group.filters`: the JSON group filters, read by
+    /// [`crate::link_filters`].
+    pub consumer_offset_group_filters: Option<String>,
+}
+
+impl LinkConfigs {
+    /// The prefix synced consumer groups get on the destination: `cluster.link.prefix` when
+    /// `consumer.group.prefix.enable` is true, else none.
+    pub fn destination_group_prefix(&self) -> &str {
+        if self.consumer_group_prefix == Some(true) {
+            self.cluster_link_prefix.as_deref().unwrap_or("")
+        } else {
+            ""
+        }
+    }
+}
+
+/// One mirror topic (`KafkaMirrorData`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MirrorTopic {
+    /// `link_name`: never empty.
+    pub link: String,
+    /// `mirror_topic_name`.
+    pub name: String,
+    /// `source_topic_name` as reported.
+    pub source_topic: Option<String>,
+    /// `mirror_status`; `UNKNOWN` when missing or empty.
+    pub state: Reported<MirrorState>,
+    /// `mirror_topic_error`; `None` when missing, empty, `NO_ERROR` or `NOT_SET`.
+    pub error: Option<String>,
+    /// `state_time_ms`: the last state transition (Unix ms); `None` unless positive.
+    pub state_changed_ms: Option<i64>,
+    /// `num_partitions` as claimed; `None` when missing or negative.
+    pub claimed_partitions: Option<u64>,
+    /// `mirror_lags`: one entry per partition, as listed.
+    pub lags: Vec<PartitionLag>,
+}
+
+impl MirrorTopic {
+    /// The partition count: `num_partitions`, else the number of listed partitions.
+    pub fn partitions(&self) -> u64 {
+        self.claimed_partitions
+            .unwrap_or_else(|| u64::try_from(self.lags.len()).unwrap_or(u64::MAX))
+    }
+
+    /// The partitions whose lag is known (fetched at least once).
+    pub fn fetched(&self) -> impl Iterator<Item = (i32, Fetched)> + '_ {
+        self.lags
+            .iter()
+            .filter_map(|p| p.fetched.map(|f| (p.partition, f)))
+    }
+}
+
+/// One partition of a mirror topic's `mirror_lags`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// `partition`.
+    pub partition: i32,
+    /// `None` while never fetched (`last_source_fetch_offset` -1 or missing): lag unknown.
+    pub fetched: Option<Fetched>,
+}
+
+/// The lag of a partition that was fetched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// `lag` in messages; a negative lag (seen after a mirror restarts) is 0.
+    pub lag: i64,
+    /// `last_source_fetch_offset`: at least 0.
+    pub last_source_fetch_offset: i64,
+}
+
+/// Where the workers hand their snapshots. Rendering implements it
+/// ([`crate::render::Exposition`]); the exporter wires it in.
+pub trait Publish: Send + Sync {
+    /// Swaps in `cluster`'s REST-side series from `snapshot`; `None` withdraws them.
+    fn publish_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>);
+    /// Swaps in `cluster`'s Kafka-side series from `measured`; `None` withdraws them.
+    fn publish_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>);
+}
+
+/// Publishes nowhere: for a worker run on its own (tests, tools).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl Publish for Discard {
+    fn publish_rest(&self, _: &str, _: Option<&ClusterSnapshot>) {}
+    fn publish_kafka(&self, _: &str, _: Option<&KafkaSnapshot>) {}
+}
