@@ -28,6 +28,7 @@
 //! The simulated Confluent clusters that the tests and `demo` run against are a separate crate
 //! of this workspace, `cluster_link_sim` (`sim/`); the `sim` feature links it in.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod collect;
 pub mod config;
