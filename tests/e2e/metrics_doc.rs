@@ -1,11 +1,9 @@
 //! `docs/metrics.md` lists exactly the metric families a running exporter serves, with their
 //! types and labels: a family added or removed on either side fails this test.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::exporter::*;
+use crate::common::exporter::*;
 
 #[test]
 fn doc_table_parses_counters_by_sample_name() {

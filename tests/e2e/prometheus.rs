@@ -1,51 +1,42 @@
 //! End to end with a real Prometheus server (Debian's `prometheus` package): it scrapes the
 //! exporter, and every family of `docs/metrics.md` can be queried.
 
-mod common;
-
 use std::time::Duration;
 
-use common::exporter::*;
-use common::servers::{encode, start_prometheus};
-use common::sim::http;
-use serde_json::Value;
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::exporter::*;
+use crate::common::servers::{encode, start_prometheus};
+use crate::common::sim::http;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_scrapes_the_exporter_and_every_documented_family_is_queryable() {
     let docs = documented_families();
     let running = start_with_every_family().await;
-    let mut prometheus = start_prometheus(&running.exporter.address().to_string(), &[], "1s", None);
+    let prometheus = start_prometheus(&running.exporter.address().to_string(), &[], "1s", None);
     let client = http();
 
     // The target is scraped successfully.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut last = Value::Null;
-    loop {
+    eventually(WAIT, "the exporter target up in prometheus", || async {
         prometheus.assert_running();
-        if let Some(data) = prometheus.api(&client, "/api/v1/targets").await {
-            let up = data["activeTargets"]
+        let data = prometheus.api(&client, "/api/v1/targets").await;
+        let up = data.as_ref().is_some_and(|d| {
+            d["activeTargets"]
                 .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["health"] == "up"));
-            if up {
-                break;
-            }
-            last = data;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the exporter target is not up in prometheus after {WAIT:?}; last /api/v1/targets \
-             data: {last}\nprometheus log:\n{}",
-            prometheus.log()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+                .is_some_and(|t| t.iter().any(|t| t["health"] == "up"))
+        });
+        let log = prometheus.log();
+        done_if(
+            up,
+            format!("/api/v1/targets data: {data:?}\nprometheus log:\n{log}"),
+        )
+    })
+    .await;
 
     // Every documented family returns data (counters by their `_total` sample name).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut empty: Vec<String>;
-    loop {
+    let what = "every documented family to return a result from prometheus";
+    eventually_every(Duration::from_millis(500), WAIT, what, || async {
         prometheus.assert_running();
-        empty = Vec::new();
+        let mut empty = Vec::new();
         for doc in &docs {
             // A histogram is queried by its `_count` series.
             let series = if doc.kind == "histogram" {
@@ -63,17 +54,13 @@ async fn prometheus_scrapes_the_exporter_and_every_documented_family_is_queryabl
                 empty.push(doc.name.clone());
             }
         }
-        if empty.is_empty() || tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(
-        empty.is_empty(),
-        "documented families that returned no result from prometheus after {WAIT:?}: \
-         {empty:#?}\nprometheus log:\n{}",
-        prometheus.log()
-    );
+        let log = prometheus.log();
+        done_if(
+            empty.is_empty(),
+            format!("empty: {empty:#?}\nprometheus log:\n{log}"),
+        )
+    })
+    .await;
 
     drop(prometheus);
     running.stop().await;

@@ -4,18 +4,16 @@
 //! from the data never has a negative lag or partition count; and nothing is ever sent to
 //! another origin. Seeds of faults found are kept in `proptest-regressions/rest_properties/`.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::upstream::{Recorded, Reply, Upstream};
 use cluster_link_exporter::collect::{Backoff, Collector, StatusBoard};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::metrics::{render_cluster, ClusterData, Exposition};
 use cluster_link_exporter::rest_client::{
     retry_after, LinkConfigData, LinkData, MirrorData, ERROR_REASONS, MAX_RETRY_AFTER,
 };
-use common::upstream::{Recorded, Reply, Upstream};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Map, Value};
