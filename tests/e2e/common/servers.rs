@@ -17,21 +17,25 @@ use super::exporter::get_text;
 
 /// A Debian binary: `/usr/bin/<name>`, else `<name>` on the `PATH`; panics naming the package.
 pub fn binary(name: &str, package: &str) -> PathBuf {
+    find_binary(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is missing (/usr/bin/{name}, or on the PATH): run scripts/setup-deps.sh to \
+             install Debian's {package} package"
+        )
+    })
+}
+
+/// `/usr/bin/<name>`, else `<name>` on the `PATH`, if there is one.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
     let debian = PathBuf::from("/usr/bin").join(name);
     if debian.is_file() {
-        return debian;
+        return Some(debian);
     }
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is missing (/usr/bin/{name}, or on the PATH): run scripts/setup-deps.sh \
-                 to install Debian's {package} package"
-            )
-        })
 }
 
 /// Percent-encodes a query parameter value.
