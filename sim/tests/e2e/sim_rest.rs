@@ -544,8 +544,12 @@ clusters:
             .collect()
     };
     assert!(lags(&first).iter().all(|l| (0..=100).contains(l)));
-    // The lag wave moves: half a period later the lags differ.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let later = get_ok(&sim, "S", "/links/-/mirrors").await;
-    assert_ne!(lags(&first), lags(&later));
+    // The lag wave moves: the lags differ later (half a period: 1 s; a wait, not a sleep, so
+    // that a stall of exactly one period cannot fail it).
+    let first = lags(&first);
+    eventually(Duration::from_secs(20), "the lags to move", || async {
+        let later = lags(&get_ok(&sim, "S", "/links/-/mirrors").await);
+        done_if(later != first, "the same lags")
+    })
+    .await;
 }
