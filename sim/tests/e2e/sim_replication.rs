@@ -178,8 +178,14 @@ async fn lag_rises_under_traffic_and_falls_as_the_fetcher_catches_up() {
     .unwrap();
     tokio::task::block_in_place(|| produce(&sim, 120, 0));
     let peak = eventually(Duration::from_secs(10), "lag above 30", || async {
-        let lag = total_lag(&mirror(&sim, "B", "ab", "events").await);
-        done_if(lag > 30, lag)
+        let m = mirror(&sim, "B", "ab", "events").await;
+        let lag = total_lag(&m);
+        // Per partition on failure: the source offset last fetched and the lag.
+        if lag > 30 {
+            Ok(lag)
+        } else {
+            Err((lag, m["mirror_lags"].to_string()))
+        }
     })
     .await;
     eventually(Duration::from_secs(10), "lag falling", || async {
