@@ -11,8 +11,8 @@ packages=(
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
   curl
-  prometheus        # real Prometheus and promtool: tests/prometheus.rs, alert_rules.rs, paging.rs
-  prometheus-alertmanager  # real Alertmanager and amtool: tests/paging.rs, alert_rules.rs
+  prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
+  prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
 )
 
 missing=()

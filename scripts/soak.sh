@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak test: the exporter against the simulator while links and mirror topics are created and
 # deleted under new names, with a REST fault after every deletion (the churn of
-# tests/churn.rs, for as long as you like). Prints once a minute the exporter's memory, series,
+# tests/e2e/churn.rs, for as long as you like). Prints once a minute the exporter's memory, series,
 # open file descriptors and threads, measured with no churned object alive, and fails if a
 # series of a deleted object survives or the exporter dies.
 #

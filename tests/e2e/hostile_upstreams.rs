@@ -3,17 +3,16 @@
 //! errors are classified by type, bodies are capped, and hostile bodies and headers end in a
 //! classified error — the collector survives them.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common;
+use crate::common::scrape::{start_exporter, wait_value};
+use crate::common::upstream::{Recorded, Reply, Upstream};
 use cluster_link_exporter::collect::{Collector, Outputs};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::rest_client::RestError;
 use cluster_link_exporter::snapshot::ClusterSnapshot;
-use common::scrape::{start_exporter, wait_value};
-use common::upstream::{Recorded, Reply, Upstream};
 
 const KEY: &str = "KEY123";
 const SECRET: &str = "s3cr3t-API-secret";

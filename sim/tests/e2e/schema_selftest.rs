@@ -2,11 +2,9 @@
 //! Draft 2020-12 schema, the example bodies of Confluent's OpenAPI files (and a few
 //! realistic variations of them) are accepted, and clearly broken bodies are rejected.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::schema::{compile, load_schema, schema_dir, validate};
+use crate::common::schema::{compile, load_schema, schema_dir, validate};
 use serde_json::{json, Map, Value};
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";

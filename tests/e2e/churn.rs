@@ -2,17 +2,17 @@
 //! fault injected after each deletion, leave the exporter serving exactly the series it served
 //! before the churn — every family, REST- and Kafka-side and the exporter's own.
 
-mod common;
-
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::scrape::{parse_sample, scrape, start_exporter};
+use crate::common::series::{difference, mentioning, series};
+use crate::common::sim::{send, start, url};
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_sim::{Action, RestFault, Simulator};
-use common::scrape::{parse_sample, scrape, start_exporter};
-use common::series::{difference, mentioning, series};
-use common::sim::{send, url};
 use reqwest::Method;
 use serde_json::json;
 use tokio::time::Instant;
@@ -95,59 +95,53 @@ fn has(text: &str, name: &str, labels: &[(&str, &str)]) -> bool {
 /// Scrapes until every `(name, labels)` has a sample; panics after [`WAIT`] naming what is
 /// missing.
 async fn wait_for_all(exporter: &Exporter, what: &str, wanted: &[(&str, Vec<(&str, &str)>)]) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let what = format!("{what}: every wanted series");
+    eventually(WAIT, &what, || async {
         let text = scrape(exporter).await;
         let missing: Vec<_> = wanted
             .iter()
             .filter(|(name, labels)| !has(&text, name, labels))
             .collect();
-        if missing.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: still missing after {WAIT:?}: {missing:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        done_if(missing.is_empty(), format!("missing {missing:?}"))
+    })
+    .await;
 }
 
 /// Waits until the series set stops changing (the same in two scrapes ≥ 2 s apart, families of
 /// [`MAY_GROW`] aside) and returns it.
 async fn settled(exporter: &Exporter) -> BTreeSet<String> {
-    let deadline = Instant::now() + WAIT;
-    let mut before = now(exporter).await;
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = RefCell::new(now(exporter).await);
+    let what = "the series to settle";
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually_every(Duration::from_secs(2), WAIT, what, || async {
         let after = now(exporter).await;
-        let (added, removed) = difference(&before, &after, MAY_GROW);
+        let (added, removed) = difference(&before.borrow(), &after, MAY_GROW);
         if added.is_empty() && removed.is_empty() {
-            return after;
+            Ok(after)
+        } else {
+            before.replace(after);
+            Err(format!("added {added:#?}, removed {removed:#?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the series never settled: added {added:#?}, removed {removed:#?}"
-        );
-        before = after;
-    }
+    })
+    .await
 }
 
 /// Waits until the cluster's REST API has no fault in force (the exporter used it up).
 async fn fault_used_up(sim: &Simulator, cluster: &str) {
-    let deadline = Instant::now() + WAIT;
-    while sim
-        .core()
-        .world()
-        .cluster(cluster)
-        .is_ok_and(|c| c.fault.is_some())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the exporter did not use up the fault on {cluster}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("the exporter to use up the fault on {cluster}");
+    eventually(WAIT, &what, || {
+        let fault = sim
+            .core()
+            .world()
+            .cluster(cluster)
+            .ok()
+            .and_then(|c| c.fault.clone());
+        std::future::ready(match fault {
+            None => Ok(()),
+            Some(fault) => Err(fault),
+        })
+    })
+    .await;
 }
 
 async fn rest(sim: &Simulator, method: Method, path: &str, body: Option<serde_json::Value>) {
@@ -240,7 +234,7 @@ async fn create(sim: &Simulator, exporter: &Exporter, k: usize) -> (String, Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn series_of_deleted_links_and_mirrors_do_not_survive_churn_and_faults() {
     let started = Instant::now();
-    let sim = common::sim::start(SCENARIO).await;
+    let sim = start(SCENARIO).await;
     let exporter = start_exporter(&config_for(&sim, "500ms")).await;
     let base = [("kafka_cluster", "B"), ("link", "base")];
     wait_for_all(
@@ -295,25 +289,28 @@ async fn series_of_deleted_links_and_mirrors_do_not_survive_churn_and_faults() {
         started.elapsed()
     );
 
+    assert!(
+        peak > baseline.len(),
+        "the churned objects never added series ({peak})"
+    );
     // Back to the baseline: the same identities, nothing of a deleted object.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let current = now(&exporter).await;
-        let (leaked, missing) = difference(&baseline, &current, MAY_GROW);
-        let named = mentioning(&current, MARKER);
-        if leaked.is_empty() && missing.is_empty() && named.is_empty() {
-            assert!(
-                peak > baseline.len(),
-                "the churned objects never added series ({peak})"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not back to the baseline {WAIT:?} after the churn:\nleaked {leaked:#?}\nmissing {missing:#?}\nnaming churned objects {named:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually(
+        WAIT,
+        "the series of the baseline, and only those",
+        || async {
+            let current = now(&exporter).await;
+            let (leaked, missing) = difference(&baseline, &current, MAY_GROW);
+            let named = mentioning(&current, MARKER);
+            let back = leaked.is_empty() && missing.is_empty() && named.is_empty();
+            done_if(
+                back,
+                format!(
+                    "leaked {leaked:#?}\nmissing {missing:#?}\nnaming churned objects {named:#?}"
+                ),
+            )
+        },
+    )
+    .await;
     eprintln!("back to baseline after {:?}", started.elapsed());
     exporter.shutdown().await;
 }

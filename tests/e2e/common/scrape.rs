@@ -1,12 +1,12 @@
 //! Helpers for exporter tests: start an exporter against a simulator, scrape it, read sample
 //! values.
 
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
+
+use super::eventually::eventually;
 
 /// Starts an exporter on a free loopback port with the given YAML configuration.
 pub async fn start_exporter(yaml: &str) -> Exporter {
@@ -99,7 +99,8 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|s| s.value.parse().ok())
 }
 
-/// Scrapes until `name{labels}` satisfies `check`; panics after `timeout` with the last text.
+/// Scrapes until `name{labels}` satisfies `check` and returns its value; panics after
+/// `timeout` with the samples of `name` the last scrape had.
 pub async fn wait_value(
     exporter: &Exporter,
     name: &str,
@@ -107,23 +108,19 @@ pub async fn wait_value(
     timeout: Duration,
     check: impl Fn(f64) -> bool,
 ) -> f64 {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
+    let what = format!("{name}{labels:?} to pass its check");
+    eventually(timeout, &what, || async {
         let text = scrape(exporter).await;
-        if let Some(v) = value(&text, name, labels) {
-            if check(v) {
-                return v;
-            }
+        match value(&text, name, labels) {
+            Some(v) if check(v) => Ok(v),
+            _ => Err(text
+                .lines()
+                .filter(|l| l.starts_with(name))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()),
         }
-        if tokio::time::Instant::now() >= deadline {
-            let related: Vec<&str> = text.lines().filter(|l| l.starts_with(name)).collect();
-            panic!(
-                "timed out waiting for {name}{labels:?}; current:\n{}",
-                related.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// Exporter YAML for clusters of a simulator: `(name, extra YAML lines indented by 4)`.

@@ -2,13 +2,12 @@
 //! from Confluent's OpenAPI (both flavours), every injected fault, TLS and authentication, the
 //! control API and synthetic scale.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::eventually::{done_if, eventually};
+use crate::common::schema::validate;
+use crate::common::sim::*;
 use cluster_link_sim::{Action, RestFault, Simulator};
-use common::schema::validate;
-use common::sim::*;
 use serde_json::{json, Value};
 
 fn scenario(flavour: &str, extra: &str) -> String {
@@ -205,8 +204,8 @@ async fn wait_category_counts(sim: &Simulator, link: &str, nonzero: &[(&str, i64
                 .find(|l| l["link_name"] == link)
                 .cloned()
                 .unwrap_or_else(|| panic!("{link} is not listed: {all}"));
-            (category_counts(&one) == expected && category_counts(&listed) == expected)
-                .then_some(())
+            let seen = (category_counts(&one), category_counts(&listed));
+            done_if(seen.0 == expected && seen.1 == expected, seen)
         },
     )
     .await;
@@ -485,20 +484,24 @@ clusters:
   - name: A
     brokers: 1
 timeline:
-  - {at: 300ms, do: rest_fault, cluster: A, fault: {kind: server_error}}
-  - {at: 1500ms, do: clear_rest_fault, cluster: A}
+  - {at: 2s, do: rest_fault, cluster: A, fault: {kind: server_error}}
+  - {at: 8s, do: clear_rest_fault, cluster: A}
 "#,
     )
     .await;
     let links = url(&sim, "A", "/links");
     let client = http();
+    // Times with room for a loaded machine: 2 s to see the first answer before the fault, a
+    // fault of 6 s for the 100 ms looks to catch.
     assert_eq!(get(&client, &links).await.0, 200);
-    eventually(Duration::from_secs(5), "the fault to start", || async {
-        (get(&client, &links).await.0 == 500).then_some(())
+    eventually(Duration::from_secs(20), "the fault to start", || async {
+        let status = get(&client, &links).await.0;
+        done_if(status == 500, status)
     })
     .await;
-    eventually(Duration::from_secs(5), "the fault to clear", || async {
-        (get(&client, &links).await.0 == 200).then_some(())
+    eventually(Duration::from_secs(20), "the fault to clear", || async {
+        let status = get(&client, &links).await.0;
+        done_if(status == 200, status)
     })
     .await;
 }
@@ -541,8 +544,12 @@ clusters:
             .collect()
     };
     assert!(lags(&first).iter().all(|l| (0..=100).contains(l)));
-    // The lag wave moves: half a period later the lags differ.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let later = get_ok(&sim, "S", "/links/-/mirrors").await;
-    assert_ne!(lags(&first), lags(&later));
+    // The lag wave moves: the lags differ later (half a period: 1 s; a wait, not a sleep, so
+    // that a stall of exactly one period cannot fail it).
+    let first = lags(&first);
+    eventually(Duration::from_secs(20), "the lags to move", || async {
+        let later = lags(&get_ok(&sim, "S", "/links/-/mirrors").await);
+        done_if(later != first, "the same lags")
+    })
+    .await;
 }

@@ -1,8 +1,6 @@
 //! Series identities of an exposition (name and labels, no value), to compare what an exporter
 //! serves at two moments and name the series that appeared or disappeared.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 
 use super::scrape::parse_sample;

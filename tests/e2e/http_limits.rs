@@ -6,8 +6,6 @@
 //!
 //! The exporter's cluster is unreachable: the HTTP side does not need a working one.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -20,8 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
 
-use common::scrape::value;
-use common::servers::free_port;
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::scrape::value;
+use crate::common::servers::{free_port, KillOnDrop};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
 
@@ -47,6 +46,15 @@ async fn start(limits: ServeLimits) -> Exporter {
 fn own_value(exporter: &Exporter, name: &str) -> f64 {
     value(&exporter.exposition().render(), name, &[])
         .unwrap_or_else(|| panic!("{name} is not served"))
+}
+
+/// Waits until the exporter has at least `n` HTTP connections open.
+async fn wait_connections(exporter: &Exporter, n: f64, what: &str) {
+    eventually(DEADLINE, what, || {
+        let open = own_value(exporter, "clusterlink_http_connections");
+        std::future::ready(done_if(open >= n, open))
+    })
+    .await;
 }
 
 /// Sends `request` on a new connection and reads until the server closes it: the status of
@@ -127,14 +135,7 @@ async fn idle_and_slowloris_connections_beyond_the_limit_do_not_starve_scrapes()
     }
     // Every attacker has connected (and is accepted or waits in the backlog) before the
     // scrapes connect.
-    let deadline = Instant::now() + DEADLINE;
-    while own_value(&exporter, "clusterlink_http_connections") < 8.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the attackers never filled the slots"
-        );
-        sleep(Duration::from_millis(10)).await;
-    }
+    wait_connections(&exporter, 8.0, "the attackers to fill the slots").await;
     sleep(Duration::from_millis(200)).await;
 
     let began = Instant::now();
@@ -143,15 +144,20 @@ async fn idle_and_slowloris_connections_beyond_the_limit_do_not_starve_scrapes()
         let healthy = exchange(addr, &get("/-/healthy")).await;
         (metrics, healthy)
     });
-    let mut most_open = 0.0f64;
-    while !scrapes.is_finished() {
-        most_open = most_open.max(own_value(&exporter, "clusterlink_http_connections"));
-        assert!(
-            began.elapsed() < DEADLINE,
-            "scrapes not answered within {DEADLINE:?}"
-        );
-        sleep(Duration::from_millis(10)).await;
-    }
+    // Sampled often: the point is that the count never exceeds the limit meanwhile.
+    let most_open = std::cell::Cell::new(0.0f64);
+    eventually_every(
+        Duration::from_millis(10),
+        DEADLINE,
+        "the scrapes answered",
+        || {
+            let open = own_value(&exporter, "clusterlink_http_connections");
+            most_open.set(most_open.get().max(open));
+            std::future::ready(done_if(scrapes.is_finished(), open))
+        },
+    )
+    .await;
+    let most_open = most_open.get();
     let answered_after = began.elapsed();
     let (metrics, healthy) = scrapes.await.unwrap();
     let (status, text) = metrics.expect("GET /metrics");
@@ -315,20 +321,16 @@ async fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
         let _ = tcp.write_all(pipelined.as_bytes()).await;
         tcp
     });
-    let deadline = Instant::now() + DEADLINE;
-    let mut was_open = false;
-    loop {
+    // Sampled often so that the open connection is seen before it is dropped.
+    let was_open = std::cell::Cell::new(false);
+    let what = "the connection whose client does not read to be open, then dropped";
+    eventually_every(Duration::from_millis(20), DEADLINE, what, || {
         let open = own_value(&exporter, "clusterlink_http_connections");
-        was_open |= open == 1.0;
-        if was_open && open == 0.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a connection whose client does not read: open={was_open}, still open after {DEADLINE:?}"
-        );
-        sleep(Duration::from_millis(20)).await;
-    }
+        was_open.set(was_open.get() || open == 1.0);
+        let seen = format!("open now {open}, seen open {}", was_open.get());
+        std::future::ready(done_if(was_open.get() && open == 0.0, seen))
+    })
+    .await;
     drop(writer.await);
     exporter.shutdown().await;
 }
@@ -344,14 +346,7 @@ async fn a_slowloris_connection_does_not_hold_up_shutdown() {
         exporter.address(),
         Some(Duration::from_millis(250)),
     ));
-    let deadline = Instant::now() + DEADLINE;
-    while own_value(&exporter, "clusterlink_http_connections") < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the connection was never accepted"
-        );
-        sleep(Duration::from_millis(10)).await;
-    }
+    wait_connections(&exporter, 1.0, "the slowloris connection to be accepted").await;
     let began = Instant::now();
     timeout(DEADLINE, exporter.shutdown())
         .await
@@ -395,20 +390,22 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     // 64 file descriptors: a few for the exporter itself, far fewer than the connections.
-    let mut child = Command::new("sh")
-        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN, "--config"])
-        .arg(&config)
-        .args(["--web.listen-address", &addr.to_string()])
-        .args([
-            "--web.max-connections",
-            "1000",
-            "--web.header-read-timeout",
-            "5m",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new("sh")
+            .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN, "--config"])
+            .arg(&config)
+            .args(["--web.listen-address", &addr.to_string()])
+            .args([
+                "--web.max-connections",
+                "1000",
+                "--web.header-read-timeout",
+                "5m",
+            ])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let log = Arc::new(Mutex::new(String::new()));
     let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn({
@@ -423,15 +420,14 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
             }
         }
     });
-    let deadline = Instant::now() + DEADLINE;
-    while !matches!(exchange(addr, &get("/-/healthy")).await, Ok((200, _))) {
-        assert!(
-            Instant::now() < deadline,
-            "not serving: {}",
-            log.lock().unwrap()
-        );
-        sleep(Duration::from_millis(100)).await;
-    }
+    let logged = || log.lock().unwrap().clone();
+    eventually(DEADLINE, "the exporter to serve /-/healthy", || async {
+        match exchange(addr, &get("/-/healthy")).await {
+            Ok((200, _)) => Ok(()),
+            other => Err(format!("{other:?}; log:\n{}", logged())),
+        }
+    })
+    .await;
 
     let mut held = Vec::new();
     for _ in 0..120 {
@@ -442,14 +438,11 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
         );
     }
     const FAILING: &str = "accepting HTTP connections fails";
-    while count_lines(&log, FAILING) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no accept error: {}",
-            log.lock().unwrap()
-        );
-        sleep(Duration::from_millis(50)).await;
-    }
+    eventually(DEADLINE, "an accept error logged", || {
+        let lines = count_lines(&log, FAILING);
+        std::future::ready(if lines > 0 { Ok(()) } else { Err(logged()) })
+    })
+    .await;
     let window = Duration::from_secs(5);
     let before = cpu_ticks(child.id());
     sleep(window).await;
@@ -464,17 +457,13 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     );
 
     drop(held);
-    let text = loop {
-        if let Ok((200, text)) = exchange(addr, &get("/metrics")).await {
-            break text;
+    let text = eventually(DEADLINE, "the exporter to serve /metrics again", || async {
+        match exchange(addr, &get("/metrics")).await {
+            Ok((200, text)) => Ok(text),
+            other => Err(format!("{other:?}; log:\n{}", logged())),
         }
-        assert!(
-            Instant::now() < deadline,
-            "no recovery: {}",
-            log.lock().unwrap()
-        );
-        sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     // Backing off from 5 ms to 1 s, at least 5 accepts failed in the window, logged once
     // (at most once a minute).
     let errors = value(&text, "clusterlink_http_accept_errors_total", &[]).unwrap();

@@ -1,12 +1,12 @@
 //! Helpers for tests that run the simulator: start a scenario, call its REST API, wait for a
-//! condition.
-
-#![allow(dead_code)]
+//! mirror or link state.
 
 use std::time::Duration;
 
 use cluster_link_sim::{Scenario, Simulator};
 use serde_json::Value;
+
+use super::eventually::eventually;
 
 /// Starts a simulator from scenario YAML.
 pub async fn start(yaml: &str) -> Simulator {
@@ -81,25 +81,6 @@ pub fn total_lag(mirror: &Value) -> i64 {
         .sum()
 }
 
-/// Polls `check` every 100 ms until it returns `Some`; panics naming `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until the mirror's `mirror_status` is `status` and returns the mirror.
 pub async fn wait_mirror_status(
     sim: &Simulator,
@@ -116,7 +97,11 @@ pub async fn wait_mirror_status(
             let path = format!("/links/{link}/mirrors/{name}");
             let (code, m) = get(&http(), &url(sim, cluster, &path)).await;
             assert!(code == 200 || code == 404, "GET {path}: {code} {m}");
-            (code == 200 && m["mirror_status"] == status).then_some(m)
+            if code == 200 && m["mirror_status"] == status {
+                Ok(m)
+            } else {
+                Err((code, m["mirror_status"].clone()))
+            }
         },
     )
     .await
@@ -129,7 +114,11 @@ pub async fn wait_link_state(sim: &Simulator, cluster: &str, link: &str, state: 
         &format!("{cluster}/{link} to be {state}"),
         || async {
             let l = get_ok(sim, cluster, &format!("/links/{link}?include_tasks=true")).await;
-            (l["link_state"] == state).then_some(l)
+            if l["link_state"] == state {
+                Ok(l)
+            } else {
+                Err(format!("{} ({})", l["link_state"], l["link_error"]))
+            }
         },
     )
     .await

@@ -1,13 +1,12 @@
 //! The exporter against the simulator, one test per situation users meet: the exported values
 //! are asserted as Prometheus would read them from /metrics.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::eventually::{done_if, eventually};
+use crate::common::scrape::*;
+use crate::common::sim::{send, start, url};
 use cluster_link_sim::{Action, RestFault, Simulator};
-use common::scrape::*;
-use common::sim::{send, start, url};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
@@ -788,17 +787,25 @@ async fn scrapes_never_call_upstream_and_serve_gzip() {
 #[tokio::test(flavor = "multi_thread")]
 async fn readiness_waits_for_the_first_cycle_of_every_cluster() {
     let sim = start(SCENARIO).await;
+    // B's first answer comes after 8 s (within its request timeout): room for a loaded
+    // machine to ask for readiness before it.
     sim.apply(&Action::RestFault {
         cluster: "B".into(),
-        fault: RestFault::Latency { ms: 1500 },
+        fault: RestFault::Latency { ms: 8_000 },
         requests: Some(1),
     })
     .unwrap();
-    let exporter = start_exporter(&exporter_yaml(&sim, "300ms", &[("A", ""), ("B", "")])).await;
+    let exporter = start_exporter(&exporter_yaml(
+        &sim,
+        "300ms",
+        &[("A", ""), ("B", "request_timeout: 20s")],
+    ))
+    .await;
     let ready = format!("http://{}/-/ready", exporter.address());
     assert_eq!(reqwest::get(&ready).await.unwrap().status(), 503);
-    common::sim::eventually(T, "ready", || async {
-        (reqwest::get(&ready).await.unwrap().status() == 200).then_some(())
+    eventually(T, "ready", || async {
+        let status = reqwest::get(&ready).await.unwrap().status();
+        done_if(status == 200, status)
     })
     .await;
     exporter.shutdown().await;

@@ -1,12 +1,11 @@
 //! Confluent's state machines in the simulator, each transition caused by the simulated event
 //! and observed through the REST API, as the exporter will see it.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::eventually::{done_if, eventually};
+use crate::common::sim::*;
 use cluster_link_sim::{Action, Simulator};
-use common::sim::*;
 use reqwest::Method;
 use serde_json::json;
 
@@ -149,7 +148,8 @@ async fn promote_waits_for_the_mirror_to_catch_up_then_stops() {
     })
     .unwrap();
     eventually(Duration::from_secs(10), "events lagging", || async {
-        (total_lag(&mirror(&sim, "B", "ab", "events").await) > 0).then_some(())
+        let lag = total_lag(&mirror(&sim, "B", "ab", "events").await);
+        done_if(lag > 0, lag)
     })
     .await;
     sim.apply(&Action::Traffic {
@@ -429,7 +429,10 @@ async fn deleting_a_mirror_topic_removes_the_mirror_and_frees_its_source_topic()
     eventually(
         Duration::from_secs(30),
         "orders caught up at 10",
-        || async { caught_up(&mirror(&sim, "B", "ab", "orders").await).then_some(()) },
+        || async {
+            let m = mirror(&sim, "B", "ab", "orders").await;
+            done_if(caught_up(&m), m["mirror_lags"].clone())
+        },
     )
     .await;
 
@@ -471,7 +474,8 @@ async fn deleting_a_mirror_topic_removes_the_mirror_and_frees_its_source_topic()
         "orders-2 caught up at 10",
         || async {
             let m = mirror(&sim, "B", "ab", "orders-2").await;
-            (m["mirror_status"] == "ACTIVE" && caught_up(&m)).then_some(())
+            let done = m["mirror_status"] == "ACTIVE" && caught_up(&m);
+            done_if(done, (m["mirror_status"].clone(), m["mirror_lags"].clone()))
         },
     )
     .await;

@@ -4,11 +4,10 @@
 //! from the data never has a negative lag or partition count; and nothing is ever sent to
 //! another origin. Seeds of faults found are kept in `proptest-regressions/rest_properties/`.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::upstream::{Recorded, Reply, Upstream};
 use cluster_link_exporter::collect::{Backoff, Collector, Outputs};
 use cluster_link_exporter::config::{Auth, ClusterConfig, SecretString};
 use cluster_link_exporter::exporter::Telemetry;
@@ -17,7 +16,6 @@ use cluster_link_exporter::rest_client::{
     MAX_RETRY_AFTER,
 };
 use cluster_link_exporter::snapshot::{ClusterSnapshot, Publish};
-use common::upstream::{Recorded, Reply, Upstream};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Map, Value};

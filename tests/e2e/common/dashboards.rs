@@ -2,8 +2,6 @@
 //! and every panel query with the template variables substituted so that it runs against a
 //! plain Prometheus (`panel_queries`).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -14,6 +14,8 @@ use std::process::Command;
 
 use serde_norway::Value;
 
+use crate::common::servers::{binary, find_binary, temp_dir};
+
 /// Where every `runbook_url` points, followed by the anchor of the alert's section.
 const RUNBOOK_BASE: &str =
     "https://github.com/cluster-link-exporter/cluster-link-exporter/blob/main/docs/runbooks.md#";
@@ -24,26 +26,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A binary from Debian's packages: `/usr/bin/<name>`, else `<name>` on the `PATH`.
-fn find_binary(name: &str) -> Option<PathBuf> {
-    let debian = Path::new("/usr/bin").join(name);
-    if debian.is_file() {
-        return Some(debian);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 fn promtool() -> PathBuf {
-    find_binary("promtool").unwrap_or_else(|| {
-        panic!(
-            "promtool is missing (/usr/bin/promtool, or promtool on the PATH): run \
-             scripts/setup-deps.sh to install Debian's prometheus package"
-        )
-    })
+    binary("promtool", "prometheus")
 }
 
 /// Runs a command, fails with its output unless it succeeds, and returns the output.
@@ -830,16 +814,7 @@ impl TempDir {
     }
 
     fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "cluster-link-exporter-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create the temp dir");
-        Self(dir)
+        Self(temp_dir(tag))
     }
 }
 

@@ -9,17 +9,19 @@
 //! inhibited; the recovery sends the resolved notification; and a link under maintenance (a
 //! silence) pauses and loses its source without paging, while a link not silenced does page.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::dashboards::panel_queries;
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::servers::{
+    binary, encode, start_alertmanager, start_prometheus, temp_dir, Notification, Server, Webhook,
+};
+use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_sim::{Action, Scenario, Simulator};
-use common::servers::{start_alertmanager, start_prometheus, Notification, Server, Webhook};
-use common::sim::wait_link_state;
 use serde_json::Value;
 use serde_norway::Value as Yaml;
 
@@ -155,25 +157,21 @@ async fn wait_for_page(
     status: &str,
     timeout: Duration,
 ) -> (Notification, Value) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(found) = pages(webhook, skip, labels)
+    let what = format!("a {status} page for {labels:?}");
+    eventually(timeout, &what, || {
+        let found = pages(webhook, skip, labels)
             .into_iter()
-            .find(|(_, a)| a["status"] == status)
-        {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {status} page for {labels:?} after {timeout:?}; received: {:#?}",
-            webhook
-                .received()
+            .find(|(_, a)| a["status"] == status);
+        std::future::ready(found.ok_or_else(|| {
+            let received = webhook.received();
+            let summary: Vec<_> = received
                 .iter()
                 .map(|n| (&n.path, &n.body["status"], &n.body["groupLabels"]))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+                .collect();
+            format!("received: {summary:#?}")
+        }))
+    })
+    .await
 }
 
 /// Runs an instant query; the result vector.
@@ -183,7 +181,7 @@ async fn query(prometheus: &Server, expr: &str) -> Result<Vec<Value>, String> {
         .get(format!(
             "{}/api/v1/query?query={}",
             prometheus.url,
-            common::servers::encode(expr)
+            encode(expr)
         ))
         .send()
         .await
@@ -221,11 +219,11 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         .await
         .expect("exporter starts");
     let webhook = Webhook::start().await;
-    let mut alertmanager = start_alertmanager(&alertmanager_config(&webhook, &o));
+    let alertmanager = start_alertmanager(&alertmanager_config(&webhook, &o));
     alertmanager.wait_ready(Duration::from_secs(30)).await;
-    let rules_dir = common::servers::temp_dir("rules");
+    let rules_dir = temp_dir("rules");
     let rules = rule_files(&rules_dir, &o);
-    let mut prometheus = start_prometheus(
+    let prometheus = start_prometheus(
         &exporter.address().to_string(),
         &rules,
         &o.evaluation_interval,
@@ -237,10 +235,11 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     // window needs a few samples; a loaded machine may take longer): then check that nothing
     // paged.
     let healthy_from = tokio::time::Instant::now();
-    let queries = common::dashboards::panel_queries();
+    let queries = panel_queries();
     assert!(queries.len() > 20, "only {} panel queries", queries.len());
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    let what = "20 s healthy and data from every dashboard query";
+    let every = Duration::from_secs(2);
+    eventually_every(every, Duration::from_secs(90), what, || async {
         prometheus.assert_running();
         let mut empty = Vec::new();
         let mut failed = Vec::new();
@@ -254,16 +253,17 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
             }
         }
         let waited = healthy_from.elapsed();
-        if failed.is_empty() && empty.is_empty() && waited >= Duration::from_secs(20) {
-            break;
-        }
-        assert!(
-            waited < Duration::from_secs(90),
-            "dashboard queries that failed:\n{}\n\ndashboard queries that returned nothing after {waited:?}:\n{}",
-            failed.join("\n"),
-            empty.join("\n")
-        );
-    }
+        let done = failed.is_empty() && empty.is_empty() && waited >= Duration::from_secs(20);
+        done_if(
+            done,
+            format!(
+                "queries that failed:\n{}\n\nqueries that returned nothing:\n{}",
+                failed.join("\n"),
+                empty.join("\n")
+            ),
+        )
+    })
+    .await;
     let firing = query(
         &prometheus,
         r#"ALERTS{alertstate="firing",severity="critical"}"#,
@@ -294,8 +294,11 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     let group_wait = duration(&o.alertmanager["group_wait"]);
     let eval = duration(&Yaml::from(o.evaluation_interval.as_str()));
     // What the rules promise: the exporter's next poll, one scrape (1 s), one evaluation, the
-    // `for:`, and Alertmanager's group_wait — plus 5 s for processes on a busy machine.
+    // `for:`, and Alertmanager's group_wait. Waited for 4 times as long: the processes share
+    // a loaded machine. How long it took is printed, not asserted: timing goals belong in
+    // benchmarks.
     let promised = poll + Duration::from_secs(1) + eval + link_down_for + group_wait;
+    let page_wait = promised * 4;
     let (page, alert) = wait_for_page(
         &webhook,
         0,
@@ -305,11 +308,11 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
             ("link", "dr-link"),
         ],
         "firing",
-        promised + Duration::from_secs(5) + eval,
+        page_wait,
     )
     .await;
     let took = page.at.duration_since(unavailable_at);
-    eprintln!("page after {took:?} (promised {promised:?} + 5 s)");
+    eprintln!("page after {took:?} (promised {promised:?})");
     assert_eq!(alert["labels"]["severity"], "critical");
     assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
     let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
@@ -336,7 +339,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
                 ("link", link),
             ],
             "firing",
-            Duration::from_secs(15),
+            page_wait,
         )
         .await;
     }
@@ -344,23 +347,18 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     // Wait until one fires (no fixed sleep), then as long as Alertmanager would take to page
     // it if it were not inhibited.
     let mirror_for = duration(&o.for_by_alert["ClusterLinkMirrorTopicSourceUnavailable"]);
-    let deadline = tokio::time::Instant::now() + mirror_for + Duration::from_secs(30);
-    loop {
-        let inhibited = query(
+    let what = "ClusterLinkMirrorTopicSourceUnavailable firing in Prometheus";
+    let every = Duration::from_millis(500);
+    eventually_every(every, mirror_for + Duration::from_secs(30), what, || async {
+        let firing = query(
             &prometheus,
             r#"ALERTS{alertname="ClusterLinkMirrorTopicSourceUnavailable",alertstate="firing",kafka_cluster="B"}"#,
         )
         .await
         .unwrap();
-        if !inhibited.is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ClusterLinkMirrorTopicSourceUnavailable should be firing in Prometheus"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        done_if(!firing.is_empty(), firing)
+    })
+    .await;
     tokio::time::sleep(group_wait + Duration::from_secs(3)).await;
     let leaked: Vec<_> = pages(&webhook, 0, &[("kafka_cluster", "B")])
         .into_iter()
@@ -397,7 +395,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     // Maintenance on dr-link: silenced, paused, then its source goes down. No page for it;
     // ab-link, not silenced, pages again.
     // The silence exactly as docs/runbooks.md tells an operator to add it.
-    let amtool = common::servers::binary("amtool", "prometheus-alertmanager");
+    let amtool = binary("amtool", "prometheus-alertmanager");
     let out = std::process::Command::new(&amtool)
         .args([
             "silence",
@@ -444,7 +442,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
             ("link", "ab-link"),
         ],
         "firing",
-        promised + Duration::from_secs(20),
+        page_wait,
     )
     .await;
     // Wait as long again as a page for dr-link could take, then check nothing came.

@@ -3,8 +3,6 @@
 //! recorded, and each request is answered by a function of it. One request per connection
 //! (`Connection: close`).
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

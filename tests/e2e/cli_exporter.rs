@@ -1,11 +1,13 @@
 //! The binary as an operator runs it: `check-config`, a bad config failing before serving, and
 //! secrets kept out of the logs.
 
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::common::eventually::{done_if, eventually};
+use crate::common::servers::KillOnDrop;
+use crate::common::sim::start;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
 
@@ -151,7 +153,7 @@ fn a_bad_config_exits_before_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_the_logs() {
-    let sim = common::sim::start(
+    let sim = start(
         "clusters:\n  - {name: B, brokers: 1, auth: {type: basic, username: svc, password: right-pass}}\n",
     )
     .await;
@@ -163,27 +165,30 @@ async fn secrets_never_reach_the_logs() {
             c.rest_url, c.cluster_id
         ),
     );
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--web.listen-address",
-            "127.0.0.1:0",
-            "--log.level",
-            "debug",
-            "--log.format",
-            "json",
-        ])
-        .env("CLE_TEST_PASSWORD", "Wr0ng-Pa55word")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.level",
+                "debug",
+                "--log.format",
+                "json",
+            ])
+            .env("CLE_TEST_PASSWORD", "Wr0ng-Pa55word")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Let it fail a few collections with the wrong password.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && sim.requests("B").len() < 3 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(30), "3 requests to B", || {
+        let requests = sim.requests("B").len();
+        std::future::ready(done_if(requests >= 3, requests))
+    })
+    .await;
     child.kill().unwrap();
     let mut logs = String::new();
     child

@@ -3,13 +3,12 @@
 //! injected replication delay, consumer offset-sync lag, the end-to-end probe, a source
 //! cluster going down, and the number of watermark requests per cycle.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::scrape::{exporter_yaml, scrape, start_exporter, value, wait_value};
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_sim::{Action, Simulator};
-use common::scrape::{exporter_yaml, scrape, start_exporter, value, wait_value};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -62,7 +61,7 @@ fn yaml(sim: &Simulator, extra: &str) -> String {
 }
 
 async fn start(extra: &str) -> (Simulator, Exporter) {
-    let sim = common::sim::start(SCENARIO).await;
+    let sim = crate::common::sim::start(SCENARIO).await;
     let exporter = start_exporter(&yaml(&sim, extra)).await;
     (sim, exporter)
 }
@@ -142,14 +141,13 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
     traffic(&sim, false);
     // Caught up first: both lags settle at 0.
     both_lags_settle_at_zero(&exporter, Duration::from_secs(30)).await;
-    // Records held back by a 12 s replication delay: the link has fetched them (REST lag) and
-    // the source has them (measured lag); both must say 30 before the delay passes (10 s to
+    // Records held back by a 30 s replication delay: the link has fetched them (REST lag) and
+    // the source has them (measured lag); both must say 30 before the delay passes (25 s to
     // see it: a few 1 s cycles, with room for a loaded machine).
-    set_delay(&sim, 12_000);
+    set_delay(&sim, 30_000);
     produce(&sim, "A", "orders", 1, 30);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut agreed = false;
-    while tokio::time::Instant::now() < deadline {
+    let what = "measured, REST and partition lag all 30 while delayed";
+    eventually(Duration::from_secs(25), what, || async {
         let text = scrape(&exporter).await;
         let measured = value(
             &text,
@@ -162,16 +160,10 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
             "clusterlink_mirror_partition_measured_lag_messages",
             &[("mirror_topic", "orders"), ("partition", "1")],
         );
-        if measured == Some(30.0) && rest == Some(30.0) && partition == Some(30.0) {
-            agreed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(
-        agreed,
-        "measured and REST lag did not both reach 30 while delayed"
-    );
+        let seen = (measured, rest, partition);
+        done_if(seen == (Some(30.0), Some(30.0), Some(30.0)), seen)
+    })
+    .await;
     // The watermarks behind it: the source has 30 more than the destination.
     let text = scrape(&exporter).await;
     let labels = &[("mirror_topic", "orders"), ("partition", "1")];
@@ -189,7 +181,7 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
     .unwrap();
     assert_eq!(source - destination, 30.0, "{source} - {destination}");
     // Once the delay passes, both settle at 0 again, equal.
-    both_lags_settle_at_zero(&exporter, Duration::from_secs(30)).await;
+    both_lags_settle_at_zero(&exporter, Duration::from_secs(60)).await;
     // Under steady traffic with a delay, the two stay close (they are read a few
     // milliseconds apart, at 20 records/s).
     set_delay(&sim, 2_000);
@@ -223,29 +215,32 @@ async fn measured_lag_equals_rest_lag_and_tracks_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_seconds_follows_the_replication_delay_and_returns_to_zero() {
     let (sim, exporter) = start("").await;
-    // Traffic at 20 records/s; a 2 s delay means the oldest record not yet copied is about
-    // 2 s old. Tolerance: 1.4 s to 3.0 s (record batching, the fetcher's 30 ms loop, the
-    // 1 s poll).
-    set_delay(&sim, 2_000);
-    let mut in_range = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while in_range < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "lag seconds never settled near 2 s"
-        );
-        let text = scrape(&exporter).await;
-        let topic = value(&text, "clusterlink_mirror_topic_lag_seconds", ORDERS);
-        let link = value(&text, "clusterlink_link_lag_seconds", LINK);
-        match (topic, link) {
-            (Some(t), Some(l)) if (1.4..=3.0).contains(&t) => {
-                assert!(l >= t, "link lag seconds {l} < topic {t}");
-                in_range += 1;
+    // Traffic at 20 records/s; a 4 s delay means the oldest record not yet copied is about
+    // 4 s old. Tolerance: 2.5 s (a producer stalled by a loaded machine leaves younger records
+    // the oldest) to 12 s (3 times the delay: a stalled fetcher leaves older ones), in three
+    // scrapes a second apart.
+    set_delay(&sim, 4_000);
+    let in_range = std::cell::Cell::new(0);
+    let what = "lag seconds near 4 s in 3 scrapes in a row";
+    eventually_every(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        what,
+        || async {
+            let text = scrape(&exporter).await;
+            let topic = value(&text, "clusterlink_mirror_topic_lag_seconds", ORDERS);
+            let link = value(&text, "clusterlink_link_lag_seconds", LINK);
+            match (topic, link) {
+                (Some(t), Some(l)) if (2.5..=12.0).contains(&t) => {
+                    assert!(l >= t, "link lag seconds {l} < topic {t}");
+                    in_range.set(in_range.get() + 1);
+                }
+                _ => in_range.set(0),
             }
-            _ => in_range = 0,
-        }
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
-    }
+            done_if(in_range.get() >= 3, (topic, link))
+        },
+    )
+    .await;
     // Delay removed: caught up within a fraction of a second.
     set_delay(&sim, 0);
     wait_value(
@@ -362,7 +357,6 @@ async fn probe_latency_follows_the_delay_and_records_are_lost_while_paused() {
         |v| v >= 6.0,
     )
     .await;
-    assert!(received > 0.0);
     // Average latency of the next 12 or more records (3 partitions every 500 ms: about 2 s
     // of them): about the 1 s delay.
     let text = scrape(&exporter).await;
@@ -381,8 +375,10 @@ async fn probe_latency_follows_the_delay_and_records_are_lost_while_paused() {
     let sum1 = value(&text, "clusterlink_probe_latency_seconds_sum", LINK).unwrap();
     let count1 = value(&text, "clusterlink_probe_latency_seconds_count", LINK).unwrap();
     let mean = (sum1 - sum0) / (count1 - count0);
+    // At least the delay; at most the SLA (3 times the delay), past which a record is lost,
+    // not measured (and none is lost here, checked below).
     assert!(
-        (0.9..=1.8).contains(&mean),
+        (0.9..=3.0).contains(&mean),
         "mean probe latency {mean} s with a 1 s delay"
     );
     // Buckets come from the 3 s SLA: 1 s (≤ 0.5 × SLA = 1.5 s) holds nearly all records.
@@ -462,7 +458,7 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
         &exporter,
         "clusterlink_kafka_up",
         source,
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         |v| v == 1.0,
     )
     .await;
@@ -489,8 +485,8 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
         "clusterlink_mirror_topic_lag_seconds",
         "clusterlink_link_lag_seconds",
     ];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let text = loop {
+    let what = "the source side withdrawn";
+    let text = eventually(Duration::from_secs(30), what, || async {
         let text = scrape(&exporter).await;
         let left: Vec<&str> = source_side
             .iter()
@@ -498,14 +494,12 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
             .filter(|name| value(&text, name, &[("kafka_cluster", "B")]).is_some())
             .collect();
         if left.is_empty() {
-            break text;
+            Ok(text)
+        } else {
+            Err(left)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still exported 30 s after the source went down: {left:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(value(&text, "clusterlink_kafka_up", destination), Some(1.0));
     let partition = &[("mirror_topic", "orders"), ("partition", "0")];
     assert!(
@@ -550,7 +544,7 @@ async fn a_source_cluster_down_fails_only_the_source_side() {
         &exporter,
         "clusterlink_mirror_topic_measured_lag_messages",
         ORDERS,
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |_| true,
     )
     .await;
@@ -587,19 +581,13 @@ async fn list_offsets_over(exporter: &Exporter, cluster: &str, cycles: f64) -> (
         (requests, cycles)
     };
     let (r0, c0) = read(&scrape(exporter).await);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let what = format!("{cycles} measurement cycles of {cluster}");
+    let every = Duration::from_millis(500);
+    eventually_every(every, Duration::from_secs(90), &what, || async {
         let (r1, c1) = read(&scrape(exporter).await);
-        if c1 - c0 >= cycles {
-            return (r1 - r0, c1 - c0);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{cluster}: only {} cycles in 90 s",
-            c1 - c0
-        );
-    }
+        done_if(c1 - c0 >= cycles, (r1 - r0, c1 - c0))
+    })
+    .await
 }
 
 /// Asserts that `requests` over `cycles` is one request per leader broker per cycle, give or
@@ -619,7 +607,7 @@ fn one_per_broker(what: &str, brokers: f64, (requests, cycles): (f64, f64)) {
 async fn watermark_requests_grow_with_brokers_not_partitions() {
     // Three destination clusters mirroring from one source: 3 brokers with 6 partitions,
     // 3 brokers with 120 partitions, 1 broker with 120 partitions.
-    let sim = common::sim::start(
+    let sim = crate::common::sim::start(
         r#"
 clusters:
   - name: S

@@ -2,8 +2,6 @@
 //! metric family has series, the exporter started on it, the exposition parsed, and the
 //! family table of `docs/metrics.md` parsed.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -13,6 +11,7 @@ use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::render::families_in;
 use cluster_link_sim::{Action, Simulator};
 
+use super::eventually::eventually;
 use super::scrape::{parse_sample, Sample};
 use super::sim::{http, start, wait_mirror_status};
 
@@ -60,11 +59,6 @@ pub struct Running {
 }
 
 impl Running {
-    /// `http://<address>/metrics`.
-    pub fn metrics_url(&self) -> String {
-        format!("http://{}/metrics", self.exporter.address())
-    }
-
     /// Stops the exporter, then the simulator.
     pub async fn stop(self) {
         self.exporter.shutdown().await;
@@ -102,32 +96,29 @@ pub async fn start_with_every_family() -> Running {
         .expect("exporter starts");
     let base = format!("http://{}", exporter.address());
     let client = http();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut last_problem;
-    loop {
-        last_problem = match get_text(&client, &format!("{base}/-/ready")).await {
+    let what = "the exporter ready, serving every expected series";
+    let text = eventually(WAIT, what, || async {
+        match get_text(&client, &format!("{base}/-/ready")).await {
             Some((200, _)) => match get_text(&client, &format!("{base}/metrics")).await {
                 Some((200, text)) => {
                     let missing = missing_series(&text);
                     if missing.is_empty() {
-                        return Running {
-                            sim,
-                            exporter,
-                            text,
-                        };
+                        Ok(text)
+                    } else {
+                        Err(format!("expected series missing: {missing:#?}"))
                     }
-                    format!("expected series missing: {missing:#?}")
                 }
-                other => format!("GET /metrics: {other:?}"),
+                other => Err(format!("GET /metrics: {other:?}")),
             },
-            other => format!("GET /-/ready: {other:?}"),
-        };
-        if tokio::time::Instant::now() >= deadline {
-            break;
+            other => Err(format!("GET /-/ready: {other:?}")),
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    Running {
+        sim,
+        exporter,
+        text,
     }
-    panic!("exporter not ready with every expected series after {WAIT:?}: {last_problem}");
 }
 
 /// What the exposition still lacks of what [`SCENARIO`] should produce.

@@ -2,13 +2,11 @@
 //! Basic and Bearer authentication (value and re-read token file), TLS with a private CA and
 //! mutual TLS — each against a simulated cluster that requires it.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::scrape::*;
-use common::sim::start;
+use crate::common::scrape::*;
+use crate::common::sim::start;
 
 const T: Duration = Duration::from_secs(30);
 

@@ -4,13 +4,10 @@
 //! `datasource` variable. Running the queries against a real Prometheus is the end-to-end
 //! test's job (`dashboards::panel_queries`).
 
-#[path = "common/dashboards.rs"]
-mod dashboards;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use dashboards::*;
+use crate::common::dashboards::*;
 use serde_json::Value;
 
 /// The datasource of every panel, target and query variable.

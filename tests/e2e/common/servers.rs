@@ -3,35 +3,39 @@
 //! of its own on a free loopback port, killed and cleaned up on drop; and a webhook receiver
 //! standing in for the pager.
 
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::eventually::eventually;
 use super::exporter::get_text;
 
 /// A Debian binary: `/usr/bin/<name>`, else `<name>` on the `PATH`; panics naming the package.
 pub fn binary(name: &str, package: &str) -> PathBuf {
+    find_binary(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is missing (/usr/bin/{name}, or on the PATH): run scripts/setup-deps.sh to \
+             install Debian's {package} package"
+        )
+    })
+}
+
+/// `/usr/bin/<name>`, else `<name>` on the `PATH`, if there is one.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
     let debian = PathBuf::from("/usr/bin").join(name);
     if debian.is_file() {
-        return debian;
+        return Some(debian);
     }
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is missing (/usr/bin/{name}, or on the PATH): run scripts/setup-deps.sh \
-                 to install Debian's {package} package"
-            )
-        })
 }
 
 /// Percent-encodes a query parameter value.
@@ -55,14 +59,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A fresh temporary directory.
+/// A fresh temporary directory (its name unique in this process: every test runs in it).
 pub fn temp_dir(what: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
     let dir = std::env::temp_dir().join(format!(
-        "cluster-link-exporter-{what}-{}-{nanos}",
+        "cluster-link-exporter-{what}-{}-{n}-{nanos}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).expect("create the temp dir");
@@ -72,7 +78,8 @@ pub fn temp_dir(what: &str) -> PathBuf {
 /// A server process with its directory and log.
 pub struct Server {
     name: &'static str,
-    child: Child,
+    /// Behind a lock so that a shared `&Server` can check on it while a test waits.
+    child: Mutex<Child>,
     pub dir: PathBuf,
     /// `http://127.0.0.1:port`
     pub url: String,
@@ -91,7 +98,7 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         Self {
             name,
-            child,
+            child: Mutex::new(child),
             dir,
             url: format!("http://127.0.0.1:{port}"),
         }
@@ -108,8 +115,9 @@ impl Server {
     }
 
     /// Panics with the log when the process has exited.
-    pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
+    pub fn assert_running(&self) {
+        let exited = self.child.lock().unwrap().try_wait();
+        if let Ok(Some(status)) = exited {
             panic!(
                 "{} exited with {status}; its log:\n{}",
                 self.name,
@@ -125,30 +133,28 @@ impl Server {
         (status == 200 && body["status"] == "success").then(|| body["data"].clone())
     }
 
-    /// Waits until `GET /-/ready` answers 200.
-    pub async fn wait_ready(&mut self, timeout: Duration) {
+    /// Waits until `GET /-/ready` answers 200; panics with the server's log if it exits or
+    /// is not ready after `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) {
         let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let ready = format!("{}/-/ready", self.url);
+        let what = format!("{} to be ready", self.name);
+        eventually(timeout, &what, || async {
             self.assert_running();
-            if let Some((200, _)) = get_text(&client, &format!("{}/-/ready", self.url)).await {
-                return;
+            match get_text(&client, &ready).await {
+                Some((200, _)) => Ok(()),
+                other => Err(format!("GET /-/ready: {other:?}; log:\n{}", self.log())),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} not ready after {timeout:?}; its log:\n{}",
-                self.name,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -287,5 +293,29 @@ impl Webhook {
     /// Everything received so far.
     pub fn received(&self) -> Vec<Notification> {
         self.received.lock().unwrap().clone()
+    }
+}
+
+/// A child process that is killed (and reaped) when this is dropped, also when the test panics
+/// first: a failed test leaves no exporter running.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -1,0 +1,16 @@
+//! Helpers shared by the end-to-end tests (the modules of `tests/e2e/main.rs`).
+
+pub mod dashboards;
+/// Waiting for a condition: one copy, kept with the simulator crate's tests.
+#[path = "../../../sim/tests/e2e/common/eventually.rs"]
+pub mod eventually;
+pub mod exporter;
+pub mod scrape;
+pub mod series;
+pub mod servers;
+/// Driving the simulator: one copy, kept with the simulator crate's tests, which use helpers
+/// these tests do not (`mirror`, `total_lag`, `task`).
+#[path = "../../../sim/tests/e2e/common/sim.rs"]
+#[allow(dead_code)]
+pub mod sim;
+pub mod upstream;

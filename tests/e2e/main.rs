@@ -1,0 +1,23 @@
+//! The exporter's end-to-end tests: one test binary, one module per subject, so that the
+//! helpers of [`common`] are compiled once. Every test runs in this one process, in parallel
+//! with the others: a test must not depend on process-wide state another test changes (see
+//! `supervision`, whose fault-injection hooks are process-wide and keyed by cluster names no
+//! other module uses). Run one module with `cargo test --test e2e <module>::`.
+
+mod common;
+
+mod alert_rules;
+mod churn;
+mod cli_exporter;
+mod cli_sim;
+mod dashboards;
+mod exporter_auth;
+mod exporter_situations;
+mod hostile_upstreams;
+mod http_limits;
+mod kafka_measurements;
+mod metrics_doc;
+mod paging;
+mod prometheus;
+mod rest_properties;
+mod supervision;
