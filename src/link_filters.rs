@@ -1,7 +1,7 @@
 //! Confluent's JSON name filters on a cluster link (`consumer.offset.group.filters`,
 //! `auto.create.mirror.topics.filters`): `{"groupFilters": [{"name", "patternType",
 //! "filterType"}]}`, the same shape under `topicFilters`: the exporter measures the groups a
-//! link syncs. (The simulator reads the format with its own parser, `cluster_link_sim::filters`.)
+//! link syncs. (The simulator reads the format with its own parser, in `sim/src/filters.rs`.)
 
 /// Whether `name` is included by some INCLUDE filter and excluded by no EXCLUDE filter.
 /// `name: "*"` matches everything; `patternType` is `LITERAL` (default) or `PREFIXED`.

@@ -1,6 +1,6 @@
 //! Small helpers shared across the crate: durations (parsing, saturating deadlines and
 //! back-off steps), Unix time (the one "now" of the crate), the `kafka_cluster` label set of
-//! the per-cluster self-metrics, and [`closed_set!`](crate::util::closed_set), which declares
+//! the per-cluster self-metrics, and `closed_set!`, which declares
 //! an enum of label values with its one `ALL` list.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,7 +35,7 @@ impl ClusterLabels {
     }
 }
 
-/// A closed set of label values (declared with [`closed_set!`](crate::util::closed_set)).
+/// A closed set of label values (declared with `closed_set!`).
 pub trait ClosedSet: Copy + Eq + 'static {
     /// Every value, in the order the families write them.
     fn all() -> &'static [Self];

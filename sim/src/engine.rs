@@ -33,7 +33,7 @@ type PartitionKey = (String, i32);
 /// (a broker taken down on purpose is not an error), delivery reports and statistics are
 /// recorded for the fetcher.
 #[derive(Default, Clone)]
-pub struct SimContext {
+pub(crate) struct SimContext {
     /// Next destination offset per (mirror topic, partition), from delivery reports.
     delivered: Arc<Mutex<HashMap<PartitionKey, i64>>>,
     /// Source high watermark per (source topic, partition), from the last fetch response
@@ -82,7 +82,7 @@ impl ProducerContext for SimContext {
 }
 
 /// Client config every simulator client starts from.
-pub fn client_config(bootstrap_servers: &str) -> ClientConfig {
+pub(crate) fn client_config(bootstrap_servers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap_servers)
@@ -95,7 +95,7 @@ pub fn client_config(bootstrap_servers: &str) -> ClientConfig {
 
 /// Starts the fetcher thread of link `link` on cluster `destination`. It stops when the link
 /// is deleted or the simulator shuts down.
-pub fn spawn(core: SimCore, destination: String, link: String) {
+pub(crate) fn spawn(core: SimCore, destination: String, link: String) {
     let name = format!("fetcher-{destination}-{link}");
     thread::Builder::new()
         .name(name.clone())
@@ -645,7 +645,7 @@ fn config_ms(configs: &BTreeMap<String, String>, name: &str, default: u64) -> u6
 }
 
 /// Whether `sasl.jaas.config` carries exactly these credentials.
-pub fn jaas_matches(jaas: Option<&str>, username: &str, password: &str) -> bool {
+pub(crate) fn jaas_matches(jaas: Option<&str>, username: &str, password: &str) -> bool {
     let Some(jaas) = jaas else {
         return false;
     };
@@ -657,7 +657,7 @@ pub fn jaas_matches(jaas: Option<&str>, username: &str, password: &str) -> bool 
 }
 
 /// Whether a link filter includes `name` (see [`crate::filters`]).
-pub fn filter_includes(filters: Option<&str>, key: &str, name: &str) -> bool {
+pub(crate) fn filter_includes(filters: Option<&str>, key: &str, name: &str) -> bool {
     crate::filters::includes(filters, key, name)
 }
 

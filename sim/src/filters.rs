@@ -67,7 +67,7 @@ fn parse(filters: Option<&str>, list: &str) -> Vec<Filter> {
 }
 
 /// Whether `name` is included by some INCLUDE filter of `list` and excluded by no EXCLUDE one.
-pub fn includes(filters: Option<&str>, list: &str, name: &str) -> bool {
+pub(crate) fn includes(filters: Option<&str>, list: &str, name: &str) -> bool {
     let filters = parse(filters, list);
     filters.iter().any(|f| f.is_include() && f.matches(name))
         && !filters.iter().any(|f| f.is_exclude() && f.matches(name))
@@ -75,7 +75,7 @@ pub fn includes(filters: Option<&str>, list: &str, name: &str) -> bool {
 
 /// Names of the LITERAL INCLUDE filters of `list` other than `*`: names that are in scope
 /// without being listed anywhere (a group that has never committed, for example).
-pub fn literal_includes(filters: Option<&str>, list: &str) -> Vec<String> {
+pub(crate) fn literal_includes(filters: Option<&str>, list: &str) -> Vec<String> {
     parse(filters, list)
         .into_iter()
         .filter(|f| f.is_include() && !f.is_prefixed() && f.name != "*")

@@ -1,24 +1,30 @@
 //! Simulated Confluent clusters with live cluster links: the test ground and the demo backend.
 //!
 //! A [`Simulator`] runs a [`Scenario`]: each cluster is a librdkafka mock cluster (real Kafka
-//! protocol on loopback, [`mock`]) with Confluent's REST API v3 in front of it ([`rest`],
-//! served by [`server`]); each link is a fetcher thread that copies records from the source
-//! into mirror topics on the destination and drives Confluent's state machines ([`engine`],
+//! protocol on loopback, [`mock`]) with Confluent's REST API v3 in front of it (`rest.rs`,
+//! served by `server.rs`); each link is a fetcher thread that copies records from the source
+//! into mirror topics on the destination and drives Confluent's state machines (`engine.rs`,
 //! [`model`]). Faults come from the scenario's timeline, the control API (`/sim/v1`) or tests,
 //! all as one [`Action`] type. See `docs/simulator.md` in this crate.
+//!
+//! The public API is what tests and the exporter's `sim` / `demo` commands use: [`Simulator`]
+//! (start, endpoints, actions, request log, PKI, shutdown), the scenario types ([`scenario`],
+//! [`synthetic::SyntheticSpec`]), the read-only view of the shared [`World`] and
+//! [`model::now_ms`]. Everything else is crate-private.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
-pub mod engine;
-pub mod filters;
+mod engine;
+mod filters;
 pub mod mock;
 pub mod model;
-pub mod rest;
+mod rest;
 pub mod scenario;
-pub mod server;
+mod server;
 pub mod synthetic;
 pub mod tls;
-pub mod traffic;
+mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -38,24 +44,42 @@ use scenario::{ClusterSpec, Credentials};
 /// Errors from starting or driving the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// The scenario could not be read, parsed or validated.
     #[error(transparent)]
     Scenario(#[from] scenario::ScenarioError),
+    /// A mock Kafka cluster failed: starting it, creating a topic, taking a broker down or up.
     #[error("cluster {cluster}: {source}")]
     Kafka {
+        /// Name of the cluster in the scenario.
         cluster: String,
+        /// What the mock cluster reported.
         source: mock::MockError,
     },
+    /// Generating the run's PKI or a REST listener's TLS configuration failed.
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    /// A listener could not bind its loopback port (for example a fixed `rest_port` in use).
     #[error("binding {what}: {source}")]
     Bind {
+        /// Which listener: `REST of cluster <name>` or `the control API`.
         what: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// An action or request named a cluster the scenario does not have.
     #[error("no cluster named {0:?}")]
     NoCluster(String),
+    /// An action or request named a link that does not exist on its destination cluster.
     #[error("cluster {cluster} has no link named {link:?}")]
-    NoLink { cluster: String, link: String },
+    NoLink {
+        /// Name of the cluster the link was looked up on (the link's destination).
+        cluster: String,
+        /// The link name asked for.
+        link: String,
+    },
+    /// Anything else an action or a REST write refused (unknown topic, mirror or broker id, a
+    /// link that already exists, a synthetic cluster where Kafka is needed); the message is
+    /// what the control API's `400 {"error": …}` and the REST error body carry.
     #[error("{0}")]
     Invalid(String),
 }
@@ -63,52 +87,73 @@ pub enum SimError {
 /// A REST fault in force on a cluster.
 #[derive(Clone, Debug)]
 pub struct ActiveFault {
-    pub fault: RestFault,
+    /// The fault, as given by the `rest_fault` action.
+    pub(crate) fault: RestFault,
     /// Requests it still applies to; `None`: until cleared.
-    pub remaining: Option<u32>,
+    pub(crate) remaining: Option<u32>,
 }
 
 /// One REST request the cluster received (for tests that check when requests arrive).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RequestRecord {
+    /// Arrival time of the request, in ms since the Unix epoch.
     pub at_ms: i64,
+    /// HTTP method (`GET`, `POST`, `PUT`, `DELETE`).
     pub method: String,
+    /// Request path including the query string (`/kafka/v3/clusters/…?include_tasks=true`).
     pub path: String,
+    /// HTTP status code of the answer that was sent.
     pub status: u16,
 }
 
 /// Everything the simulator knows about one cluster.
 #[derive(Debug)]
 pub struct ClusterState {
-    pub name: String,
-    /// Kafka cluster id (also the REST `cluster_id`).
-    pub id: String,
-    pub flavour: Flavour,
-    pub kafka: Option<mock::MockKafka>,
-    pub brokers_down: BTreeSet<i32>,
-    /// Topic name → partition count.
-    pub topics: BTreeMap<String, i32>,
-    pub deleted_topics: BTreeSet<String>,
+    /// Name of the cluster in the scenario (`clusters[].name`).
+    pub(crate) name: String,
+    /// Kafka cluster id (also the REST `cluster_id`): the mock's `mockCluster…` id, or
+    /// `synthetic-<name>` for a synthetic cluster.
+    pub(crate) id: String,
+    /// Which product the REST API imitates (`clusters[].flavour`).
+    pub(crate) flavour: Flavour,
+    /// Handle of the mock Kafka cluster; `None` for a synthetic cluster.
+    pub(crate) kafka: Option<mock::MockKafka>,
+    /// Broker ids taken down by `brokers_down` and not yet brought back up.
+    pub(crate) brokers_down: BTreeSet<i32>,
+    /// Topic name → partition count: the scenario's `topics` plus mirror topics created since.
+    pub(crate) topics: BTreeMap<String, i32>,
+    /// Topics "deleted" by `delete_topic` (the mock keeps them; Metadata says unknown).
+    pub(crate) deleted_topics: BTreeSet<String>,
+    /// Links living on this cluster (it is their destination), by link name.
     pub links: BTreeMap<String, Link>,
-    pub kafka_credentials: Option<Credentials>,
-    pub known_groups: BTreeSet<String>,
-    pub stale_unmanaged_link: bool,
+    /// SASL credentials links must present to read from this cluster (`kafka_credentials`).
+    pub(crate) kafka_credentials: Option<Credentials>,
+    /// Consumer group names offset sync can find here: the scenario's `groups` plus the
+    /// groups of its `consumers` (the mock has no ListGroups).
+    pub(crate) known_groups: BTreeSet<String>,
+    /// Whether `GET …/links` also lists the stale `UNMANAGED_SOURCE` record (Platform only).
+    pub(crate) stale_unmanaged_link: bool,
+    /// The REST fault in force (`rest_fault` action); `None` when the API behaves.
     pub fault: Option<ActiveFault>,
-    pub requests: Vec<RequestRecord>,
-    pub synthetic: Option<synthetic::Synthetic>,
+    /// The REST request log, oldest first (at most 20 000 entries).
+    pub(crate) requests: Vec<RequestRecord>,
+    /// The generator of a synthetic cluster's REST state; `None` for a Kafka-backed cluster.
+    pub(crate) synthetic: Option<synthetic::Synthetic>,
     /// `http(s)://127.0.0.1:port` of the REST listener.
-    pub rest_url: String,
+    pub(crate) rest_url: String,
 }
 
 impl ClusterState {
-    pub fn link(&self, name: &str) -> Result<&Link, SimError> {
+    /// The link named `name` living on this cluster, or [`SimError::NoLink`].
+    pub(crate) fn link(&self, name: &str) -> Result<&Link, SimError> {
         self.links.get(name).ok_or_else(|| SimError::NoLink {
             cluster: self.name.clone(),
             link: name.to_owned(),
         })
     }
 
-    pub fn link_mut(&mut self, name: &str) -> Result<&mut Link, SimError> {
+    /// The link named `name` living on this cluster, mutably, or [`SimError::NoLink`].
+    pub(crate) fn link_mut(&mut self, name: &str) -> Result<&mut Link, SimError> {
         let cluster = self.name.clone();
         self.links.get_mut(name).ok_or(SimError::NoLink {
             cluster,
@@ -116,7 +161,8 @@ impl ClusterState {
         })
     }
 
-    pub fn bootstrap_servers(&self) -> &str {
+    /// The mock brokers' `host:port` list, comma-separated; empty for a synthetic cluster.
+    pub(crate) fn bootstrap_servers(&self) -> &str {
         self.kafka.as_ref().map_or("", |k| k.bootstrap_servers())
     }
 }
@@ -124,23 +170,27 @@ impl ClusterState {
 /// The whole simulated world, behind one lock.
 #[derive(Debug, Default)]
 pub struct World {
+    /// Every simulated cluster, by its name in the scenario.
     pub clusters: BTreeMap<String, ClusterState>,
 }
 
 impl World {
+    /// The cluster named `name` in the scenario, or [`SimError::NoCluster`].
     pub fn cluster(&self, name: &str) -> Result<&ClusterState, SimError> {
         self.clusters
             .get(name)
             .ok_or_else(|| SimError::NoCluster(name.to_owned()))
     }
 
-    pub fn cluster_mut(&mut self, name: &str) -> Result<&mut ClusterState, SimError> {
+    /// The cluster named `name`, mutably, or [`SimError::NoCluster`].
+    pub(crate) fn cluster_mut(&mut self, name: &str) -> Result<&mut ClusterState, SimError> {
         self.clusters
             .get_mut(name)
             .ok_or_else(|| SimError::NoCluster(name.to_owned()))
     }
 
-    pub fn cluster_by_id(&self, id: &str) -> Option<&ClusterState> {
+    /// The cluster whose Kafka cluster id (the REST `cluster_id`) is `id`.
+    pub(crate) fn cluster_by_id(&self, id: &str) -> Option<&ClusterState> {
         self.clusters.values().find(|c| c.id == id)
     }
 }
@@ -150,7 +200,7 @@ impl World {
 pub struct SimCore {
     world: Arc<Mutex<World>>,
     /// Set when the simulator shuts down; every thread checks it.
-    pub stopping: Arc<AtomicBool>,
+    pub(crate) stopping: Arc<AtomicBool>,
     /// Traffic switch per cluster.
     traffic: Arc<BTreeMap<String, Arc<AtomicBool>>>,
 }
@@ -169,7 +219,7 @@ impl SimCore {
     }
 
     /// Creates a link on `destination` and starts its fetcher.
-    pub fn create_link(
+    pub(crate) fn create_link(
         &self,
         destination: &str,
         name: &str,
@@ -220,7 +270,7 @@ impl SimCore {
     }
 
     /// Creates mirror topic `prefix + source_topic` (or `mirror_topic`) on the link.
-    pub fn create_mirror(
+    pub(crate) fn create_mirror(
         &self,
         destination: &str,
         link: &str,
@@ -286,7 +336,7 @@ impl SimCore {
     }
 
     /// Applies one action.
-    pub fn apply(&self, action: &Action) -> Result<(), SimError> {
+    pub(crate) fn apply(&self, action: &Action) -> Result<(), SimError> {
         match action {
             Action::BrokersDown { cluster, brokers } => self.set_brokers(cluster, brokers, false),
             Action::BrokersUp { cluster, brokers } => self.set_brokers(cluster, brokers, true),
@@ -470,7 +520,7 @@ impl SimCore {
     }
 
     /// Applies `change` to the named mirrors of a link, then refreshes states.
-    pub fn alter_mirrors(
+    pub(crate) fn alter_mirrors(
         &self,
         cluster: &str,
         link: &str,
@@ -510,8 +560,12 @@ fn uuid_from(b: [u8; 16]) -> String {
 /// How to reach one simulated cluster.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ClusterEndpoint {
+    /// Name of the cluster in the scenario.
     pub name: String,
+    /// Kafka cluster id, also the REST `cluster_id`: `mockCluster…` (new on every run) for a
+    /// Kafka-backed cluster, `synthetic-<name>` for a synthetic one.
     pub cluster_id: String,
+    /// Which product the REST API imitates.
     pub flavour: Flavour,
     /// REST base including `/kafka/v3`.
     pub rest_url: String,
@@ -621,10 +675,12 @@ impl Simulator {
         })
     }
 
+    /// The shared core, for reading the [`World`] (`sim.core().world()`).
     pub fn core(&self) -> &SimCore {
         &self.core
     }
 
+    /// How to reach every cluster, in scenario order.
     pub fn endpoints(&self) -> &[ClusterEndpoint] {
         &self.endpoints
     }
@@ -647,6 +703,13 @@ impl Simulator {
         &self.pki
     }
 
+    /// Applies one action at once, as the timeline and `POST /sim/v1/actions` do. Blocks
+    /// while a mock cluster works (brokers, topics), so call it from a multi-thread runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError`] naming an unknown cluster, link, mirror, topic or broker id (the action
+    /// then changes nothing), or a mock cluster failure.
     pub fn apply(&self, action: &Action) -> Result<(), SimError> {
         self.core.apply(action)
     }

@@ -1,8 +1,9 @@
 //! One simulated Kafka cluster: a librdkafka mock cluster (real Kafka protocol on loopback).
 //!
 //! `rdkafka::mocking::MockCluster` is `!Send`, so it lives on a dedicated thread for its whole
-//! life; everybody else drives it through the cloneable, `Send` [`MockKafka`] handle, which
-//! sends commands over a channel and waits for the answer.
+//! life; everybody else drives it through the cloneable, `Send` `MockKafka` handle, which
+//! sends commands over a channel and waits for the answer. Only [`MockError`] is public: it is
+//! the source of [`SimError::Kafka`](crate::SimError::Kafka).
 
 use std::sync::mpsc;
 use std::thread;
@@ -16,10 +17,16 @@ use rdkafka::types::RDKafkaRespErr;
 /// What can go wrong driving a mock cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
+    /// librdkafka refused a mock-cluster operation (creating the cluster or a topic, taking a
+    /// broker down or up, setting a topic error).
     #[error("librdkafka mock cluster: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The thread owning the mock cluster has stopped (it failed to start, or the simulator
+    /// is shutting down), so the command got no answer.
     #[error("the mock cluster thread has stopped")]
     Gone,
+    /// Asking the new cluster for its id over the Kafka protocol (a Metadata request, 10 s
+    /// timeout) gave none.
     #[error("could not read the mock cluster's id over the Kafka protocol")]
     NoClusterId,
 }
@@ -51,7 +58,7 @@ enum Command {
 /// Handle to a mock cluster owned by its own thread. Cheap to clone; the cluster stops when
 /// [`MockKafka::stop`] is called or every handle is dropped.
 #[derive(Clone, Debug)]
-pub struct MockKafka {
+pub(crate) struct MockKafka {
     commands: mpsc::Sender<Command>,
     bootstrap_servers: String,
     cluster_id: String,
@@ -66,7 +73,7 @@ impl std::fmt::Debug for Command {
 
 impl MockKafka {
     /// Starts a mock cluster of `brokers` brokers (ids `1..=brokers`) on its own thread.
-    pub fn start(name: &str, brokers: i32) -> Result<Self, MockError> {
+    pub(crate) fn start(name: &str, brokers: i32) -> Result<Self, MockError> {
         let (commands, receiver) = mpsc::channel::<Command>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, MockError>>();
         thread::Builder::new()
@@ -94,21 +101,22 @@ impl MockKafka {
     }
 
     /// `host:port,...` of every broker.
-    pub fn bootstrap_servers(&self) -> &str {
+    pub(crate) fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
     }
 
     /// The cluster id the brokers report in Metadata responses.
-    pub fn cluster_id(&self) -> &str {
+    pub(crate) fn cluster_id(&self) -> &str {
         &self.cluster_id
     }
 
     /// Number of brokers; their ids are `1..=brokers`.
-    pub fn brokers(&self) -> i32 {
+    pub(crate) fn brokers(&self) -> i32 {
         self.brokers
     }
 
-    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), MockError> {
+    /// Creates topic `name` with `partitions` partitions, replication factor 1.
+    pub(crate) fn create_topic(&self, name: &str, partitions: i32) -> Result<(), MockError> {
         self.call(|reply| Command::CreateTopic {
             name: name.to_owned(),
             partitions,
@@ -117,17 +125,18 @@ impl MockKafka {
     }
 
     /// Disconnects the broker and refuses new connections until [`MockKafka::broker_up`].
-    pub fn broker_down(&self, broker: i32) -> Result<(), MockError> {
+    pub(crate) fn broker_down(&self, broker: i32) -> Result<(), MockError> {
         self.call(|reply| Command::BrokerDown { broker, reply })
     }
 
-    pub fn broker_up(&self, broker: i32) -> Result<(), MockError> {
+    /// Lets the broker accept connections again after [`MockKafka::broker_down`].
+    pub(crate) fn broker_up(&self, broker: i32) -> Result<(), MockError> {
         self.call(|reply| Command::BrokerUp { broker, reply })
     }
 
     /// Makes every Metadata response for `name` carry `error` (used to stand in for a topic
     /// deletion, which the mock cluster does not implement).
-    pub fn topic_error(&self, name: &str, error: RDKafkaRespErr) -> Result<(), MockError> {
+    pub(crate) fn topic_error(&self, name: &str, error: RDKafkaRespErr) -> Result<(), MockError> {
         self.call(|reply| Command::TopicError {
             name: name.to_owned(),
             error,
@@ -136,7 +145,7 @@ impl MockKafka {
     }
 
     /// Stops the mock cluster thread (its brokers close their listeners).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = self.commands.send(Command::Stop);
     }
 

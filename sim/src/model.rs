@@ -4,6 +4,9 @@
 //! checks, a mirror paused by the user, a promotion requested, partitions fetched, a source
 //! topic gone); link, mirror and task states are *derived* from those facts by pure functions,
 //! so every state the REST API shows is caused by something that happened in the simulation.
+//!
+//! Public: [`Flavour`], [`now_ms`], and the parts of [`Link`] and [`Mirror`] a reader of the
+//! [`World`](crate::World) needs; the state machines themselves are crate-private.
 
 use std::collections::BTreeMap;
 
@@ -28,17 +31,28 @@ pub enum Flavour {
     Cloud,
 }
 
-/// `link_state` values.
+/// `link_state` values the simulator produces (REST `link_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkState {
+pub(crate) enum LinkState {
+    /// `ACTIVE`: the source is reachable (or not yet failed often enough) and the link runs.
     Active,
+    /// `PAUSED`: the link config `cluster.link.paused` is `true`.
     Paused,
+    /// `UNAVAILABLE`: the source rejected the link's credentials, or `threshold` consecutive
+    /// availability checks failed.
     Unavailable,
+    /// `FAILED`: never produced by events (no cause is simulated); kept so the derived mirror
+    /// (`LINK_FAILED`) and task (`LINK_FAILED`) states stay complete.
+    #[expect(
+        dead_code,
+        reason = "no simulated event fails a link (docs/simulator.md 10.2)"
+    )]
     Failed,
 }
 
 impl LinkState {
-    pub fn as_str(self) -> &'static str {
+    /// The REST spelling (`ACTIVE`, `PAUSED`, `UNAVAILABLE`, `FAILED`).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LinkState::Active => "ACTIVE",
             LinkState::Paused => "PAUSED",
@@ -48,22 +62,33 @@ impl LinkState {
     }
 }
 
-/// `mirror_status` values the simulator produces.
+/// `mirror_status` values the simulator produces (REST `mirror_status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MirrorStatus {
+pub(crate) enum MirrorStatus {
+    /// `PENDING_MIRROR`: created, some partition not fetched yet.
     PendingMirror,
+    /// `ACTIVE`: every partition fetched, source reachable.
     Active,
+    /// `PAUSED`: paused by the user (`:pause`, `pause_mirrors`).
     Paused,
+    /// `LINK_PAUSED`: the link is paused.
     LinkPaused,
+    /// `LINK_FAILED`: the link is `FAILED` (never produced by events).
     LinkFailed,
+    /// `SOURCE_UNAVAILABLE`: the last availability check failed or the credentials were
+    /// rejected.
     SourceUnavailable,
+    /// `PENDING_STOPPED`: promotion or failover requested, not done yet.
     PendingStopped,
+    /// `STOPPED`: promoted or failed over; a writable topic, no longer fetched.
     Stopped,
+    /// `FAILED`: the source topic is gone (`mirror_topic_error` `SOURCE_TOPIC_MAY_BE_DELETED`).
     Failed,
 }
 
 impl MirrorStatus {
-    pub fn as_str(self) -> &'static str {
+    /// The REST spelling (`PENDING_MIRROR`, `ACTIVE`, …).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MirrorStatus::PendingMirror => "PENDING_MIRROR",
             MirrorStatus::Active => "ACTIVE",
@@ -78,7 +103,7 @@ impl MirrorStatus {
     }
 
     /// Whether the fetcher copies records for a mirror in this state.
-    pub fn fetches(self) -> bool {
+    pub(crate) fn fetches(self) -> bool {
         matches!(
             self,
             MirrorStatus::PendingMirror | MirrorStatus::Active | MirrorStatus::PendingStopped
@@ -88,7 +113,7 @@ impl MirrorStatus {
 
 /// How a user asked a mirror to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopRequest {
+pub(crate) enum StopRequest {
     /// `:promote` — waits until the mirror has caught up with a reachable source.
     Promote,
     /// `:failover` — stops at once, whatever the lag.
@@ -97,11 +122,12 @@ pub enum StopRequest {
 
 /// Replication progress of one mirrored partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionProgress {
+pub(crate) struct PartitionProgress {
     /// Destination high watermark: records acknowledged by the destination.
-    pub dest_hwm: i64,
+    pub(crate) dest_hwm: i64,
     /// Source high watermark seen in the last fetch response; `-1` before the first fetch.
-    pub last_source_fetch_offset: i64,
+    /// Shown as REST `mirror_lags[].last_source_fetch_offset`.
+    pub(crate) last_source_fetch_offset: i64,
 }
 
 impl Default for PartitionProgress {
@@ -116,7 +142,7 @@ impl Default for PartitionProgress {
 impl PartitionProgress {
     /// Confluent's lag: source high watermark at the last fetch minus destination high
     /// watermark; `0` for a partition never fetched (shown with offset `-1`, as Confluent does).
-    pub fn lag(&self) -> i64 {
+    pub(crate) fn lag(&self) -> i64 {
         if self.last_source_fetch_offset < 0 {
             0
         } else {
@@ -125,25 +151,37 @@ impl PartitionProgress {
     }
 }
 
-/// A mirror topic on the destination cluster.
+/// A mirror topic on the destination cluster (REST `KafkaMirrorData`).
 #[derive(Clone, Debug)]
 pub struct Mirror {
-    pub mirror_topic: String,
+    /// Name of the mirror topic on the destination (REST `mirror_topic_name`): the link's
+    /// `cluster.link.prefix` plus the source name, unless given explicitly.
+    pub(crate) mirror_topic: String,
+    /// Name of the topic it copies on the source cluster (REST `source_topic_name`).
     pub source_topic: String,
-    pub partitions: Vec<PartitionProgress>,
-    pub paused_by_user: bool,
-    pub stop_request: Option<StopRequest>,
-    /// Set once `PENDING_STOPPED` has been shown for a failover (it stops on the next tick).
-    pub stopped: bool,
+    /// Progress per partition, index = partition (REST `mirror_lags`, `num_partitions`).
+    pub(crate) partitions: Vec<PartitionProgress>,
+    /// Paused by the user (`:pause`, `pause_mirrors`) and not resumed.
+    pub(crate) paused_by_user: bool,
+    /// A promotion or failover asked for and not finished.
+    pub(crate) stop_request: Option<StopRequest>,
+    /// Set once promotion or failover completed: the mirror is `STOPPED` for good.
+    pub(crate) stopped: bool,
     /// Set when the source topic disappeared.
-    pub source_topic_missing: bool,
-    pub status: MirrorStatus,
-    pub state_time_ms: i64,
-    pub transition_errors: Vec<(String, String)>,
+    pub(crate) source_topic_missing: bool,
+    /// The derived status (REST `mirror_status`), refreshed by [`Link::refresh_states`].
+    pub(crate) status: MirrorStatus,
+    /// When `status` last changed, in ms since the Unix epoch (REST `state_time_ms`).
+    pub(crate) state_time_ms: i64,
+    /// `(error_code, error_message)` of state transitions that failed, oldest first (REST
+    /// `mirror_state_transition_errors`, with `include_state_transition_errors=true`).
+    pub(crate) transition_errors: Vec<(String, String)>,
 }
 
 impl Mirror {
-    pub fn new(mirror_topic: &str, source_topic: &str, partitions: i32) -> Self {
+    /// A new mirror of `source_topic` named `mirror_topic`, `PENDING_MIRROR`, no partition
+    /// fetched yet.
+    pub(crate) fn new(mirror_topic: &str, source_topic: &str, partitions: i32) -> Self {
         Self {
             mirror_topic: mirror_topic.to_owned(),
             source_topic: source_topic.to_owned(),
@@ -158,18 +196,20 @@ impl Mirror {
         }
     }
 
-    pub fn total_lag(&self) -> i64 {
+    /// Sum of the partitions' REST `lag`.
+    pub(crate) fn total_lag(&self) -> i64 {
         self.partitions.iter().map(PartitionProgress::lag).sum()
     }
 
-    pub fn all_fetched(&self) -> bool {
+    /// Whether every partition has been fetched at least once.
+    pub(crate) fn all_fetched(&self) -> bool {
         self.partitions
             .iter()
             .all(|p| p.last_source_fetch_offset >= 0)
     }
 
     /// `mirror_topic_error` for this mirror.
-    pub fn error(&self) -> &'static str {
+    pub(crate) fn error(&self) -> &'static str {
         if self.status == MirrorStatus::Failed && self.source_topic_missing {
             "SOURCE_TOPIC_MAY_BE_DELETED"
         } else {
@@ -180,80 +220,98 @@ impl Mirror {
 
 /// An injected task error (simulator control API), shown until cleared.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskError {
-    pub error_code: String,
-    pub error_message: String,
+pub(crate) struct TaskError {
+    /// REST `tasks[].errors[].error_code`, e.g. `AUTHORIZATION_ERROR`.
+    pub(crate) error_code: String,
+    /// REST `tasks[].errors[].error_message`.
+    pub(crate) error_message: String,
 }
 
 /// One link task as the REST API shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Task {
-    pub name: &'static str,
-    pub state: &'static str,
-    pub errors: Vec<TaskError>,
+pub(crate) struct Task {
+    /// REST `task_name`: one of [`TASK_NAMES`].
+    pub(crate) name: &'static str,
+    /// REST `state`: `ACTIVE`, `IN_ERROR`, `NOT_CONFIGURED`, `LINK_UNAVAILABLE`, `LINK_PAUSED`
+    /// or `LINK_FAILED`.
+    pub(crate) state: &'static str,
+    /// REST `errors`: one entry when `IN_ERROR`, else empty.
+    pub(crate) errors: Vec<TaskError>,
 }
 
 /// The link tasks Confluent Server reports, in its order.
-pub const TASK_NAMES: [&str; 4] = [
+pub(crate) const TASK_NAMES: [&str; 4] = [
     "AclSync",
     "AutoCreateMirror",
     "ConsumerOffsetSync",
     "TopicConfigsSync",
 ];
 
-/// A cluster link as seen on its destination cluster.
+/// A cluster link as seen on its destination cluster (REST `KafkaLinkData`).
 #[derive(Clone, Debug)]
 pub struct Link {
-    pub name: String,
-    /// Current id (base64 of 16 bytes, URL-safe, unpadded — as Confluent prints it).
-    pub cluster_link_id: String,
-    /// Deprecated UUID form.
-    pub link_id: String,
+    /// The link name (REST `link_name`), unique on its destination.
+    pub(crate) name: String,
+    /// Current id (base64 of 16 bytes, URL-safe, unpadded — as Confluent prints it; REST
+    /// `cluster_link_id`).
+    pub(crate) cluster_link_id: String,
+    /// Deprecated UUID form of the same bytes (REST `link_id`).
+    pub(crate) link_id: String,
     /// Name of the source cluster in the simulation.
-    pub source_cluster: String,
-    pub source_cluster_id: String,
-    pub configs: BTreeMap<String, String>,
+    pub(crate) source_cluster: String,
+    /// Kafka cluster id of the source (REST `source_cluster_id`).
+    pub(crate) source_cluster_id: String,
+    /// Link configs set on the link, by Confluent's names, values as strings (REST
+    /// `…/configs`, together with the defaults).
+    pub(crate) configs: BTreeMap<String, String>,
+    /// Mirror topics of the link, by mirror topic name (REST `topic_names`, `…/mirrors`).
     pub mirrors: BTreeMap<String, Mirror>,
     /// Last availability check reached the source.
-    pub source_reachable: bool,
-    pub consecutive_failures: u32,
-    /// Why the last availability check failed.
-    pub last_failure: Option<(String, String)>,
+    pub(crate) source_reachable: bool,
+    /// Availability checks failed in a row; `threshold` of them make the link `UNAVAILABLE`.
+    pub(crate) consecutive_failures: u32,
+    /// `(link_error, link_error_message)` of the last failed availability check.
+    pub(crate) last_failure: Option<(String, String)>,
     /// The source rejected the link's credentials.
-    pub auth_failed: bool,
-    pub injected_task_errors: BTreeMap<String, TaskError>,
+    pub(crate) auth_failed: bool,
+    /// Task errors injected by the `task_error` action, by task name, until cleared.
+    pub(crate) injected_task_errors: BTreeMap<String, TaskError>,
     /// Error of the last consumer offset sync, if it failed.
-    pub offset_sync_error: Option<TaskError>,
-    /// Replication delay knob: a record is copied once its timestamp is this old.
-    pub delay_ms: u64,
+    pub(crate) offset_sync_error: Option<TaskError>,
+    /// Replication delay knob: a record is copied once its timestamp is this old, in ms.
+    pub(crate) delay_ms: u64,
     /// Throughput knob: records copied per second by this link (`None`: unlimited).
-    pub max_records_per_second: Option<f64>,
-    pub state: LinkState,
+    pub(crate) max_records_per_second: Option<f64>,
+    /// The derived state (REST `link_state`), refreshed by [`Link::refresh_states`].
+    pub(crate) state: LinkState,
 }
 
 impl Link {
-    pub fn config(&self, name: &str) -> Option<&str> {
+    /// The value of link config `name` as set on the link (defaults not included).
+    pub(crate) fn config(&self, name: &str) -> Option<&str> {
         self.configs.get(name).map(String::as_str)
     }
 
-    pub fn config_enabled(&self, name: &str) -> bool {
+    /// Whether link config `name` is `true` (any case); unset is `false`.
+    pub(crate) fn config_enabled(&self, name: &str) -> bool {
         self.config(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
-    pub fn prefix(&self) -> &str {
+    /// `cluster.link.prefix`, empty when unset.
+    pub(crate) fn prefix(&self) -> &str {
         self.config("cluster.link.prefix").unwrap_or("")
     }
 
     /// Consecutive failed checks after which the link turns `UNAVAILABLE`.
-    pub fn failure_threshold(&self) -> u32 {
+    pub(crate) fn failure_threshold(&self) -> u32 {
         self.config("availability.check.consecutive.failure.threshold")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5)
     }
 
     /// `(link_error, link_error_message)`.
-    pub fn error(&self) -> (&str, &str) {
+    pub(crate) fn error(&self) -> (&str, &str) {
         match self.state {
             LinkState::Unavailable => match &self.last_failure {
                 Some((code, message)) => (code, message),
@@ -264,7 +322,7 @@ impl Link {
     }
 
     /// Derives the link state from what happened; see the module docs.
-    pub fn derive_state(&self) -> LinkState {
+    pub(crate) fn derive_state(&self) -> LinkState {
         if self.auth_failed {
             LinkState::Unavailable
         } else if self.config_enabled("cluster.link.paused") {
@@ -277,7 +335,7 @@ impl Link {
     }
 
     /// Derives a mirror's status from its facts and the link's state.
-    pub fn derive_mirror_status(&self, mirror: &Mirror) -> MirrorStatus {
+    pub(crate) fn derive_mirror_status(&self, mirror: &Mirror) -> MirrorStatus {
         if mirror.stopped {
             return MirrorStatus::Stopped;
         }
@@ -306,7 +364,7 @@ impl Link {
     }
 
     /// Whether a `PENDING_STOPPED` mirror may now become `STOPPED`.
-    pub fn may_stop(&self, mirror: &Mirror) -> bool {
+    pub(crate) fn may_stop(&self, mirror: &Mirror) -> bool {
         match mirror.stop_request {
             Some(StopRequest::Failover) => mirror.status == MirrorStatus::PendingStopped,
             Some(StopRequest::Promote) => {
@@ -321,7 +379,7 @@ impl Link {
     }
 
     /// Recomputes link and mirror states; a changed mirror state gets a new `state_time_ms`.
-    pub fn refresh_states(&mut self) {
+    pub(crate) fn refresh_states(&mut self) {
         self.state = self.derive_state();
         let names: Vec<String> = self.mirrors.keys().cloned().collect();
         for name in names {
@@ -345,7 +403,7 @@ impl Link {
     }
 
     /// The tasks as `GET …/links/{link}?include_tasks=true` shows them.
-    pub fn tasks(&self) -> Vec<Task> {
+    pub(crate) fn tasks(&self) -> Vec<Task> {
         TASK_NAMES
             .iter()
             .map(|&name| {

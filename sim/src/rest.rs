@@ -14,10 +14,10 @@ use super::{ClusterState, SimCore, SimError};
 
 /// A JSON answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     /// `None` for an empty body (204).
-    pub body: Option<Value>,
+    pub(crate) body: Option<Value>,
 }
 
 impl Reply {
@@ -33,7 +33,7 @@ impl Reply {
     }
 
     /// Confluent's error body `{"error_code": …, "message": …}`.
-    pub fn error(status: u16, error_code: i64, message: &str) -> Self {
+    pub(crate) fn error(status: u16, error_code: i64, message: &str) -> Self {
         Self {
             status,
             body: Some(json!({"error_code": error_code, "message": message})),
@@ -68,7 +68,7 @@ const DEFAULT_CONFIGS: [(&str, &str); 12] = [
 ];
 
 /// Answers one REST request for cluster `cluster`. `path` starts with `/kafka/v3`.
-pub fn handle(
+pub(crate) fn handle(
     core: &SimCore,
     cluster: &str,
     method: &str,
@@ -731,7 +731,7 @@ fn parse_query(query: &str) -> BTreeMap<String, String> {
 }
 
 /// Decodes `%XX` escapes (and `+` in queries is left alone: Confluent's clients don't send it).
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -11,20 +11,31 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::model::Flavour;
 
 /// The built-in scenario used by `sim` and `demo` when no file is given.
-pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
+pub(crate) const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
 
 /// Bad scenario input.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// The scenario file could not be read.
     #[error("scenario file {path}: {source}")]
     Read {
+        /// The path as given (`--scenario`).
         path: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The text is not YAML of the scenario's shape: a syntax error, a wrong type, a missing
+    /// required key or an unknown key (the message names it).
     #[error("scenario: {0}")]
     Parse(#[from] serde_norway::Error),
+    /// The YAML parsed but a value or cross-reference is wrong.
     #[error("scenario: {key}: {problem}")]
-    Invalid { key: String, problem: String },
+    Invalid {
+        /// Path of the offending key, e.g. `links[0].destination`.
+        key: String,
+        /// What is wrong with it, e.g. `no cluster named "C"`.
+        problem: String,
+    },
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ScenarioError {
@@ -58,41 +69,49 @@ pub struct Scenario {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
-    /// Name used in the scenario, the control API and the `sim` output.
+    /// Name used in the scenario, the control API and the `sim` output; required, non-empty
+    /// and unique. Example: `A`.
     pub name: String,
-    /// Number of brokers of the mock Kafka cluster (ids 1..=brokers).
+    /// Number of brokers of the mock Kafka cluster, ids `1..=brokers`. Default 3; must be 1
+    /// to 16 (not checked for synthetic clusters, which have no brokers).
     #[serde(default = "default_brokers")]
     pub brokers: i32,
-    /// REST flavour: `platform` (default) or `cloud`.
+    /// Which product the REST API imitates: `platform` (default) or `cloud`.
     #[serde(default)]
     pub flavour: Flavour,
-    /// Serve the REST API over TLS with the run's generated CA.
+    /// Serve the REST API over TLS (`https://` REST URL) with the run's generated CA.
+    /// Default `false`.
     #[serde(default)]
     pub tls: bool,
-    /// With `tls`, require a client certificate signed by the run's CA (mTLS).
+    /// With `tls`, require a client certificate signed by the run's CA (mTLS). Default
+    /// `false`; needs `tls: true`.
     #[serde(default)]
     pub client_auth: bool,
-    /// Authentication the REST API requires.
+    /// Authentication the REST API requires. Default: none.
     #[serde(default)]
     pub auth: Option<RestAuth>,
-    /// Fixed REST port (0 or absent: any free loopback port).
+    /// Fixed REST port on 127.0.0.1. Default 0: any free loopback port.
     #[serde(default)]
     pub rest_port: u16,
     /// SASL credentials links must present to use this cluster as their source. The mock
-    /// brokers do not authenticate, so the simulator checks a link's `sasl.jaas.config`.
+    /// brokers do not authenticate, so the simulator compares them with a link's
+    /// `sasl.jaas.config`; a mismatch makes the link `UNAVAILABLE` with
+    /// `AUTHENTICATION_ERROR`. Default: none (any link may read).
     #[serde(default)]
     pub kafka_credentials: Option<Credentials>,
-    /// Platform quirk: list a stale `UNMANAGED_SOURCE` link record with an empty `link_name`.
+    /// Platform quirk: `GET …/links` also lists a stale `UNMANAGED_SOURCE` link record with
+    /// an empty `link_name`. Default `false`; ignored on `cloud`.
     #[serde(default)]
     pub stale_unmanaged_link: bool,
-    /// Topics created at start.
+    /// Topics created at start. Default: none.
     #[serde(default)]
     pub topics: Vec<TopicSpec>,
-    /// Consumer group names known on this cluster (the mock has no ListGroups; offset sync
-    /// filters are matched against these and the groups of `consumers`).
+    /// Consumer group names known on this cluster. The mock has no ListGroups, so offset-sync
+    /// filters are matched against these and the groups of `consumers`. Default: none.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Generate this cluster's REST state instead of backing it with Kafka records.
+    /// Generate this cluster's REST state instead of backing it with Kafka records; links,
+    /// traffic and consumers can't refer to such a cluster. Default: none (Kafka-backed).
     #[serde(default)]
     pub synthetic: Option<super::synthetic::SyntheticSpec>,
 }
@@ -107,9 +126,17 @@ fn default_brokers() -> i32 {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RestAuth {
     /// HTTP Basic (Confluent Platform users, or a Confluent Cloud API key and secret).
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name (or API key) the client must send.
+        username: String,
+        /// The password (or API secret) the client must send. Secret: left out of `Debug`.
+        password: String,
+    },
     /// `Authorization: Bearer <token>`.
-    Bearer { token: String },
+    Bearer {
+        /// The token the client must send. Secret: left out of `Debug`.
+        token: String,
+    },
 }
 
 impl std::fmt::Debug for RestAuth {
@@ -125,11 +152,14 @@ impl std::fmt::Debug for RestAuth {
     }
 }
 
-/// A user name and password.
+/// A user name and password: a cluster's `kafka_credentials`, compared with the
+/// `username="…"` and `password="…"` of a link's `sasl.jaas.config`.
 #[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// The SASL user name links must present.
     pub username: String,
+    /// The SASL password links must present. Secret: left out of `Debug`.
     pub password: String,
 }
 
@@ -146,7 +176,9 @@ impl std::fmt::Debug for Credentials {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
+    /// Topic name; required. Example: `orders`.
     pub name: String,
+    /// Partition count (replication factor is always 1). Default 3; must be at least 1.
     #[serde(default = "default_partitions")]
     pub partitions: i32,
 }
@@ -155,41 +187,52 @@ fn default_partitions() -> i32 {
     3
 }
 
-/// A cluster link.
+/// A cluster link, created at start on its destination cluster.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
+    /// Link name (REST `link_name`); required, non-empty and unique on its destination. The
+    /// same name may be used on another cluster, e.g. for a bidirectional pair.
     pub name: String,
-    /// Source cluster name.
+    /// Source cluster name; required. Must exist, must not be synthetic, and must differ from
+    /// `destination`.
     pub source: String,
-    /// Destination cluster name (where the link and its mirrors live).
+    /// Destination cluster name (where the link and its mirrors live); required. Must exist
+    /// and must not be synthetic.
     pub destination: String,
     /// Link configs as Confluent names them (`cluster.link.prefix`,
     /// `consumer.offset.sync.enable`, `consumer.offset.group.filters`, `consumer.offset.sync.ms`,
     /// `acl.sync.enable`, `acl.filters`, `auto.create.mirror.topics.enable`,
     /// `auto.create.mirror.topics.filters`, `availability.check.ms`,
     /// `availability.check.consecutive.failure.threshold`, `sasl.jaas.config`, …). Scalars of
-    /// any YAML type are read as strings.
+    /// any YAML type are read as strings (`true` → `"true"`, `2000` → `"2000"`); lists and
+    /// maps are rejected. Default: none. Listed by `GET …/links/{link}/configs`.
     #[serde(default, deserialize_with = "scalar_map")]
     pub configs: BTreeMap<String, String>,
-    /// Source topics to mirror (mirror name = link prefix + source name).
+    /// Source topics to mirror at start, each declared in the source's `topics` (mirror
+    /// name = `cluster.link.prefix` + source name). Default: none.
     #[serde(default)]
     pub mirrors: Vec<String>,
-    /// Records are held until their timestamp is this old before being copied.
+    /// Replication delay in ms: a record is copied once its timestamp is at least this old
+    /// (compared with the wall clock). Default 0.
     #[serde(default)]
     pub delay_ms: u64,
-    /// Cap on records copied per second by this link (absent: unlimited).
+    /// Cap on records copied per second by this link, over all its mirrors. Default: none
+    /// (unlimited); when given, must be above 0 and finite.
     #[serde(default)]
     pub max_records_per_second: Option<f64>,
 }
 
-/// A steady producer.
+/// A steady producer: records go round-robin over the topic's partitions, with key
+/// `key-<seq mod 100>`, a JSON value, header `sim-seq` and the current time as timestamp.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
+    /// Name of a Kafka-backed cluster; required.
     pub cluster: String,
+    /// A topic declared in that cluster's `topics`; required.
     pub topic: String,
-    /// Records per second over all partitions.
+    /// Records per second over all partitions; required, above 0 and at most 100000.
     pub records_per_second: f64,
 }
 
@@ -197,16 +240,24 @@ pub struct TrafficSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
+    /// Name of a Kafka-backed cluster; required.
     pub cluster: String,
+    /// Consumer group id; required. Also added to the cluster's known groups, so offset-sync
+    /// filters can find it.
     pub group: String,
+    /// A topic declared in that cluster's `topics`, read from the beginning; required.
     pub topic: String,
 }
 
-/// One timeline step.
+/// One timeline step: `{at: 30s, do: brokers_down, cluster: A}`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct TimelineEntry {
-    /// Time after start: `500ms`, `30s`, `5m`.
+    /// Time after the simulator finished starting: a number (decimals allowed) directly
+    /// followed by `ms`, `s`, `m` or `h`, e.g. `500ms`, `1.5s`, `30s`, `5m`; required.
+    /// Entries run in time order, ties in file order.
     pub at: String,
+    /// The action, flattened into the entry (`do:` plus its fields). Its arguments are checked
+    /// only when applied; a failure is logged as a warning and the timeline goes on.
     #[serde(flatten)]
     pub action: Action,
 }
@@ -216,42 +267,60 @@ pub struct TimelineEntry {
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Stops brokers (all when `brokers` is absent): connections are cut, new ones refused.
+    /// Fails on a synthetic cluster or an unknown broker id (then nothing changes).
     BrokersDown {
+        /// The cluster whose brokers stop.
         cluster: String,
+        /// Broker ids (`1..=brokers`); absent: every broker.
         #[serde(default)]
         brokers: Option<Vec<i32>>,
     },
     /// Starts brokers again (all when `brokers` is absent).
     BrokersUp {
+        /// The cluster whose brokers start.
         cluster: String,
+        /// Broker ids (`1..=brokers`); absent: every broker.
         #[serde(default)]
         brokers: Option<Vec<i32>>,
     },
     /// Makes the cluster's REST API misbehave, for the next `requests` requests or until
-    /// cleared.
+    /// cleared. A new fault replaces the current one.
     RestFault {
+        /// The cluster whose REST API misbehaves; other clusters are not affected.
         cluster: String,
+        /// How it misbehaves.
         fault: RestFault,
+        /// Number of requests the fault applies to (`0` behaves like `1`); absent: until
+        /// `clear_rest_fault`.
         #[serde(default)]
         requests: Option<u32>,
     },
+    /// Removes the cluster's current REST fault.
     ClearRestFault {
+        /// The cluster whose REST API behaves again.
         cluster: String,
     },
     /// Turns traffic generators (and consumer groups) on or off; all clusters when absent.
+    /// Producers turned back on resume at their rate, without a burst for the time off.
     Traffic {
+        /// `true` to run, `false` to stop.
         enabled: bool,
+        /// The cluster whose producers and consumer groups switch; absent: every cluster.
         #[serde(default)]
         cluster: Option<String>,
     },
     /// Changes a link's replication delay and throughput cap (`max_records_per_second: 0`
-    /// removes the cap).
+    /// removes the cap). An absent field is unchanged.
     Replication {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// New replication delay in ms: a record is copied once its timestamp is this old.
         #[serde(default)]
         delay_ms: Option<u64>,
-        /// `0` removes the cap.
+        /// New cap on records copied per second by the link; `0` (or negative) removes the
+        /// cap.
         #[serde(default)]
         max_records_per_second: Option<f64>,
     },
@@ -259,47 +328,89 @@ pub enum Action {
     /// answering `UNKNOWN_TOPIC_OR_PART` for it, which is what a link's fetcher sees. A
     /// mirror topic deleted on its destination also leaves its link's mirrors.
     DeleteTopic {
+        /// The cluster the topic is on.
         cluster: String,
+        /// The topic name. A deleted source topic turns its mirrors `FAILED` at the link's
+        /// next availability check.
         topic: String,
     },
-    /// Sets a link config (e.g. `cluster.link.paused`), as `PUT …/configs/{name}` does.
+    /// Sets a link config (e.g. `cluster.link.paused`), as `PUT …/configs/{name}` does, and
+    /// recomputes states at once.
     SetLinkConfig {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// Config name as Confluent names it, e.g. `cluster.link.paused`.
         name: String,
+        /// Its new value, as a string (quote `"true"` in YAML).
         value: String,
     },
+    /// Pauses mirrors (`PAUSED`), as `…/mirrors:pause` does.
     PauseMirrors {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// Mirror topic names on the destination (with the link prefix, e.g. `A_clicks`);
+        /// the action fails and changes nothing if one is not a mirror of the link.
         mirrors: Vec<String>,
     },
+    /// Resumes paused mirrors, as `…/mirrors:resume` does.
     ResumeMirrors {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// Mirror topic names on the destination (with the link prefix, e.g. `A_clicks`);
+        /// the action fails and changes nothing if one is not a mirror of the link.
         mirrors: Vec<String>,
     },
+    /// Requests promotion, as `…/mirrors:promote` does: `PENDING_STOPPED` until the mirror
+    /// has caught up with a reachable source, then `STOPPED`. Does not replace a pending
+    /// failover.
     PromoteMirrors {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// Mirror topic names on the destination (with the link prefix, e.g. `A_clicks`);
+        /// the action fails and changes nothing if one is not a mirror of the link.
         mirrors: Vec<String>,
     },
+    /// Requests failover, as `…/mirrors:failover` does: `PENDING_STOPPED`, then `STOPPED` on
+    /// the next fetcher iteration whatever the lag. Replaces a pending promotion.
     FailoverMirrors {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// Mirror topic names on the destination (with the link prefix, e.g. `A_clicks`);
+        /// the action fails and changes nothing if one is not a mirror of the link.
         mirrors: Vec<String>,
     },
-    /// Puts a link task `IN_ERROR` with this error until cleared.
+    /// Puts a link task `IN_ERROR` with this error until cleared (hidden while the task is
+    /// `NOT_CONFIGURED` or the link is not `ACTIVE`).
     TaskError {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// REST `task_name`: `AclSync`, `AutoCreateMirror`, `ConsumerOffsetSync` or
+        /// `TopicConfigsSync` (any other name is stored but never shown).
         task: String,
+        /// REST `tasks[].errors[].error_code`, e.g. `AUTHORIZATION_ERROR`.
         error_code: String,
+        /// REST `tasks[].errors[].error_message`.
         error_message: String,
     },
+    /// Removes an error injected by `task_error`.
     ClearTaskError {
+        /// The link's destination cluster (where the link lives).
         cluster: String,
+        /// The link name.
         link: String,
+        /// The task name given to `task_error`.
         task: String,
     },
 }
@@ -309,14 +420,19 @@ pub enum Action {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RestFault {
     /// Answers normally after this much extra latency.
-    Latency { ms: u64 },
+    Latency {
+        /// Extra delay before the answer, in ms.
+        ms: u64,
+    },
     /// Never answers (holds the request for an hour, longer than any client timeout).
     Hang,
     /// 429 as Confluent Cloud's Jetty DoSFilter sends it: an HTML page, with `Retry-After`
     /// when `retry_after_seconds` is set and `rateLimit-reset` when `reset_seconds` is set.
     RateLimited {
+        /// Value of the `Retry-After` header, in seconds; absent: no header.
         #[serde(default)]
         retry_after_seconds: Option<u64>,
+        /// Value of the `rateLimit-reset` header, in seconds; absent: no header.
         #[serde(default)]
         reset_seconds: Option<u64>,
     },
@@ -326,7 +442,7 @@ pub enum RestFault {
     Forbidden,
     /// 500 `{"error_code":500,"message":"Internal Server Error"}`.
     ServerError,
-    /// 200 with the real body cut in half.
+    /// The real answer's status with the first half of its body (the request is executed).
     Truncated,
     /// 200 with a body that is not JSON.
     Malformed,
@@ -361,7 +477,7 @@ fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
 /// Parses a timeline offset: a non-negative number (decimals allowed) directly followed by
 /// `ms`, `s`, `m` or `h`, such as `500ms`, `1.5s`, `30s`, `5m`; `None` for anything else
 /// (`30`, `1 s`, `-1s`) and for more than a year, so adding it to a clock cannot overflow.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<std::time::Duration> {
     const YEAR_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
     let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
     let (number, unit) = text.split_at(split);
@@ -385,6 +501,11 @@ impl Scenario {
         Self::from_yaml(DEFAULT_SCENARIO).expect("the embedded default scenario is valid")
     }
 
+    /// Reads, parses and validates the scenario file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Read`] if the file can't be read, else as [`Scenario::from_yaml`].
     pub fn from_file(path: &str) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             path: path.to_owned(),
@@ -393,18 +514,25 @@ impl Scenario {
         Self::from_yaml(&text)
     }
 
+    /// Parses and validates a scenario written in YAML.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Parse`] for bad YAML, wrong types or unknown keys,
+    /// [`ScenarioError::Invalid`] for bad values or cross-references, naming the key.
     pub fn from_yaml(text: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = serde_norway::from_str(text)?;
         scenario.validate()?;
         Ok(scenario)
     }
 
-    pub fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
+    /// The cluster named `name`.
+    pub(crate) fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
         self.clusters.iter().find(|c| c.name == name)
     }
 
     /// Checks cross-references and values, naming the offending key.
-    pub fn validate(&self) -> Result<(), ScenarioError> {
+    pub(crate) fn validate(&self) -> Result<(), ScenarioError> {
         if self.clusters.is_empty() {
             return Err(invalid("clusters", "at least one cluster is required"));
         }

@@ -46,7 +46,7 @@ fn json_response(reply: &rest::Reply) -> Response<Body> {
 }
 
 /// Serves one cluster's REST API until the task is aborted.
-pub async fn serve_rest(
+pub(crate) async fn serve_rest(
     listener: TcpListener,
     core: SimCore,
     cluster: String,
@@ -366,7 +366,7 @@ fn authorized(required: Option<&RestAuth>, header: Option<&hyper::header::Header
 }
 
 /// Serves the control API until the task is aborted.
-pub async fn serve_control(listener: TcpListener, core: SimCore) {
+pub(crate) async fn serve_control(listener: TcpListener, core: SimCore) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;

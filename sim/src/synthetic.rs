@@ -22,27 +22,35 @@ use super::model::{Link, LinkState, Mirror, MirrorStatus};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SyntheticSpec {
-    /// Number of links.
+    /// Number of links, named `link-000`, `link-001`, …; required, at least 1.
     pub links: u32,
-    /// Mirror topics per link.
+    /// Mirror topics per link, named `topic-00000`, `topic-00001`, … (mirror name = source
+    /// name); required, at least 1.
     pub mirrors_per_link: u32,
-    /// Partitions per mirror topic.
+    /// Partitions per mirror topic (entries of each mirror's `mirror_lags`); required, at
+    /// least 1. `links × mirrors_per_link × partitions` must be at most 5 000 000.
     pub partitions: u32,
-    /// Highest lag (messages) a partition reaches.
+    /// Highest lag, in messages, a partition reaches (its REST `lag` swings between 0 and a
+    /// per-partition peak of at most this). Default 1000; must not be negative.
     #[serde(default = "default_max_lag")]
     pub max_lag: i64,
-    /// Period of the lag wave, seconds.
+    /// Period of each partition's lag wave, in seconds. Default 300; must be positive.
     #[serde(default = "default_period")]
     pub period_seconds: f64,
-    /// Source write rate per partition.
+    /// Growth of each partition's `last_source_fetch_offset`, in records per second.
+    /// Default 10; must not be negative.
     #[serde(default = "default_rate")]
     pub records_per_second: f64,
-    /// One partition in this many has never been fetched (0: none).
+    /// About one partition in this many (chosen by hash) is never fetched: REST shows
+    /// `last_source_fetch_offset: -1` and `lag: 0`. Default 0: none.
     #[serde(default)]
     pub unknown_every: u64,
-    /// One mirror in this many is PAUSED (0: none).
+    /// Mirror topics whose number is a multiple of this are `PAUSED` (`topic-00000` of every
+    /// link included). Default 0: none.
     #[serde(default)]
     pub paused_every: u64,
+    /// Seed of the per-partition hash that places offsets, peaks and phases; the same seed
+    /// gives the same values at the same time since start. Default 0.
     #[serde(default)]
     pub seed: u64,
 }
@@ -58,7 +66,8 @@ fn default_rate() -> f64 {
 }
 
 impl SyntheticSpec {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the sizes and the wave's parameters; the error is the problem, without the key.
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let total = self.links as u64 * self.mirrors_per_link as u64 * self.partitions as u64;
         if self.links == 0 || self.mirrors_per_link == 0 || self.partitions == 0 {
             return Err("links, mirrors_per_link and partitions must be at least 1".into());
@@ -77,14 +86,15 @@ impl SyntheticSpec {
         Ok(())
     }
 
-    pub fn cluster_id(&self, name: &str) -> String {
+    /// The REST `cluster_id` of synthetic cluster `name`: `synthetic-<name>`.
+    pub(crate) fn cluster_id(&self, name: &str) -> String {
         format!("synthetic-{name}")
     }
 }
 
 /// The generator of one synthetic cluster.
 #[derive(Debug)]
-pub struct Synthetic {
+pub(crate) struct Synthetic {
     spec: SyntheticSpec,
     started: Instant,
 }
@@ -101,7 +111,8 @@ fn hash(seed: u64, i: u64, j: u64, k: u64) -> u64 {
 }
 
 impl Synthetic {
-    pub fn new(spec: &SyntheticSpec) -> Self {
+    /// A generator for `spec` whose clock (the `t` of the lag model) starts now.
+    pub(crate) fn new(spec: &SyntheticSpec) -> Self {
         Self {
             spec: spec.clone(),
             started: Instant::now(),
@@ -109,7 +120,7 @@ impl Synthetic {
     }
 
     /// Builds the links (names `link-000`…, topics `topic-00000`…) with their mirrors.
-    pub fn links(&self, source_cluster_id: &str) -> BTreeMap<String, Link> {
+    pub(crate) fn links(&self, source_cluster_id: &str) -> BTreeMap<String, Link> {
         let s = &self.spec;
         (0..s.links)
             .map(|i| {
@@ -146,7 +157,7 @@ impl Synthetic {
     }
 
     /// Moves every partition to its value at the current time and refreshes states.
-    pub fn advance(&self, links: &mut BTreeMap<String, Link>) {
+    pub(crate) fn advance(&self, links: &mut BTreeMap<String, Link>) {
         let s = &self.spec;
         let t = self.started.elapsed().as_secs_f64();
         for (i, link) in links.values_mut().enumerate() {

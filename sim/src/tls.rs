@@ -13,10 +13,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 /// What can go wrong building the run's certificates or TLS configs.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// `rcgen` could not generate a key pair or sign a certificate.
     #[error("generating a certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    /// rustls refused the server certificate or key while building a listener's config.
     #[error("building a TLS config: {0}")]
     Rustls(#[from] rustls::Error),
+    /// rustls could not build the verifier of client certificates (mTLS, `client_auth`).
     #[error("building the client verifier: {0}")]
     Verifier(String),
 }
@@ -24,7 +27,10 @@ pub enum TlsError {
 /// PEM material of one certificate and its private key.
 #[derive(Clone)]
 pub struct CertAndKey {
+    /// The certificate, PEM-encoded (`-----BEGIN CERTIFICATE-----`), signed by the run's CA.
     pub cert_pem: String,
+    /// Its private key, PEM-encoded PKCS#8 (`-----BEGIN PRIVATE KEY-----`). Secret: left
+    /// out of `Debug`.
     pub key_pem: String,
     cert_der: CertificateDer<'static>,
     key_der: Vec<u8>,
@@ -44,13 +50,15 @@ pub struct TestPki {
     /// The CA certificate clients must trust.
     pub ca_pem: String,
     ca_der: CertificateDer<'static>,
-    pub server: CertAndKey,
+    /// The REST listeners' certificate, for `localhost` and `127.0.0.1`.
+    pub(crate) server: CertAndKey,
     /// A client certificate (CN `cluster-link-exporter`) for mTLS.
     pub client: CertAndKey,
 }
 
 impl TestPki {
-    pub fn generate() -> Result<Self, TlsError> {
+    /// Generates a new CA and the server and client certificates it signs, in memory.
+    pub(crate) fn generate() -> Result<Self, TlsError> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params
             .distinguished_name
@@ -92,7 +100,7 @@ impl TestPki {
 
     /// A rustls server config presenting the server certificate; with `require_client_cert`
     /// only clients holding a certificate from this CA get through the handshake.
-    pub fn server_config(
+    pub(crate) fn server_config(
         &self,
         require_client_cert: bool,
     ) -> Result<Arc<rustls::ServerConfig>, TlsError> {

@@ -38,7 +38,7 @@ fn kafka_err(cluster: &str) -> impl Fn(rdkafka::error::KafkaError) -> SimError +
 
 /// Produces `records_per_second` records round-robin over the topic's partitions. Each record
 /// has a key, a JSON value, a `sim-seq` header and the current time as timestamp.
-pub fn spawn_producer(
+pub(crate) fn spawn_producer(
     core: &SimCore,
     spec: &TrafficSpec,
     enabled: Arc<AtomicBool>,
@@ -105,7 +105,7 @@ pub fn spawn_producer(
 
 /// Reads every partition of the topic as group `group` and commits its position about once a
 /// second, like an application whose offsets a link syncs.
-pub fn spawn_consumer(
+pub(crate) fn spawn_consumer(
     core: &SimCore,
     spec: &ConsumerSpec,
     enabled: Arc<AtomicBool>,

@@ -4,7 +4,7 @@
 //! [`ClusterSnapshot`]. A cycle then:
 //!
 //! 1. reads the destination high watermark of every partition of every monitored mirror topic
-//!    (`STOPPED` mirrors are regular topics and are skipped; see [`super::plan`]) — one
+//!    (`STOPPED` mirrors are regular topics and are skipped; see `kafka/plan.rs`) — one
 //!    `ListOffsets` request per leader broker, via `rd_kafka_offsets_for_times` with the
 //!    "latest" timestamp;
 //! 2. reads the source high watermarks the same way, *after* the destination's, so measured lag

@@ -8,7 +8,7 @@
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]).
 //! - [`client`]: the librdkafka configuration built from a validated
-//!   [`KafkaConfig`](crate::config::KafkaConfig), and its load-time check.
+//!   [`KafkaConfig`], and its load-time check.
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
 //! runtime's workers. This module owns client construction ([`Connection`]), the client

@@ -10,7 +10,7 @@ use super::RenderedCluster;
 pub const UNKNOWN_LABEL: &str = "unknown";
 
 /// The one rule for label values: the value as reported, or [`UNKNOWN_LABEL`] when it is
-/// missing or empty. [`SampleWriter::sample`] applies it to every label it writes; the state
+/// missing or empty. `SampleWriter::sample` applies it to every label it writes; the state
 /// families map an empty state to `UNKNOWN` (an empty link error to `NO_ERROR`) before that
 /// (see [`crate::snapshot::Reported`]).
 pub fn label_value(value: Option<&str>) -> &str {

@@ -1,5 +1,5 @@
 //! Client of Confluent's REST API v3 for one destination cluster: authentication, TLS,
-//! timeouts, defensive parsing of the link and mirror objects ([`wire`], converted there into
+//! timeouts, defensive parsing of the link and mirror objects (`wire`, converted there into
 //! the [`snapshot`](crate::snapshot) types: the wire format stops here), and errors
 //! classified by [`CollectionErrorReason`] (the `reason` label of
 //! `clusterlink_collection_errors_total`).
