@@ -25,7 +25,11 @@ links:
     destination: B
     mirrors: [events]
     configs:
-      availability.check.ms: 500
+      # The availability check's timeout is this interval clamped to 0.5–5 s, and one failed
+      # check stops fetching until the next one (the mirror shows SOURCE_UNAVAILABLE). At 500 ms
+      # a loaded machine can miss that timeout check after check, and the lag test then saw no
+      # fetch for 10 s (twice: CI and a full local run). None of these tests needs fast checks.
+      availability.check.ms: 5000
       consumer.offset.sync.enable: true
       consumer.offset.sync.ms: 300
       consumer.offset.group.filters: '{"groupFilters":[{"name":"app","patternType":"LITERAL","filterType":"INCLUDE"}]}'
@@ -184,7 +188,11 @@ async fn lag_rises_under_traffic_and_falls_as_the_fetcher_catches_up() {
         if lag > 30 {
             Ok(lag)
         } else {
-            Err((lag, m["mirror_lags"].to_string()))
+            Err((
+                lag,
+                m["mirror_status"].to_string(),
+                m["mirror_lags"].to_string(),
+            ))
         }
     })
     .await;
