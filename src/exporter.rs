@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigError};
 use crate::http::{serve, AppState, HttpMetrics, ServeLimits, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
+use crate::process::ProcessCollector;
 use crate::render::{register_build_info, Exposition};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
@@ -40,18 +41,21 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Every family registered (in output order) under the `clusterlink` prefix, with each of
-    /// `clusters`' per-cluster series that start at 0 written.
+    /// Every family registered (in output order): the standard `process_*` families without a
+    /// prefix, then the components' under the `clusterlink` prefix, with each of `clusters`'
+    /// per-cluster series that start at 0 written.
     pub fn new(clusters: &[String]) -> Self {
-        let mut registry = Registry::with_prefix("clusterlink");
-        register_build_info(&mut registry);
-        let collect = CollectMetrics::register(&mut registry, clusters);
-        let restarts = WorkerRestarts::register(&mut registry);
-        let http = HttpMetrics::register(&mut registry);
-        let kafka = KafkaMetrics::register(&mut registry);
-        let probe = ProbeMetrics::register(&mut registry);
+        let mut root = Registry::default();
+        ProcessCollector::register(&mut root);
+        let registry = root.sub_registry_with_prefix("clusterlink");
+        register_build_info(registry);
+        let collect = CollectMetrics::register(registry, clusters);
+        let restarts = WorkerRestarts::register(registry);
+        let http = HttpMetrics::register(registry);
+        let kafka = KafkaMetrics::register(registry);
+        let probe = ProbeMetrics::register(registry);
         Self {
-            exposition: Arc::new(Exposition::new(registry)),
+            exposition: Arc::new(Exposition::new(root)),
             collect,
             restarts,
             http,

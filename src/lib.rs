@@ -15,6 +15,8 @@
 //! - [`snapshot`]: the per-cluster, per-cycle data collection hands to rendering;
 //! - [`render`]: every per-cluster family rendered from the snapshots, and the pre-rendered
 //!   exposition served at `/metrics`;
+//! - [`process`]: the standard `process_*` families (CPU, memory, file descriptors, start
+//!   time, threads), read from `/proc/self` at each scrape (Linux only);
 //! - [`status`]: what the landing page and readiness know about each cluster;
 //! - [`tls`]: the one rustls crypto provider (*ring*) of the process;
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
@@ -38,6 +40,7 @@ pub mod exporter;
 pub mod http;
 pub mod kafka;
 pub mod link_filters;
+pub mod process;
 pub mod render;
 pub mod rest_client;
 pub mod snapshot;

@@ -56,12 +56,23 @@ fn referenced_names(text: &str) -> Vec<String> {
     names
 }
 
-/// The `clusterlink_*` names in `text`.
+/// The prefixes of the exporter's metric names: its own families and the standard process ones.
+const METRIC_PREFIXES: [&str; 2] = ["clusterlink_", "process_"];
+
+/// The `clusterlink_*` and `process_*` names in `text`.
 fn metric_names(text: &str) -> BTreeSet<String> {
+    METRIC_PREFIXES
+        .iter()
+        .flat_map(|prefix| names_with_prefix(text, prefix))
+        .collect()
+}
+
+/// The names in `text` that start with `prefix`.
+fn names_with_prefix(text: &str, prefix: &str) -> BTreeSet<String> {
     let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut names = BTreeSet::new();
     let mut rest = text;
-    while let Some(i) = rest.find("clusterlink_") {
+    while let Some(i) = rest.find(prefix) {
         let starts_a_name = rest[..i]
             .chars()
             .next_back()
