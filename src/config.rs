@@ -212,7 +212,14 @@ impl Config {
             })?;
         let raw: RawConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
             let key = e.path().to_string();
-            let problem = e.into_inner().to_string();
+            let inner = e.into_inner();
+            if let config::ConfigError::NotFound(field) = &inner {
+                // The config crate glues the path to the field without a dot
+                // ("clusters[0]rest_url"); name the key once, as every other error does.
+                let name = field.rsplit(['.', ']']).next().unwrap_or(field);
+                return missing(&key, name);
+            }
+            let problem = inner.to_string();
             // The config crate appends " for key `…`"; the path already names the key.
             let problem = problem
                 .split(" for key `")
@@ -230,6 +237,16 @@ impl Config {
         })?;
         Self::try_from(raw)
     }
+}
+
+/// A required key absent under `parent` (a path such as `clusters[0].auth`, or `.` at the top).
+fn missing(parent: &str, name: &str) -> ConfigError {
+    let key = if parent == "." || parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    };
+    invalid(key, "required")
 }
 
 impl TryFrom<RawConfig> for Config {
@@ -336,6 +353,23 @@ mod tests {
             format!("{:?}", yaml.clusters[0]),
             format!("{:?}", ClusterConfig::cloud("c", url, "lkc-1"))
         );
+    }
+
+    #[test]
+    fn a_missing_required_key_is_named_once() {
+        assert_eq!(
+            err("clusters: [{name: a}]"),
+            "config: clusters[0].rest_url: required"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', auth: {type: basic, username: u}}]"),
+            "config: clusters[0].auth.password: required"
+        );
+        assert_eq!(
+            err("clusters: [{name: a, rest_url: 'http://x/kafka/v3', kafka: {}}]"),
+            "config: clusters[0].kafka.bootstrap_servers: required"
+        );
+        assert_eq!(err("defaults: {}"), "config: clusters: required");
     }
 
     #[test]
