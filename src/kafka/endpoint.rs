@@ -21,8 +21,8 @@ pub(super) struct Endpoint {
     reader: Option<BaseConsumer<StatsContext>>,
     /// Offset readers by consumer group (they never join the group).
     pub(super) groups: HashMap<String, BaseConsumer<StatsContext>>,
-    /// Source record timestamps (ms) by (topic, partition, offset).
-    timestamps: HashMap<(String, i32, i64), i64>,
+    /// Source record timestamps (ms) by ((topic, partition), offset).
+    timestamps: HashMap<(TopicPartition, i64), i64>,
 }
 
 impl Endpoint {
@@ -159,13 +159,13 @@ impl Endpoint {
     ) -> (HashMap<TopicPartition, i64>, usize) {
         let mut found = HashMap::new();
         let mut to_read: HashMap<TopicPartition, i64> = HashMap::new();
-        for ((topic, partition), offset) in wanted {
-            match self.timestamps.get(&(topic.clone(), *partition, *offset)) {
+        for w @ (tp, offset) in wanted {
+            match self.timestamps.get(w) {
                 Some(ts) => {
-                    found.insert((topic.clone(), *partition), *ts);
+                    found.insert(tp.clone(), *ts);
                 }
                 None if to_read.len() < budget => {
-                    to_read.insert((topic.clone(), *partition), *offset);
+                    to_read.insert(tp.clone(), *offset);
                 }
                 None => {}
             }
@@ -177,7 +177,7 @@ impl Endpoint {
                     read = ts.len();
                     for (tp, ts) in ts {
                         let offset = to_read[&tp];
-                        self.timestamps.insert((tp.0.clone(), tp.1, offset), ts);
+                        self.timestamps.insert((tp.clone(), offset), ts);
                         found.insert(tp, ts);
                     }
                 }
@@ -185,10 +185,7 @@ impl Endpoint {
             }
         }
         // Keep only what this cycle asked for: the cache is for partitions that do not move.
-        let keep: HashSet<(String, i32, i64)> = wanted
-            .iter()
-            .map(|((t, p), o)| (t.clone(), *p, *o))
-            .collect();
+        let keep: HashSet<&(TopicPartition, i64)> = wanted.iter().collect();
         self.timestamps.retain(|k, _| keep.contains(k));
         (found, read)
     }

@@ -55,14 +55,6 @@ impl MeasurerHandle {
     }
 }
 
-/// Why [`Measurer::run`] returned.
-enum Ended {
-    /// Shutdown was signalled.
-    Stopped,
-    /// The collector's side of the snapshot channel is gone (the exporter is stopping).
-    Disconnected,
-}
-
 /// The measurer of one destination cluster.
 pub struct Measurer {
     cluster: ClusterConfig,
@@ -128,7 +120,9 @@ impl Measurer {
         })
     }
 
-    fn run(&mut self, snapshots: &Receiver<Arc<ClusterSnapshot>>) -> Ended {
+    /// Measures until shutdown is signalled or the collector's side of the snapshot channel
+    /// is gone (the exporter is stopping).
+    fn run(&mut self, snapshots: &Receiver<Arc<ClusterSnapshot>>) {
         let mut latest: Option<Arc<ClusterSnapshot>> = None;
         let mut last_measured = Instant::now();
         let stale_after = self.cluster.poll_interval.saturating_mul(2);
@@ -140,7 +134,7 @@ impl Measurer {
                     fresh = true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ended::Disconnected,
+                Err(RecvTimeoutError::Disconnected) => return,
             }
             while let Ok(s) = snapshots.try_recv() {
                 latest = Some(s);
@@ -155,7 +149,6 @@ impl Measurer {
                 self.ensure_probes(&data);
             }
         }
-        Ended::Stopped
     }
 
     /// After a failure: every connection of this measurer reads `clusterlink_kafka_up 0` and
@@ -177,7 +170,10 @@ impl Measurer {
 
     /// The configured source cluster of a link, if any.
     fn source_of(&self, link: &Link) -> Option<String> {
-        source_of(&self.sources, link)
+        self.sources
+            .iter()
+            .find(|s| s.serves(&link.name, link.source_cluster_id.as_deref()))
+            .map(|s| s.name.clone())
     }
 
     fn source_endpoint(&mut self, name: &str) -> &mut Endpoint {
@@ -513,7 +509,7 @@ impl Measurer {
     fn groups_of(&mut self, link: &Link, source: &str) -> Vec<String> {
         let metrics = self.outputs.metrics.clone();
         let settings = self.cluster.offset_sync.clone();
-        let filters = link.configs.consumer_offset_group_filters.clone();
+        let filters = &link.configs.consumer_offset_group_filters;
         let mut groups: BTreeSet<String> = BTreeSet::new();
         let needs_listing = if settings.follows_link_filters() {
             groups.extend(link_filters::literal_includes(
@@ -623,7 +619,7 @@ fn supervise(
             break;
         };
         let failure = match supervise::catch(|| measurer.run(&snapshots)) {
-            Ok(Ended::Stopped | Ended::Disconnected) => break,
+            Ok(()) => break,
             Err(failure) => failure,
         };
         if stops.is_stopped() {
@@ -646,12 +642,4 @@ fn supervise(
         }
     }
     tracing::debug!(kafka_cluster = %cluster.name, "kafka measurer stopped");
-}
-
-/// The configured source cluster of `link`, if any.
-fn source_of(sources: &[SourceClusterConfig], link: &Link) -> Option<String> {
-    sources
-        .iter()
-        .find(|s| s.serves(&link.name, link.source_cluster_id.as_deref()))
-        .map(|s| s.name.clone())
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::histogram::Histogram;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -24,6 +25,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::ProbeLabels;
+use super::plan::lag_seconds;
 use super::{error_reason, Client, Connection, Outputs, StatsContext};
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
@@ -48,13 +50,6 @@ pub struct ProbeTarget {
 pub struct ProbeHandle {
     stop: StopSignal,
     thread: Option<JoinHandle<()>>,
-}
-
-impl ProbeHandle {
-    /// Stops the probe and waits for its thread.
-    pub fn join(self) {
-        drop(self);
-    }
 }
 
 impl Drop for ProbeHandle {
@@ -179,6 +174,8 @@ struct Probe {
     producer: BaseProducer<ProbeProducerContext>,
     consumer: BaseConsumer<StatsContext>,
     outstanding: Outstanding,
+    /// This probe's latency histogram (one lookup at start, not one per record).
+    latency: Arc<Histogram>,
     partitions: i32,
     sequence: u64,
 }
@@ -213,7 +210,7 @@ impl Probe {
         }
         let sla = target.config.sla.as_secs_f64();
         p.sla.get_or_create(&labels).set(sla);
-        p.latency.get_or_create(&labels, sla);
+        let latency = p.latency.get_or_create(&labels, sla);
         let outstanding: Outstanding = Arc::default();
         let producer = target
             .source
@@ -248,6 +245,7 @@ impl Probe {
             producer,
             consumer,
             outstanding,
+            latency,
             partitions: 0,
             sequence: 0,
         })
@@ -394,10 +392,7 @@ impl Probe {
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&(m.partition(), sequence));
                     // `sent` comes from the record: any i64.
-                    let latency = now.saturating_sub(sent).max(0) as f64 / 1000.0;
-                    p.latency
-                        .get_or_create(&self.labels, self.target.config.sla.as_secs_f64())
-                        .observe(latency);
+                    self.latency.observe(lag_seconds(now, sent));
                     p.received.get_or_create(&self.labels).inc();
                     p.last_received
                         .get_or_create(&self.labels)
