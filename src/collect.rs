@@ -437,12 +437,8 @@ impl Collector {
         let client = &self.client;
         let detailed: Vec<Option<Link>> = stream::iter(listed)
             .map(|l| async move {
-                match client.link_with_tasks(cluster_id, &l.name).await {
-                    Ok(d) => Ok(Some(d)),
-                    // Deleted between the two calls.
-                    Err(RestError::Http { status: 404, .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                // Deleted between the two calls: left out.
+                unless_deleted(client.link_with_tasks(cluster_id, &l.name).await)
             })
             .buffered(self.config.max_concurrent_requests)
             .try_collect()
@@ -458,21 +454,24 @@ impl Collector {
     ) -> Result<BTreeMap<String, LinkConfigs>, RestError> {
         let client = &self.client;
         let names: Vec<String> = links.iter().map(|l| l.name.clone()).collect();
-        let fetched: Vec<(String, Option<LinkConfigs>)> = stream::iter(names)
+        let fetched: Vec<Option<(String, LinkConfigs)>> = stream::iter(names)
             .map(|name| async move {
-                match client.link_configs(cluster_id, &name).await {
-                    Ok(c) => Ok((name, Some(c))),
-                    Err(RestError::Http { status: 404, .. }) => Ok((name, None)),
-                    Err(e) => Err(e),
-                }
+                let configs = unless_deleted(client.link_configs(cluster_id, &name).await)?;
+                Ok::<_, RestError>(configs.map(|c| (name, c)))
             })
             .buffered(self.config.max_concurrent_requests)
             .try_collect()
             .await?;
-        Ok(fetched
-            .into_iter()
-            .filter_map(|(name, c)| c.map(|c| (name, c)))
-            .collect())
+        Ok(fetched.into_iter().flatten().collect())
+    }
+}
+
+/// `result`, with a 404 (the object was deleted since it was listed) as `Ok(None)`.
+fn unless_deleted<T>(result: Result<T, RestError>) -> Result<Option<T>, RestError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(RestError::Http { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

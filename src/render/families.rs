@@ -17,9 +17,8 @@ pub fn label_value(value: Option<&str>) -> &str {
     value.filter(|v| !v.is_empty()).unwrap_or(UNKNOWN_LABEL)
 }
 
-/// Escapes a label value for the exposition format.
-pub(crate) fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// Appends a label value to `out`, escaped for the exposition format.
+pub(crate) fn push_escaped(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -28,7 +27,6 @@ pub(crate) fn escape(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// The labels of a per-cluster family after `kafka_cluster`, in output order.
@@ -36,7 +34,7 @@ pub(crate) trait LabelSet {
     /// The label names.
     const NAMES: &'static [&'static str];
     /// The label values, in the order of [`Self::NAMES`].
-    fn values(&self) -> Vec<&str>;
+    fn values(&self) -> impl Iterator<Item = &str>;
 }
 
 /// Declares a label set: a struct of `&str` fields whose names are the label names.
@@ -50,8 +48,8 @@ macro_rules! label_set {
 
         impl LabelSet for $name<'_> {
             const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
-            fn values(&self) -> Vec<&str> {
-                vec![$(self.$field),*]
+            fn values(&self) -> impl Iterator<Item = &str> {
+                [$(self.$field),*].into_iter()
             }
         }
     };
@@ -321,17 +319,20 @@ families! {
 
 /// Writes the sample lines of one cluster, family by family.
 #[derive(Debug)]
-pub(crate) struct SampleWriter<'a> {
+pub(crate) struct SampleWriter {
     out: Vec<String>,
-    cluster: &'a str,
+    /// `cluster` as its `kafka_cluster` label value, escaped (the same in every sample).
+    cluster: String,
 }
 
-impl<'a> SampleWriter<'a> {
+impl SampleWriter {
     /// A writer of `cluster`'s samples.
-    pub(crate) fn new(cluster: &'a str) -> Self {
+    pub(crate) fn new(cluster: &str) -> Self {
+        let mut escaped = String::with_capacity(cluster.len());
+        push_escaped(&mut escaped, label_value(Some(cluster)));
         Self {
             out: vec![String::new(); CLUSTER_FAMILIES.len()],
-            cluster,
+            cluster: escaped,
         }
     }
 
@@ -347,14 +348,11 @@ impl<'a> SampleWriter<'a> {
     pub(crate) fn sample<F: Family>(&mut self, _family: F, labels: F::Labels<'_>, value: f64) {
         let def = &CLUSTER_FAMILIES[F::INDEX];
         let buf = &mut self.out[F::INDEX];
-        let _ = write!(
-            buf,
-            "{}{{kafka_cluster=\"{}\"",
-            def.name,
-            escape(label_value(Some(self.cluster)))
-        );
+        let _ = write!(buf, "{}{{kafka_cluster=\"{}\"", def.name, self.cluster);
         for (label, v) in def.labels.iter().zip(labels.values()) {
-            let _ = write!(buf, ",{label}=\"{}\"", escape(label_value(Some(v))));
+            let _ = write!(buf, ",{label}=\"");
+            push_escaped(buf, label_value(Some(v)));
+            buf.push('"');
         }
         if value.fract() == 0.0 && value.abs() < 1e15 {
             let _ = writeln!(buf, "}} {}", value as i64);

@@ -61,23 +61,17 @@ fn mirror_families(
                 mirror_topic,
                 partition: &partition,
             };
-            let values = [
-                p.destination.map(|d| d as f64),
-                p.source.map(|s| s as f64),
-                lag.map(|l| l as f64),
-                p.lag_seconds,
-            ];
-            if let Some(v) = values[0] {
-                w.sample(family::PartitionDestHwm, labels, v);
+            if let Some(d) = p.destination {
+                w.sample(family::PartitionDestHwm, labels, d as f64);
             }
-            if let Some(v) = values[1] {
-                w.sample(family::PartitionSourceHwm, labels, v);
+            if let Some(s) = p.source {
+                w.sample(family::PartitionSourceHwm, labels, s as f64);
             }
-            if let Some(v) = values[2] {
-                w.sample(family::PartitionMeasuredLag, labels, v);
+            if let Some(lag) = lag {
+                w.sample(family::PartitionMeasuredLag, labels, lag as f64);
             }
-            if let Some(v) = values[3] {
-                w.sample(family::PartitionLagSeconds, labels, v);
+            if let Some(s) = p.lag_seconds {
+                w.sample(family::PartitionLagSeconds, labels, s);
             }
         }
     }

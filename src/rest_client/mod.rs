@@ -320,7 +320,7 @@ impl RestClient {
                 Err(e) => return Err(self.classify(e)),
             };
             *budget = budget.saturating_sub(body.len() as u64);
-            return serde_json::from_slice(&body).map_err(|e| RestError::Decode(e.to_string()));
+            return decode(&body);
         }
         let headers = resp.headers().clone();
         // Only the start of an error body is read, for its message.
