@@ -83,20 +83,38 @@ impl CollectMetrics {
         let m = Self::default();
         m.register_families(registry);
         for c in clusters {
-            let labels = ClusterLabels::of(c);
-            m.up.get_or_create(&labels).set(0);
-            m.throttled.get_or_create(&labels).inc_by(0);
-            m.backoff.get_or_create(&labels).set(0.0);
-            for reason in CollectionErrorReason::ALL {
-                m.errors
-                    .get_or_create(&ReasonLabels {
-                        kafka_cluster: c.clone(),
-                        reason,
-                    })
-                    .inc_by(0);
-            }
+            m.start_cluster(c);
         }
         m
+    }
+
+    /// Writes `cluster`'s `up` (0), throttled count, back-off and errors (every reason) at
+    /// their start values: at start, and for a cluster a reload adds.
+    pub fn start_cluster(&self, cluster: &str) {
+        let labels = ClusterLabels::of(cluster);
+        self.up.get_or_create(&labels).set(0);
+        self.throttled.get_or_create(&labels).inc_by(0);
+        self.backoff.get_or_create(&labels).set(0.0);
+        for reason in CollectionErrorReason::ALL {
+            self.errors
+                .get_or_create(&ReasonLabels {
+                    kafka_cluster: cluster.to_owned(),
+                    reason,
+                })
+                .inc_by(0);
+        }
+    }
+
+    /// Removes `cluster`'s gauges (`up`, duration, last success, back-off, links): a cluster
+    /// a reload removed reads as gone, not as down, if it comes back. Its counters stay (a
+    /// cluster that comes back continues them).
+    pub fn forget_cluster(&self, cluster: &str) {
+        let labels = ClusterLabels::of(cluster);
+        self.up.remove(&labels);
+        self.duration.remove(&labels);
+        self.last_success.remove(&labels);
+        self.backoff.remove(&labels);
+        self.links.remove(&labels);
     }
 
     fn register_families(&self, registry: &mut Registry) {

@@ -4,21 +4,24 @@
 //! each other: each has its own stop signal, and the shutdown signals (a watch channel for
 //! tasks, a [`StopSignal`] for threads) are set only here, by [`Exporter::shutdown`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{watch, Mutex};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::collect::{self, supervise_collector, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError};
-use crate::http::{serve, AppState, HttpMetrics, ServeLimits, WebOptions};
+use crate::http::{serve, AppState, HttpMetrics, Lifecycle, ServeLimits, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
 use crate::process::ProcessCollector;
-use crate::render::{register_build_info, Exposition};
+use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
+use crate::render::{register_build_info, Exposition, Part};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
 
@@ -38,6 +41,8 @@ pub struct Telemetry {
     pub kafka: KafkaMetrics,
     /// The probes' families.
     pub probe: ProbeMetrics,
+    /// The configuration reloads' families.
+    pub reload: ReloadMetrics,
 }
 
 impl Telemetry {
@@ -54,6 +59,7 @@ impl Telemetry {
         let http = HttpMetrics::register(registry);
         let kafka = KafkaMetrics::register(registry);
         let probe = ProbeMetrics::register(registry);
+        let reload = ReloadMetrics::register(registry);
         Self {
             exposition: Arc::new(Exposition::new(root)),
             collect,
@@ -61,6 +67,7 @@ impl Telemetry {
             http,
             kafka,
             probe,
+            reload,
         }
     }
 
@@ -117,17 +124,32 @@ pub enum StartError {
     },
 }
 
+/// A reload was rejected; the running configuration stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The exporter was started from a configuration built in code: there is no file to read.
+    #[error("no configuration file to reload (the exporter was started without --config)")]
+    NoFile,
+    /// The exporter is shutting down.
+    #[error("the exporter is shutting down")]
+    ShuttingDown,
+    /// The file is invalid, or librdkafka refuses a `kafka` section.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A cluster's workers cannot be built or started.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
 /// A running exporter.
 #[derive(Debug)]
 pub struct Exporter {
     address: SocketAddr,
     shutdown: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    server: JoinSet<()>,
     exposition: Arc<Exposition>,
     status: StatusBoard,
-    /// The shutdown of the Kafka-side threads (measurers and probes); no worker sets it.
-    thread_shutdown: StopSignal,
-    measurers: Vec<MeasurerHandle>,
+    clusters: Arc<Clusters>,
 }
 
 impl Exporter {
@@ -145,19 +167,35 @@ impl Exporter {
             listen_address: listen_address.to_owned(),
             telemetry_path: telemetry_path.to_owned(),
             limits: ServeLimits::default(),
+            enable_lifecycle: false,
         };
         Self::start_with(config, &web).await
     }
 
     /// [`Exporter::start`] with every `--web.*` option, the HTTP server's limits included.
-    /// Nothing starts if librdkafka refuses a `kafka` section ([`StartError::Config`]).
+    /// Nothing starts if librdkafka refuses a `kafka` section ([`StartError::Config`]). A
+    /// reload from a file fails with [`ReloadError::NoFile`] (see
+    /// [`Exporter::start_with_file`]).
     ///
     /// # Errors
     /// librdkafka refuses a `kafka` section, a cluster's REST client cannot be built, a
     /// measurer thread cannot start, or the listener cannot be bound.
     pub async fn start_with(config: Config, web: &WebOptions) -> Result<Self, StartError> {
-        let (listen_address, telemetry_path) =
-            (web.listen_address.as_str(), web.telemetry_path.as_str());
+        Self::start_with_file(config, web, None).await
+    }
+
+    /// [`Exporter::start_with`] for `config` loaded from `config_file`, which reloads
+    /// ([`Exporter::reload_file`], SIGHUP, `POST /-/reload` with `--web.enable-lifecycle`)
+    /// read again.
+    ///
+    /// # Errors
+    /// As [`Exporter::start_with`].
+    pub async fn start_with_file(
+        config: Config,
+        web: &WebOptions,
+        config_file: Option<PathBuf>,
+    ) -> Result<Self, StartError> {
+        let telemetry_path = web.telemetry_path.as_str();
         crate::kafka::client::check(&config)?;
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let telemetry = Telemetry::new(&names);
@@ -165,12 +203,23 @@ impl Exporter {
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
         install_panic_hook();
-        let thread_shutdown = StopSignal::new();
-        let (collectors, measurers) = workers(config, &telemetry, &status, &thread_shutdown)?;
-        let (listener, address) = bind(listen_address).await?;
-        let mut tasks = JoinSet::new();
-        for c in collectors {
-            tasks.spawn(supervise_collector(c, stop.clone()));
+        let clusters = Arc::new(Clusters {
+            running: Mutex::new(BTreeMap::new()),
+            telemetry: telemetry.clone(),
+            status: status.clone(),
+            stop: stop.clone(),
+            thread_shutdown: StopSignal::new(),
+            config_file,
+        });
+        let every: BTreeSet<String> = names.into_iter().collect();
+        let built = clusters.build(&config, &every)?;
+        let (listener, address) = bind(&web.listen_address).await?;
+        {
+            let mut running = clusters.running.lock().await;
+            for (setup, collector) in built {
+                let name = setup.cluster.name.clone();
+                running.insert(name, clusters.launch(setup, collector)?);
+            }
         }
         let state = AppState {
             exposition: exposition.clone(),
@@ -178,17 +227,18 @@ impl Exporter {
             metrics: telemetry.http.clone(),
             telemetry_path: telemetry_path.to_owned(),
             limits: web.limits,
+            lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
         };
-        tasks.spawn(serve(listener, state, stop));
+        let mut server = JoinSet::new();
+        server.spawn(serve(listener, state, stop));
         tracing::info!(%address, telemetry_path, "serving");
         Ok(Self {
             address,
             shutdown,
-            tasks,
+            server,
             exposition,
             status,
-            thread_shutdown,
-            measurers,
+            clusters,
         })
     }
 
@@ -207,12 +257,41 @@ impl Exporter {
         &self.status
     }
 
+    /// Applies `config` to the running clusters, compared by name ([`Plan`]): added clusters
+    /// start, removed ones stop and their series (rendered and self-metrics) are withdrawn,
+    /// changed ones restart, unchanged ones keep running untouched. A configuration
+    /// librdkafka refuses, or with a cluster whose REST client cannot be built, is rejected
+    /// before anything changes. Records the outcome in [`ReloadMetrics`] and logs it.
+    ///
+    /// # Errors
+    /// The configuration is rejected (the running one stays), or the exporter is shutting
+    /// down.
+    pub async fn reload(&self, config: Config) -> Result<Plan, ReloadError> {
+        self.clusters.reload(config).await
+    }
+
+    /// Reads the configuration file again and applies it as [`Exporter::reload`] does; an
+    /// invalid file is rejected with the key at fault named, and the running configuration
+    /// stays.
+    ///
+    /// # Errors
+    /// No file (see [`Exporter::start_with_file`]), an invalid file, or as
+    /// [`Exporter::reload`].
+    pub async fn reload_file(&self) -> Result<Plan, ReloadError> {
+        self.clusters.reload_file().await
+    }
+
     /// Stops collectors and the server; open HTTP requests finish first.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        self.thread_shutdown.stop();
-        while self.tasks.join_next().await.is_some() {}
-        let measurers = std::mem::take(&mut self.measurers);
+        self.clusters.thread_shutdown.stop();
+        let workers = std::mem::take(&mut *self.clusters.running.lock().await);
+        let mut measurers = Vec::new();
+        for (_, w) in workers {
+            let _ = w.collector.await;
+            measurers.extend(w.measurer);
+        }
+        while self.server.join_next().await.is_some() {}
         // Joining waits for blocking librdkafka calls: not on a runtime worker.
         let _ = tokio::task::spawn_blocking(move || {
             for m in measurers {
@@ -223,39 +302,211 @@ impl Exporter {
     }
 }
 
-/// One collector per cluster and, for a cluster with a `kafka` section, its measurer thread
-/// (started) fed by the collector.
-fn workers(
-    config: Config,
-    telemetry: &Telemetry,
-    status: &StatusBoard,
-    thread_shutdown: &StopSignal,
-) -> Result<(Vec<Collector>, Vec<MeasurerHandle>), StartError> {
-    let mut collectors = Vec::new();
-    let mut measurers = Vec::new();
-    for (index, cluster) in config.clusters.into_iter().enumerate() {
-        let mut collector = Collector::new(cluster.clone(), telemetry.collector_outputs(status))
-            .map_err(|e| StartError::Client {
-                index,
-                key: e.to_string(),
+/// The `POST /-/reload` handler's way to [`Clusters::reload_file`].
+fn lifecycle(clusters: &Arc<Clusters>) -> Lifecycle {
+    let clusters = clusters.clone();
+    Lifecycle::new(move || {
+        let clusters = clusters.clone();
+        Box::pin(async move {
+            clusters
+                .reload_file()
+                .await
+                .map(|plan| plan.to_string())
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// One cluster's running workers.
+#[derive(Debug)]
+struct Workers {
+    setup: ClusterSetup,
+    collector: JoinHandle<()>,
+    measurer: Option<MeasurerHandle>,
+}
+
+/// The running clusters and what it takes to change them: shared by the exporter and the
+/// `POST /-/reload` handler. Reloads take turns (the lock on `running`).
+struct Clusters {
+    running: Mutex<BTreeMap<String, Workers>>,
+    telemetry: Telemetry,
+    status: StatusBoard,
+    /// The exporter's shutdown, for the collector tasks.
+    stop: watch::Receiver<bool>,
+    /// The shutdown of the Kafka-side threads (measurers and probes); no worker sets it. A
+    /// measurer's own stop is its snapshot channel closing (its collector gone).
+    thread_shutdown: StopSignal,
+    config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Clusters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clusters")
+            .field("config_file", &self.config_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clusters {
+    /// The collectors of the clusters of `config` named in `names`, not started.
+    fn build(
+        &self,
+        config: &Config,
+        names: &BTreeSet<String>,
+    ) -> Result<Vec<(ClusterSetup, Collector)>, StartError> {
+        let mut setups = ClusterSetup::of(config);
+        let mut built = Vec::new();
+        for (index, cluster) in config.clusters.iter().enumerate() {
+            let Some(setup) = names.get(&cluster.name).and_then(|n| setups.remove(n)) else {
+                continue;
+            };
+            let outputs = self.telemetry.collector_outputs(&self.status);
+            let collector = Collector::new(cluster.clone(), outputs).map_err(|e| {
+                StartError::Client {
+                    index,
+                    key: e.to_string(),
+                }
             })?;
-        if cluster.kafka.is_some() {
+            built.push((setup, collector));
+        }
+        Ok(built)
+    }
+
+    /// Starts a built collector and, for a cluster with a `kafka` section, its measurer.
+    fn launch(&self, setup: ClusterSetup, collector: Collector) -> Result<Workers, StartError> {
+        let mut collector = collector;
+        let mut measurer = None;
+        if setup.cluster.kafka.is_some() {
             let (sender, receiver) = std::sync::mpsc::channel();
-            let name = cluster.name.clone();
-            let sources = config.source_clusters.clone();
-            let outputs = telemetry.kafka_outputs();
-            let measurer =
-                Measurer::spawn(cluster, sources, outputs, receiver, thread_shutdown.clone())
-                    .map_err(|source| StartError::Thread {
-                        cluster: name,
-                        source,
-                    })?;
-            measurers.push(measurer);
+            let outputs = self.telemetry.kafka_outputs();
+            let spawned = Measurer::spawn(
+                setup.cluster.clone(),
+                setup.sources.clone(),
+                outputs,
+                receiver,
+                self.thread_shutdown.clone(),
+            );
+            measurer = Some(spawned.map_err(|source| StartError::Thread {
+                cluster: setup.cluster.name.clone(),
+                source,
+            })?);
             collector = collector.with_kafka(sender);
         }
-        collectors.push(collector);
+        let collector = tokio::spawn(supervise_collector(collector, self.stop.clone()));
+        Ok(Workers {
+            setup,
+            collector,
+            measurer,
+        })
     }
-    Ok((collectors, measurers))
+
+    /// [`Exporter::reload_file`].
+    async fn reload_file(&self) -> Result<Plan, ReloadError> {
+        let loaded = match &self.config_file {
+            Some(path) => Config::load(path).map_err(ReloadError::from),
+            None => Err(ReloadError::NoFile),
+        };
+        match loaded {
+            Ok(config) => self.reload(config).await,
+            Err(e) => Err(self.rejected(e)),
+        }
+    }
+
+    /// [`Exporter::reload`].
+    async fn reload(&self, config: Config) -> Result<Plan, ReloadError> {
+        match self.apply(config).await {
+            Ok(plan) => {
+                self.telemetry.reload.record(true);
+                tracing::info!(
+                    added = ?plan.added,
+                    removed = ?plan.removed,
+                    changed = ?plan.changed,
+                    unchanged = plan.unchanged.len(),
+                    "configuration reloaded"
+                );
+                Ok(plan)
+            }
+            Err(e) => Err(self.rejected(e)),
+        }
+    }
+
+    /// Records and logs a rejected reload.
+    fn rejected(&self, e: ReloadError) -> ReloadError {
+        self.telemetry.reload.record(false);
+        tracing::error!(error = %e, "configuration reload failed; the running configuration stays");
+        e
+    }
+
+    /// Applies `config`: see [`Exporter::reload`].
+    async fn apply(&self, config: Config) -> Result<Plan, ReloadError> {
+        crate::kafka::client::check(&config)?;
+        let mut running = self.running.lock().await;
+        if *self.stop.borrow() {
+            return Err(ReloadError::ShuttingDown);
+        }
+        let current = running
+            .iter()
+            .map(|(name, w)| (name.clone(), w.setup.clone()))
+            .collect();
+        let plan = Plan::diff(&current, &ClusterSetup::of(&config));
+        let starting: BTreeSet<String> = plan.added.iter().chain(&plan.changed).cloned().collect();
+        let built = self.build(&config, &starting).inspect_err(|_| {
+            // A built collector put its cluster on the status board.
+            let mut board = self.status.write().unwrap_or_else(|e| e.into_inner());
+            for name in &plan.added {
+                board.remove(name);
+            }
+        })?;
+        let (added, changed): (Vec<_>, Vec<_>) = built
+            .into_iter()
+            .partition(|(setup, _)| plan.added.contains(&setup.cluster.name));
+        // Added clusters first: they do not wait for others to stop.
+        for (setup, collector) in added {
+            let name = setup.cluster.name.clone();
+            self.telemetry.exposition.restore(&name);
+            self.telemetry.collect.start_cluster(&name);
+            running.insert(name, self.launch(setup, collector)?);
+        }
+        let stopping: Vec<Workers> = plan
+            .removed
+            .iter()
+            .chain(&plan.changed)
+            .filter_map(|name| running.remove(name))
+            .collect();
+        futures::future::join_all(stopping.into_iter().map(stop_workers)).await;
+        for name in &plan.removed {
+            self.forget(name);
+        }
+        for (setup, collector) in changed {
+            let name = setup.cluster.name.clone();
+            if setup.cluster.kafka.is_none() {
+                self.telemetry.exposition.set_part(&name, Part::Kafka, None);
+            }
+            running.insert(name, self.launch(setup, collector)?);
+        }
+        Ok(plan)
+    }
+
+    /// After a removed cluster's workers stopped: its series withdrawn, off the status board.
+    fn forget(&self, name: &str) {
+        self.telemetry.exposition.retire(name);
+        self.telemetry.collect.forget_cluster(name);
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    }
+}
+
+/// Stops a cluster's workers and waits for them: the collector task is cancelled (at once,
+/// even in the middle of a hung request), which closes its measurer's snapshot channel; the
+/// measurer thread ends after its current step and is joined off the runtime's workers.
+async fn stop_workers(workers: Workers) {
+    workers.collector.abort();
+    let _ = workers.collector.await;
+    if let Some(measurer) = workers.measurer {
+        let _ = tokio::task::spawn_blocking(move || measurer.join()).await;
+    }
 }
 
 /// The listener on `listen_address` and the address it got.

@@ -108,6 +108,36 @@ pub struct WebOptions {
     pub telemetry_path: String,
     /// The server's limits (the other `--web.*` flags).
     pub limits: ServeLimits,
+    /// `--web.enable-lifecycle`: `POST /-/reload` reloads the configuration (else 403).
+    pub enable_lifecycle: bool,
+}
+
+/// What `POST /-/reload` calls: reloads the configuration, `Ok` with a summary of the
+/// changes or `Err` with the reason it was rejected.
+pub type ReloadFn = dyn Fn() -> futures::future::BoxFuture<'static, Result<String, String>>
+    + Send
+    + Sync;
+
+/// The lifecycle endpoint's action (`--web.enable-lifecycle`). Cloning shares it.
+#[derive(Clone)]
+pub struct Lifecycle(Arc<ReloadFn>);
+
+impl Lifecycle {
+    /// A lifecycle endpoint whose `POST /-/reload` calls `reload`.
+    pub fn new(
+        reload: impl Fn() -> futures::future::BoxFuture<'static, Result<String, String>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        Self(Arc::new(reload))
+    }
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lifecycle")
+    }
 }
 
 /// What the HTTP server and its handlers read.
@@ -123,6 +153,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// The server's limits.
     pub limits: ServeLimits,
+    /// `POST /-/reload` (`--web.enable-lifecycle`); `None`: answered 403.
+    pub lifecycle: Option<Lifecycle>,
 }
 
 type Body = Full<Bytes>;
@@ -379,6 +411,9 @@ async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body
     // Nothing here takes a body: refuse one without reading it, and close the connection
     // rather than read past it (hyper reads no body that is not polled).
     let has_body = !req.body().is_end_stream();
+    if req.uri().path() == "/-/reload" && !has_body {
+        return Ok(reload(&state, req.method()).await);
+    }
     let refused = if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
         Some((405, "method not allowed\n"))
     } else if has_body {
@@ -424,6 +459,28 @@ async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body
         }
     };
     Ok(resp)
+}
+
+/// `/-/reload`, as Prometheus answers it: `POST` or `PUT` reloads the configuration when the
+/// lifecycle endpoint is enabled (200 with a summary, 500 with the reason it was rejected),
+/// else 403; other methods get 405.
+async fn reload(state: &AppState, method: &hyper::Method) -> Response<Body> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if method != hyper::Method::POST && method != hyper::Method::PUT {
+        let mut resp = respond(405, TEXT, "Only POST or PUT requests allowed\n");
+        resp.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("POST, PUT"),
+        );
+        return resp;
+    }
+    let Some(lifecycle) = &state.lifecycle else {
+        return respond(403, TEXT, "Lifecycle API is not enabled.\n");
+    };
+    match (lifecycle.0)().await {
+        Ok(summary) => respond(200, TEXT, format!("reloaded: {summary}\n")),
+        Err(e) => respond(500, TEXT, format!("failed to reload config: {e}\n")),
+    }
 }
 
 fn header_contains(req: &Request<Incoming>, name: &str, needle: &str) -> bool {

@@ -22,7 +22,9 @@
 //! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
 //! - [`supervise`]: per-worker supervision (panics caught, restart with back-off), stop
 //!   signals and shutdown;
-//! - [`exporter`]: wiring (each component registers its own self-metrics) and shutdown;
+//! - [`reload`]: what a configuration reload changes, cluster by cluster, and its metrics;
+//! - [`exporter`]: wiring (each component registers its own self-metrics), reloads and
+//!   shutdown;
 //! - [`util`]: durations, Unix time, closed sets of label values;
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
 //!   pointed at it.
@@ -41,6 +43,7 @@ pub mod http;
 pub mod kafka;
 pub mod link_filters;
 pub mod process;
+pub mod reload;
 pub mod render;
 pub mod rest_client;
 pub mod snapshot;

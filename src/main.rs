@@ -61,6 +61,10 @@ struct Cli {
     /// 30s; then the connection is closed.
     #[arg(long = "web.write-timeout", default_value = "30s", value_parser = positive_duration, global = true)]
     write_timeout: Duration,
+    /// Enable the lifecycle endpoint: `POST /-/reload` (or `PUT`) re-reads --config as SIGHUP
+    /// does. Without it, /-/reload answers 403.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    enable_lifecycle: bool,
     /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -88,6 +92,7 @@ impl Cli {
                 max_request_bytes: self.max_request_bytes as usize,
                 write_timeout: self.write_timeout,
             },
+            enable_lifecycle: self.enable_lifecycle,
         }
     }
 }
@@ -170,8 +175,8 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        None => match load(cli.config) {
-            Ok(config) => runtime.block_on(run_exporter(config, &web)),
+        None => match load(cli.config.clone()) {
+            Ok(config) => runtime.block_on(run_exporter(config, cli.config, &web)),
             Err(code) => code,
         },
     }
@@ -195,10 +200,10 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
     })
 }
 
-async fn run_exporter(config: Config, web: &WebOptions) -> ExitCode {
-    match Exporter::start_with(config, web).await {
+async fn run_exporter(config: Config, path: Option<PathBuf>, web: &WebOptions) -> ExitCode {
+    match Exporter::start_with_file(config, web, path).await {
         Ok(exporter) => {
-            shutdown_signal().await;
+            reload_on_sighup_until_shutdown(&exporter).await;
             tracing::info!("shutting down");
             exporter.shutdown().await;
             ExitCode::SUCCESS
@@ -290,6 +295,25 @@ async fn run_sim(path: Option<String>) -> ExitCode {
         let _ = std::fs::remove_dir_all(dir);
     }
     ExitCode::SUCCESS
+}
+
+/// Reloads the configuration on each SIGHUP (the outcome is logged and in the
+/// `clusterlink_exporter_config_last_reload_*` metrics); returns on Ctrl-C or SIGTERM.
+async fn reload_on_sighup_until_shutdown(exporter: &Exporter) {
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("install SIGHUP handler");
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // Logged and counted by the exporter.
+                let _ = exporter.reload_file().await;
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

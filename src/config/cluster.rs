@@ -223,7 +223,7 @@ impl Flavour {
 
 /// Everything needed to poll one destination cluster: a validated `clusters[]` entry, or one
 /// built in code with [`ClusterConfig::platform`] / [`ClusterConfig::cloud`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
     /// The `kafka_cluster` label of every series about this cluster. Unique.
     pub name: String,
@@ -322,6 +322,14 @@ pub struct TlsConfig {
 pub struct NameFilter {
     include: Vec<Regex>,
     exclude: Vec<Regex>,
+}
+
+/// Equal when the same patterns are given in the same order (a reload compares configurations).
+impl PartialEq for NameFilter {
+    fn eq(&self, other: &Self) -> bool {
+        super::values::same_regexes(&self.include, &other.include)
+            && super::values::same_regexes(&self.exclude, &other.exclude)
+    }
 }
 
 impl NameFilter {

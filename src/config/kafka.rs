@@ -493,7 +493,7 @@ impl KafkaTls {
 
 /// A source cluster of some links: where lag in seconds, source watermarks, source committed
 /// offsets and the probe's producer connect.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SourceClusterConfig {
     /// Name of the source cluster: the `connection` label of its Kafka-side metrics. Unique.
     pub name: String,

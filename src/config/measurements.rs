@@ -176,6 +176,17 @@ pub struct OffsetSyncConfig {
     pub max_groups: usize,
 }
 
+/// Equal when every field is, the pattern compared as text (a reload compares configurations).
+impl PartialEq for OffsetSyncConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.enabled == other.enabled
+            && self.groups == other.groups
+            && self.max_groups == other.max_groups
+            && self.group_pattern.as_ref().map(Regex::as_str)
+                == other.group_pattern.as_ref().map(Regex::as_str)
+    }
+}
+
 impl Default for OffsetSyncConfig {
     fn default() -> Self {
         Self {

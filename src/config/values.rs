@@ -11,6 +11,11 @@ use regex::Regex;
 use super::{invalid, ConfigError};
 use crate::util::{parse_duration_checked, DurationError};
 
+/// Whether two regex lists hold the same patterns in the same order.
+pub(super) fn same_regexes(a: &[Regex], b: &[Regex]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_str() == y.as_str())
+}
+
 /// `key.name`: the full key of a key inside the section at `key`.
 pub(super) fn at(key: &str, name: &str) -> String {
     format!("{key}.{name}")

@@ -95,6 +95,8 @@ pub enum Part {
 pub struct Exposition {
     own: Registry,
     clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
+    /// Clusters removed by a reload: their self-metric series are left out of the output.
+    retired: RwLock<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Exposition {
@@ -109,7 +111,47 @@ impl Exposition {
         Self {
             own,
             clusters: RwLock::new(BTreeMap::new()),
+            retired: RwLock::new(BTreeSet::new()),
         }
+    }
+
+    /// Leaves `cluster`'s self-metric series (every sample labelled `kafka_cluster="cluster"`
+    /// in the registry) out of the output, and withdraws both parts of its rendering: for a
+    /// cluster removed by a reload, whose workers have stopped.
+    pub fn retire(&self, cluster: &str) {
+        self.retired
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cluster.to_owned());
+        self.set_part(cluster, Part::Rest, None);
+        self.set_part(cluster, Part::Kafka, None);
+    }
+
+    /// Serves `cluster`'s self-metric series again (a cluster added by a reload).
+    pub fn restore(&self, cluster: &str) {
+        self.retired
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(cluster);
+    }
+
+    /// `own` without the samples of retired clusters.
+    fn without_retired(&self, own: String) -> String {
+        let retired = self.retired.read().unwrap_or_else(|e| e.into_inner());
+        if retired.is_empty() {
+            return own;
+        }
+        let markers: Vec<String> = retired
+            .iter()
+            .map(|c| format!("kafka_cluster=\"{}\"", escape_label(c)))
+            .collect();
+        let mut kept = String::with_capacity(own.len());
+        for line in own.split_inclusive('\n') {
+            if line.starts_with('#') || !markers.iter().any(|m| line.contains(m.as_str())) {
+                kept.push_str(line);
+            }
+        }
+        kept
     }
 
     /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
@@ -134,6 +176,7 @@ impl Exposition {
         let mut own = String::new();
         prometheus_client::encoding::text::encode(&mut own, &self.own)
             .expect("writing to a String cannot fail");
+        let own = self.without_retired(own);
         let own = own.strip_suffix("# EOF\n").unwrap_or(&own);
         let size: usize = parts.iter().map(|s| s.len()).sum::<usize>() + own.len() + 8192;
         let mut out = String::with_capacity(size);
@@ -160,6 +203,14 @@ impl Publish for Exposition {
         let rendered = measured.map(|m| render_kafka(cluster, m));
         self.set_part(cluster, Part::Kafka, rendered);
     }
+}
+
+/// A label value as the text exposition escapes it (`\\`, `"`, newline).
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Metric family names and types present in an exposition text (for tests and docs checks).
