@@ -361,12 +361,11 @@ impl Clusters {
                 continue;
             };
             let outputs = self.telemetry.collector_outputs(&self.status);
-            let collector = Collector::new(cluster.clone(), outputs).map_err(|e| {
-                StartError::Client {
+            let collector =
+                Collector::new(cluster.clone(), outputs).map_err(|e| StartError::Client {
                     index,
                     key: e.to_string(),
-                }
-            })?;
+                })?;
             built.push((setup, collector));
         }
         Ok(built)

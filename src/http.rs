@@ -114,9 +114,8 @@ pub struct WebOptions {
 
 /// What `POST /-/reload` calls: reloads the configuration, `Ok` with a summary of the
 /// changes or `Err` with the reason it was rejected.
-pub type ReloadFn = dyn Fn() -> futures::future::BoxFuture<'static, Result<String, String>>
-    + Send
-    + Sync;
+pub type ReloadFn =
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<String, String>> + Send + Sync;
 
 /// The lifecycle endpoint's action (`--web.enable-lifecycle`). Cloning shares it.
 #[derive(Clone)]

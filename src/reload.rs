@@ -164,11 +164,19 @@ mod tests {
     #[test]
     fn clusters_are_compared_by_name() {
         let old = config(
-            &[("a", "http://a", false), ("b", "http://b", false), ("c", "http://c", false)],
+            &[
+                ("a", "http://a", false),
+                ("b", "http://b", false),
+                ("c", "http://c", false),
+            ],
             "s1",
         );
         let new = config(
-            &[("a", "http://a", false), ("c", "http://c2", false), ("d", "http://d", false)],
+            &[
+                ("a", "http://a", false),
+                ("c", "http://c2", false),
+                ("d", "http://d", false),
+            ],
             "s1",
         );
         let p = plan(&old, &new);
@@ -190,7 +198,8 @@ mod tests {
 
     #[test]
     fn a_changed_filter_pattern_is_a_change() {
-        let old = Config::from_yaml("clusters: [{name: a, rest_url: 'http://a/kafka/v3'}]").unwrap();
+        let old =
+            Config::from_yaml("clusters: [{name: a, rest_url: 'http://a/kafka/v3'}]").unwrap();
         let new = Config::from_yaml(
             "clusters: [{name: a, rest_url: 'http://a/kafka/v3', links: {include: ['x.*']}}]",
         )

@@ -19,5 +19,6 @@ mod kafka_measurements;
 mod metrics_doc;
 mod paging;
 mod prometheus;
+mod reload;
 mod rest_properties;
 mod supervision;
