@@ -1,8 +1,10 @@
 //! Wiring of a running exporter: the self-metrics each component registers ([`Telemetry`]),
 //! one supervised collector task per cluster, one supervised measurer thread per cluster with
-//! a `kafka` section, the shared exposition, the HTTP server, and shutdown. Workers never stop
-//! each other: each has its own stop signal, and the shutdown signals (a watch channel for
-//! tasks, a [`StopSignal`] for threads) are set only here, by [`Exporter::shutdown`].
+//! a `kafka` section, the shared exposition, the HTTP server, live reloads
+//! ([`Exporter::reload`]) and shutdown. Workers never stop each other. Each cluster's workers
+//! stop on their own, without touching the other clusters' (a reload cancels the collector
+//! task, which closes its measurer's snapshot channel); the shutdown signals (a watch channel
+//! for tasks, a [`StopSignal`] for threads) are set only here, by [`Exporter::shutdown`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
