@@ -3,7 +3,7 @@
 //! settings, an unchanged cluster keeps collecting with no scrape missing its series, an
 //! invalid file is rejected (the running configuration stays, the reload metric reads 0),
 //! `POST /-/reload` answers as Prometheus does (403 without `--web.enable-lifecycle`), and a
-//! cluster whose REST request hangs does not hold a reload up.
+//! cluster whose REST request hangs does not hold a reload up. The binary reloads on `SIGHUP`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +15,9 @@ use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_sim::{Action, RestFault, Simulator};
 
-use crate::common::eventually::{done_if, eventually_every};
+use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::scrape::{exporter_yaml, scrape, value, wait_value};
-use crate::common::servers::temp_dir;
+use crate::common::servers::{free_port, temp_dir, KillOnDrop};
 use crate::common::sim::start;
 
 const T: Duration = Duration::from_secs(30);
@@ -414,4 +414,75 @@ async fn a_hung_rest_request_does_not_hold_the_reload_up() {
         "A's series are served"
     );
     exporter.shutdown().await;
+}
+
+/// `/metrics` of the exporter at `port`, when it answers.
+async fn scrape_port(port: u16) -> Option<String> {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?;
+    resp.text().await.ok()
+}
+
+/// Scrapes the exporter at `port` until `name{labels}` reads `expected`.
+async fn wait_port_value(port: u16, name: &str, labels: &[(&str, &str)], expected: f64) {
+    let what = format!("{name}{labels:?} = {expected}");
+    eventually(T, &what, || async {
+        let text = scrape_port(port).await.unwrap_or_default();
+        let v = value(&text, name, labels);
+        done_if(v == Some(expected), v)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_reloads_on_sighup_and_keeps_running_on_an_invalid_file() {
+    let sim = start(SCENARIO).await;
+    let dir = temp_dir("reload-sighup");
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml(&sim, &[("B", "B", "")])).unwrap();
+    let log = dir.join("stderr.log");
+    let port = free_port();
+    let child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cluster-link-exporter"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP: {status}");
+    };
+    wait_port_value(port, "clusterlink_up", &[("kafka_cluster", "B")], 1.0).await;
+
+    std::fs::write(&path, yaml(&sim, &[("B", "B", ""), ("C", "B", "")])).unwrap();
+    hangup();
+    wait_port_value(port, "clusterlink_up", &[("kafka_cluster", "C")], 1.0).await;
+
+    let invalid =
+        yaml(&sim, &[("B", "B", "")]).replace("request_timeout: 2s", "request_timeout: 2 s");
+    std::fs::write(&path, invalid).unwrap();
+    hangup();
+    wait_port_value(port, SUCCESSFUL, &[], 0.0).await;
+    let text = scrape_port(port).await.expect("still serving");
+    assert_eq!(
+        value(&text, "clusterlink_up", &[("kafka_cluster", "C")]),
+        Some(1.0),
+        "C was dropped"
+    );
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let failed = logs
+        .lines()
+        .find(|l| l.contains("configuration reload failed"))
+        .unwrap_or_else(|| panic!("no reload failure logged:\n{logs}"));
+    assert!(failed.contains("defaults.request_timeout"), "{failed}");
+    drop(child);
+    std::fs::remove_dir_all(dir).ok();
 }
