@@ -319,3 +319,31 @@ fn build_info_says_version_and_revision() {
         env!("CARGO_PKG_VERSION")
     )));
 }
+
+#[test]
+fn a_retired_cluster_loses_its_own_series_and_parts_until_restored() {
+    let mut registry = Registry::default();
+    let up = Family::<crate::util::ClusterLabels, Gauge>::default();
+    registry.register("up", "Up", up.clone());
+    for c in ["gone", "gone2", "kept", "q\"x"] {
+        up.get_or_create(&crate::util::ClusterLabels::of(c)).set(1);
+    }
+    let e = Exposition::new(registry);
+    for c in ["gone", "kept", "q\"x"] {
+        e.publish_rest(c, Some(&data()));
+    }
+    e.retire("gone");
+    e.retire("q\"x");
+    let text = e.render();
+    assert!(!text.contains("\"gone\""), "{text}");
+    assert!(!text.contains("q\\\"x"), "{text}");
+    assert!(text.contains("up{kafka_cluster=\"gone2\"} 1\n"), "{text}");
+    assert!(text.contains("up{kafka_cluster=\"kept\"} 1\n"), "{text}");
+    assert!(
+        text.contains("clusterlink_link_state{kafka_cluster=\"kept\""),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE up gauge\n"), "{text}");
+    e.restore("gone");
+    assert!(e.render().contains("up{kafka_cluster=\"gone\"} 1\n"));
+}

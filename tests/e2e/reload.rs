@@ -486,3 +486,54 @@ async fn the_binary_reloads_on_sighup_and_keeps_running_on_an_invalid_file() {
     drop(child);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_cluster_with_kafka_loses_its_kafka_side_series_and_measurer() {
+    let sim = start(SCENARIO).await;
+    let path = config_path("reload-kafka");
+    let kafka = format!(
+        "kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}",
+        sim.cluster("B").bootstrap_servers
+    );
+    let sources = format!(
+        "source_clusters:\n  - name: A\n    cluster_id: {}\n    kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}\n",
+        sim.cluster("A").cluster_id,
+        sim.cluster("A").bootstrap_servers
+    );
+    let with_kafka = yaml(&sim, &[("B", "B", &kafka), ("C", "B", "")]) + &sources;
+    let exporter = start_from(&path, &with_kafka, false).await;
+    let destination = [("kafka_cluster", "B"), ("role", "destination")];
+    wait_value(&exporter, "clusterlink_kafka_up", &destination, T, |v| {
+        v == 1.0
+    })
+    .await;
+    let measured = [
+        ("kafka_cluster", "B"),
+        ("link", "ab"),
+        ("mirror_topic", "events"),
+    ];
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_measured_lag_messages",
+        &measured,
+        T,
+        |_| true,
+    )
+    .await;
+
+    std::fs::write(&path, yaml(&sim, &[("C", "B", "")])).unwrap();
+    let began = Instant::now();
+    let plan = tokio::time::timeout(T, exporter.reload_file())
+        .await
+        .expect("the reload waits for the measurer thread to end")
+        .expect("reload");
+    eprintln!("reload stopping a measurer took {:?}", began.elapsed());
+    assert_eq!(plan.removed, ["B"]);
+    let text = scrape(&exporter).await;
+    assert_eq!(
+        lines_of(&text, "B"),
+        Vec::<String>::new(),
+        "B's series are served"
+    );
+    exporter.shutdown().await;
+}
