@@ -20,12 +20,14 @@ use crate::collect::{self, supervise_collector, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError};
 use crate::http::{serve, AppState, HttpMetrics, Lifecycle, ServeLimits, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
-use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
+use crate::kafka::metrics::{KafkaConnectionLabels, ProbeLabels};
+use crate::kafka::{self, KafkaMetrics, ProbeMetrics, Role};
 use crate::process::ProcessCollector;
 use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
 use crate::render::{register_build_info, Exposition, Part};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
+use crate::util::ClusterLabels;
 
 /// The self-metrics, each family registered by the component that records it, and the
 /// exposition that serves them with the clusters' rendered series. Cloning shares them.
@@ -474,7 +476,7 @@ impl Clusters {
             .chain(&plan.changed)
             .filter_map(|name| running.remove(name))
             .collect();
-        futures::future::join_all(stopping.into_iter().map(stop_workers)).await;
+        self.stop_all(stopping).await;
         for name in &plan.removed {
             self.forget(name);
         }
@@ -486,6 +488,39 @@ impl Clusters {
             running.insert(name, self.launch(setup, collector)?);
         }
         Ok(plan)
+    }
+
+    /// Stops clusters' workers, all at once, and removes the Kafka-side gauges their measurers
+    /// wrote: a `clusterlink_kafka_up` must not outlive its measurer (a restarted one writes
+    /// its own). Counters stay, for a cluster that comes back to continue.
+    async fn stop_all(&self, stopping: Vec<Workers>) {
+        let setups: Vec<ClusterSetup> = stopping.iter().map(|w| w.setup.clone()).collect();
+        futures::future::join_all(stopping.into_iter().map(stop_workers)).await;
+        let (kafka, probe) = (&self.telemetry.kafka, &self.telemetry.probe);
+        for setup in setups.iter().filter(|s| s.cluster.kafka.is_some()) {
+            let name = &setup.cluster.name;
+            let destination = std::iter::once((name, Role::Destination));
+            let sources = setup.sources.iter().map(|s| (&s.name, Role::Source));
+            for (connection, role) in destination.chain(sources) {
+                kafka.up.remove(&KafkaConnectionLabels {
+                    kafka_cluster: name.clone(),
+                    connection: connection.clone(),
+                    role,
+                });
+            }
+            let labels = ClusterLabels::of(name);
+            kafka.duration.remove(&labels);
+            kafka.last_success.remove(&labels);
+            kafka.lag_unread.remove(&labels);
+            for p in &setup.cluster.probes {
+                let labels = ProbeLabels {
+                    kafka_cluster: name.clone(),
+                    link: p.link.clone(),
+                };
+                probe.last_received.remove(&labels);
+                probe.sla.remove(&labels);
+            }
+        }
     }
 
     /// After a removed cluster's workers stopped: its series withdrawn, off the status board.

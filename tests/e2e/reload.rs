@@ -488,7 +488,7 @@ async fn the_binary_reloads_on_sighup_and_keeps_running_on_an_invalid_file() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_removed_cluster_with_kafka_loses_its_kafka_side_series_and_measurer() {
+async fn a_removed_cluster_with_kafka_loses_its_kafka_side_series_for_good() {
     let sim = start(SCENARIO).await;
     let path = config_path("reload-kafka");
     let kafka = format!(
@@ -535,5 +535,20 @@ async fn a_removed_cluster_with_kafka_loses_its_kafka_side_series_and_measurer()
         Vec::<String>::new(),
         "B's series are served"
     );
+
+    // B back without a kafka section: its old Kafka-side gauges do not come back with it.
+    std::fs::write(
+        &path,
+        yaml(&sim, &[("B", "B", ""), ("C", "B", "")]) + &sources,
+    )
+    .unwrap();
+    assert_eq!(exporter.reload_file().await.expect("reload").added, ["B"]);
+    wait_up(&exporter, "B").await;
+    let text = scrape(&exporter).await;
+    let stale: Vec<String> = lines_of(&text, "B")
+        .into_iter()
+        .filter(|l| l.starts_with("clusterlink_kafka_up") || l.contains("measured_lag"))
+        .collect();
+    assert_eq!(stale, Vec::<String>::new(), "stale Kafka-side series of B");
     exporter.shutdown().await;
 }
