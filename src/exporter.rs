@@ -21,6 +21,7 @@ use crate::process::ProcessCollector;
 use crate::render::{register_build_info, Exposition};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
+use crate::web_config::WebGuard;
 
 /// The self-metrics, each family registered by the component that records it, and the
 /// exposition that serves them with the clusters' rendered series. Cloning shares them.
@@ -107,6 +108,9 @@ pub enum StartError {
         /// Why the thread did not start.
         source: std::io::Error,
     },
+    /// `--web.config.file` is unusable.
+    #[error(transparent)]
+    WebConfig(#[from] crate::web_config::WebConfigError),
     /// The listener cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -145,6 +149,7 @@ impl Exporter {
             listen_address: listen_address.to_owned(),
             telemetry_path: telemetry_path.to_owned(),
             limits: ServeLimits::default(),
+            web_config_file: None,
         };
         Self::start_with(config, &web).await
     }
@@ -159,6 +164,11 @@ impl Exporter {
         let (listen_address, telemetry_path) =
             (web.listen_address.as_str(), web.telemetry_path.as_str());
         crate::kafka::client::check(&config)?;
+        let web_guard = match &web.web_config_file {
+            Some(path) => Some(Arc::new(WebGuard::load(path)?)),
+            None => None,
+        };
+        let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let telemetry = Telemetry::new(&names);
         let exposition = telemetry.exposition.clone();
@@ -178,9 +188,10 @@ impl Exporter {
             metrics: telemetry.http.clone(),
             telemetry_path: telemetry_path.to_owned(),
             limits: web.limits,
+            web: web_guard,
         };
         tasks.spawn(serve(listener, state, stop));
-        tracing::info!(%address, telemetry_path, "serving");
+        tracing::info!(%address, telemetry_path, tls, "serving");
         Ok(Self {
             address,
             shutdown,

@@ -61,6 +61,11 @@ struct Cli {
     /// 30s; then the connection is closed.
     #[arg(long = "web.write-timeout", default_value = "30s", value_parser = positive_duration, global = true)]
     write_timeout: Duration,
+    /// TLS, basic auth and response headers for every endpoint, in the Prometheus
+    /// exporter-toolkit's web configuration format (see the README, "Securing /metrics").
+    /// Checked before serving (and by check-config); changed files apply to new connections.
+    #[arg(long = "web.config.file", global = true)]
+    web_config_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -88,6 +93,7 @@ impl Cli {
                 max_request_bytes: self.max_request_bytes as usize,
                 write_timeout: self.write_timeout,
             },
+            web_config_file: self.web_config_file.clone(),
         }
     }
 }
@@ -158,6 +164,12 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let web = cli.web();
+    if let Some(path) = &web.web_config_file {
+        if let Err(e) = cluster_link_exporter::web_config::WebConfig::load(path) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),

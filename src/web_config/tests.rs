@@ -252,3 +252,25 @@ fn the_guard_reads_changed_files_again_and_refuses_while_they_are_broken() {
     assert!(e.contains("without a restart"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_readme_example_parses() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("### Securing /metrics")
+        .nth(1)
+        .expect("the README has a Securing /metrics section");
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a YAML example");
+    let config = parse(example).unwrap_or_else(|e| panic!("{e}"));
+    let tls = config.tls.as_ref().expect("TLS");
+    assert_eq!(tls.client_auth, ClientAuth::RequireAndVerifyClientCert);
+    let hash = config.hash_of("prometheus").expect("the user");
+    assert!(
+        bcrypt::verify("changeme", hash).unwrap(),
+        "the example's password is changeme"
+    );
+}

@@ -137,6 +137,55 @@ fn kx_group(name: &str) -> Result<&'static dyn SupportedKxGroup, String> {
     }
 }
 
+/// `client_auth_type` (empty: `NoClientCert`), checked against whether `client_ca_file` is set.
+fn client_auth(name: Option<&str>, has_ca: bool) -> Result<ClientAuth, String> {
+    let client_auth = match name {
+        None | Some("") => ClientAuth::NoClientCert,
+        Some(name) => ClientAuth::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ClientAuth::ALL.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "tls_server_config.client_auth_type: unknown value {name:?} (one of {})",
+                    names.join(", ")
+                )
+            })?,
+    };
+    match (has_ca, client_auth.verifies()) {
+        (false, true) => Err(format!(
+            "tls_server_config.client_ca_file: required with client_auth_type {client_auth:?}"
+        )),
+        (true, false) => Err(format!(
+            "tls_server_config.client_ca_file: set, but client_auth_type {client_auth:?} \
+             verifies no client certificate (VerifyClientCertIfGiven or \
+             RequireAndVerifyClientCert)"
+        )),
+        _ => Ok(client_auth),
+    }
+}
+
+/// The protocol versions from `min_version` (default TLS12) to `max_version` (default TLS13).
+fn versions(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> Result<Vec<&'static SupportedProtocolVersion>, String> {
+    let min = version("min_version", min.unwrap_or("TLS12"))?;
+    let max = version("max_version", max.unwrap_or("TLS13"))?;
+    if min > max {
+        return Err("tls_server_config.min_version: above max_version".into());
+    }
+    let mut versions = Vec::new();
+    if min <= 12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    if max >= 13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    Ok(versions)
+}
+
 impl TlsSettings {
     /// Checks `raw`; `None` when it names no file and no client authentication (plain HTTP,
     /// as exporter-toolkit does).
@@ -155,45 +204,11 @@ impl TlsSettings {
         let key_file = raw
             .key_file
             .ok_or("tls_server_config.key_file: required when TLS is configured")?;
-        let client_auth = match raw.client_auth_type.as_deref() {
-            None | Some("") => ClientAuth::NoClientCert,
-            Some(name) => ClientAuth::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = ClientAuth::ALL.iter().map(|(n, _)| *n).collect();
-                    format!(
-                        "tls_server_config.client_auth_type: unknown value {name:?} (one of {})",
-                        names.join(", ")
-                    )
-                })?,
-        };
-        match (&raw.client_ca_file, client_auth.verifies()) {
-            (None, true) => return Err(format!(
-                "tls_server_config.client_ca_file: required with client_auth_type {client_auth:?}"
-            )),
-            (Some(_), false) => {
-                return Err(format!(
-                    "tls_server_config.client_ca_file: set, but client_auth_type {client_auth:?} \
-                     verifies no client certificate (VerifyClientCertIfGiven or \
-                     RequireAndVerifyClientCert)"
-                ))
-            }
-            _ => {}
-        }
-        let min = version("min_version", raw.min_version.as_deref().unwrap_or("TLS12"))?;
-        let max = version("max_version", raw.max_version.as_deref().unwrap_or("TLS13"))?;
-        if min > max {
-            return Err("tls_server_config.min_version: above max_version".into());
-        }
-        let mut versions = Vec::new();
-        if min <= 12 {
-            versions.push(&rustls::version::TLS12);
-        }
-        if max >= 13 {
-            versions.push(&rustls::version::TLS13);
-        }
+        let client_auth = client_auth(
+            raw.client_auth_type.as_deref(),
+            raw.client_ca_file.is_some(),
+        )?;
+        let versions = versions(raw.min_version.as_deref(), raw.max_version.as_deref())?;
         let cipher_suites = raw
             .cipher_suites
             .map(|names| names.iter().map(|n| cipher_suite(n)).collect())

@@ -36,6 +36,7 @@ async fn start(limits: ServeLimits) -> Exporter {
         listen_address: "127.0.0.1:0".into(),
         telemetry_path: "/metrics".into(),
         limits,
+        web_config_file: None,
     };
     Exporter::start_with(Config::from_yaml(UNREACHABLE).unwrap(), &web)
         .await

@@ -21,3 +21,4 @@ mod paging;
 mod prometheus;
 mod rest_properties;
 mod supervision;
+mod web_config;

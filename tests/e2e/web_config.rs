@@ -1,0 +1,357 @@
+//! `--web.config.file`: the exporter served over TLS with basic auth, as exporter-toolkit
+//! serves it. Right credentials get 200, missing or wrong ones 401 (counted), the health
+//! endpoints included; a client certificate is required and verified with
+//! `RequireAndVerifyClientCert`; a certificate rotated on disk and a changed password reach the
+//! next connection without a restart; an unusable file stops the binary before it serves.
+//!
+//! The exporter's cluster is unreachable: the HTTP side does not need a working one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use cluster_link_exporter::config::Config;
+use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::http::{ServeLimits, WebOptions};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair,
+};
+
+use crate::common::eventually::eventually;
+use crate::common::scrape::value;
+use crate::common::servers::temp_dir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
+
+/// A cluster nothing listens for, polled rarely.
+const UNREACHABLE: &str = "clusters:\n  - {name: dr, rest_url: 'http://127.0.0.1:1/kafka/v3', \
+                           cluster_id: c1, poll_interval: 60s}\n";
+
+/// How long anything should take at most on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A CA able to sign server and client certificates.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A certificate and its key, PEM.
+struct Leaf {
+    cert: String,
+    key: String,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Self { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn leaf(&self, name: &str, usage: ExtendedKeyUsagePurpose) -> Leaf {
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    fn server(&self) -> Leaf {
+        self.leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    fn client(&self) -> Leaf {
+        self.leaf("prometheus", ExtendedKeyUsagePurpose::ClientAuth)
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A web config with TLS from `server.crt`/`server.key` in its folder, then `extra`.
+fn web_yaml(extra: &str) -> String {
+    format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n{extra}")
+}
+
+async fn start(web_config: &Path) -> Exporter {
+    let web = WebOptions {
+        listen_address: "127.0.0.1:0".into(),
+        telemetry_path: "/metrics".into(),
+        limits: ServeLimits::default(),
+        web_config_file: Some(web_config.to_owned()),
+    };
+    Exporter::start_with(Config::from_yaml(UNREACHABLE).unwrap(), &web)
+        .await
+        .expect("exporter starts")
+}
+
+/// A client trusting only `ca` (PEM), presenting `identity` if given; one connection per
+/// request, so each request sees the configuration on disk.
+fn client(ca: &str, identity: Option<&Leaf>) -> reqwest::Client {
+    cluster_link_exporter::tls::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0);
+    for cert in reqwest::Certificate::from_pem_bundle(ca.as_bytes()).unwrap() {
+        builder = builder.add_root_certificate(cert);
+    }
+    if let Some(leaf) = identity {
+        let pem = format!("{}\n{}", leaf.cert, leaf.key);
+        builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// Status and `X-Frame-Options` of a GET, or the error's text.
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    user: Option<(&str, &str)>,
+) -> Result<(u16, Option<String>, Option<String>), String> {
+    let mut request = client.get(url);
+    if let Some((user, password)) = user {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let frame = header("x-frame-options");
+    let www = header("www-authenticate");
+    Ok((response.status().as_u16(), frame, www))
+}
+
+fn own_value(exporter: &Exporter, name: &str) -> f64 {
+    value(&exporter.exposition().render(), name, &[])
+        .unwrap_or_else(|| panic!("{name} is not served"))
+}
+
+#[tokio::test]
+async fn https_with_basic_auth_admits_the_right_credentials_and_counts_the_others() {
+    let dir = temp_dir("web-config-auth");
+    let ca = Ca::new("web-config test CA");
+    let server = ca.server();
+    write(&dir, "server.crt", &server.cert);
+    write(&dir, "server.key", &server.key);
+    let hash = bcrypt::hash("right", 4).unwrap();
+    let file = write(
+        &dir,
+        "web.yml",
+        &web_yaml(&format!(
+            "basic_auth_users:\n  alice: {hash}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+        )),
+    );
+    let exporter = start(&file).await;
+    let base = format!("https://localhost:{}", exporter.address().port());
+    let client = client(&ca.pem(), None);
+    assert_eq!(
+        own_value(&exporter, "clusterlink_http_requests_unauthorized_total"),
+        0.0
+    );
+
+    let ok = get(
+        &client,
+        &format!("{base}/metrics"),
+        Some(("alice", "right")),
+    )
+    .await;
+    assert_eq!(
+        ok,
+        Ok((200, Some("deny".into()), None)),
+        "right credentials"
+    );
+    let refused = Ok((401, Some("deny".into()), Some("Basic".into())));
+    for (path, user) in [
+        ("/metrics", None),
+        ("/metrics", Some(("alice", "wrong"))),
+        ("/metrics", Some(("mallory", "right"))),
+        ("/-/healthy", None),
+        ("/", None),
+    ] {
+        let got = get(&client, &format!("{base}{path}"), user).await;
+        assert_eq!(got, refused, "{path} as {user:?}");
+    }
+    let healthy = get(
+        &client,
+        &format!("{base}/-/healthy"),
+        Some(("alice", "right")),
+    )
+    .await;
+    assert_eq!(healthy.map(|r| r.0), Ok(200));
+    assert_eq!(
+        own_value(&exporter, "clusterlink_http_requests_unauthorized_total"),
+        5.0
+    );
+
+    let plain = get(
+        &client,
+        &format!("http://127.0.0.1:{}/metrics", exporter.address().port()),
+        Some(("alice", "right")),
+    )
+    .await;
+    assert!(
+        plain.is_err() || plain.as_ref().is_ok_and(|r| r.0 == 400),
+        "plain HTTP is not served: {plain:?}"
+    );
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn require_and_verify_client_cert_admits_only_certificates_of_the_client_ca() {
+    let dir = temp_dir("web-config-mtls");
+    let ca = Ca::new("web-config server CA");
+    let client_ca = Ca::new("web-config client CA");
+    let stranger_ca = Ca::new("someone else's CA");
+    let server = ca.server();
+    write(&dir, "server.crt", &server.cert);
+    write(&dir, "server.key", &server.key);
+    write(&dir, "clients.crt", &client_ca.pem());
+    let file = write(
+        &dir,
+        "web.yml",
+        &web_yaml(
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n",
+        ),
+    );
+    let exporter = start(&file).await;
+    let url = format!("https://localhost:{}/metrics", exporter.address().port());
+
+    let admitted = get(&client(&ca.pem(), Some(&client_ca.client())), &url, None).await;
+    assert_eq!(
+        admitted.map(|r| r.0),
+        Ok(200),
+        "a certificate of the client CA"
+    );
+    let anonymous = get(&client(&ca.pem(), None), &url, None).await;
+    assert!(anonymous.is_err(), "no certificate: {anonymous:?}");
+    let stranger = get(&client(&ca.pem(), Some(&stranger_ca.client())), &url, None).await;
+    assert!(
+        stranger.is_err(),
+        "a certificate of another CA: {stranger:?}"
+    );
+    eventually(DEADLINE, "both refused handshakes counted", || {
+        let errors = own_value(&exporter, "clusterlink_http_tls_handshake_errors_total");
+        std::future::ready(if errors == 2.0 { Ok(()) } else { Err(errors) })
+    })
+    .await;
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_and_a_changed_password_reach_the_next_connection() {
+    let dir = temp_dir("web-config-rotation");
+    let (old_ca, new_ca) = (Ca::new("old CA"), Ca::new("new CA"));
+    let old = old_ca.server();
+    write(&dir, "server.crt", &old.cert);
+    write(&dir, "server.key", &old.key);
+    let users = |password: &str| {
+        let hash = bcrypt::hash(password, 4).unwrap();
+        web_yaml(&format!("basic_auth_users:\n  alice: {hash}\n"))
+    };
+    let file = write(&dir, "web.yml", &users("first"));
+    let exporter = start(&file).await;
+    let url = format!("https://localhost:{}/metrics", exporter.address().port());
+    let first = get(&client(&old_ca.pem(), None), &url, Some(("alice", "first"))).await;
+    assert_eq!(first.map(|r| r.0), Ok(200), "the certificate at start");
+
+    let new = new_ca.server();
+    write(&dir, "server.key", &new.key);
+    write(&dir, "server.crt", &new.cert);
+    eventually(DEADLINE, "the new certificate served", || {
+        let url = url.clone();
+        let pem = new_ca.pem();
+        async move {
+            match get(&client(&pem, None), &url, Some(("alice", "first"))).await {
+                Ok(r) if r.0 == 200 => Ok(()),
+                other => Err(other),
+            }
+        }
+    })
+    .await;
+    let old_trust = get(&client(&old_ca.pem(), None), &url, Some(("alice", "first"))).await;
+    assert!(
+        old_trust.is_err(),
+        "the old certificate is no longer served: {old_trust:?}"
+    );
+
+    write(&dir, "web.yml", &users("second"));
+    let new_client = client(&new_ca.pem(), None);
+    let changed = get(&new_client, &url, Some(("alice", "first"))).await;
+    assert_eq!(
+        changed.map(|r| r.0),
+        Ok(401),
+        "the old password after the change"
+    );
+    let second = get(&new_client, &url, Some(("alice", "second"))).await;
+    assert_eq!(second.map(|r| r.0), Ok(200), "the new password");
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unusable_web_config_stops_the_binary_before_it_serves() {
+    let dir = temp_dir("web-config-cli");
+    let config = write(&dir, "config.yml", UNREACHABLE);
+    let cases = [
+        (
+            "unknown.yml",
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  clientauth: x\n",
+            "tls_server_config.clientauth",
+        ),
+        (
+            "missing-cert.yml",
+            &web_yaml(""),
+            "tls_server_config.cert_file",
+        ),
+        (
+            "hash.yml",
+            "basic_auth_users:\n  alice: not-a-hash\n",
+            "basic_auth_users.alice",
+        ),
+    ];
+    for (name, text, key) in cases {
+        let web = write(&dir, name, text);
+        for subcommand in [None, Some("check-config")] {
+            let mut cmd = Command::new(BIN);
+            cmd.arg("--config")
+                .arg(&config)
+                .arg("--web.config.file")
+                .arg(&web);
+            cmd.arg("--web.listen-address=127.0.0.1:0");
+            cmd.args(subcommand);
+            let out = cmd.output().expect("run the binary");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{name} {subcommand:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains(key),
+                "{name} {subcommand:?} names {key}: {stderr}"
+            );
+            assert!(!stderr.contains("serving"), "{name}: {stderr}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
