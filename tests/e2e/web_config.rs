@@ -2,7 +2,9 @@
 //! serves it. Right credentials get 200, missing or wrong ones 401 (counted), the health
 //! endpoints included; a client certificate is required and verified with
 //! `RequireAndVerifyClientCert`; a certificate rotated on disk and a changed password reach the
-//! next connection without a restart; an unusable file stops the binary before it serves.
+//! next connection without a restart; an unusable file stops the binary before it serves;
+//! Debian's Prometheus scrapes it over TLS with a client certificate and basic auth (and a job
+//! with a wrong password is refused with 401).
 //!
 //! The exporter's cluster is unreachable: the HTTP side does not need a working one.
 
@@ -20,7 +22,7 @@ use rcgen::{
 
 use crate::common::eventually::eventually;
 use crate::common::scrape::value;
-use crate::common::servers::temp_dir;
+use crate::common::servers::{start_prometheus_with_jobs, temp_dir, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
 
@@ -353,5 +355,91 @@ fn an_unusable_web_config_stops_the_binary_before_it_serves() {
             assert!(!stderr.contains("serving"), "{name}: {stderr}");
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The health of each of Prometheus' targets by job, with its last error.
+async fn targets(prometheus: &Server, client: &reqwest::Client) -> Vec<(String, String, String)> {
+    let data = prometheus.api(client, "/api/v1/targets").await;
+    let active = data
+        .as_ref()
+        .and_then(|d| d["activeTargets"].as_array().cloned());
+    active
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&t["labels"]["job"]),
+                text(&t["health"]),
+                text(&t["lastError"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_scrapes_over_tls_with_a_client_certificate_and_basic_auth() {
+    let dir = temp_dir("web-config-prometheus");
+    let (ca, client_ca) = (Ca::new("exporter CA"), Ca::new("scraper CA"));
+    let server = ca.server();
+    write(&dir, "server.crt", &server.cert);
+    write(&dir, "server.key", &server.key);
+    write(&dir, "clients.crt", &client_ca.pem());
+    let hash = bcrypt::hash("scrape-secret", 4).unwrap();
+    let file = write(
+        &dir,
+        "web.yml",
+        &web_yaml(&format!(
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n\
+             basic_auth_users:\n  prometheus: {hash}\n"
+        )),
+    );
+    let exporter = start(&file).await;
+    let target = format!("127.0.0.1:{}", exporter.address().port());
+    let job = |name: &str, password: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: ca.crt\n      \
+             cert_file: client.crt\n      key_file: client.key\n      server_name: localhost\n    \
+             basic_auth:\n      username: prometheus\n      password: {password}\n    \
+             static_configs:\n      - targets: ['{target}']\n"
+        )
+    };
+    let scraper = client_ca.client();
+    let jobs = format!(
+        "{}{}",
+        job("right", "scrape-secret"),
+        job("wrong", "not-the-secret")
+    );
+    let ca_pem = ca.pem();
+    let files = [
+        ("ca.crt", ca_pem.as_str()),
+        ("client.crt", scraper.cert.as_str()),
+        ("client.key", scraper.key.as_str()),
+    ];
+    let prometheus = start_prometheus_with_jobs(&jobs, &files);
+    let api = reqwest::Client::new();
+    let states = eventually(Duration::from_secs(60), "both targets scraped", || async {
+        prometheus.assert_running();
+        let t = targets(&prometheus, &api).await;
+        let scraped = t.len() == 2 && t.iter().all(|(_, health, _)| health != "unknown");
+        if scraped {
+            Ok(t)
+        } else {
+            Err(format!("{t:?}\n{}", prometheus.log()))
+        }
+    })
+    .await;
+    let right = states.iter().find(|t| t.0 == "right").expect("job right");
+    assert_eq!(
+        (right.1.as_str(), right.2.as_str()),
+        ("up", ""),
+        "{states:?}"
+    );
+    let wrong = states.iter().find(|t| t.0 == "wrong").expect("job wrong");
+    assert!(wrong.1 == "down" && wrong.2.contains("401"), "{states:?}");
+    assert!(own_value(&exporter, "clusterlink_http_requests_unauthorized_total") >= 1.0);
+    exporter.shutdown().await;
+    drop(prometheus);
     let _ = std::fs::remove_dir_all(&dir);
 }
