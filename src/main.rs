@@ -11,6 +11,7 @@ use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::kafka;
 use cluster_link_exporter::util::{parse_duration_checked, DurationError};
+use cluster_link_exporter::web_config::WebConfig;
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
 
@@ -164,12 +165,14 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let web = cli.web();
-    if let Some(path) = &web.web_config_file {
-        if let Err(e) = cluster_link_exporter::web_config::WebConfig::load(path) {
+    let web_config = match web.web_config_file.as_deref().map(WebConfig::load) {
+        Some(Err(e)) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-    }
+        Some(Ok(checked)) => Some(checked),
+        None => None,
+    };
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
@@ -178,6 +181,15 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig) => match load(cli.config) {
             Ok(config) => {
                 println!("config OK: {} cluster(s)", config.clusters.len());
+                if let Some(w) = &web_config {
+                    let tls = if w.tls.is_some() { "TLS" } else { "no TLS" };
+                    let auth = if w.requires_auth() {
+                        "basic auth"
+                    } else {
+                        "no basic auth"
+                    };
+                    println!("web config OK: {tls}, {auth}");
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

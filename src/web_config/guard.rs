@@ -65,14 +65,18 @@ impl WebGuard {
     /// # Errors
     /// The file or a file it names is unusable.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let config = WebConfig::load(path)?;
-        let tls = config.tls.is_some();
-        let files = config.files();
-        let stamps = stamps(path, &files);
-        let current = build(config).map_err(|message| WebConfigError {
+        let fail = |message: String| WebConfigError {
             file: path.display().to_string(),
             message,
-        })?;
+        };
+        // Stamps are taken before the files are read: a change while reading is seen next time.
+        let file_stamp = Stamp::of(path);
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let config = WebConfig::parse(&text, dir_of(path)).map_err(fail)?;
+        let tls = config.tls.is_some();
+        let files = config.files();
+        let stamps = with_files(file_stamp, &files);
+        let current = build(config).map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
             tls,
@@ -98,20 +102,20 @@ impl WebGuard {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let now = stamps(&self.path, &live.files);
         if now != live.stamps {
-            self.reload(&mut live);
+            self.reload(&mut live, now[0].clone());
         }
         live.current.clone()
     }
 
-    fn reload(&self, live: &mut Live) {
+    /// Reads the files again; `file_stamp`: the web config file's stamp taken before.
+    fn reload(&self, live: &mut Live, file_stamp: Stamp) {
         let file = self.path.display().to_string();
         let text = std::fs::read_to_string(&self.path).map_err(|e| format!("cannot read: {e}"));
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let parsed = text.and_then(|t| WebConfig::parse(&t, dir));
+        let parsed = text.and_then(|t| WebConfig::parse(&t, dir_of(&self.path)));
         if let Ok(config) = &parsed {
             live.files = config.files();
         }
-        live.stamps = stamps(&self.path, &live.files);
+        live.stamps = with_files(file_stamp, &live.files);
         let tls = self.tls;
         live.current = parsed.and_then(|config| {
             if config.tls.is_some() != tls {
@@ -138,10 +142,18 @@ impl WebGuard {
 }
 
 fn stamps(path: &Path, files: &[PathBuf]) -> Vec<Stamp> {
-    std::iter::once(path)
-        .chain(files.iter().map(PathBuf::as_path))
-        .map(Stamp::of)
+    with_files(Stamp::of(path), files)
+}
+
+/// `file_stamp` followed by the stamps of `files` now.
+fn with_files(file_stamp: Stamp, files: &[PathBuf]) -> Vec<Stamp> {
+    std::iter::once(file_stamp)
+        .chain(files.iter().map(|f| Stamp::of(f)))
         .collect()
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
 }
 
 fn build(config: WebConfig) -> Result<Current, String> {

@@ -108,7 +108,7 @@ impl WebConfig {
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let config = Self::parse(&text, dir).map_err(fail)?;
+        let config = Self::parse(&text, dir).map_err(&fail)?;
         if let Some(tls) = &config.tls {
             tls.server_config().map_err(fail)?;
         }

@@ -310,8 +310,29 @@ async fn a_rotated_certificate_and_a_changed_password_reach_the_next_connection(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs the binary to its end; kills it and panics if it is still running after [`DEADLINE`]
+/// (an exporter that started serving).
+fn run_to_end(cmd: &mut Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for the binary").is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect its output");
+            panic!("still running: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("collect its output")
+}
+
 #[test]
-fn an_unusable_web_config_stops_the_binary_before_it_serves() {
+fn check_config_reports_the_web_config_and_an_unusable_one_stops_the_binary_before_it_serves() {
     let dir = temp_dir("web-config-cli");
     let config = write(&dir, "config.yml", UNREACHABLE);
     let cases = [
@@ -322,7 +343,7 @@ fn an_unusable_web_config_stops_the_binary_before_it_serves() {
         ),
         (
             "missing-cert.yml",
-            &web_yaml(""),
+            "tls_server_config:\n  cert_file: absent.crt\n  key_file: server.key\n",
             "tls_server_config.cert_file",
         ),
         (
@@ -331,6 +352,32 @@ fn an_unusable_web_config_stops_the_binary_before_it_serves() {
             "basic_auth_users.alice",
         ),
     ];
+    let ca = Ca::new("cli CA");
+    let server = ca.server();
+    write(&dir, "server.crt", &server.cert);
+    write(&dir, "server.key", &server.key);
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let good = write(
+        &dir,
+        "good.yml",
+        &web_yaml(&format!("basic_auth_users:\n  a: {hash}\n")),
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--web.config.file")
+        .arg(&good);
+    let out = run_to_end(cmd.arg("check-config"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("web config OK: TLS, basic auth"),
+        "{stdout}"
+    );
     for (name, text, key) in cases {
         let web = write(&dir, name, text);
         for subcommand in [None, Some("check-config")] {
@@ -341,7 +388,7 @@ fn an_unusable_web_config_stops_the_binary_before_it_serves() {
                 .arg(&web);
             cmd.arg("--web.listen-address=127.0.0.1:0");
             cmd.args(subcommand);
-            let out = cmd.output().expect("run the binary");
+            let out = run_to_end(&mut cmd);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 out.status.code(),
@@ -442,4 +489,54 @@ async fn prometheus_scrapes_over_tls_with_a_client_certificate_and_basic_auth() 
     exporter.shutdown().await;
     drop(prometheus);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn each_client_auth_type_admits_the_certificates_it_should() {
+    let ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let stranger_ca = Ca::new("stranger CA");
+    let (trusted, stranger) = (client_ca.client(), stranger_ca.client());
+    // (client_auth_type, admitted: without a certificate, with the client CA's, with another's)
+    let cases = [
+        ("NoClientCert", [true, true, true]),
+        ("RequestClientCert", [true, true, true]),
+        ("RequireAnyClientCert", [false, true, true]),
+        ("VerifyClientCertIfGiven", [true, true, false]),
+        ("RequireAndVerifyClientCert", [false, true, false]),
+    ];
+    for (auth, expected) in cases {
+        let dir = temp_dir("web-config-client-auth");
+        let server = ca.server();
+        write(&dir, "server.crt", &server.cert);
+        write(&dir, "server.key", &server.key);
+        write(&dir, "clients.crt", &client_ca.pem());
+        let verifies = auth.starts_with("Verify") || auth.starts_with("RequireAnd");
+        let ca_line = if verifies {
+            "  client_ca_file: clients.crt\n"
+        } else {
+            ""
+        };
+        let file = write(
+            &dir,
+            "web.yml",
+            &web_yaml(&format!("  client_auth_type: {auth}\n{ca_line}")),
+        );
+        let exporter = start(&file).await;
+        let url = format!("https://localhost:{}/-/healthy", exporter.address().port());
+        let mut admitted = [false; 3];
+        for (i, identity) in [None, Some(&trusted), Some(&stranger)]
+            .into_iter()
+            .enumerate()
+        {
+            let got = get(&client(&ca.pem(), identity), &url, None).await;
+            admitted[i] = got.is_ok_and(|r| r.0 == 200);
+        }
+        assert_eq!(
+            admitted, expected,
+            "{auth}: none, client CA's, another CA's"
+        );
+        exporter.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
