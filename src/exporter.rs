@@ -28,6 +28,7 @@ use crate::render::{register_build_info, Exposition, Part};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
 use crate::util::ClusterLabels;
+use crate::web_config::WebGuard;
 
 /// The self-metrics, each family registered by the component that records it, and the
 /// exposition that serves them with the clusters' rendered series. Cloning shares them.
@@ -118,6 +119,9 @@ pub enum StartError {
         /// Why the thread did not start.
         source: std::io::Error,
     },
+    /// `--web.config.file` is unusable.
+    #[error(transparent)]
+    WebConfig(#[from] crate::web_config::WebConfigError),
     /// The listener cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -172,6 +176,7 @@ impl Exporter {
             telemetry_path: telemetry_path.to_owned(),
             limits: ServeLimits::default(),
             enable_lifecycle: false,
+            web_config_file: None,
         };
         Self::start_with(config, &web).await
     }
@@ -201,6 +206,11 @@ impl Exporter {
     ) -> Result<Self, StartError> {
         let telemetry_path = web.telemetry_path.as_str();
         crate::kafka::client::check(&config)?;
+        let web_guard = match &web.web_config_file {
+            Some(path) => Some(Arc::new(WebGuard::load(path)?)),
+            None => None,
+        };
+        let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let telemetry = Telemetry::new(&names);
         let exposition = telemetry.exposition.clone();
@@ -232,10 +242,11 @@ impl Exporter {
             telemetry_path: telemetry_path.to_owned(),
             limits: web.limits,
             lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
+            web: web_guard,
         };
         let mut server = JoinSet::new();
         server.spawn(serve(listener, state, stop));
-        tracing::info!(%address, telemetry_path, "serving");
+        tracing::info!(%address, telemetry_path, tls, "serving");
         Ok(Self {
             address,
             shutdown,

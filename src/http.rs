@@ -28,6 +28,7 @@ use tokio_io_timeout::TimeoutStream;
 use crate::render::{Exposition, REVISION};
 use crate::status::StatusBoard;
 use crate::supervise::stopped;
+use crate::web_config::{WebConfig, WebGuard};
 
 /// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +39,13 @@ pub struct HttpMetrics {
     pub connections: Gauge,
     /// `clusterlink_http_max_connections`: the `--web.max-connections` limit in force.
     pub max_connections: Gauge,
+    /// `clusterlink_http_requests_unauthorized_total`: requests answered 401 because they
+    /// carried no or wrong basic-auth credentials (`--web.config.file`).
+    pub unauthorized: Counter,
+    /// `clusterlink_http_tls_handshake_errors_total`: connections closed because their TLS
+    /// handshake failed or timed out (`--web.config.file`), client certificates refused
+    /// included.
+    pub tls_handshake_errors: Counter,
 }
 
 impl HttpMetrics {
@@ -58,6 +66,16 @@ impl HttpMetrics {
             "http_max_connections",
             "Most HTTP connections open at once (--web.max-connections); more wait in the listen backlog",
             m.max_connections.clone(),
+        );
+        registry.register(
+            "http_requests_unauthorized",
+            "HTTP requests answered 401 for missing or wrong basic-auth credentials (--web.config.file)",
+            m.unauthorized.clone(),
+        );
+        registry.register(
+            "http_tls_handshake_errors",
+            "HTTP connections closed because their TLS handshake failed or timed out (--web.config.file), refused client certificates included",
+            m.tls_handshake_errors.clone(),
         );
         m
     }
@@ -110,6 +128,9 @@ pub struct WebOptions {
     pub limits: ServeLimits,
     /// `--web.enable-lifecycle`: `POST /-/reload` reloads the configuration (else 403).
     pub enable_lifecycle: bool,
+    /// TLS, basic auth and headers (`--web.config.file`, exporter-toolkit's format); `None`:
+    /// plain HTTP, open.
+    pub web_config_file: Option<std::path::PathBuf>,
 }
 
 /// What `POST /-/reload` calls: reloads the configuration, `Ok` with a summary of the
@@ -154,6 +175,9 @@ pub struct AppState {
     pub limits: ServeLimits,
     /// `POST /-/reload` (`--web.enable-lifecycle`); `None`: answered 403.
     pub lifecycle: Option<Lifecycle>,
+    /// `--web.config.file` in force: TLS, basic auth (every endpoint, the health endpoints
+    /// included) and extra headers; `None`: plain HTTP, open.
+    pub web: Option<Arc<WebGuard>>,
 }
 
 type Body = Full<Bytes>;
@@ -363,15 +387,52 @@ impl AcceptBackoff {
 }
 
 /// Serves one accepted connection with the limits of `state` until it closes; on `stop`, lets
-/// the request in progress finish.
-async fn connection(tcp: TcpStream, state: AppState, mut stop: watch::Receiver<bool>) {
+/// the request in progress finish. With a web config, the connection is served with the
+/// configuration on disk now (TLS handshake first, within `header_read_timeout`); while that
+/// configuration is unusable, connections are closed at once.
+async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>) {
     let _open = OpenConnection::new(state.metrics.connections.clone());
     let limits = state.limits;
     let mut io = TimeoutStream::new(tcp);
     io.set_write_timeout(Some(limits.write_timeout));
-    let io = TokioIo::new(Box::pin(io));
+    let io = Box::pin(io);
+    let Some(guard) = state.web.clone() else {
+        return serve_connection(io, state, None, stop).await;
+    };
+    // An unusable file was logged when it was read.
+    let Ok(current) = guard.current() else {
+        return;
+    };
+    let Some(tls) = current.tls else {
+        return serve_connection(io, state, Some(current.config), stop).await;
+    };
+    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
+    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_connection(stream, state, Some(current.config), stop).await,
+        Ok(Err(e)) => {
+            state.metrics.tls_handshake_errors.inc();
+            tracing::debug!(error = %e, "TLS handshake failed");
+        }
+        Err(_) => {
+            state.metrics.tls_handshake_errors.inc();
+            tracing::debug!("TLS handshake timed out");
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `io` (plain or TLS) until the connection closes.
+async fn serve_connection<I>(
+    io: I,
+    state: AppState,
+    web: Option<Arc<WebConfig>>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = state.limits;
+    let io = TokioIo::new(io);
     let handler_state = state.clone();
-    let service = service_fn(move |req| handle(handler_state.clone(), req));
+    let service = service_fn(move |req| handle(handler_state.clone(), web.clone(), req));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -406,12 +467,48 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Answers a request: 401 without the credentials `web` asks for, else [`route`]; `web`'s
+/// headers are added to every answer.
+async fn handle(
+    state: AppState,
+    web: Option<Arc<WebConfig>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (Some(web), Some(guard)) = (web, state.web.as_ref()) else {
+        return Ok(route(&state, req).await);
+    };
+    let credentials = req.headers().get(hyper::header::AUTHORIZATION);
+    let mut resp = if guard.allows(&web, credentials).await {
+        route(&state, req).await
+    } else {
+        state.metrics.unauthorized.inc();
+        let mut resp = respond(401, "text/plain; charset=utf-8", "unauthorized\n");
+        let headers = resp.headers_mut();
+        headers.insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Basic"),
+        );
+        if !req.body().is_end_stream() {
+            headers.insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+        }
+        resp
+    };
+    for (name, value) in &web.headers {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    Ok(resp)
+}
+
+/// The answer to an authorized request.
+async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     // Nothing here takes a body: refuse one without reading it, and close the connection
     // rather than read past it (hyper reads no body that is not polled).
     let has_body = !req.body().is_end_stream();
     if req.uri().path() == "/-/reload" && !has_body {
-        return Ok(reload(&state, req.method()).await);
+        return reload(state, req.method()).await;
     }
     let refused = if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
         Some((405, "method not allowed\n"))
@@ -428,14 +525,14 @@ async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body
                 hyper::header::HeaderValue::from_static("close"),
             );
         }
-        return Ok(resp);
+        return resp;
     }
     let path = req.uri().path();
     let resp = if path == state.telemetry_path {
-        metrics(&state, &req)
+        metrics(state, &req)
     } else {
         match path {
-            "/" => respond(200, "text/html; charset=utf-8", landing_page(&state)),
+            "/" => respond(200, "text/html; charset=utf-8", landing_page(state)),
             "/-/healthy" => respond(200, "text/plain; charset=utf-8", "OK\n"),
             "/-/ready" => {
                 let board = state.status.read().unwrap_or_else(|e| e.into_inner());
@@ -457,7 +554,7 @@ async fn handle(state: AppState, req: Request<Incoming>) -> Result<Response<Body
             _ => respond(404, "text/plain; charset=utf-8", "not found\n"),
         }
     };
-    Ok(resp)
+    resp
 }
 
 /// `/-/reload`, as Prometheus answers it: `POST` or `PUT` reloads the configuration when the

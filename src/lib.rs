@@ -26,6 +26,7 @@
 //! - [`exporter`]: wiring (each component registers its own self-metrics), reloads and
 //!   shutdown;
 //! - [`util`]: durations, Unix time, closed sets of label values;
+//! - [`web_config`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers;
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
 //!   pointed at it.
 //!
@@ -51,3 +52,4 @@ pub mod status;
 pub mod supervise;
 pub mod tls;
 pub mod util;
+pub mod web_config;

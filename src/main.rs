@@ -11,6 +11,7 @@ use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::kafka;
 use cluster_link_exporter::util::{parse_duration_checked, DurationError};
+use cluster_link_exporter::web_config::WebConfig;
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
 
@@ -65,6 +66,11 @@ struct Cli {
     /// does. Without it, /-/reload answers 403.
     #[arg(long = "web.enable-lifecycle", global = true)]
     enable_lifecycle: bool,
+    /// TLS, basic auth and response headers for every endpoint, in the Prometheus
+    /// exporter-toolkit's web configuration format (see the README, "Securing /metrics").
+    /// Checked before serving (and by check-config); changed files apply to new connections.
+    #[arg(long = "web.config.file", global = true)]
+    web_config_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -93,6 +99,7 @@ impl Cli {
                 write_timeout: self.write_timeout,
             },
             enable_lifecycle: self.enable_lifecycle,
+            web_config_file: self.web_config_file.clone(),
         }
     }
 }
@@ -163,6 +170,14 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let web = cli.web();
+    let web_config = match web.web_config_file.as_deref().map(WebConfig::load) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        Some(Ok(checked)) => Some(checked),
+        None => None,
+    };
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
@@ -171,6 +186,15 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig) => match load(cli.config) {
             Ok(config) => {
                 println!("config OK: {} cluster(s)", config.clusters.len());
+                if let Some(w) = &web_config {
+                    let tls = if w.tls.is_some() { "TLS" } else { "no TLS" };
+                    let auth = if w.requires_auth() {
+                        "basic auth"
+                    } else {
+                        "no basic auth"
+                    };
+                    println!("web config OK: {tls}, {auth}");
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

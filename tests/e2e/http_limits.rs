@@ -37,6 +37,7 @@ async fn start(limits: ServeLimits) -> Exporter {
         telemetry_path: "/metrics".into(),
         limits,
         enable_lifecycle: false,
+        web_config_file: None,
     };
     Exporter::start_with(Config::from_yaml(UNREACHABLE).unwrap(), &web)
         .await

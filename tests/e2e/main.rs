@@ -22,3 +22,4 @@ mod prometheus;
 mod reload;
 mod rest_properties;
 mod supervision;
+mod web_config;

@@ -66,6 +66,7 @@ async fn start_from(path: &Path, text: &str, lifecycle: bool) -> Exporter {
         telemetry_path: "/metrics".into(),
         limits: ServeLimits::default(),
         enable_lifecycle: lifecycle,
+        web_config_file: None,
     };
     Exporter::start_with_file(config, &web, Some(path.to_owned()))
         .await

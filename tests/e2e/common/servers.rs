@@ -202,6 +202,33 @@ pub fn start_prometheus(
     )
 }
 
+/// Starts Prometheus (scrape interval 1s) with these `scrape_configs` entries (YAML list
+/// items, indented by two spaces) and `files` (name, content) written first in its
+/// directory, where the jobs' relative file names point (certificates, keys).
+pub fn start_prometheus_with_jobs(jobs: &str, files: &[(&str, &str)]) -> Server {
+    let dir = temp_dir("prometheus");
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).expect("write a file for prometheus");
+    }
+    let yaml =
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{jobs}");
+    std::fs::write(dir.join("prometheus.yml"), yaml).expect("write prometheus.yml");
+    let port = free_port();
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--log.level=warn".into(),
+    ];
+    Server::spawn(
+        "prometheus",
+        &binary("prometheus", "prometheus"),
+        dir,
+        port,
+        &args,
+    )
+}
+
 /// Starts Alertmanager with this configuration (YAML text), no clustering.
 pub fn start_alertmanager(config: &str) -> Server {
     let dir = temp_dir("alertmanager");
