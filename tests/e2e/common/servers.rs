@@ -185,21 +185,7 @@ pub fn start_prometheus(
     yaml.push_str(&format!(
         "scrape_configs:\n  - job_name: cluster-link-exporter\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n"
     ));
-    std::fs::write(dir.join("prometheus.yml"), yaml).expect("write prometheus.yml");
-    let port = free_port();
-    let args = vec![
-        format!("--config.file={}", dir.join("prometheus.yml").display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--log.level=warn".into(),
-    ];
-    Server::spawn(
-        "prometheus",
-        &binary("prometheus", "prometheus"),
-        dir,
-        port,
-        &args,
-    )
+    spawn_prometheus(dir, &yaml)
 }
 
 /// Starts Prometheus (scrape interval 1s) with these `scrape_configs` entries (YAML list
@@ -212,21 +198,7 @@ pub fn start_prometheus_with_jobs(jobs: &str, files: &[(&str, &str)]) -> Server 
     }
     let yaml =
         format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{jobs}");
-    std::fs::write(dir.join("prometheus.yml"), yaml).expect("write prometheus.yml");
-    let port = free_port();
-    let args = vec![
-        format!("--config.file={}", dir.join("prometheus.yml").display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--log.level=warn".into(),
-    ];
-    Server::spawn(
-        "prometheus",
-        &binary("prometheus", "prometheus"),
-        dir,
-        port,
-        &args,
-    )
+    spawn_prometheus(dir, &yaml)
 }
 
 /// Starts Alertmanager with this configuration (YAML text), no clustering.
@@ -345,4 +317,24 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Writes `yaml` as `prometheus.yml` in `dir` and starts Prometheus on a free loopback port
+/// with its data in `dir`.
+fn spawn_prometheus(dir: PathBuf, yaml: &str) -> Server {
+    std::fs::write(dir.join("prometheus.yml"), yaml).expect("write prometheus.yml");
+    let port = free_port();
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--log.level=warn".into(),
+    ];
+    Server::spawn(
+        "prometheus",
+        &binary("prometheus", "prometheus"),
+        dir,
+        port,
+        &args,
+    )
 }
