@@ -25,6 +25,7 @@ use crate::kafka::{self, KafkaMetrics, ProbeMetrics, Role};
 use crate::process::ProcessCollector;
 use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
 use crate::render::{register_build_info, Exposition, Part};
+use crate::shard::{ShardMetrics, Sharding};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
 use crate::util::ClusterLabels;
@@ -48,6 +49,8 @@ pub struct Telemetry {
     pub probe: ProbeMetrics,
     /// The configuration reloads' families.
     pub reload: ReloadMetrics,
+    /// The shard's families.
+    pub shard: ShardMetrics,
 }
 
 impl Telemetry {
@@ -65,6 +68,7 @@ impl Telemetry {
         let kafka = KafkaMetrics::register(registry);
         let probe = ProbeMetrics::register(registry);
         let reload = ReloadMetrics::register(registry);
+        let shard = ShardMetrics::register(registry);
         Self {
             exposition: Arc::new(Exposition::new(root)),
             collect,
@@ -73,6 +77,7 @@ impl Telemetry {
             kafka,
             probe,
             reload,
+            shard,
         }
     }
 
@@ -204,8 +209,25 @@ impl Exporter {
         web: &WebOptions,
         config_file: Option<PathBuf>,
     ) -> Result<Self, StartError> {
+        Self::start_sharded(config, web, config_file, Sharding::default()).await
+    }
+
+    /// [`Exporter::start_with_file`] as one shard of several: only `sharding`'s clusters of
+    /// `config` (and of every reloaded configuration) get workers and clients; the others are
+    /// only counted in the shard self-metrics ([`ShardMetrics`]).
+    ///
+    /// # Errors
+    /// As [`Exporter::start_with`] (every `kafka` section is checked, other shards' too).
+    pub async fn start_sharded(
+        config: Config,
+        web: &WebOptions,
+        config_file: Option<PathBuf>,
+        sharding: Sharding,
+    ) -> Result<Self, StartError> {
         let telemetry_path = web.telemetry_path.as_str();
         crate::kafka::client::check(&config)?;
+        let configured = cluster_names(&config);
+        let config = sharding.retain(config);
         let web_guard = match &web.web_config_file {
             Some(path) => Some(Arc::new(WebGuard::load(path)?)),
             None => None,
@@ -213,6 +235,14 @@ impl Exporter {
         let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
         let telemetry = Telemetry::new(&names);
+        telemetry.shard.record(&sharding, &configured);
+        tracing::info!(
+            shard = sharding.ordinal(),
+            total_shards = sharding.total().get(),
+            configured = configured.len(),
+            assigned = names.len(),
+            "clusters assigned to this shard"
+        );
         let exposition = telemetry.exposition.clone();
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
@@ -224,6 +254,7 @@ impl Exporter {
             stop: stop.clone(),
             thread_shutdown: StopSignal::new(),
             config_file,
+            sharding,
         });
         let every: BTreeSet<String> = names.into_iter().collect();
         let built = clusters.build(&config, &every)?;
@@ -352,12 +383,15 @@ struct Clusters {
     /// measurer's own stop is its snapshot channel closing (its collector gone).
     thread_shutdown: StopSignal,
     config_file: Option<PathBuf>,
+    /// Which clusters of a configuration this process collects.
+    sharding: Sharding,
 }
 
 impl std::fmt::Debug for Clusters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Clusters")
             .field("config_file", &self.config_file)
+            .field("sharding", &self.sharding)
             .finish_non_exhaustive()
     }
 }
@@ -454,6 +488,8 @@ impl Clusters {
     /// Applies `config`: see [`Exporter::reload`].
     async fn apply(&self, config: Config) -> Result<Plan, ReloadError> {
         crate::kafka::client::check(&config)?;
+        let configured = cluster_names(&config);
+        let config = self.sharding.retain(config);
         let mut running = self.running.lock().await;
         if *self.stop.borrow() {
             return Err(ReloadError::ShuttingDown);
@@ -498,6 +534,7 @@ impl Clusters {
             }
             running.insert(name, self.launch(setup, collector)?);
         }
+        self.telemetry.shard.record(&self.sharding, &configured);
         Ok(plan)
     }
 
@@ -554,6 +591,11 @@ async fn stop_workers(workers: Workers) {
     if let Some(measurer) = workers.measurer {
         let _ = tokio::task::spawn_blocking(move || measurer.join()).await;
     }
+}
+
+/// The names of `config`'s clusters, in the file's order.
+fn cluster_names(config: &Config) -> Vec<String> {
+    config.clusters.iter().map(|c| c.name.clone()).collect()
 }
 
 /// The listener on `listen_address` and the address it got.

@@ -23,6 +23,8 @@
 //! - [`supervise`]: per-worker supervision (panics caught, restart with back-off), stop
 //!   signals and shutdown;
 //! - [`reload`]: what a configuration reload changes, cluster by cluster, and its metrics;
+//! - [`shard`]: which configured clusters this process collects when several share them
+//!   (`--shard`, `--total-shards`), and the shard self-metrics;
 //! - [`exporter`]: wiring (each component registers its own self-metrics), reloads and
 //!   shutdown;
 //! - [`util`]: durations, Unix time, closed sets of label values;
@@ -47,6 +49,7 @@ pub mod process;
 pub mod reload;
 pub mod render;
 pub mod rest_client;
+pub mod shard;
 pub mod snapshot;
 pub mod status;
 pub mod supervise;

@@ -10,6 +10,7 @@ use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::kafka;
+use cluster_link_exporter::shard::{self, ShardArgs, Sharding};
 use cluster_link_exporter::util::{parse_duration_checked, DurationError};
 use cluster_link_exporter::web_config::WebConfig;
 #[cfg(feature = "sim")]
@@ -82,6 +83,16 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+    /// This process's shard when several share the configured clusters: an ordinal from 0 to
+    /// --total-shards minus 1, or `auto` for the trailing `-<n>` of the host name (`HOSTNAME`,
+    /// a StatefulSet pod's name). A cluster belongs to shard
+    /// jump_hash(fnv1a_64(name), --total-shards). See docs/scaling.md.
+    #[arg(long, env = shard::SHARD_ENV, global = true)]
+    shard: Option<String>,
+    /// How many shards share the configured clusters (default 1: this process collects them
+    /// all). Above 1, --shard is required.
+    #[arg(long = "total-shards", env = shard::TOTAL_SHARDS_ENV, global = true)]
+    total_shards: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -100,6 +111,14 @@ impl Cli {
             },
             enable_lifecycle: self.enable_lifecycle,
             web_config_file: self.web_config_file.clone(),
+        }
+    }
+
+    /// The `--shard` and `--total-shards` values, unchecked.
+    fn shard_args(&self) -> ShardArgs {
+        ShardArgs {
+            shard: self.shard.clone(),
+            total_shards: self.total_shards.clone(),
         }
     }
 }
@@ -183,27 +202,60 @@ fn main() -> ExitCode {
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
         #[cfg(feature = "sim")]
         Some(Command::Demo) => runtime.block_on(run_demo(&web)),
-        Some(Command::CheckConfig) => match load(cli.config) {
-            Ok(config) => {
-                println!("config OK: {} cluster(s)", config.clusters.len());
-                if let Some(w) = &web_config {
-                    let tls = if w.tls.is_some() { "TLS" } else { "no TLS" };
-                    let auth = if w.requires_auth() {
-                        "basic auth"
-                    } else {
-                        "no basic auth"
-                    };
-                    println!("web config OK: {tls}, {auth}");
+        Some(Command::CheckConfig) => check_config(&cli, web_config.as_ref()),
+        None => {
+            let sharding = match cli.shard_args().resolve(shard::hostname) {
+                Ok(sharding) => sharding,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
                 }
-                ExitCode::SUCCESS
+            };
+            match load(cli.config.clone()) {
+                Ok(config) => runtime.block_on(run_exporter(config, cli.config, &web, sharding)),
+                Err(code) => code,
             }
-            Err(code) => code,
-        },
-        None => match load(cli.config.clone()) {
-            Ok(config) => runtime.block_on(run_exporter(config, cli.config, &web)),
-            Err(code) => code,
-        },
+        }
     }
+}
+
+/// `check-config`: the configuration, the web configuration and, when a shard flag is given,
+/// the assignment of the clusters to the shards (`--total-shards` alone: every shard's).
+fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
+    let args = cli.shard_args();
+    let shards = match (args.given(), args.shard.is_some()) {
+        (false, _) => None,
+        (true, true) => args
+            .resolve(shard::hostname)
+            .map(|s| Some((s.total(), Some(s.ordinal())))),
+        (true, false) => args.total().map(|total| Some((total, None))),
+    };
+    let shards = match shards {
+        Ok(shards) => shards,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match load(cli.config.clone()) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    println!("config OK: {} cluster(s)", config.clusters.len());
+    if let Some(w) = web_config {
+        let tls = if w.tls.is_some() { "TLS" } else { "no TLS" };
+        let auth = if w.requires_auth() {
+            "basic auth"
+        } else {
+            "no basic auth"
+        };
+        println!("web config OK: {tls}, {auth}");
+    }
+    if let Some((total, ordinal)) = shards {
+        let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
+        print!("{}", shard::describe(&names, total, ordinal));
+    }
+    ExitCode::SUCCESS
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
@@ -224,8 +276,13 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
     })
 }
 
-async fn run_exporter(config: Config, path: Option<PathBuf>, web: &WebOptions) -> ExitCode {
-    match Exporter::start_with_file(config, web, path).await {
+async fn run_exporter(
+    config: Config,
+    path: Option<PathBuf>,
+    web: &WebOptions,
+    sharding: Sharding,
+) -> ExitCode {
+    match Exporter::start_sharded(config, web, path, sharding).await {
         Ok(exporter) => {
             reload_on_sighup_until_shutdown(&exporter).await;
             tracing::info!("shutting down");

@@ -309,11 +309,18 @@ fn every_alert_has_severity_annotations_and_a_runbook_section() {
             parse_duration(for_).is_some(),
             "{at}: `for:` must be a plain duration, got {for_:?}"
         );
-        // The description names what is concerned (the exporter's own reload is about the
-        // instance, not a cluster).
+        // The description names what is concerned (the exporter's own reload and its shard
+        // are about the instance, not a cluster).
         let description = rule.annotation("description").unwrap();
-        let per_cluster = rule.expr().contains("clusterlink_")
-            && !rule.expr().contains("clusterlink_exporter_config_");
+        let instance_level = [
+            "clusterlink_exporter_config_",
+            "clusterlink_exporter_shard_ordinal",
+            "clusterlink_exporter_total_shards",
+        ];
+        let expr = rule.expr();
+        let per_cluster = expr
+            .match_indices("clusterlink_")
+            .any(|(i, _)| !instance_level.iter().any(|m| expr[i..].starts_with(m)));
         if per_cluster {
             assert!(
                 description.contains("$labels.kafka_cluster"),

@@ -21,5 +21,6 @@ mod paging;
 mod prometheus;
 mod reload;
 mod rest_properties;
+mod sharding;
 mod supervision;
 mod web_config;
