@@ -224,7 +224,7 @@ fn main() -> ExitCode {
 fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
     let args = cli.shard_args();
     let shards = match (args.given(), args.shard.is_some()) {
-        (false, _) => None,
+        (false, _) => Ok(None),
         (true, true) => args
             .resolve(shard::hostname)
             .map(|s| Some((s.total(), Some(s.ordinal())))),

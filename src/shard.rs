@@ -163,7 +163,14 @@ impl ShardArgs {
                 )))
             }
             None => 0,
-            Some("auto") => ordinal_from_hostname(hostname())?,
+            Some("auto") => {
+                let (name, ordinal) = ordinal_from_hostname(hostname())?;
+                return Sharding::new(ordinal, total).map_err(|_| {
+                    ShardError(format!(
+                        "--shard=auto: the host name {name:?} gives shard {ordinal}, which must be less than --total-shards {total} (shards are numbered from 0)"
+                    ))
+                });
+            }
             Some(raw) => raw.parse::<u32>().map_err(|_| {
                 ShardError(format!(
                     "--shard ({SHARD_ENV}): expected a shard ordinal (0, 1, …) or auto, got {raw:?}"
@@ -174,8 +181,9 @@ impl ShardArgs {
     }
 }
 
-/// The ordinal in the trailing `-<n>` of a StatefulSet pod's name (`cle-2` → 2).
-fn ordinal_from_hostname(hostname: Option<String>) -> Result<u32, ShardError> {
+/// The host name and the ordinal in its trailing `-<n>`, as in a StatefulSet pod's name
+/// (`cle-2` → 2).
+fn ordinal_from_hostname(hostname: Option<String>) -> Result<(String, u32), ShardError> {
     let Some(name) = hostname
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
@@ -188,11 +196,12 @@ fn ordinal_from_hostname(hostname: Option<String>) -> Result<u32, ShardError> {
     let ordinal = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse::<u32>().ok())
         .flatten();
-    ordinal.ok_or_else(|| {
-        ShardError(format!(
+    let Some(ordinal) = ordinal else {
+        return Err(ShardError(format!(
             "--shard=auto: the host name {name:?} does not end in -<ordinal> (a StatefulSet pod name such as cluster-link-exporter-2)"
-        ))
-    })
+        )));
+    };
+    Ok((name, ordinal))
 }
 
 /// The host name `--shard=auto` reads: `HOSTNAME` (set in every Kubernetes container to the

@@ -157,7 +157,7 @@ fn bad_flag_values_are_refused_naming_the_flag() {
     let e = err(args(Some("auto"), Some("3")), Some("cle-3"));
     assert_eq!(
         e,
-        "--shard 3 must be less than --total-shards 3 (shards are numbered from 0)"
+        "--shard=auto: the host name \"cle-3\" gives shard 3, which must be less than --total-shards 3 (shards are numbered from 0)"
     );
     let e = err(args(Some("auto"), Some("3")), None);
     assert!(e.starts_with("--shard=auto: no host name"), "{e}");

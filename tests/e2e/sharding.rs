@@ -302,10 +302,11 @@ async fn a_reload_starts_only_this_shards_clusters() {
         mine(&CLUSTERS).len()
     );
     assert!(text.contains(&assigned), "no {assigned} in {text}");
-    assert!(
-        text.contains("clusterlink_exporter_clusters_configured 5\n"),
-        "{text}"
+    let configured = format!(
+        "clusterlink_exporter_clusters_configured {}\n",
+        CLUSTERS.len()
     );
+    assert!(text.contains(&configured), "no {configured} in {text}");
     exporter.shutdown().await;
 }
 
@@ -367,11 +368,18 @@ async fn bad_shard_values_stop_the_start_naming_the_flag() {
         (&["--shard", "one", "--total-shards", "3"], &[], "error: --shard (CLUSTER_LINK_EXPORTER_SHARD): expected a shard ordinal (0, 1, …) or auto, got \"one\""),
         (&["--total-shards", "3"], &[], "error: --total-shards 3 needs --shard (CLUSTER_LINK_EXPORTER_SHARD): an ordinal from 0 to 2, or auto"),
         (&["--shard=auto", "--total-shards", "3"], &[("HOSTNAME", "exporter")], "error: --shard=auto: the host name \"exporter\" does not end in -<ordinal> (a StatefulSet pod name such as cluster-link-exporter-2)"),
-        (&["--shard=auto"], &[("HOSTNAME", "cle-4"), ("CLUSTER_LINK_EXPORTER_TOTAL_SHARDS", "3")], "error: --shard 4 must be less than --total-shards 3 (shards are numbered from 0)"),
+        (&["--shard=auto"], &[("HOSTNAME", "cle-4"), ("CLUSTER_LINK_EXPORTER_TOTAL_SHARDS", "3")], "error: --shard=auto: the host name \"cle-4\" gives shard 4, which must be less than --total-shards 3 (shards are numbered from 0)"),
         (&[], &[("CLUSTER_LINK_EXPORTER_SHARD", "0"), ("CLUSTER_LINK_EXPORTER_TOTAL_SHARDS", "2.5")], "error: --total-shards (CLUSTER_LINK_EXPORTER_TOTAL_SHARDS): expected a whole number of shards from 1 up, got \"2.5\""),
     ];
     for (args, env, message) in cases {
-        for command in [&[][..], &["check-config"][..]] {
+        // check-config takes --total-shards alone: it prints every shard's clusters.
+        let alone = args == ["--total-shards", "3"];
+        let commands: &[&[&str]] = if alone {
+            &[&[]]
+        } else {
+            &[&[], &["check-config"]]
+        };
+        for command in commands {
             let all: Vec<&str> = command.iter().chain(&base).chain(args).copied().collect();
             let (code, _, err) = run(&all, env).await;
             assert_eq!(code, Some(2), "{all:?} {env:?}: {err}");
