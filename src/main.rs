@@ -423,6 +423,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shard_flags_are_taken_before_and_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "cluster-link-exporter",
+            "--shard=auto",
+            "check-config",
+            "--total-shards",
+            "3",
+        ])
+        .unwrap();
+        let args = cli.shard_args();
+        assert_eq!(args.shard.as_deref(), Some("auto"));
+        assert_eq!(args.total_shards.as_deref(), Some("3"));
+        let resolved = args.resolve(|| Some("cle-2".into())).unwrap();
+        assert_eq!((resolved.ordinal(), resolved.total().get()), (2, 3));
+    }
+
+    #[test]
     fn web_flag_defaults_are_the_documented_limits() {
         let cli = Cli::try_parse_from(["cluster-link-exporter"]).unwrap();
         assert_eq!(cli.web().limits, ServeLimits::default());

@@ -354,6 +354,9 @@ fn config_file() -> String {
     path.display().to_string()
 }
 
+/// Flags, environment variables, and the message the binary must exit with.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_shard_values_stop_the_start_naming_the_flag() {
     let config = config_file();
@@ -362,7 +365,7 @@ async fn bad_shard_values_stop_the_start_naming_the_flag() {
         config.as_str(),
         "--web.listen-address=127.0.0.1:0",
     ];
-    let cases: [(&[&str], &[(&str, &str)], &str); 7] = [
+    let cases: [Case; 7] = [
         (&["--shard", "3", "--total-shards", "3"], &[], "error: --shard 3 must be less than --total-shards 3 (shards are numbered from 0)"),
         (&["--shard", "0", "--total-shards", "0"], &[], "error: --total-shards (CLUSTER_LINK_EXPORTER_TOTAL_SHARDS): expected a whole number of shards from 1 up, got \"0\""),
         (&["--shard", "one", "--total-shards", "3"], &[], "error: --shard (CLUSTER_LINK_EXPORTER_SHARD): expected a shard ordinal (0, 1, …) or auto, got \"one\""),
