@@ -19,7 +19,7 @@ use cluster_link_exporter::shard::{shard_of, Sharding};
 use serde_json::Value;
 
 use crate::common::eventually::{done_if, eventually, eventually_every};
-use crate::common::scrape::{exporter_yaml, scrape};
+use crate::common::scrape::{exporter_yaml, scrape, wait_value};
 use crate::common::servers::{encode, free_port, start_prometheus_with_jobs, temp_dir, KillOnDrop};
 use crate::common::sim::{http, start};
 
@@ -307,6 +307,25 @@ async fn a_reload_starts_only_this_shards_clusters() {
         CLUSTERS.len()
     );
     assert!(text.contains(&configured), "no {configured} in {text}");
+
+    // Once this shard's clusters were collected, the others' REST APIs have seen nothing.
+    for cluster in mine(&CLUSTERS) {
+        let labels = [("kafka_cluster", cluster.as_str())];
+        wait_value(&exporter, "clusterlink_up", &labels, WAIT, |v| v == 1.0).await;
+    }
+    for cluster in CLUSTERS.iter().filter(|c| !sharding.owns(c)) {
+        let requests = sim.requests(cluster);
+        assert!(
+            requests.is_empty(),
+            "{cluster} is another shard's: {requests:?}"
+        );
+    }
+    for cluster in mine(&CLUSTERS) {
+        assert!(
+            !sim.requests(&cluster).is_empty(),
+            "{cluster}: no request recorded"
+        );
+    }
     exporter.shutdown().await;
 }
 
