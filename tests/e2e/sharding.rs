@@ -3,7 +3,8 @@
 //! variables) on one simulator with six clusters, scraped by a real Prometheus, collect every
 //! cluster exactly once, each on the shard the hash gives, and the sharding alerts'
 //! expressions are empty; with shard 2 stopped they name it and its clusters. In process: a
-//! reload respects the assignment. Bad flag values stop the binary before it serves, with the
+//! reload respects the assignment, and other shards' clusters get no REST request. Bad flag
+//! values stop the binary before it serves, with the
 //! flag named; `check-config` prints the assignment.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -320,6 +321,7 @@ async fn a_reload_starts_only_this_shards_clusters() {
             "{cluster} is another shard's: {requests:?}"
         );
     }
+    // The log does record this shard's requests: its emptiness above means something.
     for cluster in mine(&CLUSTERS) {
         assert!(
             !sim.requests(&cluster).is_empty(),
