@@ -4,8 +4,8 @@
 //! cluster exactly once, each on the shard the hash gives, and the sharding alerts'
 //! expressions are empty; with shard 2 stopped they name it and its clusters. In process: a
 //! reload respects the assignment, and other shards' clusters get no REST request. Bad flag
-//! values stop the binary before it serves, with the
-//! flag named; `check-config` prints the assignment.
+//! values stop the binary before it serves, with the flag named; `check-config` prints the
+//! assignment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
