@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev        # librdkafka compression
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
+  python3-venv      # the Python venv below
   curl
   prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
@@ -28,6 +29,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# --- Helm chart validators (tests/e2e/deploy_helm.rs) -------------------------------------
+# A venv of the repository (.venv/, git-ignored; other blocks may add their own pins to it):
+# helm-python-sdk renders and lints the chart offline (it bundles Helm's Go SDK, no `helm`
+# binary needed), kubernetes-validate checks the manifests against its bundled Kubernetes
+# schemas. Pinned; installed only when a pin is missing.
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+helm_pins=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0)
+helm_pins_present() {
+  [ -x "$venv/bin/python3" ] && "$venv/bin/python3" - "${helm_pins[@]}" <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+PY
+}
+if ! helm_pins_present; then
+  echo "setup-deps: installing ${helm_pins[*]} into $venv" >&2
+  [ -x "$venv/bin/python3" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${helm_pins[@]}"
+fi
+# --- end of the Helm chart validators ----------------------------------------------------
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup-deps: cargo not found; install the Rust toolchain (rustup) first" >&2
