@@ -5,7 +5,8 @@ Uses helm-python-sdk (Helm v4's Go SDK behind ctypes: no `helm` binary, no clust
 venv scripts/setup-deps.sh makes (.venv/). Prints one JSON object on stdout:
 
   chart.py render CHART VALUES.yaml [--package DIR] [--name N] [--namespace NS]
-      {"ok": true, "manifests": {template: text}, "objects": [{"template": t, "object": {...}}]}
+      {"ok": true, "manifests": {template: text}, "objects": [{"template": t, "object": {...}}],
+       "secrets": {name: {key: decoded text}}}
       or {"ok": false, "error": "..."} (bad values, a failed template); --package renders the
       archive `helm package` makes in DIR (what a chart repository serves) instead of the folder.
   chart.py lint CHART VALUES.yaml --kube-version v1.25.0
@@ -14,6 +15,7 @@ venv scripts/setup-deps.sh makes (.venv/). Prints one JSON object on stdout:
       {"members": [...]}: the files of the packaged chart
 """
 import argparse
+import base64
 import json
 import sys
 import tarfile
@@ -47,7 +49,14 @@ def render(args):
         for doc in yaml.safe_load_all(text):
             if doc is not None:
                 objects.append({"template": template, "object": doc})
-    return {"ok": True, "manifests": manifests, "objects": objects}
+    secrets = {
+        o["object"]["metadata"]["name"]: {
+            k: base64.b64decode(v).decode("utf-8") for k, v in o["object"].get("data", {}).items()
+        }
+        for o in objects
+        if o["object"].get("kind") == "Secret"
+    }
+    return {"ok": True, "manifests": manifests, "objects": objects, "secrets": secrets}
 
 
 def lint(args):

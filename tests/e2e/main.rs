@@ -11,6 +11,7 @@ mod churn;
 mod cli_exporter;
 mod cli_sim;
 mod dashboards;
+mod deploy_helm;
 mod exporter_auth;
 mod exporter_situations;
 mod hostile_upstreams;
