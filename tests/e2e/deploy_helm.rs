@@ -107,7 +107,10 @@ fn try_render(values: &Path, package: bool) -> Result<Rendered, String> {
     }
     let answer = chart_py(&args);
     if answer["ok"] != Value::Bool(true) {
-        return Err(answer["error"].as_str().unwrap_or("no error text").to_string());
+        return Err(answer["error"]
+            .as_str()
+            .unwrap_or("no error text")
+            .to_string());
     }
     let objects = answer["objects"]
         .as_array()
@@ -156,7 +159,9 @@ impl Rendered {
     }
 
     fn container(&self) -> &Value {
-        let containers = self.pod()["spec"]["containers"].as_array().expect("containers");
+        let containers = self.pod()["spec"]["containers"]
+            .as_array()
+            .expect("containers");
         assert_eq!(containers.len(), 1, "{containers:?}");
         &containers[0]
     }
@@ -174,7 +179,11 @@ impl Rendered {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -218,13 +227,20 @@ fn validate(rendered: &Rendered, scenario: &str) {
             );
         }
         for o in &rendered.objects {
-            if o["apiVersion"].as_str().unwrap_or("").starts_with("monitoring.coreos.com") {
+            if o["apiVersion"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("monitoring.coreos.com")
+            {
                 continue;
             }
             let kind = o["kind"].as_str().unwrap().to_lowercase();
             let name = o["metadata"]["name"].as_str().unwrap();
             let passed = format!("passed for resource {kind}/{name} against");
-            assert!(text.contains(&passed), "{scenario} on {version}: {passed}?\n{text}");
+            assert!(
+                text.contains(&passed),
+                "{scenario} on {version}: {passed}?\n{text}"
+            );
         }
     }
 }
@@ -248,7 +264,10 @@ fn lint(values: &Path, scenario: &str) {
             .filter(|m| m["severity"].as_u64() != Some(1))
             .collect();
         assert!(bad.is_empty(), "lint {scenario} on {kube}: {bad:?}");
-        assert!(report["errors"].as_array().is_some_and(|e| e.is_empty()), "{report}");
+        assert!(
+            report["errors"].as_array().is_some_and(|e| e.is_empty()),
+            "{report}"
+        );
     }
 }
 
@@ -259,14 +278,20 @@ fn check_pod(r: &Rendered, scenario: &str) {
     let pod_sc = &spec["securityContext"];
     assert_eq!(pod_sc["runAsNonRoot"], true, "{scenario}");
     assert_ne!(pod_sc["runAsUser"], 0, "{scenario}");
-    assert_eq!(pod_sc["seccompProfile"]["type"], "RuntimeDefault", "{scenario}");
+    assert_eq!(
+        pod_sc["seccompProfile"]["type"], "RuntimeDefault",
+        "{scenario}"
+    );
     let c = r.container();
     let sc = &c["securityContext"];
     assert_eq!(sc["readOnlyRootFilesystem"], true, "{scenario}");
     assert_eq!(sc["allowPrivilegeEscalation"], false, "{scenario}");
     assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"], "{scenario}");
     let image = c["image"].as_str().expect("image");
-    assert!(!image.ends_with(":latest") && image.contains(':'), "{scenario}: {image}");
+    assert!(
+        !image.ends_with(":latest") && image.contains(':'),
+        "{scenario}: {image}"
+    );
     let probe = |name: &str, path: &str| {
         let p = &c[name];
         assert!(
@@ -337,7 +362,10 @@ fn shards_run_as_a_statefulset_with_shard_auto() {
     assert_eq!(r.of_kind("PodDisruptionBudget").len(), 1);
     let soft = &r.pod()["spec"]["affinity"]["podAntiAffinity"]
         ["preferredDuringSchedulingIgnoredDuringExecution"];
-    assert_eq!(soft[0]["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        soft[0]["podAffinityTerm"]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
     let services = r.of_kind("Service");
     assert_eq!(sts["spec"]["serviceName"], services[0]["metadata"]["name"]);
     // The pod name ends in -<ordinal>: the StatefulSet's name, then the ordinal.
@@ -360,21 +388,42 @@ fn tls_probes_and_scrapes_over_https_with_credentials() {
     let web = &r.secrets["cle-cluster-link-exporter-web"]["web-config.yml"];
     let web: Value = serde_norway::from_str(web.as_str().expect("web-config.yml")).unwrap();
     let tls = &web["tls_server_config"];
-    assert_eq!(tls["cert_file"], "/etc/cluster-link-exporter/tls/tls.crt", "{web}");
+    assert_eq!(
+        tls["cert_file"], "/etc/cluster-link-exporter/tls/tls.crt",
+        "{web}"
+    );
     assert_eq!(tls["min_version"], "TLS13", "{web}");
     assert!(web["basic_auth_users"]["prometheus"].is_string(), "{web}");
-    assert_eq!(web["http_server_config"]["headers"]["X-Frame-Options"], "deny");
-    assert!(r.args().contains(
-        &"--web.config.file=/etc/cluster-link-exporter/web/web-config.yml".to_string()
-    ));
+    assert_eq!(
+        web["http_server_config"]["headers"]["X-Frame-Options"],
+        "deny"
+    );
+    assert!(r
+        .args()
+        .contains(&"--web.config.file=/etc/cluster-link-exporter/web/web-config.yml".to_string()));
     let mounts = &c["volumeMounts"];
-    let paths: Vec<&str> = mounts.as_array().unwrap().iter().map(|m| m["mountPath"].as_str().unwrap()).collect();
-    assert!(paths.contains(&"/etc/cluster-link-exporter/tls"), "{paths:?}");
+    let paths: Vec<&str> = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/etc/cluster-link-exporter/tls"),
+        "{paths:?}"
+    );
     let sm = r.of_kind("ServiceMonitor");
     assert_eq!(sm[0]["spec"]["endpoints"][0]["scheme"], "https");
-    assert_eq!(sm[0]["spec"]["endpoints"][0]["basicAuth"]["password"]["key"], "password");
+    assert_eq!(
+        sm[0]["spec"]["endpoints"][0]["basicAuth"]["password"]["key"],
+        "password"
+    );
+}
 
-    // Basic auth without probe credentials, or a required client certificate: TCP probes.
+/// Basic auth without probe credentials, or a required client certificate (the kubelet has
+/// none): TCP probes. Without a web configuration: plain HTTP probes.
+#[test]
+fn probes_fall_back_to_tcp_when_the_kubelet_cannot_log_in() {
     for extra in [
         "web: {basicAuth: {users: {p: $2b$10$JfIHHMur6qv1hUcIqlCdKOtCzIfyocy24wu8cqiTcbPUua7DFJSva}}}",
         "web: {tls: {enabled: true, secretName: s, clientAuthType: RequireAndVerifyClientCert, clientCAKey: ca.crt}}",
@@ -383,10 +432,15 @@ fn tls_probes_and_scrapes_over_https_with_credentials() {
         assert_eq!(r.container()["livenessProbe"]["tcpSocket"]["port"], "metrics", "{extra}");
         assert!(r.container()["readinessProbe"]["httpGet"].is_null(), "{extra}");
     }
-    // Without a web configuration: plain HTTP probes, no --web.config.file.
     let plain = render(&ci_file("default-values.yaml"));
-    assert_eq!(plain.container()["livenessProbe"]["httpGet"]["scheme"], "HTTP");
-    assert!(!plain.args().iter().any(|a| a.starts_with("--web.config.file")));
+    assert_eq!(
+        plain.container()["livenessProbe"]["httpGet"]["scheme"],
+        "HTTP"
+    );
+    assert!(!plain
+        .args()
+        .iter()
+        .any(|a| a.starts_with("--web.config.file")));
 }
 
 /// The rendered web configuration is one the exporter accepts: `check-config --web.config.file`
@@ -406,10 +460,18 @@ fn the_rendered_web_configuration_passes_check_config() {
         .unwrap();
     std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
-    let moved = web.replace("/etc/cluster-link-exporter/tls/", &format!("{}/", dir.display()));
-    assert_ne!(moved, web, "the web configuration names the mounted certificate");
+    let moved = web.replace(
+        "/etc/cluster-link-exporter/tls/",
+        &format!("{}/", dir.display()),
+    );
+    assert_ne!(
+        moved, web,
+        "the web configuration names the mounted certificate"
+    );
     std::fs::write(dir.join("web-config.yml"), moved).unwrap();
-    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"].as_str().unwrap();
+    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"]
+        .as_str()
+        .unwrap();
     std::fs::write(dir.join("config.yaml"), config).unwrap();
     let (out, text) = output(
         Command::new(BIN)
@@ -428,7 +490,10 @@ fn every_rendered_configuration_passes_check_config() {
     for scenario in CI_FILES {
         let r = render(&ci_file(scenario));
         let Some(config) = r.secrets["cle-cluster-link-exporter"]["config.yaml"].as_str() else {
-            assert!(scenario.starts_with("existing-secret"), "{scenario}: no config Secret");
+            assert!(
+                scenario.starts_with("existing-secret"),
+                "{scenario}: no config Secret"
+            );
             continue;
         };
         // The checksum is the configuration's: the Secret's content, hashed.
@@ -457,21 +522,32 @@ fn the_service_monitor_sets_the_job_the_rules_select() {
     let spec = &sm[0]["spec"];
     let service = r.of_kind("Service")[0];
     let job_label = spec["jobLabel"].as_str().expect("jobLabel");
-    let job = service["metadata"]["labels"][job_label].as_str().expect("the job label");
+    let job = service["metadata"]["labels"][job_label]
+        .as_str()
+        .expect("the job label");
     assert_eq!(job, "cluster-link-exporter");
     let rules = std::fs::read_to_string(root().join("alerts/clusterlink.rules.yml")).unwrap();
-    assert!(rules.contains(r#"up{job=~".*cluster-link-exporter.*"}"#), "the rules' job");
+    assert!(
+        rules.contains(r#"up{job=~".*cluster-link-exporter.*"}"#),
+        "the rules' job"
+    );
     for (k, v) in spec["selector"]["matchLabels"].as_object().unwrap() {
         assert_eq!(&service["metadata"]["labels"][k], v, "selector {k}");
     }
     assert_eq!(spec["endpoints"][0]["port"], "metrics");
     assert_eq!(service["spec"]["ports"][0]["name"], "metrics");
     assert_eq!(spec["endpoints"][0]["scheme"], "http");
-    assert_eq!(sm[0]["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    assert_eq!(
+        sm[0]["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
     // A release name of its own does not change the job.
     let named = render_yaml("serviceMonitor: {enabled: true}\nfullnameOverride: metrics-dr\n")
         .expect("renders");
-    assert_eq!(named.of_kind("Service")[0]["metadata"]["labels"][job_label], job);
+    assert_eq!(
+        named.of_kind("Service")[0]["metadata"]["labels"][job_label],
+        job
+    );
     // A name the rules would not select is refused.
     let err = render_yaml("serviceMonitor: {enabled: true}\nnameOverride: cle\n")
         .err()
@@ -497,7 +573,10 @@ fn shipped(dir: &str, suffix: &str) -> BTreeMap<String, String> {
 fn rule_specs(r: &Rendered) -> BTreeMap<String, String> {
     let text = &r.manifests["cluster-link-exporter/templates/prometheusrule.yaml"];
     let mut specs = BTreeMap::new();
-    for doc in text.split("\n---\n").filter(|d| d.contains("kind: PrometheusRule")) {
+    for doc in text
+        .split("\n---\n")
+        .filter(|d| d.contains("kind: PrometheusRule"))
+    {
         let file = doc
             .lines()
             .find_map(|l| l.trim().strip_prefix("cluster-link-exporter/rule-file: "))
@@ -526,15 +605,27 @@ fn the_prometheus_rules_are_the_shipped_files_and_pass_promtool() {
     assert_eq!(r.of_kind("PrometheusRule").len(), files.len());
     let dir = temp_dir("helm-rules");
     for (name, spec) in &specs {
-        assert!(spec == &files[name], "{name}: the PrometheusRule differs from alerts/{name}");
+        assert!(
+            spec == &files[name],
+            "{name}: the PrometheusRule differs from alerts/{name}"
+        );
         let path = dir.join(name);
         std::fs::write(&path, spec).unwrap();
-        let (out, text) = output(Command::new(binary("promtool", "prometheus")).args(["check", "rules"]).arg(&path));
+        let (out, text) = output(
+            Command::new(binary("promtool", "prometheus"))
+                .args(["check", "rules"])
+                .arg(&path),
+        );
         assert!(out.status.success(), "promtool check rules {name}:\n{text}");
     }
     for rule in r.of_kind("PrometheusRule") {
-        assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus-stack");
-        assert!(rule["spec"]["groups"].as_array().is_some_and(|g| !g.is_empty()));
+        assert_eq!(
+            rule["metadata"]["labels"]["release"],
+            "kube-prometheus-stack"
+        );
+        assert!(rule["spec"]["groups"]
+            .as_array()
+            .is_some_and(|g| !g.is_empty()));
     }
 }
 
@@ -558,9 +649,15 @@ fn the_dashboard_config_maps_are_the_shipped_dashboards() {
     let r = render(&ci_file("monitoring-values.yaml"));
     let maps = dashboard_maps(&r);
     let files = shipped("dashboards", ".json");
-    assert_eq!(maps.keys().collect::<Vec<_>>(), files.keys().collect::<Vec<_>>());
+    assert_eq!(
+        maps.keys().collect::<Vec<_>>(),
+        files.keys().collect::<Vec<_>>()
+    );
     for (name, text) in &maps {
-        assert!(text == &files[name], "{name}: the ConfigMap differs from dashboards/{name}");
+        assert!(
+            text == &files[name],
+            "{name}: the ConfigMap differs from dashboards/{name}"
+        );
     }
     let off = render(&ci_file("default-values.yaml"));
     assert!(off.of_kind("ConfigMap").is_empty() && off.of_kind("PrometheusRule").is_empty());
@@ -573,7 +670,11 @@ fn the_dashboard_config_maps_are_the_shipped_dashboards() {
 fn the_packaged_chart_carries_the_rules_and_the_dashboards() {
     let dir = temp_dir("helm-archive");
     let chart_dir = chart();
-    let listing = chart_py(&["archive-members", chart_dir.to_str().unwrap(), dir.to_str().unwrap()]);
+    let listing = chart_py(&[
+        "archive-members",
+        chart_dir.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
     let members: BTreeSet<String> = strings(&listing["members"]).into_iter().collect();
     let mut wanted: Vec<String> = shipped("alerts", ".rules.yml")
         .into_keys()
@@ -585,7 +686,10 @@ fn the_packaged_chart_carries_the_rules_and_the_dashboards() {
             .map(|n| format!("cluster-link-exporter/files/dashboards/{n}")),
     );
     for file in &wanted {
-        assert!(members.contains(file), "{file} not in the archive: {members:?}");
+        assert!(
+            members.contains(file),
+            "{file} not in the archive: {members:?}"
+        );
     }
     let extra: Vec<&String> = members
         .iter()
@@ -668,7 +772,9 @@ fn the_config_checksum_changes_exactly_when_the_configuration_changes() {
     }
     // The annotation is the hash of what the Secret holds.
     let r = render_yaml(base).unwrap();
-    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"].as_str().unwrap();
+    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"]
+        .as_str()
+        .unwrap();
     let digest = ring::digest::digest(&ring::digest::SHA256, config.as_bytes());
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(r.checksum().unwrap(), hex);
@@ -688,10 +794,9 @@ fn the_values_table_in_docs_deploy_md_is_generated_from_values_yaml() {
     );
     assert!(out.status.success(), "{text}");
     // Every top-level key of values.yaml is documented (itself or its keys).
-    let values: Value = serde_norway::from_str(
-        &std::fs::read_to_string(chart().join("values.yaml")).unwrap(),
-    )
-    .unwrap();
+    let values: Value =
+        serde_norway::from_str(&std::fs::read_to_string(chart().join("values.yaml")).unwrap())
+            .unwrap();
     let doc = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
     for key in values.as_object().unwrap().keys() {
         assert!(
@@ -703,10 +808,12 @@ fn the_values_table_in_docs_deploy_md_is_generated_from_values_yaml() {
 
 #[test]
 fn the_chart_runs_this_version_of_the_exporter() {
-    let chart_yaml: Value = serde_norway::from_str(
-        &std::fs::read_to_string(chart().join("Chart.yaml")).unwrap(),
-    )
-    .unwrap();
+    let chart_yaml: Value =
+        serde_norway::from_str(&std::fs::read_to_string(chart().join("Chart.yaml")).unwrap())
+            .unwrap();
     assert_eq!(chart_yaml["appVersion"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(chart_yaml["kubeVersion"], format!(">={}-0", KUBE_VERSIONS[0]));
+    assert_eq!(
+        chart_yaml["kubeVersion"],
+        format!(">={}-0", KUBE_VERSIONS[0])
+    );
 }
