@@ -366,6 +366,25 @@ fn shards_run_as_a_statefulset_with_shard_auto() {
         soft[0]["podAffinityTerm"]["topologyKey"],
         "kubernetes.io/hostname"
     );
+    // The ServiceMonitor labels each target with its shard (from the pod name), so that the
+    // rules, which merge replicas by dropping instance and pod, keep the shards apart.
+    let relabel = &r.of_kind("ServiceMonitor")[0]["spec"]["endpoints"][0]["relabelings"][0];
+    assert_eq!(relabel["targetLabel"], "shard", "{relabel}");
+    assert_eq!(
+        strings(&relabel["sourceLabels"]),
+        ["__meta_kubernetes_pod_name"]
+    );
+    // Prometheus anchors the regex.
+    let re = regex::Regex::new(&format!("^(?:{})$", relabel["regex"].as_str().unwrap())).unwrap();
+    let name = format!("{}-2", sts["metadata"]["name"].as_str().unwrap());
+    let shard = re.replace(
+        &name,
+        relabel["replacement"]
+            .as_str()
+            .unwrap()
+            .replace("$1", "${1}"),
+    );
+    assert_eq!(shard, "2", "{name}");
     let services = r.of_kind("Service");
     assert_eq!(sts["spec"]["serviceName"], services[0]["metadata"]["name"]);
     // The pod name ends in -<ordinal>: the StatefulSet's name, then the ordinal.
@@ -537,6 +556,11 @@ fn the_service_monitor_sets_the_job_the_rules_select() {
     assert_eq!(spec["endpoints"][0]["port"], "metrics");
     assert_eq!(service["spec"]["ports"][0]["name"], "metrics");
     assert_eq!(spec["endpoints"][0]["scheme"], "http");
+    assert_eq!(
+        spec["endpoints"][0]["relabelings"],
+        serde_json::Value::Null,
+        "no shards"
+    );
     assert_eq!(
         sm[0]["metadata"]["labels"]["release"],
         "kube-prometheus-stack"
