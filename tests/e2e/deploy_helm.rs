@@ -841,3 +841,36 @@ fn the_chart_runs_this_version_of_the_exporter() {
         format!(">={}-0", KUBE_VERSIONS[0])
     );
 }
+
+/// NOTES.txt, printed by `helm install`: how to reach the exporter, and the warnings that apply.
+#[test]
+fn the_notes_say_what_to_do_next() {
+    let notes = |scenario: &str| {
+        render(&ci_file(scenario)).manifests["cluster-link-exporter/templates/NOTES.txt"].clone()
+    };
+    let default = notes("default-values.yaml");
+    assert!(
+        default.contains("port-forward svc/cle-cluster-link-exporter 9849"),
+        "{default}"
+    );
+    assert!(default.contains("placeholder"), "{default}");
+    assert!(default.contains("no ServiceMonitor"), "{default}");
+    let ha = notes("ha-values.yaml");
+    assert!(
+        !ha.contains("placeholder") && !ha.contains("no ServiceMonitor"),
+        "{ha}"
+    );
+    assert!(ha.contains("(2 replica(s))"), "{ha}");
+    let shards = notes("shards-values.yaml");
+    assert!(shards.contains("3 shards, --shard=auto"), "{shards}");
+    let existing = notes("existing-secret-values.yaml");
+    assert!(
+        existing.contains("rollout restart deployment/cle-cluster-link-exporter"),
+        "{existing}"
+    );
+    let tls = notes("tls-values.yaml");
+    assert!(
+        tls.contains("curl -k https://") && tls.contains("-u <user>:<password>"),
+        "{tls}"
+    );
+}
