@@ -8,6 +8,8 @@
 //! with the expected labels within the time the rules promise, and its per-topic pages are
 //! inhibited; the recovery sends the resolved notification; and a link under maintenance (a
 //! silence) pauses and loses its source without paging, while a link not silenced does page.
+//! And with two exporter processes (an HA pair) in one job: one page per incident, not one per
+//! replica, also when a replica dies in the middle of it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +17,8 @@ use std::time::Duration;
 use crate::common::dashboards::panel_queries;
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::servers::{
-    binary, encode, start_alertmanager, start_prometheus, temp_dir, Notification, Server, Webhook,
+    binary, encode, free_port, start_alertmanager, start_prometheus, start_prometheus_for,
+    temp_dir, KillOnDrop, Notification, Server, Webhook,
 };
 use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
@@ -476,4 +479,167 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     drop(prometheus);
     drop(alertmanager);
     let _ = std::fs::remove_dir_all(rules_dir);
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
+
+/// One replica of the exporter: the binary on `config`, listening on `port`, its log in `log`.
+fn spawn_replica(config: &Path, port: u16, log: &Path) -> KillOnDrop {
+    let log = std::fs::File::create(log).expect("create the replica's log");
+    KillOnDrop(
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start an exporter replica"),
+    )
+}
+
+/// Notifications to `receiver` (`/pager`, `/chat`) of the group with these labels and status.
+fn group_notifications(
+    webhook: &Webhook,
+    receiver: &str,
+    group: &[(&str, &str)],
+    status: &str,
+) -> Vec<Notification> {
+    webhook
+        .received()
+        .into_iter()
+        .filter(|n| n.path == receiver && n.body["status"] == status)
+        .filter(|n| group.iter().all(|(k, v)| n.body["groupLabels"][k] == *v))
+        .collect()
+}
+
+/// Every alert paged so far carries neither `instance` nor `pod`, and every group was paged
+/// (firing) once: two replicas made one page per incident.
+fn assert_one_page_per_group(webhook: &Webhook) {
+    let mut firing_per_group = std::collections::BTreeMap::<String, usize>::new();
+    for n in webhook.received().iter().filter(|n| n.path == "/pager") {
+        for alert in n.body["alerts"].as_array().into_iter().flatten() {
+            assert!(
+                alert["labels"].get("instance").is_none() && alert["labels"].get("pod").is_none(),
+                "a page names a replica: {alert}"
+            );
+        }
+        if n.body["status"] == "firing" {
+            *firing_per_group
+                .entry(n.body["groupLabels"].to_string())
+                .or_default() += 1;
+        }
+    }
+    let repeated: Vec<_> = firing_per_group.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "groups paged more than once: {repeated:#?}\n{:#?}",
+        webhook.received()
+    );
+}
+
+/// Two exporter processes watching the same clusters (an HA pair), scraped by the real
+/// Prometheus in one job, with the shipped rules and Alertmanager: a source outage pages once
+/// per link, not once per replica; one replica dying in the middle of the incident sends a
+/// warning to chat and neither resolves nor repeats the page; the recovery resolves it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_pair_pages_once_per_incident() {
+    // The test's own HTTP clients (no exporter in this process installs it).
+    cluster_link_exporter::tls::install_crypto_provider();
+    let o = overrides();
+    let sim = Simulator::start(Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let dir = temp_dir("ha-pair");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, config_for(&sim, "1s")).expect("write the configuration");
+    let ports = [free_port(), free_port()];
+    let _replica_a = spawn_replica(&config, ports[0], &dir.join("a.log"));
+    let mut replica_b = spawn_replica(&config, ports[1], &dir.join("b.log"));
+    let webhook = Webhook::start().await;
+    let alertmanager = start_alertmanager(&alertmanager_config(&webhook, &o));
+    alertmanager.wait_ready(Duration::from_secs(30)).await;
+    let rules = rule_files(&dir, &o);
+    let targets = ports.map(|p| format!("127.0.0.1:{p}"));
+    let prometheus = start_prometheus_for(
+        &[targets[0].as_str(), targets[1].as_str()],
+        &rules,
+        &o.evaluation_interval,
+        Some(alertmanager.url.trim_start_matches("http://")),
+    );
+    prometheus.wait_ready(Duration::from_secs(30)).await;
+
+    // Both replicas collect: each reports dr-link ACTIVE.
+    let active =
+        r#"count(clusterlink_link_state{kafka_cluster="B",link="dr-link",state="ACTIVE"} == 1)"#;
+    eventually(
+        Duration::from_secs(90),
+        "both replicas report dr-link",
+        || async {
+            prometheus.assert_running();
+            let found = query(&prometheus, active).await;
+            let both = found
+                .as_ref()
+                .is_ok_and(|r| r.first().is_some_and(|s| s["value"][1] == "2"));
+            done_if(both, found)
+        },
+    )
+    .await;
+    assert!(pages(&webhook, 0, &[]).is_empty(), "pages while healthy");
+
+    // The source cluster goes down: one page per link.
+    apply(
+        &sim,
+        Action::BrokersDown {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
+    let dr_link = [
+        ("alertname", "ClusterLinkDown"),
+        ("kafka_cluster", "B"),
+        ("link", "dr-link"),
+    ];
+    let page_wait = Duration::from_secs(60);
+    wait_for_page(&webhook, 0, &dr_link, "firing", page_wait).await;
+
+    // Replica B dies in the middle of the incident: its warning reaches chat, the page stays.
+    replica_b.kill().expect("stop replica B");
+    replica_b.wait().expect("reap replica B");
+    let replica_down = [("alertname", "ClusterLinkExporterReplicaDown")];
+    eventually(page_wait, "ClusterLinkExporterReplicaDown in chat", || {
+        let found = group_notifications(&webhook, "/chat", &replica_down, "firing");
+        std::future::ready(done_if(!found.is_empty(), webhook.received().len()))
+    })
+    .await;
+    // Long enough for Alertmanager to send the group again if it had changed.
+    let group_interval = duration(&o.alertmanager["group_interval"]);
+    tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
+    assert_one_page_per_group(&webhook);
+    let pages_about_exporter = pages(&webhook, 0, &[("alertname", "ClusterLinkExporterDown")]);
+    assert!(pages_about_exporter.is_empty(), "{pages_about_exporter:#?}");
+    assert!(
+        group_notifications(&webhook, "/pager", &dr_link, "resolved").is_empty(),
+        "the page resolved when one replica died"
+    );
+
+    // Recovery: resolved once.
+    apply(
+        &sim,
+        Action::BrokersUp {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_for_page(&webhook, 0, &dr_link, "resolved", page_wait).await;
+    tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
+    let resolved = group_notifications(&webhook, "/pager", &dr_link, "resolved");
+    assert_eq!(resolved.len(), 1, "resolved notifications: {resolved:#?}");
+    assert_one_page_per_group(&webhook);
+    prometheus.assert_running();
+    alertmanager.assert_running();
+    drop(prometheus);
+    drop(alertmanager);
+    let _ = std::fs::remove_dir_all(dir);
 }
