@@ -783,6 +783,33 @@ fn alertmanager_config_pages_on_critical_and_groups_by_link() {
          ClusterLinkMirrorTopicSourceUnavailable mute ClusterLinkMirrorPartitionsInError"
     );
 
+    // The fast source outage page mutes ClusterLinkDown of its link, and ClusterLinkDown does
+    // not mute it (mutual muting would silence both).
+    assert!(inhibits_on(
+        inhibits,
+        "ClusterLinkSourceOutage",
+        &["kafka_cluster", "link"]
+    ));
+    let mutes = |source: &str, target: &str| {
+        inhibits.iter().any(|rule| {
+            let sources = strings(rule, "source_matchers");
+            let targets = strings(rule, "target_matchers");
+            let accepts = |matchers: &[String], alert: &str| {
+                matchers.iter().all(|m| {
+                    let (name, op, pattern) = parse_matcher(m);
+                    name != "alertname" || alertname_matches(&op, &pattern, alert)
+                })
+            };
+            accepts(&sources, source) && accepts(&targets, target)
+        })
+    };
+    assert!(mutes("ClusterLinkSourceOutage", "ClusterLinkDown"));
+    assert!(!mutes("ClusterLinkDown", "ClusterLinkSourceOutage"));
+    assert!(mutes(
+        "ClusterLinkDown",
+        "ClusterLinkMirrorTopicSourceUnavailable"
+    ));
+
     match find_binary("amtool") {
         Some(amtool) => {
             run(Command::new(amtool).arg("check-config").arg(path));
@@ -1459,5 +1486,22 @@ fn every_alert_collapses_replica_labels() {
                 rule.file
             );
         }
+    }
+}
+
+/// Whether an Alertmanager matcher on `alertname` accepts `alert`: regexes are anchored, as
+/// Alertmanager anchors them.
+fn alertname_matches(op: &str, pattern: &str, alert: &str) -> bool {
+    let anchored = || {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("matcher regex {pattern:?}: {e}"))
+            .is_match(alert)
+    };
+    match op {
+        "=" => alert == pattern,
+        "!=" => alert != pattern,
+        "=~" => anchored(),
+        "!~" => !anchored(),
+        _ => unreachable!("operator {op}"),
     }
 }
