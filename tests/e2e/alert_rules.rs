@@ -922,6 +922,7 @@ fn overrides_apply_and_shorten_every_alert() {
     }
     // The order inhibition relies on: the link alert before the per-topic alerts, and these
     // before the per-link count of partitions in error they explain.
+    assert!(short["ClusterLinkSourceOutage"] < short["ClusterLinkDown"]);
     assert!(short["ClusterLinkDown"] < short["ClusterLinkMirrorTopicSourceUnavailable"]);
     assert!(
         short["ClusterLinkMirrorTopicSourceUnavailable"]

@@ -151,30 +151,36 @@ fn pages(webhook: &Webhook, skip: usize, labels: &[(&str, &str)]) -> Vec<(Notifi
         .collect()
 }
 
-/// Waits for a page matching `labels` with this `status`, among the notifications received
-/// after the first `skip`.
-async fn wait_for_page(
+/// The two alerts that page for a link whose source is down: the fast corroborated one first,
+/// ClusterLinkDown (muted by it) when the Kafka side does not confirm.
+const LINK_PAGES: [&str; 2] = ["ClusterLinkSourceOutage", "ClusterLinkDown"];
+
+/// Waits for a page about `link` on B from one of [`LINK_PAGES`] with this `status`, among the
+/// notifications received after the first `skip`; checks that only one of them paged.
+async fn wait_for_link_page(
     webhook: &Webhook,
     skip: usize,
-    labels: &[(&str, &str)],
+    link: &str,
     status: &str,
     timeout: Duration,
 ) -> (Notification, Value) {
-    let what = format!("a {status} page for {labels:?}");
-    eventually(timeout, &what, || {
-        let found = pages(webhook, skip, labels)
+    let what = format!("a {status} page for link {link}");
+    let found = eventually(timeout, &what, || {
+        let found = pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
             .into_iter()
-            .find(|(_, a)| a["status"] == status);
-        std::future::ready(found.ok_or_else(|| {
-            let received = webhook.received();
-            let summary: Vec<_> = received
-                .iter()
-                .map(|n| (&n.path, &n.body["status"], &n.body["groupLabels"]))
-                .collect();
-            format!("received: {summary:#?}")
-        }))
+            .find(|(_, a)| {
+                a["status"] == status && LINK_PAGES.iter().any(|n| a["labels"]["alertname"] == *n)
+            });
+        std::future::ready(found.ok_or_else(|| webhook.received().len()))
     })
-    .await
+    .await;
+    let paged: std::collections::BTreeSet<String> =
+        pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
+            .iter()
+            .filter_map(|(_, a)| a["labels"]["alertname"].as_str().map(str::to_owned))
+            .collect();
+    assert_eq!(paged.len(), 1, "link {link} paged by {paged:?}");
+    found
 }
 
 /// Runs an instant query; the result vector.
@@ -284,6 +290,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     );
 
     // The source cluster goes down: its links on B turn UNAVAILABLE and page.
+    let outage_at = tokio::time::Instant::now();
     apply(
         &sim,
         Action::BrokersDown {
@@ -293,7 +300,8 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     );
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
     let unavailable_at = tokio::time::Instant::now();
-    let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"]);
+    let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"])
+        .max(duration(&o.for_by_alert["ClusterLinkSourceOutage"]));
     let group_wait = duration(&o.alertmanager["group_wait"]);
     let eval = duration(&Yaml::from(o.evaluation_interval.as_str()));
     // What the rules promise: the exporter's next poll, one scrape (1 s), one evaluation, the
@@ -302,25 +310,21 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     // benchmarks.
     let promised = poll + Duration::from_secs(1) + eval + link_down_for + group_wait;
     let page_wait = promised * 4;
-    let (page, alert) = wait_for_page(
-        &webhook,
-        0,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "dr-link"),
-        ],
-        "firing",
-        page_wait,
-    )
-    .await;
-    let took = page.at.duration_since(unavailable_at);
-    eprintln!("page after {took:?} (promised {promised:?})");
+    let (page, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
+    let alertname = alert["labels"]["alertname"].as_str().unwrap().to_owned();
+    eprintln!(
+        "{alertname} paged {:?} after the outage, {:?} after the link turned UNAVAILABLE \
+         (promised within {promised:?} of that)",
+        page.at.duration_since(outage_at),
+        page.at.saturating_duration_since(unavailable_at),
+    );
     assert_eq!(alert["labels"]["severity"], "critical");
-    assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
+    if alertname == "ClusterLinkDown" {
+        assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
+    }
     let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
     assert!(
-        runbook.ends_with("docs/runbooks.md#clusterlinkdown"),
+        runbook.ends_with(&format!("docs/runbooks.md#{}", alertname.to_lowercase())),
         "{runbook}"
     );
     assert!(
@@ -333,18 +337,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     assert_eq!(page.body["groupLabels"]["link"], "dr-link");
     // The other links from A page too, each in its own group.
     for link in ["ab-link", "bidi-link"] {
-        wait_for_page(
-            &webhook,
-            0,
-            &[
-                ("alertname", "ClusterLinkDown"),
-                ("kafka_cluster", "B"),
-                ("link", link),
-            ],
-            "firing",
-            page_wait,
-        )
-        .await;
+        wait_for_link_page(&webhook, 0, link, "firing", page_wait).await;
     }
     // The links' per-topic alerts fire in Prometheus but are inhibited: they do not page.
     // Wait until one fires (no fixed sleep), then as long as Alertmanager would take to page
@@ -365,12 +358,12 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     tokio::time::sleep(group_wait + Duration::from_secs(3)).await;
     let leaked: Vec<_> = pages(&webhook, 0, &[("kafka_cluster", "B")])
         .into_iter()
-        .filter(|(_, a)| a["labels"]["alertname"] != "ClusterLinkDown")
+        .filter(|(_, a)| LINK_PAGES.iter().all(|n| a["labels"]["alertname"] != *n))
         .map(|(_, a)| a["labels"].clone())
         .collect();
     assert!(
         leaked.is_empty(),
-        "pages not inhibited by ClusterLinkDown: {leaked:#?}"
+        "pages not inhibited by the link's page: {leaked:#?}"
     );
 
     // Recovery: the resolved notification reaches the pager.
@@ -382,18 +375,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     wait_link_state(&sim, "B", "dr-link", "ACTIVE").await;
-    wait_for_page(
-        &webhook,
-        0,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "dr-link"),
-        ],
-        "resolved",
-        Duration::from_secs(30),
-    )
-    .await;
+    wait_for_link_page(&webhook, 0, "dr-link", "resolved", Duration::from_secs(30)).await;
 
     // Maintenance on dr-link: silenced, paused, then its source goes down. No page for it;
     // ab-link, not silenced, pages again.
@@ -436,18 +418,8 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     // ab-link pages: the path works during the maintenance window.
-    let (page, _) = wait_for_page(
-        &webhook,
-        pages_before,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "ab-link"),
-        ],
-        "firing",
-        page_wait,
-    )
-    .await;
+    let (page, _) =
+        wait_for_link_page(&webhook, pages_before, "ab-link", "firing", page_wait).await;
     // Wait as long again as a page for dr-link could take, then check nothing came.
     tokio::time::sleep(promised + mirror_for).await;
     let dr_pages: Vec<_> = webhook.received()[pages_before..]
@@ -572,7 +544,7 @@ async fn ha_pair_pages_once_per_incident() {
     // Both replicas collect: each reports dr-link ACTIVE.
     let active =
         r#"count(clusterlink_link_state{kafka_cluster="B",link="dr-link",state="ACTIVE"} == 1)"#;
-    eventually(
+    let _ = eventually(
         Duration::from_secs(90),
         "both replicas report dr-link",
         || async {
@@ -596,13 +568,14 @@ async fn ha_pair_pages_once_per_incident() {
         },
     );
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
+    let page_wait = Duration::from_secs(60);
+    let (_, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
+    let alertname = alert["labels"]["alertname"].as_str().unwrap().to_owned();
     let dr_link = [
-        ("alertname", "ClusterLinkDown"),
+        ("alertname", alertname.as_str()),
         ("kafka_cluster", "B"),
         ("link", "dr-link"),
     ];
-    let page_wait = Duration::from_secs(60);
-    wait_for_page(&webhook, 0, &dr_link, "firing", page_wait).await;
 
     // Replica B dies in the middle of the incident: its warning reaches chat, the page stays.
     replica_b.kill().expect("stop replica B");
@@ -632,7 +605,7 @@ async fn ha_pair_pages_once_per_incident() {
             brokers: None,
         },
     );
-    wait_for_page(&webhook, 0, &dr_link, "resolved", page_wait).await;
+    wait_for_link_page(&webhook, 0, "dr-link", "resolved", page_wait).await;
     tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
     let resolved = group_notifications(&webhook, "/pager", &dr_link, "resolved");
     assert_eq!(resolved.len(), 1, "resolved notifications: {resolved:#?}");
