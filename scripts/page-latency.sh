@@ -80,7 +80,7 @@ for _ in $(seq 1 120); do
 done
 [ -n "$control" ] || { echo "page-latency: the demo did not start:" >&2; cat "$work/demo.log" >&2; exit 1; }
 act() {
-  curl -sf -X POST "$control/sim/v1/actions" -d "$1" > /dev/null \
+  curl -sf -X POST "$control/actions" -d "$1" > /dev/null \
     || { echo "page-latency: action failed: $1" >&2; exit 1; }
 }
 # Confluent's availability timing on every link from A (the scenario's own is 2 s x 3).
