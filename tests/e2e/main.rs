@@ -21,5 +21,6 @@ mod paging;
 mod prometheus;
 mod reload;
 mod rest_properties;
+mod status_page;
 mod supervision;
 mod web_config;

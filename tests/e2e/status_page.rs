@@ -1,0 +1,410 @@
+//! The status page (`/`) in a real browser: Debian's headless Chromium driven through
+//! chromedriver (WebDriver, with fantoccini) against the simulator. It shows the demo's links
+//! and mirror topics; its inline script runs under the page's strict Content-Security-Policy
+//! (the filter box appears only then); after `brokers_down` on cluster A the links from A are
+//! shown not ACTIVE at the top within one poll interval plus the refresh period; the filter
+//! hides the rows that do not match; the scroll position and the filter survive a refresh; and
+//! 2,000 mirror topics still render (server and browser timings printed). Also the JSON form
+//! (`/status.json`) and the CSP header as a client sees them. Chromium or chromedriver missing
+//! fails the tests, naming `scripts/setup-deps.sh`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cluster_link_exporter::demo::config_for;
+use cluster_link_exporter::exporter::Exporter;
+use cluster_link_sim::{Action, Scenario, Simulator};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::scrape::{exporter_yaml, start_exporter};
+use crate::common::servers::{binary, free_port, temp_dir, KillOnDrop};
+
+/// Poll interval of the exporters here.
+const POLL: Duration = Duration::from_secs(1);
+/// Refresh period the page is opened with (`?refresh=1`).
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// A headless Chromium session; the chromedriver process is killed on drop.
+struct Browser {
+    client: Client,
+    _driver: KillOnDrop,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let chromium = binary("chromium", "chromium");
+        let chromedriver = binary("chromedriver", "chromium-driver");
+        let port = free_port();
+        let dir = temp_dir("chromium");
+        let log = std::fs::File::create(dir.join("chromedriver.log")).unwrap();
+        let driver = KillOnDrop(
+            Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("chromedriver starts"),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        eventually(Duration::from_secs(30), "chromedriver answers", || async {
+            let ok = http.get(format!("{url}/status")).send().await.is_ok();
+            done_if(ok, "not yet")
+        })
+        .await;
+        let profile = dir.join("profile");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.display())],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("a Chromium session through chromedriver: {e}"));
+        Self {
+            client,
+            _driver: driver,
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// Every table row: `[class, data-name, state text, hidden]`.
+    async fn rows(&self) -> Vec<Row> {
+        let v = self
+            .js(
+                "return Array.from(document.querySelectorAll('#status tbody tr')).map(function(r){\
+                 return [r.className, r.getAttribute('data-name'), r.cells[1].textContent, r.hidden];});",
+            )
+            .await;
+        serde_json::from_value(v).expect("rows")
+    }
+
+    async fn refreshes(&self) -> u64 {
+        let v = self
+            .js("return document.body.getAttribute('data-refreshes') || '0';")
+            .await;
+        v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// `(class, name, state, hidden)` of a table row; class `c` cluster, `l` link, `m` mirror.
+type Row = (String, String, String, bool);
+
+/// The rows as (cluster, link, name, class, state, hidden), each with its parents' names.
+fn with_parents(rows: &[Row]) -> Vec<(String, String, String, String, String, bool)> {
+    let (mut cluster, mut link) = (String::new(), String::new());
+    rows.iter()
+        .map(|(class, name, state, hidden)| {
+            match class.as_str() {
+                "c" => (cluster, link) = (name.clone(), String::new()),
+                "l" => link = name.clone(),
+                _ => {}
+            }
+            let r = (cluster.clone(), link.clone(), name.clone());
+            (r.0, r.1, r.2, class.clone(), state.clone(), *hidden)
+        })
+        .collect()
+}
+
+/// The links and mirror topics the simulator has, by destination cluster.
+fn demo_topology(sim: &Simulator) -> Vec<(String, String, String)> {
+    let world = sim.core().world();
+    let mut out = Vec::new();
+    for (cluster, state) in &world.clusters {
+        for (link, l) in &state.links {
+            out.push((cluster.clone(), link.clone(), String::new()));
+            for mirror in l.mirrors.keys() {
+                out.push((cluster.clone(), link.clone(), mirror.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// `link_state` of `link` as cluster `cluster`'s REST API reports it now.
+async fn rest_link_state(sim: &Simulator, cluster: &str, link: &str) -> Option<String> {
+    let c = sim.cluster(cluster);
+    let url = format!("{}/clusters/{}/links", c.rest_url, c.cluster_id);
+    let body: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+    body["data"]
+        .as_array()?
+        .iter()
+        .find(|l| l["link_name"] == link)
+        .and_then(|l| l["link_state"].as_str())
+        .map(str::to_owned)
+}
+
+async fn start_demo() -> (Simulator, Exporter) {
+    let sim = Simulator::start(Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let exporter = start_exporter(&config_for(&sim, "1s")).await;
+    (sim, exporter)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
+    let (sim, exporter) = start_demo().await;
+    let base = format!("http://{}", exporter.address());
+    check_headers_and_json(&base).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{base}/?refresh={}", REFRESH.as_secs()))
+        .await
+        .unwrap();
+    // The script ran under the CSP: it shows the filter box (hidden in the HTML).
+    let tools = browser.js("return document.getElementById('tools').hidden;").await;
+    assert_eq!(tools, json!(false), "the page's script did not run under its CSP");
+
+    let expected = demo_topology(&sim);
+    assert!(expected.len() >= 8, "the demo's topology: {expected:?}");
+    let shown = eventually(
+        Duration::from_secs(60),
+        "every link and mirror topic of the demo on the page, ACTIVE",
+        || async {
+            let rows = with_parents(&browser.rows().await);
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|(c, l, m)| {
+                    !rows.iter().any(|r| {
+                        let (name, class) = if m.is_empty() { (l, "l") } else { (m, "m") };
+                        r.0 == *c && r.1 == *l && r.2 == *name && r.3 == class && r.4 == "ACTIVE"
+                    })
+                })
+                .collect();
+            done_if(missing.is_empty(), format!("missing {missing:?} in {rows:?}")).map(|_| rows)
+        },
+    )
+    .await;
+    filter_hides_what_does_not_match(&browser, &shown).await;
+
+    sim.apply(&Action::BrokersDown {
+        cluster: "A".into(),
+        brokers: None,
+    })
+    .expect("brokers_down applies");
+    // The links from A (to B) go UNAVAILABLE after the simulator's availability checks fail.
+    let from_a = ["ab-link", "dr-link", "bidi-link"];
+    eventually(Duration::from_secs(90), "B's REST API reports ab-link not ACTIVE", || async {
+        let state = rest_link_state(&sim, "B", "ab-link").await;
+        done_if(state.as_deref().is_some_and(|s| s != "ACTIVE"), state)
+    })
+    .await;
+    let reported = Instant::now();
+    let within = (POLL + REFRESH) * 4;
+    let rows = eventually(within, "ab-link not ACTIVE at the top of the page", || async {
+        let rows = with_parents(&browser.rows().await);
+        let links: Vec<_> = rows.iter().filter(|r| r.3 == "l").collect();
+        let top = links.first();
+        let ok = top.is_some_and(|t| t.4 != "ACTIVE")
+            && links.iter().any(|r| r.0 == "B" && r.2 == "ab-link" && r.4 != "ACTIVE");
+        done_if(ok, links.iter().map(|r| (&r.0, &r.2, &r.4)).collect::<Vec<_>>()).map(|_| rows)
+    })
+    .await;
+    eprintln!(
+        "status page: ab-link shown not ACTIVE {:?} after B's REST API reported it (poll {POLL:?}, refresh {REFRESH:?})",
+        reported.elapsed()
+    );
+    let links: Vec<_> = rows.iter().filter(|r| r.3 == "l").collect();
+    let first_active = links.iter().position(|r| r.4 == "ACTIVE");
+    let last_problem = links.iter().rposition(|r| r.4 != "ACTIVE");
+    if let (Some(first_active), Some(last_problem)) = (first_active, last_problem) {
+        assert!(last_problem < first_active, "problems first: {links:?}");
+    }
+    assert!(browser.refreshes().await > 0, "shown by the refresh, not a reload");
+    eventually(within * 10, "every link from A not ACTIVE on the page", || async {
+        let rows = with_parents(&browser.rows().await);
+        let active: Vec<_> = rows
+            .iter()
+            .filter(|r| r.0 == "B" && r.3 == "l" && from_a.contains(&r.2.as_str()) && r.4 == "ACTIVE")
+            .map(|r| r.2.clone())
+            .collect();
+        done_if(active.is_empty(), active)
+    })
+    .await;
+    browser.close().await;
+    exporter.shutdown().await;
+}
+
+/// The CSP header, no cache, and the JSON form as a client gets them.
+async fn check_headers_and_json(base: &str) {
+    let client = reqwest::Client::new();
+    let resp = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let json: Value = eventually(Duration::from_secs(60), "/status.json lists A and B with links", || async {
+        let resp = client.get(format!("{base}/status.json")).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let json: Value = resp.json().await.unwrap();
+        let names: Vec<&str> = json["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["links"].as_array().is_some_and(|l| !l.is_empty()))
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        done_if(names.contains(&"A") && names.contains(&"B"), json.clone())
+    })
+    .await;
+    let b = json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "B")
+        .unwrap();
+    assert_eq!(b["health"], "up");
+    assert!(b["data_age_seconds"].as_f64().is_some(), "{b}");
+}
+
+/// Typing a topic name leaves its row (with its link and cluster rows) and hides the others;
+/// clearing the box shows every row again.
+async fn filter_hides_what_does_not_match(
+    browser: &Browser,
+    shown: &[(String, String, String, String, String, bool)],
+) {
+    let filter = browser.client.find(Locator::Id("filter")).await.unwrap();
+    filter.send_keys("demo-perf").await.unwrap();
+    let rows = with_parents(&browser.rows().await);
+    let visible: Vec<_> = rows.iter().filter(|r| !r.5).map(|r| (&r.3, &r.2)).collect();
+    let (c, l, m) = (
+        "c".to_string(),
+        "l".to_string(),
+        "m".to_string(),
+    );
+    let (b, ab, topic) = (
+        "B".to_string(),
+        "ab-link".to_string(),
+        "demo-perf-topic".to_string(),
+    );
+    assert_eq!(visible, [(&c, &b), (&l, &ab), (&m, &topic)], "{rows:?}");
+    filter.clear().await.unwrap();
+    filter.send_keys(" ").await.unwrap();
+    let rows = browser.rows().await;
+    assert_eq!(rows.iter().filter(|r| !r.3).count(), shown.len(), "{rows:?}");
+    filter.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter() {
+    let sim = Simulator::start(
+        Scenario::from_yaml(
+            "clusters:\n  - name: S\n    flavour: cloud\n    synthetic: {links: 4, mirrors_per_link: 500, partitions: 1, paused_every: 50}\n",
+        )
+        .unwrap(),
+    )
+    .await
+    .expect("simulator starts");
+    let exporter = start_exporter(&exporter_yaml(&sim, "2s", &[("S", "")])).await;
+    let base = format!("http://{}", exporter.address());
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(60), "2,000 mirror topics in /status.json", || async {
+        let json: Value = http.get(format!("{base}/status.json")).send().await.unwrap().json().await.unwrap();
+        let n: usize = json["clusters"][0]["links"]
+            .as_array()
+            .map(|l| l.iter().map(|l| l["mirrors"].as_array().map_or(0, Vec::len)).sum())
+            .unwrap_or(0);
+        done_if(n == 2000, n)
+    })
+    .await;
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let page = http.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+        times.push(t.elapsed());
+        size = page.len();
+    }
+    eprintln!("status page, 2,000 mirror topics: {size} bytes, served in {times:?}");
+
+    let browser = Browser::start().await;
+    browser.client.goto(&format!("{base}/?refresh={}", REFRESH.as_secs())).await.unwrap();
+    let timing = browser
+        .js("var n=performance.getEntriesByType('navigation')[0];\
+             return [n.responseEnd-n.startTime, n.domContentLoadedEventEnd-n.startTime, n.loadEventEnd-n.startTime];")
+        .await;
+    eprintln!("status page, 2,000 mirror topics in Chromium: [response end, DOMContentLoaded, load] = {timing} ms");
+    let rows = browser.rows().await;
+    assert_eq!(rows.iter().filter(|r| r.0 == "m").count(), 2000);
+    let paused = rows.iter().filter(|r| r.0 == "m" && r.2 == "PAUSED").count();
+    assert!(paused > 0, "paused_every gives PAUSED mirror topics");
+    let first_active = rows.iter().position(|r| r.0 == "m" && r.2 == "ACTIVE").unwrap();
+    let first_link_rows: Vec<_> = rows.iter().take(first_active).filter(|r| r.0 == "m").collect();
+    assert!(
+        first_link_rows.iter().all(|r| r.2 == "PAUSED"),
+        "PAUSED mirror topics first within their link: {first_link_rows:?}"
+    );
+
+    let filter = browser.client.find(Locator::Id("filter")).await.unwrap();
+    let t = Instant::now();
+    filter.send_keys("topic-001").await.unwrap();
+    eprintln!("status page, 2,000 mirror topics: filtering took {:?} (WebDriver round trip included)", t.elapsed());
+    let visible_mirrors = |rows: &[Row]| rows.iter().filter(|r| r.0 == "m" && !r.3).count();
+    let filtered = visible_mirrors(&browser.rows().await);
+    // topic-00100 … topic-00199 of each of the 4 links.
+    assert_eq!(filtered, 400);
+    filter.clear().await.unwrap();
+    filter.send_keys("topic-0").await.unwrap();
+    browser.js("window.scrollTo(0, 3000); return 0;").await;
+    let y = browser.js("return window.scrollY;").await;
+    assert_eq!(y.as_f64(), Some(3000.0), "the page is long enough to scroll");
+    let before = browser.refreshes().await;
+    eventually_every(
+        (REFRESH + POLL) * 10,
+        Duration::from_millis(200),
+        "two refreshes",
+        || async {
+            let n = browser.refreshes().await;
+            done_if(n >= before + 2, n)
+        },
+    )
+    .await;
+    let y = browser.js("return window.scrollY;").await;
+    assert_eq!(y.as_f64(), Some(3000.0), "the scroll position survives a refresh");
+    let value = browser.js("return document.getElementById('filter').value;").await;
+    assert_eq!(value, json!("topic-0"), "the filter text survives a refresh");
+    let rows = browser.rows().await;
+    assert_eq!(visible_mirrors(&rows), 2000, "topic-0 matches every mirror topic");
+    let hidden_links = rows.iter().filter(|r| r.0 == "l" && r.3).count();
+    assert_eq!(hidden_links, 0);
+    filter.clear().await.unwrap();
+    filter.send_keys("topic-00042").await.unwrap();
+    eventually_every(
+        (REFRESH + POLL) * 10,
+        Duration::from_millis(200),
+        "one more refresh",
+        || async {
+            let n = browser.refreshes().await;
+            done_if(n >= before + 3, n)
+        },
+    )
+    .await;
+    let rows = browser.rows().await;
+    assert_eq!(visible_mirrors(&rows), 4, "the filter applies to the refreshed rows");
+    browser.close().await;
+    exporter.shutdown().await;
+}
