@@ -67,7 +67,10 @@ pub fn base_url(address: std::net::SocketAddr, tls: bool) -> String {
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("{scheme}://{}", std::net::SocketAddr::new(ip, address.port()))
+    format!(
+        "{scheme}://{}",
+        std::net::SocketAddr::new(ip, address.port())
+    )
 }
 
 /// Starts the default scenario and returns it with the exporter configuration for it.
@@ -89,6 +92,9 @@ mod tests {
         assert_eq!(url("192.0.2.7:80", true), "https://192.0.2.7:80");
         assert_eq!(url("0.0.0.0:9849", false), "http://127.0.0.1:9849");
         assert_eq!(url("[::]:9849", false), "http://[::1]:9849");
-        assert_eq!(url("[2001:db8::1]:9849", false), "http://[2001:db8::1]:9849");
+        assert_eq!(
+            url("[2001:db8::1]:9849", false),
+            "http://[2001:db8::1]:9849"
+        );
     }
 }

@@ -266,7 +266,7 @@ impl Exporter {
         self.tls
     }
 
-        /// The address the HTTP server listens on.
+    /// The address the HTTP server listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
     }

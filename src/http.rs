@@ -637,7 +637,10 @@ fn status_view(state: &AppState) -> crate::status_page::StatusView {
 /// `/`: the status page, with its Content-Security-Policy.
 fn status_page(state: &AppState, query: Option<&str>) -> Response<Body> {
     use crate::status_page::html;
-    let version = format!("Version {} (revision {REVISION})", env!("CARGO_PKG_VERSION"));
+    let version = format!(
+        "Version {} (revision {REVISION})",
+        env!("CARGO_PKG_VERSION")
+    );
     let options = html::PageOptions {
         telemetry_path: &state.telemetry_path,
         refresh_seconds: html::refresh_seconds(query),

@@ -47,17 +47,19 @@ key='clusterlink-status-filter',refreshes=0;
 tools.hidden=false;
 try{var saved=sessionStorage.getItem(key);if(saved&&!filter.value)filter.value=saved;}catch(e){}
 function apply(){
-var q=filter.value.trim().toLowerCase(),rows=main.querySelectorAll('tbody tr'),cs={},ls={},i,r;
+var started=performance.now(),q=filter.value.trim().toLowerCase(),rows=main.querySelectorAll('tbody tr'),cs={},ls={},i,r;
 for(i=0;i<rows.length;i++){r=rows[i];r.m=!q||r.getAttribute('data-f').indexOf(q)>=0;
 if(r.m){cs[r.getAttribute('data-c')]=1;if(r.hasAttribute('data-l'))ls[r.getAttribute('data-l')]=1;}}
 for(i=0;i<rows.length;i++){r=rows[i];var cl=r.className.charAt(0);
 r.hidden=!(r.m||(cl==='c'&&cs[r.getAttribute('data-c')])||(cl==='l'&&ls[r.getAttribute('data-l')]));}
 try{sessionStorage.setItem(key,filter.value);}catch(e){}
+document.body.setAttribute('data-filter-ms',String(Math.round(performance.now()-started)));
 }
 filter.addEventListener('input',apply);
 apply();
 var period=parseInt(main.getAttribute('data-refresh-seconds'),10)*1000;
 function refresh(){
+var started=performance.now();
 fetch(location.pathname+location.search,{cache:'no-store',credentials:'same-origin'})
 .then(function(r){if(!r.ok)throw new Error('HTTP '+r.status);return r.text();})
 .then(function(text){
@@ -69,6 +71,7 @@ main.innerHTML=fresh.innerHTML;
 if(sum)document.getElementById('summary').innerHTML=sum.innerHTML;
 apply();window.scrollTo(x,y);
 refreshes++;document.body.setAttribute('data-refreshes',String(refreshes));
+document.body.setAttribute('data-refresh-ms',String(Math.round(performance.now()-started)));
 info.textContent='refreshed '+new Date().toLocaleTimeString();info.className='muted';
 })
 .catch(function(e){info.textContent='refresh failed: '+e.message;info.className='err';})
@@ -183,11 +186,18 @@ pub fn render(view: &StatusView, options: &PageOptions<'_>) -> String {
 /// Counts of clusters, links and mirror topics, and of those that are problems.
 fn summary(view: &StatusView) -> String {
     let clusters = view.clusters.len();
-    let down = view.clusters.iter().filter(|c| c.health != Health::Up).count();
+    let down = view
+        .clusters
+        .iter()
+        .filter(|c| c.health != Health::Up)
+        .count();
     let links: Vec<&LinkView> = view.clusters.iter().flat_map(|c| &c.links).collect();
     let bad_links = links.iter().filter(|l| l.problem).count();
     let mirrors: usize = links.iter().map(|l| l.mirrors.len()).sum();
-    let bad_mirrors: usize = links.iter().map(|l| l.mirrors.iter().filter(|m| m.problem).count()).sum();
+    let bad_mirrors: usize = links
+        .iter()
+        .map(|l| l.mirrors.iter().filter(|m| m.problem).count())
+        .sum();
     format!(
         "{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
          {mirrors} mirror topic(s), {bad_mirrors} not ACTIVE · generated at {}",
@@ -249,8 +259,13 @@ fn badge(out: &mut String, class: &str, text: &str) {
 fn state_class(state: &str) -> &'static str {
     match state {
         "ACTIVE" => "ok",
-        "PAUSED" | "STOPPED" | "PENDING_STOPPED" | "PENDING_SYNCHRONIZE" | "PENDING_MIRROR"
-        | "PENDING_SETUP_FOR_RESTORE" | "PENDING_RESTORE" => "warn",
+        "PAUSED"
+        | "STOPPED"
+        | "PENDING_STOPPED"
+        | "PENDING_SYNCHRONIZE"
+        | "PENDING_MIRROR"
+        | "PENDING_SETUP_FOR_RESTORE"
+        | "PENDING_RESTORE" => "warn",
         _ => "bad",
     }
 }
@@ -282,7 +297,7 @@ fn cell(out: &mut String, class: &str, text: &str) {
 fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
     out.push_str("<tr class=\"c\"");
     let _ = write!(out, " data-c=\"{ci}\"");
-    filter_attr(out, &[&c.name, c.health.as_str()]);
+    filter_attr(out, &[c.name.as_str(), c.health.as_str()]);
     name_attr(out, &c.name);
     // "cluster " comes from the style sheet: the cell holds the name only.
     out.push_str("><td>");
@@ -304,10 +319,13 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         .map(|a| format!("last success {} ago", duration(a)));
     cell(out, "muted", since.as_deref().unwrap_or("no success yet"));
     out.push_str("<td></td><td></td><td></td>");
-    let error = c.last_error.as_ref().map(|e| match c.last_error_age_seconds {
-        Some(a) => format!("{e} ({} ago)", duration(a)),
-        None => e.clone(),
-    });
+    let error = c
+        .last_error
+        .as_ref()
+        .map(|e| match c.last_error_age_seconds {
+            Some(a) => format!("{e} ({} ago)", duration(a)),
+            None => e.clone(),
+        });
     cell(out, "err", error.as_deref().unwrap_or(""));
     out.push_str("<td></td><td></td>");
     let age = match (c.data_age_seconds, c.kafka_data_age_seconds) {
@@ -335,7 +353,11 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
     cell(out, "num", &opt(l.lag_messages.map(|v| v.to_string())));
     cell(out, "num", &opt(l.lag_seconds.map(seconds)));
-    cell(out, "num", &format!("{} ({} errors)", l.tasks_in_error, l.task_errors));
+    cell(
+        out,
+        "num",
+        &format!("{} ({} errors)", l.tasks_in_error, l.task_errors),
+    );
     let error = match (&l.error_message, l.error.as_str()) {
         (Some(m), e) => format!("{e}: {m}"),
         (None, "NO_ERROR") => String::new(),
@@ -366,7 +388,11 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
     out.push_str("<td></td>");
     cell(out, "err", m.error.as_deref().unwrap_or(""));
-    cell(out, "num", &opt(m.offset_sync_lag_messages.map(|v| v.to_string())));
+    cell(
+        out,
+        "num",
+        &opt(m.offset_sync_lag_messages.map(|v| v.to_string())),
+    );
     out.push_str("<td></td><td></td></tr>\n");
 }
 

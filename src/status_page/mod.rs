@@ -169,7 +169,11 @@ impl StatusView {
             .into_iter()
             .map(|name| cluster_view(name, &inputs))
             .collect();
-        clusters.sort_by(|a, b| cluster_rank(a).cmp(&cluster_rank(b)).then(a.name.cmp(&b.name)));
+        clusters.sort_by(|a, b| {
+            cluster_rank(a)
+                .cmp(&cluster_rank(b))
+                .then(a.name.cmp(&b.name))
+        });
         Self {
             generated_at_seconds: inputs.now_ms as f64 / 1000.0,
             clusters,
@@ -308,12 +312,19 @@ fn link_view(
         .iter()
         .filter(|t| t.state.is(TaskState::InError))
         .count() as u64;
-    let task_errors = link.tasks.iter().map(|t| t.errors).fold(0, u64::saturating_add);
+    let task_errors = link
+        .tasks
+        .iter()
+        .map(|t| t.errors)
+        .fold(0, u64::saturating_add);
     let problem = !link.state.is(LinkState::Active)
         || !link.error.is(LinkError::NoError)
         || tasks_in_error > 0;
     let lag_messages = sum_known(mirrors.iter().map(|m| m.lag_messages));
-    let lag_seconds = mirrors.iter().filter_map(|m| m.lag_seconds).reduce(f64::max);
+    let lag_seconds = mirrors
+        .iter()
+        .filter_map(|m| m.lag_seconds)
+        .reduce(f64::max);
     let probe_latency_seconds = probes.and_then(|p| {
         let labels = ProbeLabels {
             kafka_cluster: cluster.to_owned(),
@@ -362,12 +373,20 @@ impl<'a> Measured<'a> {
             return Self(map);
         };
         for m in &kafka.mirrors {
-            let e = map.entry((&m.link, &m.mirror_topic)).or_default();
+            let e = map
+                .entry((m.link.as_str(), m.mirror_topic.as_str()))
+                .or_default();
             e.lag_messages = sum_known(m.partitions.iter().map(|p| p.lag()));
-            e.lag_seconds = m.partitions.iter().filter_map(|p| p.lag_seconds).reduce(f64::max);
+            e.lag_seconds = m
+                .partitions
+                .iter()
+                .filter_map(|p| p.lag_seconds)
+                .reduce(f64::max);
         }
         for o in &kafka.offset_sync {
-            let e = map.entry((&o.link, &o.mirror_topic)).or_default();
+            let e = map
+                .entry((o.link.as_str(), o.mirror_topic.as_str()))
+                .or_default();
             e.offset_sync_lag = Some(e.offset_sync_lag.map_or(o.lag, |l| l.max(o.lag)));
         }
         Self(map)

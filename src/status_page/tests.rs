@@ -108,7 +108,11 @@ fn problems_come_first_down_clusters_then_failed_links_then_mirrors() {
     assert_eq!(order, ["c-gone", "b-mixed", "a-healthy"]);
     assert_eq!(v.clusters[0].health, Health::Down);
     assert!(v.clusters[0].problem && v.clusters[1].problem && !v.clusters[2].problem);
-    let links: Vec<&str> = v.clusters[1].links.iter().map(|l| l.name.as_str()).collect();
+    let links: Vec<&str> = v.clusters[1]
+        .links
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     assert_eq!(links, ["zz-failed", "bb-paused-mirror", "aa-fine"]);
     let mirrors: Vec<&str> = v.clusters[1].links[1]
         .mirrors
@@ -118,7 +122,10 @@ fn problems_come_first_down_clusters_then_failed_links_then_mirrors() {
     assert_eq!(mirrors, ["z-paused", "a-ok"]);
     assert_eq!(v.clusters[1].links[1].mirror_topics_not_active, 1);
     assert!(v.clusters[1].links[0].problem, "FAILED link");
-    assert!(!v.clusters[1].links[1].problem, "ACTIVE link with a PAUSED mirror");
+    assert!(
+        !v.clusters[1].links[1].problem,
+        "ACTIVE link with a PAUSED mirror"
+    );
 }
 
 #[test]
@@ -188,7 +195,10 @@ fn values_are_summed_and_aged() {
     snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
     let v = view(&board, &snapshots);
     let c = &v.clusters[0];
-    assert_eq!((c.data_age_seconds, c.kafka_data_age_seconds), (Some(4.0), Some(1.0)));
+    assert_eq!(
+        (c.data_age_seconds, c.kafka_data_age_seconds),
+        (Some(4.0), Some(1.0))
+    );
     assert_eq!(c.last_success_age_seconds, Some(2.0));
     let l = &c.links[0];
     assert!(l.problem, "a task in error is a problem");
@@ -222,14 +232,21 @@ fn every_upstream_text_is_escaped() {
     snapshots.insert(hostile.to_string(), latest(snapshot, None));
     let v = view(&board, &snapshots);
     let page = html::render(&v, &options());
-    assert_eq!(page.matches("<script>").count(), 1, "only the page's own script");
+    assert_eq!(
+        page.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
     assert!(!page.contains("alert(\""), "{page}");
     let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
     // Cluster name, its error, link name, link error, mirror name, source, error, and the
     // filter attributes of the three rows.
     assert!(page.matches(escaped).count() >= 7, "{page}");
     let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
-    assert_eq!(json["clusters"][0]["name"], hostile, "JSON keeps the text, JSON-escaped");
+    assert_eq!(
+        json["clusters"][0]["name"], hostile,
+        "JSON keeps the text, JSON-escaped"
+    );
 }
 
 fn options() -> PageOptions<'static> {
@@ -266,10 +283,16 @@ fn the_csp_allows_exactly_the_inline_style_and_script() {
             "{directive} of {csp} does not allow the page's {open}"
         );
     }
-    assert!(!page.contains(" style=\""), "inline style attributes need 'unsafe-inline'");
+    assert!(
+        !page.contains(" style=\""),
+        "inline style attributes need 'unsafe-inline'"
+    );
     let handler = regex::Regex::new(r"<[^>]*\son[a-z]+\s*=").unwrap();
     assert!(!handler.is_match(&page), "no inline event handlers");
-    assert!(!page.contains("http://") && !page.contains("https://"), "no external asset");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external asset"
+    );
     hyper::header::HeaderValue::from_str(csp).expect("a valid header value");
 }
 
@@ -279,7 +302,10 @@ fn the_refresh_period_comes_from_the_query() {
     assert_eq!(html::refresh_seconds(Some("refresh=2")), 2);
     assert_eq!(html::refresh_seconds(Some("x=1&refresh=0")), 0);
     assert_eq!(html::refresh_seconds(Some("refresh=-3")), 5);
-    assert_eq!(html::refresh_seconds(Some("refresh=99999")), html::MAX_REFRESH_SECONDS);
+    assert_eq!(
+        html::refresh_seconds(Some("refresh=99999")),
+        html::MAX_REFRESH_SECONDS
+    );
     let page = html::render(
         &three_clusters(),
         &PageOptions {
@@ -368,16 +394,26 @@ fn the_exposition_keeps_the_published_snapshots_and_link_state_times() {
     let since = first["A"].link_state_since_ms["ab"];
     std::thread::sleep(Duration::from_millis(5));
     exposition.publish_rest("A", Some(&snapshot(LinkState::Active)));
-    assert_eq!(exposition.latest()["A"].link_state_since_ms["ab"], since, "same state");
+    assert_eq!(
+        exposition.latest()["A"].link_state_since_ms["ab"],
+        since,
+        "same state"
+    );
     std::thread::sleep(Duration::from_millis(5));
     exposition.publish_rest("A", Some(&snapshot(LinkState::Unavailable)));
     let changed = exposition.latest();
-    assert!(changed["A"].link_state_since_ms["ab"] > since, "a new state starts now");
+    assert!(
+        changed["A"].link_state_since_ms["ab"] > since,
+        "a new state starts now"
+    );
     assert!(changed["A"].kafka.is_none());
     exposition.publish_kafka("A", Some(&KafkaSnapshot::default()));
     assert!(exposition.latest()["A"].kafka.is_some());
     exposition.publish_rest("A", None);
-    assert!(exposition.latest()["A"].rest.is_none(), "withdrawn with its series");
+    assert!(
+        exposition.latest()["A"].rest.is_none(),
+        "withdrawn with its series"
+    );
     exposition.retire("A");
     assert!(exposition.latest().is_empty());
 }
@@ -390,5 +426,8 @@ fn a_cluster_without_data_is_shown_starting_or_down() {
     assert_eq!(v.clusters[0].health, Health::Starting);
     assert!(v.clusters[0].links.is_empty());
     let page = html::render(&v, &options());
-    assert!(page.contains("no data") && page.contains("STARTING"), "{page}");
+    assert!(
+        page.contains("no data") && page.contains("STARTING"),
+        "{page}"
+    );
 }

@@ -8,6 +8,7 @@
 //! (`/status.json`) and the CSP header as a client sees them. Chromium or chromedriver missing
 //! fails the tests, naming `scripts/setup-deps.sh`.
 
+use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -175,8 +176,14 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
         .await
         .unwrap();
     // The script ran under the CSP: it shows the filter box (hidden in the HTML).
-    let tools = browser.js("return document.getElementById('tools').hidden;").await;
-    assert_eq!(tools, json!(false), "the page's script did not run under its CSP");
+    let tools = browser
+        .js("return document.getElementById('tools').hidden;")
+        .await;
+    assert_eq!(
+        tools,
+        json!(false),
+        "the page's script did not run under its CSP"
+    );
 
     let expected = demo_topology(&sim);
     assert!(expected.len() >= 8, "the demo's topology: {expected:?}");
@@ -194,7 +201,11 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
                     })
                 })
                 .collect();
-            done_if(missing.is_empty(), format!("missing {missing:?} in {rows:?}")).map(|_| rows)
+            done_if(
+                missing.is_empty(),
+                format!("missing {missing:?} in {rows:?}"),
+            )
+            .map(|_| rows)
         },
     )
     .await;
@@ -207,21 +218,35 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
     .expect("brokers_down applies");
     // The links from A (to B) go UNAVAILABLE after the simulator's availability checks fail.
     let from_a = ["ab-link", "dr-link", "bidi-link"];
-    eventually(Duration::from_secs(90), "B's REST API reports ab-link not ACTIVE", || async {
-        let state = rest_link_state(&sim, "B", "ab-link").await;
-        done_if(state.as_deref().is_some_and(|s| s != "ACTIVE"), state)
-    })
+    eventually(
+        Duration::from_secs(90),
+        "B's REST API reports ab-link not ACTIVE",
+        || async {
+            let state = rest_link_state(&sim, "B", "ab-link").await;
+            done_if(state.as_deref().is_some_and(|s| s != "ACTIVE"), state)
+        },
+    )
     .await;
     let reported = Instant::now();
     let within = (POLL + REFRESH) * 4;
-    let rows = eventually(within, "ab-link not ACTIVE at the top of the page", || async {
-        let rows = with_parents(&browser.rows().await);
-        let links: Vec<_> = rows.iter().filter(|r| r.3 == "l").collect();
-        let top = links.first();
-        let ok = top.is_some_and(|t| t.4 != "ACTIVE")
-            && links.iter().any(|r| r.0 == "B" && r.2 == "ab-link" && r.4 != "ACTIVE");
-        done_if(ok, links.iter().map(|r| (&r.0, &r.2, &r.4)).collect::<Vec<_>>()).map(|_| rows)
-    })
+    let rows = eventually(
+        within,
+        "ab-link not ACTIVE at the top of the page",
+        || async {
+            let rows = with_parents(&browser.rows().await);
+            let links: Vec<_> = rows.iter().filter(|r| r.3 == "l").collect();
+            let top = links.first();
+            let ok = top.is_some_and(|t| t.4 != "ACTIVE")
+                && links
+                    .iter()
+                    .any(|r| r.0 == "B" && r.2 == "ab-link" && r.4 != "ACTIVE");
+            let seen: Vec<(String, String, String)> = links
+                .iter()
+                .map(|r| (r.0.clone(), r.2.clone(), r.4.clone()))
+                .collect();
+            done_if(ok, seen).map(|_| rows.clone())
+        },
+    )
     .await;
     eprintln!(
         "status page: ab-link shown not ACTIVE {:?} after B's REST API reported it (poll {POLL:?}, refresh {REFRESH:?})",
@@ -233,16 +258,25 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
     if let (Some(first_active), Some(last_problem)) = (first_active, last_problem) {
         assert!(last_problem < first_active, "problems first: {links:?}");
     }
-    assert!(browser.refreshes().await > 0, "shown by the refresh, not a reload");
-    eventually(within * 10, "every link from A not ACTIVE on the page", || async {
-        let rows = with_parents(&browser.rows().await);
-        let active: Vec<_> = rows
-            .iter()
-            .filter(|r| r.0 == "B" && r.3 == "l" && from_a.contains(&r.2.as_str()) && r.4 == "ACTIVE")
-            .map(|r| r.2.clone())
-            .collect();
-        done_if(active.is_empty(), active)
-    })
+    assert!(
+        browser.refreshes().await > 0,
+        "shown by the refresh, not a reload"
+    );
+    eventually(
+        within * 10,
+        "every link from A not ACTIVE on the page",
+        || async {
+            let rows = with_parents(&browser.rows().await);
+            let active: Vec<_> = rows
+                .iter()
+                .filter(|r| {
+                    r.0 == "B" && r.3 == "l" && from_a.contains(&r.2.as_str()) && r.4 == "ACTIVE"
+                })
+                .map(|r| r.2.clone())
+                .collect();
+            done_if(active.is_empty(), active)
+        },
+    )
     .await;
     browser.close().await;
     exporter.shutdown().await;
@@ -253,23 +287,37 @@ async fn check_headers_and_json(base: &str) {
     let client = reqwest::Client::new();
     let resp = client.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"), "{csp}");
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let json: Value = eventually(Duration::from_secs(60), "/status.json lists A and B with links", || async {
-        let resp = client.get(format!("{base}/status.json")).send().await.unwrap();
-        assert_eq!(resp.headers()["content-type"], "application/json");
-        let json: Value = resp.json().await.unwrap();
-        let names: Vec<&str> = json["clusters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["links"].as_array().is_some_and(|l| !l.is_empty()))
-            .filter_map(|c| c["name"].as_str())
-            .collect();
-        done_if(names.contains(&"A") && names.contains(&"B"), json.clone())
-    })
+    let json: Value = eventually(
+        Duration::from_secs(60),
+        "/status.json lists A and B with links",
+        || async {
+            let resp = client
+                .get(format!("{base}/status.json"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()["content-type"], "application/json");
+            let json: Value = resp.json().await.unwrap();
+            let names: Vec<&str> = json["clusters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["links"].as_array().is_some_and(|l| !l.is_empty()))
+                .filter_map(|c| c["name"].as_str())
+                .collect();
+            done_if(names.contains(&"A") && names.contains(&"B"), json.clone())
+        },
+    )
     .await;
     let b = json["clusters"]
         .as_array()
@@ -291,11 +339,7 @@ async fn filter_hides_what_does_not_match(
     filter.send_keys("demo-perf").await.unwrap();
     let rows = with_parents(&browser.rows().await);
     let visible: Vec<_> = rows.iter().filter(|r| !r.5).map(|r| (&r.3, &r.2)).collect();
-    let (c, l, m) = (
-        "c".to_string(),
-        "l".to_string(),
-        "m".to_string(),
-    );
+    let (c, l, m) = ("c".to_string(), "l".to_string(), "m".to_string());
     let (b, ab, topic) = (
         "B".to_string(),
         "ab-link".to_string(),
@@ -305,7 +349,11 @@ async fn filter_hides_what_does_not_match(
     filter.clear().await.unwrap();
     filter.send_keys(" ").await.unwrap();
     let rows = browser.rows().await;
-    assert_eq!(rows.iter().filter(|r| !r.3).count(), shown.len(), "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|r| !r.3).count(),
+        shown.len(),
+        "{rows:?}"
+    );
     filter.clear().await.unwrap();
 }
 
@@ -322,27 +370,53 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     let exporter = start_exporter(&exporter_yaml(&sim, "2s", &[("S", "")])).await;
     let base = format!("http://{}", exporter.address());
     let http = reqwest::Client::new();
-    eventually(Duration::from_secs(60), "2,000 mirror topics in /status.json", || async {
-        let json: Value = http.get(format!("{base}/status.json")).send().await.unwrap().json().await.unwrap();
-        let n: usize = json["clusters"][0]["links"]
-            .as_array()
-            .map(|l| l.iter().map(|l| l["mirrors"].as_array().map_or(0, Vec::len)).sum())
-            .unwrap_or(0);
-        done_if(n == 2000, n)
-    })
+    eventually(
+        Duration::from_secs(60),
+        "2,000 mirror topics in /status.json",
+        || async {
+            let json: Value = http
+                .get(format!("{base}/status.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let n: usize = json["clusters"][0]["links"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .map(|l| l["mirrors"].as_array().map_or(0, Vec::len))
+                        .sum()
+                })
+                .unwrap_or(0);
+            done_if(n == 2000, n)
+        },
+    )
     .await;
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let page = http.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+        let page = http
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         times.push(t.elapsed());
         size = page.len();
     }
     eprintln!("status page, 2,000 mirror topics: {size} bytes, served in {times:?}");
 
     let browser = Browser::start().await;
-    browser.client.goto(&format!("{base}/?refresh={}", REFRESH.as_secs())).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/?refresh={}", REFRESH.as_secs()))
+        .await
+        .unwrap();
     let timing = browser
         .js("var n=performance.getEntriesByType('navigation')[0];\
              return [n.responseEnd-n.startTime, n.domContentLoadedEventEnd-n.startTime, n.loadEventEnd-n.startTime];")
@@ -350,10 +424,20 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     eprintln!("status page, 2,000 mirror topics in Chromium: [response end, DOMContentLoaded, load] = {timing} ms");
     let rows = browser.rows().await;
     assert_eq!(rows.iter().filter(|r| r.0 == "m").count(), 2000);
-    let paused = rows.iter().filter(|r| r.0 == "m" && r.2 == "PAUSED").count();
+    let paused = rows
+        .iter()
+        .filter(|r| r.0 == "m" && r.2 == "PAUSED")
+        .count();
     assert!(paused > 0, "paused_every gives PAUSED mirror topics");
-    let first_active = rows.iter().position(|r| r.0 == "m" && r.2 == "ACTIVE").unwrap();
-    let first_link_rows: Vec<_> = rows.iter().take(first_active).filter(|r| r.0 == "m").collect();
+    let first_active = rows
+        .iter()
+        .position(|r| r.0 == "m" && r.2 == "ACTIVE")
+        .unwrap();
+    let first_link_rows: Vec<_> = rows
+        .iter()
+        .take(first_active)
+        .filter(|r| r.0 == "m")
+        .collect();
     assert!(
         first_link_rows.iter().all(|r| r.2 == "PAUSED"),
         "PAUSED mirror topics first within their link: {first_link_rows:?}"
@@ -362,7 +446,13 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     let filter = browser.client.find(Locator::Id("filter")).await.unwrap();
     let t = Instant::now();
     filter.send_keys("topic-001").await.unwrap();
-    eprintln!("status page, 2,000 mirror topics: filtering took {:?} (WebDriver round trip included)", t.elapsed());
+    let in_page = browser
+        .js("return document.body.getAttribute('data-filter-ms');")
+        .await;
+    eprintln!(
+        "status page, 2,000 mirror topics: filtering took {in_page} ms in the page, {:?} with the WebDriver round trip",
+        t.elapsed()
+    );
     let visible_mirrors = |rows: &[Row]| rows.iter().filter(|r| r.0 == "m" && !r.3).count();
     let filtered = visible_mirrors(&browser.rows().await);
     // topic-00100 … topic-00199 of each of the 4 links.
@@ -371,7 +461,11 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     filter.send_keys("topic-0").await.unwrap();
     browser.js("window.scrollTo(0, 3000); return 0;").await;
     let y = browser.js("return window.scrollY;").await;
-    assert_eq!(y.as_f64(), Some(3000.0), "the page is long enough to scroll");
+    assert_eq!(
+        y.as_f64(),
+        Some(3000.0),
+        "the page is long enough to scroll"
+    );
     let before = browser.refreshes().await;
     eventually_every(
         (REFRESH + POLL) * 10,
@@ -384,11 +478,29 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     )
     .await;
     let y = browser.js("return window.scrollY;").await;
-    assert_eq!(y.as_f64(), Some(3000.0), "the scroll position survives a refresh");
-    let value = browser.js("return document.getElementById('filter').value;").await;
-    assert_eq!(value, json!("topic-0"), "the filter text survives a refresh");
+    assert_eq!(
+        y.as_f64(),
+        Some(3000.0),
+        "the scroll position survives a refresh"
+    );
+    let refresh_ms = browser
+        .js("return document.body.getAttribute('data-refresh-ms');")
+        .await;
+    eprintln!("status page, 2,000 mirror topics: a refresh (fetch, parse, swap, filter) took {refresh_ms} ms in Chromium");
+    let value = browser
+        .js("return document.getElementById('filter').value;")
+        .await;
+    assert_eq!(
+        value,
+        json!("topic-0"),
+        "the filter text survives a refresh"
+    );
     let rows = browser.rows().await;
-    assert_eq!(visible_mirrors(&rows), 2000, "topic-0 matches every mirror topic");
+    assert_eq!(
+        visible_mirrors(&rows),
+        2000,
+        "topic-0 matches every mirror topic"
+    );
     let hidden_links = rows.iter().filter(|r| r.0 == "l" && r.3).count();
     assert_eq!(hidden_links, 0);
     filter.clear().await.unwrap();
@@ -404,7 +516,72 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     )
     .await;
     let rows = browser.rows().await;
-    assert_eq!(visible_mirrors(&rows), 4, "the filter applies to the refreshed rows");
+    assert_eq!(
+        visible_mirrors(&rows),
+        4,
+        "the filter applies to the refreshed rows"
+    );
     browser.close().await;
     exporter.shutdown().await;
+}
+
+/// `cluster-link-exporter demo` prints the status page's URL first, with the address it is
+/// bound to (127.0.0.2 here, not the 127.0.0.1 it used to print whatever the address), and
+/// ends its greeting with "Ctrl-C stops everything."; the URL serves the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_prints_the_status_page_first_at_the_bound_address() {
+    let address = format!("127.0.0.2:{}", free_port());
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_cluster-link-exporter"))
+            .args([
+                "demo",
+                "--web.listen-address",
+                &address,
+                "--log.level",
+                "warn",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the demo starts"),
+    );
+    let stdout = demo.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut lines = Vec::new();
+    while lines.last().map(String::as_str) != Some("Ctrl-C stops everything.") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(e) => panic!("the demo's greeting did not end ({e}): {lines:?}"),
+        }
+    }
+    assert_eq!(
+        lines[0], "cluster-link-exporter demo is running:",
+        "{lines:?}"
+    );
+    let url = format!("http://{address}/");
+    assert_eq!(lines[1], format!("  status page   {url}"), "{lines:?}");
+    assert_eq!(
+        lines[2],
+        format!("  metrics       http://{address}/metrics"),
+        "{lines:?}"
+    );
+    let page = reqwest::get(&url).await.expect("the printed URL answers");
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("<main id=\"status\""), "{text}");
+    let _ = demo.kill();
+    let _ = demo.wait();
 }

@@ -188,6 +188,7 @@ async fn https_with_basic_auth_admits_the_right_credentials_and_counts_the_other
         ("/metrics", Some(("mallory", "right"))),
         ("/-/healthy", None),
         ("/", None),
+        ("/status.json", None),
     ] {
         let got = get(&client, &format!("{base}{path}"), user).await;
         assert_eq!(got, refused, "{path} as {user:?}");
