@@ -34,6 +34,6 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 sleep 3
-chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
-  --window-size=1400,900 --screenshot="$out" "http://127.0.0.1:$port/?refresh=0" 2>/dev/null
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+  --window-size=1600,820 --screenshot="$out" "http://127.0.0.1:$port/?refresh=0" 2>/dev/null
 echo "wrote $out"

@@ -24,7 +24,12 @@ header p{margin:.3em 0}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 thead th{position:sticky;top:0;background:#f4f4f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.st{white-space:nowrap}
+tbody td:first-child{min-width:18em}
+td.err{min-width:16em;overflow-wrap:anywhere}
+.err,.red{color:#900}
+tr.c td.info{font-weight:normal}
 tr.c td{background:#eef;font-weight:bold;border-top:2px solid #99a}
 tr.c td:first-child::before{content:"cluster ";font-weight:normal}
 tr.l td.n{padding-left:1.5em}
@@ -34,7 +39,6 @@ tr.m td.n{padding-left:3em}
 .bad{background:#fbd5d5;color:#900}
 .warn{background:#fdecc8;color:#740}
 .wait{background:#e4e4e4;color:#444}
-.err{color:#900}
 .muted{color:#777}
 input#filter{font:inherit;width:24em;padding:.2em}
 "#;
@@ -111,7 +115,7 @@ pub fn refresh_seconds(query: Option<&str>) -> u32 {
         .flat_map(|q| q.split('&'))
         .filter_map(|kv| kv.strip_prefix("refresh="))
         .filter_map(|v| v.parse::<u32>().ok())
-        .last()
+        .next_back()
         .map_or(DEFAULT_REFRESH_SECONDS, |s| s.min(MAX_REFRESH_SECONDS))
 }
 
@@ -230,7 +234,7 @@ fn unix_time(seconds: f64) -> String {
 
 const HEAD: &str = "<table><thead><tr><th>Cluster / link / mirror topic</th><th>State</th>\
     <th>In state</th><th>Lag (messages)</th><th>Lag (seconds)</th><th>Tasks in error</th>\
-    <th>Errors</th><th>Offset-sync lag</th><th>Probe latency</th><th>Data age</th></tr></thead>\
+    <th>Errors</th><th>Offset-sync lag</th><th>Probe latency</th></tr></thead>\
     <tbody>\n";
 
 fn table(out: &mut String, view: &StatusView) {
@@ -314,28 +318,30 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         c.health.as_str(),
         c.health.as_str().to_uppercase()
     );
+    // One cell for the rest: when collection last worked, the age of the data, the last error.
     let since = c
         .last_success_age_seconds
         .map(|a| format!("last success {} ago", duration(a)));
-    cell(out, "muted", since.as_deref().unwrap_or("no success yet"));
-    out.push_str("<td></td><td></td><td></td>");
-    let error = c
-        .last_error
-        .as_ref()
-        .map(|e| match c.last_error_age_seconds {
-            Some(a) => format!("{e} ({} ago)", duration(a)),
-            None => e.clone(),
-        });
-    cell(out, "err", error.as_deref().unwrap_or(""));
-    out.push_str("<td></td><td></td>");
     let age = match (c.data_age_seconds, c.kafka_data_age_seconds) {
-        (Some(r), Some(k)) => format!("REST {}, Kafka {}", duration(r), duration(k)),
-        (Some(r), None) => format!("REST {}", duration(r)),
-        (None, Some(k)) => format!("Kafka {}", duration(k)),
+        (Some(r), Some(k)) => format!("data age: REST {}, Kafka {}", duration(r), duration(k)),
+        (Some(r), None) => format!("data age: REST {}", duration(r)),
+        (None, Some(k)) => format!("data age: Kafka {}", duration(k)),
         (None, None) => "no data".into(),
     };
-    cell(out, "", &age);
-    out.push_str("</tr>\n");
+    out.push_str("<td colspan=\"7\" class=\"info\">");
+    escape_into(out, since.as_deref().unwrap_or("no success yet"));
+    out.push_str(" · ");
+    escape_into(out, &age);
+    if let Some(e) = &c.last_error {
+        out.push_str(" · <span class=\"err\">last error");
+        if let Some(a) = c.last_error_age_seconds {
+            let _ = write!(out, " ({} ago)", duration(a));
+        }
+        out.push_str(": ");
+        escape_into(out, e);
+        out.push_str("</span>");
+    }
+    out.push_str("</td></tr>\n");
 }
 
 fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView) {
@@ -353,11 +359,13 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
     cell(out, "num", &opt(l.lag_messages.map(|v| v.to_string())));
     cell(out, "num", &opt(l.lag_seconds.map(seconds)));
-    cell(
-        out,
-        "num",
-        &format!("{} ({} errors)", l.tasks_in_error, l.task_errors),
-    );
+    let tasks_class = if l.tasks_in_error > 0 {
+        "num err"
+    } else {
+        "num"
+    };
+    let tasks = format!("{} ({} errors)", l.tasks_in_error, l.task_errors);
+    cell(out, tasks_class, &tasks);
     let error = match (&l.error_message, l.error.as_str()) {
         (Some(m), e) => format!("{e}: {m}"),
         (None, "NO_ERROR") => String::new(),
@@ -365,8 +373,14 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     };
     cell(out, "err", &error);
     out.push_str("<td></td>");
-    cell(out, "num", &opt(l.probe_latency_seconds.map(seconds)));
-    out.push_str("<td></td></tr>\n");
+    let probe = l
+        .probe_latency_seconds
+        .map(|s| match l.probe_last_received_age_seconds {
+            Some(a) => format!("{} ({} ago)", seconds(s), duration(a)),
+            None => seconds(s),
+        });
+    cell(out, "num", &opt(probe));
+    out.push_str("</tr>\n");
 }
 
 fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str, m: &MirrorView) {
@@ -393,7 +407,7 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
         "num",
         &opt(m.offset_sync_lag_messages.map(|v| v.to_string())),
     );
-    out.push_str("<td></td><td></td></tr>\n");
+    out.push_str("<td></td></tr>\n");
 }
 
 fn opt(v: Option<String>) -> String {

@@ -2,7 +2,7 @@
 //! opens first. This module owns the view model ([`StatusView`]: every cluster, its links
 //! and each link's mirror topics, problems first), built from what `/metrics` is rendered
 //! from and nothing else — the latest snapshots the workers published
-//! ([`crate::render::Exposition::latest`]), the [`StatusBoard`] and the probes' last latency —
+//! ([`crate::render::Exposition::latest`]), the [`crate::status::StatusBoard`] and the probes' last latency —
 //! so a request never calls upstream nor scrapes the exporter; and its renderings: HTML
 //! ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
 //! `http` only routes to it.
@@ -114,6 +114,8 @@ pub struct LinkView {
     pub lag_seconds: Option<f64>,
     /// Latency of the last probe record received (`null`: no probe or none received yet).
     pub probe_latency_seconds: Option<f64>,
+    /// Time since that record was received (`null`: none received yet).
+    pub probe_last_received_age_seconds: Option<f64>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub mirrors: Vec<MirrorView>,
 }
@@ -286,7 +288,7 @@ fn link_views(
         .iter()
         .map(|l| {
             let mirrors = by_link.remove(l.name.as_str()).unwrap_or_default();
-            link_view(cluster, l, mirrors, inputs.probes)
+            link_view(cluster, l, mirrors, inputs.probes, inputs.now_ms)
         })
         .collect();
     for (name, mirrors) in by_link {
@@ -294,7 +296,13 @@ fn link_views(
             name: name.to_owned(),
             ..unlisted.clone()
         };
-        links.push(link_view(cluster, &link, mirrors, inputs.probes));
+        links.push(link_view(
+            cluster,
+            &link,
+            mirrors,
+            inputs.probes,
+            inputs.now_ms,
+        ));
     }
     links.sort_by(|a, b| link_rank(a).cmp(&link_rank(b)).then(a.name.cmp(&b.name)));
     links
@@ -305,6 +313,7 @@ fn link_view(
     link: &Link,
     mut mirrors: Vec<MirrorView>,
     probes: Option<&ProbeMetrics>,
+    now_ms: i64,
 ) -> LinkView {
     mirrors.sort_by(|a, b| b.problem.cmp(&a.problem).then(a.name.cmp(&b.name)));
     let tasks_in_error = link
@@ -325,13 +334,8 @@ fn link_view(
         .iter()
         .filter_map(|m| m.lag_seconds)
         .reduce(f64::max);
-    let probe_latency_seconds = probes.and_then(|p| {
-        let labels = ProbeLabels {
-            kafka_cluster: cluster.to_owned(),
-            link: link.name.clone(),
-        };
-        p.last_latency.get(&labels).map(|g| g.get())
-    });
+    let (probe_latency_seconds, probe_last_received_age_seconds) =
+        probe(cluster, link, probes, now_ms);
     LinkView {
         name: link.name.clone(),
         state: link.state.as_str().to_owned(),
@@ -346,8 +350,30 @@ fn link_view(
         lag_messages,
         lag_seconds,
         probe_latency_seconds,
+        probe_last_received_age_seconds,
         mirrors,
     }
+}
+
+/// The link's probe: latency of the last record received and the time since.
+fn probe(
+    cluster: &str,
+    link: &Link,
+    probes: Option<&ProbeMetrics>,
+    now_ms: i64,
+) -> (Option<f64>, Option<f64>) {
+    let Some(p) = probes else {
+        return (None, None);
+    };
+    let labels = ProbeLabels {
+        kafka_cluster: cluster.to_owned(),
+        link: link.name.clone(),
+    };
+    let latency = p.last_latency.get(&labels).map(|g| g.get());
+    let received = latency
+        .and_then(|_| p.last_received.get(&labels).map(|g| g.get()))
+        .map(|at| age(now_ms, (at * 1000.0) as i64));
+    (latency, received)
 }
 
 /// The saturating sum of the known values; `None` when none is known.

@@ -355,6 +355,7 @@ fn the_json_form_has_the_documented_fields() {
             "mirror_topics_not_active",
             "mirrors",
             "name",
+            "probe_last_received_age_seconds",
             "probe_latency_seconds",
             "problem",
             "state",
@@ -430,4 +431,40 @@ fn a_cluster_without_data_is_shown_starting_or_down() {
         page.contains("no data") && page.contains("STARTING"),
         "{page}"
     );
+}
+
+#[test]
+fn a_probed_link_shows_its_last_latency_and_its_age() {
+    let probes = ProbeMetrics::default();
+    let labels = ProbeLabels {
+        kafka_cluster: "A".into(),
+        link: "ab".into(),
+    };
+    probes.last_latency.get_or_create(&labels).set(0.25);
+    probes
+        .last_received
+        .get_or_create(&labels)
+        .set((NOW_MS - 3000) as f64 / 1000.0);
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active), link("cd", LinkState::Active)],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, None));
+    let v = StatusView::build(Inputs {
+        board: &board,
+        latest: &snapshots,
+        probes: Some(&probes),
+        now_ms: NOW_MS,
+    });
+    let links = &v.clusters[0].links;
+    assert_eq!(links[0].name, "ab");
+    assert_eq!(links[0].probe_latency_seconds, Some(0.25));
+    assert_eq!(links[0].probe_last_received_age_seconds, Some(3.0));
+    assert_eq!(links[1].probe_latency_seconds, None, "no probe on cd");
+    let page = html::render(&v, &options());
+    assert!(page.contains("250 ms (3s ago)"), "{page}");
 }

@@ -327,6 +327,29 @@ async fn check_headers_and_json(base: &str) {
         .unwrap();
     assert_eq!(b["health"], "up");
     assert!(b["data_age_seconds"].as_f64().is_some(), "{b}");
+    // Without JavaScript the content is all there: the server renders every row.
+    let html = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for link in b["links"].as_array().unwrap() {
+        let name = link["name"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("data-name=\"{name}\"")),
+            "{name} in {html}"
+        );
+        for mirror in link["mirrors"].as_array().unwrap() {
+            let name = mirror["name"].as_str().unwrap();
+            assert!(
+                html.contains(&format!("data-name=\"{name}\"")),
+                "{name} in {html}"
+            );
+        }
+    }
 }
 
 /// Typing a topic name leaves its row (with its link and cluster rows) and hides the others;
