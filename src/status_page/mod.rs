@@ -31,8 +31,9 @@ pub const JSON_PATH: &str = "/status.json";
 pub struct StatusView {
     /// When the view was built (Unix seconds).
     pub generated_at_seconds: f64,
-    /// Every cluster: down ones first, then those with a link or mirror topic not ACTIVE,
-    /// then healthy ones; by name within each group.
+    /// Every cluster: down ones first, then starting ones, then those with a link not
+    /// ACTIVE, with a link or task error, with a mirror topic not ACTIVE, then healthy ones;
+    /// by name within each group.
     pub clusters: Vec<ClusterView>,
 }
 
@@ -80,7 +81,8 @@ pub struct ClusterView {
     pub last_error: Option<String>,
     /// Time since that failure.
     pub last_error_age_seconds: Option<f64>,
-    /// Its links: problems first, then by name.
+    /// Its links: not ACTIVE first, then ACTIVE with a link error or a task in error, then
+    /// with a mirror topic not ACTIVE, then healthy; by name within each group.
     pub links: Vec<LinkView>,
 }
 
@@ -241,25 +243,27 @@ fn mirror_problem(link: &LinkView) -> bool {
     link.mirrors.iter().any(|m| m.problem)
 }
 
-/// 0: down, 1: starting, 2: a link is a problem, 3: a mirror topic is, 4: healthy.
+/// 0: down, 1: starting, then 2 + the rank of its first link ([`link_rank`]): a link not
+/// ACTIVE (2), a link error or task in error (3), a mirror topic not ACTIVE (4), healthy (5).
 fn cluster_rank(c: &ClusterView) -> u8 {
     match c.health {
         Health::Down => 0,
         Health::Starting => 1,
-        Health::Up if c.links.iter().any(|l| l.problem) => 2,
-        Health::Up if c.links.iter().any(mirror_problem) => 3,
-        Health::Up => 4,
+        Health::Up => 2 + c.links.iter().map(link_rank).min().unwrap_or(3),
     }
 }
 
-/// 0: the link is a problem, 1: one of its mirror topics is, 2: healthy.
+/// 0: the link is not ACTIVE, 1: ACTIVE with a link error or a task in error, 2: one of its
+/// mirror topics is not ACTIVE, 3: healthy.
 fn link_rank(l: &LinkView) -> u8 {
-    if l.problem {
+    if l.state != LinkState::Active.as_str() {
         0
-    } else if mirror_problem(l) {
+    } else if l.problem {
         1
-    } else {
+    } else if mirror_problem(l) {
         2
+    } else {
+        3
     }
 }
 

@@ -86,6 +86,14 @@ fn three_clusters() -> StatusView {
             link("aa-fine", LinkState::Active),
             link("bb-paused-mirror", LinkState::Active),
             link("zz-failed", LinkState::Failed),
+            Link {
+                tasks: vec![Task {
+                    name: "ConsumerOffsetSync".into(),
+                    state: Reported::Known(TaskState::InError),
+                    errors: 1,
+                }],
+                ..link("aa-task-error", LinkState::Active)
+            },
         ],
         mirrors: vec![
             mirror("bb-paused-mirror", "a-ok", MirrorState::Active, &[0]),
@@ -113,19 +121,21 @@ fn problems_come_first_down_clusters_then_failed_links_then_mirrors() {
         .iter()
         .map(|l| l.name.as_str())
         .collect();
-    assert_eq!(links, ["zz-failed", "bb-paused-mirror", "aa-fine"]);
-    let mirrors: Vec<&str> = v.clusters[1].links[1]
+    assert_eq!(
+        links,
+        ["zz-failed", "aa-task-error", "bb-paused-mirror", "aa-fine"]
+    );
+    let mirrors: Vec<&str> = v.clusters[1].links[2]
         .mirrors
         .iter()
         .map(|m| m.name.as_str())
         .collect();
     assert_eq!(mirrors, ["z-paused", "a-ok"]);
-    assert_eq!(v.clusters[1].links[1].mirror_topics_not_active, 1);
+    assert_eq!(v.clusters[1].links[2].mirror_topics_not_active, 1);
     assert!(v.clusters[1].links[0].problem, "FAILED link");
-    assert!(
-        !v.clusters[1].links[1].problem,
-        "ACTIVE link with a PAUSED mirror"
-    );
+    assert!(v.clusters[1].links[1].problem, "a task in error");
+    let paused = &v.clusters[1].links[2];
+    assert!(!paused.problem, "ACTIVE link with a PAUSED mirror");
 }
 
 #[test]
@@ -138,7 +148,8 @@ fn the_html_lists_rows_in_the_view_order() {
     };
     assert!(pos("<td>c-gone</td>") < pos("<td>b-mixed</td>"));
     assert!(pos("<td>b-mixed</td>") < pos("<td>a-healthy</td>"));
-    assert!(pos("link zz-failed") < pos("link bb-paused-mirror"));
+    assert!(pos("link zz-failed") < pos("link aa-task-error"));
+    assert!(pos("link aa-task-error") < pos("link bb-paused-mirror"));
     assert!(pos(">z-paused") < pos(">a-ok"));
     assert!(page.contains("<span class=\"st bad\">FAILED</span>"));
     assert!(page.contains("<span class=\"st warn\">PAUSED</span>"));
@@ -467,4 +478,29 @@ fn a_probed_link_shows_its_last_latency_and_its_age() {
     assert_eq!(links[1].probe_latency_seconds, None, "no probe on cd");
     let page = html::render(&v, &options());
     assert!(page.contains("250 ms (3s ago)"), "{page}");
+}
+
+#[test]
+fn a_cluster_with_a_link_not_active_comes_before_one_with_only_a_task_in_error() {
+    let mut board = BTreeMap::new();
+    board.insert("a".to_string(), status(true));
+    board.insert("b".to_string(), status(true));
+    let mut tasks = link("l", LinkState::Active);
+    tasks.tasks = vec![Task {
+        name: "t".into(),
+        state: Reported::Known(TaskState::InError),
+        errors: 0,
+    }];
+    let snapshot = |l: Link| ClusterSnapshot {
+        links: vec![l],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("a".to_string(), latest(snapshot(tasks), None));
+    let unavailable = link("l", LinkState::Unavailable);
+    snapshots.insert("b".to_string(), latest(snapshot(unavailable), None));
+    let v = view(&board, &snapshots);
+    let order: Vec<&str> = v.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order, ["b", "a"]);
 }

@@ -112,8 +112,11 @@ impl Browser {
 /// `(class, name, state, hidden)` of a table row; class `c` cluster, `l` link, `m` mirror.
 type Row = (String, String, String, bool);
 
-/// The rows as (cluster, link, name, class, state, hidden), each with its parents' names.
-fn with_parents(rows: &[Row]) -> Vec<(String, String, String, String, String, bool)> {
+/// A row as (cluster, link, name, class, state, hidden), with its parents' names.
+type ParentedRow = (String, String, String, String, String, bool);
+
+/// The rows with their parents' names.
+fn with_parents(rows: &[Row]) -> Vec<ParentedRow> {
     let (mut cluster, mut link) = (String::new(), String::new());
     rows.iter()
         .map(|(class, name, state, hidden)| {
@@ -185,9 +188,20 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
         "the page's script did not run under its CSP"
     );
 
-    let expected = demo_topology(&sim);
+    let shown = wait_for_the_demo(&browser, &sim).await;
+    filter_hides_what_does_not_match(&browser, &shown).await;
+
+    a_source_outage_comes_on_top(&browser, &sim).await;
+    browser.close().await;
+    exporter.shutdown().await;
+}
+
+/// Waits until every link and mirror topic of the simulator is on the page, ACTIVE; returns
+/// the rows.
+async fn wait_for_the_demo(browser: &Browser, sim: &Simulator) -> Vec<ParentedRow> {
+    let expected = demo_topology(sim);
     assert!(expected.len() >= 8, "the demo's topology: {expected:?}");
-    let shown = eventually(
+    eventually(
         Duration::from_secs(60),
         "every link and mirror topic of the demo on the page, ACTIVE",
         || async {
@@ -208,9 +222,13 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
             .map(|_| rows)
         },
     )
-    .await;
-    filter_hides_what_does_not_match(&browser, &shown).await;
+    .await
+}
 
+/// `brokers_down` on A: once B's REST API reports ab-link not ACTIVE, the page shows it at
+/// the top within (poll interval + refresh period) × 4, through its refresh; then every link
+/// from A.
+async fn a_source_outage_comes_on_top(browser: &Browser, sim: &Simulator) {
     sim.apply(&Action::BrokersDown {
         cluster: "A".into(),
         brokers: None,
@@ -222,7 +240,7 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
         Duration::from_secs(90),
         "B's REST API reports ab-link not ACTIVE",
         || async {
-            let state = rest_link_state(&sim, "B", "ab-link").await;
+            let state = rest_link_state(sim, "B", "ab-link").await;
             done_if(state.as_deref().is_some_and(|s| s != "ACTIVE"), state)
         },
     )
@@ -252,12 +270,7 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
         "status page: ab-link shown not ACTIVE {:?} after B's REST API reported it (poll {POLL:?}, refresh {REFRESH:?})",
         reported.elapsed()
     );
-    let links: Vec<_> = rows.iter().filter(|r| r.3 == "l").collect();
-    let first_active = links.iter().position(|r| r.4 == "ACTIVE");
-    let last_problem = links.iter().rposition(|r| r.4 != "ACTIVE");
-    if let (Some(first_active), Some(last_problem)) = (first_active, last_problem) {
-        assert!(last_problem < first_active, "problems first: {links:?}");
-    }
+    links_not_active_first(&rows);
     assert!(
         browser.refreshes().await > 0,
         "shown by the refresh, not a reload"
@@ -278,8 +291,18 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
         },
     )
     .await;
-    browser.close().await;
-    exporter.shutdown().await;
+}
+
+/// Within each cluster, the links not ACTIVE come before the ACTIVE ones.
+fn links_not_active_first(rows: &[ParentedRow]) {
+    for cluster in ["A", "B"] {
+        let states: Vec<bool> = rows
+            .iter()
+            .filter(|r| r.0 == cluster && r.3 == "l")
+            .map(|r| r.4 == "ACTIVE")
+            .collect();
+        assert!(states.is_sorted(), "problems first in {cluster}: {rows:?}");
+    }
 }
 
 /// The CSP header, no cache, and the JSON form as a client gets them.
@@ -327,37 +350,27 @@ async fn check_headers_and_json(base: &str) {
         .unwrap();
     assert_eq!(b["health"], "up");
     assert!(b["data_age_seconds"].as_f64().is_some(), "{b}");
-    // Without JavaScript the content is all there: the server renders every row.
-    let html = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for link in b["links"].as_array().unwrap() {
-        let name = link["name"].as_str().unwrap();
-        assert!(
-            html.contains(&format!("data-name=\"{name}\"")),
-            "{name} in {html}"
-        );
-        for mirror in link["mirrors"].as_array().unwrap() {
-            let name = mirror["name"].as_str().unwrap();
-            assert!(
-                html.contains(&format!("data-name=\"{name}\"")),
-                "{name} in {html}"
-            );
+    every_row_is_in_the_html(base, b).await;
+}
+
+/// Without JavaScript the content is all there: the server renders a row for every link and
+/// mirror topic of `cluster` (its JSON form).
+async fn every_row_is_in_the_html(base: &str, cluster: &Value) {
+    let html = reqwest::get(format!("{base}/")).await.unwrap();
+    let html = html.text().await.unwrap();
+    for link in cluster["links"].as_array().unwrap() {
+        let mirrors = link["mirrors"].as_array().unwrap();
+        for name in std::iter::once(link).chain(mirrors).map(|v| &v["name"]) {
+            let name = name.as_str().unwrap();
+            let attribute = format!("data-name=\"{name}\"");
+            assert!(html.contains(&attribute), "{name} in {html}");
         }
     }
 }
 
 /// Typing a topic name leaves its row (with its link and cluster rows) and hides the others;
 /// clearing the box shows every row again.
-async fn filter_hides_what_does_not_match(
-    browser: &Browser,
-    shown: &[(String, String, String, String, String, bool)],
-) {
+async fn filter_hides_what_does_not_match(browser: &Browser, shown: &[ParentedRow]) {
     let filter = browser.client.find(Locator::Id("filter")).await.unwrap();
     filter.send_keys("demo-perf").await.unwrap();
     let rows = with_parents(&browser.rows().await);
@@ -392,47 +405,8 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
     .expect("simulator starts");
     let exporter = start_exporter(&exporter_yaml(&sim, "2s", &[("S", "")])).await;
     let base = format!("http://{}", exporter.address());
-    let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(60),
-        "2,000 mirror topics in /status.json",
-        || async {
-            let json: Value = http
-                .get(format!("{base}/status.json"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let n: usize = json["clusters"][0]["links"]
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .map(|l| l["mirrors"].as_array().map_or(0, Vec::len))
-                        .sum()
-                })
-                .unwrap_or(0);
-            done_if(n == 2000, n)
-        },
-    )
-    .await;
-    let mut times = Vec::new();
-    let mut size = 0;
-    for _ in 0..5 {
-        let t = Instant::now();
-        let page = http
-            .get(format!("{base}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        times.push(t.elapsed());
-        size = page.len();
-    }
-    eprintln!("status page, 2,000 mirror topics: {size} bytes, served in {times:?}");
+    wait_for_mirror_topics(&base, 2000).await;
+    print_server_render_times(&base).await;
 
     let browser = Browser::start().await;
     browser
@@ -445,27 +419,94 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
              return [n.responseEnd-n.startTime, n.domContentLoadedEventEnd-n.startTime, n.loadEventEnd-n.startTime];")
         .await;
     eprintln!("status page, 2,000 mirror topics in Chromium: [response end, DOMContentLoaded, load] = {timing} ms");
-    let rows = browser.rows().await;
+    paused_mirror_topics_come_first(&browser.rows().await);
+    scroll_and_filter_survive_refreshes(&browser).await;
+    browser.close().await;
+    exporter.shutdown().await;
+}
+
+/// Waits until `/status.json` lists `n` mirror topics.
+async fn wait_for_mirror_topics(base: &str, n: usize) {
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(60),
+        "the mirror topics in /status.json",
+        || async {
+            let json: Value = http
+                .get(format!("{base}/status.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let links = json["clusters"][0]["links"].as_array().cloned();
+            let count: usize = links
+                .unwrap_or_default()
+                .iter()
+                .map(|l| l["mirrors"].as_array().map_or(0, Vec::len))
+                .sum();
+            done_if(count == n, count)
+        },
+    )
+    .await;
+}
+
+/// Prints the size of the page and the time to build and serve it, five times.
+async fn print_server_render_times(base: &str) {
+    let http = reqwest::Client::new();
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let page = http.get(format!("{base}/")).send().await.unwrap();
+        size = page.text().await.unwrap().len();
+        times.push(t.elapsed());
+    }
+    eprintln!("status page, 2,000 mirror topics: {size} bytes, served in {times:?}");
+}
+
+/// All 2,000 mirror topics are rows, and within a link the PAUSED ones come first.
+fn paused_mirror_topics_come_first(rows: &[Row]) {
     assert_eq!(rows.iter().filter(|r| r.0 == "m").count(), 2000);
-    let paused = rows
-        .iter()
-        .filter(|r| r.0 == "m" && r.2 == "PAUSED")
-        .count();
-    assert!(paused > 0, "paused_every gives PAUSED mirror topics");
+    let paused = rows.iter().filter(|r| r.0 == "m" && r.2 == "PAUSED");
+    assert!(
+        paused.count() > 0,
+        "paused_every gives PAUSED mirror topics"
+    );
     let first_active = rows
         .iter()
         .position(|r| r.0 == "m" && r.2 == "ACTIVE")
         .unwrap();
-    let first_link_rows: Vec<_> = rows
-        .iter()
-        .take(first_active)
-        .filter(|r| r.0 == "m")
-        .collect();
+    let before: Vec<_> = rows[..first_active].iter().filter(|r| r.0 == "m").collect();
     assert!(
-        first_link_rows.iter().all(|r| r.2 == "PAUSED"),
-        "PAUSED mirror topics first within their link: {first_link_rows:?}"
+        !before.is_empty() && before.iter().all(|r| r.2 == "PAUSED"),
+        "PAUSED mirror topics first within their link: {before:?}"
     );
+}
 
+fn visible_mirrors(rows: &[Row]) -> usize {
+    rows.iter().filter(|r| r.0 == "m" && !r.3).count()
+}
+
+/// Waits until the page has refreshed itself at least `n` times.
+async fn wait_for_refreshes(browser: &Browser, n: u64) {
+    let what = format!("{n} refreshes");
+    eventually_every(
+        (REFRESH + POLL) * 10,
+        Duration::from_millis(200),
+        &what,
+        || async {
+            let done = browser.refreshes().await;
+            done_if(done >= n, done)
+        },
+    )
+    .await;
+}
+
+/// Filters (timed), scrolls, and checks that refreshes keep the scroll position and filter
+/// the refreshed rows.
+async fn scroll_and_filter_survive_refreshes(browser: &Browser) {
     let filter = browser.client.find(Locator::Id("filter")).await.unwrap();
     let t = Instant::now();
     filter.send_keys("topic-001").await.unwrap();
@@ -476,10 +517,8 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
         "status page, 2,000 mirror topics: filtering took {in_page} ms in the page, {:?} with the WebDriver round trip",
         t.elapsed()
     );
-    let visible_mirrors = |rows: &[Row]| rows.iter().filter(|r| r.0 == "m" && !r.3).count();
-    let filtered = visible_mirrors(&browser.rows().await);
     // topic-00100 … topic-00199 of each of the 4 links.
-    assert_eq!(filtered, 400);
+    assert_eq!(visible_mirrors(&browser.rows().await), 400);
     filter.clear().await.unwrap();
     filter.send_keys("topic-0").await.unwrap();
     browser.js("window.scrollTo(0, 3000); return 0;").await;
@@ -490,16 +529,7 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
         "the page is long enough to scroll"
     );
     let before = browser.refreshes().await;
-    eventually_every(
-        (REFRESH + POLL) * 10,
-        Duration::from_millis(200),
-        "two refreshes",
-        || async {
-            let n = browser.refreshes().await;
-            done_if(n >= before + 2, n)
-        },
-    )
-    .await;
+    wait_for_refreshes(browser, before + 2).await;
     let y = browser.js("return window.scrollY;").await;
     assert_eq!(
         y.as_f64(),
@@ -524,28 +554,16 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
         2000,
         "topic-0 matches every mirror topic"
     );
-    let hidden_links = rows.iter().filter(|r| r.0 == "l" && r.3).count();
-    assert_eq!(hidden_links, 0);
+    assert_eq!(rows.iter().filter(|r| r.0 == "l" && r.3).count(), 0);
     filter.clear().await.unwrap();
     filter.send_keys("topic-00042").await.unwrap();
-    eventually_every(
-        (REFRESH + POLL) * 10,
-        Duration::from_millis(200),
-        "one more refresh",
-        || async {
-            let n = browser.refreshes().await;
-            done_if(n >= before + 3, n)
-        },
-    )
-    .await;
+    wait_for_refreshes(browser, before + 3).await;
     let rows = browser.rows().await;
     assert_eq!(
         visible_mirrors(&rows),
         4,
         "the filter applies to the refreshed rows"
     );
-    browser.close().await;
-    exporter.shutdown().await;
 }
 
 /// `cluster-link-exporter demo` prints the status page's URL first, with the address it is
