@@ -27,14 +27,28 @@ const POLL: Duration = Duration::from_secs(1);
 /// Refresh period the page is opened with (`?refresh=1`).
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// A headless Chromium session; the chromedriver process is killed on drop.
+/// A headless Chromium session; the chromedriver process is killed and its directory
+/// removed on drop.
 struct Browser {
     client: Client,
     _driver: KillOnDrop,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Browser {
     async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// A session whose pages run JavaScript or not (`javascript`); WebDriver's own scripts
+    /// run either way.
+    async fn start_with(javascript: bool) -> Self {
         let chromium = binary("chromium", "chromium");
         let chromedriver = binary("chromedriver", "chromium-driver");
         let port = free_port();
@@ -65,6 +79,10 @@ impl Browser {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,900",
                          format!("--user-data-dir={}", profile.display())],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript":
+                        if javascript { 1 } else { 2 },
+                },
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -76,6 +94,7 @@ impl Browser {
         Self {
             client,
             _driver: driver,
+            dir,
         }
     }
 
@@ -105,7 +124,7 @@ impl Browser {
     }
 
     async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
     }
 }
 
@@ -564,6 +583,41 @@ async fn scroll_and_filter_survive_refreshes(browser: &Browser) {
         4,
         "the filter applies to the refreshed rows"
     );
+}
+
+/// With JavaScript off the page still shows every row (no filter box, no refresh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_every_row_is_shown() {
+    let sim = Simulator::start(
+        Scenario::from_yaml(
+            "clusters:\n  - name: S\n    flavour: cloud\n    synthetic: {links: 2, mirrors_per_link: 7, partitions: 1, paused_every: 3}\n",
+        )
+        .unwrap(),
+    )
+    .await
+    .expect("simulator starts");
+    let exporter = start_exporter(&exporter_yaml(&sim, "1s", &[("S", "")])).await;
+    let base = format!("http://{}", exporter.address());
+    wait_for_mirror_topics(&base, 14).await;
+    let browser = Browser::start_with(false).await;
+    browser
+        .client
+        .goto(&format!("{base}/?refresh=1"))
+        .await
+        .unwrap();
+    let rows = browser.rows().await;
+    let shown = |class: &str| rows.iter().filter(|r| r.0 == class && !r.3).count();
+    assert_eq!((shown("c"), shown("l"), shown("m")), (1, 2, 14), "{rows:?}");
+    let tools = browser
+        .js("return document.getElementById('tools').hidden;")
+        .await;
+    assert_eq!(tools, json!(true), "no filter box without JavaScript");
+    let ran = browser
+        .js("return document.body.hasAttribute('data-filter-ms');")
+        .await;
+    assert_eq!(ran, json!(false), "the page's script did not run");
+    browser.close().await;
+    exporter.shutdown().await;
 }
 
 /// `cluster-link-exporter demo` prints the status page's URL first, with the address it is
