@@ -4,9 +4,10 @@
 //! (the filter box appears only then); after `brokers_down` on cluster A the links from A are
 //! shown not ACTIVE at the top within one poll interval plus the refresh period; the filter
 //! hides the rows that do not match; the scroll position and the filter survive a refresh; and
-//! 2,000 mirror topics still render (server and browser timings printed). Also the JSON form
-//! (`/status.json`) and the CSP header as a client sees them. Chromium or chromedriver missing
-//! fails the tests, naming `scripts/setup-deps.sh`.
+//! 2,000 mirror topics still render (server and browser timings printed); with JavaScript off
+//! every row is still there. Also the JSON form (`/status.json`), the CSP header as a client
+//! sees them, and the demo's greeting (the status page first, at the bound address).
+//! Chromium or chromedriver missing fails the tests, naming `scripts/setup-deps.sh`.
 
 use std::io::BufRead as _;
 use std::process::{Command, Stdio};
