@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing.
 # Debian packages only; safe to run again (does nothing when all are present).
+#
+#   scripts/setup-deps.sh          # build and the whole test suite (scripts/test.sh, .ci/run)
+#   scripts/setup-deps.sh --demo   # only what building and running the demo needs (scripts/demo.sh)
 set -euo pipefail
 
+case "${1:-}" in
+  "") demo_only=false ;;
+  --demo) demo_only=true ;;
+  *) echo "setup-deps: unknown argument '$1' (usage: setup-deps.sh [--demo])" >&2; exit 2 ;;
+esac
+
+# The build (and the demo).
 packages=(
   build-essential   # C toolchain for librdkafka (rdkafka-sys builds it from source)
   pkg-config
@@ -10,10 +20,18 @@ packages=(
   zlib1g-dev        # librdkafka compression
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
-  curl
+  curl              # the demo's example calls of the simulator's control API
+)
+# The tests only.
+test_packages=(
   prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
+  chromium          # headless browser: tests/e2e/status_page.rs
+  chromium-driver   # its WebDriver server (chromedriver), driven by fantoccini
 )
+if [ "$demo_only" = false ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -22,5 +22,6 @@ mod prometheus;
 mod reload;
 mod rest_properties;
 mod sharding;
+mod status_page;
 mod supervision;
 mod web_config;
