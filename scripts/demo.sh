@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup-deps.sh
+./scripts/setup-deps.sh --demo
 exec cargo run --locked --release -- demo "$@"

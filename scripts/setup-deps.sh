@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing.
 # Debian packages only; safe to run again (does nothing when all are present).
+#
+#   scripts/setup-deps.sh          # build and the whole test suite (scripts/test.sh, .ci/run)
+#   scripts/setup-deps.sh --demo   # only what building and running the demo needs (scripts/demo.sh)
 set -euo pipefail
 
+case "${1:-}" in
+  "") demo_only=false ;;
+  --demo) demo_only=true ;;
+  *) echo "setup-deps: unknown argument '$1' (usage: setup-deps.sh [--demo])" >&2; exit 2 ;;
+esac
+
+# The build (and the demo).
 packages=(
   build-essential   # C toolchain for librdkafka (rdkafka-sys builds it from source)
   pkg-config
@@ -10,11 +20,19 @@ packages=(
   zlib1g-dev        # librdkafka compression
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
-  python3-venv      # the Python venv below
-  curl
+  curl              # the demo's example calls of the simulator's control API
+)
+# The tests only.
+test_packages=(
+  python3-venv      # the Python venv of the tests (below)
   prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
+  chromium          # headless browser: tests/e2e/status_page.rs
+  chromium-driver   # its WebDriver server (chromedriver), driven by fantoccini
 )
+if [ "$demo_only" = false ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,7 +52,7 @@ fi
 # A venv of the repository (.venv/, git-ignored; other blocks may add their own pins to it):
 # helm-python-sdk renders and lints the chart offline (it bundles Helm's Go SDK, no `helm`
 # binary needed), kubernetes-validate checks the manifests against its bundled Kubernetes
-# schemas. Pinned; installed only when a pin is missing.
+# schemas. Pinned; installed only when a pin is missing; not for --demo.
 venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
 helm_pins=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0)
 helm_pins_present() {
@@ -43,7 +61,7 @@ import importlib.metadata as m, sys
 sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
 PY
 }
-if ! helm_pins_present; then
+if [ "$demo_only" = false ] && ! helm_pins_present; then
   echo "setup-deps: installing ${helm_pins[*]} into $venv" >&2
   [ -x "$venv/bin/python3" ] || /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "${helm_pins[@]}"

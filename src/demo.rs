@@ -56,10 +56,45 @@ pub fn config_for(sim: &Simulator, poll_interval: &str) -> String {
     yaml
 }
 
+/// The base URL (`http://host:port`, no trailing `/`) of an exporter listening on `address`,
+/// `https` with `tls`: the address as bound, except that an unspecified one (`0.0.0.0`, `::`:
+/// every interface) is shown as the loopback address of its family, which reaches it.
+pub fn base_url(address: std::net::SocketAddr, tls: bool) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let scheme = if tls { "https" } else { "http" };
+    let ip = match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "{scheme}://{}",
+        std::net::SocketAddr::new(ip, address.port())
+    )
+}
+
 /// Starts the default scenario and returns it with the exporter configuration for it.
 pub async fn start_simulation() -> Result<(Simulator, Config), SimError> {
     let sim = Simulator::start(Scenario::default_scenario()).await?;
     let config =
         Config::from_yaml(&config_for(&sim, "5s")).map_err(|e| SimError::Invalid(e.to_string()))?;
     Ok((sim, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn the_base_url_is_the_bound_address() {
+        let url = |a: &str, tls| base_url(a.parse().unwrap(), tls);
+        assert_eq!(url("127.0.0.1:9849", false), "http://127.0.0.1:9849");
+        assert_eq!(url("192.0.2.7:80", true), "https://192.0.2.7:80");
+        assert_eq!(url("0.0.0.0:9849", false), "http://127.0.0.1:9849");
+        assert_eq!(url("[::]:9849", false), "http://[::1]:9849");
+        assert_eq!(
+            url("[2001:db8::1]:9849", false),
+            "http://[2001:db8::1]:9849"
+        );
+    }
 }

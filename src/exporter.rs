@@ -158,6 +158,7 @@ pub enum ReloadError {
 #[derive(Debug)]
 pub struct Exporter {
     address: SocketAddr,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     server: JoinSet<()>,
     exposition: Arc<Exposition>,
@@ -270,6 +271,7 @@ impl Exporter {
             exposition: exposition.clone(),
             status: status.clone(),
             metrics: telemetry.http.clone(),
+            probes: telemetry.probe.clone(),
             telemetry_path: telemetry_path.to_owned(),
             limits: web.limits,
             lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
@@ -280,12 +282,19 @@ impl Exporter {
         tracing::info!(%address, telemetry_path, tls, "serving");
         Ok(Self {
             address,
+            tls,
             shutdown,
             server,
             exposition,
             status,
             clusters,
         })
+    }
+
+    /// Whether the HTTP server serves TLS (`--web.config.file` with a `tls_server_config`, as
+    /// read at start).
+    pub fn uses_tls(&self) -> bool {
+        self.tls
     }
 
     /// The address the HTTP server listens on.
@@ -567,6 +576,7 @@ impl Clusters {
                 };
                 probe.last_received.remove(&labels);
                 probe.sla.remove(&labels);
+                probe.last_latency.remove(&labels);
             }
         }
     }

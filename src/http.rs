@@ -1,5 +1,5 @@
-//! HTTP serving: `/metrics` from memory (never an upstream call; gzip when accepted), a small
-//! landing page at `/`, `/-/healthy` and `/-/ready` (200 once every cluster has finished its
+//! HTTP serving: `/metrics` from memory (never an upstream call; gzip when accepted), the
+//! status page at `/` and its JSON form (rendered by [`crate::status_page`]), `/-/healthy` and `/-/ready` (200 once every cluster has finished its
 //! first cycle), and graceful shutdown.
 //!
 //! The server is hardened against abusive clients ([`ServeLimits`]): a bounded number of
@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -169,6 +169,8 @@ pub struct AppState {
     pub status: StatusBoard,
     /// The server's own metrics.
     pub metrics: HttpMetrics,
+    /// The probes' metrics: the status page shows each probe's last latency.
+    pub probes: crate::kafka::ProbeMetrics,
     /// The path of the metrics (`--web.telemetry-path`).
     pub telemetry_path: String,
     /// The server's limits.
@@ -532,7 +534,10 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         metrics(state, &req)
     } else {
         match path {
-            "/" => respond(200, "text/html; charset=utf-8", landing_page(state)),
+            "/" => status_page(state, req.uri().query()),
+            crate::status_page::JSON_PATH => {
+                respond(200, "application/json", status_view(state).to_json())
+            }
             "/-/healthy" => respond(200, "text/plain; charset=utf-8", "OK\n"),
             "/-/ready" => {
                 let board = state.status.read().unwrap_or_else(|e| e.into_inner());
@@ -613,56 +618,49 @@ fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     respond(200, content_type, text)
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The view of the status page and its JSON form, built from what `/metrics` serves now.
+fn status_view(state: &AppState) -> crate::status_page::StatusView {
+    let board = state
+        .status
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let latest = state.exposition.latest();
+    crate::status_page::StatusView::build(crate::status_page::Inputs {
+        board: &board,
+        latest: &latest,
+        probes: Some(&state.probes),
+        now_ms: crate::util::unix_ms(),
+    })
 }
 
-fn ago(t: Option<SystemTime>) -> String {
-    match t.and_then(|t| SystemTime::now().duration_since(t).ok()) {
-        Some(d) => format!("{}s ago", d.as_secs()),
-        None => "never".into(),
-    }
-}
-
-fn landing_page(state: &AppState) -> String {
-    let board = state.status.read().unwrap_or_else(|e| e.into_inner());
-    let mut rows = String::new();
-    for (name, s) in board.iter() {
-        let health = match (s.cycles, s.up) {
-            (0, _) => "<td class=\"wait\">starting</td>",
-            (_, true) => "<td class=\"up\">up</td>",
-            (_, false) => "<td class=\"down\">down</td>",
-        };
-        rows.push_str(&format!(
-            "<tr><td>{}</td>{health}<td>{}</td><td>{}</td></tr>\n",
-            html_escape(name),
-            ago(s.last_success),
-            s.last_error
-                .as_deref()
-                .map(|e| format!("{} ({})", html_escape(e), ago(s.last_error_at)))
-                .unwrap_or_else(|| "—".into()),
-        ));
-    }
-    format!(
-        r#"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>cluster-link-exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .8em;text-align:left}}.up{{color:#080}}.down{{color:#b00;font-weight:bold}}.wait{{color:#888}}</style>
-</head><body>
-<h1>cluster-link-exporter</h1>
-<p>Version {version} (revision {revision}). Prometheus exporter for Confluent Cluster Linking.</p>
-<p><a href="{path}">Metrics</a> · <a href="/-/healthy">/-/healthy</a> · <a href="/-/ready">/-/ready</a></p>
-<h2>Clusters</h2>
-<table><tr><th>kafka_cluster</th><th>state</th><th>last success</th><th>last error</th></tr>
-{rows}</table>
-</body></html>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        revision = REVISION,
-        path = html_escape(&state.telemetry_path),
-    )
+/// `/`: the status page, with its Content-Security-Policy.
+fn status_page(state: &AppState, query: Option<&str>) -> Response<Body> {
+    use crate::status_page::html;
+    let version = format!(
+        "Version {} (revision {REVISION})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let options = html::PageOptions {
+        telemetry_path: &state.telemetry_path,
+        refresh_seconds: html::refresh_seconds(query),
+        version: &version,
+    };
+    let mut resp = respond(
+        200,
+        "text/html; charset=utf-8",
+        html::render(&status_view(state), &options),
+    );
+    let headers = resp.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_SECURITY_POLICY,
+        hyper::header::HeaderValue::from_static(html::content_security_policy()),
+    );
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    resp
 }
 
 #[cfg(test)]

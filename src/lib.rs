@@ -17,9 +17,11 @@
 //!   exposition served at `/metrics`;
 //! - [`process`]: the standard `process_*` families (CPU, memory, file descriptors, start
 //!   time, threads), read from `/proc/self` at each scrape (Linux only);
-//! - [`status`]: what the landing page and readiness know about each cluster;
+//! - [`status`]: what the status page and readiness know about each cluster;
+//! - [`status_page`]: the status page (`/`) and `/status.json`, built from the same
+//!   snapshots as `/metrics`;
 //! - [`tls`]: the one rustls crypto provider (*ring*) of the process;
-//! - [`http`]: `/metrics`, `/`, `/-/healthy`, `/-/ready`;
+//! - [`http`]: `/metrics`, `/`, `/status.json`, `/-/healthy`, `/-/ready`;
 //! - [`supervise`]: per-worker supervision (panics caught, restart with back-off), stop
 //!   signals and shutdown;
 //! - [`reload`]: what a configuration reload changes, cluster by cluster, and its metrics;
@@ -52,6 +54,7 @@ pub mod rest_client;
 pub mod shard;
 pub mod snapshot;
 pub mod status;
+pub mod status_page;
 pub mod supervise;
 pub mod tls;
 pub mod util;

@@ -313,10 +313,15 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let port = exporter.address().port();
+    let tls = exporter.uses_tls();
+    let base = cluster_link_exporter::demo::base_url(exporter.address(), tls);
     println!("cluster-link-exporter demo is running:");
-    println!("  exporter      http://127.0.0.1:{port}/");
-    println!("  metrics       http://127.0.0.1:{port}{path}");
+    println!("  status page   {base}/");
+    println!("  metrics       {base}{path}");
+    println!(
+        "  status JSON   {base}{}",
+        cluster_link_exporter::status_page::JSON_PATH
+    );
     for c in sim.endpoints() {
         println!(
             "  cluster {:<5} {} (Kafka {})",

@@ -200,6 +200,9 @@ pub struct ProbeMetrics {
     pub sla: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_probe_latency_seconds`.
     pub latency: Arc<ProbeHistograms>,
+    /// The latency of the last probe record received (seconds): not exported (the histogram
+    /// is), shown by the status page ([`crate::status_page`]).
+    pub last_latency: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl ProbeMetrics {

@@ -392,7 +392,9 @@ impl Probe {
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&(m.partition(), sequence));
                     // `sent` comes from the record: any i64.
-                    self.latency.observe(lag_seconds(now, sent));
+                    let latency = lag_seconds(now, sent);
+                    self.latency.observe(latency);
+                    p.last_latency.get_or_create(&self.labels).set(latency);
                     p.received.get_or_create(&self.labels).inc();
                     p.last_received
                         .get_or_create(&self.labels)

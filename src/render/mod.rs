@@ -91,10 +91,26 @@ pub enum Part {
     Kafka,
 }
 
+/// The snapshots a cluster's rendering was made from, kept for the status page
+/// ([`crate::status_page`]), which reads the same data as `/metrics` and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct Latest {
+    /// The last REST snapshot published, with its publication time (Unix ms).
+    pub rest: Option<(Arc<ClusterSnapshot>, i64)>,
+    /// The last Kafka-side snapshot published, with its publication time (Unix ms).
+    pub kafka: Option<(Arc<KafkaSnapshot>, i64)>,
+    /// When each link of `rest` was first published in its current state (Unix ms), by link
+    /// name: the exporter's own observation (the REST API gives no time for a link's state),
+    /// so at most the time since the exporter (re)started collecting the cluster.
+    pub link_state_since_ms: BTreeMap<String, i64>,
+}
+
 /// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
 pub struct Exposition {
     own: Registry,
     clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
+    /// The snapshots behind `clusters`, by cluster (see [`Latest`]).
+    latest: RwLock<BTreeMap<String, Latest>>,
     /// Clusters removed by a reload: their self-metric series are left out of the output.
     retired: RwLock<BTreeSet<String>>,
 }
@@ -111,7 +127,53 @@ impl Exposition {
         Self {
             own,
             clusters: RwLock::new(BTreeMap::new()),
+            latest: RwLock::new(BTreeMap::new()),
             retired: RwLock::new(BTreeSet::new()),
+        }
+    }
+
+    /// The snapshots of every cluster that has a part published now, by cluster name (cheap:
+    /// `Arc`s are cloned, not the snapshots).
+    pub fn latest(&self) -> BTreeMap<String, Latest> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Keeps `snapshot` as `cluster`'s latest REST snapshot (`None`: withdrawn), carrying each
+    /// link's state-since time over while its state stays the same.
+    fn keep_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>) {
+        let now = crate::util::unix_ms();
+        let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(cluster.to_owned()).or_default();
+        let previous = entry.rest.take();
+        let mut since = BTreeMap::new();
+        if let Some(snapshot) = snapshot {
+            for link in &snapshot.links {
+                let was = previous
+                    .as_ref()
+                    .and_then(|(p, _)| p.links.iter().find(|l| l.name == link.name))
+                    .filter(|l| l.state == link.state)
+                    .and_then(|_| entry.link_state_since_ms.get(&link.name).copied());
+                since.insert(link.name.clone(), was.unwrap_or(now));
+            }
+            entry.rest = Some((Arc::new(snapshot.clone()), now));
+        }
+        entry.link_state_since_ms = since;
+        if entry.rest.is_none() && entry.kafka.is_none() {
+            map.remove(cluster);
+        }
+    }
+
+    /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
+    fn keep_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>) {
+        let now = crate::util::unix_ms();
+        let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(cluster.to_owned()).or_default();
+        entry.kafka = measured.map(|m| (Arc::new(m.clone()), now));
+        if entry.rest.is_none() && entry.kafka.is_none() {
+            map.remove(cluster);
         }
     }
 
@@ -125,6 +187,8 @@ impl Exposition {
             .insert(cluster.to_owned());
         self.set_part(cluster, Part::Rest, None);
         self.set_part(cluster, Part::Kafka, None);
+        self.keep_rest(cluster, None);
+        self.keep_kafka(cluster, None);
     }
 
     /// Serves `cluster`'s self-metric series again (a cluster added by a reload).
@@ -197,11 +261,13 @@ impl Publish for Exposition {
     fn publish_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>) {
         let rendered = snapshot.map(|s| render_rest(cluster, s));
         self.set_part(cluster, Part::Rest, rendered);
+        self.keep_rest(cluster, snapshot);
     }
 
     fn publish_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>) {
         let rendered = measured.map(|m| render_kafka(cluster, m));
         self.set_part(cluster, Part::Kafka, rendered);
+        self.keep_kafka(cluster, measured);
     }
 }
 

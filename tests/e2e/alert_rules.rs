@@ -790,6 +790,33 @@ fn alertmanager_config_pages_on_critical_and_groups_by_link() {
          ClusterLinkMirrorTopicSourceUnavailable mute ClusterLinkMirrorPartitionsInError"
     );
 
+    // The fast source outage page mutes ClusterLinkDown of its link, and ClusterLinkDown does
+    // not mute it (mutual muting would silence both).
+    assert!(inhibits_on(
+        inhibits,
+        "ClusterLinkSourceOutage",
+        &["kafka_cluster", "link"]
+    ));
+    let mutes = |source: &str, target: &str| {
+        inhibits.iter().any(|rule| {
+            let sources = strings(rule, "source_matchers");
+            let targets = strings(rule, "target_matchers");
+            let accepts = |matchers: &[String], alert: &str| {
+                matchers.iter().all(|m| {
+                    let (name, op, pattern) = parse_matcher(m);
+                    name != "alertname" || alertname_matches(&op, &pattern, alert)
+                })
+            };
+            accepts(&sources, source) && accepts(&targets, target)
+        })
+    };
+    assert!(mutes("ClusterLinkSourceOutage", "ClusterLinkDown"));
+    assert!(!mutes("ClusterLinkDown", "ClusterLinkSourceOutage"));
+    assert!(mutes(
+        "ClusterLinkDown",
+        "ClusterLinkMirrorTopicSourceUnavailable"
+    ));
+
     match find_binary("amtool") {
         Some(amtool) => {
             run(Command::new(amtool).arg("check-config").arg(path));
@@ -902,6 +929,7 @@ fn overrides_apply_and_shorten_every_alert() {
     }
     // The order inhibition relies on: the link alert before the per-topic alerts, and these
     // before the per-link count of partitions in error they explain.
+    assert!(short["ClusterLinkSourceOutage"] < short["ClusterLinkDown"]);
     assert!(short["ClusterLinkDown"] < short["ClusterLinkMirrorTopicSourceUnavailable"]);
     assert!(
         short["ClusterLinkMirrorTopicSourceUnavailable"]
@@ -1122,4 +1150,366 @@ fn rules_match_only_label_values_the_exporter_writes() {
     // The rules match on link, task and mirror states, categories and reasons: a parser that
     // found none would check nothing.
     assert!(checked >= 20, "only {checked} values found in the rules");
+}
+
+// ---------------------------------------------------------------------------------------
+// High availability: every promtool test again, with its input under two replicas.
+// ---------------------------------------------------------------------------------------
+
+/// Alerts that keep the replica labels on purpose (one alert per replica); every other alert
+/// drops `instance` and `pod`.
+const PER_REPLICA_ALERTS: [&str; 1] = ["ClusterLinkExporterReplicaDown"];
+
+/// How the second replica (B) of a generated test relates to the test's own series (A).
+#[derive(Clone, Copy, Debug)]
+enum Replicas {
+    /// B is an exact copy of A: both collect the same values.
+    Twins,
+    /// B's target is down for the whole test (`up` 0 where A has `up`), so it has no series.
+    OneDown,
+    /// B is scraped (its `up` and process-level `clusterlink_exporter_*` series copy A's) but
+    /// none of its collections succeeds: `clusterlink_up` and `clusterlink_kafka_up` 0, its
+    /// last successful collection at 0 (the epoch), every link and mirror topic series
+    /// withdrawn.
+    OneStale,
+}
+
+impl Replicas {
+    const ALL: [Replicas; 3] = [Replicas::Twins, Replicas::OneDown, Replicas::OneStale];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Replicas::Twins => "twins",
+            Replicas::OneDown => "one-down",
+            Replicas::OneStale => "one-stale",
+        }
+    }
+
+    /// Replica B's values for a series of A named `name`, or None when B has no such series.
+    fn values_of_b(self, name: &str, values: &str) -> Option<String> {
+        let zero = || Some(zero_values(values));
+        match (self, name) {
+            (Replicas::Twins, _) => Some(values.to_owned()),
+            (Replicas::OneDown, "up") => zero(),
+            (Replicas::OneDown, _) => None,
+            (Replicas::OneStale, "clusterlink_up" | "clusterlink_kafka_up") => zero(),
+            (Replicas::OneStale, "clusterlink_last_successful_collection_timestamp_seconds") => {
+                zero()
+            }
+            (Replicas::OneStale, n) if n == "up" || n.starts_with("clusterlink_exporter_") => {
+                Some(values.to_owned())
+            }
+            (Replicas::OneStale, _) => None,
+        }
+    }
+
+    /// Whether B's own per-replica alerts are the same as A's (B is scraped exactly as A).
+    fn b_scraped_as_a(self) -> bool {
+        !matches!(self, Replicas::OneDown)
+    }
+}
+
+/// A promtool series value list (`1x5 0+2x10 _x3 stale`) with every sample replaced by 0,
+/// keeping gaps (`_`) and stale markers where they are.
+fn zero_values(values: &str) -> String {
+    values
+        .split_whitespace()
+        .map(|token| {
+            if token.starts_with('_') || token == "stale" {
+                token.to_owned()
+            } else if let Some((_, times)) = token.rsplit_once('x') {
+                format!("0x{times}")
+            } else {
+                "0".to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Replica B's value of a replica label: `instance` gets a suffix, `pod` too when A has one.
+fn replica_b(value: &str) -> String {
+    format!("{value}-b")
+}
+
+/// The pod label replica B gets when A's series have none.
+const POD_B: &str = "replica-b";
+
+/// A series selector `name{a="1", b="2"}` of a promtool test: its name and labels.
+fn parse_series(series: &str) -> (String, Vec<(String, String)>) {
+    let (name, rest) = series.split_once('{').unwrap_or((series, "}"));
+    let label = regex::Regex::new(r#"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)""#)
+        .expect("label regex");
+    let labels = label
+        .captures_iter(rest)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    (name.trim().to_owned(), labels)
+}
+
+fn format_series(name: &str, labels: &[(String, String)]) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", inner.join(", "))
+}
+
+/// Replica B's labels for A's: `instance` (and `pod`) changed, `pod` added where missing.
+fn labels_of_b(labels: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "instance" | "pod" => (k.clone(), replica_b(v)),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    if !out.iter().any(|(k, _)| k == "pod") {
+        out.push(("pod".to_owned(), POD_B.to_owned()));
+    }
+    out
+}
+
+/// The input series of a test group with replica B's series added: each series with an
+/// `instance` label is replica A's. Returns the new list and how many series B got.
+fn input_with_replica_b(series: &[Value], replicas: Replicas) -> (Vec<Value>, usize) {
+    let mut out = series.to_vec();
+    let mut added = 0;
+    for entry in series {
+        let selector = str_at(entry, "series").expect("input_series entry without series");
+        let values = str_at(entry, "values").unwrap_or_default();
+        let (name, labels) = parse_series(selector);
+        if !labels.iter().any(|(k, _)| k == "instance") {
+            continue;
+        }
+        let Some(values_b) = replicas.values_of_b(&name, values) else {
+            continue;
+        };
+        let mut b = serde_norway::Mapping::new();
+        b.insert(
+            "series".into(),
+            format_series(&name, &labels_of_b(&labels)).into(),
+        );
+        b.insert("values".into(), values_b.into());
+        out.push(Value::Mapping(b));
+        added += 1;
+    }
+    (out, added)
+}
+
+/// The expected alerts of one `alert_rule_test` entry under two replicas: the same, plus B's
+/// copy of each per-replica alert (one whose `exp_labels` name an `instance`), its replica
+/// labels and the instance in its annotations replaced by B's.
+fn expected_with_replica_b(expected: &[Value]) -> Vec<Value> {
+    let mut out = expected.to_vec();
+    for alert in expected {
+        let Some(labels) = alert.get("exp_labels").and_then(Value::as_mapping) else {
+            continue;
+        };
+        let Some(instance) = labels.get("instance").and_then(Value::as_str) else {
+            continue;
+        };
+        let instance_b = replica_b(instance);
+        let mut labels_b = labels.clone();
+        labels_b.insert("instance".into(), instance_b.clone().into());
+        let pod_b = match labels.get("pod").and_then(Value::as_str) {
+            Some(pod) => replica_b(pod),
+            None => POD_B.to_owned(),
+        };
+        labels_b.insert("pod".into(), pod_b.into());
+        let mut alert_b = alert.clone();
+        let map = alert_b
+            .as_mapping_mut()
+            .expect("exp_alerts entry is a mapping");
+        map.insert("exp_labels".into(), Value::Mapping(labels_b));
+        if let Some(Value::Mapping(annotations)) = map.get_mut("exp_annotations") {
+            for (_, text) in annotations.iter_mut() {
+                if let Some(s) = text.as_str() {
+                    *text = s.replace(instance, &instance_b).into();
+                }
+            }
+        }
+        out.push(alert_b);
+    }
+    out
+}
+
+/// The `alert_rule_test` list of a test group under two replicas.
+fn alert_tests_with_replica_b(checks: &[Value], replicas: Replicas) -> Vec<Value> {
+    let mut out = Vec::new();
+    for check in checks {
+        let alert = str_at(check, "alertname").unwrap_or_default();
+        if PER_REPLICA_ALERTS.contains(&alert) && !replicas.b_scraped_as_a() {
+            // B's own per-replica alert fires by design here; the hand-written tests of
+            // alerts/tests/exporter.yml check it.
+            continue;
+        }
+        let mut check = check.clone();
+        if replicas.b_scraped_as_a() {
+            let expected = expected_with_replica_b(seq_at(&check, "exp_alerts"));
+            if !expected.is_empty() {
+                let map = check
+                    .as_mapping_mut()
+                    .expect("alert_rule_test is a mapping");
+                map.insert("exp_alerts".into(), Value::Sequence(expected));
+            }
+        }
+        out.push(check);
+    }
+    out
+}
+
+/// The `promql_expr_test` list of a test group under two replicas: queries of `ALERTS` leave
+/// out B's per-replica alerts where B is down; a query expecting samples of one replica cannot
+/// be duplicated mechanically and is refused.
+fn expr_tests_with_replica_b(at: &str, checks: &[Value], replicas: Replicas) -> Vec<Value> {
+    let alerts = regex::Regex::new(r"\bALERTS(\{)?").expect("ALERTS regex");
+    let exclude = PER_REPLICA_ALERTS
+        .iter()
+        .map(|a| format!("alertname!=\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut out = Vec::new();
+    for check in checks {
+        for sample in seq_at(check, "exp_samples") {
+            let labels = str_at(sample, "labels").unwrap_or_default();
+            assert!(
+                !labels.contains("instance="),
+                "{at}: a promql_expr_test expects a sample with an instance ({labels}); \
+                 query alerts (or aggregate away instance) so the HA variants can reuse it"
+            );
+        }
+        let mut check = check.clone();
+        let expr = str_at(&check, "expr").unwrap_or_default().to_owned();
+        if !replicas.b_scraped_as_a() && alerts.is_match(&expr) {
+            let rewritten = alerts.replace_all(&expr, |c: &regex::Captures<'_>| match c.get(1) {
+                Some(_) => format!("ALERTS{{{exclude},"),
+                None => format!("ALERTS{{{exclude}}}"),
+            });
+            let map = check
+                .as_mapping_mut()
+                .expect("promql_expr_test is a mapping");
+            map.insert("expr".into(), rewritten.into_owned().into());
+        }
+        out.push(check);
+    }
+    out
+}
+
+/// A promtool test file rewritten for two replicas: its rule files by absolute path, each test
+/// group's input with replica B's series, its expectations as [`alert_tests_with_replica_b`]
+/// and [`expr_tests_with_replica_b`] say. Returns the YAML and how many series B got.
+fn test_file_with_replica_b(path: &Path, replicas: Replicas) -> (String, usize) {
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let dir = path.parent().expect("test file directory");
+    let mut doc = yaml(path);
+    let map = doc
+        .as_mapping_mut()
+        .expect("a promtool test file is a mapping");
+    let rule_files: Vec<Value> = seq_at(&Value::Mapping(map.clone()), "rule_files")
+        .iter()
+        .map(|f| {
+            let rel = f.as_str().expect("rule_files entry");
+            dir.join(rel).to_string_lossy().into_owned().into()
+        })
+        .collect();
+    map.insert("rule_files".into(), Value::Sequence(rule_files));
+    let mut added = 0;
+    let tests = map
+        .get_mut("tests")
+        .and_then(Value::as_sequence_mut)
+        .unwrap_or_else(|| panic!("{file}: no tests"));
+    for group in tests.iter_mut() {
+        let name = str_at(group, "name").unwrap_or("unnamed").to_owned();
+        let at = format!("{file} / {name}");
+        let (input, n) = input_with_replica_b(seq_at(group, "input_series"), replicas);
+        added += n;
+        let alerts = alert_tests_with_replica_b(seq_at(group, "alert_rule_test"), replicas);
+        let exprs = expr_tests_with_replica_b(&at, seq_at(group, "promql_expr_test"), replicas);
+        let g = group.as_mapping_mut().expect("a test group is a mapping");
+        g.insert("name".into(), format!("[{}] {name}", replicas.tag()).into());
+        g.insert("input_series".into(), Value::Sequence(input));
+        g.insert("alert_rule_test".into(), Value::Sequence(alerts));
+        g.insert("promql_expr_test".into(), Value::Sequence(exprs));
+    }
+    let text = serde_norway::to_string(&doc).expect("serialize the test file");
+    (text, added)
+}
+
+/// Every promtool test of `alerts/tests/` again with its input under two replicas (generated
+/// here, so they cannot drift from the tests they copy): twins, one replica down for the whole
+/// test, one replica scraped but failing every collection. The alerts expected are the same
+/// (per-replica alerts: one per replica where both are scraped alike), so two replicas page
+/// once per incident.
+#[test]
+fn every_promtool_test_passes_with_two_replicas() {
+    let dir = TempDir::new("ha-promtool");
+    let mut written = Vec::new();
+    for replicas in Replicas::ALL {
+        let mut added = 0;
+        for path in test_files() {
+            let (text, n) = test_file_with_replica_b(&path, replicas);
+            let name = format!(
+                "{}-{}",
+                replicas.tag(),
+                path.file_name().unwrap().to_string_lossy()
+            );
+            std::fs::write(dir.path().join(&name), text).expect("write the generated test");
+            written.push(name);
+            added += n;
+        }
+        // Replica B has series in every variant (at least `up` and the REST series).
+        assert!(
+            added >= 10,
+            "{replicas:?}: replica B got only {added} series"
+        );
+    }
+    let output = run(Command::new(promtool())
+        .args(["test", "rules"])
+        .args(&written)
+        .current_dir(dir.path()));
+    assert!(!output.contains("FAILED"), "{output}");
+}
+
+/// Every alert drops the replica labels (`without (instance, pod)`, or an aggregation `by`
+/// other labels, or only `absent(…)`), except the per-replica ones, which keep them.
+#[test]
+fn every_alert_collapses_replica_labels() {
+    let by = regex::Regex::new(r"\bby\s*\(([^)]*)\)").expect("by regex");
+    for rule in alerts() {
+        let name = rule.alert().unwrap();
+        let expr = rule.expr();
+        let without = expr.contains("without (instance, pod)");
+        let by_other = by
+            .captures_iter(expr)
+            .any(|c| !c[1].contains("instance") && !c[1].contains("pod"));
+        let absent_only = expr.trim_start().starts_with("absent(");
+        if PER_REPLICA_ALERTS.contains(&name) {
+            assert!(
+                !without && !by_other,
+                "{name} is per replica: it keeps instance and pod"
+            );
+        } else {
+            assert!(
+                without || by_other || absent_only,
+                "{name} ({}): drop the replica labels with `max without (instance, pod)` (or \
+                 `min`), or list it in PER_REPLICA_ALERTS",
+                rule.file
+            );
+        }
+    }
+}
+
+/// Whether an Alertmanager matcher on `alertname` accepts `alert`: regexes are anchored, as
+/// Alertmanager anchors them.
+fn alertname_matches(op: &str, pattern: &str, alert: &str) -> bool {
+    let anchored = || {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("matcher regex {pattern:?}: {e}"))
+            .is_match(alert)
+    };
+    match op {
+        "=" => alert == pattern,
+        "!=" => alert != pattern,
+        "=~" => anchored(),
+        "!~" => !anchored(),
+        _ => unreachable!("operator {op}"),
+    }
 }

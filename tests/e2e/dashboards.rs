@@ -487,3 +487,75 @@ fn grafana_provisioning_files_exist_and_point_at_the_dashboards() {
         );
     }
 }
+
+/// The argument of each `sum(…)` / `sum by (…) (…)` in `expr`, except sums by `instance` (one
+/// value per replica already).
+fn sum_arguments(expr: &str) -> Vec<&str> {
+    let sum = regex::Regex::new(r"\bsum(\s+by\s*\([^)]*\))?\s*\(").expect("sum regex");
+    let mut found = Vec::new();
+    for c in sum.captures_iter(expr) {
+        if c.get(1).is_some_and(|by| by.as_str().contains("instance")) {
+            continue;
+        }
+        let start = c.get(0).expect("whole match").end();
+        let mut depth = 1;
+        let end = expr[start..]
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(i, _)| start + i)
+            .unwrap_or_else(|| panic!("unbalanced parentheses in {expr}"));
+        found.push(&expr[start..end]);
+    }
+    found
+}
+
+/// With two replicas of the exporter every series exists twice: a panel that adds the
+/// exporter's values up keeps one replica per series first (`max without (instance, pod)`), or
+/// it shows double counts (or aggregates `max by`/`min by` other labels first). Exempt: probe histograms (the quantile of both replicas' probe
+/// records is right), the REST and Kafka request rates (the real load on the clusters) and
+/// `ALERTS` (the rules drop the replica labels themselves).
+#[test]
+fn sums_keep_one_replica_per_series() {
+    let exempt = [
+        "_bucket",
+        "clusterlink_rest_requests_total",
+        "clusterlink_kafka_requests_total",
+        "ALERTS",
+    ];
+    // An argument that aggregates by labels other than instance has one value per series.
+    let aggregated = regex::Regex::new(r"\b(?:max|min) by \(([^)]*)\)").expect("regex");
+    let mut checked = 0;
+    for d in load_dashboards() {
+        for (panel, target) in targets(&d) {
+            for argument in sum_arguments(expr(target)) {
+                if metric_names(argument).is_empty() || exempt.iter().any(|e| argument.contains(e))
+                {
+                    continue;
+                }
+                checked += 1;
+                let collapsed = argument
+                    .trim_start()
+                    .starts_with("max without (instance, pod) (")
+                    || aggregated
+                        .captures_iter(argument)
+                        .any(|c| !c[1].contains("instance"));
+                assert!(
+                    collapsed,
+                    "{} / {}: sum over both replicas, wrap its argument in \
+                     `max without (instance, pod) (…)`: {}",
+                    d.file_name(),
+                    title(panel),
+                    expr(target)
+                );
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} sums checked");
+}

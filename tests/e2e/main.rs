@@ -23,5 +23,6 @@ mod prometheus;
 mod reload;
 mod rest_properties;
 mod sharding;
+mod status_page;
 mod supervision;
 mod web_config;

@@ -8,6 +8,8 @@
 //! with the expected labels within the time the rules promise, and its per-topic pages are
 //! inhibited; the recovery sends the resolved notification; and a link under maintenance (a
 //! silence) pauses and loses its source without paging, while a link not silenced does page.
+//! And with two exporter processes (an HA pair) in one job: one page per incident, not one per
+//! replica, also when a replica dies in the middle of it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +17,8 @@ use std::time::Duration;
 use crate::common::dashboards::panel_queries;
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::servers::{
-    binary, encode, start_alertmanager, start_prometheus, temp_dir, Notification, Server, Webhook,
+    binary, encode, free_port, start_alertmanager, start_prometheus, start_prometheus_for,
+    temp_dir, KillOnDrop, Notification, Server, Webhook,
 };
 use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
@@ -148,30 +151,36 @@ fn pages(webhook: &Webhook, skip: usize, labels: &[(&str, &str)]) -> Vec<(Notifi
         .collect()
 }
 
-/// Waits for a page matching `labels` with this `status`, among the notifications received
-/// after the first `skip`.
-async fn wait_for_page(
+/// The two alerts that page for a link whose source is down: the fast corroborated one first,
+/// ClusterLinkDown (muted by it) when the Kafka side does not confirm.
+const LINK_PAGES: [&str; 2] = ["ClusterLinkSourceOutage", "ClusterLinkDown"];
+
+/// Waits for a page about `link` on B from one of [`LINK_PAGES`] with this `status`, among the
+/// notifications received after the first `skip`; checks that only one of them paged.
+async fn wait_for_link_page(
     webhook: &Webhook,
     skip: usize,
-    labels: &[(&str, &str)],
+    link: &str,
     status: &str,
     timeout: Duration,
 ) -> (Notification, Value) {
-    let what = format!("a {status} page for {labels:?}");
-    eventually(timeout, &what, || {
-        let found = pages(webhook, skip, labels)
+    let what = format!("a {status} page for link {link}");
+    let found = eventually(timeout, &what, || {
+        let found = pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
             .into_iter()
-            .find(|(_, a)| a["status"] == status);
-        std::future::ready(found.ok_or_else(|| {
-            let received = webhook.received();
-            let summary: Vec<_> = received
-                .iter()
-                .map(|n| (&n.path, &n.body["status"], &n.body["groupLabels"]))
-                .collect();
-            format!("received: {summary:#?}")
-        }))
+            .find(|(_, a)| {
+                a["status"] == status && LINK_PAGES.iter().any(|n| a["labels"]["alertname"] == *n)
+            });
+        std::future::ready(found.ok_or_else(|| webhook.received().len()))
     })
-    .await
+    .await;
+    let paged: std::collections::BTreeSet<String> =
+        pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
+            .iter()
+            .filter_map(|(_, a)| a["labels"]["alertname"].as_str().map(str::to_owned))
+            .collect();
+    assert_eq!(paged.len(), 1, "link {link} paged by {paged:?}");
+    found
 }
 
 /// Runs an instant query; the result vector.
@@ -281,6 +290,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     );
 
     // The source cluster goes down: its links on B turn UNAVAILABLE and page.
+    let outage_at = tokio::time::Instant::now();
     apply(
         &sim,
         Action::BrokersDown {
@@ -290,7 +300,8 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     );
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
     let unavailable_at = tokio::time::Instant::now();
-    let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"]);
+    let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"])
+        .max(duration(&o.for_by_alert["ClusterLinkSourceOutage"]));
     let group_wait = duration(&o.alertmanager["group_wait"]);
     let eval = duration(&Yaml::from(o.evaluation_interval.as_str()));
     // What the rules promise: the exporter's next poll, one scrape (1 s), one evaluation, the
@@ -299,25 +310,21 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     // benchmarks.
     let promised = poll + Duration::from_secs(1) + eval + link_down_for + group_wait;
     let page_wait = promised * 4;
-    let (page, alert) = wait_for_page(
-        &webhook,
-        0,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "dr-link"),
-        ],
-        "firing",
-        page_wait,
-    )
-    .await;
-    let took = page.at.duration_since(unavailable_at);
-    eprintln!("page after {took:?} (promised {promised:?})");
+    let (page, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
+    let alertname = alert["labels"]["alertname"].as_str().unwrap().to_owned();
+    eprintln!(
+        "{alertname} paged {:?} after the outage, {:?} after the link turned UNAVAILABLE \
+         (promised within {promised:?} of that)",
+        page.at.duration_since(outage_at),
+        page.at.saturating_duration_since(unavailable_at),
+    );
     assert_eq!(alert["labels"]["severity"], "critical");
-    assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
+    if alertname == "ClusterLinkDown" {
+        assert_eq!(alert["labels"]["state"], "UNAVAILABLE");
+    }
     let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
     assert!(
-        runbook.ends_with("docs/runbooks.md#clusterlinkdown"),
+        runbook.ends_with(&format!("docs/runbooks.md#{}", alertname.to_lowercase())),
         "{runbook}"
     );
     assert!(
@@ -330,18 +337,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     assert_eq!(page.body["groupLabels"]["link"], "dr-link");
     // The other links from A page too, each in its own group.
     for link in ["ab-link", "bidi-link"] {
-        wait_for_page(
-            &webhook,
-            0,
-            &[
-                ("alertname", "ClusterLinkDown"),
-                ("kafka_cluster", "B"),
-                ("link", link),
-            ],
-            "firing",
-            page_wait,
-        )
-        .await;
+        wait_for_link_page(&webhook, 0, link, "firing", page_wait).await;
     }
     // The links' per-topic alerts fire in Prometheus but are inhibited: they do not page.
     // Wait until one fires (no fixed sleep), then as long as Alertmanager would take to page
@@ -362,12 +358,12 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     tokio::time::sleep(group_wait + Duration::from_secs(3)).await;
     let leaked: Vec<_> = pages(&webhook, 0, &[("kafka_cluster", "B")])
         .into_iter()
-        .filter(|(_, a)| a["labels"]["alertname"] != "ClusterLinkDown")
+        .filter(|(_, a)| LINK_PAGES.iter().all(|n| a["labels"]["alertname"] != *n))
         .map(|(_, a)| a["labels"].clone())
         .collect();
     assert!(
         leaked.is_empty(),
-        "pages not inhibited by ClusterLinkDown: {leaked:#?}"
+        "pages not inhibited by the link's page: {leaked:#?}"
     );
 
     // Recovery: the resolved notification reaches the pager.
@@ -379,18 +375,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     wait_link_state(&sim, "B", "dr-link", "ACTIVE").await;
-    wait_for_page(
-        &webhook,
-        0,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "dr-link"),
-        ],
-        "resolved",
-        Duration::from_secs(30),
-    )
-    .await;
+    wait_for_link_page(&webhook, 0, "dr-link", "resolved", Duration::from_secs(30)).await;
 
     // Maintenance on dr-link: silenced, paused, then its source goes down. No page for it;
     // ab-link, not silenced, pages again.
@@ -433,18 +418,8 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     // ab-link pages: the path works during the maintenance window.
-    let (page, _) = wait_for_page(
-        &webhook,
-        pages_before,
-        &[
-            ("alertname", "ClusterLinkDown"),
-            ("kafka_cluster", "B"),
-            ("link", "ab-link"),
-        ],
-        "firing",
-        page_wait,
-    )
-    .await;
+    let (page, _) =
+        wait_for_link_page(&webhook, pages_before, "ab-link", "firing", page_wait).await;
     // Wait as long again as a page for dr-link could take, then check nothing came.
     tokio::time::sleep(promised + mirror_for).await;
     let dr_pages: Vec<_> = webhook.received()[pages_before..]
@@ -476,4 +451,168 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     drop(prometheus);
     drop(alertmanager);
     let _ = std::fs::remove_dir_all(rules_dir);
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
+
+/// One replica of the exporter: the binary on `config`, listening on `port`, its log in `log`.
+fn spawn_replica(config: &Path, port: u16, log: &Path) -> KillOnDrop {
+    let log = std::fs::File::create(log).expect("create the replica's log");
+    KillOnDrop(
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start an exporter replica"),
+    )
+}
+
+/// Notifications to `receiver` (`/pager`, `/chat`) of the group with these labels and status.
+fn group_notifications(
+    webhook: &Webhook,
+    receiver: &str,
+    group: &[(&str, &str)],
+    status: &str,
+) -> Vec<Notification> {
+    webhook
+        .received()
+        .into_iter()
+        .filter(|n| n.path == receiver && n.body["status"] == status)
+        .filter(|n| group.iter().all(|(k, v)| n.body["groupLabels"][k] == *v))
+        .collect()
+}
+
+/// Every alert paged so far carries neither `instance` nor `pod`, and every group was paged
+/// (firing) once: two replicas made one page per incident.
+fn assert_one_page_per_group(webhook: &Webhook) {
+    let mut firing_per_group = std::collections::BTreeMap::<String, usize>::new();
+    for n in webhook.received().iter().filter(|n| n.path == "/pager") {
+        for alert in n.body["alerts"].as_array().into_iter().flatten() {
+            assert!(
+                alert["labels"].get("instance").is_none() && alert["labels"].get("pod").is_none(),
+                "a page names a replica: {alert}"
+            );
+        }
+        if n.body["status"] == "firing" {
+            *firing_per_group
+                .entry(n.body["groupLabels"].to_string())
+                .or_default() += 1;
+        }
+    }
+    let repeated: Vec<_> = firing_per_group.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "groups paged more than once: {repeated:#?}\n{:#?}",
+        webhook.received()
+    );
+}
+
+/// Two exporter processes watching the same clusters (an HA pair), scraped by the real
+/// Prometheus in one job, with the shipped rules and Alertmanager: a source outage pages once
+/// per link, not once per replica; one replica dying in the middle of the incident sends a
+/// warning to chat and neither resolves nor repeats the page; the recovery resolves it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_pair_pages_once_per_incident() {
+    // The test's own HTTP clients (no exporter in this process installs it).
+    cluster_link_exporter::tls::install_crypto_provider();
+    let o = overrides();
+    let sim = Simulator::start(Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let dir = temp_dir("ha-pair");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, config_for(&sim, "1s")).expect("write the configuration");
+    let ports = [free_port(), free_port()];
+    let _replica_a = spawn_replica(&config, ports[0], &dir.join("a.log"));
+    let mut replica_b = spawn_replica(&config, ports[1], &dir.join("b.log"));
+    let webhook = Webhook::start().await;
+    let alertmanager = start_alertmanager(&alertmanager_config(&webhook, &o));
+    alertmanager.wait_ready(Duration::from_secs(30)).await;
+    let rules = rule_files(&dir, &o);
+    let targets = ports.map(|p| format!("127.0.0.1:{p}"));
+    let prometheus = start_prometheus_for(
+        &[targets[0].as_str(), targets[1].as_str()],
+        &rules,
+        &o.evaluation_interval,
+        Some(alertmanager.url.trim_start_matches("http://")),
+    );
+    prometheus.wait_ready(Duration::from_secs(30)).await;
+
+    // Both replicas collect: each reports dr-link ACTIVE.
+    let active =
+        r#"count(clusterlink_link_state{kafka_cluster="B",link="dr-link",state="ACTIVE"} == 1)"#;
+    let _ = eventually(
+        Duration::from_secs(90),
+        "both replicas report dr-link",
+        || async {
+            prometheus.assert_running();
+            let found = query(&prometheus, active).await;
+            let both = found
+                .as_ref()
+                .is_ok_and(|r| r.first().is_some_and(|s| s["value"][1] == "2"));
+            done_if(both, found)
+        },
+    )
+    .await;
+    assert!(pages(&webhook, 0, &[]).is_empty(), "pages while healthy");
+
+    // The source cluster goes down: one page per link.
+    apply(
+        &sim,
+        Action::BrokersDown {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
+    let page_wait = Duration::from_secs(60);
+    let (_, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
+    let alertname = alert["labels"]["alertname"].as_str().unwrap().to_owned();
+    let dr_link = [
+        ("alertname", alertname.as_str()),
+        ("kafka_cluster", "B"),
+        ("link", "dr-link"),
+    ];
+
+    // Replica B dies in the middle of the incident: its warning reaches chat, the page stays.
+    replica_b.kill().expect("stop replica B");
+    replica_b.wait().expect("reap replica B");
+    let replica_down = [("alertname", "ClusterLinkExporterReplicaDown")];
+    eventually(page_wait, "ClusterLinkExporterReplicaDown in chat", || {
+        let found = group_notifications(&webhook, "/chat", &replica_down, "firing");
+        std::future::ready(done_if(!found.is_empty(), webhook.received().len()))
+    })
+    .await;
+    // Long enough for Alertmanager to send the group again if it had changed.
+    let group_interval = duration(&o.alertmanager["group_interval"]);
+    tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
+    assert_one_page_per_group(&webhook);
+    let pages_about_exporter = pages(&webhook, 0, &[("alertname", "ClusterLinkExporterDown")]);
+    assert!(pages_about_exporter.is_empty(), "{pages_about_exporter:#?}");
+    assert!(
+        group_notifications(&webhook, "/pager", &dr_link, "resolved").is_empty(),
+        "the page resolved when one replica died"
+    );
+
+    // Recovery: resolved once.
+    apply(
+        &sim,
+        Action::BrokersUp {
+            cluster: "A".into(),
+            brokers: None,
+        },
+    );
+    wait_for_link_page(&webhook, 0, "dr-link", "resolved", page_wait).await;
+    tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
+    let resolved = group_notifications(&webhook, "/pager", &dr_link, "resolved");
+    assert_eq!(resolved.len(), 1, "resolved notifications: {resolved:#?}");
+    assert_one_page_per_group(&webhook);
+    prometheus.assert_running();
+    alertmanager.assert_running();
+    drop(prometheus);
+    drop(alertmanager);
+    let _ = std::fs::remove_dir_all(dir);
 }

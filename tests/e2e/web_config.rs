@@ -188,6 +188,7 @@ async fn https_with_basic_auth_admits_the_right_credentials_and_counts_the_other
         ("/metrics", Some(("mallory", "right"))),
         ("/-/healthy", None),
         ("/", None),
+        ("/status.json", None),
     ] {
         let got = get(&client, &format!("{base}{path}"), user).await;
         assert_eq!(got, refused, "{path} as {user:?}");
@@ -201,7 +202,8 @@ async fn https_with_basic_auth_admits_the_right_credentials_and_counts_the_other
     assert_eq!(healthy.map(|r| r.0), Ok(200));
     assert_eq!(
         own_value(&exporter, "clusterlink_http_requests_unauthorized_total"),
-        5.0
+        6.0,
+        "each of the 6 refused requests above"
     );
 
     let plain = get(

@@ -167,6 +167,17 @@ pub fn start_prometheus(
     evaluation_interval: &str,
     alertmanager: Option<&str>,
 ) -> Server {
+    start_prometheus_for(&[target], rule_files, evaluation_interval, alertmanager)
+}
+
+/// [`start_prometheus`] with several targets in the one job `cluster-link-exporter` (replicas
+/// of the exporter).
+pub fn start_prometheus_for(
+    targets: &[&str],
+    rule_files: &[PathBuf],
+    evaluation_interval: &str,
+    alertmanager: Option<&str>,
+) -> Server {
     let dir = temp_dir("prometheus");
     let mut yaml = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: {evaluation_interval}\n"
@@ -183,7 +194,12 @@ pub fn start_prometheus(
         ));
     }
     yaml.push_str(&format!(
-        "scrape_configs:\n  - job_name: cluster-link-exporter\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n"
+        "scrape_configs:\n  - job_name: cluster-link-exporter\n    metrics_path: /metrics\n    static_configs:\n      - targets: [{targets}]\n",
+        targets = targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     spawn_prometheus(dir, &yaml)
 }

@@ -1,0 +1,435 @@
+//! The status page's HTML: one table (a row per cluster, link and mirror topic, in the
+//! view's order: problems first), every value escaped, states in colour and in text. The page
+//! needs no external asset: its one style sheet and one script are inline, allowed by the
+//! [`content_security_policy`] through their SHA-256 hashes (no `'unsafe-inline'`). Without
+//! JavaScript everything is shown; with it, a filter box and an automatic refresh (the page
+//! fetches itself and swaps the table in place, so the scroll position and the filter stay).
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+
+use super::{ClusterView, Health, LinkView, MirrorView, StatusView, JSON_PATH};
+
+/// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
+pub const DEFAULT_REFRESH_SECONDS: u32 = 5;
+/// The longest refresh period `?refresh=` accepts: one hour.
+pub const MAX_REFRESH_SECONDS: u32 = 3600;
+
+const STYLE: &str = r#"
+body{font:14px/1.35 system-ui,sans-serif;margin:1em 1.5em;color:#111;background:#fff}
+h1{font-size:1.4em;margin:.2em 0}
+header p{margin:.3em 0}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
+thead th{position:sticky;top:0;background:#f4f4f4}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.st{white-space:nowrap}
+tbody td:first-child{min-width:18em}
+td.err{min-width:16em;overflow-wrap:anywhere}
+.err,.red{color:#900}
+tr.c td.info{font-weight:normal}
+tr.c td{background:#eef;font-weight:bold;border-top:2px solid #99a}
+tr.c td:first-child::before{content:"cluster ";font-weight:normal}
+tr.l td.n{padding-left:1.5em}
+tr.m td.n{padding-left:3em}
+.st{display:inline-block;min-width:6em;padding:0 .4em;border-radius:3px;font-weight:bold}
+.ok{background:#d7f5d7;color:#064}
+.bad{background:#fbd5d5;color:#900}
+.warn{background:#fdecc8;color:#740}
+.wait{background:#e4e4e4;color:#444}
+.muted{color:#777}
+input#filter{font:inherit;width:24em;padding:.2em}
+"#;
+
+const SCRIPT: &str = r#"
+(function(){
+var filter=document.getElementById('filter'),tools=document.getElementById('tools'),
+info=document.getElementById('refreshed'),main=document.getElementById('status'),
+key='clusterlink-status-filter',refreshes=0;
+tools.hidden=false;
+try{var saved=sessionStorage.getItem(key);if(saved&&!filter.value)filter.value=saved;}catch(e){}
+function apply(){
+var started=performance.now(),q=filter.value.trim().toLowerCase(),rows=main.querySelectorAll('tbody tr'),cs={},ls={},i,r;
+for(i=0;i<rows.length;i++){r=rows[i];r.m=!q||r.getAttribute('data-f').indexOf(q)>=0;
+if(r.m){cs[r.getAttribute('data-c')]=1;if(r.hasAttribute('data-l'))ls[r.getAttribute('data-l')]=1;}}
+for(i=0;i<rows.length;i++){r=rows[i];var cl=r.className.charAt(0);
+r.hidden=!(r.m||(cl==='c'&&cs[r.getAttribute('data-c')])||(cl==='l'&&ls[r.getAttribute('data-l')]));}
+try{sessionStorage.setItem(key,filter.value);}catch(e){}
+document.body.setAttribute('data-filter-ms',String(Math.round(performance.now()-started)));
+}
+filter.addEventListener('input',apply);
+apply();
+var period=parseInt(main.getAttribute('data-refresh-seconds'),10)*1000;
+function refresh(){
+var started=performance.now();
+fetch(location.pathname+location.search,{cache:'no-store',credentials:'same-origin'})
+.then(function(r){if(!r.ok)throw new Error('HTTP '+r.status);return r.text();})
+.then(function(text){
+var doc=new DOMParser().parseFromString(text,'text/html'),fresh=doc.getElementById('status'),
+sum=doc.getElementById('summary');
+if(!fresh)throw new Error('no table');
+var x=window.scrollX,y=window.scrollY;
+main.innerHTML=fresh.innerHTML;
+if(sum)document.getElementById('summary').innerHTML=sum.innerHTML;
+apply();window.scrollTo(x,y);
+refreshes++;document.body.setAttribute('data-refreshes',String(refreshes));
+document.body.setAttribute('data-refresh-ms',String(Math.round(performance.now()-started)));
+info.textContent='refreshed '+new Date().toLocaleTimeString();info.className='muted';
+})
+.catch(function(e){info.textContent='refresh failed: '+e.message;info.className='err';})
+.then(function(){setTimeout(refresh,period);});
+}
+if(period>0)setTimeout(refresh,period);
+})();
+"#;
+
+/// `'sha256-…'` of an inline element's text, as a CSP source.
+fn hash_source(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    format!("'sha256-{b64}'")
+}
+
+/// The `Content-Security-Policy` of the page: nothing but its own inline style and script
+/// (by hash) and requests to its own origin (the refresh); no frames, forms, plugins or base
+/// URL changes.
+pub fn content_security_policy() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            hash_source(SCRIPT),
+            hash_source(STYLE)
+        )
+    })
+}
+
+/// The refresh period `query` asks for (`refresh=SECONDS`, 0: none; at most
+/// [`MAX_REFRESH_SECONDS`]), else [`DEFAULT_REFRESH_SECONDS`].
+pub fn refresh_seconds(query: Option<&str>) -> u32 {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|kv| kv.strip_prefix("refresh="))
+        .filter_map(|v| v.parse::<u32>().ok())
+        .next_back()
+        .map_or(DEFAULT_REFRESH_SECONDS, |s| s.min(MAX_REFRESH_SECONDS))
+}
+
+/// Escapes `s` for HTML text and double-quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Page options.
+#[derive(Debug, Clone)]
+pub struct PageOptions<'a> {
+    /// The path of the metrics (`--web.telemetry-path`), linked from the page.
+    pub telemetry_path: &'a str,
+    /// Automatic refresh period in seconds (0: none).
+    pub refresh_seconds: u32,
+    /// Version text shown in the header.
+    pub version: &'a str,
+}
+
+/// The whole page.
+pub fn render(view: &StatusView, options: &PageOptions<'_>) -> String {
+    let rows: usize = view
+        .clusters
+        .iter()
+        .map(|c| 1 + c.links.iter().map(|l| 1 + l.mirrors.len()).sum::<usize>())
+        .sum();
+    let mut out = String::with_capacity(4096 + rows * 400);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>cluster-link-exporter status</title><style>{STYLE}</style></head>\n<body>\
+         <header><h1>cluster-link-exporter</h1>\
+         <p>{version} · <a href=\"{metrics}\">Metrics</a> · <a href=\"{JSON_PATH}\">JSON</a> · \
+         <a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a></p>\
+         <p id=\"summary\">{summary}</p>\
+         <p id=\"tools\" hidden><label for=\"filter\">Filter</label> \
+         <input id=\"filter\" type=\"search\" autocomplete=\"off\" \
+         placeholder=\"cluster, link, topic or state\"> <span id=\"refreshed\" class=\"muted\">\
+         </span></p></header>\n",
+        version = escape(options.version),
+        metrics = escape(options.telemetry_path),
+        summary = summary(view),
+    );
+    let _ = write!(
+        out,
+        "<main id=\"status\" data-refresh-seconds=\"{}\">",
+        options.refresh_seconds
+    );
+    table(&mut out, view);
+    out.push_str("</main>\n<script>");
+    out.push_str(SCRIPT);
+    out.push_str("</script></body></html>\n");
+    out
+}
+
+/// Counts of clusters, links and mirror topics, and of those that are problems.
+fn summary(view: &StatusView) -> String {
+    let clusters = view.clusters.len();
+    let down = view
+        .clusters
+        .iter()
+        .filter(|c| c.health != Health::Up)
+        .count();
+    let links: Vec<&LinkView> = view.clusters.iter().flat_map(|c| &c.links).collect();
+    let bad_links = links.iter().filter(|l| l.problem).count();
+    let mirrors: usize = links.iter().map(|l| l.mirrors.len()).sum();
+    let bad_mirrors: usize = links
+        .iter()
+        .map(|l| l.mirrors.iter().filter(|m| m.problem).count())
+        .sum();
+    format!(
+        "{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
+         {mirrors} mirror topic(s), {bad_mirrors} not ACTIVE · generated at {}",
+        links.len(),
+        unix_time(view.generated_at_seconds)
+    )
+}
+
+/// `YYYY-MM-DD hh:mm:ss UTC` of Unix seconds.
+fn unix_time(seconds: f64) -> String {
+    let secs = seconds.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+const HEAD: &str = "<table><thead><tr><th>Cluster / link / mirror topic</th><th>State</th>\
+    <th>In state</th><th>Lag (messages)</th><th>Lag (seconds)</th><th>Tasks in error</th>\
+    <th>Errors</th><th>Offset-sync lag</th><th>Probe latency</th></tr></thead>\
+    <tbody>\n";
+
+fn table(out: &mut String, view: &StatusView) {
+    out.push_str(HEAD);
+    let mut link_id = 0usize;
+    for (ci, c) in view.clusters.iter().enumerate() {
+        cluster_row(out, ci, c);
+        for l in &c.links {
+            link_row(out, ci, link_id, &c.name, l);
+            for m in &l.mirrors {
+                mirror_row(out, ci, link_id, &c.name, &l.name, m);
+            }
+            link_id += 1;
+        }
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// A state badge: colour class and the text.
+fn badge(out: &mut String, class: &str, text: &str) {
+    let _ = write!(out, "<td><span class=\"st {class}\">");
+    escape_into(out, text);
+    out.push_str("</span></td>");
+}
+
+fn state_class(state: &str) -> &'static str {
+    match state {
+        "ACTIVE" => "ok",
+        "PAUSED"
+        | "STOPPED"
+        | "PENDING_STOPPED"
+        | "PENDING_SYNCHRONIZE"
+        | "PENDING_MIRROR"
+        | "PENDING_SETUP_FOR_RESTORE"
+        | "PENDING_RESTORE" => "warn",
+        _ => "bad",
+    }
+}
+
+/// The filter text of a row: lowercase, escaped for the attribute.
+fn filter_attr(out: &mut String, parts: &[&str]) {
+    out.push_str(" data-f=\"");
+    escape_into(out, &parts.join(" ").to_lowercase());
+    out.push('"');
+}
+
+/// The row's own name (cluster, link or mirror topic), for scripts and tests.
+fn name_attr(out: &mut String, name: &str) {
+    out.push_str(" data-name=\"");
+    escape_into(out, name);
+    out.push('"');
+}
+
+fn cell(out: &mut String, class: &str, text: &str) {
+    if class.is_empty() {
+        out.push_str("<td>");
+    } else {
+        let _ = write!(out, "<td class=\"{class}\">");
+    }
+    escape_into(out, text);
+    out.push_str("</td>");
+}
+
+fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
+    out.push_str("<tr class=\"c\"");
+    let _ = write!(out, " data-c=\"{ci}\"");
+    filter_attr(out, &[c.name.as_str(), c.health.as_str()]);
+    name_attr(out, &c.name);
+    // "cluster " comes from the style sheet: the cell holds the name only.
+    out.push_str("><td>");
+    escape_into(out, &c.name);
+    out.push_str("</td>");
+    let class = match c.health {
+        Health::Up => "ok",
+        Health::Down => "bad",
+        Health::Starting => "wait",
+    };
+    let _ = write!(
+        out,
+        "<td class=\"{}\"><span class=\"st {class}\">{}</span></td>",
+        c.health.as_str(),
+        c.health.as_str().to_uppercase()
+    );
+    // One cell for the rest: when collection last worked, the age of the data, the last error.
+    let since = c
+        .last_success_age_seconds
+        .map(|a| format!("last success {} ago", duration(a)));
+    let age = match (c.data_age_seconds, c.kafka_data_age_seconds) {
+        (Some(r), Some(k)) => format!("data age: REST {}, Kafka {}", duration(r), duration(k)),
+        (Some(r), None) => format!("data age: REST {}", duration(r)),
+        (None, Some(k)) => format!("data age: Kafka {}", duration(k)),
+        (None, None) => "no data".into(),
+    };
+    out.push_str("<td colspan=\"7\" class=\"info\">");
+    escape_into(out, since.as_deref().unwrap_or("no success yet"));
+    out.push_str(" · ");
+    escape_into(out, &age);
+    if let Some(e) = &c.last_error {
+        out.push_str(" · <span class=\"err\">last error");
+        if let Some(a) = c.last_error_age_seconds {
+            let _ = write!(out, " ({} ago)", duration(a));
+        }
+        out.push_str(": ");
+        escape_into(out, e);
+        out.push_str("</span>");
+    }
+    out.push_str("</td></tr>\n");
+}
+
+fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView) {
+    let _ = write!(out, "<tr class=\"l\" data-c=\"{ci}\" data-l=\"{li}\"");
+    filter_attr(out, &[cluster, &l.name, &l.state, &l.error]);
+    name_attr(out, &l.name);
+    out.push_str("><td class=\"n\">link ");
+    escape_into(out, &l.name);
+    let _ = write!(
+        out,
+        " <span class=\"muted\">({} mirror topics, {} not ACTIVE)</span></td>",
+        l.mirror_topics, l.mirror_topics_not_active
+    );
+    badge(out, state_class(&l.state), &l.state);
+    cell(out, "num", &opt(l.state_age_seconds.map(duration)));
+    cell(out, "num", &opt(l.lag_messages.map(|v| v.to_string())));
+    cell(out, "num", &opt(l.lag_seconds.map(seconds)));
+    let tasks_class = if l.tasks_in_error > 0 {
+        "num err"
+    } else {
+        "num"
+    };
+    let tasks = format!("{} ({} errors)", l.tasks_in_error, l.task_errors);
+    cell(out, tasks_class, &tasks);
+    let error = match (&l.error_message, l.error.as_str()) {
+        (Some(m), e) => format!("{e}: {m}"),
+        (None, "NO_ERROR") => String::new(),
+        (None, e) => e.to_owned(),
+    };
+    cell(out, "err", &error);
+    out.push_str("<td></td>");
+    let probe = l
+        .probe_latency_seconds
+        .map(|s| match l.probe_last_received_age_seconds {
+            Some(a) => format!("{} ({} ago)", seconds(s), duration(a)),
+            None => seconds(s),
+        });
+    cell(out, "num", &opt(probe));
+    out.push_str("</tr>\n");
+}
+
+fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str, m: &MirrorView) {
+    let _ = write!(out, "<tr class=\"m\" data-c=\"{ci}\" data-l=\"{li}\"");
+    let source = m.source_topic.as_deref().unwrap_or("");
+    filter_attr(out, &[cluster, link, &m.name, source, &m.state]);
+    name_attr(out, &m.name);
+    out.push_str("><td class=\"n\">");
+    escape_into(out, &m.name);
+    if !source.is_empty() && source != m.name {
+        out.push_str(" <span class=\"muted\">← ");
+        escape_into(out, source);
+        out.push_str("</span>");
+    }
+    out.push_str("</td>");
+    badge(out, state_class(&m.state), &m.state);
+    cell(out, "num", &opt(m.state_age_seconds.map(duration)));
+    cell(out, "num", &opt(m.lag_messages.map(|v| v.to_string())));
+    cell(out, "num", &opt(m.lag_seconds.map(seconds)));
+    out.push_str("<td></td>");
+    cell(out, "err", m.error.as_deref().unwrap_or(""));
+    cell(
+        out,
+        "num",
+        &opt(m.offset_sync_lag_messages.map(|v| v.to_string())),
+    );
+    out.push_str("<td></td></tr>\n");
+}
+
+fn opt(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "—".into())
+}
+
+/// `1.25 s`, `35 ms`.
+fn seconds(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+/// `42s`, `3m 5s`, `2h 10m`, `4d 3h`.
+fn duration(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}

@@ -1,0 +1,448 @@
+//! The status page (`/`) and its JSON form (`/status.json`): the view an on-call engineer
+//! opens first. This module owns the view model ([`StatusView`]: every cluster, its links
+//! and each link's mirror topics, problems first), built from what `/metrics` is rendered
+//! from and nothing else — the latest snapshots the workers published
+//! ([`crate::render::Exposition::latest`]), the [`crate::status::StatusBoard`] and the probes' last latency —
+//! so a request never calls upstream nor scrapes the exporter; and its renderings: HTML
+//! ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
+//! `http` only routes to it.
+
+pub mod html;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::kafka::metrics::ProbeLabels;
+use crate::kafka::ProbeMetrics;
+use crate::render::Latest;
+use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Link, LinkError, LinkState, MirrorState};
+use crate::snapshot::{MirrorTopic, TaskState};
+use crate::status::ClusterStatus;
+use crate::util::unix_ms_at;
+
+/// The path of the JSON form.
+pub const JSON_PATH: &str = "/status.json";
+
+/// The whole view, clusters problems first. Field names are the JSON form's (stable); a
+/// duration is in seconds (`_seconds`), an absent value is `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    /// When the view was built (Unix seconds).
+    pub generated_at_seconds: f64,
+    /// Every cluster: down ones first, then starting ones, then those with a link not
+    /// ACTIVE, with a link or task error, with a mirror topic not ACTIVE, then healthy ones;
+    /// by name within each group.
+    pub clusters: Vec<ClusterView>,
+}
+
+/// Whether a cluster's collection works, as `/-/ready` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// The last REST collection cycle succeeded.
+    Up,
+    /// The last REST collection cycle failed (its links are withdrawn, as from `/metrics`).
+    Down,
+    /// No cycle finished yet.
+    Starting,
+}
+
+impl Health {
+    /// `up`, `down` or `starting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Starting => "starting",
+        }
+    }
+}
+
+/// One destination cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterView {
+    /// The configured name (`kafka_cluster` label).
+    pub name: String,
+    /// Whether its collection works.
+    pub health: Health,
+    /// Down, starting, or a link or mirror topic of it is a problem.
+    pub problem: bool,
+    /// REST collection cycles finished, successful or not.
+    pub collection_cycles: u64,
+    /// Time since the last successful REST cycle.
+    pub last_success_age_seconds: Option<f64>,
+    /// Age of the REST data shown (time since its snapshot was published).
+    pub data_age_seconds: Option<f64>,
+    /// Age of the Kafka-side measurements shown (`null`: none, e.g. no `kafka` section).
+    pub kafka_data_age_seconds: Option<f64>,
+    /// The last collection failure (reason and message), even if collection recovered since.
+    pub last_error: Option<String>,
+    /// Time since that failure.
+    pub last_error_age_seconds: Option<f64>,
+    /// Its links: not ACTIVE first, then ACTIVE with a link error or a task in error, then
+    /// with a mirror topic not ACTIVE, then healthy; by name within each group.
+    pub links: Vec<LinkView>,
+}
+
+/// One cluster link of a destination cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkView {
+    /// `link_name`.
+    pub name: String,
+    /// `link_state` (`ACTIVE`, `FAILED`, `UNAVAILABLE`, `PAUSED`, `UNKNOWN` or as reported).
+    pub state: String,
+    /// Not ACTIVE, a link error, or a task in error.
+    pub problem: bool,
+    /// Time the exporter has seen the link in this state (the API reports no time for it:
+    /// at most the time since the exporter started collecting the cluster).
+    pub state_age_seconds: Option<f64>,
+    /// `link_error` (`NO_ERROR` when healthy).
+    pub error: String,
+    /// `link_error_message`.
+    pub error_message: Option<String>,
+    /// Tasks in state `IN_ERROR`.
+    pub tasks_in_error: u64,
+    /// Errors the tasks report.
+    pub task_errors: u64,
+    /// Mirror topics of the link.
+    pub mirror_topics: u64,
+    /// Those not ACTIVE.
+    pub mirror_topics_not_active: u64,
+    /// Sum of the mirror topics' `lag_messages` (`null`: none known).
+    pub lag_messages: Option<i64>,
+    /// Largest `lag_seconds` of its mirror topics (`null`: not measured).
+    pub lag_seconds: Option<f64>,
+    /// Latency of the last probe record received (`null`: no probe or none received yet).
+    pub probe_latency_seconds: Option<f64>,
+    /// Time since that record was received (`null`: none received yet).
+    pub probe_last_received_age_seconds: Option<f64>,
+    /// Its mirror topics: not ACTIVE first, then by name.
+    pub mirrors: Vec<MirrorView>,
+}
+
+/// One mirror topic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MirrorView {
+    /// `mirror_topic_name`.
+    pub name: String,
+    /// `source_topic_name`.
+    pub source_topic: Option<String>,
+    /// `mirror_status` (`ACTIVE`, `PAUSED`, `FAILED`, … or as reported).
+    pub state: String,
+    /// Not ACTIVE.
+    pub problem: bool,
+    /// Time since its last state transition (`state_time_ms`).
+    pub state_age_seconds: Option<f64>,
+    /// `mirror_topic_error`, when there is one.
+    pub error: Option<String>,
+    /// Partitions.
+    pub partitions: u64,
+    /// Sum of the partition lags the REST API reports (`null`: no partition fetched yet).
+    pub lag_messages: Option<i64>,
+    /// Sum of the measured partition lags (source minus destination high watermark; `null`:
+    /// not measured over Kafka).
+    pub measured_lag_messages: Option<i64>,
+    /// Largest measured partition lag in seconds (`null`: not measured).
+    pub lag_seconds: Option<f64>,
+    /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
+    pub offset_sync_lag_messages: Option<i64>,
+}
+
+/// What a view is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The status board (every cluster's collection outcome).
+    pub board: &'a BTreeMap<String, ClusterStatus>,
+    /// The latest snapshots by cluster ([`crate::render::Exposition::latest`]).
+    pub latest: &'a BTreeMap<String, Latest>,
+    /// The probes' metrics (last latency per probed link); `None`: no probe shown.
+    pub probes: Option<&'a ProbeMetrics>,
+    /// Now (Unix ms).
+    pub now_ms: i64,
+}
+
+impl StatusView {
+    /// Builds the view: every cluster on the board or with a snapshot, problems first.
+    pub fn build(inputs: Inputs<'_>) -> Self {
+        let mut names: Vec<&String> = inputs.board.keys().chain(inputs.latest.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut clusters: Vec<ClusterView> = names
+            .into_iter()
+            .map(|name| cluster_view(name, &inputs))
+            .collect();
+        clusters.sort_by(|a, b| {
+            cluster_rank(a)
+                .cmp(&cluster_rank(b))
+                .then(a.name.cmp(&b.name))
+        });
+        Self {
+            generated_at_seconds: inputs.now_ms as f64 / 1000.0,
+            clusters,
+        }
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Seconds from `then_ms` to `now_ms` (0 for a time in the future).
+fn age(now_ms: i64, then_ms: i64) -> f64 {
+    now_ms.saturating_sub(then_ms).max(0) as f64 / 1000.0
+}
+
+fn system_age(now_ms: i64, t: Option<SystemTime>) -> Option<f64> {
+    t.map(|t| age(now_ms, unix_ms_at(t)))
+}
+
+fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
+    let now = inputs.now_ms;
+    let status = inputs.board.get(name).cloned().unwrap_or_default();
+    let latest = inputs.latest.get(name);
+    let health = match (status.cycles, status.up) {
+        (0, _) => Health::Starting,
+        (_, true) => Health::Up,
+        (_, false) => Health::Down,
+    };
+    let rest = latest.and_then(|l| l.rest.as_ref());
+    let kafka = latest.and_then(|l| l.kafka.as_ref());
+    let links = match rest {
+        Some((snapshot, _)) => link_views(name, snapshot, kafka.map(|(k, _)| &**k), inputs),
+        None => Vec::new(),
+    };
+    let links = apply_since(links, latest, now);
+    ClusterView {
+        name: name.to_owned(),
+        health,
+        problem: health != Health::Up || links.iter().any(|l| l.problem || mirror_problem(l)),
+        collection_cycles: status.cycles,
+        last_success_age_seconds: system_age(now, status.last_success),
+        data_age_seconds: rest.map(|(_, at)| age(now, *at)),
+        kafka_data_age_seconds: kafka.map(|(_, at)| age(now, *at)),
+        last_error: status.last_error.clone(),
+        last_error_age_seconds: system_age(now, status.last_error_at),
+        links,
+    }
+}
+
+fn apply_since(mut links: Vec<LinkView>, latest: Option<&Latest>, now: i64) -> Vec<LinkView> {
+    if let Some(latest) = latest {
+        for link in &mut links {
+            let since = latest.link_state_since_ms.get(&link.name);
+            link.state_age_seconds = since.map(|s| age(now, *s));
+        }
+    }
+    links
+}
+
+fn mirror_problem(link: &LinkView) -> bool {
+    link.mirrors.iter().any(|m| m.problem)
+}
+
+/// 0: down, 1: starting, then 2 + the rank of its first link ([`link_rank`]): a link not
+/// ACTIVE (2), a link error or task in error (3), a mirror topic not ACTIVE (4), healthy (5).
+fn cluster_rank(c: &ClusterView) -> u8 {
+    match c.health {
+        Health::Down => 0,
+        Health::Starting => 1,
+        Health::Up => 2 + c.links.iter().map(link_rank).min().unwrap_or(3),
+    }
+}
+
+/// 0: the link is not ACTIVE, 1: ACTIVE with a link error or a task in error, 2: one of its
+/// mirror topics is not ACTIVE, 3: healthy.
+fn link_rank(l: &LinkView) -> u8 {
+    if l.state != LinkState::Active.as_str() {
+        0
+    } else if l.problem {
+        1
+    } else if mirror_problem(l) {
+        2
+    } else {
+        3
+    }
+}
+
+/// The cluster's links with their mirror topics (mirror topics of a link the snapshot does
+/// not list get an entry of their own, state `UNKNOWN`).
+fn link_views(
+    cluster: &str,
+    rest: &ClusterSnapshot,
+    kafka: Option<&KafkaSnapshot>,
+    inputs: &Inputs<'_>,
+) -> Vec<LinkView> {
+    let measured = Measured::index(kafka);
+    let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
+    for m in &rest.mirrors {
+        by_link
+            .entry(m.link.as_str())
+            .or_default()
+            .push(mirror_view(m, &measured, inputs.now_ms));
+    }
+    let unlisted = Link {
+        state: crate::snapshot::Reported::Known(LinkState::Unknown),
+        ..Link::default()
+    };
+    let mut links: Vec<LinkView> = rest
+        .links
+        .iter()
+        .map(|l| {
+            let mirrors = by_link.remove(l.name.as_str()).unwrap_or_default();
+            link_view(cluster, l, mirrors, inputs.probes, inputs.now_ms)
+        })
+        .collect();
+    for (name, mirrors) in by_link {
+        let link = Link {
+            name: name.to_owned(),
+            ..unlisted.clone()
+        };
+        links.push(link_view(
+            cluster,
+            &link,
+            mirrors,
+            inputs.probes,
+            inputs.now_ms,
+        ));
+    }
+    links.sort_by(|a, b| link_rank(a).cmp(&link_rank(b)).then(a.name.cmp(&b.name)));
+    links
+}
+
+fn link_view(
+    cluster: &str,
+    link: &Link,
+    mut mirrors: Vec<MirrorView>,
+    probes: Option<&ProbeMetrics>,
+    now_ms: i64,
+) -> LinkView {
+    mirrors.sort_by(|a, b| b.problem.cmp(&a.problem).then(a.name.cmp(&b.name)));
+    let tasks_in_error = link
+        .tasks
+        .iter()
+        .filter(|t| t.state.is(TaskState::InError))
+        .count() as u64;
+    let task_errors = link
+        .tasks
+        .iter()
+        .map(|t| t.errors)
+        .fold(0, u64::saturating_add);
+    let problem = !link.state.is(LinkState::Active)
+        || !link.error.is(LinkError::NoError)
+        || tasks_in_error > 0;
+    let lag_messages = sum_known(mirrors.iter().map(|m| m.lag_messages));
+    let lag_seconds = mirrors
+        .iter()
+        .filter_map(|m| m.lag_seconds)
+        .reduce(f64::max);
+    let (probe_latency_seconds, probe_last_received_age_seconds) =
+        probe(cluster, link, probes, now_ms);
+    LinkView {
+        name: link.name.clone(),
+        state: link.state.as_str().to_owned(),
+        problem,
+        state_age_seconds: None,
+        error: link.error.as_str().to_owned(),
+        error_message: link.error_message.clone().filter(|m| !m.is_empty()),
+        tasks_in_error,
+        task_errors,
+        mirror_topics: mirrors.len() as u64,
+        mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
+        lag_messages,
+        lag_seconds,
+        probe_latency_seconds,
+        probe_last_received_age_seconds,
+        mirrors,
+    }
+}
+
+/// The link's probe: latency of the last record received and the time since.
+fn probe(
+    cluster: &str,
+    link: &Link,
+    probes: Option<&ProbeMetrics>,
+    now_ms: i64,
+) -> (Option<f64>, Option<f64>) {
+    let Some(p) = probes else {
+        return (None, None);
+    };
+    let labels = ProbeLabels {
+        kafka_cluster: cluster.to_owned(),
+        link: link.name.clone(),
+    };
+    let latency = p.last_latency.get(&labels).map(|g| g.get());
+    let received = latency
+        .and_then(|_| p.last_received.get(&labels).map(|g| g.get()))
+        .map(|at| age(now_ms, (at * 1000.0) as i64));
+    (latency, received)
+}
+
+/// The saturating sum of the known values; `None` when none is known.
+fn sum_known(values: impl Iterator<Item = Option<i64>>) -> Option<i64> {
+    values.flatten().reduce(i64::saturating_add)
+}
+
+/// The Kafka-side measurements of one mirror topic.
+#[derive(Debug, Default, Clone, Copy)]
+struct MirrorMeasures {
+    lag_messages: Option<i64>,
+    lag_seconds: Option<f64>,
+    offset_sync_lag: Option<i64>,
+}
+
+/// The Kafka-side measurements by (link, mirror topic).
+struct Measured<'a>(BTreeMap<(&'a str, &'a str), MirrorMeasures>);
+
+impl<'a> Measured<'a> {
+    fn index(kafka: Option<&'a KafkaSnapshot>) -> Self {
+        let mut map: BTreeMap<(&str, &str), MirrorMeasures> = BTreeMap::new();
+        let Some(kafka) = kafka else {
+            return Self(map);
+        };
+        for m in &kafka.mirrors {
+            let e = map
+                .entry((m.link.as_str(), m.mirror_topic.as_str()))
+                .or_default();
+            e.lag_messages = sum_known(m.partitions.iter().map(|p| p.lag()));
+            e.lag_seconds = m
+                .partitions
+                .iter()
+                .filter_map(|p| p.lag_seconds)
+                .reduce(f64::max);
+        }
+        for o in &kafka.offset_sync {
+            let e = map
+                .entry((o.link.as_str(), o.mirror_topic.as_str()))
+                .or_default();
+            e.offset_sync_lag = Some(e.offset_sync_lag.map_or(o.lag, |l| l.max(o.lag)));
+        }
+        Self(map)
+    }
+}
+
+fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorView {
+    let k = measured
+        .0
+        .get(&(m.link.as_str(), m.name.as_str()))
+        .copied()
+        .unwrap_or_default();
+    MirrorView {
+        name: m.name.clone(),
+        source_topic: m.source_topic.clone(),
+        state: m.state.as_str().to_owned(),
+        problem: !m.state.is(MirrorState::Active),
+        state_age_seconds: m.state_changed_ms.map(|t| age(now_ms, t)),
+        error: m.error.clone(),
+        partitions: m.partitions(),
+        lag_messages: sum_known(m.fetched().map(|(_, f)| Some(f.lag))),
+        measured_lag_messages: k.lag_messages,
+        lag_seconds: k.lag_seconds,
+        offset_sync_lag_messages: k.offset_sync_lag,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,506 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::html::{self, PageOptions};
+use super::*;
+use crate::render::Exposition;
+use crate::snapshot::{
+    Fetched, KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, PartitionLag,
+    Publish, Reported, Task,
+};
+
+const NOW_MS: i64 = 1_700_000_100_000;
+
+fn link(name: &str, state: LinkState) -> Link {
+    Link {
+        name: name.into(),
+        state: Reported::Known(state),
+        ..Link::default()
+    }
+}
+
+fn mirror(link: &str, name: &str, state: MirrorState, lags: &[i64]) -> MirrorTopic {
+    MirrorTopic {
+        link: link.into(),
+        name: name.into(),
+        source_topic: Some(name.into()),
+        state: Reported::Known(state),
+        state_changed_ms: Some(NOW_MS - 90_000),
+        lags: lags
+            .iter()
+            .enumerate()
+            .map(|(i, lag)| PartitionLag {
+                partition: i as i32,
+                fetched: Some(Fetched {
+                    lag: *lag,
+                    last_source_fetch_offset: 100,
+                }),
+            })
+            .collect(),
+        ..MirrorTopic::default()
+    }
+}
+
+fn status(up: bool) -> ClusterStatus {
+    ClusterStatus {
+        up,
+        cycles: 3,
+        last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(NOW_MS as u64 - 2000)),
+        last_error: (!up).then(|| "connect: connection refused".into()),
+        last_error_at: (!up).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+    }
+}
+
+fn latest(snapshot: ClusterSnapshot, kafka: Option<KafkaSnapshot>) -> Latest {
+    Latest {
+        rest: Some((Arc::new(snapshot), NOW_MS - 4000)),
+        kafka: kafka.map(|k| (Arc::new(k), NOW_MS - 1000)),
+        link_state_since_ms: BTreeMap::new(),
+    }
+}
+
+fn view(board: &BTreeMap<String, ClusterStatus>, latest: &BTreeMap<String, Latest>) -> StatusView {
+    StatusView::build(Inputs {
+        board,
+        latest,
+        probes: None,
+        now_ms: NOW_MS,
+    })
+}
+
+/// Three clusters: `healthy` (all ACTIVE), `mixed` (one PAUSED mirror on an ACTIVE link, one
+/// FAILED link) and `gone` (down, no data).
+fn three_clusters() -> StatusView {
+    let mut board = BTreeMap::new();
+    board.insert("a-healthy".to_string(), status(true));
+    board.insert("b-mixed".to_string(), status(true));
+    board.insert("c-gone".to_string(), status(false));
+    let healthy = ClusterSnapshot {
+        links: vec![link("l1", LinkState::Active)],
+        mirrors: vec![mirror("l1", "t1", MirrorState::Active, &[1, 2])],
+        partition_metrics: false,
+    };
+    let mixed = ClusterSnapshot {
+        links: vec![
+            link("aa-fine", LinkState::Active),
+            link("bb-paused-mirror", LinkState::Active),
+            link("zz-failed", LinkState::Failed),
+            Link {
+                tasks: vec![Task {
+                    name: "ConsumerOffsetSync".into(),
+                    state: Reported::Known(TaskState::InError),
+                    errors: 1,
+                }],
+                ..link("aa-task-error", LinkState::Active)
+            },
+        ],
+        mirrors: vec![
+            mirror("bb-paused-mirror", "a-ok", MirrorState::Active, &[0]),
+            mirror("bb-paused-mirror", "z-paused", MirrorState::Paused, &[5]),
+            mirror("zz-failed", "t", MirrorState::Active, &[]),
+            mirror("aa-fine", "t", MirrorState::Active, &[3]),
+        ],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("a-healthy".to_string(), latest(healthy, None));
+    snapshots.insert("b-mixed".to_string(), latest(mixed, None));
+    view(&board, &snapshots)
+}
+
+#[test]
+fn problems_come_first_down_clusters_then_failed_links_then_mirrors() {
+    let v = three_clusters();
+    let order: Vec<&str> = v.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order, ["c-gone", "b-mixed", "a-healthy"]);
+    assert_eq!(v.clusters[0].health, Health::Down);
+    assert!(v.clusters[0].problem && v.clusters[1].problem && !v.clusters[2].problem);
+    let links: Vec<&str> = v.clusters[1]
+        .links
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(
+        links,
+        ["zz-failed", "aa-task-error", "bb-paused-mirror", "aa-fine"]
+    );
+    let mirrors: Vec<&str> = v.clusters[1].links[2]
+        .mirrors
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(mirrors, ["z-paused", "a-ok"]);
+    assert_eq!(v.clusters[1].links[2].mirror_topics_not_active, 1);
+    assert!(v.clusters[1].links[0].problem, "FAILED link");
+    assert!(v.clusters[1].links[1].problem, "a task in error");
+    let paused = &v.clusters[1].links[2];
+    assert!(!paused.problem, "ACTIVE link with a PAUSED mirror");
+}
+
+#[test]
+fn the_html_lists_rows_in_the_view_order() {
+    let v = three_clusters();
+    let page = html::render(&v, &options());
+    let pos = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing from {page}"))
+    };
+    assert!(pos("<td>c-gone</td>") < pos("<td>b-mixed</td>"));
+    assert!(pos("<td>b-mixed</td>") < pos("<td>a-healthy</td>"));
+    assert!(pos("link zz-failed") < pos("link aa-task-error"));
+    assert!(pos("link aa-task-error") < pos("link bb-paused-mirror"));
+    assert!(pos(">z-paused") < pos(">a-ok"));
+    assert!(page.contains("<span class=\"st bad\">FAILED</span>"));
+    assert!(page.contains("<span class=\"st warn\">PAUSED</span>"));
+    assert!(page.contains("connect: connection refused"));
+}
+
+#[test]
+fn values_are_summed_and_aged() {
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut l = link("ab", LinkState::Active);
+    l.tasks = vec![
+        Task {
+            name: "MirrorTopicTask".into(),
+            state: Reported::Known(TaskState::InError),
+            errors: 2,
+        },
+        Task {
+            name: "AclSync".into(),
+            state: Reported::Known(TaskState::Active),
+            errors: 0,
+        },
+    ];
+    let rest = ClusterSnapshot {
+        links: vec![l],
+        mirrors: vec![mirror("ab", "t", MirrorState::Active, &[4, 6])],
+        partition_metrics: false,
+    };
+    let measured = |lag_seconds| MeasuredPartition {
+        partition: 0,
+        destination: Some(10),
+        source: Some(17),
+        lag_seconds: Some(lag_seconds),
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: "t".into(),
+            partitions: vec![measured(1.5), measured(0.25)],
+        }],
+        offset_sync: ["g1", "g2"]
+            .iter()
+            .zip([30, 12])
+            .map(|(g, lag)| OffsetSyncLag {
+                link: "ab".into(),
+                consumer_group: (*g).into(),
+                mirror_topic: "t".into(),
+                lag,
+            })
+            .collect(),
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let c = &v.clusters[0];
+    assert_eq!(
+        (c.data_age_seconds, c.kafka_data_age_seconds),
+        (Some(4.0), Some(1.0))
+    );
+    assert_eq!(c.last_success_age_seconds, Some(2.0));
+    let l = &c.links[0];
+    assert!(l.problem, "a task in error is a problem");
+    assert_eq!((l.tasks_in_error, l.task_errors), (1, 2));
+    assert_eq!((l.lag_messages, l.lag_seconds), (Some(10), Some(1.5)));
+    let m = &l.mirrors[0];
+    assert_eq!(m.lag_messages, Some(10));
+    assert_eq!(m.measured_lag_messages, Some(14));
+    assert_eq!(m.lag_seconds, Some(1.5));
+    assert_eq!(m.offset_sync_lag_messages, Some(30));
+    assert_eq!(m.state_age_seconds, Some(90.0));
+}
+
+#[test]
+fn every_upstream_text_is_escaped() {
+    let hostile = "<script>alert(\"x\")</script>&'";
+    let mut board = BTreeMap::new();
+    let mut s = status(false);
+    s.last_error = Some(hostile.into());
+    board.insert(hostile.to_string(), s);
+    let mut l = link(hostile, LinkState::Failed);
+    l.error_message = Some(hostile.into());
+    let mut m = mirror(hostile, hostile, MirrorState::Failed, &[1]);
+    m.error = Some(hostile.into());
+    let snapshot = ClusterSnapshot {
+        links: vec![l],
+        mirrors: vec![m],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert(hostile.to_string(), latest(snapshot, None));
+    let v = view(&board, &snapshots);
+    let page = html::render(&v, &options());
+    assert_eq!(
+        page.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
+    assert!(!page.contains("alert(\""), "{page}");
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
+    // Cluster name, its error, link name, link error, mirror name, source, error, and the
+    // filter attributes of the three rows.
+    assert!(page.matches(escaped).count() >= 7, "{page}");
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    assert_eq!(
+        json["clusters"][0]["name"], hostile,
+        "JSON keeps the text, JSON-escaped"
+    );
+}
+
+fn options() -> PageOptions<'static> {
+    PageOptions {
+        telemetry_path: "/metrics",
+        refresh_seconds: 5,
+        version: "test",
+    }
+}
+
+/// The text between `open` and the next `close` in `page`.
+fn between<'a>(page: &'a str, open: &str, close: &str) -> &'a str {
+    let start = page.find(open).expect("open tag") + open.len();
+    let len = page[start..].find(close).expect("close tag");
+    &page[start..start + len]
+}
+
+#[test]
+fn the_csp_allows_exactly_the_inline_style_and_script() {
+    use base64::Engine as _;
+    let page = html::render(&three_clusters(), &options());
+    let csp = html::content_security_policy();
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    for (open, close, directive) in [
+        ("<script>", "</script>", "script-src"),
+        ("<style>", "</style>", "style-src"),
+    ] {
+        let text = between(&page, open, close);
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        assert!(
+            csp.contains(&format!("{directive} 'sha256-{hash}';")),
+            "{directive} of {csp} does not allow the page's {open}"
+        );
+    }
+    assert!(
+        !page.contains(" style=\""),
+        "inline style attributes need 'unsafe-inline'"
+    );
+    let handler = regex::Regex::new(r"<[^>]*\son[a-z]+\s*=").unwrap();
+    assert!(!handler.is_match(&page), "no inline event handlers");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external asset"
+    );
+    hyper::header::HeaderValue::from_str(csp).expect("a valid header value");
+}
+
+#[test]
+fn the_refresh_period_comes_from_the_query() {
+    assert_eq!(html::refresh_seconds(None), html::DEFAULT_REFRESH_SECONDS);
+    assert_eq!(html::refresh_seconds(Some("refresh=2")), 2);
+    assert_eq!(html::refresh_seconds(Some("x=1&refresh=0")), 0);
+    assert_eq!(html::refresh_seconds(Some("refresh=-3")), 5);
+    assert_eq!(
+        html::refresh_seconds(Some("refresh=99999")),
+        html::MAX_REFRESH_SECONDS
+    );
+    let page = html::render(
+        &three_clusters(),
+        &PageOptions {
+            refresh_seconds: 2,
+            ..options()
+        },
+    );
+    assert!(page.contains("data-refresh-seconds=\"2\""));
+}
+
+#[test]
+fn the_json_form_has_the_documented_fields() {
+    let v = three_clusters();
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&json), ["clusters", "generated_at_seconds"]);
+    let c = &json["clusters"][1];
+    assert_eq!(
+        keys(c),
+        [
+            "collection_cycles",
+            "data_age_seconds",
+            "health",
+            "kafka_data_age_seconds",
+            "last_error",
+            "last_error_age_seconds",
+            "last_success_age_seconds",
+            "links",
+            "name",
+            "problem"
+        ]
+    );
+    assert_eq!(json["clusters"][0]["health"], "down");
+    let l = &c["links"][0];
+    assert_eq!(
+        keys(l),
+        [
+            "error",
+            "error_message",
+            "lag_messages",
+            "lag_seconds",
+            "mirror_topics",
+            "mirror_topics_not_active",
+            "mirrors",
+            "name",
+            "probe_last_received_age_seconds",
+            "probe_latency_seconds",
+            "problem",
+            "state",
+            "state_age_seconds",
+            "task_errors",
+            "tasks_in_error"
+        ]
+    );
+    assert_eq!(
+        keys(&l["mirrors"][0]),
+        [
+            "error",
+            "lag_messages",
+            "lag_seconds",
+            "measured_lag_messages",
+            "name",
+            "offset_sync_lag_messages",
+            "partitions",
+            "problem",
+            "source_topic",
+            "state",
+            "state_age_seconds"
+        ]
+    );
+}
+
+#[test]
+fn the_exposition_keeps_the_published_snapshots_and_link_state_times() {
+    let exposition = Exposition::new(Default::default());
+    let snapshot = |state| ClusterSnapshot {
+        links: vec![link("ab", state)],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    exposition.publish_rest("A", Some(&snapshot(LinkState::Active)));
+    let first = exposition.latest();
+    let since = first["A"].link_state_since_ms["ab"];
+    std::thread::sleep(Duration::from_millis(5));
+    exposition.publish_rest("A", Some(&snapshot(LinkState::Active)));
+    assert_eq!(
+        exposition.latest()["A"].link_state_since_ms["ab"],
+        since,
+        "same state"
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    exposition.publish_rest("A", Some(&snapshot(LinkState::Unavailable)));
+    let changed = exposition.latest();
+    assert!(
+        changed["A"].link_state_since_ms["ab"] > since,
+        "a new state starts now"
+    );
+    assert!(changed["A"].kafka.is_none());
+    exposition.publish_kafka("A", Some(&KafkaSnapshot::default()));
+    assert!(exposition.latest()["A"].kafka.is_some());
+    exposition.publish_rest("A", None);
+    assert!(
+        exposition.latest()["A"].rest.is_none(),
+        "withdrawn with its series"
+    );
+    exposition.retire("A");
+    assert!(exposition.latest().is_empty());
+}
+
+#[test]
+fn a_cluster_without_data_is_shown_starting_or_down() {
+    let mut board = BTreeMap::new();
+    board.insert("new".to_string(), ClusterStatus::default());
+    let v = view(&board, &BTreeMap::new());
+    assert_eq!(v.clusters[0].health, Health::Starting);
+    assert!(v.clusters[0].links.is_empty());
+    let page = html::render(&v, &options());
+    assert!(
+        page.contains("no data") && page.contains("STARTING"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_probed_link_shows_its_last_latency_and_its_age() {
+    let probes = ProbeMetrics::default();
+    let labels = ProbeLabels {
+        kafka_cluster: "A".into(),
+        link: "ab".into(),
+    };
+    probes.last_latency.get_or_create(&labels).set(0.25);
+    probes
+        .last_received
+        .get_or_create(&labels)
+        .set((NOW_MS - 3000) as f64 / 1000.0);
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active), link("cd", LinkState::Active)],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, None));
+    let v = StatusView::build(Inputs {
+        board: &board,
+        latest: &snapshots,
+        probes: Some(&probes),
+        now_ms: NOW_MS,
+    });
+    let links = &v.clusters[0].links;
+    assert_eq!(links[0].name, "ab");
+    assert_eq!(links[0].probe_latency_seconds, Some(0.25));
+    assert_eq!(links[0].probe_last_received_age_seconds, Some(3.0));
+    assert_eq!(links[1].probe_latency_seconds, None, "no probe on cd");
+    let page = html::render(&v, &options());
+    assert!(page.contains("250 ms (3s ago)"), "{page}");
+}
+
+#[test]
+fn a_cluster_with_a_link_not_active_comes_before_one_with_only_a_task_in_error() {
+    let mut board = BTreeMap::new();
+    board.insert("a".to_string(), status(true));
+    board.insert("b".to_string(), status(true));
+    let mut tasks = link("l", LinkState::Active);
+    tasks.tasks = vec![Task {
+        name: "t".into(),
+        state: Reported::Known(TaskState::InError),
+        errors: 0,
+    }];
+    let snapshot = |l: Link| ClusterSnapshot {
+        links: vec![l],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("a".to_string(), latest(snapshot(tasks), None));
+    let unavailable = link("l", LinkState::Unavailable);
+    snapshots.insert("b".to_string(), latest(snapshot(unavailable), None));
+    let v = view(&board, &snapshots);
+    let order: Vec<&str> = v.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order, ["b", "a"]);
+}
