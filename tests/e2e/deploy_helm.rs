@@ -737,6 +737,7 @@ fn bad_values_are_refused_with_their_key() {
         ("web: {basicAuth: {users: {prometheus: changeme}}}", "/web/basicAuth/users/prometheus"),
         ("web: {tls: {clientAuthType: RequireClientCert}}", "/web/tls/clientAuthType"),
         ("probes: {mode: exec}", "/probes/mode"),
+        ("probes: {liveness: {httpGet: {path: /}}}", "/probes/liveness"),
         ("sharding: {enabled: true, shards: 1}", "/sharding/shards"),
         ("config: {file: {clusters: []}}", "/config/file/clusters"),
         ("config: {file: {clusters: [{name: a, rest_url: 'kafka:8090'}]}}", "/config/file/clusters/0/rest_url"),
