@@ -364,7 +364,11 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     } else {
         "num"
     };
-    let tasks = format!("{} ({} errors)", l.tasks_in_error, l.task_errors);
+    let tasks = match (l.tasks_in_error, l.task_errors) {
+        (0, 0) => "0".to_owned(),
+        (n, 1) => format!("{n} (1 error)"),
+        (n, m) => format!("{n} ({m} errors)"),
+    };
     cell(out, tasks_class, &tasks);
     let error = match (&l.error_message, l.error.as_str()) {
         (Some(m), e) => format!("{e}: {m}"),
