@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev        # librdkafka compression
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
+  python3-venv      # the venv below (tests/e2e/exposition.rs)
   curl
   prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
@@ -27,6 +28,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python packages the tests use, in a venv of the repository (.venv/, git-ignored), pinned:
+# prometheus_client's OpenMetrics parser checks /metrics (tests/e2e/exposition.rs).
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+prometheus_client_version=0.21.1
+have_version() {
+  "$venv/bin/python3" -c 'import importlib.metadata as m, sys; sys.exit(m.version(sys.argv[1]) != sys.argv[2])' \
+    prometheus_client "$prometheus_client_version" 2>/dev/null
+}
+if ! have_version; then
+  echo "setup-deps: making $venv with prometheus_client==$prometheus_client_version" >&2
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "prometheus_client==$prometheus_client_version"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

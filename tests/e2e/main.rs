@@ -13,6 +13,7 @@ mod cli_sim;
 mod dashboards;
 mod exporter_auth;
 mod exporter_situations;
+mod exposition;
 mod hostile_upstreams;
 mod http_limits;
 mod kafka_measurements;
