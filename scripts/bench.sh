@@ -57,6 +57,7 @@ cargo build --locked --release --bin cluster-link-exporter >&2
 bin=target/release/cluster-link-exporter
 
 work=$(mktemp -d /tmp/clusterlink-bench.XXXXXX)
+chmod 755 "$work" # nginx's workers (user nobody when started as root) read www/
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -144,6 +145,7 @@ http {
   types { }
   default_type "application/openmetrics-text; version=1.0.0; charset=utf-8";
   gzip_static on;
+  gzip_http_version 1.0; # ab speaks HTTP/1.0
   client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
   uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
   server { listen 127.0.0.1:$nginx_port; root $work/www; }
@@ -153,8 +155,9 @@ EOF
 nginx_pid=$!; pids+=("$nginx_pid")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/metrics" && break; sleep 0.1; done
 nginx_url="http://127.0.0.1:$nginx_port/metrics"
-[ "$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$nginx_url")" -lt "$plain_bytes" ] ||
-  { echo "bench: nginx does not serve the .gz file (gzip_static missing?)" >&2; exit 1; }
+served=$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{http_code} %{size_download}' "$nginx_url")
+[ "$served" = "200 $(stat -c %s "$work/www/metrics.gz")" ] ||
+  { cat "$work/nginx/error.log" >&2; echo "bench: nginx does not serve metrics.gz: $served" >&2; exit 1; }
 
 # req/s and CPU-s per request of one ab run: load URL PIDS... (gzip when GZIP=1)
 load() {
@@ -165,18 +168,20 @@ load() {
   if [ "$target" = "$nginx_url" ]; then pids_now=("$nginx_pid" $(pgrep -P "$nginx_pid")); fi
   local c0 c1 out done_reqs rps
   c0=$(cpu_of "${pids_now[@]}")
-  out=$(ab -q -k -c "$connections" -t "$seconds" -n 100000000 "${headers[@]}" "$target" 2>&1)
+  out=$(ab -q -k -c "$connections" -t "$seconds" -n 100000000 "${headers[@]}" "$target" 2>&1) ||
+    echo "bench: ab $target: $out" >&2
   c1=$(cpu_of "${pids_now[@]}")
   done_reqs=$(awk '/^Complete requests/ {print $3}' <<<"$out")
   rps=$(awk '/^Requests per second/ {print $4}' <<<"$out")
-  awk -v r="$rps" -v n="$done_reqs" -v c=$((c1 - c0)) -v k="$clk" \
-    'BEGIN {printf "%s %.4f", r, (n > 0 ? c / k / n : 0)}'
+  body=$(awk '/^HTML transferred/ {print $3}' <<<"$out")
+  awk -v r="$rps" -v n="$done_reqs" -v c=$((c1 - c0)) -v k="$clk" -v b="$body" \
+    'BEGIN {printf "%s %.6f %.0f\n", r, (n > 0 ? c / k / n : 0), (n > 0 ? b / n : 0)}'
 }
 echo "bench: loading /metrics, ${seconds}s per run, $connections connections" >&2
-read -r exp_plain exp_plain_cpu < <(load "$url" "$exp_pid")
-read -r ngx_plain ngx_plain_cpu < <(load "$nginx_url")
-read -r exp_gz exp_gz_cpu < <(GZIP=1 load "$url" "$exp_pid")
-read -r ngx_gz ngx_gz_cpu < <(GZIP=1 load "$nginx_url")
+read -r exp_plain exp_plain_cpu exp_plain_body < <(load "$url" "$exp_pid")
+read -r ngx_plain ngx_plain_cpu ngx_plain_body < <(load "$nginx_url")
+read -r exp_gz exp_gz_cpu exp_gz_body < <(GZIP=1 load "$url" "$exp_pid")
+read -r ngx_gz ngx_gz_cpu ngx_gz_body < <(GZIP=1 load "$nginx_url")
 rss=$(hwm_mib "$exp_pid")
 sim_rss=$(hwm_mib "$sim_pid")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", (b > 0 ? a / b : 0)}'; }
@@ -194,8 +199,8 @@ Shape: $shape = $((clusters * mirrors * partitions)) mirror partitions; poll int
 | peak RSS | $rss MiB (simulator: $sim_rss MiB) | |
 | series | $series | |
 | bytes plain / gzip | $plain_bytes / $exp_gz_bytes | $plain_bytes / $(stat -c %s "$work/www/metrics.gz") (gzip -1) |
-| \`/metrics\` plain, $connections connections | $exp_plain req/s ($(ratio "$exp_plain" "$ngx_plain")) | $ngx_plain req/s |
-| \`/metrics\` gzip, $connections connections | $exp_gz req/s ($(ratio "$exp_gz" "$ngx_gz")) | $ngx_gz req/s |
+| \`/metrics\` plain, $connections connections | $exp_plain req/s ($(ratio "$exp_plain" "$ngx_plain")), $exp_plain_body B each | $ngx_plain req/s, $ngx_plain_body B each |
+| \`/metrics\` gzip, $connections connections | $exp_gz req/s ($(ratio "$exp_gz" "$ngx_gz")), $exp_gz_body B each | $ngx_gz req/s, $ngx_gz_body B each |
 | CPU-seconds per scrape, plain | $exp_plain_cpu | $ngx_plain_cpu |
 | CPU-seconds per scrape, gzip | $exp_gz_cpu | $ngx_gz_cpu |
 EOF

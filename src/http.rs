@@ -434,6 +434,12 @@ impl AcceptBackoff {
 /// configuration is unusable, connections are closed at once.
 async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>) {
     let _open = OpenConnection::new(state.metrics.connections.clone());
+    // A response is written as several frames (headers, then the exposition's pieces): with
+    // Nagle's algorithm on, a small last write would wait for the client's delayed ACK
+    // (~40 ms per keep-alive request).
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
     let limits = state.limits;
     let mut io = TimeoutStream::new(tcp);
     io.set_write_timeout(Some(limits.write_timeout));

@@ -45,8 +45,8 @@ impl Chunk {
         }
     }
 
-    /// A chunk of `text` without its compressed form (for text made per request and served
-    /// plain).
+    /// A chunk of `text` that is not compressed: its deflate data are stored blocks, made
+    /// when asked for (a copy, no compression: for the small text made per request).
     pub fn plain(text: impl Into<Bytes>) -> Self {
         let text = text.into();
         Self {
@@ -67,12 +67,12 @@ impl Chunk {
         std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
-    /// The raw deflate data, sync-flushed; compressed now if the chunk was made
-    /// [`Chunk::plain`].
+    /// The raw deflate data, ending on a byte boundary: compressed when the chunk was made
+    /// [`Chunk::compressed`], else stored blocks made now.
     pub fn deflate(&self) -> Bytes {
         match &self.deflate {
             Some(d) => d.clone(),
-            None => Deflater::new().sync_flushed(&self.text),
+            None => stored_blocks(&self.text),
         }
     }
 
@@ -90,6 +90,22 @@ impl Chunk {
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
+}
+
+/// `text` as non-final stored deflate blocks (RFC 1951 §3.2.4: each a zero header byte, LEN
+/// and its complement, then up to 65 535 bytes as they are); empty for an empty text.
+fn stored_blocks(text: &[u8]) -> Bytes {
+    const MAX: usize = u16::MAX as usize;
+    let mut out = Vec::with_capacity(text.len() + 5 * text.len().div_ceil(MAX));
+    for block in text.chunks(MAX) {
+        // A block is at most u16::MAX bytes long.
+        let len = block.len() as u16;
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    Bytes::from(out)
 }
 
 fn crc_of(text: &[u8]) -> crc32fast::Hasher {
@@ -206,16 +222,27 @@ pub(crate) fn gzip_tail(crc: &crc32fast::Hasher) -> Bytes {
 
 /// `chunks` as one gzip member, as separate pieces (header, each chunk's deflate data, tail).
 pub fn gzip_member<'c>(chunks: impl IntoIterator<Item = &'c Chunk>) -> Vec<Bytes> {
-    let mut out = vec![Bytes::from_static(&GZIP_HEADER)];
     let mut crc = crc32fast::Hasher::new();
+    let mut deflated = Vec::new();
     for c in chunks {
         if c.is_empty() {
             continue;
         }
         crc.combine(c.crc());
-        out.push(c.deflate());
+        deflated.push(c.deflate());
     }
-    out.push(gzip_tail(&crc));
+    gzip_pieces(deflated, &crc)
+}
+
+/// One gzip member of sync-flushed (or stored) deflate data `deflated` whose text has the
+/// CRC-32 state `crc`: header, the data, tail. Empty pieces are left out.
+pub(crate) fn gzip_pieces(
+    deflated: impl IntoIterator<Item = Bytes>,
+    crc: &crc32fast::Hasher,
+) -> Vec<Bytes> {
+    let mut out = vec![Bytes::from_static(&GZIP_HEADER)];
+    out.extend(deflated.into_iter().filter(|d| !d.is_empty()));
+    out.push(gzip_tail(crc));
     out
 }
 
@@ -308,16 +335,23 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_compresses_to_less_and_plain_ones_compress_on_demand() {
+    fn compressed_chunks_shrink_and_plain_ones_become_stored_blocks() {
         let text = "clusterlink_up{kafka_cluster=\"a\"} 1\n".repeat(1000);
         let c = Chunk::compressed(text.clone());
         assert!(c.deflate().len() < text.len() / 10, "{}", c.deflate().len());
-        assert_eq!(Chunk::plain(text.clone()).deflate(), c.deflate());
-        let mut out = Vec::new();
-        let ended = [&c.deflate()[..], &FINAL_BLOCK].concat();
-        flate2::read::DeflateDecoder::new(&ended[..])
-            .read_to_end(&mut out)
-            .expect("raw deflate data");
-        assert_eq!(out, text.as_bytes());
+        let inflate = |deflate: Bytes| {
+            let mut out = Vec::new();
+            let ended = [&deflate[..], &FINAL_BLOCK].concat();
+            flate2::read::DeflateDecoder::new(&ended[..])
+                .read_to_end(&mut out)
+                .expect("raw deflate data");
+            out
+        };
+        assert_eq!(inflate(c.deflate()), text.as_bytes());
+        // Stored blocks: 5 bytes of header per 65 535 bytes of text.
+        let long = text.repeat(3);
+        let stored = Chunk::plain(long.clone()).deflate();
+        assert_eq!(stored.len(), long.len() + 5 * long.len().div_ceil(65_535));
+        assert_eq!(inflate(stored), long.as_bytes());
     }
 }

@@ -37,7 +37,7 @@ pub use kafka::render_kafka;
 pub use rest::render_rest;
 
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
-use chunk::{Deflater, Joiner};
+use chunk::{gzip_pieces, Deflater, Joiner};
 
 /// Suffix of every per-cluster HELP text.
 pub const HELP_SUFFIX: &str = " (from the last background collection).";
@@ -121,7 +121,7 @@ pub struct Exposition {
     clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
     /// The per-cluster families laid out in output order, built at the first scrape after a
     /// part changed (`None`: to be built).
-    layout: Mutex<Option<Arc<Vec<Chunk>>>>,
+    layout: Mutex<Option<Arc<Layout>>>,
     /// Clusters removed by a reload: their self-metric series are left out of the output.
     retired: RwLock<BTreeSet<String>>,
 }
@@ -198,7 +198,7 @@ impl Exposition {
 
     /// The per-cluster families in output order — each family's `# HELP`/`# TYPE`, then every
     /// part's samples of it — as chunks, small neighbours joined (see [`layout`]).
-    fn layout(&self) -> Arc<Vec<Chunk>> {
+    fn layout(&self) -> Arc<Layout> {
         let mut cached = self.layout.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(layout) = cached.as_ref() {
             return layout.clone();
@@ -231,8 +231,9 @@ impl Exposition {
     /// The exposition in `format` as the pieces of its body, in order: the self-metrics
     /// (rendered now), the per-cluster families (pre-rendered, see [`Exposition::set_part`])
     /// and, for OpenMetrics, `# EOF`. With `gzip`, the pieces form one gzip member (header,
-    /// each piece's deflate data compressed when it was rendered, trailer); only the
-    /// self-metrics are compressed per scrape.
+    /// each piece's deflate data compressed when it was rendered, trailer); the self-metrics,
+    /// rendered per scrape, go in as stored (uncompressed) deflate blocks: a copy instead of
+    /// compressing per request.
     pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let own = Chunk::plain(self.own_part(format));
         let layout = self.layout();
@@ -240,12 +241,18 @@ impl Exposition {
             Format::OpenMetrics => Some(eof_chunk()),
             Format::Text => None,
         };
-        let chunks = std::iter::once(&own).chain(layout.iter()).chain(eof);
-        if gzip {
-            gzip_member(chunks)
-        } else {
-            chunks.map(|c| c.text().clone()).collect()
+        if !gzip {
+            let chunks = std::iter::once(&own).chain(&layout.chunks).chain(eof);
+            return chunks.map(|c| c.text().clone()).collect();
         }
+        // The layout's CRC-32 was combined once when it was built: 3 combines per scrape.
+        let mut crc = own.crc().clone();
+        crc.combine(&layout.crc);
+        if let Some(eof) = eof {
+            crc.combine(eof.crc());
+        }
+        let deflated = std::iter::once(&own).chain(&layout.chunks).chain(eof);
+        gzip_pieces(deflated.map(Chunk::deflate), &crc)
     }
 
     /// The whole exposition text (OpenMetrics), joined into one string (for tests and
@@ -265,8 +272,14 @@ impl Exposition {
 /// body frames; large pieces are shared, not copied): 64 KiB.
 const JOIN_BELOW: usize = 64 * 1024;
 
+/// The per-cluster families in output order, with the CRC-32 state of all their text.
+struct Layout {
+    chunks: Vec<Chunk>,
+    crc: crc32fast::Hasher,
+}
+
 /// The per-cluster families of `parts` in output order, small neighbouring chunks joined.
-fn layout(parts: &[Arc<RenderedCluster>]) -> Vec<Chunk> {
+fn layout(parts: &[Arc<RenderedCluster>]) -> Layout {
     let headers = family_headers();
     let mut joiner = Joiner::new(JOIN_BELOW);
     for (i, header) in headers.iter().enumerate() {
@@ -277,7 +290,12 @@ fn layout(parts: &[Arc<RenderedCluster>]) -> Vec<Chunk> {
             }
         }
     }
-    joiner.finish()
+    let chunks = joiner.finish();
+    let mut crc = crc32fast::Hasher::new();
+    for c in &chunks {
+        crc.combine(c.crc());
+    }
+    Layout { chunks, crc }
 }
 
 /// `# HELP` and `# TYPE` of each per-cluster family (the same in both formats: gauges),
