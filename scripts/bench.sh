@@ -121,6 +121,7 @@ curl -s -H "Accept: $accept" "$url" >"$work/after.txt"
 requests=$(( $(sum_of "$work/after.txt" clusterlink_rest_requests_total) - $(sum_of "$work/before.txt" clusterlink_rest_requests_total) ))
 collection_cpu=$(awk -v c=$((cpu1 - cpu0)) -v k="$clk" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", 100 * c / k / (b - a)}')
 durations=$(grep -E '^clusterlink_scrape_duration_seconds\{' "$work/after.txt" | awk '{s += $NF; if ($NF > m) m = $NF; n++} END {printf "%.2f s mean, %.2f s max", s / n, m}')
+rss_collecting=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$exp_pid/status")
 req_per_cycle=$(awk -v r="$requests" -v c="$cycles" 'BEGIN {printf "%.0f", r / c}')
 
 # --- the same bytes from nginx -------------------------------------------------------------
@@ -196,7 +197,7 @@ Shape: $shape = $((clusters * mirrors * partitions)) mirror partitions; poll int
 | REST requests per cycle (all clusters) | $req_per_cycle | |
 | collection time per cycle (per cluster) | $durations | |
 | collection CPU (no scrapes) | $collection_cpu % of one core | |
-| peak RSS | $rss MiB (simulator: $sim_rss MiB) | |
+| peak RSS | $rss MiB (RSS after the collection phase: $rss_collecting MiB; simulator's peak: $sim_rss MiB) | |
 | series | $series | |
 | bytes plain / gzip | $plain_bytes / $exp_gz_bytes | $plain_bytes / $(stat -c %s "$work/www/metrics.gz") (gzip -1) |
 | \`/metrics\` plain, $connections connections | $exp_plain req/s ($(ratio "$exp_plain" "$ngx_plain")), $exp_plain_body B each | $ngx_plain req/s, $ngx_plain_body B each |

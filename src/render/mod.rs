@@ -85,7 +85,11 @@ impl RenderedCluster {
         let mut deflater = Deflater::new();
         let per_family = samples
             .into_iter()
-            .map(|s| Chunk::compressed_with(Bytes::from(s), &mut deflater))
+            .map(|mut s| {
+                // Kept until the next cycle: no spare capacity.
+                s.shrink_to_fit();
+                Chunk::compressed_with(Bytes::from(s), &mut deflater)
+            })
             .collect();
         Self { per_family }
     }
@@ -268,9 +272,10 @@ impl Exposition {
     }
 }
 
-/// Pieces smaller than this are joined with their neighbours in the layout (fewer, larger
-/// body frames; large pieces are shared, not copied): 64 KiB.
-const JOIN_BELOW: usize = 64 * 1024;
+/// Pieces smaller than this are joined with their neighbours in the layout (fewer body
+/// frames; larger pieces are shared, not copied, so the copies stay a small part of the
+/// exposition): 16 KiB.
+const JOIN_BELOW: usize = 16 * 1024;
 
 /// The per-cluster families in output order, with the CRC-32 state of all their text.
 struct Layout {
