@@ -154,6 +154,21 @@ async fn the_text_format_passes_promtool_and_openmetrics_the_python_parser() {
     let lines = om.lines().filter(|l| !l.starts_with('#')).count();
     assert_eq!(samples, lines, "samples the parser found");
 
+    // The higher q-value wins over the order of the header.
+    for (accept, want) in [
+        (
+            "application/openmetrics-text;q=0.3,text/plain;q=0.6",
+            "text/plain; version=0.0.4",
+        ),
+        (
+            "text/plain;q=0.6,application/openmetrics-text;q=0.7",
+            "application/openmetrics-text",
+        ),
+    ] {
+        let got = get(&url, accept, false).await.content_type;
+        assert!(got.starts_with(want), "Accept: {accept} gave {got}");
+    }
+
     // Both formats serve the same series (two scrapes: wait for a moment both agree).
     eventually(WAIT, "both formats to serve the same series", || async {
         let om = series(&text_of(get(&url, PROMETHEUS_ACCEPT, false).await.body));
