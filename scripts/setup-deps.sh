@@ -48,25 +48,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# --- Helm chart validators (tests/e2e/deploy_helm.rs) -------------------------------------
-# A venv of the repository (.venv/, git-ignored; other blocks may add their own pins to it):
-# helm-python-sdk renders and lints the chart offline (it bundles Helm's Go SDK, no `helm`
-# binary needed), kubernetes-validate checks the manifests against its bundled Kubernetes
-# schemas. Pinned; installed only when a pin is missing; not for --demo.
+# --- Python validators of the tests, in a venv of the repository (.venv/, git-ignored) ------
+# Pinned; installed only when a pin is missing; not for --demo.
+#   prometheus_client     its OpenMetrics parser checks /metrics (tests/e2e/exposition.rs)
+#   helm-python-sdk       renders and lints the chart offline (bundles Helm's Go SDK, no `helm`
+#                         binary needed; tests/e2e/deploy_helm.rs)
+#   kubernetes-validate   checks the manifests against its bundled Kubernetes schemas
 venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
-helm_pins=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0)
-helm_pins_present() {
-  [ -x "$venv/bin/python3" ] && "$venv/bin/python3" - "${helm_pins[@]}" <<'PY' 2>/dev/null
+py_pins=(
+  prometheus_client==0.21.1
+  helm-python-sdk==0.2.2
+  kubernetes-validate==1.37.0
+)
+py_pins_present() {
+  [ -x "$venv/bin/python3" ] && "$venv/bin/python3" - "${py_pins[@]}" <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
 sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
 PY
 }
-if [ "$demo_only" = false ] && ! helm_pins_present; then
-  echo "setup-deps: installing ${helm_pins[*]} into $venv" >&2
+if [ "$demo_only" = false ] && ! py_pins_present; then
+  echo "setup-deps: installing ${py_pins[*]} into $venv" >&2
   [ -x "$venv/bin/python3" ] || /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${helm_pins[@]}"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${py_pins[@]}"
 fi
-# --- end of the Helm chart validators ----------------------------------------------------
+# --- end of the Python validators ----------------------------------------------------------
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup-deps: cargo not found; install the Rust toolchain (rustup) first" >&2

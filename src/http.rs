@@ -8,12 +8,10 @@
 //! response writes, and an accept loop that backs off when `accept()` fails (e.g. out of file
 //! descriptors) instead of spinning.
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -25,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
-use crate::render::{Exposition, REVISION};
+use crate::render::{Exposition, Format, REVISION};
 use crate::status::StatusBoard;
 use crate::supervise::stopped;
 use crate::web_config::{WebConfig, WebGuard};
@@ -182,13 +180,57 @@ pub struct AppState {
     pub web: Option<Arc<WebGuard>>,
 }
 
-type Body = Full<Bytes>;
+/// A response body sent as the pieces it was made of, one frame each, with its exact length
+/// (so `/metrics` never joins its pre-rendered parts into one buffer).
+#[derive(Debug, Default)]
+struct Body {
+    pieces: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Body {
+    fn new(pieces: Vec<Bytes>) -> Self {
+        let remaining = pieces.iter().map(|b| b.len() as u64).sum();
+        Self {
+            pieces: pieces.into_iter().filter(|b| !b.is_empty()).collect(),
+            remaining,
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let next = self.pieces.pop_front();
+        if let Some(piece) = &next {
+            self.remaining = self.remaining.saturating_sub(piece.len() as u64);
+        }
+        std::task::Poll::Ready(next.map(|piece| Ok(hyper::body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
+}
 
 fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    respond_pieces(status, content_type, vec![body.into()])
+}
+
+fn respond_pieces(status: u16, content_type: &str, pieces: Vec<Bytes>) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", content_type)
-        .body(Full::new(body.into()))
+        .body(Body::new(pieces))
         .expect("valid response")
 }
 
@@ -394,6 +436,12 @@ impl AcceptBackoff {
 /// configuration is unusable, connections are closed at once.
 async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>) {
     let _open = OpenConnection::new(state.metrics.connections.clone());
+    // A response is written as several frames (headers, then the exposition's pieces): with
+    // Nagle's algorithm on, a small last write would wait for the client's delayed ACK
+    // (~40 ms per keep-alive request).
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
     let limits = state.limits;
     let mut io = TimeoutStream::new(tcp);
     io.set_write_timeout(Some(limits.write_timeout));
@@ -584,38 +632,57 @@ async fn reload(state: &AppState, method: &hyper::Method) -> Response<Body> {
     }
 }
 
-fn header_contains(req: &Request<Incoming>, name: &str, needle: &str) -> bool {
-    req.headers()
-        .get_all(name)
+/// Whether the request's `Accept-Encoding` accepts gzip: `gzip` (or `x-gzip`, or `*`) with a
+/// q-value above 0.
+fn accepts_gzip(req: &Request<Incoming>) -> bool {
+    let values = req.headers().get_all(hyper::header::ACCEPT_ENCODING);
+    let codings = values
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.to_ascii_lowercase().contains(needle))
-}
-
-fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
-    let text = state.exposition.render();
-    let content_type = if header_contains(req, "accept", "application/openmetrics-text") {
-        "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    } else {
-        "text/plain; version=0.0.4; charset=utf-8"
-    };
-    if header_contains(req, "accept-encoding", "gzip") {
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(text.len() / 8),
-            flate2::Compression::fast(),
-        );
-        if encoder.write_all(text.as_bytes()).is_ok() {
-            if let Ok(gz) = encoder.finish() {
-                let mut r = respond(200, content_type, gz);
-                r.headers_mut().insert(
-                    "content-encoding",
-                    hyper::header::HeaderValue::from_static("gzip"),
-                );
-                return r;
-            }
+        .flat_map(|v| v.split(','));
+    let mut gzip = None;
+    let mut any = None;
+    for coding in codings {
+        let mut params = coding.split(';');
+        let name = params
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let refused = params.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f64>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        match name.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(!refused),
+            "*" => any = Some(!refused),
+            _ => {}
         }
     }
-    respond(200, content_type, text)
+    gzip.or(any).unwrap_or(false)
+}
+
+/// `/metrics`: the format negotiated on `Accept` ([`Format::negotiate`]), gzip when
+/// accepted, sent as the exposition's pre-rendered (and pre-compressed) pieces.
+fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let accept = req.headers().get_all(hyper::header::ACCEPT);
+    let format = Format::negotiate(accept.iter().filter_map(|v| v.to_str().ok()));
+    let gzip = accepts_gzip(req);
+    let pieces = state.exposition.scrape(format, gzip);
+    let mut resp = respond_pieces(200, format.content_type(), pieces);
+    if gzip {
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_ENCODING,
+            hyper::header::HeaderValue::from_static("gzip"),
+        );
+    }
+    resp.headers_mut().insert(
+        hyper::header::VARY,
+        hyper::header::HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
+    resp
 }
 
 /// The view of the status page and its JSON form, built from what `/metrics` serves now.

@@ -35,9 +35,9 @@ fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response
         .expect("valid response")
 }
 
-fn json_response(reply: &rest::Reply) -> Response<Body> {
-    match &reply.body {
-        Some(v) => response(reply.status, "application/json", v.to_string()),
+fn json_response(reply: rest::Reply) -> Response<Body> {
+    match reply.body {
+        Some(body) => response(reply.status, "application/json", body.into_bytes()),
         None => Response::builder()
             .status(reply.status)
             .body(Full::new(Bytes::new()))
@@ -215,7 +215,7 @@ async fn real_answer(
     req: &RestRequest,
 ) -> Response<Body> {
     if !authorized {
-        let mut r = json_response(&rest::Reply::error(401, 40101, "Authentication failed"));
+        let mut r = json_response(rest::Reply::error(401, 40101, "Authentication failed"));
         let challenge = match auth {
             Some(RestAuth::Bearer { .. }) => "Bearer realm=\"kafka-rest\"",
             _ => "Basic realm=\"kafka-rest\"",
@@ -239,7 +239,7 @@ async fn real_answer(
     })
     .await
     .unwrap_or_else(|e| rest::Reply::error(500, 500, &format!("Internal Server Error: {e}")));
-    json_response(&reply)
+    json_response(reply)
 }
 
 async fn respond(
@@ -279,13 +279,13 @@ async fn respond(
             r
         }
         Some(RestFault::Unauthorized) => {
-            json_response(&rest::Reply::error(401, 40101, "Authentication failed"))
+            json_response(rest::Reply::error(401, 40101, "Authentication failed"))
         }
         Some(RestFault::Forbidden) => {
-            json_response(&rest::Reply::error(403, 40301, "Request is not authorized"))
+            json_response(rest::Reply::error(403, 40301, "Request is not authorized"))
         }
         Some(RestFault::ServerError) => {
-            json_response(&rest::Reply::error(500, 500, "Internal Server Error"))
+            json_response(rest::Reply::error(500, 500, "Internal Server Error"))
         }
         Some(RestFault::Truncated) => {
             let real = real_answer(core, cluster, auth, authorized, req).await;

@@ -338,9 +338,7 @@ impl SampleWriter {
 
     /// The rendered families.
     pub(crate) fn finish(self) -> RenderedCluster {
-        RenderedCluster {
-            per_family: self.out,
-        }
+        RenderedCluster::new(self.out)
     }
 
     /// One sample of `family`; each label written as [`label_value`] says (empty →
@@ -417,9 +415,11 @@ mod tests {
         w.sample(family::MirrorLagSeconds, labels, 0.25);
         let r = w.finish();
         assert_eq!(
-            r.per_family[family::MirrorLag::INDEX],
+            r.family_text(family::MirrorLag::INDEX),
             "clusterlink_mirror_topic_lag_messages{kafka_cluster=\"c\\\"1\",link=\"unknown\",mirror_topic=\"a\\\\b\\nc\"} 3\n"
         );
-        assert!(r.per_family[family::MirrorLagSeconds::INDEX].ends_with("} 0.25\n"));
+        assert!(r
+            .family_text(family::MirrorLagSeconds::INDEX)
+            .ends_with("} 0.25\n"));
     }
 }

@@ -13,24 +13,31 @@
 //! their snapshots. Every family, its type and labels are listed in `docs/metrics.md`; a test
 //! keeps the two in agreement.
 
+mod chunk;
 mod families;
+mod format;
 mod kafka;
 mod rest;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use bytes::Bytes;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+pub use chunk::{gzip_member, Chunk, GZIP_HEADER};
 pub use families::{label_value, FamilyDef, CLUSTER_FAMILIES, UNKNOWN_LABEL};
+pub use format::{openmetrics_to_text, Format};
 pub use kafka::render_kafka;
 pub use rest::render_rest;
 
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
+use chunk::{gzip_pieces, Deflater, Joiner};
 
 /// Suffix of every per-cluster HELP text.
 pub const HELP_SUFFIX: &str = " (from the last background collection).";
@@ -64,16 +71,37 @@ pub fn register_build_info(registry: &mut Registry) {
     );
 }
 
-/// Pre-rendered sample lines of one cluster, one string per family of [`CLUSTER_FAMILIES`].
+/// Pre-rendered sample lines of one cluster, one [`Chunk`] (text and its deflate data) per
+/// family of [`CLUSTER_FAMILIES`].
 #[derive(Debug, Clone, Default)]
 pub struct RenderedCluster {
-    per_family: Vec<String>,
+    per_family: Vec<Chunk>,
 }
 
 impl RenderedCluster {
+    /// The rendered samples of each family, compressed once: `samples` holds one string per
+    /// family of [`CLUSTER_FAMILIES`], in order.
+    pub fn new(samples: Vec<String>) -> Self {
+        let mut deflater = Deflater::new();
+        let per_family = samples
+            .into_iter()
+            .map(|mut s| {
+                // Kept until the next cycle: no spare capacity.
+                s.shrink_to_fit();
+                Chunk::compressed_with(Bytes::from(s), &mut deflater)
+            })
+            .collect();
+        Self { per_family }
+    }
+
+    /// The sample lines of the family at `index` in [`CLUSTER_FAMILIES`] (empty if none).
+    pub fn family_text(&self, index: usize) -> &str {
+        self.per_family.get(index).map_or("", Chunk::as_str)
+    }
+
     /// Total size of the rendered text.
     pub fn len(&self) -> usize {
-        self.per_family.iter().map(String::len).sum()
+        self.per_family.iter().map(Chunk::len).sum()
     }
 
     /// Whether no sample was rendered.
@@ -111,6 +139,9 @@ pub struct Exposition {
     clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
     /// The snapshots behind `clusters`, by cluster (see [`Latest`]).
     latest: RwLock<BTreeMap<String, Latest>>,
+    /// The per-cluster families laid out in output order, built at the first scrape after a
+    /// part changed (`None`: to be built).
+    layout: Mutex<Option<Arc<Layout>>>,
     /// Clusters removed by a reload: their self-metric series are left out of the output.
     retired: RwLock<BTreeSet<String>>,
 }
@@ -128,6 +159,7 @@ impl Exposition {
             own,
             clusters: RwLock::new(BTreeMap::new()),
             latest: RwLock::new(BTreeMap::new()),
+            layout: Mutex::new(None),
             retired: RwLock::new(BTreeSet::new()),
         }
     }
@@ -220,16 +252,25 @@ impl Exposition {
 
     /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
     pub fn set_part(&self, cluster: &str, part: Part, rendered: Option<RenderedCluster>) {
-        let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
-        let key = (cluster.to_owned(), part);
-        match rendered {
-            Some(r) => map.insert(key, Arc::new(r)),
-            None => map.remove(&key),
-        };
+        {
+            let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
+            let key = (cluster.to_owned(), part);
+            match rendered {
+                Some(r) => map.insert(key, Arc::new(r)),
+                None => map.remove(&key),
+            };
+        }
+        // After the map changed: a layout being built from the old map is dropped here.
+        *self.layout.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The whole exposition text (OpenMetrics).
-    pub fn render(&self) -> String {
+    /// The per-cluster families in output order — each family's `# HELP`/`# TYPE`, then every
+    /// part's samples of it — as chunks, small neighbours joined (see [`layout`]).
+    fn layout(&self) -> Arc<Layout> {
+        let mut cached = self.layout.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(layout) = cached.as_ref() {
+            return layout.clone();
+        }
         let parts: Vec<Arc<RenderedCluster>> = self
             .clusters
             .read()
@@ -237,24 +278,116 @@ impl Exposition {
             .values()
             .cloned()
             .collect();
+        let layout = Arc::new(layout(&parts));
+        *cached = Some(layout.clone());
+        layout
+    }
+
+    /// The self-metrics' part in `format`, rendered now (it changes with every scrape).
+    fn own_part(&self, format: Format) -> String {
         let mut own = String::new();
-        prometheus_client::encoding::text::encode(&mut own, &self.own)
-            .expect("writing to a String cannot fail");
+        if prometheus_client::encoding::text::encode(&mut own, &self.own).is_err() {
+            tracing::error!("the self-metrics could not be encoded");
+        }
         let own = self.without_retired(own);
-        let own = own.strip_suffix("# EOF\n").unwrap_or(&own);
-        let size: usize = parts.iter().map(|s| s.len()).sum::<usize>() + own.len() + 8192;
-        let mut out = String::with_capacity(size);
-        out.push_str(own);
-        for (i, def) in CLUSTER_FAMILIES.iter().enumerate() {
-            let _ = writeln!(out, "# HELP {} {}{HELP_SUFFIX}", def.name, def.help);
-            let _ = writeln!(out, "# TYPE {} gauge", def.name);
-            for s in &parts {
-                out.push_str(&s.per_family[i]);
+        match format {
+            Format::OpenMetrics => own.strip_suffix("# EOF\n").unwrap_or(&own).to_owned(),
+            Format::Text => openmetrics_to_text(&own),
+        }
+    }
+
+    /// The exposition in `format` as the pieces of its body, in order: the self-metrics
+    /// (rendered now), the per-cluster families (pre-rendered, see [`Exposition::set_part`])
+    /// and, for OpenMetrics, `# EOF`. With `gzip`, the pieces form one gzip member (header,
+    /// each piece's deflate data compressed when it was rendered, trailer); the self-metrics,
+    /// rendered per scrape, go in as stored (uncompressed) deflate blocks: a copy instead of
+    /// compressing per request.
+    pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
+        let own = Chunk::plain(self.own_part(format));
+        let layout = self.layout();
+        let eof = match format {
+            Format::OpenMetrics => Some(eof_chunk()),
+            Format::Text => None,
+        };
+        if !gzip {
+            let chunks = std::iter::once(&own).chain(&layout.chunks).chain(eof);
+            return chunks.map(|c| c.text().clone()).collect();
+        }
+        // The layout's CRC-32 was combined once when it was built: 3 combines per scrape.
+        let mut crc = own.crc().clone();
+        crc.combine(&layout.crc);
+        if let Some(eof) = eof {
+            crc.combine(eof.crc());
+        }
+        let deflated = std::iter::once(&own).chain(&layout.chunks).chain(eof);
+        gzip_pieces(deflated.map(Chunk::deflate), &crc)
+    }
+
+    /// The whole exposition text (OpenMetrics), joined into one string (for tests and
+    /// tools; `/metrics` serves [`Exposition::scrape`]'s pieces).
+    pub fn render(&self) -> String {
+        self.render_as(Format::OpenMetrics)
+    }
+
+    /// The whole exposition text in `format`, joined into one string.
+    pub fn render_as(&self, format: Format) -> String {
+        let joined = self.scrape(format, false).concat();
+        String::from_utf8(joined).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+}
+
+/// Pieces smaller than this are joined with their neighbours in the layout (fewer body
+/// frames; larger pieces are shared, not copied, so the copies stay a small part of the
+/// exposition): 16 KiB.
+const JOIN_BELOW: usize = 16 * 1024;
+
+/// The per-cluster families in output order, with the CRC-32 state of all their text.
+struct Layout {
+    chunks: Vec<Chunk>,
+    crc: crc32fast::Hasher,
+}
+
+/// The per-cluster families of `parts` in output order, small neighbouring chunks joined.
+fn layout(parts: &[Arc<RenderedCluster>]) -> Layout {
+    let headers = family_headers();
+    let mut joiner = Joiner::new(JOIN_BELOW);
+    for (i, header) in headers.iter().enumerate() {
+        joiner.push(header);
+        for part in parts {
+            if let Some(c) = part.per_family.get(i) {
+                joiner.push(c);
             }
         }
-        out.push_str("# EOF\n");
-        out
     }
+    let chunks = joiner.finish();
+    let mut crc = crc32fast::Hasher::new();
+    for c in &chunks {
+        crc.combine(c.crc());
+    }
+    Layout { chunks, crc }
+}
+
+/// `# HELP` and `# TYPE` of each per-cluster family (the same in both formats: gauges),
+/// compressed once per process.
+fn family_headers() -> &'static [Chunk] {
+    static HEADERS: OnceLock<Vec<Chunk>> = OnceLock::new();
+    HEADERS.get_or_init(|| {
+        CLUSTER_FAMILIES
+            .iter()
+            .map(|def| {
+                let mut text = String::new();
+                let _ = writeln!(text, "# HELP {} {}{HELP_SUFFIX}", def.name, def.help);
+                let _ = writeln!(text, "# TYPE {} gauge", def.name);
+                Chunk::compressed(text)
+            })
+            .collect()
+    })
+}
+
+/// `# EOF`, compressed once per process.
+fn eof_chunk() -> &'static Chunk {
+    static EOF: OnceLock<Chunk> = OnceLock::new();
+    EOF.get_or_init(|| Chunk::compressed("# EOF\n"))
 }
 
 impl Publish for Exposition {

@@ -347,3 +347,73 @@ fn a_retired_cluster_loses_its_own_series_and_parts_until_restored() {
     e.restore("gone");
     assert!(e.render().contains("up{kafka_cluster=\"gone\"} 1\n"));
 }
+
+/// An exposition with a counter, a gauge and three clusters' parts, one of them big.
+fn exposition_with_parts() -> Exposition {
+    use prometheus_client::metrics::counter::Counter;
+    let mut registry = Registry::default();
+    let errors = Counter::<u64>::default();
+    errors.inc_by(3);
+    registry.register("errors", "Errors", errors);
+    register_build_info(&mut registry);
+    let e = Exposition::new(registry);
+    e.publish_rest("a", Some(&data()));
+    e.publish_rest("b", Some(&data()));
+    let mut big = data();
+    let lags: Vec<Value> = (0..5000).map(|p| lag(p, p, p + 10)).collect();
+    big.mirrors = vec![mirror(json!({
+        "link_name": "ab", "mirror_topic_name": "big", "source_topic_name": "big",
+        "num_partitions": 5000, "mirror_lags": lags, "mirror_status": "ACTIVE",
+    }))];
+    e.publish_rest("c", Some(&big));
+    e
+}
+
+fn gunzip(pieces: &[Bytes]) -> String {
+    let gz = pieces.concat();
+    let mut decoder = flate2::read::GzDecoder::new(&gz[..]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut decoder, &mut text).expect("one gzip member");
+    assert!(decoder.into_inner().is_empty(), "bytes after the member");
+    text
+}
+
+#[test]
+fn the_gzip_member_inflates_to_the_plain_body_in_both_formats() {
+    let e = exposition_with_parts();
+    for format in [Format::OpenMetrics, Format::Text] {
+        let plain = e.scrape(format, false);
+        assert!(plain.len() > 3, "served in pieces: {}", plain.len());
+        let plain = String::from_utf8(plain.concat()).unwrap();
+        assert!(plain.len() > 500_000, "{}", plain.len());
+        let gz = e.scrape(format, true);
+        assert_eq!(&gz[0][..], &GZIP_HEADER);
+        assert_eq!(gunzip(&gz), plain, "{format:?}");
+        assert!(gz.iter().map(Bytes::len).sum::<usize>() < plain.len() / 5);
+    }
+    // Withdrawing a part rebuilds the layout.
+    e.publish_rest("c", None);
+    let plain = e.render_as(Format::Text);
+    assert!(!plain.contains("kafka_cluster=\"c\""));
+    assert_eq!(gunzip(&e.scrape(Format::Text, true)), plain);
+}
+
+#[test]
+fn the_text_format_puts_counter_metadata_under_the_sample_name_and_has_no_eof() {
+    let e = exposition_with_parts();
+    let text = e.render_as(Format::Text);
+    assert!(
+        text.contains("# HELP errors_total Errors.\n# TYPE errors_total counter\nerrors_total 3\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+    let om = e.render_as(Format::OpenMetrics);
+    assert!(
+        om.contains("# TYPE errors counter\nerrors_total 3\n"),
+        "{om}"
+    );
+    assert!(om.ends_with("# EOF\n"));
+    // The per-cluster families read the same in both.
+    let after_own = |t: &str| t[t.find("# HELP clusterlink_link_info").unwrap()..].to_owned();
+    assert_eq!(after_own(&om), format!("{}# EOF\n", after_own(&text)));
+}

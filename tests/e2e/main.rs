@@ -14,6 +14,7 @@ mod dashboards;
 mod deploy_helm;
 mod exporter_auth;
 mod exporter_situations;
+mod exposition;
 mod hostile_upstreams;
 mod http_limits;
 mod kafka_measurements;

@@ -178,10 +178,11 @@ pub struct ServedFamily {
     pub samples: Vec<Sample>,
 }
 
-/// The name a family is documented and queried by: a counter `x` by its sample name `x_total`,
+/// The name a family is documented and queried by: a counter `x` by its sample name `x_total`
+/// (OpenMetrics declares `# TYPE x counter`, the text format 0.0.4 `# TYPE x_total counter`),
 /// anything else (a histogram too) by its family name.
 pub fn query_name(family: &str, kind: &str) -> String {
-    if kind == "counter" {
+    if kind == "counter" && !family.ends_with("_total") {
         format!("{family}_total")
     } else {
         family.to_owned()
