@@ -14,7 +14,7 @@ use std::process::Command;
 
 use serde_norway::Value;
 
-use crate::common::servers::{binary, find_binary, temp_dir};
+use crate::common::servers::{binary, command_output, find_binary, temp_dir};
 
 /// Where every `runbook_url` points, followed by the anchor of the alert's section.
 const RUNBOOK_BASE: &str =
@@ -32,14 +32,7 @@ fn promtool() -> PathBuf {
 
 /// Runs a command, fails with its output unless it succeeds, and returns the output.
 fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, text) = command_output(cmd);
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\n{text}",

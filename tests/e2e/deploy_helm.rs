@@ -16,11 +16,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::servers::{binary, temp_dir};
+use crate::common::servers::{binary, command_output, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
 
@@ -61,21 +61,9 @@ fn venv(name: &str) -> PathBuf {
     path
 }
 
-fn output(cmd: &mut Command) -> (Output, String) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
-
 /// `scripts/helm/chart.py <args>`: its JSON answer.
 fn chart_py(args: &[&str]) -> Value {
-    let (out, text) = output(
+    let (out, text) = command_output(
         Command::new(venv("python3"))
             .arg(root().join("scripts/helm/chart.py"))
             .args(args),
@@ -213,7 +201,7 @@ fn validate(rendered: &Rendered, scenario: &str) {
     let file = temp_dir("helm-validate").join(format!("{scenario}.yaml"));
     write_manifests(rendered, &file);
     for version in KUBE_VERSIONS {
-        let (out, text) = output(
+        let (out, text) = command_output(
             Command::new(venv("kubernetes-validate"))
                 .args(["--strict", "-k", version])
                 .arg(&file),
@@ -492,7 +480,7 @@ fn the_rendered_web_configuration_passes_check_config() {
         .as_str()
         .unwrap();
     std::fs::write(dir.join("config.yaml"), config).unwrap();
-    let (out, text) = output(
+    let (out, text) = command_output(
         Command::new(BIN)
             .arg("check-config")
             .arg("--config")
@@ -524,7 +512,7 @@ fn every_rendered_configuration_passes_check_config() {
         if r.workload()["kind"] == "StatefulSet" {
             cmd.args(["--total-shards", "3"]);
         }
-        let (out, text) = output(&mut cmd);
+        let (out, text) = command_output(&mut cmd);
         assert!(out.status.success(), "{scenario}: {text}");
         checked += 1;
     }
@@ -635,7 +623,7 @@ fn the_prometheus_rules_are_the_shipped_files_and_pass_promtool() {
         );
         let path = dir.join(name);
         std::fs::write(&path, spec).unwrap();
-        let (out, text) = output(
+        let (out, text) = command_output(
             Command::new(binary("promtool", "prometheus"))
                 .args(["check", "rules"])
                 .arg(&path),
@@ -811,7 +799,7 @@ fn the_config_checksum_changes_exactly_when_the_configuration_changes() {
 
 #[test]
 fn the_values_table_in_docs_deploy_md_is_generated_from_values_yaml() {
-    let (out, text) = output(
+    let (out, text) = command_output(
         Command::new(venv("python3"))
             .arg(root().join("scripts/helm/values-table.py"))
             .arg("--check")

@@ -415,15 +415,7 @@ async fn filter_hides_what_does_not_match(browser: &Browser, shown: &[ParentedRo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter() {
-    let sim = Simulator::start(
-        Scenario::from_yaml(
-            "clusters:\n  - name: S\n    flavour: cloud\n    synthetic: {links: 4, mirrors_per_link: 500, partitions: 1, paused_every: 50}\n",
-        )
-        .unwrap(),
-    )
-    .await
-    .expect("simulator starts");
-    let exporter = start_exporter(&exporter_yaml(&sim, "2s", &[("S", "")])).await;
+    let (_sim, exporter) = synthetic(4, 500, 50, "2s").await;
     let base = format!("http://{}", exporter.address());
     wait_for_mirror_topics(&base, 2000).await;
     print_server_render_times(&base).await;
@@ -446,6 +438,26 @@ async fn two_thousand_mirror_topics_render_and_a_refresh_keeps_scroll_and_filter
 }
 
 /// Waits until `/status.json` lists `n` mirror topics.
+/// A simulator with one synthetic Cloud cluster `S` (`links` × `mirrors_per_link` mirror
+/// topics of one partition, every `paused_every`-th paused) and an exporter polling it every
+/// `interval`.
+async fn synthetic(
+    links: usize,
+    mirrors_per_link: usize,
+    paused_every: usize,
+    interval: &str,
+) -> (Simulator, Exporter) {
+    let yaml = format!(
+        "clusters:\n  - name: S\n    flavour: cloud\n    synthetic: {{links: {links}, \
+         mirrors_per_link: {mirrors_per_link}, partitions: 1, paused_every: {paused_every}}}\n"
+    );
+    let sim = Simulator::start(Scenario::from_yaml(&yaml).unwrap())
+        .await
+        .expect("simulator starts");
+    let exporter = start_exporter(&exporter_yaml(&sim, interval, &[("S", "")])).await;
+    (sim, exporter)
+}
+
 async fn wait_for_mirror_topics(base: &str, n: usize) {
     let http = reqwest::Client::new();
     eventually(
@@ -589,15 +601,7 @@ async fn scroll_and_filter_survive_refreshes(browser: &Browser) {
 /// With JavaScript off the page still shows every row (no filter box, no refresh).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_javascript_every_row_is_shown() {
-    let sim = Simulator::start(
-        Scenario::from_yaml(
-            "clusters:\n  - name: S\n    flavour: cloud\n    synthetic: {links: 2, mirrors_per_link: 7, partitions: 1, paused_every: 3}\n",
-        )
-        .unwrap(),
-    )
-    .await
-    .expect("simulator starts");
-    let exporter = start_exporter(&exporter_yaml(&sim, "1s", &[("S", "")])).await;
+    let (_sim, exporter) = synthetic(2, 7, 3, "1s").await;
     let base = format!("http://{}", exporter.address());
     wait_for_mirror_topics(&base, 14).await;
     let browser = Browser::start_with(false).await;

@@ -52,6 +52,20 @@ pub fn encode(value: &str) -> String {
 }
 
 /// A free loopback port (bound, then released).
+/// Runs a command to its end: its status and its stdout followed by its stderr, as text.
+/// Panics when the command cannot be started.
+pub fn command_output(cmd: &mut Command) -> (std::process::Output, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
