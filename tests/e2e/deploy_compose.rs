@@ -218,6 +218,13 @@ fn images_are_pinned_ports_are_local_and_the_link_waits_for_healthy_clusters() {
             "service_healthy"
         );
     }
+    let exporter = &project["services"]["exporter"];
+    assert_eq!(exporter["read_only"], true, "{exporter}");
+    assert_eq!(
+        exporter["cap_drop"],
+        serde_json::json!(["ALL"]),
+        "{exporter}"
+    );
     let script = std::fs::read_to_string(repo("deploy/compose/link-init.sh")).unwrap();
     assert!(!script.contains("sleep"), "link-init waits by depends_on");
     for step in ["--link ab-link", "--mirror-topic demo-perf-topic"] {
