@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev        # librdkafka compression
   libcurl4-openssl-dev  # librdkafka SASL/OAUTHBEARER OIDC token retrieval (rdkafka feature curl)
   python3           # librdkafka's configure script
+  python3-venv      # the deployment validators' venv (.venv-deploy, below)
   curl
   prometheus        # real Prometheus and promtool: tests/e2e/prometheus.rs, alert_rules.rs, paging.rs
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
