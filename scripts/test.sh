@@ -12,4 +12,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --no-default-features -- -D warnings
 # The API docs (`///` on config keys are the user reference) must build without broken links.
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
+# The container image's binary as the Dockerfile builds it (slim, zlib and libcurl compiled in),
+# built once before the tests: tests/e2e/deploy_image.rs then only finds it up to date.
+cargo build --locked --release --no-default-features --features static-deps --bin cluster-link-exporter
 cargo test --locked --workspace --all-targets

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests (the modules of `tests/e2e/main.rs`).
 
 pub mod dashboards;
+pub mod deploy;
 /// Waiting for a condition: one copy, kept with the simulator crate's tests.
 #[path = "../../../sim/tests/e2e/common/eventually.rs"]
 pub mod eventually;
