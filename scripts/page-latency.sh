@@ -49,8 +49,7 @@ global:
   scrape_interval: 15s
   evaluation_interval: 15s
 rule_files:
-  - $work/thresholds.rules.yml
-  - $work/clusterlink.rules.yml
+  - $work/*.rules.yml
 alerting:
   alertmanagers:
     - static_configs:

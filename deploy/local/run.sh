@@ -46,8 +46,7 @@ global:
   scrape_interval: 5s
   evaluation_interval: $evaluation_interval
 rule_files:
-  - $work/thresholds.rules.yml
-  - $work/clusterlink.rules.yml
+  - $work/*.rules.yml
 alerting:
   alertmanagers:
     - static_configs:
