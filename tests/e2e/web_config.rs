@@ -142,6 +142,20 @@ async fn get(
     Ok((response.status().as_u16(), frame, www))
 }
 
+/// Status of a POST, or the error's text.
+async fn post_status(
+    client: &reqwest::Client,
+    url: &str,
+    user: Option<(&str, &str)>,
+) -> Result<u16, String> {
+    let mut request = client.post(url);
+    if let Some((user, password)) = user {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+    Ok(response.status().as_u16())
+}
+
 fn own_value(exporter: &Exporter, name: &str) -> f64 {
     value(&exporter.exposition().render(), name, &[])
         .unwrap_or_else(|| panic!("{name} is not served"))
@@ -200,10 +214,19 @@ async fn https_with_basic_auth_admits_the_right_credentials_and_counts_the_other
     )
     .await;
     assert_eq!(healthy.map(|r| r.0), Ok(200));
+    // /-/reload sits behind the same protection: refused without credentials (counted), and
+    // with them it gets as far as the lifecycle check (403: this exporter runs without
+    // --web.enable-lifecycle).
+    let reload = format!("{base}/-/reload");
+    assert_eq!(post_status(&client, &reload, None).await, Ok(401));
+    assert_eq!(
+        post_status(&client, &reload, Some(("alice", "right"))).await,
+        Ok(403)
+    );
     assert_eq!(
         own_value(&exporter, "clusterlink_http_requests_unauthorized_total"),
-        6.0,
-        "each of the 6 refused requests above"
+        7.0,
+        "each of the 7 refused requests above"
     );
 
     let plain = get(
