@@ -115,6 +115,30 @@ impl Default for ServeLimits {
     }
 }
 
+/// Checks and normalises a `--web.listen-address`: `host:port` (a name, an IPv4 address or
+/// a bracketed IPv6 address, and a port 0–65535) is kept as given; `:port`, the Prometheus
+/// exporters' short form, means every IPv4 interface (`0.0.0.0:port`, as the default).
+///
+/// # Errors
+/// A text naming what is wrong (no port, a port that is not a number 0–65535, no host).
+pub fn parse_listen_address(address: &str) -> Result<String, String> {
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(format!(
+            "'{address}' has no port: give host:port or :port (e.g. 0.0.0.0:9849 or :9849)"
+        ));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("'{port}' is not a port (a number 0-65535)"));
+    }
+    match host {
+        "" => Ok(format!("0.0.0.0:{port}")),
+        h if h.starts_with('[') != h.ends_with(']') => Err(format!(
+            "'{h}' is not a host (brackets must enclose an IPv6 address)"
+        )),
+        _ => Ok(address.to_owned()),
+    }
+}
+
 /// Where and how the exporter serves HTTP (the `--web.*` flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebOptions {
@@ -733,6 +757,32 @@ fn status_page(state: &AppState, query: Option<&str>) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_addresses_keep_host_port_and_widen_a_bare_port() {
+        for kept in [
+            "0.0.0.0:9849",
+            "127.0.0.1:0",
+            "localhost:80",
+            "[::]:9849",
+            "[::1]:1",
+        ] {
+            assert_eq!(parse_listen_address(kept).as_deref(), Ok(kept));
+        }
+        assert_eq!(parse_listen_address(":9849").as_deref(), Ok("0.0.0.0:9849"));
+        for bad in [
+            "9849",
+            ":",
+            "host:",
+            ":65536",
+            ":-1",
+            "host:http",
+            "[::1:80",
+            "::1]:80",
+        ] {
+            assert!(parse_listen_address(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn accept_backoff_doubles_from_5ms_to_1s_and_resets_on_success() {

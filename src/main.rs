@@ -31,8 +31,14 @@ struct Cli {
     /// Configuration file (YAML). Runs the exporter when no subcommand is given.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Address to listen on for /metrics and the landing page.
-    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN, global = true)]
+    /// Address to listen on for /metrics and the status page: `host:port`, or `:port` for
+    /// every IPv4 interface.
+    #[arg(
+        long = "web.listen-address",
+        default_value = DEFAULT_LISTEN,
+        global = true,
+        value_parser = cluster_link_exporter::http::parse_listen_address
+    )]
     listen_address: String,
     /// Path under which metrics are exposed.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]

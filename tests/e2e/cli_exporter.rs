@@ -223,3 +223,59 @@ fn check_config_refuses_a_kafka_property_librdkafka_rejects_without_its_value() 
     );
     std::fs::remove_file(file).ok();
 }
+
+/// `--web.listen-address=:PORT` (the form the Helm chart and the systemd template use) listens
+/// on every IPv4 interface; a malformed address stops the binary and `check-config` with the
+/// flag named, before anything listens.
+#[tokio::test]
+async fn a_bare_port_listens_everywhere_and_a_bad_address_is_refused() {
+    let config = write(
+        "listen.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'http://127.0.0.1:9/kafka/v3'}\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg(format!("--web.listen-address=:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let answer = eventually(Duration::from_secs(30), "/-/healthy on 127.0.0.1", || {
+        std::future::ready(healthy_over_tcp(port).map_err(|e| e.to_string()))
+    })
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for args in [vec![], vec!["check-config"]] {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .arg("--web.listen-address=:http")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--web.listen-address") && stderr.contains("is not a port"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_file(config).ok();
+}
+
+/// `GET /-/healthy` over a plain TCP connection to 127.0.0.1:`port`: the whole answer.
+fn healthy_over_tcp(port: u16) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
+}
