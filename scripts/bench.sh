@@ -5,12 +5,12 @@
 # per-partition series on), the release exporter polling it, and nginx serving a copy of the
 # same exposition (plain file + gzip_static), loads both with `ab`, and prints one table.
 #
-#   scripts/bench.sh                      # the shape: 50 × 500 × 10 = 250 000 partitions
+#   scripts/bench.sh                      # default: 50 × 500 × 10 = 250 000 partitions
 #   scripts/bench.sh --clusters 5         # smaller: 5 × 500 × 10
 #   scripts/bench.sh --single             # one cluster holding all of them in one mirrors response
 #
 # Options: --clusters N (50), --mirrors N (500), --partitions N (10), --single,
-# --interval DURATION (15s), --cycles N (cycles measured without scrapes, 4),
+# --interval SECONDSs (whole seconds, e.g. 15s), --cycles N (cycles measured without scrapes, 4),
 # --seconds N (per load run, 20), --connections N (4), --keep (leave the work directory).
 # Installs nginx-light and apache2-utils (ab) with apt when missing.
 set -euo pipefail
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +36,9 @@ if [ "$single" = 1 ]; then
   mirrors=$((clusters * mirrors)); clusters=1
 fi
 interval_s=${interval%s}
+case "$interval_s" in
+  ''|*[!0-9]*) echo "bench: --interval takes whole seconds like 15s, not '$interval'" >&2; exit 2 ;;
+esac
 
 # --- tools -------------------------------------------------------------------------------
 need=()
