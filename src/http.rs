@@ -26,6 +26,7 @@ use tokio_io_timeout::TimeoutStream;
 use crate::render::{Exposition, Format, REVISION};
 use crate::status::StatusBoard;
 use crate::supervise::stopped;
+use crate::util::Throttle;
 use crate::web_config::{WebConfig, WebGuard};
 
 /// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
@@ -383,34 +384,6 @@ fn accept_failed(
         );
     }
     Some(backoff.failed())
-}
-
-/// Lets a recurring warning through at most once per [`Throttle::EVERY`], counting the
-/// occurrences it held back.
-#[derive(Debug, Default)]
-struct Throttle {
-    last: Option<Instant>,
-    held_back: u64,
-}
-
-impl Throttle {
-    /// One minute.
-    const EVERY: Duration = Duration::from_secs(60);
-
-    /// `Some(occurrences held back since the last one let through)` when this occurrence,
-    /// at `now`, may be logged; `None` when it is held back.
-    fn check(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
-                self.held_back = self.held_back.saturating_add(1);
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.held_back))
-            }
-        }
-    }
 }
 
 /// An accept error that concerns one incoming connection only (the peer gave up): no reason
@@ -832,18 +805,5 @@ mod tests {
         assert_eq!(first, Some(AcceptBackoff::FIRST));
         let second = accept_failed(&mut backoff, &mut log, &emfile);
         assert_eq!(second, Some(AcceptBackoff::FIRST * 2));
-    }
-
-    #[test]
-    fn throttle_lets_one_warning_a_minute_through_and_counts_the_others() {
-        let mut log = Throttle::default();
-        let t0 = Instant::now();
-        assert_eq!(log.check(t0), Some(0));
-        for s in [1, 30, 59] {
-            assert_eq!(log.check(t0 + Duration::from_secs(s)), None);
-        }
-        assert_eq!(log.check(t0 + Duration::from_secs(60)), Some(3));
-        assert_eq!(log.check(t0 + Duration::from_secs(61)), None);
-        assert_eq!(log.check(t0 + Duration::from_secs(200)), Some(1));
     }
 }

@@ -171,6 +171,35 @@ pub fn deadline(after: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// Lets a recurring warning through at most once per [`Throttle::EVERY`], counting the
+/// occurrences it held back: for warnings an upstream or a client can repeat many times a
+/// second (accept failures, probe records not acknowledged, refused TLS handshakes).
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// One minute.
+    pub const EVERY: Duration = Duration::from_secs(60);
+
+    /// `Some(occurrences held back since the last one let through)` when this occurrence,
+    /// at `now`, may be logged; `None` when it is held back.
+    pub fn check(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
+                self.held_back = self.held_back.saturating_add(1);
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +243,18 @@ mod tests {
         assert_eq!(doubled(ms(5), 3, ms(1000)), ms(40));
         assert_eq!(doubled(ms(5), u32::MAX, ms(1000)), ms(1000));
         assert!(deadline(Duration::from_secs(5)) >= before + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn throttle_lets_one_warning_a_minute_through_and_counts_the_others() {
+        let mut log = Throttle::default();
+        let t0 = Instant::now();
+        assert_eq!(log.check(t0), Some(0));
+        for s in [1, 30, 59] {
+            assert_eq!(log.check(t0 + Duration::from_secs(s)), None);
+        }
+        assert_eq!(log.check(t0 + Duration::from_secs(60)), Some(3));
+        assert_eq!(log.check(t0 + Duration::from_secs(61)), None);
+        assert_eq!(log.check(t0 + Duration::from_secs(200)), Some(1));
     }
 }

@@ -29,7 +29,7 @@ use super::plan::lag_seconds;
 use super::{error_reason, Client, Connection, Outputs, StatsContext};
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
-use crate::util::unix_ms;
+use crate::util::{unix_ms, Throttle};
 
 /// What a probe measures.
 #[derive(Clone, Debug)]
@@ -72,6 +72,8 @@ struct ProbeProducerContext {
     outputs: Outputs,
     labels: ProbeLabels,
     source: Connection,
+    /// At most one "not acknowledged" line a minute: during a source outage every record fails.
+    unacknowledged_log: Mutex<Throttle>,
 }
 
 impl ClientContext for ProbeProducerContext {
@@ -105,7 +107,13 @@ impl ProducerContext for ProbeProducerContext {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
-                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, "probe record not acknowledged by the source");
+                let mut log = self
+                    .unacknowledged_log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if let Some(held_back) = log.check(Instant::now()) {
+                    tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, held_back, "probe record not acknowledged by the source (at most one line a minute; held_back: the failures since the last line)");
+                }
             }
         }
     }
@@ -178,6 +186,8 @@ struct Probe {
     latency: Arc<Histogram>,
     partitions: i32,
     sequence: u64,
+    /// At most one "not queued" line a minute.
+    unqueued_log: Throttle,
 }
 
 /// Parses a probe record's value: (instance id, sequence, send time ms).
@@ -230,6 +240,7 @@ impl Probe {
                 outputs: outputs.clone(),
                 labels: labels.clone(),
                 source: target.source.clone(),
+                unacknowledged_log: Mutex::new(Throttle::default()),
             })?;
         let consumer = target.destination.consumer(
             &outputs.metrics,
@@ -248,6 +259,7 @@ impl Probe {
             latency,
             partitions: 0,
             sequence: 0,
+            unqueued_log: Throttle::default(),
         })
     }
 
@@ -367,7 +379,9 @@ impl Probe {
                     .send_failures
                     .get_or_create(&self.labels)
                     .inc();
-                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, "probe record not queued");
+                if let Some(held_back) = self.unqueued_log.check(Instant::now()) {
+                    tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, held_back, "probe record not queued (at most one line a minute; held_back: the failures since the last line)");
+                }
             }
         }
     }
