@@ -276,6 +276,7 @@ impl Exporter {
             limits: web.limits,
             lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
             web: web_guard,
+            handshake_log: Default::default(),
         };
         let mut server = JoinSet::new();
         server.spawn(serve(listener, state, stop));

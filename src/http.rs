@@ -203,6 +203,8 @@ pub struct AppState {
     /// `--web.config.file` in force: TLS, basic auth (every endpoint, the health endpoints
     /// included) and extra headers; `None`: plain HTTP, open.
     pub web: Option<Arc<WebGuard>>,
+    /// Failed TLS handshakes are logged at most once a minute (a scanner can fail thousands).
+    pub handshake_log: Arc<std::sync::Mutex<Throttle>>,
 }
 
 /// A response body sent as the pieces it was made of, one frame each, with its exact length
@@ -453,17 +455,23 @@ async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>
     let Some(tls) = current.tls else {
         return serve_connection(io, state, Some(current.config), stop).await;
     };
+    let peer = io.get_ref().peer_addr().ok();
     let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
-    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
-        Ok(Ok(stream)) => serve_connection(stream, state, Some(current.config), stop).await,
-        Ok(Err(e)) => {
-            state.metrics.tls_handshake_errors.inc();
-            tracing::debug!(error = %e, "TLS handshake failed");
+    let failure = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => {
+            return serve_connection(stream, state, Some(current.config), stop).await;
         }
-        Err(_) => {
-            state.metrics.tls_handshake_errors.inc();
-            tracing::debug!("TLS handshake timed out");
-        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "timed out".to_owned(),
+    };
+    state.metrics.tls_handshake_errors.inc();
+    let mut log = state
+        .handshake_log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(held_back) = log.check(Instant::now()) {
+        let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+        tracing::warn!(%peer, error = %failure, held_back, "TLS handshake failed (at most one line a minute; held_back: the failures since the last line; all are counted in clusterlink_http_tls_handshake_errors_total)");
     }
 }
 
