@@ -207,6 +207,14 @@ fn main() -> ExitCode {
         #[cfg(feature = "sim")]
         Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
         #[cfg(feature = "sim")]
+        Some(Command::Demo) if cli.config.is_some() => {
+            eprintln!(
+                "error: demo runs its own simulated clusters and reads no --config file \
+                 (run without the subcommand to use one)"
+            );
+            ExitCode::from(2)
+        }
+        #[cfg(feature = "sim")]
         Some(Command::Demo) => runtime.block_on(run_demo(&web)),
         Some(Command::CheckConfig) => check_config(&cli, web_config.as_ref()),
         None => {

@@ -279,3 +279,24 @@ fn healthy_over_tcp(port: u16) -> std::io::Result<String> {
     stream.read_to_string(&mut text)?;
     Ok(text)
 }
+
+/// `demo` reads no configuration file: given one, it says so and exits 2 instead of silently
+/// running its own clusters.
+#[test]
+fn demo_refuses_a_config_file_it_would_ignore() {
+    let config = write(
+        "demo-config.yaml",
+        "clusters:\n  - {name: dr, rest_url: 'http://127.0.0.1:9/kafka/v3'}\n",
+    );
+    let out = Command::new(BIN)
+        .arg("demo")
+        .arg("--config")
+        .arg(&config)
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reads no --config file"), "{stderr}");
+    std::fs::remove_file(config).ok();
+}
