@@ -234,7 +234,7 @@ impl Exporter {
             None => None,
         };
         let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
-        let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
+        let names = cluster_names(&config);
         let telemetry = Telemetry::new(&names);
         telemetry.shard.record(&sharding, &configured);
         tracing::info!(

@@ -649,21 +649,18 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
     let mut any = None;
     for coding in codings {
         let mut params = coding.split(';');
-        let name = params
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let name = params.next().unwrap_or_default().trim();
         let refused = params.any(|p| {
             p.split_once('=').is_some_and(|(k, v)| {
                 k.trim().eq_ignore_ascii_case("q")
                     && v.trim().parse::<f64>().is_ok_and(|q| q <= 0.0)
             })
         });
-        match name.as_str() {
-            "gzip" | "x-gzip" => gzip = Some(!refused),
-            "*" => any = Some(!refused),
-            _ => {}
+        // Compared without case, not lowercased: no string per coding.
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(!refused);
+        } else if name == "*" {
+            any = Some(!refused);
         }
     }
     gzip.or(any).unwrap_or(false)

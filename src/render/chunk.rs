@@ -220,8 +220,10 @@ pub(crate) fn gzip_tail(crc: &crc32fast::Hasher) -> Bytes {
     Bytes::from(tail)
 }
 
-/// `chunks` as one gzip member, as separate pieces (header, each chunk's deflate data, tail).
-pub fn gzip_member<'c>(chunks: impl IntoIterator<Item = &'c Chunk>) -> Vec<Bytes> {
+/// `chunks` as one gzip member, as separate pieces (header, each chunk's deflate data, tail)
+/// (for the tests: `Exposition::scrape` combines a layout's CRC-32s once, not per scrape).
+#[cfg(test)]
+fn gzip_member<'c>(chunks: impl IntoIterator<Item = &'c Chunk>) -> Vec<Bytes> {
     let mut crc = crc32fast::Hasher::new();
     let mut deflated = Vec::new();
     for c in chunks {

@@ -5,6 +5,8 @@
 //! The per-cluster families are gauges whose metadata and samples read the same in both
 //! formats; only the registry's part (counters, units) and the closing `# EOF` differ.
 
+use std::fmt::Write as _;
+
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -39,20 +41,20 @@ impl Format {
         let mut text = Quality::default();
         for range in accept.into_iter().flat_map(|v| v.split(',')) {
             let mut params = range.split(';');
-            let media = params
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
+            let media = params.next().unwrap_or_default().trim();
             let Some(q) = q_value(params) else {
                 continue;
             };
-            match media.as_str() {
-                "application/openmetrics-text" => om.offer(2, q),
-                "text/plain" => text.offer(2, q),
-                "text/*" => text.offer(1, q),
-                "*/*" => text.offer(0, q),
-                _ => {}
+            // Compared without case, not lowercased: no string per range.
+            let is = |m: &str| media.eq_ignore_ascii_case(m);
+            if is("application/openmetrics-text") {
+                om.offer(2, q);
+            } else if is("text/plain") {
+                text.offer(2, q);
+            } else if is("text/*") {
+                text.offer(1, q);
+            } else if is("*/*") {
+                text.offer(0, q);
             }
         }
         match (om.q(), text.q()) {
@@ -95,7 +97,12 @@ fn q_value<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
         if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let frac_value: u16 = format!("{frac:0<3}").parse().ok()?;
+        // At most 3 digits (checked above), padded with zeros to thousandths.
+        let frac_value = frac
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(3)
+            .fold(0_u16, |v, d| v * 10 + u16::from(d.saturating_sub(b'0')));
         return match int {
             "0" => Some(frac_value),
             "1" if frac_value == 0 => Some(1000),
@@ -131,12 +138,14 @@ pub fn openmetrics_to_text(om: &str) -> String {
                 "stateset" => ("", "gauge"),
                 other => ("", other),
             };
-            let tail = if keyword == "TYPE" {
-                format!("{text_kind}\n")
+            // Written straight into `out`: no string per line.
+            let _ = write!(out, "# {keyword} {name}{suffix} ");
+            if keyword == "TYPE" {
+                out.push_str(text_kind);
+                out.push('\n');
             } else {
-                tail.to_owned()
-            };
-            out.push_str(&format!("# {keyword} {name}{suffix} {tail}"));
+                out.push_str(tail);
+            }
         } else if !line.starts_with("# UNIT ") && line.trim_end() != "# EOF" {
             out.push_str(line);
         }

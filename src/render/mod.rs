@@ -30,7 +30,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub use chunk::{gzip_member, Chunk, GZIP_HEADER};
+pub use chunk::{Chunk, GZIP_HEADER};
 pub use families::{label_value, FamilyDef, CLUSTER_FAMILIES, UNKNOWN_LABEL};
 pub use format::{openmetrics_to_text, Format};
 pub use kafka::render_kafka;
@@ -289,9 +289,15 @@ impl Exposition {
         if prometheus_client::encoding::text::encode(&mut own, &self.own).is_err() {
             tracing::error!("the self-metrics could not be encoded");
         }
-        let own = self.without_retired(own);
+        let mut own = self.without_retired(own);
         match format {
-            Format::OpenMetrics => own.strip_suffix("# EOF\n").unwrap_or(&own).to_owned(),
+            Format::OpenMetrics => {
+                // `# EOF` is written after the per-cluster families: dropped in place, no copy.
+                if own.ends_with("# EOF\n") {
+                    own.truncate(own.len() - "# EOF\n".len());
+                }
+                own
+            }
             Format::Text => openmetrics_to_text(&own),
         }
     }
