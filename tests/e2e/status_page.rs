@@ -330,20 +330,20 @@ async fn status_json_cluster(base: &str, name: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// An error injected into B's ab-link `AclSync` task: `/status.json` lists it under the
-/// link's tasks, the page's Errors cell says `AclSync: CODE — message` (escaped).
+/// An error injected into B's ab-link `TopicConfigsSync` task (ACTIVE there): `/status.json` lists it under the
+/// link's tasks, the page's Errors cell says `TopicConfigsSync: CODE — message` (escaped).
 async fn a_task_error_is_shown(base: &str, sim: &Simulator) {
     sim.apply(&Action::TaskError {
         cluster: "B".into(),
         link: "ab-link".into(),
-        task: "AclSync".into(),
+        task: "TopicConfigsSync".into(),
         error_code: "AUTHORIZATION_ERROR".into(),
         error_message: "denied <by> ACL".into(),
     })
     .expect("task_error applies");
     eventually(
         Duration::from_secs(60),
-        "ab-link's AclSync error in /status.json",
+        "ab-link's TopicConfigsSync error in /status.json",
         || async {
             let b = status_json_cluster(base, "B").await;
             let tasks = b["links"]
@@ -353,7 +353,7 @@ async fn a_task_error_is_shown(base: &str, sim: &Simulator) {
                 .unwrap_or(Value::Null);
             let acl = tasks
                 .as_array()
-                .and_then(|ts| ts.iter().find(|t| t["name"] == "AclSync"));
+                .and_then(|ts| ts.iter().find(|t| t["name"] == "TopicConfigsSync"));
             let ok = acl.is_some_and(|t| {
                 t["state"] == "IN_ERROR"
                     && t["errors"]
@@ -366,12 +366,12 @@ async fn a_task_error_is_shown(base: &str, sim: &Simulator) {
     .await;
     let html = reqwest::get(format!("{base}/")).await.unwrap();
     let html = html.text().await.unwrap();
-    let cell = "AclSync: AUTHORIZATION_ERROR — denied &lt;by&gt; ACL";
+    let cell = "TopicConfigsSync: AUTHORIZATION_ERROR — denied &lt;by&gt; ACL";
     assert!(html.contains(cell), "no {cell} in {html}");
     sim.apply(&Action::ClearTaskError {
         cluster: "B".into(),
         link: "ab-link".into(),
-        task: "AclSync".into(),
+        task: "TopicConfigsSync".into(),
     })
     .expect("clear_task_error applies");
 }
