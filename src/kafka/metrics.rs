@@ -94,7 +94,10 @@ pub struct ConnectionStatus {
 /// Written beside `clusterlink_kafka_up` and `clusterlink_kafka_errors_total`; read by the
 /// status page. Cloning shares it.
 #[derive(Debug, Clone, Default)]
-pub struct ConnectionBoard(Arc<RwLock<BTreeMap<(String, Role, String), ConnectionStatus>>>);
+pub struct ConnectionBoard(Arc<RwLock<BTreeMap<ConnectionKey, ConnectionStatus>>>);
+
+/// (`kafka_cluster`, role, connection).
+type ConnectionKey = (String, Role, String);
 
 impl ConnectionBoard {
     fn update(&self, labels: &KafkaConnectionLabels, f: impl FnOnce(&mut ConnectionStatus)) {
