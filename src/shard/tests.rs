@@ -305,3 +305,51 @@ fn counts_are_the_last_recorded() {
     m.record(&sharding, &names[..1]);
     assert_eq!(m.counts(), (u64::from(sharding.owns("a")), 1));
 }
+
+/// A log sink for one test: what a `tracing` subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`warn_if_idle`] logs for `sharding` and `clusters`.
+fn idle_log(sharding: &Sharding, clusters: &[String]) -> String {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || warn_if_idle(sharding, clusters));
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    text
+}
+
+#[test]
+fn a_shard_without_clusters_logs_a_warning() {
+    let names: Vec<String> = vec!["only".to_owned()];
+    let mine = shard_of("only", n(3));
+    let idle = (0..3).find(|&o| o != mine).expect("two other shards");
+    let log = idle_log(&Sharding::new(idle, n(3)).unwrap(), &names);
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "shard {idle} of 3 is assigned no configured cluster"
+        )),
+        "{log}"
+    );
+    assert_eq!(idle_log(&Sharding::new(mine, n(3)).unwrap(), &names), "");
+    assert_eq!(
+        idle_log(&Sharding::default(), &[]),
+        "",
+        "one shard: no warning"
+    );
+}
