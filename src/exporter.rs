@@ -237,6 +237,7 @@ impl Exporter {
         let names = cluster_names(&config);
         let telemetry = Telemetry::new(&names);
         telemetry.shard.record(&sharding, &configured);
+        crate::shard::warn_if_idle(&sharding, &configured);
         tracing::info!(
             shard = sharding.ordinal(),
             total_shards = sharding.total().get(),
@@ -272,6 +273,9 @@ impl Exporter {
             status: status.clone(),
             metrics: telemetry.http.clone(),
             probes: telemetry.probe.clone(),
+            kafka: telemetry.kafka.connections.clone(),
+            sharding,
+            shard: telemetry.shard.clone(),
             telemetry_path: telemetry_path.to_owned(),
             limits: web.limits,
             lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
@@ -545,6 +549,7 @@ impl Clusters {
             running.insert(name, self.launch(setup, collector)?);
         }
         self.telemetry.shard.record(&self.sharding, &configured);
+        crate::shard::warn_if_idle(&self.sharding, &configured);
         Ok(plan)
     }
 
@@ -560,11 +565,13 @@ impl Clusters {
             let destination = std::iter::once((name, Role::Destination));
             let sources = setup.sources.iter().map(|s| (&s.name, Role::Source));
             for (connection, role) in destination.chain(sources) {
-                kafka.up.remove(&KafkaConnectionLabels {
+                let labels = KafkaConnectionLabels {
                     kafka_cluster: name.clone(),
                     connection: connection.clone(),
                     role,
-                });
+                };
+                kafka.up.remove(&labels);
+                kafka.connections.remove(&labels);
             }
             let labels = ClusterLabels::of(name);
             kafka.duration.remove(&labels);

@@ -194,6 +194,12 @@ pub struct AppState {
     pub metrics: HttpMetrics,
     /// The probes' metrics: the status page shows each probe's last latency.
     pub probes: crate::kafka::ProbeMetrics,
+    /// The Kafka connections' state and last error, shown by the status page.
+    pub kafka: crate::kafka::metrics::ConnectionBoard,
+    /// This process's shard, shown by the status page.
+    pub sharding: crate::shard::Sharding,
+    /// The shard's self-metrics: the status page shows the clusters assigned and configured.
+    pub shard: crate::shard::ShardMetrics,
     /// The path of the metrics (`--web.telemetry-path`).
     pub telemetry_path: String,
     /// The server's limits.
@@ -699,6 +705,8 @@ fn status_view(state: &AppState) -> crate::status_page::StatusView {
         board: &board,
         latest: &latest,
         probes: Some(&state.probes),
+        kafka: Some(&state.kafka),
+        shard: crate::status_page::ShardView::of(&state.sharding, &state.shard),
         now_ms: crate::util::unix_ms(),
     })
 }

@@ -221,10 +221,14 @@ pub fn describe(clusters: &[String], total: NonZeroU32, ordinal: Option<u32>) ->
     let mut out = match ordinal {
         Some(o) => {
             let mine = shards.iter().filter(|&&s| s == o).count();
-            format!(
+            let mut head = format!(
                 "shard {o} of {total}: {mine} of {} cluster(s) assigned\n",
                 clusters.len()
-            )
+            );
+            if mine == 0 && total.get() > 1 {
+                head.push_str(&format!("{}\n", idle_warning(o, total)));
+            }
+            head
         }
         None => format!("{} cluster(s) over {total} shard(s)\n", clusters.len()),
     };
@@ -237,6 +241,30 @@ pub fn describe(clusters: &[String], total: NonZeroU32, ordinal: Option<u32>) ->
         out.push_str(&format!("  {name}: shard {shard}{mark}\n"));
     }
     out
+}
+
+/// The warning of a shard that owns none of the configured clusters: it serves only its own
+/// self-metrics (the jump hash gives no shard a cluster when there are fewer clusters than
+/// shards, and may leave one empty with more).
+pub fn idle_warning(ordinal: u32, total: NonZeroU32) -> String {
+    format!(
+        "warning: shard {ordinal} of {total} is assigned no configured cluster: it collects \
+         nothing (fewer clusters than shards, or the hash gave it none)"
+    )
+}
+
+/// Logs [`idle_warning`] as a `warn` when `sharding` (one of several shards) owns none of
+/// `clusters` (every configured cluster's name): at start and after each applied reload.
+pub fn warn_if_idle(sharding: &Sharding, clusters: &[String]) {
+    if sharding.total().get() > 1 && !clusters.iter().any(|c| sharding.owns(c)) {
+        tracing::warn!(
+            shard = sharding.ordinal(),
+            total_shards = sharding.total().get(),
+            configured = clusters.len(),
+            "{}",
+            idle_warning(sharding.ordinal(), sharding.total()).trim_start_matches("warning: ")
+        );
+    }
 }
 
 /// The label of `clusterlink_exporter_shard_ordinal`: the ordinal again, as
@@ -326,6 +354,12 @@ impl ShardMetrics {
         self.configured
             .set(i64::try_from(clusters.len()).unwrap_or(i64::MAX));
         self.assigned.set(assigned);
+    }
+
+    /// The last recorded (clusters assigned to this shard, clusters configured).
+    pub fn counts(&self) -> (u64, u64) {
+        let get = |g: &Gauge| u64::try_from(g.get()).unwrap_or(0);
+        (get(&self.assigned), get(&self.configured))
     }
 }
 

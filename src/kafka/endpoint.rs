@@ -94,20 +94,28 @@ impl Endpoint {
 
     /// Sets the connection's `clusterlink_kafka_up`.
     pub(super) fn set_up(&self, metrics: &KafkaMetrics, up: bool) {
-        metrics
-            .up
-            .get_or_create(&KafkaConnectionLabels {
-                kafka_cluster: self.conn.kafka_cluster.clone(),
-                connection: self.conn.name.clone(),
-                role: self.conn.role,
-            })
-            .set(i64::from(up));
+        let labels = self.labels();
+        metrics.up.get_or_create(&labels).set(i64::from(up));
+        metrics.connections.set_up(&labels, up);
+    }
+
+    fn labels(&self) -> KafkaConnectionLabels {
+        KafkaConnectionLabels {
+            kafka_cluster: self.conn.kafka_cluster.clone(),
+            connection: self.conn.name.clone(),
+            role: self.conn.role,
+        }
     }
 
     /// Counts and logs a failed request (`what` says which).
     pub(super) fn fail(&self, metrics: &KafkaMetrics, what: &str, e: &KafkaError) {
         let reason = error_reason(e);
         self.conn.count_error(metrics, reason);
+        metrics.connections.set_error(
+            &self.labels(),
+            format!("{reason}: {what} failed: {e}"),
+            crate::util::unix_ms(),
+        );
         tracing::warn!(
             kafka_cluster = %self.conn.kafka_cluster,
             connection = %self.conn.name,

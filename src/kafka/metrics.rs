@@ -3,6 +3,7 @@
 //! time, lag-in-seconds reads) and [`ProbeMetrics`] (probe: records sent, failed, received,
 //! lost, last receipt, SLA, latency histogram).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
@@ -74,6 +75,73 @@ pub struct KafkaMetrics {
     pub lag_unread: Family<ClusterLabels, Gauge>,
     /// `clusterlink_kafka_measurements_total`.
     pub cycles: Family<ClusterLabels, Counter>,
+    /// Each connection's state and last error, as the status page shows them (not exported).
+    pub connections: ConnectionBoard,
+}
+
+/// What the status page shows of one Kafka connection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionStatus {
+    /// Its `clusterlink_kafka_up` (`None`: not measured yet).
+    pub up: Option<bool>,
+    /// Its last failure, `reason: what failed: error`, even if it recovered since.
+    pub last_error: Option<String>,
+    /// When that failure happened (Unix ms).
+    pub last_error_ms: Option<i64>,
+}
+
+/// Every Kafka connection's [`ConnectionStatus`], by (`kafka_cluster`, role, connection).
+/// Written beside `clusterlink_kafka_up` and `clusterlink_kafka_errors_total`; read by the
+/// status page. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionBoard(Arc<RwLock<BTreeMap<ConnectionKey, ConnectionStatus>>>);
+
+/// (`kafka_cluster`, role, connection).
+type ConnectionKey = (String, Role, String);
+
+impl ConnectionBoard {
+    fn update(&self, labels: &KafkaConnectionLabels, f: impl FnOnce(&mut ConnectionStatus)) {
+        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let key = (
+            labels.kafka_cluster.clone(),
+            labels.role,
+            labels.connection.clone(),
+        );
+        f(board.entry(key).or_default());
+    }
+
+    /// Records whether the connection's last measurement succeeded.
+    pub fn set_up(&self, labels: &KafkaConnectionLabels, up: bool) {
+        self.update(labels, |s| s.up = Some(up));
+    }
+
+    /// Records a failure of the connection at `at_ms` (Unix ms).
+    pub fn set_error(&self, labels: &KafkaConnectionLabels, error: String, at_ms: i64) {
+        self.update(labels, |s| {
+            s.last_error = Some(error);
+            s.last_error_ms = Some(at_ms);
+        });
+    }
+
+    /// Forgets the connection (its measurer stopped).
+    pub fn remove(&self, labels: &KafkaConnectionLabels) {
+        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        board.remove(&(
+            labels.kafka_cluster.clone(),
+            labels.role,
+            labels.connection.clone(),
+        ));
+    }
+
+    /// The connections of `kafka_cluster`: the destination first, then the sources by name.
+    pub fn of(&self, kafka_cluster: &str) -> Vec<(Role, String, ConnectionStatus)> {
+        let board = self.0.read().unwrap_or_else(|e| e.into_inner());
+        board
+            .iter()
+            .filter(|((c, _, _), _)| c == kafka_cluster)
+            .map(|((_, role, name), s)| (*role, name.clone(), s.clone()))
+            .collect()
+    }
 }
 
 impl KafkaMetrics {

@@ -6,7 +6,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::snapshot::{
     CategoryCount, Fetched, Link, LinkConfigs, LinkError, LinkState, MirrorState, MirrorTopic,
-    PartitionLag, Reported, StateCategory, Task, TaskState,
+    PartitionLag, Reported, StateCategory, Task, TaskError, TaskState, MAX_TASK_ERRORS,
+    MAX_TASK_ERROR_MESSAGE,
 };
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -113,8 +114,7 @@ pub(super) struct TaskData {
 pub(super) struct TaskErrorData {
     #[serde(default)]
     pub(super) error_code: Option<String>,
-    /// Parsed (leniently) but not exported.
-    #[allow(dead_code)]
+    /// Shown on the status page, not exported as a label.
     #[serde(default)]
     pub(super) error_message: Option<String>,
 }
@@ -207,17 +207,40 @@ impl LinkData {
 
 impl TaskData {
     fn into_task(self) -> Task {
-        let errors = self
+        let errors: Vec<TaskErrorData> = self
             .errors
-            .iter()
+            .into_iter()
             .filter(|e| e.error_code.as_deref().is_some_and(|c| c != "NO_ERROR"))
-            .count();
+            .collect();
+        let error_details = errors
+            .iter()
+            .take(MAX_TASK_ERRORS)
+            .map(|e| TaskError {
+                code: e.error_code.clone().unwrap_or_default(),
+                message: e
+                    .error_message
+                    .as_deref()
+                    .filter(|m| !m.is_empty())
+                    .map(cut_message),
+            })
+            .collect();
         Task {
             state: Reported::parse_or(self.state.as_deref(), TaskState::Unknown),
             name: self.task_name,
-            errors: u64::try_from(errors).unwrap_or(u64::MAX),
+            errors: u64::try_from(errors.len()).unwrap_or(u64::MAX),
+            error_details,
         }
     }
+}
+
+/// `message` cut to [`MAX_TASK_ERROR_MESSAGE`] characters (the last one `…` when cut).
+fn cut_message(message: &str) -> String {
+    if message.chars().count() <= MAX_TASK_ERROR_MESSAGE {
+        return message.to_owned();
+    }
+    let mut cut: String = message.chars().take(MAX_TASK_ERROR_MESSAGE - 1).collect();
+    cut.push('…');
+    cut
 }
 
 impl MirrorData {
@@ -322,6 +345,13 @@ mod tests {
             link.tasks[0].errors, 1,
             "only codes other than NO_ERROR count"
         );
+        assert_eq!(
+            link.tasks[0].error_details,
+            vec![TaskError {
+                code: "MISCONFIGURATION_ERROR".into(),
+                message: None
+            }]
+        );
         let counts = link.category_counts.unwrap();
         assert_eq!(counts[0].category, Reported::Other(String::new()));
         assert_eq!(counts[0].count, 0, "a negative count is 0");
@@ -372,5 +402,34 @@ mod tests {
         assert_eq!(c.link_mode.as_deref(), Some("DESTINATION"));
         assert_eq!(c.connection_mode, None);
         assert_eq!(c.destination_group_prefix(), "");
+    }
+
+    #[test]
+    fn task_errors_keep_code_and_message_bounded() {
+        let long = "x".repeat(MAX_TASK_ERROR_MESSAGE + 10);
+        let many: Vec<String> = (0..MAX_TASK_ERRORS + 3)
+            .map(|i| format!(r#"{{"error_code":"E{i}","error_message":"{long}"}}"#))
+            .collect();
+        let task: TaskData = serde_json::from_str(&format!(
+            r#"{{"task_name":"AclSync","state":"IN_ERROR","errors":[
+                {{"error_code":"MISCONFIGURATION_ERROR","error_message":"ACL <denied>"}},
+                {{"error_code":"NO_ERROR","error_message":"fine"}},
+                {{"error_code":"X","error_message":""}},{}]}}"#,
+            many.join(",")
+        ))
+        .unwrap();
+        let task = task.into_task();
+        assert_eq!(task.errors, (MAX_TASK_ERRORS + 5) as u64, "all counted");
+        assert_eq!(task.error_details.len(), MAX_TASK_ERRORS, "details bounded");
+        assert_eq!(task.error_details[0].code, "MISCONFIGURATION_ERROR");
+        assert_eq!(
+            task.error_details[0].message.as_deref(),
+            Some("ACL <denied>")
+        );
+        assert_eq!(task.error_details[1].code, "X");
+        assert_eq!(task.error_details[1].message, None, "empty message: none");
+        let cut = task.error_details[2].message.as_deref().unwrap();
+        assert_eq!(cut.chars().count(), MAX_TASK_ERROR_MESSAGE);
+        assert!(cut.ends_with('…'), "{cut}");
     }
 }

@@ -271,3 +271,85 @@ fn metrics_follow_the_assignment_and_forget_removed_clusters() {
         "{text}"
     );
 }
+
+#[test]
+fn describe_warns_when_this_shard_gets_no_cluster() {
+    let names: Vec<String> = vec!["only".to_owned()];
+    let mine = shard_of("only", n(3));
+    let idle = (0..3).find(|&o| o != mine).expect("two other shards");
+    let text = describe(&names, n(3), Some(idle));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("shard {idle} of 3: 0 of 1 cluster(s) assigned")
+    );
+    assert_eq!(lines[1], idle_warning(idle, n(3)));
+    assert!(lines[1].starts_with("warning: "), "{text}");
+    let text = describe(&names, n(3), Some(mine));
+    assert!(!text.contains("warning"), "{text}");
+    let text = describe(&[], n(1), Some(0));
+    assert!(
+        !text.contains("warning"),
+        "one shard is not sharded: {text}"
+    );
+}
+
+#[test]
+fn counts_are_the_last_recorded() {
+    let m = ShardMetrics::default();
+    let names: Vec<String> = ["a", "b", "c", "d", "e"].map(str::to_owned).to_vec();
+    let sharding = Sharding::new(1, n(2)).unwrap();
+    m.record(&sharding, &names);
+    let mine = names.iter().filter(|c| sharding.owns(c)).count() as u64;
+    assert_eq!(m.counts(), (mine, 5));
+    m.record(&sharding, &names[..1]);
+    assert_eq!(m.counts(), (u64::from(sharding.owns("a")), 1));
+}
+
+/// A log sink for one test: what a `tracing` subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`warn_if_idle`] logs for `sharding` and `clusters`.
+fn idle_log(sharding: &Sharding, clusters: &[String]) -> String {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || warn_if_idle(sharding, clusters));
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    text
+}
+
+#[test]
+fn a_shard_without_clusters_logs_a_warning() {
+    let names: Vec<String> = vec!["only".to_owned()];
+    let mine = shard_of("only", n(3));
+    let idle = (0..3).find(|&o| o != mine).expect("two other shards");
+    let log = idle_log(&Sharding::new(idle, n(3)).unwrap(), &names);
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "shard {idle} of 3 is assigned no configured cluster"
+        )),
+        "{log}"
+    );
+    assert_eq!(idle_log(&Sharding::new(mine, n(3)).unwrap(), &names), "");
+    assert_eq!(
+        idle_log(&Sharding::default(), &[]),
+        "",
+        "one shard: no warning"
+    );
+}

@@ -90,6 +90,24 @@ pub struct Task {
     pub state: Reported<TaskState>,
     /// Errors the task reports with an `error_code` other than `NO_ERROR`.
     pub errors: u64,
+    /// Those errors' codes and messages, in the order listed (at most
+    /// [`MAX_TASK_ERRORS`] of them; `errors` counts them all).
+    pub error_details: Vec<TaskError>,
+}
+
+/// The most task errors a [`Task`] keeps the code and message of.
+pub const MAX_TASK_ERRORS: usize = 16;
+/// The longest task error message kept (characters; longer ones are cut, ending in `…`).
+pub const MAX_TASK_ERROR_MESSAGE: usize = 1024;
+
+/// One error of a link task (`LinkTaskError`) with an `error_code` other than `NO_ERROR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskError {
+    /// `error_code` (never `NO_ERROR`; possibly empty).
+    pub code: String,
+    /// `error_message`; `None` when missing or empty; at most [`MAX_TASK_ERROR_MESSAGE`]
+    /// characters.
+    pub message: Option<String>,
 }
 
 /// One item of a link's `category_counts`.

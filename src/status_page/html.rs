@@ -202,8 +202,14 @@ fn summary(view: &StatusView) -> String {
         .iter()
         .map(|l| l.mirrors.iter().filter(|m| m.problem).count())
         .sum();
+    let shard = view.shard.map_or(String::new(), |s| {
+        format!(
+            "shard {} of {} · {} of {} configured clusters · ",
+            s.ordinal, s.total_shards, s.assigned_clusters, s.configured_clusters
+        )
+    });
     format!(
-        "{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
+        "{shard}{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
          {mirrors} mirror topic(s), {bad_mirrors} not ACTIVE · generated at {}",
         links.len(),
         unix_time(view.generated_at_seconds)
@@ -301,7 +307,9 @@ fn cell(out: &mut String, class: &str, text: &str) {
 fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
     out.push_str("<tr class=\"c\"");
     let _ = write!(out, " data-c=\"{ci}\"");
-    filter_attr(out, &[c.name.as_str(), c.health.as_str()]);
+    let kafka_down = c.kafka_connections.iter().any(|k| k.health == Health::Down);
+    let kafka = if kafka_down { "kafka down" } else { "" };
+    filter_attr(out, &[c.name.as_str(), c.health.as_str(), kafka]);
     name_attr(out, &c.name);
     // "cluster " comes from the style sheet: the cell holds the name only.
     out.push_str("><td>");
@@ -341,7 +349,34 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         escape_into(out, e);
         out.push_str("</span>");
     }
+    kafka_connections(out, c);
     out.push_str("</td></tr>\n");
+}
+
+/// ` · Kafka: destination NAME UP · source NAME DOWN (last error 5s ago: …)`: each Kafka
+/// connection of the cluster, a down one in red.
+fn kafka_connections(out: &mut String, c: &ClusterView) {
+    for (i, k) in c.kafka_connections.iter().enumerate() {
+        out.push_str(if i == 0 { " · Kafka: " } else { " · " });
+        let down = k.health == Health::Down;
+        out.push_str(if down {
+            "<span class=\"err kafka\">"
+        } else {
+            "<span class=\"kafka\">"
+        });
+        escape_into(out, &format!("{} {} ", k.role, k.name));
+        out.push_str(&k.health.as_str().to_uppercase());
+        if let Some(e) = &k.last_error {
+            out.push_str(" (last error");
+            if let Some(a) = k.last_error_age_seconds {
+                let _ = write!(out, " {} ago", duration(a));
+            }
+            out.push_str(": ");
+            escape_into(out, e);
+            out.push(')');
+        }
+        out.push_str("</span>");
+    }
 }
 
 fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView) {
@@ -352,8 +387,10 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     escape_into(out, &l.name);
     let _ = write!(
         out,
-        " <span class=\"muted\">({} mirror topics, {} not ACTIVE)</span></td>",
-        l.mirror_topics, l.mirror_topics_not_active
+        " <span class=\"muted\">({} mirror topic{}, {} not ACTIVE)</span></td>",
+        l.mirror_topics,
+        if l.mirror_topics == 1 { "" } else { "s" },
+        l.mirror_topics_not_active
     );
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
@@ -375,7 +412,7 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         (None, "NO_ERROR") => String::new(),
         (None, e) => e.to_owned(),
     };
-    cell(out, "err", &error);
+    errors_cell(out, &error, l);
     out.push_str("<td></td>");
     let probe = l
         .probe_latency_seconds
@@ -385,6 +422,34 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         });
     cell(out, "num", &opt(probe));
     out.push_str("</tr>\n");
+}
+
+/// The link's Errors cell: its link error, then a line per error of each task in error
+/// (`TaskName: ERROR_CODE — message`; `TaskName: STATE` when it lists none).
+fn errors_cell(out: &mut String, link_error: &str, l: &LinkView) {
+    let mut lines: Vec<String> = Vec::new();
+    if !link_error.is_empty() {
+        lines.push(link_error.to_owned());
+    }
+    for t in l.tasks.iter().filter(|t| t.in_error()) {
+        if t.errors.is_empty() {
+            lines.push(format!("{}: {}", t.name, t.state));
+        }
+        for e in &t.errors {
+            lines.push(match &e.message {
+                Some(m) => format!("{}: {} — {m}", t.name, e.code),
+                None => format!("{}: {}", t.name, e.code),
+            });
+        }
+    }
+    out.push_str("<td class=\"err\">");
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        escape_into(out, line);
+    }
+    out.push_str("</td>");
 }
 
 fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str, m: &MirrorView) {

@@ -2,7 +2,8 @@
 //! opens first. This module owns the view model ([`StatusView`]: every cluster, its links
 //! and each link's mirror topics, problems first), built from what `/metrics` is rendered
 //! from and nothing else — the latest snapshots the workers published
-//! ([`crate::render::Exposition::latest`]), the [`crate::status::StatusBoard`] and the probes' last latency —
+//! ([`crate::render::Exposition::latest`]), the [`crate::status::StatusBoard`], the probes' last latency,
+//! the Kafka connections' state and last error ([`ConnectionBoard`]) and the shard —
 //! so a request never calls upstream nor scrapes the exporter; and its renderings: HTML
 //! ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
 //! `http` only routes to it.
@@ -14,11 +15,12 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::kafka::metrics::ProbeLabels;
+use crate::kafka::metrics::{ConnectionBoard, ProbeLabels};
 use crate::kafka::ProbeMetrics;
 use crate::render::Latest;
+use crate::shard::{ShardMetrics, Sharding};
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Link, LinkError, LinkState, MirrorState};
-use crate::snapshot::{MirrorTopic, TaskState};
+use crate::snapshot::{MirrorTopic, Task, TaskState};
 use crate::status::ClusterStatus;
 use crate::util::unix_ms_at;
 
@@ -31,10 +33,57 @@ pub const JSON_PATH: &str = "/status.json";
 pub struct StatusView {
     /// When the view was built (Unix seconds).
     pub generated_at_seconds: f64,
+    /// This process's shard (`null`: not sharded, `--total-shards` 1).
+    pub shard: Option<ShardView>,
     /// Every cluster: down ones first, then starting ones, then those with a link not
-    /// ACTIVE, with a link or task error, with a mirror topic not ACTIVE, then healthy ones;
-    /// by name within each group.
+    /// ACTIVE, with a Kafka connection down, with a link or task error, with a mirror topic
+    /// not ACTIVE, then healthy ones; by name within each group.
     pub clusters: Vec<ClusterView>,
+}
+
+/// Which clusters this process collects when it runs as one shard of several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShardView {
+    /// This shard's ordinal (`--shard`), `0..total_shards`.
+    pub ordinal: u32,
+    /// `--total-shards`.
+    pub total_shards: u32,
+    /// Clusters of the configuration this shard collects.
+    pub assigned_clusters: u64,
+    /// Clusters in the configuration, every shard's.
+    pub configured_clusters: u64,
+}
+
+impl ShardView {
+    /// The view of `sharding` with the counts `metrics` last recorded; `None` when not
+    /// sharded (`--total-shards` 1).
+    pub fn of(sharding: &Sharding, metrics: &ShardMetrics) -> Option<Self> {
+        let total_shards = sharding.total().get();
+        let (assigned_clusters, configured_clusters) = metrics.counts();
+        (total_shards > 1).then_some(Self {
+            ordinal: sharding.ordinal(),
+            total_shards,
+            assigned_clusters,
+            configured_clusters,
+        })
+    }
+}
+
+/// One Kafka connection of a cluster's measurements (its `kafka` section, or a source
+/// cluster of `source_clusters`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KafkaConnectionView {
+    /// `destination` or `source`.
+    pub role: String,
+    /// The connection's name: the cluster's own for the destination, the source cluster's
+    /// name in `source_clusters` for a source.
+    pub name: String,
+    /// `up`, `down` (`clusterlink_kafka_up` 1 or 0) or `starting` (not measured yet).
+    pub health: Health,
+    /// Its last failure (`reason: what failed: error`), even if it recovered since.
+    pub last_error: Option<String>,
+    /// Time since that failure.
+    pub last_error_age_seconds: Option<f64>,
 }
 
 /// Whether a cluster's collection works, as `/-/ready` sees it.
@@ -67,7 +116,7 @@ pub struct ClusterView {
     pub name: String,
     /// Whether its collection works.
     pub health: Health,
-    /// Down, starting, or a link or mirror topic of it is a problem.
+    /// Down, starting, a Kafka connection down, or a link or mirror topic of it is a problem.
     pub problem: bool,
     /// REST collection cycles finished, successful or not.
     pub collection_cycles: u64,
@@ -81,6 +130,9 @@ pub struct ClusterView {
     pub last_error: Option<String>,
     /// Time since that failure.
     pub last_error_age_seconds: Option<f64>,
+    /// Its Kafka connections, the destination first then the sources by name (empty: no
+    /// `kafka` section, or not measured yet).
+    pub kafka_connections: Vec<KafkaConnectionView>,
     /// Its links: not ACTIVE first, then ACTIVE with a link error or a task in error, then
     /// with a mirror topic not ACTIVE, then healthy; by name within each group.
     pub links: Vec<LinkView>,
@@ -106,6 +158,8 @@ pub struct LinkView {
     pub tasks_in_error: u64,
     /// Errors the tasks report.
     pub task_errors: u64,
+    /// Its tasks, in the order the API listed them.
+    pub tasks: Vec<TaskView>,
     /// Mirror topics of the link.
     pub mirror_topics: u64,
     /// Those not ACTIVE.
@@ -120,6 +174,34 @@ pub struct LinkView {
     pub probe_last_received_age_seconds: Option<f64>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub mirrors: Vec<MirrorView>,
+}
+
+/// One task of a link (`tasks[]` of the REST API's link).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskView {
+    /// `task_name`.
+    pub name: String,
+    /// `state` (`ACTIVE`, `IN_ERROR`, `NOT_CONFIGURED`, … or as reported).
+    pub state: String,
+    /// Its errors with an `error_code` other than `NO_ERROR` (at most
+    /// [`crate::snapshot::MAX_TASK_ERRORS`]).
+    pub errors: Vec<TaskErrorView>,
+}
+
+impl TaskView {
+    /// In state `IN_ERROR`, or reporting an error.
+    pub fn in_error(&self) -> bool {
+        self.state == TaskState::InError.as_str() || !self.errors.is_empty()
+    }
+}
+
+/// One error of a task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskErrorView {
+    /// `error_code`.
+    pub code: String,
+    /// `error_message` (`null`: none).
+    pub message: Option<String>,
 }
 
 /// One mirror topic.
@@ -159,6 +241,10 @@ pub struct Inputs<'a> {
     pub latest: &'a BTreeMap<String, Latest>,
     /// The probes' metrics (last latency per probed link); `None`: no probe shown.
     pub probes: Option<&'a ProbeMetrics>,
+    /// The Kafka connections' state and last error; `None`: none shown.
+    pub kafka: Option<&'a ConnectionBoard>,
+    /// This process's shard (`None`: not sharded).
+    pub shard: Option<ShardView>,
     /// Now (Unix ms).
     pub now_ms: i64,
 }
@@ -180,6 +266,7 @@ impl StatusView {
         });
         Self {
             generated_at_seconds: inputs.now_ms as f64 / 1000.0,
+            shard: inputs.shard,
             clusters,
         }
     }
@@ -215,18 +302,45 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
         None => Vec::new(),
     };
     let links = apply_since(links, latest, now);
+    let kafka_connections = kafka_connections(name, inputs);
+    let kafka_down = kafka_connections.iter().any(|k| k.health == Health::Down);
     ClusterView {
         name: name.to_owned(),
         health,
-        problem: health != Health::Up || links.iter().any(|l| l.problem || mirror_problem(l)),
+        problem: health != Health::Up
+            || kafka_down
+            || links.iter().any(|l| l.problem || mirror_problem(l)),
         collection_cycles: status.cycles,
         last_success_age_seconds: system_age(now, status.last_success),
         data_age_seconds: rest.map(|(_, at)| age(now, *at)),
         kafka_data_age_seconds: kafka.map(|(_, at)| age(now, *at)),
         last_error: status.last_error.clone(),
         last_error_age_seconds: system_age(now, status.last_error_at),
+        kafka_connections,
         links,
     }
+}
+
+/// The cluster's Kafka connections from the measurers' board.
+fn kafka_connections(cluster: &str, inputs: &Inputs<'_>) -> Vec<KafkaConnectionView> {
+    let Some(board) = inputs.kafka else {
+        return Vec::new();
+    };
+    board
+        .of(cluster)
+        .into_iter()
+        .map(|(role, name, s)| KafkaConnectionView {
+            role: role.as_str().to_owned(),
+            name,
+            health: match s.up {
+                Some(true) => Health::Up,
+                Some(false) => Health::Down,
+                None => Health::Starting,
+            },
+            last_error: s.last_error,
+            last_error_age_seconds: s.last_error_ms.map(|t| age(inputs.now_ms, t)),
+        })
+        .collect()
 }
 
 fn apply_since(mut links: Vec<LinkView>, latest: Option<&Latest>, now: i64) -> Vec<LinkView> {
@@ -243,13 +357,20 @@ fn mirror_problem(link: &LinkView) -> bool {
     link.mirrors.iter().any(|m| m.problem)
 }
 
-/// 0: down, 1: starting, then 2 + the rank of its first link ([`link_rank`]): a link not
-/// ACTIVE (2), a link error or task in error (3), a mirror topic not ACTIVE (4), healthy (5).
+/// 0: down, 1: starting, 2: a link not ACTIVE, 3: a Kafka connection down (the
+/// measurements are blind, mirroring may be fine), then 3 + the rank of its first link
+/// ([`link_rank`]): a link error or task in error (4), a mirror topic not ACTIVE (5),
+/// healthy (6).
 fn cluster_rank(c: &ClusterView) -> u8 {
+    let kafka_down = c.kafka_connections.iter().any(|k| k.health == Health::Down);
     match c.health {
         Health::Down => 0,
         Health::Starting => 1,
-        Health::Up => 2 + c.links.iter().map(link_rank).min().unwrap_or(3),
+        Health::Up => match c.links.iter().map(link_rank).min().unwrap_or(3) {
+            0 => 2,
+            _ if kafka_down => 3,
+            link => 3 + link,
+        },
     }
 }
 
@@ -349,6 +470,7 @@ fn link_view(
         error_message: link.error_message.clone().filter(|m| !m.is_empty()),
         tasks_in_error,
         task_errors,
+        tasks: link.tasks.iter().map(task_view).collect(),
         mirror_topics: mirrors.len() as u64,
         mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
         lag_messages,
@@ -356,6 +478,21 @@ fn link_view(
         probe_latency_seconds,
         probe_last_received_age_seconds,
         mirrors,
+    }
+}
+
+fn task_view(t: &Task) -> TaskView {
+    TaskView {
+        name: t.name.clone(),
+        state: t.state.as_str().to_owned(),
+        errors: t
+            .error_details
+            .iter()
+            .map(|e| TaskErrorView {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
     }
 }
 

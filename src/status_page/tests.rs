@@ -7,7 +7,7 @@ use super::*;
 use crate::render::Exposition;
 use crate::snapshot::{
     Fetched, KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, PartitionLag,
-    Publish, Reported, Task,
+    Publish, Reported, Task, TaskError,
 };
 
 const NOW_MS: i64 = 1_700_000_100_000;
@@ -65,6 +65,8 @@ fn view(board: &BTreeMap<String, ClusterStatus>, latest: &BTreeMap<String, Lates
         board,
         latest,
         probes: None,
+        kafka: None,
+        shard: None,
         now_ms: NOW_MS,
     })
 }
@@ -91,6 +93,7 @@ fn three_clusters() -> StatusView {
                     name: "ConsumerOffsetSync".into(),
                     state: Reported::Known(TaskState::InError),
                     errors: 1,
+                    ..Task::default()
                 }],
                 ..link("aa-task-error", LinkState::Active)
             },
@@ -166,11 +169,13 @@ fn values_are_summed_and_aged() {
             name: "MirrorTopicTask".into(),
             state: Reported::Known(TaskState::InError),
             errors: 2,
+            ..Task::default()
         },
         Task {
             name: "AclSync".into(),
             state: Reported::Known(TaskState::Active),
             errors: 0,
+            ..Task::default()
         },
     ];
     let rest = ClusterSnapshot {
@@ -336,7 +341,7 @@ fn the_json_form_has_the_documented_fields() {
         k.sort();
         k
     };
-    assert_eq!(keys(&json), ["clusters", "generated_at_seconds"]);
+    assert_eq!(keys(&json), ["clusters", "generated_at_seconds", "shard"]);
     let c = &json["clusters"][1];
     assert_eq!(
         keys(c),
@@ -344,6 +349,7 @@ fn the_json_form_has_the_documented_fields() {
             "collection_cycles",
             "data_age_seconds",
             "health",
+            "kafka_connections",
             "kafka_data_age_seconds",
             "last_error",
             "last_error_age_seconds",
@@ -372,6 +378,7 @@ fn the_json_form_has_the_documented_fields() {
             "state",
             "state_age_seconds",
             "task_errors",
+            "tasks",
             "tasks_in_error"
         ]
     );
@@ -469,6 +476,8 @@ fn a_probed_link_shows_its_last_latency_and_its_age() {
         board: &board,
         latest: &snapshots,
         probes: Some(&probes),
+        kafka: None,
+        shard: None,
         now_ms: NOW_MS,
     });
     let links = &v.clusters[0].links;
@@ -490,6 +499,7 @@ fn a_cluster_with_a_link_not_active_comes_before_one_with_only_a_task_in_error()
         name: "t".into(),
         state: Reported::Known(TaskState::InError),
         errors: 0,
+        ..Task::default()
     }];
     let snapshot = |l: Link| ClusterSnapshot {
         links: vec![l],
@@ -503,4 +513,225 @@ fn a_cluster_with_a_link_not_active_comes_before_one_with_only_a_task_in_error()
     let v = view(&board, &snapshots);
     let order: Vec<&str> = v.clusters.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(order, ["b", "a"]);
+}
+
+#[test]
+fn each_task_error_is_shown_escaped_and_in_the_json() {
+    let hostile = "<b>denied</b> & 'x'";
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut l = link("l", LinkState::Active);
+    let error = |code: &str, message: Option<&str>| TaskError {
+        code: code.into(),
+        message: message.map(Into::into),
+    };
+    l.tasks = vec![
+        Task {
+            name: "AclSync".into(),
+            state: Reported::Known(TaskState::InError),
+            errors: 2,
+            error_details: vec![
+                error("MISCONFIGURATION_ERROR", Some(hostile)),
+                error("TIMEOUT", None),
+            ],
+        },
+        Task {
+            name: "AutoCreateMirror".into(),
+            state: Reported::Known(TaskState::InError),
+            ..Task::default()
+        },
+        Task {
+            name: "ConsumerOffsetSync".into(),
+            state: Reported::Known(TaskState::Active),
+            ..Task::default()
+        },
+    ];
+    let mut snapshots = BTreeMap::new();
+    let rest = ClusterSnapshot {
+        links: vec![l],
+        ..ClusterSnapshot::default()
+    };
+    snapshots.insert("A".to_string(), latest(rest, None));
+    let v = view(&board, &snapshots);
+    let page = html::render(&v, &options());
+    let cell = between(&page, "link l ", "</tr>");
+    assert!(
+        cell.contains(
+            "<td class=\"err\">AclSync: MISCONFIGURATION_ERROR — &lt;b&gt;denied&lt;/b&gt; \
+             &amp; &#39;x&#39;<br>AclSync: TIMEOUT<br>AutoCreateMirror: IN_ERROR</td>"
+        ),
+        "{cell}"
+    );
+    assert!(!cell.contains("ConsumerOffsetSync"), "{cell}");
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let tasks = &json["clusters"][0]["links"][0]["tasks"];
+    assert_eq!(tasks.as_array().map(Vec::len), Some(3), "{tasks}");
+    assert_eq!(tasks[0]["name"], "AclSync");
+    assert_eq!(tasks[0]["state"], "IN_ERROR");
+    assert_eq!(tasks[0]["errors"][0]["code"], "MISCONFIGURATION_ERROR");
+    assert_eq!(tasks[0]["errors"][0]["message"], hostile);
+    assert_eq!(tasks[0]["errors"][1]["message"], serde_json::Value::Null);
+    assert_eq!(tasks[2]["state"], "ACTIVE");
+    assert_eq!(tasks[2]["errors"], serde_json::json!([]));
+}
+
+#[test]
+fn mirror_topic_counts_are_singular_or_plural() {
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("one", LinkState::Active),
+            link("two", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("one", "t", MirrorState::Active, &[0]),
+            mirror("two", "t1", MirrorState::Active, &[0]),
+            mirror("two", "t2", MirrorState::Active, &[0]),
+        ],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, None));
+    let page = html::render(&view(&board, &snapshots), &options());
+    assert!(page.contains("link one <span class=\"muted\">(1 mirror topic, 0 not ACTIVE)"));
+    assert!(page.contains("link two <span class=\"muted\">(2 mirror topics, 0 not ACTIVE)"));
+}
+
+#[test]
+fn a_kafka_connection_down_is_shown_and_sorted_first() {
+    use crate::kafka::metrics::{ConnectionBoard, KafkaConnectionLabels};
+    use crate::kafka::Role;
+    let mut board = BTreeMap::new();
+    for name in ["a-kafka", "b-link-error", "c-failed-link"] {
+        board.insert(name.to_string(), status(true));
+    }
+    let one_link = |l: Link| {
+        latest(
+            ClusterSnapshot {
+                links: vec![l],
+                ..ClusterSnapshot::default()
+            },
+            None,
+        )
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert(
+        "a-kafka".to_string(),
+        one_link(link("l", LinkState::Active)),
+    );
+    let mut with_error = link("l", LinkState::Active);
+    with_error.error = Reported::Known(LinkError::TimeoutError);
+    snapshots.insert("b-link-error".to_string(), one_link(with_error));
+    let failed = one_link(link("l", LinkState::Failed));
+    snapshots.insert("c-failed-link".to_string(), failed);
+    let connections = ConnectionBoard::default();
+    let labels = |connection: &str, role| KafkaConnectionLabels {
+        kafka_cluster: "a-kafka".into(),
+        connection: connection.into(),
+        role,
+    };
+    connections.set_up(&labels("a-kafka", Role::Destination), true);
+    let source = labels("<src>", Role::Source);
+    connections.set_error(&source, "connect: <refused>".into(), NOW_MS - 5000);
+    connections.set_up(&source, false);
+    let build = |kafka| {
+        StatusView::build(Inputs {
+            board: &board,
+            latest: &snapshots,
+            probes: None,
+            kafka,
+            shard: None,
+            now_ms: NOW_MS,
+        })
+    };
+    let v = build(Some(&connections));
+    let names: Vec<&str> = v.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["c-failed-link", "a-kafka", "b-link-error"],
+        "a connection down after a link not ACTIVE, before a link error"
+    );
+    let a = &v.clusters[1];
+    assert!(a.problem, "a connection down is a problem");
+    let page = html::render(&v, &options());
+    let row = between(&page, "<td>a-kafka</td>", "</tr>");
+    assert!(
+        row.contains(
+            " · Kafka: <span class=\"kafka\">destination a-kafka UP</span> · \
+             <span class=\"err kafka\">source &lt;src&gt; DOWN (last error 5s ago: \
+             connect: &lt;refused&gt;)</span>"
+        ),
+        "{row}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let k = &json["clusters"][1]["kafka_connections"];
+    assert_eq!(k[0]["role"], "destination");
+    assert_eq!(k[0]["health"], "up");
+    assert_eq!(k[1]["role"], "source");
+    assert_eq!(k[1]["name"], "<src>");
+    assert_eq!(k[1]["health"], "down");
+    assert_eq!(k[1]["last_error"], "connect: <refused>");
+    assert_eq!(k[1]["last_error_age_seconds"], 5.0);
+    // Recovered: not a problem any more, the last error stays.
+    connections.set_up(&source, true);
+    let v = build(Some(&connections));
+    assert_eq!(v.clusters[2].name, "a-kafka", "healthy last");
+    let a = &v.clusters[2];
+    assert!(!a.problem);
+    assert_eq!(
+        a.kafka_connections[1].last_error.as_deref(),
+        Some("connect: <refused>")
+    );
+    connections.remove(&source);
+    assert_eq!(
+        build(Some(&connections)).clusters[2]
+            .kafka_connections
+            .len(),
+        1
+    );
+    assert!(build(None).clusters[2].kafka_connections.is_empty());
+}
+
+#[test]
+fn a_shard_says_which_and_how_many_clusters() {
+    use crate::shard::{ShardMetrics, Sharding};
+    let metrics = ShardMetrics::default();
+    let configured: Vec<String> = ["a", "b", "c"].map(str::to_owned).to_vec();
+    let sharding = Sharding::new(1, std::num::NonZeroU32::new(2).unwrap()).unwrap();
+    metrics.record(&sharding, &configured);
+    let mine = configured.iter().filter(|c| sharding.owns(c)).count() as u64;
+    let shard = ShardView::of(&sharding, &metrics);
+    assert_eq!(
+        shard,
+        Some(ShardView {
+            ordinal: 1,
+            total_shards: 2,
+            assigned_clusters: mine,
+            configured_clusters: 3
+        })
+    );
+    assert_eq!(ShardView::of(&Sharding::default(), &metrics), None);
+    let board = BTreeMap::new();
+    let latest = BTreeMap::new();
+    let mut v = view(&board, &latest);
+    v.shard = shard;
+    let page = html::render(&v, &options());
+    let summary = between(&page, "<p id=\"summary\">", "</p>");
+    assert!(
+        summary.starts_with(&format!(
+            "shard 1 of 2 · {mine} of 3 configured clusters · "
+        )),
+        "{summary}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    assert_eq!(json["shard"]["ordinal"], 1);
+    assert_eq!(json["shard"]["total_shards"], 2);
+    assert_eq!(json["shard"]["assigned_clusters"], mine);
+    assert_eq!(json["shard"]["configured_clusters"], 3);
+    let unsharded = view(&board, &latest);
+    let page = html::render(&unsharded, &options());
+    assert!(!page.contains("shard "), "not sharded: no shard line");
+    let json: serde_json::Value = serde_json::from_str(&unsharded.to_json()).unwrap();
+    assert!(json["shard"].is_null());
 }

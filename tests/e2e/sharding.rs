@@ -20,6 +20,7 @@ use cluster_link_exporter::shard::{shard_of, Sharding};
 use serde_json::Value;
 
 use crate::common::eventually::{done_if, eventually, eventually_every};
+use crate::common::exporter::get_text;
 use crate::common::scrape::{exporter_yaml, scrape, wait_value};
 use crate::common::servers::{encode, free_port, start_prometheus_with_jobs, temp_dir, KillOnDrop};
 use crate::common::sim::{http, start};
@@ -308,6 +309,22 @@ async fn a_reload_starts_only_this_shards_clusters() {
         CLUSTERS.len()
     );
     assert!(text.contains(&configured), "no {configured} in {text}");
+    // The status page says which shard and how many clusters, as of the reload.
+    let base = format!("http://{}", exporter.address());
+    let (_, json) = get_text(&http(), &format!("{base}/status.json"))
+        .await
+        .expect("status.json");
+    let json: Value = serde_json::from_str(&json).unwrap();
+    let shard = serde_json::json!({"ordinal": 1, "total_shards": 3,
+        "assigned_clusters": mine(&CLUSTERS).len(), "configured_clusters": CLUSTERS.len()});
+    assert_eq!(json["shard"], shard, "{json}");
+    let (_, page) = get_text(&http(), &format!("{base}/")).await.expect("page");
+    let header = format!(
+        "shard 1 of 3 · {} of {} configured clusters",
+        mine(&CLUSTERS).len(),
+        CLUSTERS.len()
+    );
+    assert!(page.contains(&header), "no {header} in {page}");
 
     // Once this shard's clusters were collected, the others' REST APIs have seen nothing.
     for cluster in mine(&CLUSTERS) {
@@ -462,4 +479,26 @@ async fn check_config_prints_the_assignment() {
     ];
     want.extend(lines(Some(1)));
     assert_eq!(out.lines().collect::<Vec<_>>(), want);
+
+    // A shard that gets none of the clusters: a warning line, still exit 0.
+    let idle = (0..8u32)
+        .find(|o| names.iter().all(|n| shard_of(n, eight()) != *o))
+        .expect("5 clusters leave a shard of 8 empty");
+    let (shard, total) = (format!("--shard={idle}"), "--total-shards=8");
+    let args = ["check-config", "--config", config.as_str(), &shard, total];
+    let (code, out, err) = run(&args, &[]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("shard {idle} of 8: 0 of 5 cluster(s) assigned")
+    );
+    assert!(
+        lines[2].starts_with(&format!("warning: shard {idle} of 8 is assigned no")),
+        "{out}"
+    );
+}
+
+fn eight() -> NonZeroU32 {
+    NonZeroU32::new(8).unwrap()
 }

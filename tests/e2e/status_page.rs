@@ -210,8 +210,10 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
 
     let shown = wait_for_the_demo(&browser, &sim).await;
     filter_hides_what_does_not_match(&browser, &shown).await;
+    a_task_error_is_shown(&base, &sim).await;
 
     a_source_outage_comes_on_top(&browser, &sim).await;
+    kafka_connections_down_are_shown(&base).await;
     browser.close().await;
     exporter.shutdown().await;
 }
@@ -311,6 +313,109 @@ async fn a_source_outage_comes_on_top(browser: &Browser, sim: &Simulator) {
         },
     )
     .await;
+}
+
+/// `/status.json` as a client gets it, and the cluster named `name` in it.
+async fn status_json_cluster(base: &str, name: &str) -> Value {
+    let json: Value = reqwest::get(format!("{base}/status.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    json["clusters"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// An error injected into B's ab-link `TopicConfigsSync` task (ACTIVE there): `/status.json` lists it under the
+/// link's tasks, the page's Errors cell says `TopicConfigsSync: CODE — message` (escaped).
+async fn a_task_error_is_shown(base: &str, sim: &Simulator) {
+    sim.apply(&Action::TaskError {
+        cluster: "B".into(),
+        link: "ab-link".into(),
+        task: "TopicConfigsSync".into(),
+        error_code: "AUTHORIZATION_ERROR".into(),
+        error_message: "denied <by> ACL".into(),
+    })
+    .expect("task_error applies");
+    eventually(
+        Duration::from_secs(60),
+        "ab-link's TopicConfigsSync error in /status.json",
+        || async {
+            let b = status_json_cluster(base, "B").await;
+            let tasks = b["links"]
+                .as_array()
+                .and_then(|ls| ls.iter().find(|l| l["name"] == "ab-link"))
+                .map(|l| l["tasks"].clone())
+                .unwrap_or(Value::Null);
+            let acl = tasks
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["name"] == "TopicConfigsSync"));
+            let ok = acl.is_some_and(|t| {
+                t["state"] == "IN_ERROR"
+                    && t["errors"]
+                        == json!([{"code": "AUTHORIZATION_ERROR",
+                        "message": "denied <by> ACL"}])
+            });
+            done_if(ok, tasks)
+        },
+    )
+    .await;
+    let html = reqwest::get(format!("{base}/")).await.unwrap();
+    let html = html.text().await.unwrap();
+    let cell = "TopicConfigsSync: AUTHORIZATION_ERROR — denied &lt;by&gt; ACL";
+    assert!(html.contains(cell), "no {cell} in {html}");
+    sim.apply(&Action::ClearTaskError {
+        cluster: "B".into(),
+        link: "ab-link".into(),
+        task: "TopicConfigsSync".into(),
+    })
+    .expect("clear_task_error applies");
+}
+
+/// After `brokers_down` on A: A's own Kafka connection (destination) and B's connection to
+/// source A are down in `/status.json`, with their last error, and on the page.
+async fn kafka_connections_down_are_shown(base: &str) {
+    let down = |c: &Value, role: &str, name: &str| {
+        c["kafka_connections"].as_array().is_some_and(|ks| {
+            ks.iter().any(|k| {
+                k["role"] == role
+                    && k["name"] == name
+                    && k["health"] == "down"
+                    && k["last_error"].as_str().is_some_and(|e| !e.is_empty())
+            })
+        })
+    };
+    eventually(
+        Duration::from_secs(120),
+        "A's destination and B's source A Kafka connections down in /status.json",
+        || async {
+            let (a, b) = (
+                status_json_cluster(base, "A").await,
+                status_json_cluster(base, "B").await,
+            );
+            let ok = down(&a, "destination", "A") && down(&b, "source", "A");
+            done_if(
+                ok && a["problem"] == true,
+                (
+                    a["kafka_connections"].clone(),
+                    b["kafka_connections"].clone(),
+                ),
+            )
+        },
+    )
+    .await;
+    let html = reqwest::get(format!("{base}/")).await.unwrap();
+    let html = html.text().await.unwrap();
+    for shown in [
+        "destination A DOWN (last error",
+        "source A DOWN (last error",
+    ] {
+        assert!(html.contains(shown), "no {shown} in {html}");
+    }
 }
 
 /// Within each cluster, the links not ACTIVE come before the ACTIVE ones.
