@@ -331,7 +331,10 @@ impl Collector {
         let name = &self.config.name;
         let labels = ClusterLabels::of(name);
         let metrics = &self.outputs.metrics;
-        self.outputs.publish.publish_rest(name, Some(&snapshot));
+        let snapshot = Arc::new(snapshot);
+        self.outputs
+            .publish
+            .publish_rest(name, Some(snapshot.clone()));
         metrics.up.get_or_create(&labels).set(1);
         metrics
             .links
@@ -350,7 +353,7 @@ impl Collector {
         tracing::debug!(kafka_cluster = %name, links = snapshot.links.len(), mirrors = snapshot.mirrors.len(), elapsed_ms = elapsed.as_millis() as u64, "collection done");
         if let Some(sender) = &self.kafka {
             // The measurer thread is gone only when shutting down.
-            let _ = sender.send(Arc::new(snapshot));
+            let _ = sender.send(snapshot);
         }
     }
 

@@ -206,7 +206,7 @@ impl Measurer {
         let publish = &self.outputs.publish;
         match measured {
             Some((measured, unread)) => {
-                publish.publish_kafka(&self.cluster.name, Some(&measured));
+                publish.publish_kafka(&self.cluster.name, Some(Arc::new(measured)));
                 self.finish(started, unread, true);
             }
             None => {

@@ -175,7 +175,7 @@ impl Exposition {
 
     /// Keeps `snapshot` as `cluster`'s latest REST snapshot (`None`: withdrawn), carrying each
     /// link's state-since time over while its state stays the same.
-    fn keep_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>) {
+    fn keep_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
         let now = crate::util::unix_ms();
         let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
         let entry = map.entry(cluster.to_owned()).or_default();
@@ -190,7 +190,7 @@ impl Exposition {
                     .and_then(|_| entry.link_state_since_ms.get(&link.name).copied());
                 since.insert(link.name.clone(), was.unwrap_or(now));
             }
-            entry.rest = Some((Arc::new(snapshot.clone()), now));
+            entry.rest = Some((snapshot, now));
         }
         entry.link_state_since_ms = since;
         if entry.rest.is_none() && entry.kafka.is_none() {
@@ -199,11 +199,11 @@ impl Exposition {
     }
 
     /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
-    fn keep_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>) {
+    fn keep_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
         let now = crate::util::unix_ms();
         let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
         let entry = map.entry(cluster.to_owned()).or_default();
-        entry.kafka = measured.map(|m| (Arc::new(m.clone()), now));
+        entry.kafka = measured.map(|m| (m, now));
         if entry.rest.is_none() && entry.kafka.is_none() {
             map.remove(cluster);
         }
@@ -397,14 +397,14 @@ fn eof_chunk() -> &'static Chunk {
 }
 
 impl Publish for Exposition {
-    fn publish_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>) {
-        let rendered = snapshot.map(|s| render_rest(cluster, s));
+    fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
+        let rendered = snapshot.as_deref().map(|s| render_rest(cluster, s));
         self.set_part(cluster, Part::Rest, rendered);
         self.keep_rest(cluster, snapshot);
     }
 
-    fn publish_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>) {
-        let rendered = measured.map(|m| render_kafka(cluster, m));
+    fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
+        let rendered = measured.as_deref().map(|m| render_kafka(cluster, m));
         self.set_part(cluster, Part::Kafka, rendered);
         self.keep_kafka(cluster, measured);
     }

@@ -44,7 +44,7 @@ fn data() -> ClusterSnapshot {
 
 fn text_of(cluster: &str, snapshot: &ClusterSnapshot) -> String {
     let e = Exposition::new(Registry::default());
-    e.publish_rest(cluster, Some(snapshot));
+    e.publish_rest(cluster, Some(Arc::new(snapshot.clone())));
     e.render()
 }
 
@@ -294,8 +294,8 @@ fn category_counts_zero_on_a_new_link_absent_when_not_reported() {
 #[test]
 fn each_family_header_appears_once_and_text_ends_with_eof() {
     let e = Exposition::new(Registry::default());
-    e.publish_rest("a", Some(&data()));
-    e.publish_rest("b", Some(&data()));
+    e.publish_rest("a", Some(Arc::new(data())));
+    e.publish_rest("b", Some(Arc::new(data())));
     let text = e.render();
     assert_eq!(
         text.matches("# TYPE clusterlink_link_state gauge").count(),
@@ -330,7 +330,7 @@ fn a_retired_cluster_loses_its_own_series_and_parts_until_restored() {
     }
     let e = Exposition::new(registry);
     for c in ["gone", "kept", "q\"x"] {
-        e.publish_rest(c, Some(&data()));
+        e.publish_rest(c, Some(Arc::new(data())));
     }
     e.retire("gone");
     e.retire("q\"x");
@@ -357,15 +357,15 @@ fn exposition_with_parts() -> Exposition {
     registry.register("errors", "Errors", errors);
     register_build_info(&mut registry);
     let e = Exposition::new(registry);
-    e.publish_rest("a", Some(&data()));
-    e.publish_rest("b", Some(&data()));
+    e.publish_rest("a", Some(Arc::new(data())));
+    e.publish_rest("b", Some(Arc::new(data())));
     let mut big = data();
     let lags: Vec<Value> = (0..5000).map(|p| lag(p, p, p + 10)).collect();
     big.mirrors = vec![mirror(json!({
         "link_name": "ab", "mirror_topic_name": "big", "source_topic_name": "big",
         "num_partitions": 5000, "mirror_lags": lags, "mirror_status": "ACTIVE",
     }))];
-    e.publish_rest("c", Some(&big));
+    e.publish_rest("c", Some(Arc::new(big.clone())));
     e
 }
 

@@ -11,6 +11,8 @@
 //! Every value here was checked on the way in: no negative lag or count, empty texts kept
 //! only where the label rule (empty → `unknown`) applies to them.
 
+use std::sync::Arc;
+
 mod kafka;
 mod states;
 
@@ -214,10 +216,11 @@ pub struct Fetched {
 /// Where the workers hand their snapshots. Rendering implements it
 /// ([`crate::render::Exposition`]); the exporter wires it in.
 pub trait Publish: Send + Sync {
-    /// Swaps in `cluster`'s REST-side series from `snapshot`; `None` withdraws them.
-    fn publish_rest(&self, cluster: &str, snapshot: Option<&ClusterSnapshot>);
+    /// Swaps in `cluster`'s REST-side series from `snapshot`; `None` withdraws them. Shared,
+    /// not copied: the exposition keeps it for the status page.
+    fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>);
     /// Swaps in `cluster`'s Kafka-side series from `measured`; `None` withdraws them.
-    fn publish_kafka(&self, cluster: &str, measured: Option<&KafkaSnapshot>);
+    fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>);
 }
 
 /// Publishes nowhere: for a worker run on its own (tests, tools).
@@ -225,6 +228,6 @@ pub trait Publish: Send + Sync {
 pub struct Discard;
 
 impl Publish for Discard {
-    fn publish_rest(&self, _: &str, _: Option<&ClusterSnapshot>) {}
-    fn publish_kafka(&self, _: &str, _: Option<&KafkaSnapshot>) {}
+    fn publish_rest(&self, _: &str, _: Option<Arc<ClusterSnapshot>>) {}
+    fn publish_kafka(&self, _: &str, _: Option<Arc<KafkaSnapshot>>) {}
 }

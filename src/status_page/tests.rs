@@ -408,25 +408,25 @@ fn the_exposition_keeps_the_published_snapshots_and_link_state_times() {
         mirrors: vec![],
         partition_metrics: false,
     };
-    exposition.publish_rest("A", Some(&snapshot(LinkState::Active)));
+    exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Active))));
     let first = exposition.latest();
     let since = first["A"].link_state_since_ms["ab"];
     std::thread::sleep(Duration::from_millis(5));
-    exposition.publish_rest("A", Some(&snapshot(LinkState::Active)));
+    exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Active))));
     assert_eq!(
         exposition.latest()["A"].link_state_since_ms["ab"],
         since,
         "same state"
     );
     std::thread::sleep(Duration::from_millis(5));
-    exposition.publish_rest("A", Some(&snapshot(LinkState::Unavailable)));
+    exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Unavailable))));
     let changed = exposition.latest();
     assert!(
         changed["A"].link_state_since_ms["ab"] > since,
         "a new state starts now"
     );
     assert!(changed["A"].kafka.is_none());
-    exposition.publish_kafka("A", Some(&KafkaSnapshot::default()));
+    exposition.publish_kafka("A", Some(Arc::new(KafkaSnapshot::default())));
     assert!(exposition.latest()["A"].kafka.is_some());
     exposition.publish_rest("A", None);
     assert!(

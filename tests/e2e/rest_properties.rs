@@ -330,7 +330,7 @@ fn check_rendered(data: &ClusterSnapshot) -> Result<(), TestCaseError> {
     let mut data = data.clone();
     data.partition_metrics = true;
     let exposition = Telemetry::new(&["dr".to_owned()]).exposition;
-    exposition.publish_rest("dr", Some(&data));
+    exposition.publish_rest("dr", Some(Arc::new(data.clone())));
     let text = exposition.render();
     let checked = |l: &&str| {
         l.starts_with("clusterlink_mirror_topic_partitions{")
