@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::deploy::{repo, run, venv_tool, Ran};
+use crate::common::deploy::{altered_copy, repo, run, venv_tool, Ran};
 use crate::common::servers::{binary, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
@@ -86,11 +86,14 @@ fn compose_file_follows_the_vendored_compose_spec_schema() {
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     // A misspelt key is refused: the check can fail.
     let dir = temp_dir("compose-schema");
-    let text = std::fs::read_to_string(compose_file()).unwrap();
-    let bad = text.replacen("    restart: \"no\"", "    restart_policy: \"no\"", 1);
-    assert_ne!(bad, text);
-    std::fs::write(dir.join("compose.yaml"), bad).unwrap();
-    let ran = check(&dir.join("compose.yaml"));
+    let bad = altered_copy(
+        &compose_file(),
+        &dir,
+        "compose.yaml",
+        "    restart: \"no\"",
+        "    restart_policy: \"no\"",
+    );
+    let ran = check(&bad);
     assert!(
         ran.code != Some(0) && ran.stdout.contains("restart_policy"),
         "{}",

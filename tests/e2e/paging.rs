@@ -216,6 +216,25 @@ fn apply(sim: &Simulator, action: Action) {
     sim.apply(&action).expect("action applies");
 }
 
+/// Takes every broker of the source cluster A down (`up: false`) or brings them back.
+fn set_source_brokers(sim: &Simulator, up: bool) {
+    let cluster = "A".to_owned();
+    apply(
+        sim,
+        if up {
+            Action::BrokersUp {
+                cluster,
+                brokers: None,
+            }
+        } else {
+            Action::BrokersDown {
+                cluster,
+                brokers: None,
+            }
+        },
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     let o = overrides();
@@ -291,13 +310,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
 
     // The source cluster goes down: its links on B turn UNAVAILABLE and page.
     let outage_at = tokio::time::Instant::now();
-    apply(
-        &sim,
-        Action::BrokersDown {
-            cluster: "A".into(),
-            brokers: None,
-        },
-    );
+    set_source_brokers(&sim, false);
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
     let unavailable_at = tokio::time::Instant::now();
     let link_down_for = duration(&o.for_by_alert["ClusterLinkDown"])
@@ -367,13 +380,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
     );
 
     // Recovery: the resolved notification reaches the pager.
-    apply(
-        &sim,
-        Action::BrokersUp {
-            cluster: "A".into(),
-            brokers: None,
-        },
-    );
+    set_source_brokers(&sim, true);
     wait_link_state(&sim, "B", "dr-link", "ACTIVE").await;
     wait_for_link_page(&webhook, 0, "dr-link", "resolved", Duration::from_secs(30)).await;
 
@@ -410,13 +417,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         },
     );
     wait_link_state(&sim, "B", "dr-link", "PAUSED").await;
-    apply(
-        &sim,
-        Action::BrokersDown {
-            cluster: "A".into(),
-            brokers: None,
-        },
-    );
+    set_source_brokers(&sim, false);
     // ab-link pages: the path works during the maintenance window.
     let (page, _) =
         wait_for_link_page(&webhook, pages_before, "ab-link", "firing", page_wait).await;
@@ -560,13 +561,7 @@ async fn ha_pair_pages_once_per_incident() {
     assert!(pages(&webhook, 0, &[]).is_empty(), "pages while healthy");
 
     // The source cluster goes down: one page per link.
-    apply(
-        &sim,
-        Action::BrokersDown {
-            cluster: "A".into(),
-            brokers: None,
-        },
-    );
+    set_source_brokers(&sim, false);
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
     let page_wait = Duration::from_secs(60);
     let (_, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
@@ -598,13 +593,7 @@ async fn ha_pair_pages_once_per_incident() {
     );
 
     // Recovery: resolved once.
-    apply(
-        &sim,
-        Action::BrokersUp {
-            cluster: "A".into(),
-            brokers: None,
-        },
-    );
+    set_source_brokers(&sim, true);
     wait_for_link_page(&webhook, 0, "dr-link", "resolved", page_wait).await;
     tokio::time::sleep(group_interval * 2 + Duration::from_secs(2)).await;
     let resolved = group_notifications(&webhook, "/pager", &dr_link, "resolved");

@@ -59,6 +59,22 @@ pub fn run(cmd: &mut Command) -> Ran {
     }
 }
 
+/// A copy of `source` named `name` in `dir` with the first `from` replaced by `to`: the
+/// broken input that shows a validator can fail. Panics when `source` has no `from` (the
+/// check would prove nothing).
+pub fn altered_copy(source: &Path, dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    assert!(
+        text.contains(from),
+        "{} no longer contains {from:?}",
+        source.display()
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
+}
+
 /// The Cargo feature the `Dockerfile` builds the image's binary with.
 pub const IMAGE_FEATURES: &str = "static-deps";
 
