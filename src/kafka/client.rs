@@ -84,7 +84,7 @@ fn set_sasl(c: &mut ClientConfig, sasl: &SaslConfig) {
 }
 
 /// Every non-empty secret value of a connection (to scrub from librdkafka's error messages).
-fn secrets(config: &KafkaConfig) -> Vec<&str> {
+pub(super) fn secrets(config: &KafkaConfig) -> Vec<&str> {
     let mut out: Vec<&str> = config.properties.values().map(|v| v.expose()).collect();
     match &config.sasl {
         Some(SaslConfig::Password { password, .. }) => out.push(password.expose()),

@@ -3,6 +3,7 @@
 //! timestamps (cached by offset) for lag in seconds.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,7 +13,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::KafkaConnectionLabels;
 use super::plan::TopicPartition;
-use super::{error_reason, Client, Connection, KafkaMetrics, StatsContext};
+use super::{Client, Connection, KafkaErrorReason, KafkaMetrics, StatsContext};
+use crate::util::Throttle;
 
 /// One Kafka connection and the clients the measurements keep open on it.
 pub(super) struct Endpoint {
@@ -23,6 +25,9 @@ pub(super) struct Endpoint {
     pub(super) groups: HashMap<String, BaseConsumer<StatsContext>>,
     /// Source record timestamps (ms) by ((topic, partition), offset).
     timestamps: HashMap<(TopicPartition, i64), i64>,
+    /// At most one warning a minute per reason: a connection that stays down fails every
+    /// cycle.
+    warnings: Mutex<HashMap<KafkaErrorReason, Throttle>>,
 }
 
 impl Endpoint {
@@ -34,6 +39,7 @@ impl Endpoint {
             reader: None,
             groups: HashMap::new(),
             timestamps: HashMap::new(),
+            warnings: Mutex::default(),
         }
     }
 
@@ -92,8 +98,11 @@ impl Endpoint {
         }
     }
 
-    /// Sets the connection's `clusterlink_kafka_up`.
+    /// Sets the connection's `clusterlink_kafka_up` (after its watermarks were read, or not).
     pub(super) fn set_up(&self, metrics: &KafkaMetrics, up: bool) {
+        if up {
+            self.conn.succeeded();
+        }
         let labels = self.labels();
         metrics.up.get_or_create(&labels).set(i64::from(up));
         metrics.connections.set_up(&labels, up);
@@ -107,23 +116,30 @@ impl Endpoint {
         }
     }
 
-    /// Counts and logs a failed request (`what` says which).
+    /// Counts, logs (at most once a minute per reason) and shows on the status page a failed
+    /// request, diagnosed (`what` says which request).
     pub(super) fn fail(&self, metrics: &KafkaMetrics, what: &str, e: &KafkaError) {
-        let reason = error_reason(e);
-        self.conn.count_error(metrics, reason);
-        metrics.connections.set_error(
-            &self.labels(),
-            format!("{reason}: {what} failed: {e}"),
-            crate::util::unix_ms(),
-        );
-        tracing::warn!(
-            kafka_cluster = %self.conn.kafka_cluster,
-            connection = %self.conn.name,
-            role = %self.conn.role,
-            reason = %reason,
-            error = %e,
-            "{what} failed"
-        );
+        let d = self.conn.diagnose(e);
+        self.conn.count_error(metrics, d.reason);
+        metrics
+            .connections
+            .set_error(&self.labels(), d.line(what), crate::util::unix_ms());
+        let held_back = {
+            let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+            warnings.entry(d.reason).or_default().check(Instant::now())
+        };
+        if let Some(held_back) = held_back {
+            tracing::warn!(
+                kafka_cluster = %self.conn.kafka_cluster,
+                connection = %self.conn.name,
+                role = %self.conn.role,
+                reason = %d.reason,
+                error = %d.detail,
+                advice = d.advice,
+                held_back,
+                "{what} failed (at most one line a minute per reason; held_back: the failures since the last line)"
+            );
+        }
     }
 
     /// Committed offsets of `group` for `partitions` (absent: no commit).

@@ -102,12 +102,12 @@ impl Measurer {
         shutdown: StopSignal,
     ) -> Option<Self> {
         let kafka = cluster.kafka.clone()?;
-        let destination = Endpoint::new(Connection {
-            kafka_cluster: cluster.name.clone(),
-            name: cluster.name.clone(),
-            role: Role::Destination,
-            config: kafka,
-        });
+        let destination = Endpoint::new(Connection::new(
+            &cluster.name,
+            &cluster.name,
+            Role::Destination,
+            kafka,
+        ));
         destination.conn.init_errors(&outputs.metrics);
         Some(Self {
             cluster,
@@ -185,12 +185,12 @@ impl Measurer {
                 .expect("source names come from the config")
                 .kafka
                 .clone();
-            let endpoint = Endpoint::new(Connection {
-                kafka_cluster: self.cluster.name.clone(),
-                name: name.to_owned(),
-                role: Role::Source,
+            let endpoint = Endpoint::new(Connection::new(
+                &self.cluster.name,
+                name,
+                Role::Source,
                 config,
-            });
+            ));
             endpoint.conn.init_errors(&self.outputs.metrics);
             self.source_endpoints.insert(name.to_owned(), endpoint);
         }

@@ -8,15 +8,17 @@
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]).
 //! - [`client`]: the librdkafka configuration built from a validated
-//!   [`KafkaConfig`], and its load-time check.
+//!   [`KafkaConfig`], and its load-time check;
+//! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]).
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
-//! runtime's workers. This module owns client construction ([`Connection`]), the client
-//! context that turns librdkafka statistics into request counters, and the mapping of
-//! librdkafka errors to the `reason` label ([`KafkaErrorReason`]).
+//! runtime's workers. This module owns client construction ([`Connection`]) and the client
+//! context that turns librdkafka statistics into request counters and records the
+//! connection-level errors a failed request is diagnosed by.
 
 pub mod client;
 mod endpoint;
+mod errors;
 pub mod measure;
 pub mod metrics;
 mod plan;
@@ -28,9 +30,10 @@ use std::sync::{Arc, Mutex};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 
+pub use errors::{error_reason, ConnectionErrors, Diagnosis, KafkaErrorReason};
 pub use metrics::{KafkaMetrics, ProbeMetrics};
 
 use crate::config::KafkaConfig;
@@ -42,48 +45,6 @@ use metrics::{KafkaErrorLabels, KafkaRequestLabels};
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
 /// to assign partitions, but these clients never join the group and never commit.
 pub const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
-
-closed_set! {
-    /// Why a Kafka-side request failed: the `reason` label of `clusterlink_kafka_errors_total`
-    /// (every value written as 0 per connection).
-    pub enum KafkaErrorReason {
-        /// A request timed out.
-        Timeout = "timeout",
-        /// No connection to the brokers.
-        Connect = "connect",
-        /// Authentication (SASL, TLS) failed.
-        Auth = "auth",
-        /// An ACL refused the request.
-        Authorization = "authorization",
-        /// The topic or partition does not exist.
-        UnknownTopic = "unknown_topic",
-        /// The broker does not support the request.
-        Unsupported = "unsupported",
-        /// Anything else.
-        Other = "other",
-    }
-}
-
-/// The `reason` of a librdkafka error.
-pub fn error_reason(e: &KafkaError) -> KafkaErrorReason {
-    use KafkaErrorReason as R;
-    use RDKafkaErrorCode as C;
-    match e.rdkafka_error_code() {
-        Some(C::OperationTimedOut | C::RequestTimedOut) => R::Timeout,
-        Some(C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException) => {
-            R::Connect
-        }
-        Some(C::Authentication | C::SaslAuthenticationFailed | C::SSL) => R::Auth,
-        Some(
-            C::TopicAuthorizationFailed
-            | C::GroupAuthorizationFailed
-            | C::ClusterAuthorizationFailed,
-        ) => R::Authorization,
-        Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => R::UnknownTopic,
-        Some(C::UnsupportedFeature | C::UnsupportedVersion) => R::Unsupported,
-        _ => R::Other,
-    }
-}
 
 closed_set! {
     /// Which side of a link a connection is (the `role` label).
@@ -143,9 +104,34 @@ pub struct Connection {
     pub role: Role,
     /// How to connect.
     pub config: KafkaConfig,
+    /// The connection-level errors its clients reported (shared by their contexts).
+    errors: ConnectionErrors,
 }
 
 impl Connection {
+    /// The connection `name` (`role`) of destination cluster `kafka_cluster`.
+    pub fn new(kafka_cluster: &str, name: &str, role: Role, config: KafkaConfig) -> Self {
+        Self {
+            kafka_cluster: kafka_cluster.to_owned(),
+            name: name.to_owned(),
+            role,
+            config,
+            errors: ConnectionErrors::default(),
+        }
+    }
+
+    /// The diagnosis of a failed request over this connection (see [`ConnectionErrors`]),
+    /// secrets of the connection removed.
+    pub fn diagnose(&self, e: &KafkaError) -> Diagnosis {
+        self.errors
+            .diagnose(e)
+            .redact(&client::secrets(&self.config))
+    }
+
+    /// A request over this connection succeeded: forget its connection-level error.
+    pub fn succeeded(&self) {
+        self.errors.clear();
+    }
     fn error_labels(&self, reason: KafkaErrorReason) -> KafkaErrorLabels {
         KafkaErrorLabels {
             kafka_cluster: self.kafka_cluster.clone(),
@@ -216,6 +202,7 @@ impl Connection {
             connection: self.name.clone(),
             client,
             seen: Arc::default(),
+            errors: self.errors.clone(),
         }
     }
 }
@@ -231,6 +218,8 @@ pub struct StatsContext {
     client: Client,
     /// Request counts by type at the last statistics, to add only the difference.
     seen: Arc<Mutex<HashMap<String, i64>>>,
+    /// Where connection-level errors are recorded for the diagnosis of failed requests.
+    errors: ConnectionErrors,
 }
 
 impl ClientContext for StatsContext {
@@ -240,6 +229,7 @@ impl ClientContext for StatsContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(%error, connection = %self.connection, "librdkafka: {reason}");
+        self.errors.record(error.rdkafka_error_code(), reason);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -279,25 +269,4 @@ impl ConsumerContext for StatsContext {}
 impl rdkafka::producer::ProducerContext for StatsContext {
     type DeliveryOpaque = ();
     fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_of_common_errors() {
-        use RDKafkaErrorCode as C;
-        for (code, reason) in [
-            (C::OperationTimedOut, "timeout"),
-            (C::AllBrokersDown, "connect"),
-            (C::SaslAuthenticationFailed, "auth"),
-            (C::GroupAuthorizationFailed, "authorization"),
-            (C::UnknownTopicOrPartition, "unknown_topic"),
-            (C::UnsupportedVersion, "unsupported"),
-            (C::InvalidMessage, "other"),
-        ] {
-            assert_eq!(error_reason(&KafkaError::MetadataFetch(code)), reason);
-        }
-    }
 }

@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::ProbeLabels;
 use super::plan::lag_seconds;
-use super::{error_reason, Client, Connection, Outputs, StatsContext};
+use super::{Client, Connection, KafkaErrorReason, Outputs, StatsContext};
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::{unix_ms, Throttle};
@@ -101,8 +101,8 @@ impl ProducerContext for ProbeProducerContext {
             }
             Err((e, _)) => {
                 p.send_failures.get_or_create(&self.labels).inc();
-                self.source
-                    .count_error(&self.outputs.metrics, error_reason(e));
+                let d = self.source.diagnose(e);
+                self.source.count_error(&self.outputs.metrics, d.reason);
                 self.outstanding
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -112,7 +112,7 @@ impl ProducerContext for ProbeProducerContext {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
                 if let Some(held_back) = log.check(Instant::now()) {
-                    tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, error = %e, held_back, "probe record not acknowledged by the source (at most one line a minute; held_back: the failures since the last line)");
+                    tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, reason = %d.reason, error = %d.detail, advice = d.advice, held_back, "probe record not acknowledged by the source (at most one line a minute; held_back: the failures since the last line)");
                 }
             }
         }
@@ -268,17 +268,28 @@ impl Probe {
     fn refresh_partitions(&mut self) {
         let topic = &self.target.config.topic;
         let timeout = self.target.source.config.request_timeout;
+        let source = &self.target.source;
         let count = match self.producer.client().fetch_metadata(Some(topic), timeout) {
-            Ok(md) => md
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none())
-                .map(|t| t.partitions().len() as i32),
+            Ok(md) => match md.topics().iter().find(|t| t.name() == topic) {
+                Some(t) => match t.error() {
+                    None => Some(t.partitions().len() as i32),
+                    Some(code) => {
+                        let e = KafkaError::MetadataFetch(code.into());
+                        let d = source.diagnose(&e);
+                        if d.reason != KafkaErrorReason::UnknownTopic {
+                            source.count_error(&self.outputs.metrics, d.reason);
+                            tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the probe topic's metadata");
+                            return;
+                        }
+                        None
+                    }
+                },
+                None => None,
+            },
             Err(e) => {
-                self.target
-                    .source
-                    .count_error(&self.outputs.metrics, error_reason(&e));
-                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, error = %e, "probe: cannot read the probe topic's metadata");
+                let d = source.diagnose(&e);
+                source.count_error(&self.outputs.metrics, d.reason);
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the probe topic's metadata");
                 return;
             }
         };
@@ -302,10 +313,11 @@ impl Probe {
         {
             Ok(t) => t,
             Err(e) => {
+                let d = self.target.destination.diagnose(&e);
                 self.target
                     .destination
-                    .count_error(&self.outputs.metrics, error_reason(&e));
-                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %mirror, error = %e, "probe: cannot read the mirror's high watermarks");
+                    .count_error(&self.outputs.metrics, d.reason);
+                tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %mirror, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the mirror's high watermarks");
                 return;
             }
         };
