@@ -256,6 +256,26 @@ pub struct KafkaTls {
     pub key_password: Option<SecretString>,
     /// Skip broker certificate verification. For tests only.
     pub insecure_skip_verify: bool,
+    /// A hash of the three files' contents when the configuration was loaded: a reload after
+    /// a certificate or key was replaced at the same path sees the connection as changed and
+    /// restarts its clients (librdkafka reads the files only when a client is created).
+    pub files_fingerprint: u64,
+}
+
+/// A hash of the contents of `files` (an unreadable file hashes as its error); 0 for none.
+fn fingerprint(files: &[&Option<PathBuf>]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if files.iter().all(|f| f.is_none()) {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files.iter().copied().flatten() {
+        match std::fs::read(f) {
+            Ok(bytes) => bytes.hash(&mut h),
+            Err(e) => e.kind().hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 /// How to reach one cluster over the Kafka protocol.
@@ -479,6 +499,7 @@ impl KafkaTls {
     /// The `tls` section at `key` (its files already checked), its key password resolved.
     fn from_raw(raw: RawKafkaTls, key: &str) -> Result<Self, ConfigError> {
         Ok(KafkaTls {
+            files_fingerprint: fingerprint(&[&raw.ca_file, &raw.cert_file, &raw.key_file]),
             key_password: raw
                 .key_password
                 .map(|p| p.resolve(&at(key, "key_password")))
@@ -545,6 +566,24 @@ mod tests {
     use super::*;
 
     const BASE: &str = "clusters: [{name: b, rest_url: 'http://x/kafka/v3', kafka: ";
+
+    #[test]
+    fn a_replaced_certificate_changes_the_connection() {
+        let dir = std::env::temp_dir().join(format!("cle-fingerprint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "first CA").unwrap();
+        let yaml = format!(
+            "{BASE}{{bootstrap_servers: 'b:9093', tls: {{ca_file: '{}'}}}}}}]",
+            ca.display()
+        );
+        let load = || Config::from_yaml(&yaml).unwrap().clusters[0].kafka.clone();
+        let first = load();
+        assert_eq!(first, load(), "same files: unchanged");
+        std::fs::write(&ca, "rotated CA").unwrap();
+        assert_ne!(first, load(), "a new CA at the same path is a change");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn err(kafka: &str) -> String {
         Config::from_yaml(&format!("{BASE}{kafka}}}]"))

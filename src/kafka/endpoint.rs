@@ -13,8 +13,26 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::KafkaConnectionLabels;
 use super::plan::TopicPartition;
-use super::{Client, Connection, KafkaErrorReason, KafkaMetrics, StatsContext};
+use super::{error_reason, Client, Connection, KafkaErrorReason, KafkaMetrics, StatsContext};
 use crate::util::Throttle;
+
+/// What to do with partitions an ACL refused: with nothing else read, the request failed
+/// (`Err`, the caller reports it); beside partitions that were read, `report` counts and logs
+/// the refusal and the rest is used.
+fn denied_partitions(
+    denied: Option<(KafkaError, String)>,
+    nothing_read: bool,
+    report: impl FnOnce(&KafkaError, &str),
+) -> Result<(), KafkaError> {
+    match denied {
+        Some((e, _)) if nothing_read => Err(e),
+        Some((e, topic)) => {
+            report(&e, &topic);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
 
 /// One Kafka connection and the clients the measurements keep open on it.
 pub(super) struct Endpoint {
@@ -78,11 +96,21 @@ impl Endpoint {
             tpl.add_partition_offset(topic, *partition, Offset::End)?;
         }
         let result = client.offsets_for_times(tpl, timeout)?;
+        let mut denied = None;
         for e in result.elements() {
-            if let (Ok(()), Offset::Offset(o)) = (e.error(), e.offset()) {
-                out.insert((e.topic().to_owned(), e.partition()), o);
+            match (e.error(), e.offset()) {
+                (Ok(()), Offset::Offset(o)) => {
+                    out.insert((e.topic().to_owned(), e.partition()), o);
+                }
+                (Err(err), _) if error_reason(&err) == KafkaErrorReason::Authorization => {
+                    denied.get_or_insert((err, e.topic().to_owned()));
+                }
+                _ => {}
             }
         }
+        denied_partitions(denied, out.is_empty(), |e, topic| {
+            self.fail(metrics, &format!("reading high watermarks of {topic:?}"), e);
+        })?;
         Ok(out)
     }
 
@@ -160,16 +188,24 @@ impl Endpoint {
             tpl.add_partition(topic, *partition);
         }
         let result = self.groups[group].committed_offsets(tpl, self.timeout())?;
-        Ok(result
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) if e.error().is_ok() => {
-                    Some(((e.topic().to_owned(), e.partition()), o))
+        let mut out = HashMap::new();
+        let mut denied = None;
+        for e in result.elements() {
+            match (e.error(), e.offset()) {
+                (Ok(()), Offset::Offset(o)) => {
+                    out.insert((e.topic().to_owned(), e.partition()), o);
                 }
-                _ => None,
-            })
-            .collect())
+                (Err(err), _) if error_reason(&err) == KafkaErrorReason::Authorization => {
+                    denied.get_or_insert((err, e.topic().to_owned()));
+                }
+                _ => {}
+            }
+        }
+        denied_partitions(denied, out.is_empty(), |e, topic| {
+            let what = format!("reading committed offsets of group {group:?} on {topic:?}");
+            self.fail(metrics, &what, e);
+        })?;
+        Ok(out)
     }
 
     /// Timestamps (ms) of the records at `offsets`, reading at most `budget` uncached ones,
