@@ -29,6 +29,8 @@ test_packages=(
   prometheus-alertmanager  # real Alertmanager and amtool: tests/e2e/paging.rs, alert_rules.rs
   chromium          # headless browser: tests/e2e/status_page.rs
   chromium-driver   # its WebDriver server (chromedriver), driven by fantoccini
+  default-jre-headless  # Java 17+ for the real Apache Kafka brokers (tests/e2e/common/kafka/)
+  maven             # fetches those brokers' jars from Maven Central (scripts/setup-kafka.sh, below)
 )
 if [ "$demo_only" = false ]; then
   packages+=("${test_packages[@]}")
@@ -80,6 +82,12 @@ if [ "$demo_only" = false ] && ! py_pins_present; then
   "$venv/bin/pip" install -q --disable-pip-version-check "${py_pins[@]}"
 fi
 # --- end of the Python validators ----------------------------------------------------------
+
+# The real Apache Kafka brokers of the tests: jars cached outside the repository (a second run
+# downloads nothing). Not for --demo.
+if [ "$demo_only" = false ]; then
+  "$(dirname "$0")/setup-kafka.sh"
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup-deps: cargo not found; install the Rust toolchain (rustup) first" >&2

@@ -6,6 +6,9 @@ pub mod deploy;
 #[path = "../../../sim/tests/e2e/common/eventually.rs"]
 pub mod eventually;
 pub mod exporter;
+/// Real Apache Kafka brokers (scripts/setup-kafka.sh): listeners, users, ACLs, records.
+#[allow(dead_code)]
+pub mod kafka;
 pub mod scrape;
 pub mod series;
 pub mod servers;
