@@ -5,7 +5,8 @@
 //! with the message librdkafka gives (wrong password or secret, a mechanism the listener does
 //! not enable, no client certificate, an untrusted CA, a certificate for another host name,
 //! OIDC tokens the broker refuses). The helpers (records, offsets, watermarks, ACL removal)
-//! work.
+//! work. A dedicated broker re-authenticates a client's connection in place, comes back with
+//! its data after a stop, and is gone once dropped.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +20,8 @@ use rdkafka::ClientConfig;
 use crate::common::kafka::oidc::{self, EXPIRED_CLIENT, UNKNOWN_KEY_CLIENT};
 use crate::common::kafka::{
     add_acl, brokers, commit_offsets, committed_offsets, create_topic, high_watermarks, produce_n,
-    remove_acl, AclOperation, Auth, Broker, Listener, PatternType, ResourceType, EXPORTER, LIMITED,
+    remove_acl, start_dedicated, AclOperation, Auth, Broker, BrokerOptions, Listener, PatternType,
+    ResourceType, CLUSTER, EXPORTER, LIMITED,
 };
 
 /// Collects the errors and warnings librdkafka reports.
@@ -242,4 +244,52 @@ fn helpers_write_records_commit_offsets_and_remove_acls() {
     acl(false);
     acl(false); // idempotent
     assert_eq!(sees_topic(&config, topic), Ok(false));
+}
+
+#[test]
+fn dedicated_broker_reauthenticates_restarts_and_is_removed() {
+    let broker = start_dedicated(BrokerOptions {
+        name: "smoke-dedicated".into(),
+        reauth_ms: Some(3000),
+        ..BrokerOptions::default()
+    });
+    let dir = broker.dir.clone();
+    create_topic(&broker, "kept", 1);
+    produce_n(&broker, "kept", 0, 3, 1_700_000_000_000, 1);
+    add_acl(
+        &broker,
+        &EXPORTER.principal(),
+        AclOperation::Describe,
+        ResourceType::Cluster,
+        CLUSTER,
+        PatternType::Literal,
+    );
+
+    // One SCRAM connection, used across re-authentications (every 3 s).
+    let errors = Errors::default();
+    let config = broker.client_config(Listener::SaslSsl, &Auth::ScramSha256(EXPORTER));
+    let producer: BaseProducer<Errors> = config.create_with_context(errors.clone()).unwrap();
+    for _ in 0..4 {
+        producer
+            .client()
+            .fetch_metadata(None, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("metadata: {e}; {:?}", errors.0.lock().unwrap()));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    producer.poll(Duration::ZERO);
+    assert_eq!(*errors.0.lock().unwrap(), Vec::<String>::new());
+
+    broker.stop();
+    assert!(!broker.is_running());
+    let down = sees_topic(
+        &broker.client_config(Listener::Plaintext, &Auth::None),
+        "kept",
+    );
+    assert!(down.is_err(), "{down:?}");
+    broker.start();
+    assert!(broker.is_running());
+    assert_eq!(high_watermarks(&broker, "kept"), vec![3]);
+
+    drop(broker);
+    assert!(!dir.exists(), "{} is left", dir.display());
 }
