@@ -196,26 +196,30 @@ pub fn start_dedicated(options: BrokerOptions) -> Broker {
 /// kafka-<version>}/libs`, the version read from `scripts/kafka/pom.xml` as
 /// `scripts/setup-kafka.sh` does. Panics if `scripts/setup-kafka.sh` has not filled it.
 pub fn kafka_libs() -> PathBuf {
+    try_kafka_libs().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_kafka_libs() -> Result<PathBuf, String> {
     let pom_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/pom.xml");
     let pom = std::fs::read_to_string(&pom_path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", pom_path.display()));
+        .map_err(|e| format!("read {}: {e}", pom_path.display()))?;
     let version = pom
         .split_once("<kafka.version>")
         .and_then(|(_, rest)| rest.split_once("</kafka.version>"))
         .map(|(v, _)| v.trim().to_owned())
-        .expect("<kafka.version> in scripts/kafka/pom.xml");
+        .ok_or("no <kafka.version> in scripts/kafka/pom.xml")?;
     let cache = match std::env::var_os("CLE_KAFKA_CACHE") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
             .join(format!(".cache/cluster-link-exporter/kafka-{version}")),
     };
     if !cache.join(".complete").is_file() || !cache.join("libs").is_dir() {
-        panic!(
+        return Err(format!(
             "Apache Kafka {version} is not in {}: run scripts/setup-kafka.sh",
             cache.display()
-        );
+        ));
     }
-    cache.join("libs")
+    Ok(cache.join("libs"))
 }
 
 fn java() -> PathBuf {
@@ -355,7 +359,7 @@ impl Process {
 
 impl Broker {
     fn try_start(options: BrokerOptions, dedicated: bool) -> Result<Broker, String> {
-        let libs = kafka_libs();
+        let libs = try_kafka_libs()?;
         let pki = pki().clone();
         let oidc = oidc::issuer();
         let dir = temp_dir(&format!("kafka-{}", options.name));
