@@ -6,8 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -33,6 +34,34 @@ fn denied_partitions(
         None => Ok(()),
     }
 }
+
+/// The error behind an "unknown topic or partition": Kafka hides a topic the principal may not
+/// `DESCRIBE`, so librdkafka cannot tell a refusal from a missing topic. The topics' metadata
+/// says which (`TOPIC_AUTHORIZATION_FAILED`); otherwise `e` stands.
+fn refusal_behind(
+    client: &BaseConsumer<StatsContext>,
+    e: &KafkaError,
+    partitions: &BTreeSet<TopicPartition>,
+    timeout: Duration,
+) -> KafkaError {
+    let topics: BTreeSet<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
+    for topic in topics.into_iter().take(MAX_TOPICS_EXPLAINED) {
+        if let Ok(md) = client.fetch_metadata(Some(topic), timeout) {
+            let refused = md.topics().iter().find_map(|t| {
+                let code = RDKafkaErrorCode::from(t.error()?);
+                let err = KafkaError::MetadataFetch(code);
+                (error_reason(&err) == KafkaErrorReason::Authorization).then_some(err)
+            });
+            if let Some(err) = refused {
+                return err;
+            }
+        }
+    }
+    e.clone()
+}
+
+/// Topics whose metadata [`refusal_behind`] reads at most (one request each).
+const MAX_TOPICS_EXPLAINED: usize = 3;
 
 /// One Kafka connection and the clients the measurements keep open on it.
 pub(super) struct Endpoint {
@@ -95,7 +124,13 @@ impl Endpoint {
             // As a timestamp, -1 (Offset::End) asks ListOffsets for the latest offset.
             tpl.add_partition_offset(topic, *partition, Offset::End)?;
         }
-        let result = client.offsets_for_times(tpl, timeout)?;
+        let result = match client.offsets_for_times(tpl, timeout) {
+            Ok(r) => r,
+            Err(e) if error_reason(&e) == KafkaErrorReason::UnknownTopic => {
+                return Err(refusal_behind(client, &e, partitions, timeout));
+            }
+            Err(e) => return Err(e),
+        };
         let mut denied = None;
         for e in result.elements() {
             match (e.error(), e.offset()) {
@@ -147,6 +182,9 @@ impl Endpoint {
     /// Counts, logs (at most once a minute per reason) and shows on the status page a failed
     /// request, diagnosed (`what` says which request).
     pub(super) fn fail(&self, metrics: &KafkaMetrics, what: &str, e: &KafkaError) {
+        if self.conn.needs_diagnosis(e) {
+            self.diagnose_connection(metrics);
+        }
         let d = self.conn.diagnose(e);
         self.conn.count_error(metrics, d.reason);
         metrics
@@ -167,6 +205,30 @@ impl Endpoint {
                 held_back,
                 "{what} failed (at most one line a minute per reason; held_back: the failures since the last line)"
             );
+        }
+    }
+
+    /// librdkafka's blocking calls swallow a client's error events, so a request that failed
+    /// without saying why is explained by a fresh client that only connects: its first error
+    /// events and log lines (wrong password, untrusted certificate, connection refused) are
+    /// recorded on the connection. Bounded by the connection's `request_timeout` plus 2 s (a
+    /// broker that never answers is named when librdkafka's socket timeout fires), at most
+    /// 12 s; the client is dropped at once.
+    fn diagnose_connection(&self, metrics: &KafkaMetrics) {
+        let mut config = self.conn.client_config(Client::Watermarks);
+        // A broker that never answers is only named in a warning ("ApiVersionRequest failed:
+        // Local: Timed out").
+        config.set_log_level(RDKafkaLogLevel::Warning);
+        let context = self.conn.stats_context(metrics, Client::Watermarks);
+        let Ok(client) = config.create_with_context::<_, BaseConsumer<StatsContext>>(context)
+        else {
+            return;
+        };
+        let started = Instant::now();
+        let wait = (self.timeout() + Duration::from_secs(2)).min(Duration::from_secs(12));
+        let deadline = started + wait;
+        while Instant::now() < deadline && !self.conn.diagnosed_since(started) {
+            let _ = client.poll(Duration::from_millis(100));
         }
     }
 

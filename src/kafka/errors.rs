@@ -281,6 +281,19 @@ impl ConnectionErrors {
         }
     }
 
+    /// Whether a connection-level error was recorded at or after `since`.
+    pub fn recorded_since(&self, since: Instant) -> bool {
+        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref().is_some_and(|(at, _)| *at >= since)
+    }
+
+    /// Whether request error `e` needs a fresh look at the connection: its code does not
+    /// explain it and no connection-level error was recorded in the last minute.
+    pub fn needs_diagnosis(&self, e: &KafkaError) -> bool {
+        let minute_ago = Instant::now().checked_sub(Duration::from_secs(60));
+        is_unspecific(error_reason(e)) && !minute_ago.is_some_and(|t| self.recorded_since(t))
+    }
+
     /// Forgets the recorded error: a request over the connection succeeded.
     pub fn clear(&self) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;

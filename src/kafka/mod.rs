@@ -128,6 +128,17 @@ impl Connection {
             .redact(&client::secrets(&self.config))
     }
 
+    /// Whether a failed request needs a diagnosis of the connection: its own code does not
+    /// explain it and nothing was recorded in the last minute.
+    pub(crate) fn needs_diagnosis(&self, e: &KafkaError) -> bool {
+        self.errors.needs_diagnosis(e)
+    }
+
+    /// Whether a connection-level error was recorded at or after `since`.
+    pub(crate) fn diagnosed_since(&self, since: std::time::Instant) -> bool {
+        self.errors.recorded_since(since)
+    }
+
     /// A request over this connection succeeded: forget its connection-level error.
     pub fn succeeded(&self) {
         self.errors.clear();
@@ -225,6 +236,12 @@ pub struct StatsContext {
 impl ClientContext for StatsContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         tracing::debug!(?level, fac, connection = %self.connection, "librdkafka: {log_message}");
+        // A consumer's error events come back from `poll` as bare codes; the broker
+        // connection's failure in librdkafka's own words is in its log line (facility FAIL,
+        // ERROR, SASL, SSL, …), delivered here from librdkafka's threads.
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+            self.errors.record(None, log_message);
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -22,6 +22,7 @@ mod hostile_upstreams;
 mod http_limits;
 mod kafka_brokers;
 mod kafka_measurements;
+mod kafka_security;
 mod metrics_doc;
 mod paging;
 mod prometheus;

@@ -9,6 +9,11 @@ pub mod exporter;
 /// Real Apache Kafka brokers (scripts/setup-kafka.sh): listeners, users, ACLs, records.
 #[allow(dead_code)]
 pub mod kafka;
+/// Confluent REST for a link the tests play between two real brokers.
+#[allow(dead_code)]
+pub mod link_rest;
+/// A link the tests play between the two real brokers, and the truth they wrote.
+pub mod played_link;
 pub mod scrape;
 pub mod series;
 pub mod servers;
