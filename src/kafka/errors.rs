@@ -158,12 +158,11 @@ const ADVICE_MECHANISM: &str =
 const ADVICE_OIDC: &str = "no OAuth token from the identity provider: check sasl.token_endpoint_url, client_id and client_secret";
 const ADVICE_TOKEN_REFUSED: &str = "the broker refused the OAuth token: check its issuer, audience, expiry and signing key against the broker's OAUTHBEARER settings";
 const ADVICE_TLS: &str = "the TLS handshake failed: check the tls settings against the listener";
-const ADVICE_UNTRUSTED: &str =
-    "the broker's certificate is not signed by a CA in tls.ca_file (or the system's CAs)";
+const ADVICE_UNTRUSTED: &str = "the broker's certificate could not be verified: is it signed by a CA in tls.ca_file (or the system's CAs), and does it name the host in bootstrap_servers?";
 const ADVICE_HOSTNAME: &str = "the broker's certificate does not name the host in bootstrap_servers (or the broker's advertised host): connect by a name it lists";
 const ADVICE_CLIENT_CERT_MISSING: &str =
     "the broker requires a client certificate: set tls.cert_file and tls.key_file";
-const ADVICE_CLIENT_CERT_REFUSED: &str = "the broker refused the client certificate: is it signed by a CA the broker trusts, and still valid?";
+const ADVICE_CLIENT_CERT_REFUSED: &str = "the broker requires a client certificate or refused it: set tls.cert_file and tls.key_file to one signed by a CA the broker trusts, still valid";
 const ADVICE_EXPIRED: &str = "a certificate has expired (the broker's or the client's)";
 const ADVICE_NOT_TLS: &str = "the listener does not speak TLS: check security_protocol";
 

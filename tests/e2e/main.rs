@@ -21,6 +21,7 @@ mod exposition;
 mod hostile_upstreams;
 mod http_limits;
 mod kafka_brokers;
+mod kafka_docs;
 mod kafka_measurements;
 mod kafka_security;
 mod metrics_doc;
