@@ -17,6 +17,27 @@ use super::plan::TopicPartition;
 use super::{error_reason, Client, Connection, KafkaErrorReason, KafkaMetrics, StatsContext};
 use crate::util::Throttle;
 
+/// The offsets of `result` into `out`; the first partition an ACL refused (its error and
+/// topic), if any. Other partition errors leave the partition out.
+fn collect_offsets(
+    result: &TopicPartitionList,
+    out: &mut HashMap<TopicPartition, i64>,
+) -> Option<(KafkaError, String)> {
+    let mut denied = None;
+    for e in result.elements() {
+        match (e.error(), e.offset()) {
+            (Ok(()), Offset::Offset(o)) => {
+                out.insert((e.topic().to_owned(), e.partition()), o);
+            }
+            (Err(err), _) if error_reason(&err) == KafkaErrorReason::Authorization => {
+                denied.get_or_insert((err, e.topic().to_owned()));
+            }
+            _ => {}
+        }
+    }
+    denied
+}
+
 /// What to do with partitions an ACL refused: with nothing else read, the request failed
 /// (`Err`, the caller reports it); beside partitions that were read, `report` counts and logs
 /// the refusal and the rest is used.
@@ -131,18 +152,7 @@ impl Endpoint {
             }
             Err(e) => return Err(e),
         };
-        let mut denied = None;
-        for e in result.elements() {
-            match (e.error(), e.offset()) {
-                (Ok(()), Offset::Offset(o)) => {
-                    out.insert((e.topic().to_owned(), e.partition()), o);
-                }
-                (Err(err), _) if error_reason(&err) == KafkaErrorReason::Authorization => {
-                    denied.get_or_insert((err, e.topic().to_owned()));
-                }
-                _ => {}
-            }
-        }
+        let denied = collect_offsets(&result, &mut out);
         denied_partitions(denied, out.is_empty(), |e, topic| {
             self.fail(metrics, &format!("reading high watermarks of {topic:?}"), e);
         })?;
@@ -251,18 +261,7 @@ impl Endpoint {
         }
         let result = self.groups[group].committed_offsets(tpl, self.timeout())?;
         let mut out = HashMap::new();
-        let mut denied = None;
-        for e in result.elements() {
-            match (e.error(), e.offset()) {
-                (Ok(()), Offset::Offset(o)) => {
-                    out.insert((e.topic().to_owned(), e.partition()), o);
-                }
-                (Err(err), _) if error_reason(&err) == KafkaErrorReason::Authorization => {
-                    denied.get_or_insert((err, e.topic().to_owned()));
-                }
-                _ => {}
-            }
-        }
+        let denied = collect_offsets(&result, &mut out);
         denied_partitions(denied, out.is_empty(), |e, topic| {
             let what = format!("reading committed offsets of group {group:?} on {topic:?}");
             self.fail(metrics, &what, e);
