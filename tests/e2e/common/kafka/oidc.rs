@@ -11,7 +11,8 @@
 //! - [`EXPIRED_CLIENT`]: its token expired 5 minutes before it was issued (librdkafka refuses
 //!   to use it: "Must supply an unexpired token"; the broker never sees it);
 //! - [`UNKNOWN_KEY_CLIENT`]: its token is signed by a key the JWKS does not hold (its own
-//!   `kid`): librdkafka sends it, the broker refuses it.
+//!   `kid`): librdkafka sends it, the broker refuses it;
+//! - [`SHORT_LIVED_CLIENT`]: its tokens live [`SHORT_TOKEN_LIFETIME`] (10 s), not an hour.
 //!
 //! An unknown client or a wrong secret gets HTTP 401 `{"error":"invalid_client"}`.
 //!
@@ -45,11 +46,19 @@ pub const UNKNOWN_KEY_CLIENT: User = User {
     name: "unknown-key-client",
     password: "unknown-key-client-secret",
 };
+/// Gets tokens that live [`SHORT_TOKEN_LIFETIME`] only: librdkafka must refresh them while
+/// its connections stay up (the re-authentication tests, `kafka_reauth`).
+pub const SHORT_LIVED_CLIENT: User = User {
+    name: "short-lived-client",
+    password: "short-lived-client-secret",
+};
+/// Lifetime of [`SHORT_LIVED_CLIENT`]'s tokens (`expires_in`, `exp - iat`).
+pub const SHORT_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
 
 /// The clients the issuer knows: the users, then the two special ones.
 pub fn clients() -> Vec<User> {
     let mut clients = super::USERS.to_vec();
-    clients.extend([EXPIRED_CLIENT, UNKNOWN_KEY_CLIENT]);
+    clients.extend([EXPIRED_CLIENT, UNKNOWN_KEY_CLIENT, SHORT_LIVED_CLIENT]);
     clients
 }
 
@@ -178,6 +187,8 @@ impl State {
         let now = unix_now();
         let (iat, exp) = if client_id == EXPIRED_CLIENT.name {
             (now - 600, now - 300)
+        } else if client_id == SHORT_LIVED_CLIENT.name {
+            (now, now + SHORT_TOKEN_LIFETIME.as_secs())
         } else {
             (now, now + TOKEN_LIFETIME.as_secs())
         };
@@ -283,9 +294,14 @@ impl State {
                     Some(client) => {
                         let scope = form.get("scope").cloned().unwrap_or_else(|| "kafka".into());
                         let token = self.token(&client, &scope);
+                        let lifetime = if client == SHORT_LIVED_CLIENT.name {
+                            SHORT_TOKEN_LIFETIME
+                        } else {
+                            TOKEN_LIFETIME
+                        };
                         let body = serde_json::json!({
                             "access_token": token, "token_type": "bearer",
-                            "expires_in": TOKEN_LIFETIME.as_secs(), "scope": scope,
+                            "expires_in": lifetime.as_secs(), "scope": scope,
                         });
                         ("200 OK", body.to_string())
                     }

@@ -1,7 +1,8 @@
 //! Throw-away certificates for the test brokers, made at test time (rcgen, ECDSA P-256): a CA,
 //! the brokers' certificate (`IP:127.0.0.1`, `DNS:localhost`), one for a wrong name only
 //! (`DNS:wrong.example`, the hostname-mismatch listener), the client certificate CN=exporter
-//! (mTLS: `User:exporter`), and an unrelated CA with a client certificate of its own.
+//! (mTLS: `User:exporter`) and a second one as a rotation would issue it, and an unrelated CA
+//! with a client certificate of its own.
 //!
 //! Broker keystores are PEM files holding the PKCS#8 key then the certificate chain
 //! (`ssl.keystore.type=PEM`); truststores are PEM files of CA certificates.
@@ -24,6 +25,10 @@ pub struct Pki {
     pub client_cert: PathBuf,
     /// Its key, PKCS#8 PEM (`ssl.key.location`).
     pub client_key: PathBuf,
+    /// Another CN=exporter certificate (its own key) signed by [`Pki::ca`]: what a rotated
+    /// client certificate is.
+    pub rotated_client_cert: PathBuf,
+    pub rotated_client_key: PathBuf,
     /// A CA nothing here is signed by: a client trusting only it fails the handshake.
     pub untrusted_ca: PathBuf,
     /// CN=exporter signed by [`Pki::untrusted_ca`]: refused by the mTLS listener.
@@ -85,6 +90,7 @@ impl Pki {
         );
         let (wrong, wrong_key) = ca.leaf("wrong.example", &["wrong.example"], &[ServerAuth]);
         let (client, client_key) = ca.leaf("exporter", &[], &[ClientAuth]);
+        let (rotated, rotated_key) = ca.leaf("exporter", &[], &[ClientAuth]);
         let (uclient, uclient_key) = untrusted.leaf("exporter", &[], &[ClientAuth]);
         let ca_pem = ca.0.pem();
         Self {
@@ -92,6 +98,8 @@ impl Pki {
             ca: write(dir, "ca.pem", &ca_pem),
             client_cert: write(dir, "client.pem", &client),
             client_key: write(dir, "client.key", &client_key),
+            rotated_client_cert: write(dir, "rotated-client.pem", &rotated),
+            rotated_client_key: write(dir, "rotated-client.key", &rotated_key),
             untrusted_ca: write(dir, "untrusted-ca.pem", &untrusted.0.pem()),
             untrusted_client_cert: write(dir, "untrusted-client.pem", &uclient),
             untrusted_client_key: write(dir, "untrusted-client.key", &uclient_key),
