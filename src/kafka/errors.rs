@@ -147,8 +147,7 @@ impl Diagnosis {
 const ADVICE_ACL: &str = "an ACL on the cluster denies this request: grant the exporter's principal the ACLs in docs/kafka-security.md";
 const ADVICE_TIMEOUT: &str =
     "no answer within request_timeout: is the broker overloaded, or the network dropping packets?";
-const ADVICE_CONNECT: &str =
-    "no broker answers at bootstrap_servers: is it down, or are host and port right?";
+const ADVICE_CONNECT: &str = "no broker answers at bootstrap_servers: is it down, are host and port right, does security_protocol match the listener?";
 const ADVICE_RESOLVE: &str =
     "a host name in bootstrap_servers (or a broker's advertised name) does not resolve";
 const ADVICE_PROTOCOL: &str = "the broker closed the connection at once: does security_protocol match the listener (TLS or not, SASL or not)?";
