@@ -478,7 +478,7 @@ impl SaslConfig {
                 return Ok(SaslConfig::OauthBearer {
                     token_endpoint_url,
                     client_id,
-                    client_secret: client_secret.resolve(&at(key, "client_secret"))?,
+                    client_secret: non_empty(&client_secret, &at(key, "client_secret"))?,
                     scope,
                     extensions,
                 });
@@ -490,9 +490,19 @@ impl SaslConfig {
         Ok(SaslConfig::Password {
             mechanism,
             username,
-            password: password.resolve(&at(key, "password"))?,
+            password: non_empty(&password, &at(key, "password"))?,
         })
     }
+}
+
+/// A secret resolved at `key`; an empty one (an empty file, an empty variable) is refused:
+/// librdkafka would only fail when a client is created, long after the configuration loaded.
+fn non_empty(source: &SecretSource, key: &str) -> Result<SecretString, ConfigError> {
+    let secret = source.resolve(key)?;
+    if secret.expose().is_empty() {
+        return Err(invalid(key, "is empty"));
+    }
+    Ok(secret)
 }
 
 impl KafkaTls {
@@ -566,6 +576,14 @@ mod tests {
     use super::*;
 
     const BASE: &str = "clusters: [{name: b, rest_url: 'http://x/kafka/v3', kafka: ";
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            err("{bootstrap_servers: 'b:9093', sasl: {mechanism: PLAIN, username: k, password: ''}}"),
+            "config: clusters[0].kafka.sasl.password: is empty"
+        );
+    }
 
     #[test]
     fn a_replaced_certificate_changes_the_connection() {

@@ -121,6 +121,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
 
 /// [`check`] of one `kafka` section, at `key`.
 fn check_connection(config: &KafkaConfig, key: &str) -> Result<(), ConfigError> {
+    check_key_pair(config, key)?;
     match client_config(config).create_native_config() {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -133,6 +134,49 @@ fn check_connection(config: &KafkaConfig, key: &str) -> Result<(), ConfigError> 
                 problem: format!("librdkafka rejects the configuration: {message}"),
             })
         }
+    }
+}
+
+/// `tls.cert_file` and an unencrypted `tls.key_file` must belong together: librdkafka only
+/// says so when a client is created, long after the configuration loaded. (An encrypted key,
+/// with `key_password`, is left to librdkafka.)
+fn check_key_pair(config: &KafkaConfig, key: &str) -> Result<(), ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls = &config.tls;
+    let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) else {
+        return Ok(());
+    };
+    if tls.key_password.is_some() {
+        return Ok(());
+    }
+    let invalid = |name: &str, problem: String| ConfigError::Invalid {
+        key: format!("{key}.tls.{name}"),
+        problem,
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid("cert_file", format!("{}: {e}", cert_file.display())))?;
+    if certs.is_empty() {
+        let problem = format!("{}: no PEM certificate in it", cert_file.display());
+        return Err(invalid("cert_file", problem));
+    }
+    let private = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+        let problem = format!(
+            "{}: no unencrypted PEM private key in it ({e})",
+            key_file.display()
+        );
+        invalid("key_file", problem)
+    })?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&private)
+        .map_err(|e| invalid("key_file", format!("{}: {e}", key_file.display())))?;
+    match rustls::sign::CertifiedKey::new(certs, signing).keys_match() {
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            let problem = format!("{} is not the key of cert_file", key_file.display());
+            Err(invalid("key_file", problem))
+        }
+        // A key type whose public key cannot be compared is left to librdkafka.
+        _ => Ok(()),
     }
 }
 
@@ -192,6 +236,41 @@ mod tests {
                 && !e.contains("nope"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_client_key_that_is_not_the_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("cle-keypair-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["exporter".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let cert_file = write("c.pem", cert.pem());
+        let key_file = write("k.pem", key.serialize_pem());
+        let other_file = write("o.pem", other.serialize_pem());
+        let config = |key: &str| {
+            Config::from_yaml(&format!(
+                "{BASE}{{bootstrap_servers: 'b:9093', tls: {{cert_file: '{cert_file}', key_file: '{key}'}}}}}}]"
+            ))
+            .unwrap()
+        };
+        assert_eq!(check(&config(&key_file)), Ok(()));
+        let e = check(&config(&other_file)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "config: clusters[0].kafka.tls.key_file: {other_file} is not the key of cert_file"
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -221,7 +221,10 @@ impl Measurer {
     fn measure_snapshot(&mut self, snapshot: &ClusterSnapshot) -> Option<(KafkaSnapshot, usize)> {
         let plans = self.plan(snapshot);
         // 1. Destination first: the source is read after it, so lag is never negative.
-        let mut results = self.destination_watermarks(&plans)?;
+        let Some(mut results) = self.destination_watermarks(&plans) else {
+            self.check_sources(&plans);
+            return None;
+        };
         // 2, 3. Each source's high watermarks, then lag in seconds.
         let source_names: BTreeSet<String> =
             plans.iter().filter_map(|m| m.source.clone()).collect();
@@ -299,6 +302,29 @@ impl Measurer {
             }
         }
         Some(results)
+    }
+
+    /// With the destination down, each source connection is still tried (its watermarks
+    /// read and dropped), so that its `clusterlink_kafka_up` and status line say whether it
+    /// works too: a user fixing a configuration sees every broken connection at once.
+    fn check_sources(&mut self, plans: &[MirrorPlan]) {
+        let metrics = self.outputs.metrics.clone();
+        let names: BTreeSet<String> = plans.iter().filter_map(|m| m.source.clone()).collect();
+        for name in names {
+            let partitions: BTreeSet<TopicPartition> = plans
+                .iter()
+                .filter(|m| m.source.as_deref() == Some(name.as_str()))
+                .flat_map(|m| m.source_partitions())
+                .collect();
+            let endpoint = self.source_endpoint(&name);
+            match endpoint.high_watermarks(&metrics, &partitions) {
+                Ok(_) => endpoint.set_up(&metrics, true),
+                Err(e) => {
+                    endpoint.fail(&metrics, "reading source high watermarks", &e);
+                    endpoint.set_up(&metrics, false);
+                }
+            }
+        }
     }
 
     /// Steps 2 and 3 for the mirror topics of source cluster `name`: the lagging partitions

@@ -422,8 +422,43 @@ async fn each_failure_is_named() {
             rest.cluster_id()
         ));
     }
+    // The link's source, misconfigured too (a CA that did not sign the broker): with each
+    // destination down, the source connection still says what is wrong with it.
+    yaml.push_str(&format!(
+        "source_clusters:\n  - name: bad-source\n    links: [{}]\n    kafka: {}\n",
+        format_args!("{}-link", truth.tag),
+        section(
+            &b.source.listeners.sasl_ssl,
+            format!(
+                "tls: {{ca_file: '{untrusted}'}}, {}",
+                sasl("PLAIN", "exporter", pw)
+            )
+        )
+    ));
     let exporter = start_exporter(&yaml).await;
     let base = format!("http://{}", exporter.address());
+    let source = [
+        ("kafka_cluster", "wrong-password"),
+        ("connection", "bad-source"),
+    ];
+    eventually(
+        Duration::from_secs(90),
+        "the source's own reason",
+        || async {
+            let text = scrape(&exporter).await;
+            let up = value(&text, "clusterlink_kafka_up", &source);
+            let tls = value(
+                &text,
+                "clusterlink_kafka_errors_total",
+                &[source[0], source[1], ("reason", "tls")],
+            );
+            match (up, tls) {
+                (Some(0.0), Some(n)) if n >= 1.0 => Ok(()),
+                _ => Err(format!("source up {up:?}, tls errors {tls:?}")),
+            }
+        },
+    )
+    .await;
     for (name, reason, _) in &cases {
         let labels = [("kafka_cluster", *name), ("connection", *name)];
         eventually(
