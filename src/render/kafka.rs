@@ -13,15 +13,15 @@ use crate::snapshot::{KafkaSnapshot, MeasuredMirror};
 /// Renders one cluster's Kafka-side families.
 pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {
     let mut w = SampleWriter::new(cluster);
-    let mut link_lag_seconds: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut link_lag_seconds: BTreeMap<&str, Seconds> = BTreeMap::new();
     for m in &measured.mirrors {
-        if let Some(s) = mirror_families(&mut w, m, measured.partition_metrics) {
-            let entry = link_lag_seconds.entry(m.link.as_str()).or_insert(0.0);
-            *entry = entry.max(s);
-        }
+        let s = mirror_families(&mut w, m, measured.partition_metrics);
+        link_lag_seconds.entry(m.link.as_str()).or_default().add(s);
     }
     for (link, s) in link_lag_seconds {
-        w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
+        if let Some(s) = s.value() {
+            w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
+        }
     }
     for s in &measured.offset_sync {
         let labels = OffsetSyncLabels {
@@ -34,26 +34,54 @@ pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster 
     w.finish()
 }
 
-/// The families of one measured mirror topic; its lag in seconds (max over partitions) when
-/// some partition's is known.
-fn mirror_families(
-    w: &mut SampleWriter,
-    m: &MeasuredMirror,
-    partition_metrics: bool,
-) -> Option<f64> {
+/// Lag in seconds over some partitions: the largest read, and whether lagging partitions were
+/// read or left unread.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seconds {
+    max: Option<f64>,
+    lagging_read: bool,
+    lagging_unread: bool,
+}
+
+impl Seconds {
+    fn add(&mut self, other: Seconds) {
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.lagging_read |= other.lagging_read;
+        self.lagging_unread |= other.lagging_unread;
+    }
+
+    /// The value to export: none when partitions lag and none of them was read (the 0 of the
+    /// caught-up ones would pass for the lag, e.g. when an ACL refuses the reads).
+    fn value(&self) -> Option<f64> {
+        if self.lagging_unread && !self.lagging_read {
+            None
+        } else {
+            self.max
+        }
+    }
+}
+
+/// The families of one measured mirror topic; its lag in seconds over its partitions.
+fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: bool) -> Seconds {
     let (link, mirror_topic) = (m.link.as_str(), m.mirror_topic.as_str());
     let mut sum = 0i64;
     let mut max: Option<i64> = None;
-    let mut seconds: Option<f64> = None;
+    let mut seconds = Seconds::default();
     for p in &m.partitions {
         let lag = p.lag();
         if let Some(lag) = lag {
             sum = sum.saturating_add(lag);
             max = Some(max.map_or(lag, |x| x.max(lag)));
         }
-        if let Some(s) = p.lag_seconds {
-            seconds = Some(seconds.map_or(s, |x: f64| x.max(s)));
-        }
+        let lagging = lag.is_some_and(|l| l > 0);
+        seconds.add(Seconds {
+            max: p.lag_seconds,
+            lagging_read: lagging && p.lag_seconds.is_some(),
+            lagging_unread: lagging && p.lag_seconds.is_none(),
+        });
         if partition_metrics {
             let partition = p.partition.to_string();
             let labels = PartitionLabels {
@@ -80,7 +108,7 @@ fn mirror_families(
         w.sample(family::MirrorMeasuredLag, labels, sum as f64);
         w.sample(family::MirrorMeasuredMaxLag, labels, max as f64);
     }
-    if let Some(s) = seconds {
+    if let Some(s) = seconds.value() {
         w.sample(family::MirrorLagSeconds, labels, s);
     }
     seconds
@@ -160,6 +188,57 @@ mod tests {
             "a topic with nothing measured has no series:\n{text}"
         );
         assert!(!text.contains("clusterlink_mirror_partition_destination_high_watermark{"));
+    }
+
+    #[test]
+    fn no_topic_or_link_lag_seconds_when_no_lagging_partition_was_read() {
+        let p = |partition, destination, source, lag_seconds| MeasuredPartition {
+            partition,
+            destination: Some(destination),
+            source: Some(source),
+            lag_seconds,
+        };
+        let mirror = |topic: &str, partitions| MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: topic.into(),
+            partitions,
+        };
+        // "refused": one partition caught up (0), two lagging and unread (an ACL refused the
+        // reads); "idle": caught up.
+        let measured = KafkaSnapshot {
+            mirrors: vec![
+                mirror(
+                    "refused",
+                    vec![
+                        p(0, 10, 10, Some(0.0)),
+                        p(1, 6, 10, None),
+                        p(2, 3, 10, None),
+                    ],
+                ),
+                mirror("idle", vec![p(0, 5, 5, Some(0.0))]),
+            ],
+            offset_sync: vec![],
+            partition_metrics: true,
+        };
+        let e = Exposition::new(Default::default());
+        e.set_part(
+            "c1",
+            crate::render::Part::Kafka,
+            Some(render_kafka("c1", &measured)),
+        );
+        let text = e.render();
+        assert!(
+            !text.contains("clusterlink_mirror_topic_lag_seconds{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"refused\"}")
+                && !text.contains("clusterlink_link_lag_seconds{"),
+            "{text}"
+        );
+        for line in [
+            "clusterlink_mirror_topic_lag_seconds{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"idle\"} 0\n",
+            "clusterlink_mirror_partition_lag_seconds{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"refused\",partition=\"0\"} 0\n",
+            "clusterlink_mirror_topic_measured_lag_messages{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"refused\"} 11\n",
+        ] {
+            assert!(text.contains(line), "no {line} in\n{text}");
+        }
     }
 
     #[test]
