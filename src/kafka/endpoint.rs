@@ -14,8 +14,16 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::KafkaConnectionLabels;
 use super::plan::TopicPartition;
-use super::{error_reason, Client, Connection, KafkaErrorReason, KafkaMetrics, StatsContext};
+use super::{
+    error_reason, is_group_refusal, Client, Connection, KafkaErrorReason, KafkaMetrics,
+    StatsContext,
+};
 use crate::util::Throttle;
+
+/// How long a group whose coordinator the broker refused to name is not asked again: each ask
+/// waits the whole `request_timeout` (librdkafka waits for the coordinator), so a refused
+/// group would slow every cycle.
+const REFUSED_GROUP_RETRY: Duration = Duration::from_secs(60);
 
 /// The offsets of `result` into `out`; the first partition an ACL refused (its error and
 /// topic), if any. Other partition errors leave the partition out.
@@ -91,6 +99,10 @@ pub(super) struct Endpoint {
     reader: Option<BaseConsumer<StatsContext>>,
     /// Offset readers by consumer group (they never join the group).
     pub(super) groups: HashMap<String, BaseConsumer<StatsContext>>,
+    /// Groups whose coordinator the broker refused to name (no `DESCRIBE` on the group): the
+    /// refusal and when it was seen. librdkafka reports it once per client, in the client's
+    /// queue, and lets the request time out.
+    refused_groups: Mutex<HashMap<String, (KafkaError, Instant)>>,
     /// Source record timestamps (ms) by ((topic, partition), offset).
     timestamps: HashMap<(TopicPartition, i64), i64>,
     /// At most one warning a minute per reason: a connection that stays down fails every
@@ -106,6 +118,7 @@ impl Endpoint {
             watermarks: None,
             reader: None,
             groups: HashMap::new(),
+            refused_groups: Mutex::default(),
             timestamps: HashMap::new(),
             warnings: Mutex::default(),
         }
@@ -159,16 +172,37 @@ impl Endpoint {
         Ok(out)
     }
 
-    /// Serves librdkafka callbacks (statistics) of the idle clients.
+    /// Serves librdkafka callbacks (statistics) of the idle clients, keeping a group's refusal.
     pub(super) fn poll(&self) {
-        for c in self
-            .watermarks
-            .iter()
-            .chain(self.reader.iter())
-            .chain(self.groups.values())
-        {
+        for c in self.watermarks.iter().chain(self.reader.iter()) {
             let _ = c.poll(Duration::ZERO);
         }
+        for (group, c) in &self.groups {
+            if let Some(Err(e)) = c.poll(Duration::ZERO) {
+                if is_group_refusal(&e) {
+                    self.refuse_group(group, e);
+                }
+            }
+        }
+    }
+
+    fn refuse_group(&self, group: &str, e: KafkaError) {
+        let mut refused = self
+            .refused_groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        refused.insert(group.to_owned(), (e, Instant::now()));
+    }
+
+    /// The refusal of `group`'s coordinator seen in the last [`REFUSED_GROUP_RETRY`], if any
+    /// (older ones are forgotten: the group is asked again).
+    fn group_refusal(&self, group: &str) -> Option<KafkaError> {
+        let mut refused = self
+            .refused_groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        refused.retain(|_, (_, at)| at.elapsed() < REFUSED_GROUP_RETRY);
+        refused.get(group).map(|(e, _)| e.clone())
     }
 
     /// Sets the connection's `clusterlink_kafka_up` (after its watermarks were read, or not).
@@ -249,6 +283,11 @@ impl Endpoint {
         group: &str,
         partitions: &BTreeSet<TopicPartition>,
     ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        if let Some(refusal) = self.group_refusal(group) {
+            // Its client is gone: a new one asks again (and is told again) after the wait.
+            self.groups.remove(group);
+            return Err(refusal);
+        }
         if !self.groups.contains_key(group) {
             let c = self
                 .conn
@@ -259,7 +298,24 @@ impl Endpoint {
         for (topic, partition) in partitions {
             tpl.add_partition(topic, *partition);
         }
-        let result = self.groups[group].committed_offsets(tpl, self.timeout())?;
+        let consumer = &self.groups[group];
+        let result = match consumer.committed_offsets(tpl, self.timeout()) {
+            Ok(result) => result,
+            Err(e) => {
+                // A refused coordinator lookup leaves the request to time out; the refusal is
+                // in the client's queue (a consumer without partitions: only events, and a
+                // poll that serves a statistics event returns nothing: poll a few times).
+                let refusal = (0..64)
+                    .filter_map(|_| consumer.poll(Duration::ZERO)?.err())
+                    .find(is_group_refusal);
+                let Some(refusal) = refusal else {
+                    return Err(e);
+                };
+                self.refuse_group(group, refusal.clone());
+                self.groups.remove(group);
+                return Err(refusal);
+            }
+        };
         let mut out = HashMap::new();
         let denied = collect_offsets(&result, &mut out);
         denied_partitions(denied, out.is_empty(), |e, topic| {
@@ -354,8 +410,9 @@ impl Endpoint {
                         }
                     }
                 }
-                Some(Err(e)) => last_error = Some(e),
-                None => {}
+                // Its group's coordinator, refused without an ACL on the group, is not needed.
+                Some(Err(e)) if !is_group_refusal(&e) => last_error = Some(e),
+                Some(Err(_)) | None => {}
             }
         }
         reader.unassign()?;

@@ -40,11 +40,19 @@ use crate::config::KafkaConfig;
 use crate::snapshot::Publish;
 use crate::supervise::WorkerRestarts;
 use crate::util::closed_set;
-use metrics::{KafkaErrorLabels, KafkaRequestLabels};
+use metrics::{KafkaConnectionLabels, KafkaErrorLabels, KafkaRequestLabels};
 
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
 /// to assign partitions, but these clients never join the group and never commit.
 pub const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
+
+/// Whether `e` is a consumer's report that the broker refused to name its group's coordinator
+/// (FindCoordinator needs `DESCRIBE` on the group; librdkafka asks for it whenever a client
+/// has a `group.id`). The clients of [`READER_GROUP_ID`] never use the coordinator: for them
+/// this is no failure, and the group needs no ACL.
+pub(crate) fn is_group_refusal(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::GroupAuthorizationFailed)
+}
 
 closed_set! {
     /// Which side of a link a connection is (the `role` label).
@@ -158,6 +166,20 @@ impl Connection {
             .errors
             .get_or_create(&self.error_labels(reason))
             .inc();
+    }
+
+    /// Counts a failure of this connection and shows it on the status page as the
+    /// connection's last error (`what` failed), as the measurer's are: for the probe's clients.
+    pub fn report(&self, metrics: &KafkaMetrics, what: &str, d: &Diagnosis) {
+        self.count_error(metrics, d.reason);
+        let labels = KafkaConnectionLabels {
+            kafka_cluster: self.kafka_cluster.clone(),
+            connection: self.name.clone(),
+            role: self.role,
+        };
+        metrics
+            .connections
+            .set_error(&labels, d.line(what), crate::util::unix_ms());
     }
 
     /// Writes every reason at 0 so that `increase()` works from the first error.

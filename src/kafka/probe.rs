@@ -26,7 +26,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::ProbeLabels;
 use super::plan::lag_seconds;
-use super::{Client, Connection, KafkaErrorReason, Outputs, StatsContext};
+use super::{
+    error_reason, is_group_refusal, Client, Connection, KafkaErrorReason, Outputs, StatsContext,
+};
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::{unix_ms, Throttle};
@@ -102,7 +104,8 @@ impl ProducerContext for ProbeProducerContext {
             Err((e, _)) => {
                 p.send_failures.get_or_create(&self.labels).inc();
                 let d = self.source.diagnose(e);
-                self.source.count_error(&self.outputs.metrics, d.reason);
+                self.source
+                    .report(&self.outputs.metrics, "sending a probe record", &d);
                 self.outstanding
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -188,7 +191,12 @@ struct Probe {
     sequence: u64,
     /// At most one "not queued" line a minute.
     unqueued_log: Throttle,
+    /// At most one "cannot read the mirror" line a minute.
+    refused_log: Throttle,
 }
+
+/// What the probe's metadata request is, on the status page.
+const METADATA: &str = "reading the probe topic's metadata";
 
 /// Parses a probe record's value: (instance id, sequence, send time ms).
 pub fn parse_record(value: &[u8]) -> Option<(&str, u64, i64)> {
@@ -260,6 +268,7 @@ impl Probe {
             partitions: 0,
             sequence: 0,
             unqueued_log: Throttle::default(),
+            refused_log: Throttle::default(),
         })
     }
 
@@ -277,7 +286,7 @@ impl Probe {
                         let e = KafkaError::MetadataFetch(code.into());
                         let d = source.diagnose(&e);
                         if d.reason != KafkaErrorReason::UnknownTopic {
-                            source.count_error(&self.outputs.metrics, d.reason);
+                            source.report(&self.outputs.metrics, METADATA, &d);
                             tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the probe topic's metadata");
                             return;
                         }
@@ -288,7 +297,7 @@ impl Probe {
             },
             Err(e) => {
                 let d = source.diagnose(&e);
-                source.count_error(&self.outputs.metrics, d.reason);
+                source.report(&self.outputs.metrics, METADATA, &d);
                 tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, topic, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the probe topic's metadata");
                 return;
             }
@@ -314,9 +323,11 @@ impl Probe {
             Ok(t) => t,
             Err(e) => {
                 let d = self.target.destination.diagnose(&e);
-                self.target
-                    .destination
-                    .count_error(&self.outputs.metrics, d.reason);
+                self.target.destination.report(
+                    &self.outputs.metrics,
+                    "reading the probe mirror's high watermarks",
+                    &d,
+                );
                 tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %mirror, reason = %d.reason, error = %d.detail, advice = d.advice, "probe: cannot read the mirror's high watermarks");
                 return;
             }
@@ -425,6 +436,19 @@ impl Probe {
                     p.last_received
                         .get_or_create(&self.labels)
                         .set(now as f64 / 1000.0);
+                }
+                // An ACL refusing the mirror's records; not the lookup of the reader group's
+                // coordinator, which the probe never uses.
+                Some(Err(e))
+                    if !is_group_refusal(&e)
+                        && error_reason(&e) == KafkaErrorReason::Authorization =>
+                {
+                    let destination = &self.target.destination;
+                    let d = destination.diagnose(&e);
+                    destination.report(&self.outputs.metrics, "reading the probe mirror", &d);
+                    if let Some(held_back) = self.refused_log.check(Instant::now()) {
+                        tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, mirror_topic = %self.target.mirror_topic, reason = %d.reason, error = %d.detail, advice = d.advice, held_back, "probe: cannot read the probe topic's mirror (at most one line a minute; held_back: the failures since the last line)");
+                    }
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, link = %self.labels.link, "probe consumer error");
