@@ -20,6 +20,7 @@ mod exporter_situations;
 mod exposition;
 mod hostile_upstreams;
 mod http_limits;
+mod kafka_acls;
 mod kafka_brokers;
 mod kafka_docs;
 mod kafka_measurements;

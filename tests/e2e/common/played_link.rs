@@ -143,7 +143,12 @@ pub async fn rest(source: &Broker, destination: &Broker, truth: &Truth) -> LinkR
 }
 
 /// The ACLs the exporter's principal needs on the source cluster for every measurement of
-/// this link (docs/kafka-security.md), by feature.
+/// this link, by feature (docs/kafka-security.md, "ACLs the exporter needs"; `kafka_acls`
+/// proves the set enough and each one needed): `DESCRIBE` on the source topics, the probe's
+/// included since the link mirrors it (watermarks; offset sync's OffsetFetch needs it too),
+/// `READ` on them (lag in seconds; implies `DESCRIBE`), `DESCRIBE` on the group (offset sync:
+/// FindCoordinator, OffsetFetch), `WRITE` on the probe topic. Nothing on the group
+/// `cluster-link-exporter-reader` or the cluster (ListGroups, `IDEMPOTENT_WRITE`).
 pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
     let topic = |op, name: &str| {
         Acl::new(
@@ -165,13 +170,17 @@ pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
     };
     vec![
         ("watermarks", topic(Op::Describe, &truth.topic)),
+        ("watermarks", topic(Op::Describe, &truth.probe_topic)),
         ("lag_seconds", topic(Op::Read, &truth.topic)),
+        ("lag_seconds", topic(Op::Read, &truth.probe_topic)),
         ("offset_sync", group(Op::Describe, &truth.group)),
         ("probe", topic(Op::Write, &truth.probe_topic)),
     ]
 }
 
-/// The ACLs the exporter's principal needs on the destination cluster, by feature.
+/// The ACLs the exporter's principal needs on the destination cluster, by feature: `DESCRIBE`
+/// on the mirror topics (watermarks, and offset sync's OffsetFetch), `DESCRIBE` on the group
+/// (offset sync), `READ` on the probe topic's mirror (the probe; no group ACL).
 pub fn destination_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
     let topic = |op, name: &str| {
         Acl::new(
