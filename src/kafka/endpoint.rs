@@ -18,6 +18,7 @@ use super::{
     error_reason, is_group_refusal, Client, Connection, KafkaErrorReason, KafkaMetrics,
     StatsContext,
 };
+use crate::supervise::StopSignal;
 use crate::util::Throttle;
 
 /// How long a group whose coordinator the broker refused to name is not asked again: each ask
@@ -44,6 +45,21 @@ fn collect_offsets(
         }
     }
     denied
+}
+
+/// How long to wait before asking again a group whose coordinator moves.
+const COORDINATOR_RETRY: Duration = Duration::from_millis(200);
+
+/// Whether `e` says only that the group's coordinator is moving or loading (retryable).
+fn is_coordinator_moving(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+        )
+    )
 }
 
 /// What to do with partitions an ACL refused: with nothing else read, the request failed
@@ -108,12 +124,15 @@ pub(super) struct Endpoint {
     /// At most one warning a minute per reason: a connection that stays down fails every
     /// cycle.
     warnings: Mutex<HashMap<KafkaErrorReason, Throttle>>,
+    /// The exporter's shutdown: a diagnosis in progress gives up at once.
+    shutdown: StopSignal,
 }
 
 impl Endpoint {
     /// An endpoint of `conn` with no client open yet.
-    pub(super) fn new(conn: Connection) -> Self {
+    pub(super) fn new(conn: Connection, shutdown: StopSignal) -> Self {
         Self {
+            shutdown,
             conn,
             watermarks: None,
             reader: None,
@@ -271,7 +290,10 @@ impl Endpoint {
         let started = Instant::now();
         let wait = (self.timeout() + Duration::from_secs(2)).min(Duration::from_secs(12));
         let deadline = started + wait;
-        while Instant::now() < deadline && !self.conn.diagnosed_since(started) {
+        while Instant::now() < deadline
+            && !self.conn.diagnosed_since(started)
+            && !self.shutdown.is_stopped()
+        {
             let _ = client.poll(Duration::from_millis(100));
         }
     }
@@ -299,7 +321,14 @@ impl Endpoint {
             tpl.add_partition(topic, *partition);
         }
         let consumer = &self.groups[group];
-        let result = match consumer.committed_offsets(tpl, self.timeout()) {
+        let mut result = consumer.committed_offsets(tpl.clone(), self.timeout());
+        if result.as_ref().is_err_and(is_coordinator_moving) {
+            // A group whose coordinator is (re)loading, e.g. on a broker just started: asked
+            // again once rather than counted as a failure.
+            std::thread::sleep(COORDINATOR_RETRY);
+            result = consumer.committed_offsets(tpl, self.timeout());
+        }
+        let result = match result {
             Ok(result) => result,
             Err(e) => {
                 // A refused coordinator lookup leaves the request to time out; the refusal is

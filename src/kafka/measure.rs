@@ -102,12 +102,10 @@ impl Measurer {
         shutdown: StopSignal,
     ) -> Option<Self> {
         let kafka = cluster.kafka.clone()?;
-        let destination = Endpoint::new(Connection::new(
-            &cluster.name,
-            &cluster.name,
-            Role::Destination,
-            kafka,
-        ));
+        let destination = Endpoint::new(
+            Connection::new(&cluster.name, &cluster.name, Role::Destination, kafka),
+            shutdown.clone(),
+        );
         destination.conn.init_errors(&outputs.metrics);
         Some(Self {
             cluster,
@@ -185,12 +183,10 @@ impl Measurer {
                 .expect("source names come from the config")
                 .kafka
                 .clone();
-            let endpoint = Endpoint::new(Connection::new(
-                &self.cluster.name,
-                name,
-                Role::Source,
-                config,
-            ));
+            let endpoint = Endpoint::new(
+                Connection::new(&self.cluster.name, name, Role::Source, config),
+                self.shutdown.clone(),
+            );
             endpoint.conn.init_errors(&self.outputs.metrics);
             self.source_endpoints.insert(name.to_owned(), endpoint);
         }

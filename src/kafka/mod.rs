@@ -200,6 +200,14 @@ impl Connection {
         )
         .set("statistics.interval.ms", "1000")
         .set("log.connection.close", "false");
+        // librdkafka's own lines reach the log at debug level (with `properties: {debug: …}`
+        // for its debug contexts) when the exporter logs at debug; else its warnings, which
+        // only feed the diagnosis of failures.
+        c.set_log_level(if tracing::enabled!(tracing::Level::DEBUG) {
+            RDKafkaLogLevel::Debug
+        } else {
+            RDKafkaLogLevel::Warning
+        });
         c
     }
 
