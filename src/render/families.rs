@@ -1,10 +1,12 @@
-//! The per-cluster families: their table ([`CLUSTER_FAMILIES`], in output order), a typed
-//! label set per family ([`Family::Labels`]), the one rule for label values
-//! ([`label_value`]: empty → `unknown`) and [`SampleWriter`], which writes the sample lines.
+//! What the per-cluster families share: the [`families!`] and [`label_set!`] macros with which
+//! each writer declares its own table next to its code (`rest.rs`, `kafka.rs`; the two are
+//! concatenated into [`super::CLUSTER_FAMILIES`]), [`FamilyDef`], the label sets both sides
+//! use, the one rule for label values ([`label_value`]: empty → `unknown`) and
+//! [`SampleWriter`], which writes the sample lines.
 
 use std::fmt::Write as _;
 
-use super::RenderedCluster;
+use super::{RenderedCluster, CLUSTER_FAMILIES};
 
 /// What a label says when the value is missing or empty.
 pub const UNKNOWN_LABEL: &str = "unknown";
@@ -46,7 +48,7 @@ macro_rules! label_set {
             $($(#[$fmeta])* pub(crate) $field: &'a str,)*
         }
 
-        impl LabelSet for $name<'_> {
+        impl $crate::render::families::LabelSet for $name<'_> {
             const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
             fn values(&self) -> impl Iterator<Item = &str> {
                 [$(self.$field),*].into_iter()
@@ -54,92 +56,9 @@ macro_rules! label_set {
         }
     };
 }
+pub(crate) use label_set;
 
-label_set! {
-    /// `clusterlink_link_info`.
-    LinkInfoLabels {
-        /// The link's name.
-        link,
-        /// `cluster_link_id` (or `link_id`).
-        link_id,
-        /// The source cluster's id.
-        source_cluster_id,
-        /// The destination cluster's id.
-        destination_cluster_id,
-        /// The remote cluster's id.
-        remote_cluster_id,
-        /// `link.mode`.
-        link_mode,
-        /// `connection.mode`.
-        connection_mode,
-        /// `consumer.offset.sync.enable`: `true`, `false` or `unknown`.
-        consumer_offset_sync,
-        /// `acl.sync.enable`: `true`, `false` or `unknown`.
-        acl_sync,
-        /// `auto.create.mirror.topics.enable`: `true`, `false` or `unknown`.
-        auto_create_mirror_topics,
-    }
-}
-
-label_set! {
-    /// A family per link.
-    LinkLabels {
-        /// The link's name.
-        link,
-    }
-}
-
-label_set! {
-    /// A state family per link (`state`: a state of a closed set or a raw one).
-    LinkStateLabels {
-        /// The link's name.
-        link,
-        /// The state.
-        state,
-    }
-}
-
-label_set! {
-    /// `clusterlink_link_error`.
-    LinkErrorLabels {
-        /// The link's name.
-        link,
-        /// The link error.
-        error,
-    }
-}
-
-label_set! {
-    /// A family per link task.
-    TaskLabels {
-        /// The link's name.
-        link,
-        /// The task's name.
-        task,
-    }
-}
-
-label_set! {
-    /// `clusterlink_link_task_state`.
-    TaskStateLabels {
-        /// The link's name.
-        link,
-        /// The task's name.
-        task,
-        /// The task's state.
-        state,
-    }
-}
-
-label_set! {
-    /// `clusterlink_link_mirror_partitions`.
-    CategoryLabels {
-        /// The link's name.
-        link,
-        /// The state category.
-        state_category,
-    }
-}
+// The label sets both sides use; each side declares its own next to its table.
 
 label_set! {
     /// A family per mirror topic.
@@ -152,42 +71,6 @@ label_set! {
 }
 
 label_set! {
-    /// `clusterlink_mirror_topic_info`.
-    MirrorInfoLabels {
-        /// The link's name.
-        link,
-        /// The mirror topic's name.
-        mirror_topic,
-        /// The source topic's name.
-        source_topic,
-    }
-}
-
-label_set! {
-    /// `clusterlink_mirror_topic_state`.
-    MirrorStateLabels {
-        /// The link's name.
-        link,
-        /// The mirror topic's name.
-        mirror_topic,
-        /// The mirror state.
-        state,
-    }
-}
-
-label_set! {
-    /// `clusterlink_mirror_topic_error`.
-    MirrorErrorLabels {
-        /// The link's name.
-        link,
-        /// The mirror topic's name.
-        mirror_topic,
-        /// The mirror topic error.
-        error,
-    }
-}
-
-label_set! {
     /// A family per mirror partition.
     PartitionLabels {
         /// The link's name.
@@ -196,18 +79,6 @@ label_set! {
         mirror_topic,
         /// The partition number.
         partition,
-    }
-}
-
-label_set! {
-    /// `clusterlink_consumer_offset_sync_lag_messages`.
-    OffsetSyncLabels {
-        /// The link's name.
-        link,
-        /// The consumer group (its name on the source).
-        consumer_group,
-        /// The mirror topic's name.
-        mirror_topic,
     }
 }
 
@@ -230,91 +101,65 @@ pub(crate) trait Family: Copy {
     const INDEX: usize;
 }
 
+/// Declares one writer's table of per-cluster families, in output order: a type per family
+/// in a `family` module (its [`Family::INDEX`] counted from `first`, where the table starts
+/// in [`CLUSTER_FAMILIES`]) and the table `$table`. A row is
+/// `Type = "name" Labels "HELP text";` (the label set declared with [`label_set!`]). All are
+/// gauges.
 macro_rules! families {
-    ($($id:ident = $name:literal $labels:ident $help:literal;)*) => {
+    (
+        $(#[$tmeta:meta])* $vis:vis const $table:ident from $first:expr;
+        $($(#[doc = $doc:literal])* $id:ident = $name:literal $labels:ident $help:literal;)*
+    ) => {
+        /// Where this table starts in [`CLUSTER_FAMILIES`](crate::render::CLUSTER_FAMILIES).
+        const FIRST: usize = $first;
+
         #[allow(clippy::enum_variant_names)]
         #[repr(usize)]
         enum Index { $($id,)* }
 
-        /// Each per-cluster family as a type (see [`Family`]).
+        /// Each family of this table as a type (see [`Family`](crate::render::families::Family)).
         pub(crate) mod family {
             $(
-                #[doc = concat!("`", $name, "`.")]
+                #[doc = concat!("`", $name, "`: ", $help, ".")]
+                $(#[doc = $doc])*
                 #[derive(Clone, Copy, Debug)]
                 pub(crate) struct $id;
 
-                impl super::Family for $id {
+                impl $crate::render::families::Family for $id {
                     type Labels<'a> = super::$labels<'a>;
-                    const INDEX: usize = super::Index::$id as usize;
+                    const INDEX: usize = super::FIRST + super::Index::$id as usize;
                 }
             )*
         }
 
-        /// Every per-cluster family, in output order. All are gauges.
-        pub const CLUSTER_FAMILIES: &[FamilyDef] = &[
-            $(FamilyDef {
+        $(#[$tmeta])*
+        $vis const $table: &[$crate::render::families::FamilyDef] = &[
+            $($crate::render::families::FamilyDef {
                 name: $name,
                 help: $help,
-                labels: <$labels<'static> as LabelSet>::NAMES,
+                labels: <$labels<'static> as $crate::render::families::LabelSet>::NAMES,
             },)*
         ];
     };
 }
+pub(crate) use families;
 
-families! {
-    LinkInfo = "clusterlink_link_info" LinkInfoLabels
-        "Cluster link on this destination cluster: ids, mode and which sync features are enabled (always 1)";
-    LinkState = "clusterlink_link_state" LinkStateLabels
-        "Link state: 1 for the current state, 0 for the other known states; an unknown value is exported as its own state";
-    LinkError = "clusterlink_link_error" LinkErrorLabels
-        "Link error: 1 for the current link_error (NO_ERROR when healthy or not reported), 0 for the other known errors";
-    LinkTaskState = "clusterlink_link_task_state" TaskStateLabels
-        "Link task state: 1 for the current state, 0 for the other known states";
-    LinkTaskErrors = "clusterlink_link_task_errors" TaskLabels
-        "Number of errors the link task reports";
-    LinkMirrorTopics = "clusterlink_link_mirror_topics" LinkStateLabels
-        "Mirror topics of the link by mirror state (every known state written, 0 when none)";
-    LinkMirrorPartitions = "clusterlink_link_mirror_partitions" CategoryLabels
-        "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
-    MirrorInfo = "clusterlink_mirror_topic_info" MirrorInfoLabels
-        "Mirror topic and the source topic it mirrors (always 1)";
-    MirrorState = "clusterlink_mirror_topic_state" MirrorStateLabels
-        "Mirror topic state: 1 for the current state, 0 for the other known states";
-    MirrorStateChange = "clusterlink_mirror_topic_state_change_timestamp_seconds" MirrorLabels
-        "Time of the mirror topic's last state transition (Unix seconds)";
-    MirrorPartitions = "clusterlink_mirror_topic_partitions" MirrorLabels
-        "Number of partitions of the mirror topic";
-    MirrorLag = "clusterlink_mirror_topic_lag_messages" MirrorLabels
-        "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
-    MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" MirrorLabels
-        "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
-    MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" MirrorLabels
-        "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
-    MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
-        "Mirror topic error (only when not NO_ERROR; always 1)";
-    PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
-        "Partition lag in messages as the REST API reports it (absent while unknown)";
-    PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" PartitionLabels
-        "Source offset of the last fetch for the partition (absent while never fetched)";
-    // Kafka-side measurements (rendered from the KafkaSnapshot, not from REST).
-    PartitionDestHwm = "clusterlink_mirror_partition_destination_high_watermark" PartitionLabels
-        "High watermark of the mirror partition on the destination cluster, read over the Kafka protocol";
-    PartitionSourceHwm = "clusterlink_mirror_partition_source_high_watermark" PartitionLabels
-        "High watermark of the source partition on the source cluster, read over the Kafka protocol after the destination's";
-    PartitionMeasuredLag = "clusterlink_mirror_partition_measured_lag_messages" PartitionLabels
-        "Source high watermark minus destination high watermark (messages), measured over the Kafka protocol";
-    PartitionLagSeconds = "clusterlink_mirror_partition_lag_seconds" PartitionLabels
-        "Age of the oldest source record not yet on the destination (0 when caught up)";
-    MirrorMeasuredLag = "clusterlink_mirror_topic_measured_lag_messages" MirrorLabels
-        "Sum over partitions of the measured lag (source minus destination high watermark, messages)";
-    MirrorMeasuredMaxLag = "clusterlink_mirror_topic_measured_max_partition_lag_messages" MirrorLabels
-        "Largest measured partition lag of the mirror topic (messages)";
-    MirrorLagSeconds = "clusterlink_mirror_topic_lag_seconds" MirrorLabels
-        "Age of the oldest source record not yet on the destination, max over partitions (0 when caught up)";
-    LinkLagSeconds = "clusterlink_link_lag_seconds" LinkLabels
-        "Largest lag in seconds over the link's measured mirror topics";
-    OffsetSyncLag = "clusterlink_consumer_offset_sync_lag_messages" OffsetSyncLabels
-        "Committed offset of the group on the source minus on the destination, summed over the mirror topic's partitions the group committed on the source (messages)";
+/// `a` then `b`, as one array (`N`: their lengths added).
+pub(crate) const fn concat<const N: usize>(a: &[FamilyDef], b: &[FamilyDef]) -> [FamilyDef; N] {
+    assert!(a.len() + b.len() == N);
+    let empty = FamilyDef {
+        name: "",
+        help: "",
+        labels: &[],
+    };
+    let mut out = [empty; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+        i += 1;
+    }
+    out
 }
 
 /// Writes the sample lines of one cluster, family by family.
@@ -382,6 +227,7 @@ impl SampleWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::{kafka, rest};
 
     #[test]
     fn label_value_maps_missing_and_empty_to_unknown() {
@@ -396,8 +242,21 @@ mod tests {
         assert_eq!(CLUSTER_FAMILIES[0].name, "clusterlink_link_info");
         assert_eq!(CLUSTER_FAMILIES[0].labels.len(), 10);
         assert_eq!(
-            CLUSTER_FAMILIES[family::OffsetSyncLag::INDEX].labels,
+            CLUSTER_FAMILIES[kafka::family::OffsetSyncLag::INDEX].labels,
             ["link", "consumer_group", "mirror_topic"]
+        );
+        // The Kafka side's table follows the REST side's.
+        assert_eq!(
+            CLUSTER_FAMILIES[rest::family::PartitionFetchOffset::INDEX].name,
+            "clusterlink_mirror_partition_last_source_fetch_offset"
+        );
+        assert_eq!(
+            kafka::family::PartitionDestHwm::INDEX,
+            rest::REST_FAMILIES.len()
+        );
+        assert_eq!(
+            CLUSTER_FAMILIES.len(),
+            rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()
         );
         let names: std::collections::BTreeSet<_> =
             CLUSTER_FAMILIES.iter().map(|f| f.name).collect();
@@ -411,15 +270,15 @@ mod tests {
             link: "",
             mirror_topic: "a\\b\nc",
         };
-        w.sample(family::MirrorLag, labels, 3.0);
-        w.sample(family::MirrorLagSeconds, labels, 0.25);
+        w.sample(rest::family::MirrorLag, labels, 3.0);
+        w.sample(kafka::family::MirrorLagSeconds, labels, 0.25);
         let r = w.finish();
         assert_eq!(
-            r.family_text(family::MirrorLag::INDEX),
+            r.family_text(rest::family::MirrorLag::INDEX),
             "clusterlink_mirror_topic_lag_messages{kafka_cluster=\"c\\\"1\",link=\"unknown\",mirror_topic=\"a\\\\b\\nc\"} 3\n"
         );
         assert!(r
-            .family_text(family::MirrorLagSeconds::INDEX)
+            .family_text(kafka::family::MirrorLagSeconds::INDEX)
             .ends_with("} 0.25\n"));
     }
 }

@@ -4,11 +4,52 @@
 
 use std::collections::BTreeMap;
 
-use super::families::{
-    family, LinkLabels, MirrorLabels, OffsetSyncLabels, PartitionLabels, SampleWriter,
-};
+use super::families::{families, label_set, MirrorLabels, PartitionLabels, SampleWriter};
 use super::RenderedCluster;
 use crate::snapshot::{KafkaSnapshot, MeasuredMirror};
+
+families! {
+    /// The Kafka-side families, in output order (see [`family`]).
+    pub(crate) const KAFKA_FAMILIES from super::KAFKA_FIRST;
+    PartitionDestHwm = "clusterlink_mirror_partition_destination_high_watermark" PartitionLabels
+        "High watermark of the mirror partition on the destination cluster, read over the Kafka protocol";
+    PartitionSourceHwm = "clusterlink_mirror_partition_source_high_watermark" PartitionLabels
+        "High watermark of the source partition on the source cluster, read over the Kafka protocol after the destination's";
+    PartitionMeasuredLag = "clusterlink_mirror_partition_measured_lag_messages" PartitionLabels
+        "Source high watermark minus destination high watermark (messages), measured over the Kafka protocol";
+    PartitionLagSeconds = "clusterlink_mirror_partition_lag_seconds" PartitionLabels
+        "Age of the oldest source record not yet on the destination (0 when caught up)";
+    MirrorMeasuredLag = "clusterlink_mirror_topic_measured_lag_messages" MirrorLabels
+        "Sum over partitions of the measured lag (source minus destination high watermark, messages)";
+    MirrorMeasuredMaxLag = "clusterlink_mirror_topic_measured_max_partition_lag_messages" MirrorLabels
+        "Largest measured partition lag of the mirror topic (messages)";
+    MirrorLagSeconds = "clusterlink_mirror_topic_lag_seconds" MirrorLabels
+        "Age of the oldest source record not yet on the destination, max over partitions (0 when caught up)";
+    LinkLagSeconds = "clusterlink_link_lag_seconds" LinkLabels
+        "Largest lag in seconds over the link's measured mirror topics";
+    OffsetSyncLag = "clusterlink_consumer_offset_sync_lag_messages" OffsetSyncLabels
+        "Committed offset of the group on the source minus on the destination, summed over the mirror topic's partitions the group committed on the source (messages)";
+}
+
+label_set! {
+    /// A family per link.
+    LinkLabels {
+        /// The link's name.
+        link,
+    }
+}
+
+label_set! {
+    /// `clusterlink_consumer_offset_sync_lag_messages`.
+    OffsetSyncLabels {
+        /// The link's name.
+        link,
+        /// The consumer group (its name on the source).
+        consumer_group,
+        /// The mirror topic's name.
+        mirror_topic,
+    }
+}
 
 /// Renders one cluster's Kafka-side families.
 pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {

@@ -31,13 +31,26 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use chunk::{Chunk, GZIP_HEADER};
-pub use families::{label_value, FamilyDef, CLUSTER_FAMILIES, UNKNOWN_LABEL};
+pub use families::{label_value, FamilyDef, UNKNOWN_LABEL};
 pub use format::{openmetrics_to_text, Format};
 pub use kafka::render_kafka;
 pub use rest::render_rest;
 
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use chunk::{gzip_pieces, Deflater, Joiner};
+
+/// Every per-cluster family, in output order: the REST side's ([`rest::REST_FAMILIES`]),
+/// then the Kafka side's ([`kafka::KAFKA_FAMILIES`]). Each table is declared next to the code
+/// that writes it.
+pub const CLUSTER_FAMILIES: &[FamilyDef] = &ALL_FAMILIES;
+
+const ALL_FAMILIES: [FamilyDef; rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()] =
+    families::concat(rest::REST_FAMILIES, kafka::KAFKA_FAMILIES);
+
+/// Where the REST side's families start in [`CLUSTER_FAMILIES`].
+const REST_FIRST: usize = 0;
+/// Where the Kafka side's families start in [`CLUSTER_FAMILIES`].
+const KAFKA_FIRST: usize = rest::REST_FAMILIES.len();
 
 /// Suffix of every per-cluster HELP text.
 pub const HELP_SUFFIX: &str = " (from the last background collection).";

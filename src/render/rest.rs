@@ -4,14 +4,165 @@
 use std::collections::BTreeMap;
 
 use super::families::{
-    family, label_value, CategoryLabels, LinkErrorLabels, LinkInfoLabels, LinkStateLabels,
-    MirrorErrorLabels, MirrorInfoLabels, MirrorLabels, MirrorStateLabels, PartitionLabels,
-    SampleWriter, TaskLabels, TaskStateLabels, UNKNOWN_LABEL,
+    families, label_set, label_value, MirrorLabels, PartitionLabels, SampleWriter, UNKNOWN_LABEL,
 };
 use super::RenderedCluster;
 use crate::snapshot::{
     ClusterSnapshot, Link, LinkError, LinkState, MirrorState, MirrorTopic, StateCategory, TaskState,
 };
+
+families! {
+    /// The REST-side families, in output order (see [`family`]).
+    pub(crate) const REST_FAMILIES from super::REST_FIRST;
+    LinkInfo = "clusterlink_link_info" LinkInfoLabels
+        "Cluster link on this destination cluster: ids, mode and which sync features are enabled (always 1)";
+    LinkState = "clusterlink_link_state" LinkStateLabels
+        "Link state: 1 for the current state, 0 for the other known states; an unknown value is exported as its own state";
+    LinkError = "clusterlink_link_error" LinkErrorLabels
+        "Link error: 1 for the current link_error (NO_ERROR when healthy or not reported), 0 for the other known errors";
+    LinkTaskState = "clusterlink_link_task_state" TaskStateLabels
+        "Link task state: 1 for the current state, 0 for the other known states";
+    LinkTaskErrors = "clusterlink_link_task_errors" TaskLabels
+        "Number of errors the link task reports";
+    LinkMirrorTopics = "clusterlink_link_mirror_topics" LinkStateLabels
+        "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    LinkMirrorPartitions = "clusterlink_link_mirror_partitions" CategoryLabels
+        "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
+    MirrorInfo = "clusterlink_mirror_topic_info" MirrorInfoLabels
+        "Mirror topic and the source topic it mirrors (always 1)";
+    MirrorState = "clusterlink_mirror_topic_state" MirrorStateLabels
+        "Mirror topic state: 1 for the current state, 0 for the other known states";
+    MirrorStateChange = "clusterlink_mirror_topic_state_change_timestamp_seconds" MirrorLabels
+        "Time of the mirror topic's last state transition (Unix seconds)";
+    MirrorPartitions = "clusterlink_mirror_topic_partitions" MirrorLabels
+        "Number of partitions of the mirror topic";
+    MirrorLag = "clusterlink_mirror_topic_lag_messages" MirrorLabels
+        "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
+    MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" MirrorLabels
+        "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
+    MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" MirrorLabels
+        "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
+    MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
+        "Mirror topic error (only when not NO_ERROR; always 1)";
+    PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
+        "Partition lag in messages as the REST API reports it (absent while unknown)";
+    PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" PartitionLabels
+        "Source offset of the last fetch for the partition (absent while never fetched)";
+}
+
+label_set! {
+    /// `clusterlink_link_info`.
+    LinkInfoLabels {
+        /// The link's name.
+        link,
+        /// `cluster_link_id` (or `link_id`).
+        link_id,
+        /// The source cluster's id.
+        source_cluster_id,
+        /// The destination cluster's id.
+        destination_cluster_id,
+        /// The remote cluster's id.
+        remote_cluster_id,
+        /// `link.mode`.
+        link_mode,
+        /// `connection.mode`.
+        connection_mode,
+        /// `consumer.offset.sync.enable`: `true`, `false` or `unknown`.
+        consumer_offset_sync,
+        /// `acl.sync.enable`: `true`, `false` or `unknown`.
+        acl_sync,
+        /// `auto.create.mirror.topics.enable`: `true`, `false` or `unknown`.
+        auto_create_mirror_topics,
+    }
+}
+
+label_set! {
+    /// A state family per link (`state`: a state of a closed set or a raw one).
+    LinkStateLabels {
+        /// The link's name.
+        link,
+        /// The state.
+        state,
+    }
+}
+
+label_set! {
+    /// `clusterlink_link_error`.
+    LinkErrorLabels {
+        /// The link's name.
+        link,
+        /// The link error.
+        error,
+    }
+}
+
+label_set! {
+    /// A family per link task.
+    TaskLabels {
+        /// The link's name.
+        link,
+        /// The task's name.
+        task,
+    }
+}
+
+label_set! {
+    /// `clusterlink_link_task_state`.
+    TaskStateLabels {
+        /// The link's name.
+        link,
+        /// The task's name.
+        task,
+        /// The task's state.
+        state,
+    }
+}
+
+label_set! {
+    /// `clusterlink_link_mirror_partitions`.
+    CategoryLabels {
+        /// The link's name.
+        link,
+        /// The state category.
+        state_category,
+    }
+}
+
+label_set! {
+    /// `clusterlink_mirror_topic_info`.
+    MirrorInfoLabels {
+        /// The link's name.
+        link,
+        /// The mirror topic's name.
+        mirror_topic,
+        /// The source topic's name.
+        source_topic,
+    }
+}
+
+label_set! {
+    /// `clusterlink_mirror_topic_state`.
+    MirrorStateLabels {
+        /// The link's name.
+        link,
+        /// The mirror topic's name.
+        mirror_topic,
+        /// The mirror state.
+        state,
+    }
+}
+
+label_set! {
+    /// `clusterlink_mirror_topic_error`.
+    MirrorErrorLabels {
+        /// The link's name.
+        link,
+        /// The mirror topic's name.
+        mirror_topic,
+        /// The mirror topic error.
+        error,
+    }
+}
 
 /// Renders one cluster's link, task and mirror families.
 pub fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> RenderedCluster {
