@@ -443,4 +443,6 @@ pub fn families_in(text: &str) -> BTreeSet<(String, String)> {
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
