@@ -11,7 +11,6 @@
 //!   there), errors by reason;
 //! - [`collect`]: the background REST collection, one supervised task per cluster;
 //! - [`kafka`]: Kafka-side measurements (watermarks, lag in seconds, offset sync, probe);
-//! - [`link_filters`]: Confluent's JSON group/topic filters of a link;
 //! - [`snapshot`]: the per-cluster, per-cycle data collection hands to rendering;
 //! - [`render`]: every per-cluster family rendered from the snapshots, and the pre-rendered
 //!   exposition served at `/metrics`;
@@ -46,7 +45,6 @@ pub mod demo;
 pub mod exporter;
 pub mod http;
 pub mod kafka;
-pub mod link_filters;
 pub mod process;
 pub mod reload;
 pub mod render;

@@ -32,7 +32,6 @@ use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
 use super::{Connection, Outputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
-use crate::link_filters;
 use crate::snapshot::{
     ClusterSnapshot, KafkaSnapshot, Link, MeasuredMirror, MeasuredPartition, OffsetSyncLag,
 };
@@ -534,11 +533,8 @@ impl Measurer {
         let filters = &link.configs.consumer_offset_group_filters;
         let mut groups: BTreeSet<String> = BTreeSet::new();
         let needs_listing = if settings.follows_link_filters() {
-            groups.extend(link_filters::literal_includes(
-                filters.as_deref(),
-                "groupFilters",
-            ));
-            link_filters::has_patterns(filters.as_deref(), "groupFilters")
+            groups.extend(filters.literal_includes().map(str::to_owned));
+            filters.has_patterns()
         } else {
             groups.extend(settings.groups.iter().cloned());
             settings.group_pattern.is_some()
@@ -555,7 +551,7 @@ impl Measurer {
                         let name = g.name();
                         let selected = match &settings.group_pattern {
                             Some(re) if !settings.follows_link_filters() => re.is_match(name),
-                            _ => link_filters::includes(filters.as_deref(), "groupFilters", name),
+                            _ => filters.includes(name),
                         };
                         if selected {
                             groups.insert(name.to_owned());

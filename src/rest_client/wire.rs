@@ -5,9 +5,9 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::snapshot::{
-    CategoryCount, Fetched, Link, LinkConfigs, LinkError, LinkState, MirrorState, MirrorTopic,
-    PartitionLag, Reported, StateCategory, Task, TaskError, TaskState, MAX_TASK_ERRORS,
-    MAX_TASK_ERROR_MESSAGE,
+    CategoryCount, Fetched, GroupFilters, Link, LinkConfigs, LinkError, LinkState, MirrorState,
+    MirrorTopic, PartitionLag, Reported, StateCategory, Task, TaskError, TaskState,
+    MAX_TASK_ERRORS, MAX_TASK_ERROR_MESSAGE,
 };
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -294,7 +294,9 @@ pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
         auto_create_mirror_topics: flag("auto.create.mirror.topics.enable"),
         consumer_group_prefix: flag("consumer.group.prefix.enable"),
         cluster_link_prefix: value("cluster.link.prefix"),
-        consumer_offset_group_filters: value("consumer.offset.group.filters"),
+        consumer_offset_group_filters: value("consumer.offset.group.filters")
+            .map(|text| GroupFilters::from_json(&text))
+            .unwrap_or_default(),
     }
 }
 
@@ -402,6 +404,26 @@ mod tests {
         assert_eq!(c.link_mode.as_deref(), Some("DESTINATION"));
         assert_eq!(c.connection_mode, None);
         assert_eq!(c.destination_group_prefix(), "");
+        assert_eq!(c.consumer_offset_group_filters, GroupFilters::default());
+    }
+
+    #[test]
+    fn group_filters_are_parsed_when_the_snapshot_is_built() {
+        let config = |value: &str| LinkConfigData {
+            name: "consumer.offset.group.filters".into(),
+            value: Some(value.into()),
+            is_sensitive: None,
+        };
+        let text = r#"{"groupFilters":[{"name":"app-","patternType":"PREFIXED"}]}"#;
+        let c = link_configs(&[config(text)]);
+        assert_eq!(
+            c.consumer_offset_group_filters,
+            GroupFilters::from_json(text)
+        );
+        assert!(c.consumer_offset_group_filters.includes("app-1"));
+        // Not JSON: no rules, as when not reported.
+        let c = link_configs(&[config("{not json")]);
+        assert_eq!(c.consumer_offset_group_filters, GroupFilters::default());
     }
 
     #[test]

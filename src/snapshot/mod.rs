@@ -13,9 +13,11 @@
 
 use std::sync::Arc;
 
+mod filters;
 mod kafka;
 mod states;
 
+pub use filters::{FilterRule, FilterType, GroupFilters, PatternType};
 pub use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag};
 pub use states::{LinkError, LinkState, MirrorState, Reported, StateCategory, TaskState};
 
@@ -142,9 +144,9 @@ pub struct LinkConfigs {
     /// `cluster.link.prefix`: the prefix of the link's mirror topics (and of synced groups
     /// with `consumer.group.prefix.enable`).
     pub cluster_link_prefix: Option<String>,
-    /// `consumer.offset.group.filters`: the JSON group filters, read by
-    /// [`crate::link_filters`].
-    pub consumer_offset_group_filters: Option<String>,
+    /// `consumer.offset.group.filters`: the JSON group filters, parsed (no rules when not
+    /// reported or not parsable).
+    pub consumer_offset_group_filters: GroupFilters,
 }
 
 impl LinkConfigs {
