@@ -1,9 +1,10 @@
 //! The status page's HTML: one table (a row per cluster, link and mirror topic, in the
 //! view's order: problems first), every value escaped, states in colour and in text. The page
-//! needs no external asset: its one style sheet and one script are inline, allowed by the
-//! [`content_security_policy`] through their SHA-256 hashes (no `'unsafe-inline'`). Without
-//! JavaScript everything is shown; with it, a filter box and an automatic refresh (the page
-//! fetches itself and swaps the table in place, so the scroll position and the filter stay).
+//! needs no external asset: its one style sheet (`page.css`) and one script (`page.js`),
+//! included at compile time, are inline, allowed by the [`content_security_policy`] through
+//! the SHA-256 hashes of the bytes served (no `'unsafe-inline'`). Without JavaScript
+//! everything is shown; with it, a filter box and an automatic refresh (the page fetches
+//! itself and swaps the table in place, so the scroll position and the filter stay).
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -17,73 +18,13 @@ pub const DEFAULT_REFRESH_SECONDS: u32 = 5;
 /// The longest refresh period `?refresh=` accepts: one hour.
 pub const MAX_REFRESH_SECONDS: u32 = 3600;
 
-const STYLE: &str = r#"
-body{font:14px/1.35 system-ui,sans-serif;margin:1em 1.5em;color:#111;background:#fff}
-h1{font-size:1.4em;margin:.2em 0}
-header p{margin:.3em 0}
-table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
-thead th{position:sticky;top:0;background:#f4f4f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.st{white-space:nowrap}
-tbody td:first-child{min-width:18em}
-td.err{min-width:16em;overflow-wrap:anywhere}
-.err,.red{color:#900}
-tr.c td.info{font-weight:normal}
-tr.c td{background:#eef;font-weight:bold;border-top:2px solid #99a}
-tr.c td:first-child::before{content:"cluster ";font-weight:normal}
-tr.l td.n{padding-left:1.5em}
-tr.m td.n{padding-left:3em}
-.st{display:inline-block;min-width:6em;padding:0 .4em;border-radius:3px;font-weight:bold}
-.ok{background:#d7f5d7;color:#064}
-.bad{background:#fbd5d5;color:#900}
-.warn{background:#fdecc8;color:#740}
-.wait{background:#e4e4e4;color:#444}
-.muted{color:#777}
-input#filter{font:inherit;width:24em;padding:.2em}
-"#;
+/// The page's one style sheet (`page.css`), served verbatim in its `<style>`
+/// element; [`content_security_policy`] allows it by the hash of these same bytes.
+const STYLE: &str = include_str!("page.css");
 
-const SCRIPT: &str = r#"
-(function(){
-var filter=document.getElementById('filter'),tools=document.getElementById('tools'),
-info=document.getElementById('refreshed'),main=document.getElementById('status'),
-key='clusterlink-status-filter',refreshes=0;
-tools.hidden=false;
-try{var saved=sessionStorage.getItem(key);if(saved&&!filter.value)filter.value=saved;}catch(e){}
-function apply(){
-var started=performance.now(),q=filter.value.trim().toLowerCase(),rows=main.querySelectorAll('tbody tr'),cs={},ls={},i,r;
-for(i=0;i<rows.length;i++){r=rows[i];r.m=!q||r.getAttribute('data-f').indexOf(q)>=0;
-if(r.m){cs[r.getAttribute('data-c')]=1;if(r.hasAttribute('data-l'))ls[r.getAttribute('data-l')]=1;}}
-for(i=0;i<rows.length;i++){r=rows[i];var cl=r.className.charAt(0);
-r.hidden=!(r.m||(cl==='c'&&cs[r.getAttribute('data-c')])||(cl==='l'&&ls[r.getAttribute('data-l')]));}
-try{sessionStorage.setItem(key,filter.value);}catch(e){}
-document.body.setAttribute('data-filter-ms',String(Math.round(performance.now()-started)));
-}
-filter.addEventListener('input',apply);
-apply();
-var period=parseInt(main.getAttribute('data-refresh-seconds'),10)*1000;
-function refresh(){
-var started=performance.now();
-fetch(location.pathname+location.search,{cache:'no-store',credentials:'same-origin'})
-.then(function(r){if(!r.ok)throw new Error('HTTP '+r.status);return r.text();})
-.then(function(text){
-var doc=new DOMParser().parseFromString(text,'text/html'),fresh=doc.getElementById('status'),
-sum=doc.getElementById('summary');
-if(!fresh)throw new Error('no table');
-var x=window.scrollX,y=window.scrollY;
-main.innerHTML=fresh.innerHTML;
-if(sum)document.getElementById('summary').innerHTML=sum.innerHTML;
-apply();window.scrollTo(x,y);
-refreshes++;document.body.setAttribute('data-refreshes',String(refreshes));
-document.body.setAttribute('data-refresh-ms',String(Math.round(performance.now()-started)));
-info.textContent='refreshed '+new Date().toLocaleTimeString();info.className='muted';
-})
-.catch(function(e){info.textContent='refresh failed: '+e.message;info.className='err';})
-.then(function(){setTimeout(refresh,period);});
-}
-if(period>0)setTimeout(refresh,period);
-})();
-"#;
+/// The page's one script (`page.js`), served verbatim in its `<script>`
+/// element; [`content_security_policy`] allows it by the hash of these same bytes.
+const SCRIPT: &str = include_str!("page.js");
 
 /// `'sha256-…'` of an inline element's text, as a CSP source.
 fn hash_source(text: &str) -> String {
@@ -500,5 +441,43 @@ fn duration(s: f64) -> String {
         60..3600 => format!("{}m {}s", s / 60, s % 60),
         3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod asset_tests {
+    use super::{SCRIPT, STYLE};
+
+    /// `page.css` and `page.js` are served byte for byte, so the hashes of the CSP (computed
+    /// from the same constants) are those of what the browser checks; `status_page::tests`
+    /// recomputes them from a rendered page.
+    #[test]
+    fn the_asset_files_are_served_verbatim() {
+        let page = super::render(
+            &super::StatusView {
+                generated_at_seconds: 0.0,
+                clusters: Vec::new(),
+                shard: None,
+            },
+            &super::PageOptions {
+                telemetry_path: "/metrics",
+                refresh_seconds: 5,
+                version: "test",
+            },
+        );
+        assert!(page.contains(&format!("<style>{STYLE}</style>")));
+        assert!(page.contains(&format!("<script>{SCRIPT}</script>")));
+    }
+
+    /// Nothing in an asset can end its element early, open an HTML comment in it, or read as
+    /// a second style or script element to a check of the page.
+    #[test]
+    fn the_assets_hold_no_markup_of_their_elements() {
+        for asset in [STYLE, SCRIPT] {
+            let lower = asset.to_ascii_lowercase();
+            for markup in ["<style", "</style", "<script", "</script", "<!--"] {
+                assert!(!lower.contains(markup), "{markup} in an asset");
+            }
+        }
     }
 }
