@@ -1,6 +1,15 @@
-//! HTTP serving: `/metrics` from memory (never an upstream call; gzip when accepted), the
-//! status page at `/` and its JSON form (rendered by [`crate::status_page`]), `/-/healthy` and `/-/ready` (200 once every cluster has finished its
-//! first cycle), and graceful shutdown.
+//! HTTP serving ([`serve`]): `/metrics` from memory (never an upstream call; the format
+//! negotiated on `Accept`, gzip when accepted), the status page at `/` and its JSON form
+//! (rendered by [`crate::status_page`] from the status board, the exposition's latest
+//! snapshots, the probe and Kafka connection data and the shard), `/-/healthy`, `/-/ready`
+//! (200 once every cluster has finished its first cycle), `/-/reload` (`POST`/`PUT` when
+//! `--web.enable-lifecycle`, else 403), and graceful shutdown. Also here: the `--web.*`
+//! options ([`WebOptions`], [`parse_listen_address`]) and the server's self-metrics
+//! ([`HttpMetrics`]).
+//!
+//! With `--web.config.file` ([`crate::web_config`]), each connection uses the file as it is on
+//! disk when the connection opens: TLS (handshake within the request head deadline), basic
+//! auth on every endpoint, the health endpoints included, and extra response headers.
 //!
 //! The server is hardened against abusive clients ([`ServeLimits`]): a bounded number of
 //! connections (more wait in the kernel's listen backlog), a deadline on each request head

@@ -2,15 +2,19 @@
 //!
 //! A [`Simulator`] runs a [`Scenario`]: each cluster is a librdkafka mock cluster (real Kafka
 //! protocol on loopback, [`mock`]) with Confluent's REST API v3 in front of it (`rest.rs`,
-//! served by `server.rs`); each link is a fetcher thread that copies records from the source
-//! into mirror topics on the destination and drives Confluent's state machines (`engine.rs`,
-//! [`model`]). Faults come from the scenario's timeline, the control API (`/sim/v1`) or tests,
-//! all as one [`Action`] type. See `docs/simulator.md` in this crate.
+//! served by `server.rs` over HTTP or HTTPS with the run's throw-away PKI, [`tls`]); each link
+//! is a fetcher thread that copies records from the source into mirror topics on the
+//! destination, applies the link's topic and group filters (`filters.rs`) and drives
+//! Confluent's state machines (`engine.rs`, [`model`]). `traffic.rs` produces and consumes on
+//! the clusters; a [`synthetic`] cluster has no Kafka behind it, its REST state generated, for
+//! benchmarks at scale. Faults come from the scenario's timeline, the control API (`/sim/v1`)
+//! or tests, all as one [`Action`] type. See `docs/simulator.md` in this crate.
 //!
 //! The public API is what tests and the exporter's `sim` / `demo` commands use: [`Simulator`]
-//! (start, endpoints, actions, request log, PKI, shutdown), the scenario types ([`scenario`],
-//! [`synthetic::SyntheticSpec`]), the read-only view of the shared [`World`] and
-//! [`model::now_ms`]. Everything else is crate-private.
+//! (start, endpoints, actions, request log, PKI, shutdown) and its errors ([`SimError`]), the
+//! scenario types ([`scenario`], [`synthetic::SyntheticSpec`]), the shared [`World`] (through
+//! [`SimCore::world`]) with the [`model`] types it holds, [`model::now_ms`] and [`wait_for`].
+//! Everything else is crate-private.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

@@ -1,13 +1,15 @@
-//! What went wrong on a Kafka connection, named: the `reason` label ([`KafkaErrorReason`]),
-//! the diagnosis of librdkafka's errors ([`Diagnosis`]: a reason, librdkafka's own words with
-//! every secret removed, and what to fix), and the recent connection-level errors a
-//! connection's clients report ([`ConnectionErrors`]).
+//! What went wrong on a Kafka connection, named: the `reason` label ([`KafkaErrorReason`];
+//! [`error_reason`] reads it from a request error's code alone), the diagnosis of
+//! librdkafka's errors ([`Diagnosis`]: a reason, librdkafka's own words with every secret
+//! removed, and what to fix), and the last connection-level error a connection's clients
+//! reported ([`ConnectionErrors`]).
 //!
 //! librdkafka reports a broker it cannot authenticate to, or whose TLS handshake fails, through
-//! the client context's error callback, per broker connection; the request that needed the
-//! connection then only times out, or fails with "all brokers down". So a failed request is
-//! diagnosed from its own error code when that is specific (an ACL refusal, an unknown topic),
-//! else from the connection-level error recorded while it ran.
+//! the client context's error callback and log lines, per broker connection; the request that
+//! needed the connection then only times out, or fails with "all brokers down". So a failed
+//! request is diagnosed from its own error code when that is specific (an ACL refusal, an
+//! unknown topic), else from the last connection-level error recorded since a request over the
+//! connection last succeeded.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

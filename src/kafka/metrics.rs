@@ -1,7 +1,14 @@
-//! The Kafka side's self-metrics, registered by the component that records them:
-//! [`KafkaMetrics`] (measurer: connections up, errors by reason, requests, cycle duration and
-//! time, lag-in-seconds reads) and [`ProbeMetrics`] (probe: records sent, failed, received,
-//! lost, last receipt, SLA, latency histogram).
+//! The Kafka side's self-metrics, registered by the component that records them, with their
+//! label sets: [`KafkaMetrics`] (measurer: connections up, errors by connection and reason,
+//! requests by client and request type, cycles, cycle duration and time, lag-in-seconds
+//! records read and partitions left unread) and [`ProbeMetrics`] (probe: records sent,
+//! failed, received, lost, last receipt, SLA, and a latency histogram whose buckets follow
+//! each probe's SLA, [`ProbeHistograms`]).
+//!
+//! Two things here are status data, not exported: the [`ConnectionBoard`] (each Kafka
+//! connection's state and last error, written beside `clusterlink_kafka_up` and
+//! `clusterlink_kafka_errors_total`) and each probe's last latency
+//! ([`ProbeMetrics::last_latency`]); the status page reads both.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;

@@ -5,16 +5,22 @@
 //!   watermarks (one batched `ListOffsets` per leader broker), lag in seconds (one source
 //!   record per lagging partition, cached by offset) and consumer offset-sync lag into a
 //!   [`KafkaSnapshot`](crate::snapshot::KafkaSnapshot) that it publishes;
+//! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
+//!   arithmetic); `endpoint`: one connection of a measurer and the clients it keeps open;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
-//! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]).
+//! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]) and the
+//!   status data beside them (the Kafka connection board, the probes' last latency);
 //! - [`client`]: the librdkafka configuration built from a validated
 //!   [`KafkaConfig`], and its load-time check;
 //! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]).
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
-//! runtime's workers. This module owns client construction ([`Connection`]) and the client
-//! context that turns librdkafka statistics into request counters and records the
-//! connection-level errors a failed request is diagnosed by.
+//! runtime's workers. This module owns what the parts share: a named connection
+//! ([`Connection`]: its clients' configuration and construction, its error counting and
+//! diagnosis), the client context ([`StatsContext`]) that turns librdkafka statistics into
+//! request counters and records the connection-level errors a failed request is diagnosed
+//! by, the `role` and `client` label values ([`Role`], [`Client`]) and where the Kafka side
+//! reports ([`Outputs`]).
 
 pub mod client;
 mod endpoint;

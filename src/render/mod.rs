@@ -1,17 +1,27 @@
 //! All rendering of `/metrics`, in one place. Two parts make up the exposition:
 //!
-//! - the per-cluster families ([`CLUSTER_FAMILIES`]), rendered from the snapshots once per
-//!   cycle — REST ([`render_rest`], from a [`ClusterSnapshot`]) and Kafka ([`render_kafka`],
-//!   from a [`KafkaSnapshot`]) — into a [`RenderedCluster`] each (sample lines grouped by
-//!   family); a scrape only concatenates them, family by family, so each family's
-//!   `# HELP`/`# TYPE` appear once;
-//! - the self-metrics: a prometheus-client [`Registry`] in which each component registered its
-//!   own families (collection, supervision, HTTP, Kafka, probe; the exporter wires them), and
-//!   `clusterlink_build_info` ([`register_build_info`]).
+//! - the per-cluster families ([`CLUSTER_FAMILIES`]: the REST writer's table, then the Kafka
+//!   writer's, each declared next to the code that writes it), rendered from the snapshots
+//!   once per cycle — REST ([`render_rest`], from a [`ClusterSnapshot`]) and Kafka
+//!   ([`render_kafka`], from a [`KafkaSnapshot`]) — into a [`RenderedCluster`] each (sample
+//!   lines grouped by family, compressed once); a scrape only concatenates them, family by
+//!   family, so each family's `# HELP`/`# TYPE` appear once;
+//! - the self-metrics, rendered at each scrape: a prometheus-client [`Registry`] in which each
+//!   component registered its own families (process, collection, supervision, HTTP, Kafka,
+//!   probe, reload, shard; `exporter::Telemetry` wires them), and `clusterlink_build_info`
+//!   ([`register_build_info`]).
 //!
 //! [`Exposition`] holds both and implements [`Publish`], which is how the workers hand it
-//! their snapshots. Every family, its type and labels are listed in `docs/metrics.md`; a test
-//! keeps the two in agreement.
+//! their snapshots. It serves a scrape in the negotiated [`Format`] (the registry writes only
+//! OpenMetrics; [`openmetrics_to_text`] makes the text format) as a list of pieces, with gzip
+//! one member built from the pieces' pre-compressed [`Chunk`]s. It also keeps each cluster's
+//! latest snapshots for the status page ([`Latest`], with when each link entered its state),
+//! and leaves out the self-metric series of a cluster removed by a reload
+//! ([`Exposition::retire`]: a filter over the registry's text).
+//!
+//! Every family, its type and labels are listed in `docs/metrics.md`; a test keeps the two in
+//! agreement. The golden exposition (`golden.rs`, `testdata/exposition.txt`) holds the
+//! expected samples of every per-cluster family for one fixed snapshot.
 
 mod chunk;
 mod families;

@@ -1,4 +1,7 @@
-//! Rendering of REST snapshots decoded from the wire format as the client decodes it.
+//! Tests of the renderers on REST snapshots decoded from the wire format as the client
+//! decodes it (state values, lags, label values, category counts), and of [`Exposition`]:
+//! each family header once, `# EOF`, build info, retired clusters, the gzip member and the
+//! text format.
 
 use serde_json::{json, Value};
 
