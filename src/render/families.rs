@@ -91,6 +91,9 @@ pub struct FamilyDef {
     pub help: &'static str,
     /// Labels after `kafka_cluster`.
     pub labels: &'static [&'static str],
+    /// What the HELP text leaves out: the `///` lines of the family's row, joined (its
+    /// description in `docs/metrics.md` is the HELP text, then this).
+    pub doc: &'static str,
 }
 
 /// A per-cluster family, as a type: its label set and its place in [`CLUSTER_FAMILIES`].
@@ -104,8 +107,9 @@ pub(crate) trait Family: Copy {
 /// Declares one writer's table of per-cluster families, in output order: a type per family
 /// in a `family` module (its [`Family::INDEX`] counted from `first`, where the table starts
 /// in [`CLUSTER_FAMILIES`]) and the table `$table`. A row is
-/// `Type = "name" Labels "HELP text";` (the label set declared with [`label_set!`]). All are
-/// gauges.
+/// `Type = "name" Labels "HELP text";` (the label set declared with [`label_set!`]), after
+/// `///` lines that say what the HELP text leaves out ([`FamilyDef::doc`]: `docs/metrics.md`
+/// describes the family with both). All are gauges.
 macro_rules! families {
     (
         $(#[$tmeta:meta])* $vis:vis const $table:ident from $first:expr;
@@ -139,6 +143,7 @@ macro_rules! families {
                 name: $name,
                 help: $help,
                 labels: <$labels<'static> as $crate::render::families::LabelSet>::NAMES,
+                doc: concat!($($doc),*),
             },)*
         ];
     };
@@ -152,6 +157,7 @@ pub(crate) const fn concat<const N: usize>(a: &[FamilyDef], b: &[FamilyDef]) -> 
         name: "",
         help: "",
         labels: &[],
+        doc: "",
     };
     let mut out = [empty; N];
     let mut i = 0;

@@ -14,38 +14,75 @@ use crate::snapshot::{
 families! {
     /// The REST-side families, in output order (see [`family`]).
     pub(crate) const REST_FAMILIES from super::REST_FIRST;
+    /// One series per link. Ids as the REST API reports them (`link_id` is `cluster_link_id`, else
+    /// the deprecated `link_id`; `unknown` when not reported or empty); `link_mode` and
+    /// `connection_mode` from the link configs (`unknown` when not set, empty or not read); the
+    /// three sync labels are `true`, `false` or `unknown` (not set, empty or not read) from
+    /// `consumer.offset.sync.enable`, `acl.sync.enable`, `auto.create.mirror.topics.enable`. Join
+    /// on `kafka_cluster`, `link`.
     LinkInfo = "clusterlink_link_info" LinkInfoLabels
         "Cluster link on this destination cluster: ids, mode and which sync features are enabled (always 1)";
+    /// A state family of the link's `link_state`.
     LinkState = "clusterlink_link_state" LinkStateLabels
         "Link state: 1 for the current state, 0 for the other known states; an unknown value is exported as its own state";
+    /// A state family of the link's `link_error`; an unknown error is exported as its own value
+    /// with 1.
     LinkError = "clusterlink_link_error" LinkErrorLabels
         "Link error: 1 for the current link_error (NO_ERROR when healthy or not reported), 0 for the other known errors";
+    /// A state family per link task (`AclSync`, `AutoCreateMirror`, `ConsumerOffsetSync`,
+    /// `TopicConfigsSync`, …); an unknown state is exported as its own value with 1.
+    /// `NOT_CONFIGURED` means the feature is off; `IN_ERROR` needs attention.
     LinkTaskState = "clusterlink_link_task_state" TaskStateLabels
         "Link task state: 1 for the current state, 0 for the other known states";
+    /// The entries of the task's `errors` with a code other than `NO_ERROR`.
     LinkTaskErrors = "clusterlink_link_task_errors" TaskLabels
         "Number of errors the link task reports";
+    /// Counted after the `mirror_topics` filters; unknown states are counted under their raw value.
     LinkMirrorTopics = "clusterlink_link_mirror_topics" LinkStateLabels
         "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    /// **Confluent Cloud only.** Known categories: `ACTIVE`, `PAUSED`, `IN_ERROR`, `PENDING`,
+    /// `NOT_APPLICABLE`; others are counted under their raw value. Also absent for a Cloud link
+    /// whose `category_counts` is `null`. `IN_ERROR` above 0: see
+    /// ClusterLinkMirrorPartitionsInError.
     LinkMirrorPartitions = "clusterlink_link_mirror_partitions" CategoryLabels
         "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
+    /// One series per mirror topic; `source_topic` is `unknown` when not reported or empty.
     MirrorInfo = "clusterlink_mirror_topic_info" MirrorInfoLabels
         "Mirror topic and the source topic it mirrors (always 1)";
+    /// A state family of the mirror topic's `mirror_status`; an unknown state is exported as its
+    /// own value with 1.
     MirrorState = "clusterlink_mirror_topic_state" MirrorStateLabels
         "Mirror topic state: 1 for the current state, 0 for the other known states";
+    /// From `state_time_ms`; absent when the REST API does not report it or reports 0 or a negative
+    /// value. `time() - …` is how long the mirror has been in its state.
     MirrorStateChange = "clusterlink_mirror_topic_state_change_timestamp_seconds" MirrorLabels
         "Time of the mirror topic's last state transition (Unix seconds)";
+    /// `num_partitions`; when it is absent or negative, the number of partition lags reported.
+    /// Never negative.
     MirrorPartitions = "clusterlink_mirror_topic_partitions" MirrorLabels
         "Number of partitions of the mirror topic";
+    /// From `mirror_lags[].lag`; 0 when none is known. A negative REST lag (seen after a mirror
+    /// restarts, e.g. `lag: -207`, sometimes still there once the mirror is `ACTIVE` again) counts
+    /// as 0 — the destination is not behind — and a never-fetched partition
+    /// (`last_source_fetch_offset` -1) is unknown whatever its lag says. The sum saturates at 2⁶³−1
+    /// instead of wrapping. Never negative.
     MirrorLag = "clusterlink_mirror_topic_lag_messages" MirrorLabels
         "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
+    /// Negative lags count as 0; 0 when none is known.
     MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" MirrorLabels
         "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
+    /// Their lag is left out of the two sums above. Above 0 for long: the link cannot fetch those
+    /// partitions.
     MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" MirrorLabels
         "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
+    /// The mirror topic's `mirror_topic_error` (e.g. `SOURCE_TOPIC_MAY_BE_DELETED`), present only
+    /// while it is set (not `NO_ERROR` or `NOT_SET`).
     MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
         "Mirror topic error (only when not NO_ERROR; always 1)";
+    /// A negative REST lag is exported as 0. Absent when `partition_metrics: false`.
     PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
         "Partition lag in messages as the REST API reports it (absent while unknown)";
+    /// Absent when `partition_metrics: false`.
     PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" PartitionLabels
         "Source offset of the last fetch for the partition (absent while never fetched)";
 }

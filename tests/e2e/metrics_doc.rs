@@ -154,3 +154,71 @@ fn docs_and_help_list_every_collection_error_reason() {
         "help text vs CollectionErrorReason::ALL: {help}"
     );
 }
+
+/// The line before the generated table of the per-cluster families in `docs/metrics.md`.
+const GENERATED_BEGIN: &str = "<!-- BEGIN generated from render::CLUSTER_FAMILIES by tests/e2e/metrics_doc.rs: edit the code, then UPDATE_DOCS=1 -->";
+/// The line after it.
+const GENERATED_END: &str = "<!-- END generated -->";
+
+/// The table of the per-cluster families as the code declares them, in output order: name,
+/// type, labels, and as the meaning the HELP text (without the suffix all share) followed by
+/// the `///` lines of the family's row (`FamilyDef::doc`).
+fn cluster_family_table() -> String {
+    let mut table = format!("{TABLE_HEADER}\n|---|---|---|---|\n");
+    for def in cluster_link_exporter::render::CLUSTER_FAMILIES {
+        let labels: Vec<String> = std::iter::once("kafka_cluster")
+            .chain(def.labels.iter().copied())
+            .map(|l| format!("`{l}`"))
+            .collect();
+        let mut meaning = format!("{}.", def.help);
+        let doc = def.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !doc.is_empty() {
+            meaning = format!("{meaning} {doc}");
+        }
+        assert!(
+            !meaning.contains('|'),
+            "{}: no | in a HELP text or doc line (it would split the table's cell)",
+            def.name
+        );
+        table.push_str(&format!(
+            "| `{}` | gauge | {} | {meaning} |\n",
+            def.name,
+            labels.join(", ")
+        ));
+    }
+    table
+}
+
+/// `docs/metrics.md`'s rows of the per-cluster families are generated from the code (as
+/// node_exporter's end-to-end output is a golden file): this fails when they differ, and
+/// `UPDATE_DOCS=1 cargo test --test e2e metrics_doc::` rewrites them. The prose around the
+/// table stays hand-written.
+#[test]
+fn doc_rows_of_the_cluster_families_are_generated_from_the_code() {
+    let doc = std::fs::read_to_string(METRICS_DOC).expect("docs/metrics.md");
+    let (before, rest) = doc
+        .split_once(&format!("{GENERATED_BEGIN}\n"))
+        .unwrap_or_else(|| panic!("{METRICS_DOC}: no line {GENERATED_BEGIN:?}"));
+    let (current, after) = rest
+        .split_once(&format!("{GENERATED_END}\n"))
+        .unwrap_or_else(|| panic!("{METRICS_DOC}: no line {GENERATED_END:?}"));
+    let generated = format!("\n{}\n", cluster_family_table());
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{before}{GENERATED_BEGIN}\n{generated}{GENERATED_END}\n{after}");
+        std::fs::write(METRICS_DOC, updated).expect("writing docs/metrics.md");
+        return;
+    }
+    let differing: Vec<String> = generated
+        .lines()
+        .zip(current.lines())
+        .filter(|(g, c)| g != c)
+        .map(|(g, c)| format!("docs:      {c}\ngenerated: {g}"))
+        .collect();
+    assert!(
+        current == generated,
+        "{METRICS_DOC}'s per-cluster rows differ from the code's families (render/rest.rs, \
+         render/kafka.rs); rewrite them with UPDATE_DOCS=1 cargo test --test e2e \
+         metrics_doc:: and check the diff.\n{}",
+        differing.join("\n")
+    );
+}

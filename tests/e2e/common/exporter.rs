@@ -260,7 +260,7 @@ pub const METRICS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics
 /// The header row of the family table.
 pub const TABLE_HEADER: &str = "| metric | type | labels | meaning |";
 
-/// Parses the family table of `docs/metrics.md` (the one table with [`TABLE_HEADER`]).
+/// Parses the family tables of `docs/metrics.md` (the tables with [`TABLE_HEADER`]).
 pub fn documented_families() -> Vec<DocFamily> {
     let text = std::fs::read_to_string(METRICS_DOC)
         .unwrap_or_else(|e| panic!("cannot read {METRICS_DOC}: {e}"));
@@ -271,7 +271,8 @@ fn strip_backticks(cell: &str) -> Option<&str> {
     cell.strip_prefix('`')?.strip_suffix('`')
 }
 
-/// Parses the family table of a metrics reference text.
+/// Parses the family tables of a metrics reference text (every table with [`TABLE_HEADER`]:
+/// the exporter's own families, then the per-cluster ones), rows in order.
 pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
     let lines: Vec<&str> = text.lines().collect();
     let headers: Vec<usize> = lines
@@ -280,13 +281,20 @@ pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
         .filter(|(_, l)| l.trim() == TABLE_HEADER)
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(
-        headers.len(),
-        1,
-        "{METRICS_DOC} must have exactly one table with the header {TABLE_HEADER:?}, found {}",
-        headers.len()
+    assert!(
+        !headers.is_empty(),
+        "{METRICS_DOC} must have a table with the header {TABLE_HEADER:?}"
     );
-    let first = headers[0];
+    let mut out: Vec<DocFamily> = Vec::new();
+    for first in headers {
+        parse_rows(&lines, first, &mut out);
+    }
+    assert!(!out.is_empty(), "{METRICS_DOC}: the family table is empty");
+    out
+}
+
+/// Parses the rows of the table whose header is at `first` into `out`.
+fn parse_rows(lines: &[&str], first: usize, out: &mut Vec<DocFamily>) {
     assert!(
         lines
             .get(first + 1)
@@ -294,7 +302,6 @@ pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
         "{METRICS_DOC}:{}: the header must be followed by a |---| separator row",
         first + 2
     );
-    let mut out: Vec<DocFamily> = Vec::new();
     for (i, line) in lines
         .iter()
         .enumerate()
@@ -351,8 +358,6 @@ pub fn parse_doc_table(text: &str) -> Vec<DocFamily> {
             labels,
         });
     }
-    assert!(!out.is_empty(), "{METRICS_DOC}: the family table is empty");
-    out
 }
 
 /// The documented (name, type) pairs.
