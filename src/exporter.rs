@@ -28,7 +28,7 @@ use crate::render::{register_build_info, Exposition, Part};
 use crate::shard::{ShardMetrics, Sharding};
 use crate::status::StatusBoard;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
-use crate::util::ClusterLabels;
+use crate::util::{write_lock, ClusterLabels};
 use crate::web_config::WebGuard;
 
 /// The self-metrics, each family registered by the component that records it, and the
@@ -516,7 +516,7 @@ impl Clusters {
         let starting: BTreeSet<String> = plan.added.iter().chain(&plan.changed).cloned().collect();
         let built = self.build(&config, &starting).inspect_err(|_| {
             // A built collector put its cluster on the status board.
-            let mut board = self.status.write().unwrap_or_else(|e| e.into_inner());
+            let mut board = write_lock(&self.status);
             for name in &plan.added {
                 board.remove(name);
             }
@@ -593,10 +593,7 @@ impl Clusters {
     fn forget(&self, name: &str) {
         self.telemetry.exposition.retire(name);
         self.telemetry.collect.forget_cluster(name);
-        self.status
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+        write_lock(&self.status).remove(name);
     }
 }
 

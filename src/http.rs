@@ -35,7 +35,7 @@ use tokio_io_timeout::TimeoutStream;
 use crate::render::{Exposition, Format, REVISION};
 use crate::status::StatusBoard;
 use crate::supervise::stopped;
-use crate::util::Throttle;
+use crate::util::{lock, read_lock, Throttle};
 use crate::web_config::{WebConfig, WebGuard};
 
 /// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
@@ -480,10 +480,7 @@ async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>
         Err(_) => "timed out".to_owned(),
     };
     state.metrics.tls_handshake_errors.inc();
-    let mut log = state
-        .handshake_log
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut log = lock(&state.handshake_log);
     if let Some(held_back) = log.check(Instant::now()) {
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
         tracing::warn!(%peer, error = %failure, held_back, "TLS handshake failed (at most one line a minute; held_back: the failures since the last line; all are counted in clusterlink_http_tls_handshake_errors_total)");
@@ -608,7 +605,7 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
             }
             "/-/healthy" => respond(200, "text/plain; charset=utf-8", "OK\n"),
             "/-/ready" => {
-                let board = state.status.read().unwrap_or_else(|e| e.into_inner());
+                let board = read_lock(&state.status);
                 let waiting: Vec<&String> = board
                     .iter()
                     .filter(|(_, s)| s.cycles == 0)
@@ -704,11 +701,7 @@ fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
 
 /// The view of the status page and its JSON form, built from what `/metrics` serves now.
 fn status_view(state: &AppState) -> crate::status_page::StatusView {
-    let board = state
-        .status
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let board = read_lock(&state.status).clone();
     let latest = state.exposition.latest();
     crate::status_page::StatusView::build(crate::status_page::Inputs {
         board: &board,

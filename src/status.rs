@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use crate::util::write_lock;
+
 /// What the landing page and readiness know about a cluster.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStatus {
@@ -26,6 +28,6 @@ pub type StatusBoard = Arc<RwLock<BTreeMap<String, ClusterStatus>>>;
 
 /// Updates `cluster`'s status on `board` (created when missing).
 pub fn update(board: &StatusBoard, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
-    let mut board = board.write().unwrap_or_else(|e| e.into_inner());
+    let mut board = write_lock(board);
     f(board.entry(cluster.to_owned()).or_default());
 }

@@ -294,6 +294,7 @@ pub mod test_hooks {
     use std::sync::Mutex;
 
     use super::Worker;
+    use crate::util::lock;
 
     /// (cluster, worker, panics left).
     static ARMED: Mutex<Vec<(String, Worker, u32)>> = Mutex::new(Vec::new());
@@ -301,15 +302,12 @@ pub mod test_hooks {
     /// Makes the next `times` cycles of `cluster`'s `worker` panic (each restart's first cycle
     /// included, so `times` restarts in a row, with their back-offs).
     pub fn panic_next(cluster: &str, worker: Worker, times: u32) {
-        ARMED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((cluster.to_owned(), worker, times));
+        lock(&ARMED).push((cluster.to_owned(), worker, times));
     }
 
     pub(crate) fn check(cluster: &str, worker: Worker) {
         let hit = {
-            let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+            let mut armed = lock(&ARMED);
             let at = armed
                 .iter()
                 .position(|(c, w, left)| c == cluster && *w == worker && *left > 0);

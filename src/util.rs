@@ -1,8 +1,10 @@
 //! Small helpers shared across the crate: durations (parsing, saturating deadlines and
-//! back-off steps), Unix time (the one "now" of the crate), the `kafka_cluster` label set of
-//! the per-cluster self-metrics, and `closed_set!`, which declares
-//! an enum of label values with its one `ALL` list.
+//! back-off steps), Unix time (the one "now" of the crate), locking that a poisoned lock does
+//! not stop (`lock`, `read_lock`, `write_lock`), the `kafka_cluster` label set of the
+//! per-cluster self-metrics, and `closed_set!`, which declares an enum of label values with its
+//! one `ALL` list.
 
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -17,6 +19,24 @@ pub fn unix_ms_at(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Locks `m`, also when a thread panicked holding it. The crate's locks guard maps, caches
+/// and logs that stay usable after a panic (at worst one update is half made, and the next
+/// one redoes it), and a panic is already caught and reported by [`crate::supervise`]: a
+/// poisoned lock must not take down the scrapes and workers that share it.
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Read-locks `l`, also when a thread panicked holding it (see [`lock`]).
+pub(crate) fn read_lock<T: ?Sized>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Write-locks `l`, also when a thread panicked holding it (see [`lock`]).
+pub(crate) fn write_lock<T: ?Sized>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Labels of the self-metrics that are per destination cluster only (`clusterlink_up`, …).

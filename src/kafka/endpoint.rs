@@ -19,7 +19,7 @@ use super::{
     StatsContext,
 };
 use crate::supervise::StopSignal;
-use crate::util::Throttle;
+use crate::util::{lock, Throttle};
 
 /// How long a group whose coordinator the broker refused to name is not asked again: each ask
 /// waits the whole `request_timeout` (librdkafka waits for the coordinator), so a refused
@@ -206,20 +206,14 @@ impl Endpoint {
     }
 
     fn refuse_group(&self, group: &str, e: KafkaError) {
-        let mut refused = self
-            .refused_groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut refused = lock(&self.refused_groups);
         refused.insert(group.to_owned(), (e, Instant::now()));
     }
 
     /// The refusal of `group`'s coordinator seen in the last [`REFUSED_GROUP_RETRY`], if any
     /// (older ones are forgotten: the group is asked again).
     fn group_refusal(&self, group: &str) -> Option<KafkaError> {
-        let mut refused = self
-            .refused_groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut refused = lock(&self.refused_groups);
         refused.retain(|_, (_, at)| at.elapsed() < REFUSED_GROUP_RETRY);
         refused.get(group).map(|(e, _)| e.clone())
     }
@@ -254,7 +248,7 @@ impl Endpoint {
             .connections
             .set_error(&self.labels(), d.line(what), crate::util::unix_ms());
         let held_back = {
-            let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+            let mut warnings = lock(&self.warnings);
             warnings.entry(d.reason).or_default().check(Instant::now())
         };
         if let Some(held_back) = held_back {

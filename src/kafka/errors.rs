@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::util::closed_set;
+use crate::util::{closed_set, lock};
 
 closed_set! {
     /// Why a Kafka-side request failed: the `reason` label of `clusterlink_kafka_errors_total`
@@ -270,7 +270,7 @@ impl ConnectionErrors {
             return;
         };
         let now = Instant::now();
-        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = lock(&self.0);
         let keep_older = last.as_ref().is_some_and(|(at, older)| {
             now.saturating_duration_since(*at) < Duration::from_secs(2)
                 && is_unspecific(d.reason)
@@ -283,7 +283,7 @@ impl ConnectionErrors {
 
     /// Whether a connection-level error was recorded at or after `since`.
     pub fn recorded_since(&self, since: Instant) -> bool {
-        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let last = lock(&self.0);
         last.as_ref().is_some_and(|(at, _)| *at >= since)
     }
 
@@ -296,7 +296,7 @@ impl ConnectionErrors {
 
     /// Forgets the recorded error: a request over the connection succeeded.
     pub fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.0) = None;
     }
 
     /// The diagnosis of request error `e`: its own code when specific, else the
@@ -308,7 +308,7 @@ impl ConnectionErrors {
         if !is_unspecific(own.reason) {
             return own;
         }
-        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let last = lock(&self.0);
         match &*last {
             Some((_, d)) => d.clone(),
             None => own,

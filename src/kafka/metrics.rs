@@ -24,7 +24,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::{Client, KafkaErrorReason, Role};
-use crate::util::ClusterLabels;
+use crate::util::{read_lock, write_lock, ClusterLabels};
 
 /// One Kafka connection of a cluster's measurements.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -108,7 +108,7 @@ type ConnectionKey = (String, Role, String);
 
 impl ConnectionBoard {
     fn update(&self, labels: &KafkaConnectionLabels, f: impl FnOnce(&mut ConnectionStatus)) {
-        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut board = write_lock(&self.0);
         let key = (
             labels.kafka_cluster.clone(),
             labels.role,
@@ -132,7 +132,7 @@ impl ConnectionBoard {
 
     /// Forgets the connection (its measurer stopped).
     pub fn remove(&self, labels: &KafkaConnectionLabels) {
-        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut board = write_lock(&self.0);
         board.remove(&(
             labels.kafka_cluster.clone(),
             labels.role,
@@ -142,7 +142,7 @@ impl ConnectionBoard {
 
     /// The connections of `kafka_cluster`: the destination first, then the sources by name.
     pub fn of(&self, kafka_cluster: &str) -> Vec<(Role, String, ConnectionStatus)> {
-        let board = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let board = read_lock(&self.0);
         board
             .iter()
             .filter(|((c, _, _), _)| c == kafka_cluster)
@@ -227,7 +227,7 @@ pub const PROBE_BUCKET_FRACTIONS: [f64; 12] = [
 impl ProbeHistograms {
     /// The histogram of a probe, created with buckets derived from `sla_seconds`.
     pub fn get_or_create(&self, labels: &ProbeLabels, sla_seconds: f64) -> Arc<Histogram> {
-        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
+        let mut series = write_lock(&self.series);
         if let Some((_, h)) = series.iter().find(|(l, _)| l == labels) {
             return h.clone();
         }
@@ -244,7 +244,7 @@ impl ProbeHistograms {
 
 impl Collector for ProbeHistograms {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let series = self.series.read().unwrap_or_else(|e| e.into_inner());
+        let series = read_lock(&self.series);
         let mut family = encoder.encode_descriptor(
             "probe_latency_seconds",
             "Time from the probe record's send on the source to its receipt from the mirror on the destination; buckets are fractions of the probe's SLA",

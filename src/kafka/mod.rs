@@ -45,7 +45,7 @@ pub use metrics::{KafkaMetrics, ProbeMetrics};
 use crate::config::KafkaConfig;
 use crate::snapshot::Publish;
 use crate::supervise::WorkerRestarts;
-use crate::util::closed_set;
+use crate::util::{closed_set, lock};
 use metrics::{KafkaConnectionLabels, KafkaErrorLabels, KafkaRequestLabels};
 
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
@@ -293,7 +293,7 @@ impl ClientContext for StatsContext {
                 *total = total.saturating_add(*count);
             }
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = lock(&self.seen);
         for (request, total) in totals {
             let before = seen.insert(request.clone(), total).unwrap_or(0);
             // A smaller total means librdkafka's broker object was recreated: count from 0.

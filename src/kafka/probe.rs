@@ -31,7 +31,7 @@ use super::{
 };
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
-use crate::util::{unix_ms, Throttle};
+use crate::util::{lock, unix_ms, Throttle};
 
 /// What a probe measures.
 #[derive(Clone, Debug)]
@@ -106,14 +106,8 @@ impl ProducerContext for ProbeProducerContext {
                 let d = self.source.diagnose(e);
                 self.source
                     .report(&self.outputs.metrics, "sending a probe record", &d);
-                self.outstanding
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
-                let mut log = self
-                    .unacknowledged_log
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                lock(&self.outstanding).remove(&id);
+                let mut log = lock(&self.unacknowledged_log);
                 if let Some(held_back) = log.check(Instant::now()) {
                     tracing::warn!(kafka_cluster = %self.labels.kafka_cluster, link = %self.labels.link, reason = %d.reason, error = %d.detail, advice = d.advice, held_back, "probe record not acknowledged by the source (at most one line a minute; held_back: the failures since the last line)");
                 }
@@ -383,20 +377,14 @@ impl Probe {
             let sent = unix_ms();
             let value = format_record(&instance, self.sequence, sent);
             let id = (partition, self.sequence);
-            self.outstanding
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, sent);
+            lock(&self.outstanding).insert(id, sent);
             let record = BaseRecord::with_opaque_to(&self.target.config.topic, Box::new(id))
                 .partition(partition)
                 .key(instance.as_bytes())
                 .payload(value.as_bytes())
                 .timestamp(sent);
             if let Err((e, _)) = self.producer.send(record) {
-                self.outstanding
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
+                lock(&self.outstanding).remove(&id);
                 self.outputs
                     .probe
                     .send_failures
@@ -424,10 +412,7 @@ impl Probe {
                         continue; // another exporter's record
                     }
                     let now = unix_ms();
-                    self.outstanding
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&(m.partition(), sequence));
+                    lock(&self.outstanding).remove(&(m.partition(), sequence));
                     // `sent` comes from the record: any i64.
                     let latency = lag_seconds(now, sent);
                     self.latency.observe(latency);
@@ -464,7 +449,7 @@ impl Probe {
     /// Counts records older than the SLA as lost.
     fn expire(&self, sla_ms: i64) {
         let now = unix_ms();
-        let mut outstanding = self.outstanding.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outstanding = lock(&self.outstanding);
         let before = outstanding.len();
         outstanding.retain(|_, sent| now - *sent <= sla_ms);
         let lost = before - outstanding.len();

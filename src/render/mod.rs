@@ -47,6 +47,7 @@ pub use kafka::render_kafka;
 pub use rest::render_rest;
 
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
+use crate::util::{lock, read_lock, write_lock};
 use chunk::{gzip_pieces, Deflater, Joiner};
 
 /// Every per-cluster family, in output order: the REST side's ([`rest::REST_FAMILIES`]),
@@ -190,17 +191,14 @@ impl Exposition {
     /// The snapshots of every cluster that has a part published now, by cluster name (cheap:
     /// `Arc`s are cloned, not the snapshots).
     pub fn latest(&self) -> BTreeMap<String, Latest> {
-        self.latest
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read_lock(&self.latest).clone()
     }
 
     /// Keeps `snapshot` as `cluster`'s latest REST snapshot (`None`: withdrawn), carrying each
     /// link's state-since time over while its state stays the same.
     fn keep_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
         let now = crate::util::unix_ms();
-        let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = write_lock(&self.latest);
         let entry = map.entry(cluster.to_owned()).or_default();
         let previous = entry.rest.take();
         let mut since = BTreeMap::new();
@@ -224,7 +222,7 @@ impl Exposition {
     /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
     fn keep_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
         let now = crate::util::unix_ms();
-        let mut map = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = write_lock(&self.latest);
         let entry = map.entry(cluster.to_owned()).or_default();
         entry.kafka = measured.map(|m| (m, now));
         if entry.rest.is_none() && entry.kafka.is_none() {
@@ -236,10 +234,7 @@ impl Exposition {
     /// in the registry) out of the output, and withdraws both parts of its rendering: for a
     /// cluster removed by a reload, whose workers have stopped.
     pub fn retire(&self, cluster: &str) {
-        self.retired
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cluster.to_owned());
+        write_lock(&self.retired).insert(cluster.to_owned());
         self.set_part(cluster, Part::Rest, None);
         self.set_part(cluster, Part::Kafka, None);
         self.keep_rest(cluster, None);
@@ -248,15 +243,12 @@ impl Exposition {
 
     /// Serves `cluster`'s self-metric series again (a cluster added by a reload).
     pub fn restore(&self, cluster: &str) {
-        self.retired
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(cluster);
+        write_lock(&self.retired).remove(cluster);
     }
 
     /// `own` without the samples of retired clusters.
     fn without_retired(&self, own: String) -> String {
-        let retired = self.retired.read().unwrap_or_else(|e| e.into_inner());
+        let retired = read_lock(&self.retired);
         if retired.is_empty() {
             return own;
         }
@@ -276,7 +268,7 @@ impl Exposition {
     /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
     pub fn set_part(&self, cluster: &str, part: Part, rendered: Option<RenderedCluster>) {
         {
-            let mut map = self.clusters.write().unwrap_or_else(|e| e.into_inner());
+            let mut map = write_lock(&self.clusters);
             let key = (cluster.to_owned(), part);
             match rendered {
                 Some(r) => map.insert(key, Arc::new(r)),
@@ -284,23 +276,18 @@ impl Exposition {
             };
         }
         // After the map changed: a layout being built from the old map is dropped here.
-        *self.layout.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.layout) = None;
     }
 
     /// The per-cluster families in output order — each family's `# HELP`/`# TYPE`, then every
     /// part's samples of it — as chunks, small neighbours joined (see [`layout`]).
     fn layout(&self) -> Arc<Layout> {
-        let mut cached = self.layout.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = lock(&self.layout);
         if let Some(layout) = cached.as_ref() {
             return layout.clone();
         }
-        let parts: Vec<Arc<RenderedCluster>> = self
-            .clusters
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let parts: Vec<Arc<RenderedCluster>> =
+            read_lock(&self.clusters).values().cloned().collect();
         let layout = Arc::new(layout(&parts));
         *cached = Some(layout.clone());
         layout

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::config::{read_secret_file, Auth, BearerToken, ClusterConfig, SecretString};
 use crate::snapshot::{Link, LinkConfigs, MirrorTopic};
-use crate::util::closed_set;
+use crate::util::{closed_set, lock};
 
 mod wire;
 
@@ -258,7 +258,7 @@ impl RestClient {
                 let modified = std::fs::metadata(path)
                     .and_then(|m| m.modified())
                     .map_err(|e| RestError::Other(format!("token file {}: {e}", path.display())))?;
-                let mut cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
+                let mut cache = lock(&self.token_cache);
                 if let Some((at, token)) = cache.as_ref() {
                     if *at == modified {
                         return Ok(token.clone());

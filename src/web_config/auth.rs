@@ -11,6 +11,7 @@ use base64::Engine as _;
 use hyper::header::HeaderValue;
 
 use super::WebConfig;
+use crate::util::lock;
 
 /// Most cached outcomes; the cache is emptied when full.
 const CACHE_LIMIT: usize = 1024;
@@ -77,12 +78,12 @@ impl AuthCache {
     }
 
     fn lookup(&self, key: &[u8; 32]) -> Option<bool> {
-        let outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        let outcomes = lock(&self.outcomes);
         outcomes.get(key).copied()
     }
 
     fn store(&self, key: [u8; 32], allowed: bool) {
-        let mut outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outcomes = lock(&self.outcomes);
         if outcomes.len() >= CACHE_LIMIT {
             outcomes.clear();
         }
@@ -92,10 +93,7 @@ impl AuthCache {
     /// Cached outcomes (for tests).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        lock(&self.outcomes).len()
     }
 }
 

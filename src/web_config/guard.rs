@@ -8,6 +8,7 @@ use rustls::ServerConfig;
 
 use super::auth::AuthCache;
 use super::{WebConfig, WebConfigError};
+use crate::util::lock;
 
 /// The configuration a new connection is served with.
 #[derive(Debug, Clone)]
@@ -99,7 +100,7 @@ impl WebGuard {
     /// # Errors
     /// The files on disk are unusable now (the message names the file and key).
     pub fn current(&self) -> Result<Current, String> {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = lock(&self.live);
         let now = stamps(&self.path, &live.files);
         if now != live.stamps {
             self.reload(&mut live, now[0].clone());
