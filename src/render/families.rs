@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::format::push_label_value;
 use super::{RenderedCluster, CLUSTER_FAMILIES};
 
 /// What a label says when the value is missing or empty.
@@ -17,18 +18,6 @@ pub const UNKNOWN_LABEL: &str = "unknown";
 /// (see [`crate::snapshot::Reported`]).
 pub fn label_value(value: Option<&str>) -> &str {
     value.filter(|v| !v.is_empty()).unwrap_or(UNKNOWN_LABEL)
-}
-
-/// Appends a label value to `out`, escaped for the exposition format.
-pub(crate) fn push_escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// The labels of a per-cluster family after `kafka_cluster`, in output order.
@@ -180,7 +169,7 @@ impl SampleWriter {
     /// A writer of `cluster`'s samples.
     pub(crate) fn new(cluster: &str) -> Self {
         let mut escaped = String::with_capacity(cluster.len());
-        push_escaped(&mut escaped, label_value(Some(cluster)));
+        push_label_value(&mut escaped, label_value(Some(cluster)));
         Self {
             out: vec![String::new(); CLUSTER_FAMILIES.len()],
             cluster: escaped,
@@ -200,7 +189,7 @@ impl SampleWriter {
         let _ = write!(buf, "{}{{kafka_cluster=\"{}\"", def.name, self.cluster);
         for (label, v) in def.labels.iter().zip(labels.values()) {
             let _ = write!(buf, ",{label}=\"");
-            push_escaped(buf, label_value(Some(v)));
+            push_label_value(buf, label_value(Some(v)));
             buf.push('"');
         }
         if value.fract() == 0.0 && value.abs() < 1e15 {

@@ -1,6 +1,7 @@
 //! The two exposition formats `/metrics` serves, which one a request gets (content negotiation
-//! on `Accept` with q-values), and the Prometheus text format 0.0.4 of the self-metrics, which
-//! the prometheus-client registry only writes as OpenMetrics.
+//! on `Accept` with q-values), the Prometheus text format 0.0.4 of the self-metrics, which
+//! the prometheus-client registry only writes as OpenMetrics, and the one escape of label
+//! values ([`push_label_value`]), the same in both formats.
 //!
 //! The per-cluster families are gauges whose metadata and samples read the same in both
 //! formats; only the registry's part (counters, units) and the closing `# EOF` differ.
@@ -153,9 +154,49 @@ pub fn openmetrics_to_text(om: &str) -> String {
     out
 }
 
+/// Appends `value` to `out` escaped as a label value, the same in both formats: a backslash,
+/// a double quote and a line feed become `\\`, `\"` and `\n`. The crate's one label-value
+/// escape: the per-cluster samples (`SampleWriter`) and the filter that leaves retired
+/// clusters out of the self-metrics use it; prometheus-client escapes the registry's samples
+/// the same way (a test checks it), so that filter finds them.
+pub(crate) fn push_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline_as_the_registry_does() {
+        let value = "a\\b\"c\nd\r\té€";
+        let mut ours = String::new();
+        push_label_value(&mut ours, value);
+        assert_eq!(ours, "a\\\\b\\\"c\\nd\r\té€");
+
+        let mut registry = prometheus_client::registry::Registry::default();
+        let family = prometheus_client::metrics::family::Family::<
+            Vec<(String, String)>,
+            prometheus_client::metrics::gauge::Gauge,
+        >::default();
+        family
+            .get_or_create(&vec![("kafka_cluster".to_owned(), value.to_owned())])
+            .set(1);
+        registry.register("x", "x", family);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(&format!("x{{kafka_cluster=\"{ours}\"}} 1\n")),
+            "{text}"
+        );
+    }
 
     fn pick(accept: &str) -> Format {
         Format::negotiate([accept])

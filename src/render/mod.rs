@@ -254,7 +254,12 @@ impl Exposition {
         }
         let markers: Vec<String> = retired
             .iter()
-            .map(|c| format!("kafka_cluster=\"{}\"", escape_label(c)))
+            .map(|c| {
+                let mut marker = String::from("kafka_cluster=\"");
+                format::push_label_value(&mut marker, c);
+                marker.push('"');
+                marker
+            })
             .collect();
         let mut kept = String::with_capacity(own.len());
         for line in own.split_inclusive('\n') {
@@ -418,14 +423,6 @@ impl Publish for Exposition {
         self.set_part(cluster, Part::Kafka, rendered);
         self.keep_kafka(cluster, measured);
     }
-}
-
-/// A label value as the text exposition escapes it (`\\`, `"`, newline).
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// Metric family names and types present in an exposition text (for tests and docs checks).
