@@ -1,8 +1,9 @@
-//! Small helpers shared across the crate: durations (parsing, saturating deadlines and
-//! back-off steps), Unix time (the one "now" of the crate), locking that a poisoned lock does
-//! not stop (`lock`, `read_lock`, `write_lock`), the `kafka_cluster` label set of the
-//! per-cluster self-metrics, and `closed_set!`, which declares an enum of label values with its
-//! one `ALL` list.
+//! Small helpers shared across the crate: durations (parsing up to [`MAX_DURATION`],
+//! saturating deadlines and back-off steps), Unix time (the one "now" of the crate), locking
+//! that a poisoned lock does not stop (`lock`, `read_lock`, `write_lock`), the
+//! `kafka_cluster` label set of the per-cluster self-metrics, `closed_set!`, which declares an
+//! enum of label values with its one `ALL` list (and [`ClosedSet`], what such an enum is), and
+//! [`Throttle`], which lets a recurring warning through once a minute and counts the rest.
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

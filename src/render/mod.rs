@@ -50,9 +50,9 @@ use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use crate::util::{lock, read_lock, write_lock};
 use chunk::{gzip_pieces, Deflater, Joiner};
 
-/// Every per-cluster family, in output order: the REST side's ([`rest::REST_FAMILIES`]),
-/// then the Kafka side's ([`kafka::KAFKA_FAMILIES`]). Each table is declared next to the code
-/// that writes it.
+/// Every per-cluster family, in output order: the REST side's (`rest::REST_FAMILIES`), then
+/// the Kafka side's (`kafka::KAFKA_FAMILIES`). Each table is declared next to the code that
+/// writes it.
 pub const CLUSTER_FAMILIES: &[FamilyDef] = &ALL_FAMILIES;
 
 const ALL_FAMILIES: [FamilyDef; rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()] =
