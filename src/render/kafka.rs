@@ -1,6 +1,7 @@
-//! The Kafka-side families of one cluster, rendered from its [`KafkaSnapshot`]: watermarks and
-//! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in
-//! seconds per partition, mirror topic and link, and the consumer offset-sync lag.
+//! The Kafka-side families: their table ([`KAFKA_FAMILIES`], with the label sets only they
+//! use) and their writer, which renders one cluster's [`KafkaSnapshot`]: watermarks and
+//! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in seconds
+//! per partition, mirror topic and link, and the consumer offset-sync lag.
 
 use std::collections::BTreeMap;
 

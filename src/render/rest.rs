@@ -1,5 +1,6 @@
-//! The REST-side families of one cluster, rendered from its [`ClusterSnapshot`]: links, their
-//! tasks and state categories, mirror topics and (with `partition_metrics`) their partitions.
+//! The REST-side families: their table ([`REST_FAMILIES`], with the label sets only they use)
+//! and their writer, which renders one cluster's [`ClusterSnapshot`]: links, their tasks and
+//! state categories, mirror topics and (with `partition_metrics`) their partitions.
 
 use std::collections::BTreeMap;
 
