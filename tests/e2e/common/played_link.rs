@@ -150,24 +150,8 @@ pub async fn rest(source: &Broker, destination: &Broker, truth: &Truth) -> LinkR
 /// FindCoordinator, OffsetFetch), `WRITE` on the probe topic. Nothing on the group
 /// `cluster-link-exporter-reader` or the cluster (ListGroups, `IDEMPOTENT_WRITE`).
 pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
-    let topic = |op, name: &str| {
-        Acl::new(
-            principal,
-            op,
-            ResourceType::Topic,
-            name,
-            PatternType::Literal,
-        )
-    };
-    let group = |op, name: &str| {
-        Acl::new(
-            principal,
-            op,
-            ResourceType::Group,
-            name,
-            PatternType::Literal,
-        )
-    };
+    let topic = |op, name: &str| literal(principal, op, ResourceType::Topic, name);
+    let group = |op, name: &str| literal(principal, op, ResourceType::Group, name);
     vec![
         ("watermarks", topic(Op::Describe, &truth.topic)),
         ("watermarks", topic(Op::Describe, &truth.probe_topic)),
@@ -182,30 +166,19 @@ pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
 /// on the mirror topics (watermarks, and offset sync's OffsetFetch), `DESCRIBE` on the group
 /// (offset sync), `READ` on the probe topic's mirror (the probe; no group ACL).
 pub fn destination_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
-    let topic = |op, name: &str| {
-        Acl::new(
-            principal,
-            op,
-            ResourceType::Topic,
-            name,
-            PatternType::Literal,
-        )
-    };
-    let group = |op, name: &str| {
-        Acl::new(
-            principal,
-            op,
-            ResourceType::Group,
-            name,
-            PatternType::Literal,
-        )
-    };
+    let topic = |op, name: &str| literal(principal, op, ResourceType::Topic, name);
+    let group = |op, name: &str| literal(principal, op, ResourceType::Group, name);
     vec![
         ("watermarks", topic(Op::Describe, &truth.topic)),
         ("watermarks", topic(Op::Describe, &truth.probe_topic)),
         ("offset_sync", group(Op::Describe, &truth.group)),
         ("probe", topic(Op::Read, &truth.probe_topic)),
     ]
+}
+
+/// An ACL allowing `op` on the resource named `name` exactly.
+fn literal(principal: &str, op: Op, resource: ResourceType, name: &str) -> Acl {
+    Acl::new(principal, op, resource, name, PatternType::Literal)
 }
 
 /// Grants `user` every ACL the exporter needs for this link on both brokers.
