@@ -164,7 +164,7 @@ impl CollectMetrics {
 
 /// Where a collector reports: set up by the exporter.
 #[derive(Clone)]
-pub struct Outputs {
+pub struct CollectorOutputs {
     /// Where each cycle's snapshot goes to be rendered (`None`: withdrawn).
     pub publish: Arc<dyn Publish>,
     /// The collection's self-metrics.
@@ -175,7 +175,7 @@ pub struct Outputs {
     pub status: StatusBoard,
 }
 
-impl Outputs {
+impl CollectorOutputs {
     /// Outputs that lead nowhere (metrics in a registry of their own, snapshots discarded):
     /// for a collector whose [`Collector::collect_once`] is called directly (tests, tools).
     pub fn detached() -> Self {
@@ -189,21 +189,21 @@ impl Outputs {
     }
 }
 
-impl std::fmt::Debug for Outputs {
+impl std::fmt::Debug for CollectorOutputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outputs").finish_non_exhaustive()
+        f.debug_struct("CollectorOutputs").finish_non_exhaustive()
     }
 }
 
 /// Back-off after rate limiting: the server's `Retry-After`/`rateLimit-reset` when given,
 /// else exponential from 1 s (doubling per consecutive 429) with ±20% jitter, capped.
 #[derive(Debug)]
-pub struct Backoff {
+pub struct RateLimitBackoff {
     consecutive: u32,
     cap: Duration,
 }
 
-impl Backoff {
+impl RateLimitBackoff {
     /// A back-off whose waits are at most `cap`.
     pub fn new(cap: Duration) -> Self {
         Self {
@@ -238,12 +238,12 @@ impl Backoff {
 pub struct Collector {
     config: ClusterConfig,
     client: RestClient,
-    outputs: Outputs,
+    outputs: CollectorOutputs,
     cluster_id: Option<String>,
     /// Link name → its configs, as of the last cycle that read them.
     configs: BTreeMap<String, LinkConfigs>,
     cycle: u64,
-    backoff: Backoff,
+    backoff: RateLimitBackoff,
     /// Where each successful cycle's snapshot goes for the Kafka-side measurements.
     kafka: Option<Sender<Arc<ClusterSnapshot>>>,
 }
@@ -261,13 +261,13 @@ impl Collector {
     ///
     /// # Errors
     /// The REST client cannot be built (see [`RestClient::new`]).
-    pub fn new(config: ClusterConfig, outputs: Outputs) -> Result<Self, ClientBuildError> {
+    pub fn new(config: ClusterConfig, outputs: CollectorOutputs) -> Result<Self, ClientBuildError> {
         let client = RestClient::new(&config, request_observer(&config.name, &outputs.metrics))?;
         // A restarted collector keeps the cluster's history (cycles, last success).
         status::update(&outputs.status, &config.name, |_| {});
         Ok(Self {
             cluster_id: config.cluster_id.clone(),
-            backoff: Backoff::new(
+            backoff: RateLimitBackoff::new(
                 Duration::from_secs(300).max(config.poll_interval.saturating_mul(4)),
             ),
             config,
@@ -524,7 +524,7 @@ fn request_observer(
 /// The parts a new [`Collector`] of the same cluster is built from.
 struct Blueprint {
     config: ClusterConfig,
-    outputs: Outputs,
+    outputs: CollectorOutputs,
     kafka: Option<Sender<Arc<ClusterSnapshot>>>,
 }
 
@@ -557,7 +557,7 @@ impl Blueprint {
 /// A cluster whose collection failed (or whose collector crashed): `clusterlink_up 0`, its
 /// REST series withdrawn rather than served stale as if current, and `message` on the status
 /// page.
-fn mark_down(outputs: &Outputs, cluster: &str, message: String) {
+fn mark_down(outputs: &CollectorOutputs, cluster: &str, message: String) {
     outputs.publish.publish_rest(cluster, None);
     outputs
         .metrics
@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn backoff_honours_retry_after_else_grows_with_jitter_to_a_cap() {
-        let mut b = Backoff::new(Duration::from_secs(10));
+        let mut b = RateLimitBackoff::new(Duration::from_secs(10));
         assert_eq!(b.next(Some(Duration::from_secs(3))), Duration::from_secs(3));
         assert_eq!(
             b.next(Some(Duration::from_secs(60))),

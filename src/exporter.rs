@@ -82,8 +82,8 @@ impl Telemetry {
     }
 
     /// Where a collector reports.
-    pub fn collector_outputs(&self, status: &StatusBoard) -> collect::Outputs {
-        collect::Outputs {
+    pub fn collector_outputs(&self, status: &StatusBoard) -> collect::CollectorOutputs {
+        collect::CollectorOutputs {
             publish: self.exposition.clone(),
             metrics: self.collect.clone(),
             restarts: self.restarts.clone(),
@@ -92,8 +92,8 @@ impl Telemetry {
     }
 
     /// Where a measurer and its probes report.
-    pub fn kafka_outputs(&self) -> kafka::Outputs {
-        kafka::Outputs {
+    pub fn kafka_outputs(&self) -> kafka::MeasurerOutputs {
+        kafka::MeasurerOutputs {
             publish: self.exposition.clone(),
             metrics: self.kafka.clone(),
             probe: self.probe.clone(),
@@ -163,7 +163,7 @@ pub struct Exporter {
     server: JoinSet<()>,
     exposition: Arc<Exposition>,
     status: StatusBoard,
-    clusters: Arc<Clusters>,
+    clusters: Arc<ReloadController>,
 }
 
 impl Exporter {
@@ -249,7 +249,7 @@ impl Exporter {
         let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
         let (shutdown, stop) = watch::channel(false);
         install_panic_hook();
-        let clusters = Arc::new(Clusters {
+        let clusters = Arc::new(ReloadController {
             running: Mutex::new(BTreeMap::new()),
             telemetry: telemetry.clone(),
             status: status.clone(),
@@ -362,8 +362,8 @@ impl Exporter {
     }
 }
 
-/// The `POST /-/reload` handler's way to [`Clusters::reload_file`].
-fn lifecycle(clusters: &Arc<Clusters>) -> Lifecycle {
+/// The `POST /-/reload` handler's way to [`ReloadController::reload_file`].
+fn lifecycle(clusters: &Arc<ReloadController>) -> Lifecycle {
     let clusters = clusters.clone();
     Lifecycle::new(move || {
         let clusters = clusters.clone();
@@ -387,7 +387,7 @@ struct Workers {
 
 /// The running clusters and what it takes to change them: shared by the exporter and the
 /// `POST /-/reload` handler. Reloads take turns (the lock on `running`).
-struct Clusters {
+struct ReloadController {
     running: Mutex<BTreeMap<String, Workers>>,
     telemetry: Telemetry,
     status: StatusBoard,
@@ -401,16 +401,16 @@ struct Clusters {
     sharding: Sharding,
 }
 
-impl std::fmt::Debug for Clusters {
+impl std::fmt::Debug for ReloadController {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clusters")
+        f.debug_struct("ReloadController")
             .field("config_file", &self.config_file)
             .field("sharding", &self.sharding)
             .finish_non_exhaustive()
     }
 }
 
-impl Clusters {
+impl ReloadController {
     /// The collectors of the clusters of `config` named in `names`, not started.
     fn build(
         &self,

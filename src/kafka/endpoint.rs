@@ -15,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::metrics::KafkaConnectionLabels;
 use super::plan::TopicPartition;
 use super::{
-    error_reason, is_group_refusal, Client, Connection, KafkaErrorReason, KafkaMetrics,
+    error_reason, is_group_refusal, ClientKind, Connection, KafkaErrorReason, KafkaMetrics,
     StatsContext,
 };
 use crate::supervise::StopSignal;
@@ -154,7 +154,11 @@ impl Endpoint {
         metrics: &KafkaMetrics,
     ) -> Result<&BaseConsumer<StatsContext>, KafkaError> {
         if self.watermarks.is_none() {
-            self.watermarks = Some(self.conn.consumer(metrics, Client::Watermarks, None, &[])?);
+            self.watermarks =
+                Some(
+                    self.conn
+                        .consumer(metrics, ClientKind::Watermarks, None, &[])?,
+                );
         }
         Ok(self.watermarks.as_ref().expect("just created"))
     }
@@ -272,11 +276,11 @@ impl Endpoint {
     /// broker that never answers is named when librdkafka's socket timeout fires), at most
     /// 12 s; the client is dropped at once.
     fn diagnose_connection(&self, metrics: &KafkaMetrics) {
-        let mut config = self.conn.client_config(Client::Watermarks);
+        let mut config = self.conn.client_config(ClientKind::Watermarks);
         // A broker that never answers is only named in a warning ("ApiVersionRequest failed:
         // Local: Timed out").
         config.set_log_level(RDKafkaLogLevel::Warning);
-        let context = self.conn.stats_context(metrics, Client::Watermarks);
+        let context = self.conn.stats_context(metrics, ClientKind::Watermarks);
         let Ok(client) = config.create_with_context::<_, BaseConsumer<StatsContext>>(context)
         else {
             return;
@@ -307,7 +311,7 @@ impl Endpoint {
         if !self.groups.contains_key(group) {
             let c = self
                 .conn
-                .consumer(metrics, Client::OffsetSync, Some(group), &[])?;
+                .consumer(metrics, ClientKind::OffsetSync, Some(group), &[])?;
             self.groups.insert(group.to_owned(), c);
         }
         let mut tpl = TopicPartitionList::with_capacity(partitions.len());
@@ -400,7 +404,7 @@ impl Endpoint {
         if self.reader.is_none() {
             self.reader = Some(self.conn.consumer(
                 metrics,
-                Client::LagSeconds,
+                ClientKind::LagSeconds,
                 Some(super::READER_GROUP_ID),
                 &[
                     // One record per partition is all we need: keep fetches small.

@@ -30,7 +30,7 @@ use rdkafka::consumer::Consumer;
 use super::endpoint::Endpoint;
 use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
-use super::{Connection, Outputs, Role};
+use super::{Connection, MeasurerOutputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::snapshot::{
     ClusterSnapshot, KafkaSnapshot, Link, MeasuredMirror, MeasuredPartition, OffsetSyncLag,
@@ -58,7 +58,7 @@ impl MeasurerHandle {
 pub struct Measurer {
     cluster: ClusterConfig,
     sources: Vec<SourceClusterConfig>,
-    outputs: Outputs,
+    outputs: MeasurerOutputs,
     destination: Endpoint,
     source_endpoints: BTreeMap<String, Endpoint>,
     /// Running probes by link; dropping a handle stops and joins its probe.
@@ -77,7 +77,7 @@ impl Measurer {
     pub fn spawn(
         cluster: ClusterConfig,
         sources: Vec<SourceClusterConfig>,
-        outputs: Outputs,
+        outputs: MeasurerOutputs,
         snapshots: Receiver<Arc<ClusterSnapshot>>,
         shutdown: StopSignal,
     ) -> std::io::Result<MeasurerHandle> {
@@ -97,7 +97,7 @@ impl Measurer {
     fn new(
         cluster: ClusterConfig,
         sources: Vec<SourceClusterConfig>,
-        outputs: Outputs,
+        outputs: MeasurerOutputs,
         shutdown: StopSignal,
     ) -> Option<Self> {
         let kafka = cluster.kafka.clone()?;
@@ -619,7 +619,7 @@ impl Measurer {
 fn supervise(
     cluster: ClusterConfig,
     sources: Vec<SourceClusterConfig>,
-    outputs: Outputs,
+    outputs: MeasurerOutputs,
     snapshots: Receiver<Arc<ClusterSnapshot>>,
     shutdown: StopSignal,
 ) {

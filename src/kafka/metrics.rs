@@ -23,7 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::{Client, KafkaErrorReason, Role};
+use super::{ClientKind, KafkaErrorReason, Role};
 use crate::util::{read_lock, write_lock, ClusterLabels};
 
 /// One Kafka connection of a cluster's measurements.
@@ -58,7 +58,7 @@ pub struct KafkaRequestLabels {
     /// The connection's name.
     pub connection: String,
     /// Which of the exporter's clients sent it.
-    pub client: Client,
+    pub client: ClientKind,
     /// Kafka request type as librdkafka names it (`ListOffsets`, `Fetch`, `Metadata`, …).
     pub request: String,
 }

@@ -19,8 +19,8 @@
 //! ([`Connection`]: its clients' configuration and construction, its error counting and
 //! diagnosis), the client context ([`StatsContext`]) that turns librdkafka statistics into
 //! request counters and records the connection-level errors a failed request is diagnosed
-//! by, the `role` and `client` label values ([`Role`], [`Client`]) and where the Kafka side
-//! reports ([`Outputs`]).
+//! by, the `role` and `client` label values ([`Role`], [`ClientKind`]) and where the Kafka side
+//! reports ([`MeasurerOutputs`]).
 
 pub mod client;
 mod endpoint;
@@ -73,7 +73,7 @@ closed_set! {
 closed_set! {
     /// Which of the exporter's Kafka clients sent a request (the `client` label, and part of
     /// the `client.id`).
-    pub enum Client {
+    pub enum ClientKind {
         /// Reads high watermarks (and lists groups).
         Watermarks = "watermarks",
         /// Reads source records for lag in seconds.
@@ -89,7 +89,7 @@ closed_set! {
 
 /// Where the Kafka side reports: set up by the exporter.
 #[derive(Clone)]
-pub struct Outputs {
+pub struct MeasurerOutputs {
     /// Where each cycle's measurements go to be rendered (`None`: withdrawn).
     pub publish: Arc<dyn Publish>,
     /// The measurer's self-metrics.
@@ -100,9 +100,9 @@ pub struct Outputs {
     pub restarts: WorkerRestarts,
 }
 
-impl std::fmt::Debug for Outputs {
+impl std::fmt::Debug for MeasurerOutputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outputs").finish_non_exhaustive()
+        f.debug_struct("MeasurerOutputs").finish_non_exhaustive()
     }
 }
 
@@ -198,7 +198,7 @@ impl Connection {
 
     /// A client configuration of this connection for `client` (the `client` label). Secrets
     /// stay out of errors.
-    pub fn client_config(&self, client: Client) -> rdkafka::ClientConfig {
+    pub fn client_config(&self, client: ClientKind) -> rdkafka::ClientConfig {
         let mut c = client::client_config(&self.config);
         c.set(
             "client.id",
@@ -222,7 +222,7 @@ impl Connection {
     pub fn consumer(
         &self,
         metrics: &KafkaMetrics,
-        client: Client,
+        client: ClientKind,
         group: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<BaseConsumer<StatsContext>, KafkaError> {
@@ -242,7 +242,7 @@ impl Connection {
     }
 
     /// The client context of `client` on this connection.
-    pub fn stats_context(&self, metrics: &KafkaMetrics, client: Client) -> StatsContext {
+    pub fn stats_context(&self, metrics: &KafkaMetrics, client: ClientKind) -> StatsContext {
         StatsContext {
             metrics: metrics.clone(),
             kafka_cluster: self.kafka_cluster.clone(),
@@ -262,7 +262,7 @@ pub struct StatsContext {
     metrics: KafkaMetrics,
     kafka_cluster: String,
     connection: String,
-    client: Client,
+    client: ClientKind,
     /// Request counts by type at the last statistics, to add only the difference.
     seen: Arc<Mutex<HashMap<String, i64>>>,
     /// Where connection-level errors are recorded for the diagnosis of failed requests.

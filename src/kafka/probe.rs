@@ -27,7 +27,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::metrics::ProbeLabels;
 use super::plan::lag_seconds;
 use super::{
-    error_reason, is_group_refusal, Client, Connection, KafkaErrorReason, Outputs, StatsContext,
+    error_reason, is_group_refusal, ClientKind, Connection, KafkaErrorReason, MeasurerOutputs,
+    StatsContext,
 };
 use crate::config::ProbeConfig;
 use crate::supervise::{self, Failure, RestartBackoff, StopSignal, Stops, Worker};
@@ -71,7 +72,7 @@ type Outstanding = Arc<Mutex<HashMap<(i32, u64), i64>>>;
 struct ProbeProducerContext {
     stats: StatsContext,
     outstanding: Outstanding,
-    outputs: Outputs,
+    outputs: MeasurerOutputs,
     labels: ProbeLabels,
     source: Connection,
     /// At most one "not acknowledged" line a minute: during a source outage every record fails.
@@ -122,7 +123,7 @@ impl ProducerContext for ProbeProducerContext {
 /// is signalled.
 pub fn spawn(
     target: ProbeTarget,
-    outputs: Outputs,
+    outputs: MeasurerOutputs,
     shutdown: &StopSignal,
 ) -> std::io::Result<ProbeHandle> {
     let stops = Stops::under(shutdown);
@@ -138,7 +139,7 @@ pub fn spawn(
 }
 
 /// The probe thread's body.
-fn supervise(target: ProbeTarget, outputs: Outputs, stops: Stops) {
+fn supervise(target: ProbeTarget, outputs: MeasurerOutputs, stops: Stops) {
     let cluster = &target.destination.kafka_cluster;
     let restarts = outputs.restarts.counter(cluster, Worker::Probe);
     let mut backoff = RestartBackoff::default();
@@ -173,7 +174,7 @@ fn supervise(target: ProbeTarget, outputs: Outputs, stops: Stops) {
 
 struct Probe {
     target: ProbeTarget,
-    outputs: Outputs,
+    outputs: MeasurerOutputs,
     stops: Stops,
     labels: ProbeLabels,
     producer: BaseProducer<ProbeProducerContext>,
@@ -211,7 +212,11 @@ pub fn format_record(instance: &str, sequence: u64, sent_ms: i64) -> String {
 }
 
 impl Probe {
-    fn new(target: ProbeTarget, outputs: Outputs, stops: Stops) -> Result<Self, KafkaError> {
+    fn new(
+        target: ProbeTarget,
+        outputs: MeasurerOutputs,
+        stops: Stops,
+    ) -> Result<Self, KafkaError> {
         let labels = ProbeLabels {
             kafka_cluster: target.destination.kafka_cluster.clone(),
             link: target.config.link.clone(),
@@ -226,7 +231,7 @@ impl Probe {
         let outstanding: Outstanding = Arc::default();
         let producer = target
             .source
-            .client_config(Client::ProbeProducer)
+            .client_config(ClientKind::ProbeProducer)
             .set("acks", "all")
             .set("linger.ms", "0")
             // A record the source does not take within the SLA fails instead of queueing.
@@ -237,7 +242,7 @@ impl Probe {
             .create_with_context(ProbeProducerContext {
                 stats: target
                     .source
-                    .stats_context(&outputs.metrics, Client::ProbeProducer),
+                    .stats_context(&outputs.metrics, ClientKind::ProbeProducer),
                 outstanding: outstanding.clone(),
                 outputs: outputs.clone(),
                 labels: labels.clone(),
@@ -246,7 +251,7 @@ impl Probe {
             })?;
         let consumer = target.destination.consumer(
             &outputs.metrics,
-            Client::ProbeConsumer,
+            ClientKind::ProbeConsumer,
             Some(super::READER_GROUP_ID),
             &[("fetch.wait.max.ms", "50"), ("auto.offset.reset", "latest")],
         )?;

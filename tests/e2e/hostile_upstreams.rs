@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common;
 use crate::common::scrape::{start_exporter, wait_value};
 use crate::common::upstream::{Recorded, Reply, Upstream};
-use cluster_link_exporter::collect::{Collector, Outputs};
+use cluster_link_exporter::collect::{Collector, CollectorOutputs};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::rest_client::RestError;
 use cluster_link_exporter::snapshot::ClusterSnapshot;
@@ -30,7 +30,7 @@ fn yaml(rest_url: &str, extra: &str) -> String {
 fn collector(yaml: &str) -> Collector {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let cluster = config.clusters[0].clone();
-    Collector::new(cluster, Outputs::detached()).expect("collector builds")
+    Collector::new(cluster, CollectorOutputs::detached()).expect("collector builds")
 }
 
 /// A healthy API with one link `ab` and no mirror topic; `links` answers the links list.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::upstream::{Recorded, Reply, Upstream};
-use cluster_link_exporter::collect::{Backoff, Collector, Outputs};
+use cluster_link_exporter::collect::{Collector, CollectorOutputs, RateLimitBackoff};
 use cluster_link_exporter::config::{Auth, ClusterConfig, SecretString};
 use cluster_link_exporter::exporter::Telemetry;
 use cluster_link_exporter::rest_client::{
@@ -401,7 +401,7 @@ proptest! {
         }
         let wait = retry_after(&headers);
         prop_assert!(wait.is_none_or(|w| w <= MAX_RETRY_AFTER), "{:?}", wait);
-        let backoff = Backoff::new(Duration::from_secs(300)).next(wait);
+        let backoff = RateLimitBackoff::new(Duration::from_secs(300)).next(wait);
         prop_assert!(backoff <= Duration::from_secs(300));
         // Waiting that long from now is representable.
         prop_assert!(std::time::Instant::now().checked_add(backoff).is_some());
@@ -446,7 +446,7 @@ proptest! {
                 },
                 ..ClusterConfig::platform("dr", format!("{}/kafka/v3", api.origin()))
             };
-            let mut collector = Collector::new(cluster, Outputs::detached()).unwrap();
+            let mut collector = Collector::new(cluster, CollectorOutputs::detached()).unwrap();
             match collector.collect_once().await {
                 Ok(data) => check_rendered(&data)?,
                 Err(e) => prop_assert!(CollectionErrorReason::ALL.contains(&e.reason()), "{}", e),
