@@ -18,7 +18,7 @@ use crate::common::deploy::{
 };
 use crate::common::eventually::eventually;
 use crate::common::exporter::get_text;
-use crate::common::servers::{free_port, temp_dir, KillOnDrop};
+use crate::common::servers::{free_port, temp_dir};
 use crate::common::sim::start;
 
 /// The Debian packages of `gcr.io/distroless/cc-debian12`, as GoogleContainerTools/distroless
@@ -361,6 +361,9 @@ fn in_image(root: &Path, args: &[String]) -> Command {
         "this test assembles and enters a root file system (unshare, chroot): run it as root"
     );
     let mut cmd = Command::new("unshare");
+    // A process group of its own: `--kill-child` does not reach the exporter (the parent-death
+    // signal is cleared when chroot changes the user), so a stop kills the whole group.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.args(["--pid", "--fork", "--kill-child", "--mount"])
         .arg(format!("--mount-proc={}", root.join("proc").display()))
         .args(["chroot", &format!("--userspec={NONROOT}")])
@@ -439,7 +442,7 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     let mut args = cmd_args();
     args.push(format!("--web.listen-address=127.0.0.1:{port}"));
     let log = root.join("tmp/exporter.log");
-    let child = Mutex::new(KillOnDrop(
+    let child = Mutex::new(KillGroupOnDrop(
         in_image(&root, &args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -450,7 +453,7 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let text = eventually(Duration::from_secs(60), "ab-link on /metrics", || async {
-        let exited = child.lock().unwrap().try_wait();
+        let exited = child.lock().unwrap().0.try_wait();
         if let Ok(Some(status)) = exited {
             panic!("exited: {status}; log:\n{}", read(&log));
         }
@@ -464,7 +467,7 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     assert_eq!(up, Some(1.0), "{text}");
     // unshare forks, its child chroots and becomes the exporter: unshare's only child.
     let child = child.into_inner().unwrap();
-    let exporter = children(child.id());
+    let exporter = children(child.0.id());
     assert_eq!(exporter.len(), 1, "{exporter:?}");
     let status = read(Path::new(&format!("/proc/{}/status", exporter[0])));
     let ids = |key: &str| {
@@ -474,7 +477,27 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     assert_eq!(ids("Uid:"), vec!["65532"; 4], "{status}");
     assert_eq!(ids("Gid:"), vec!["65532"; 4], "{status}");
     drop(child);
+    // The exporter itself stops too (the parent-death signal of `unshare --kill-child` does
+    // not survive chroot's change of user; the process group does).
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !Path::new(&format!("/proc/{}", exporter[0])).exists()
+    });
+    assert!(gone, "the exporter {} outlived the test", exporter[0]);
     std::fs::remove_dir_all(root).ok();
+}
+
+/// A child started in a process group of its own, killed with its whole group (and reaped)
+/// when dropped, also when the test panics first.
+struct KillGroupOnDrop(std::process::Child);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn read(path: &Path) -> String {
