@@ -259,6 +259,10 @@ async fn offset_sync_copies_commits_capped_at_the_destination_high_watermark() {
         max_records_per_second: None,
     })
     .unwrap();
+    // The fetcher reads the delay once per iteration: let the one in progress (it may still
+    // hold delay 0 and would copy the late records at once) end first. A suite run on a
+    // loaded machine saw the mirror reach 20 here.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     tokio::task::block_in_place(|| {
         let p = producer(&sim, "A");
         for i in 0..10 {
