@@ -18,16 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
 
 use crate::common::eventually::eventually;
 use crate::common::kafka::oidc::{self, SHORT_LIVED_CLIENT, SHORT_TOKEN_LIFETIME};
 use crate::common::kafka::{self as k, Broker, BrokerOptions, Listener, User, EXPORTER};
 use crate::common::link_rest::LinkRest;
 use crate::common::played_link::{self as played, Truth};
-use crate::common::scrape::{parse_sample, scrape, start_exporter, value};
+use crate::common::scrape::{parse_sample, scrape, start_exporter, start_from, value};
 use crate::common::servers::temp_dir;
 
 /// The brokers' `connections.max.reauth.ms`.
@@ -368,22 +366,6 @@ async fn measurements_go_on_across_reauthentications() {
     exporter.shutdown().await;
 }
 
-/// Writes `text` as the configuration file and starts an exporter from it, `/-/reload` on.
-async fn start_from(path: &Path, text: &str) -> Exporter {
-    std::fs::write(path, text).unwrap();
-    let config = Config::load(path).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let web = WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
-        limits: ServeLimits::default(),
-        enable_lifecycle: true,
-        web_config_file: None,
-    };
-    Exporter::start_with_file(config, &web, Some(path.to_owned()))
-        .await
-        .expect("exporter starts")
-}
-
 /// Scrapes every 100 ms until stopped; each scrape: whether `link` was up and measured.
 struct Watcher {
     stop: Arc<AtomicBool>,
@@ -515,7 +497,7 @@ async fn rotated_secrets_and_certificates_are_read_on_reload() {
     mtls_link.destination = mtls(d, &cert, &key);
     let (scram_link, mtls_link) = (Arc::new(scram_link), Arc::new(mtls_link));
     let yaml = exporter_yaml(&[&scram_link, &mtls_link]);
-    let exporter = start_from(&dir.join("config.yaml"), &yaml).await;
+    let exporter = start_from(&dir.join("config.yaml"), &yaml, true).await;
 
     // A wrong password in the file: refused.
     wait_failing(&exporter, &scram_link, "auth", 0.0).await;

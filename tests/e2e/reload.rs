@@ -5,18 +5,16 @@
 //! `POST /-/reload` answers as Prometheus does (403 without `--web.enable-lifecycle`), and a
 //! cluster whose REST request hangs does not hold a reload up. The binary reloads on `SIGHUP`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cluster_link_exporter::config::Config;
 use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_sim::{Action, RestFault, Simulator};
 
 use crate::common::eventually::{done_if, eventually, eventually_every};
-use crate::common::scrape::{exporter_yaml, scrape, value, wait_value};
+use crate::common::scrape::{exporter_yaml, scrape, start_from, value, wait_value};
 use crate::common::servers::{free_port, temp_dir, KillOnDrop};
 use crate::common::sim::start;
 
@@ -55,22 +53,6 @@ fn yaml(sim: &Simulator, clusters: &[(&str, &str, &str)]) -> String {
         }
     }
     text
-}
-
-/// Writes `text` as the configuration file and starts an exporter from it.
-async fn start_from(path: &Path, text: &str, lifecycle: bool) -> Exporter {
-    std::fs::write(path, text).unwrap();
-    let config = Config::load(path).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let web = WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
-        limits: ServeLimits::default(),
-        enable_lifecycle: lifecycle,
-        web_config_file: None,
-    };
-    Exporter::start_with_file(config, &web, Some(path.to_owned()))
-        .await
-        .expect("exporter starts")
 }
 
 fn config_path(what: &str) -> PathBuf {

@@ -1,6 +1,7 @@
 //! Helpers for exporter tests: start an exporter against a simulator, scrape it, read sample
 //! values.
 
+use std::path::Path;
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
@@ -12,6 +13,23 @@ use super::eventually::eventually;
 pub async fn start_exporter(yaml: &str) -> Exporter {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     Exporter::start(config, "127.0.0.1:0", "/metrics")
+        .await
+        .expect("exporter starts")
+}
+
+/// Writes `text` as the configuration file `path` and starts an exporter from it on a free
+/// loopback port (`lifecycle`: `POST /-/reload` on).
+pub async fn start_from(path: &Path, text: &str, lifecycle: bool) -> Exporter {
+    std::fs::write(path, text).unwrap();
+    let config = Config::load(path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let web = cluster_link_exporter::http::WebOptions {
+        listen_address: "127.0.0.1:0".into(),
+        telemetry_path: "/metrics".into(),
+        limits: cluster_link_exporter::http::ServeLimits::default(),
+        enable_lifecycle: lifecycle,
+        web_config_file: None,
+    };
+    Exporter::start_with_file(config, &web, Some(path.to_owned()))
         .await
         .expect("exporter starts")
 }
