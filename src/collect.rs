@@ -1,8 +1,8 @@
 //! Background collection: one task per destination cluster, on its interval with jitter, a
 //! cycle never overlapping the previous one. A cycle reads the links, each link with its tasks
 //! (concurrently, bounded), all mirrors in one call, and link configs every Nth cycle
-//! (cached), into one [`ClusterSnapshot`] that it publishes (rendered once and swapped in by
-//! [`crate::render`]) and hands to the cluster's Kafka-side measurer. A failed cycle marks
+//! (cached), into one [`ClusterSnapshot`] that it publishes (to the exposition, which renders
+//! it once, and to the status store) and hands to the cluster's Kafka-side measurer. A failed cycle marks
 //! only its cluster down, withdraws its link and mirror series, counts the error by reason and
 //! logs the cause; a 429 backs the cluster off.
 //!
@@ -11,7 +11,10 @@
 //! and a new collector starts after a back-off.
 //!
 //! This module owns the collection's self-metrics ([`CollectMetrics`]: `up`, duration, errors
-//! by reason, requests, rate limiting, link count).
+//! by reason, requests, rate limiting, link count) and their per-cluster life
+//! ([`ClusterSeries`]); it writes the cluster's collection outcome to the
+//! [`StatusStore`]. Building a collector has no side effect: the exporter starts a cluster's
+//! series when it launches the cluster.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -29,9 +32,11 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::{ClusterConfig, Flavour};
+use crate::reload::ClusterSetup;
 use crate::rest_client::{ClientBuildError, CollectionErrorReason, RestClient, RestError};
+use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
 use crate::snapshot::{ClusterSnapshot, Discard, Link, LinkConfigs, Publish};
-use crate::status::{self, StatusBoard};
+use crate::status::StatusStore;
 use crate::supervise::{self, stopped, Failure, RestartBackoff, Worker, WorkerRestarts};
 use crate::util::{unix_ms_at, ClusterLabels};
 
@@ -67,7 +72,7 @@ pub struct CollectMetrics {
     /// `clusterlink_collection_errors_total` by reason.
     pub errors: Family<ReasonLabels, Counter>,
     /// `clusterlink_rest_requests_total` by endpoint and status.
-    pub requests: Family<RequestLabels, Counter>,
+    pub requests: ClusterFamily<RequestLabels, Counter>,
     /// `clusterlink_rest_throttled_total`: responses with HTTP 429.
     pub throttled: Family<ClusterLabels, Counter>,
     /// `clusterlink_backoff_seconds`: the current extra wait after rate limiting.
@@ -77,24 +82,25 @@ pub struct CollectMetrics {
 }
 
 impl CollectMetrics {
-    /// Registers the families in `registry`, each cluster's `up`, throttled count, back-off
-    /// and errors (every reason) written as 0.
+    /// Registers the families in `registry`, with the start values of `clusters` written
+    /// (see [`CollectMetrics::start`]; the exporter starts each cluster when it launches it).
     pub fn register(registry: &mut Registry, clusters: &[String]) -> Self {
         let m = Self::default();
         m.register_families(registry);
         for c in clusters {
-            m.start_cluster(c);
+            m.start(c);
         }
         m
     }
 
     /// Writes `cluster`'s `up` (0), throttled count, back-off and errors (every reason) at
-    /// their start values: at start, and for a cluster a reload adds.
-    pub fn start_cluster(&self, cluster: &str) {
+    /// their start values where they are missing: a running cluster's stay as they are.
+    pub fn start(&self, cluster: &str) {
         let labels = ClusterLabels::of(cluster);
-        self.up.get_or_create(&labels).set(0);
+        // Created at 0 when missing, unchanged otherwise.
+        self.up.get_or_create(&labels).inc_by(0);
         self.throttled.get_or_create(&labels).inc_by(0);
-        self.backoff.get_or_create(&labels).set(0.0);
+        self.backoff.get_or_create(&labels).inc_by(0.0);
         for reason in CollectionErrorReason::ALL {
             self.errors
                 .get_or_create(&ReasonLabels {
@@ -103,18 +109,6 @@ impl CollectMetrics {
                 })
                 .inc_by(0);
         }
-    }
-
-    /// Removes `cluster`'s gauges (`up`, duration, last success, back-off, links): a cluster
-    /// a reload removed reads as gone, not as down, if it comes back. Its counters stay (a
-    /// cluster that comes back continues them).
-    pub fn forget_cluster(&self, cluster: &str) {
-        let labels = ClusterLabels::of(cluster);
-        self.up.remove(&labels);
-        self.duration.remove(&labels);
-        self.last_success.remove(&labels);
-        self.backoff.remove(&labels);
-        self.links.remove(&labels);
     }
 
     fn register_families(&self, registry: &mut Registry) {
@@ -162,17 +156,51 @@ impl CollectMetrics {
     }
 }
 
+impl OfCluster for RequestLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
+}
+
+impl ClusterSeries for CollectMetrics {
+    fn start_cluster(&self, setup: &ClusterSetup) {
+        self.start(&setup.cluster.name);
+    }
+
+    // Stopped for a restart: its gauges stay, as its REST side stays rendered, until the new
+    // collector's first cycle writes them.
+
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        let cluster = &setup.cluster.name;
+        let labels = ClusterLabels::of(cluster);
+        self.up.remove(&labels);
+        self.duration.remove(&labels);
+        self.last_success.remove(&labels);
+        self.backoff.remove(&labels);
+        self.links.remove(&labels);
+        self.throttled.remove(&labels);
+        for reason in CollectionErrorReason::ALL {
+            self.errors.remove(&ReasonLabels {
+                kafka_cluster: cluster.clone(),
+                reason,
+            });
+        }
+        self.requests.remove_cluster(cluster);
+    }
+}
+
 /// Where a collector reports: set up by the exporter.
 #[derive(Clone)]
 pub struct CollectorOutputs {
-    /// Where each cycle's snapshot goes to be rendered (`None`: withdrawn).
+    /// Where each cycle's snapshot goes (`None`: withdrawn): the exposition and the status
+    /// store.
     pub publish: Arc<dyn Publish>,
     /// The collection's self-metrics.
     pub metrics: CollectMetrics,
     /// The restart counter of the supervisor.
     pub restarts: WorkerRestarts,
-    /// The landing page's and readiness' view of the cluster.
-    pub status: StatusBoard,
+    /// The status page's and readiness' view of the cluster's collection.
+    pub status: StatusStore,
 }
 
 impl CollectorOutputs {
@@ -184,7 +212,7 @@ impl CollectorOutputs {
             publish: Arc::new(Discard),
             metrics: CollectMetrics::register(&mut registry, &[]),
             restarts: WorkerRestarts::register(&mut registry),
-            status: StatusBoard::default(),
+            status: StatusStore::default(),
         }
     }
 }
@@ -263,8 +291,6 @@ impl Collector {
     /// The REST client cannot be built (see [`RestClient::new`]).
     pub fn new(config: ClusterConfig, outputs: CollectorOutputs) -> Result<Self, ClientBuildError> {
         let client = RestClient::new(&config, request_observer(&config.name, &outputs.metrics))?;
-        // A restarted collector keeps the cluster's history (cycles, last success).
-        status::update(&outputs.status, &config.name, |_| {});
         Ok(Self {
             cluster_id: config.cluster_id.clone(),
             backoff: RateLimitBackoff::new(
@@ -309,7 +335,9 @@ impl Collector {
                 .backoff
                 .get_or_create(&labels)
                 .set(extra_wait.as_secs_f64());
-            status::update(&self.outputs.status, &self.config.name, |s| s.cycles += 1);
+            self.outputs
+                .status
+                .update(&self.config.name, |s| s.cycles += 1);
             self.cycle += 1;
             let jitter = rand::rng().random_range(0.9..1.1);
             let next = self
@@ -346,7 +374,7 @@ impl Collector {
             .get_or_create(&labels)
             .set(unix_ms_at(now) as f64 / 1000.0);
         self.backoff.reset();
-        status::update(&self.outputs.status, name, |s| {
+        self.outputs.status.update(name, |s| {
             s.up = true;
             s.last_success = Some(now);
         });
@@ -564,7 +592,7 @@ fn mark_down(outputs: &CollectorOutputs, cluster: &str, message: String) {
         .up
         .get_or_create(&ClusterLabels::of(cluster))
         .set(0);
-    status::update(&outputs.status, cluster, |s| {
+    outputs.status.update(cluster, |s| {
         s.up = false;
         s.last_error = Some(message);
         s.last_error_at = Some(SystemTime::now());

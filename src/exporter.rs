@@ -1,7 +1,10 @@
-//! Wiring of a running exporter: the self-metrics each component registers ([`Telemetry`]),
-//! one supervised collector task per cluster, one supervised measurer thread per cluster with
-//! a `kafka` section, the shared exposition, the HTTP server, live reloads
-//! ([`Exporter::reload`]) and shutdown. Workers never stop each other. Each cluster's workers
+//! Wiring of a running exporter, started one way ([`Exporter::start`] with
+//! [`ExporterOptions`]): the self-metrics each component registers, the exposition and the
+//! status store ([`Telemetry`]), one supervised collector task per cluster, one supervised
+//! measurer thread per cluster with a `kafka` section, the HTTP server, live reloads
+//! ([`Exporter::reload`]) and shutdown. A cluster's series are started, stopped and forgotten
+//! by looping over the components that own them ([`Telemetry::series`], [`ClusterSeries`]);
+//! the exporter removes no series itself. Workers never stop each other. Each cluster's workers
 //! stop on their own, without touching the other clusters' (a reload cancels the collector
 //! task, which closes its measurer's snapshot channel); the shutdown signals (a watch channel
 //! for tasks, a [`StopSignal`] for threads) are set only here, by [`Exporter::shutdown`].
@@ -9,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -18,25 +21,28 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::collect::{self, supervise_collector, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError};
-use crate::http::{serve, AppState, HttpMetrics, Lifecycle, ServeLimits, WebOptions};
+use crate::http::{serve, AppState, HttpMetrics, Lifecycle, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
-use crate::kafka::metrics::{KafkaConnectionLabels, ProbeLabels};
-use crate::kafka::{self, KafkaMetrics, ProbeMetrics, Role};
+use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
 use crate::process::ProcessCollector;
 use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
-use crate::render::{register_build_info, Exposition, Part};
+use crate::render::{register_build_info, Exposition};
+use crate::series::ClusterSeries;
 use crate::shard::{ShardMetrics, Sharding};
-use crate::status::StatusBoard;
+use crate::snapshot::{Fanout, Publish};
+use crate::status::StatusStore;
 use crate::supervise::{install_panic_hook, StopSignal, WorkerRestarts};
-use crate::util::{write_lock, ClusterLabels};
 use crate::web_config::WebGuard;
 
-/// The self-metrics, each family registered by the component that records it, and the
-/// exposition that serves them with the clusters' rendered series. Cloning shares them.
+/// The self-metrics, each family registered by the component that records it, the
+/// exposition that serves them with the clusters' rendered series, and the status data.
+/// Cloning shares them.
 #[derive(Clone, Debug)]
 pub struct Telemetry {
     /// What `/metrics` serves.
     pub exposition: Arc<Exposition>,
+    /// What `/`, `/status.json` and `/-/ready` show.
+    pub status: StatusStore,
     /// The collectors' families.
     pub collect: CollectMetrics,
     /// The supervisors' restart counter.
@@ -55,8 +61,9 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Every family registered (in output order): the standard `process_*` families without a
-    /// prefix, then the components' under the `clusterlink` prefix, with each of `clusters`'
-    /// per-cluster series that start at 0 written.
+    /// prefix, then the components' under the `clusterlink` prefix, with the collection's
+    /// start values of `clusters` written (for telemetry used without an exporter: tests,
+    /// tools; the exporter starts each cluster's series when it launches it).
     pub fn new(clusters: &[String]) -> Self {
         let mut root = Registry::default();
         ProcessCollector::register(&mut root);
@@ -71,6 +78,7 @@ impl Telemetry {
         let shard = ShardMetrics::register(registry);
         Self {
             exposition: Arc::new(Exposition::new(root)),
+            status: StatusStore::new(),
             collect,
             restarts,
             http,
@@ -81,24 +89,44 @@ impl Telemetry {
         }
     }
 
+    /// Where the workers publish their snapshots: the exposition, then the status store.
+    fn publisher(&self) -> Arc<dyn Publish> {
+        let status: Arc<dyn Publish> = Arc::new(self.status.clone());
+        Arc::new(Fanout::new(vec![self.exposition.clone(), status]))
+    }
+
     /// Where a collector reports.
-    pub fn collector_outputs(&self, status: &StatusBoard) -> collect::CollectorOutputs {
+    pub fn collector_outputs(&self) -> collect::CollectorOutputs {
         collect::CollectorOutputs {
-            publish: self.exposition.clone(),
+            publish: self.publisher(),
             metrics: self.collect.clone(),
             restarts: self.restarts.clone(),
-            status: status.clone(),
+            status: self.status.clone(),
         }
     }
 
     /// Where a measurer and its probes report.
     pub fn kafka_outputs(&self) -> kafka::MeasurerOutputs {
         kafka::MeasurerOutputs {
-            publish: self.exposition.clone(),
+            publish: self.publisher(),
             metrics: self.kafka.clone(),
             probe: self.probe.clone(),
             restarts: self.restarts.clone(),
+            status: self.status.clone(),
         }
+    }
+
+    /// Every component that keeps per-cluster series: the exporter starts, stops and forgets
+    /// a cluster by calling each in turn.
+    pub fn series(&self) -> [&dyn ClusterSeries; 6] {
+        [
+            &self.collect,
+            &self.restarts,
+            &self.kafka,
+            &self.probe,
+            &*self.exposition,
+            &self.status,
+        ]
     }
 }
 
@@ -154,6 +182,56 @@ pub enum ReloadError {
     Start(#[from] StartError),
 }
 
+/// What an exporter is started with ([`Exporter::start`]): its configuration, the `--web.*`
+/// options, the file the configuration was loaded from (what a reload reads again) and its
+/// shard. Built with [`ExporterOptions::new`] and the setters, or field by field.
+#[derive(Debug, Clone)]
+pub struct ExporterOptions {
+    /// The configuration to run.
+    pub config: Config,
+    /// Where and how to serve HTTP (default: a free port on `127.0.0.1`, `/metrics`; see
+    /// [`WebOptions::default`]).
+    pub web: WebOptions,
+    /// The file `config` was loaded from: reloads ([`Exporter::reload_file`], SIGHUP,
+    /// `POST /-/reload` with `--web.enable-lifecycle`) read it again. `None` (the default):
+    /// a reload from a file fails with [`ReloadError::NoFile`].
+    pub config_file: Option<PathBuf>,
+    /// Which clusters of `config` (and of every reloaded configuration) this process
+    /// collects; the others are only counted in the shard self-metrics ([`ShardMetrics`]).
+    /// Default: shard 0 of 1, every cluster.
+    pub sharding: Sharding,
+}
+
+impl ExporterOptions {
+    /// `config` with the default web options, no configuration file and no sharding.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            web: WebOptions::default(),
+            config_file: None,
+            sharding: Sharding::default(),
+        }
+    }
+
+    /// Serves HTTP as `web` says.
+    pub fn web(mut self, web: WebOptions) -> Self {
+        self.web = web;
+        self
+    }
+
+    /// Reloads read `path` again.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Collects only `sharding`'s clusters.
+    pub fn sharding(mut self, sharding: Sharding) -> Self {
+        self.sharding = sharding;
+        self
+    }
+}
+
 /// A running exporter.
 #[derive(Debug)]
 pub struct Exporter {
@@ -161,137 +239,61 @@ pub struct Exporter {
     tls: bool,
     shutdown: watch::Sender<bool>,
     server: JoinSet<()>,
-    exposition: Arc<Exposition>,
-    status: StatusBoard,
+    telemetry: Telemetry,
     clusters: Arc<ReloadController>,
 }
 
 impl Exporter {
-    /// Binds `listen_address`, starts one collector per cluster and serves HTTP with the
-    /// default [`ServeLimits`].
-    ///
-    /// # Errors
-    /// See [`Exporter::start_with`].
-    pub async fn start(
-        config: Config,
-        listen_address: &str,
-        telemetry_path: &str,
-    ) -> Result<Self, StartError> {
-        let web = WebOptions {
-            listen_address: listen_address.to_owned(),
-            telemetry_path: telemetry_path.to_owned(),
-            limits: ServeLimits::default(),
-            enable_lifecycle: false,
-            web_config_file: None,
-        };
-        Self::start_with(config, &web).await
-    }
-
-    /// [`Exporter::start`] with every `--web.*` option, the HTTP server's limits included.
-    /// Nothing starts if librdkafka refuses a `kafka` section ([`StartError::Config`]). A
-    /// reload from a file fails with [`ReloadError::NoFile`] (see
-    /// [`Exporter::start_with_file`]).
+    /// Starts an exporter: checks every `kafka` section with librdkafka (nothing starts if
+    /// one is refused, [`StartError::Config`]; other shards' are checked too), launches the
+    /// workers of this shard's clusters (one collector task each, and a measurer thread for
+    /// a cluster with a `kafka` section), binds the listener and serves HTTP.
     ///
     /// # Errors
     /// librdkafka refuses a `kafka` section, a cluster's REST client cannot be built, a
-    /// measurer thread cannot start, or the listener cannot be bound.
-    pub async fn start_with(config: Config, web: &WebOptions) -> Result<Self, StartError> {
-        Self::start_with_file(config, web, None).await
-    }
-
-    /// [`Exporter::start_with`] for `config` loaded from `config_file`, which reloads
-    /// ([`Exporter::reload_file`], SIGHUP, `POST /-/reload` with `--web.enable-lifecycle`)
-    /// read again.
-    ///
-    /// # Errors
-    /// As [`Exporter::start_with`].
-    pub async fn start_with_file(
-        config: Config,
-        web: &WebOptions,
-        config_file: Option<PathBuf>,
-    ) -> Result<Self, StartError> {
-        Self::start_sharded(config, web, config_file, Sharding::default()).await
-    }
-
-    /// [`Exporter::start_with_file`] as one shard of several: only `sharding`'s clusters of
-    /// `config` (and of every reloaded configuration) get workers and clients; the others are
-    /// only counted in the shard self-metrics ([`ShardMetrics`]).
-    ///
-    /// # Errors
-    /// As [`Exporter::start_with`] (every `kafka` section is checked, other shards' too).
-    pub async fn start_sharded(
-        config: Config,
-        web: &WebOptions,
-        config_file: Option<PathBuf>,
-        sharding: Sharding,
-    ) -> Result<Self, StartError> {
-        let telemetry_path = web.telemetry_path.as_str();
+    /// measurer thread cannot start, `--web.config.file` is unusable, or the listener cannot
+    /// be bound.
+    pub async fn start(options: ExporterOptions) -> Result<Self, StartError> {
+        let ExporterOptions {
+            config,
+            web,
+            config_file,
+            sharding,
+        } = options;
         crate::kafka::client::check(&config)?;
-        let configured = cluster_names(&config);
-        let config = sharding.retain(config);
         let web_guard = match &web.web_config_file {
             Some(path) => Some(Arc::new(WebGuard::load(path)?)),
             None => None,
         };
-        let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
-        let names = cluster_names(&config);
-        let telemetry = Telemetry::new(&names);
-        telemetry.shard.record(&sharding, &configured);
-        crate::shard::warn_if_idle(&sharding, &configured);
-        tracing::info!(
-            shard = sharding.ordinal(),
-            total_shards = sharding.total().get(),
-            configured = configured.len(),
-            assigned = names.len(),
-            "clusters assigned to this shard"
-        );
-        let exposition = telemetry.exposition.clone();
-        let status: StatusBoard = Arc::new(RwLock::new(Default::default()));
+        let telemetry = Telemetry::new(&[]);
+        let config = assign_shard(&telemetry, &sharding, config);
         let (shutdown, stop) = watch::channel(false);
         install_panic_hook();
         let clusters = Arc::new(ReloadController {
             running: Mutex::new(BTreeMap::new()),
             telemetry: telemetry.clone(),
-            status: status.clone(),
             stop: stop.clone(),
             thread_shutdown: StopSignal::new(),
             config_file,
             sharding,
         });
-        let every: BTreeSet<String> = names.into_iter().collect();
+        // Built (and checked) before the listener is bound, launched after: a failure leaves
+        // nothing running.
+        let every: BTreeSet<String> = cluster_names(&config).into_iter().collect();
         let built = clusters.build(&config, &every)?;
         let (listener, address) = bind(&web.listen_address).await?;
-        {
-            let mut running = clusters.running.lock().await;
-            for (setup, collector) in built {
-                let name = setup.cluster.name.clone();
-                running.insert(name, clusters.launch(setup, collector)?);
-            }
-        }
-        let state = AppState {
-            exposition: exposition.clone(),
-            status: status.clone(),
-            metrics: telemetry.http.clone(),
-            probes: telemetry.probe.clone(),
-            kafka: telemetry.kafka.connections.clone(),
-            sharding,
-            shard: telemetry.shard.clone(),
-            telemetry_path: telemetry_path.to_owned(),
-            limits: web.limits,
-            lifecycle: web.enable_lifecycle.then(|| lifecycle(&clusters)),
-            web: web_guard,
-            handshake_log: Default::default(),
-        };
+        clusters.launch_all(built).await?;
+        let tls = web_guard.as_ref().is_some_and(|g| g.uses_tls());
+        let state = app_state(&telemetry, &web, &clusters, web_guard);
         let mut server = JoinSet::new();
         server.spawn(serve(listener, state, stop));
-        tracing::info!(%address, telemetry_path, tls, "serving");
+        tracing::info!(%address, telemetry_path = web.telemetry_path.as_str(), tls, "serving");
         Ok(Self {
             address,
             tls,
             shutdown,
             server,
-            exposition,
-            status,
+            telemetry,
             clusters,
         })
     }
@@ -309,12 +311,12 @@ impl Exporter {
 
     /// What `/metrics` serves.
     pub fn exposition(&self) -> &Arc<Exposition> {
-        &self.exposition
+        &self.telemetry.exposition
     }
 
-    /// What `/` and `/-/ready` show.
-    pub fn status(&self) -> &StatusBoard {
-        &self.status
+    /// What `/`, `/status.json` and `/-/ready` show.
+    pub fn status(&self) -> &StatusStore {
+        &self.telemetry.status
     }
 
     /// Applies `config` to the running clusters, compared by name ([`Plan`]): added clusters
@@ -335,7 +337,7 @@ impl Exporter {
     /// stays.
     ///
     /// # Errors
-    /// No file (see [`Exporter::start_with_file`]), an invalid file, or as
+    /// No file (see [`ExporterOptions::config_file`]), an invalid file, or as
     /// [`Exporter::reload`].
     pub async fn reload_file(&self) -> Result<Plan, ReloadError> {
         self.clusters.reload_file().await
@@ -359,6 +361,44 @@ impl Exporter {
             }
         })
         .await;
+    }
+}
+
+/// Records `sharding`'s share of `config` in the shard self-metrics, logs it, and returns
+/// `config` cut to this shard's clusters.
+fn assign_shard(telemetry: &Telemetry, sharding: &Sharding, config: Config) -> Config {
+    let configured = cluster_names(&config);
+    let config = sharding.retain(config);
+    telemetry.shard.record(sharding, &configured);
+    crate::shard::warn_if_idle(sharding, &configured);
+    tracing::info!(
+        shard = sharding.ordinal(),
+        total_shards = sharding.total().get(),
+        configured = configured.len(),
+        assigned = config.clusters.len(),
+        "clusters assigned to this shard"
+    );
+    config
+}
+
+/// What the HTTP server reads.
+fn app_state(
+    telemetry: &Telemetry,
+    web: &WebOptions,
+    clusters: &Arc<ReloadController>,
+    web_guard: Option<Arc<WebGuard>>,
+) -> AppState {
+    AppState {
+        exposition: telemetry.exposition.clone(),
+        status: telemetry.status.clone(),
+        metrics: telemetry.http.clone(),
+        sharding: clusters.sharding,
+        shard: telemetry.shard.clone(),
+        telemetry_path: web.telemetry_path.clone(),
+        limits: web.limits,
+        lifecycle: web.enable_lifecycle.then(|| lifecycle(clusters)),
+        web: web_guard,
+        handshake_log: Default::default(),
     }
 }
 
@@ -390,7 +430,6 @@ struct Workers {
 struct ReloadController {
     running: Mutex<BTreeMap<String, Workers>>,
     telemetry: Telemetry,
-    status: StatusBoard,
     /// The exporter's shutdown, for the collector tasks.
     stop: watch::Receiver<bool>,
     /// The shutdown of the Kafka-side threads (measurers and probes); no worker sets it. A
@@ -423,7 +462,7 @@ impl ReloadController {
             let Some(setup) = names.get(&cluster.name).and_then(|n| setups.remove(n)) else {
                 continue;
             };
-            let outputs = self.telemetry.collector_outputs(&self.status);
+            let outputs = self.telemetry.collector_outputs();
             let collector =
                 Collector::new(cluster.clone(), outputs).map_err(|e| StartError::Client {
                     index,
@@ -434,8 +473,22 @@ impl ReloadController {
         Ok(built)
     }
 
-    /// Starts a built collector and, for a cluster with a `kafka` section, its measurer.
+    /// Launches built collectors (at start).
+    async fn launch_all(&self, built: Vec<(ClusterSetup, Collector)>) -> Result<(), StartError> {
+        let mut running = self.running.lock().await;
+        for (setup, collector) in built {
+            let name = setup.cluster.name.clone();
+            running.insert(name, self.launch(setup, collector)?);
+        }
+        Ok(())
+    }
+
+    /// Starts the cluster's series on every component, then a built collector and, for a
+    /// cluster with a `kafka` section, its measurer.
     fn launch(&self, setup: ClusterSetup, collector: Collector) -> Result<Workers, StartError> {
+        for series in self.telemetry.series() {
+            series.start_cluster(&setup);
+        }
         let mut collector = collector;
         let mut measurer = None;
         if setup.cluster.kafka.is_some() {
@@ -514,21 +567,13 @@ impl ReloadController {
             .collect();
         let plan = Plan::diff(&current, &ClusterSetup::of(&config));
         let starting: BTreeSet<String> = plan.added.iter().chain(&plan.changed).cloned().collect();
-        let built = self.build(&config, &starting).inspect_err(|_| {
-            // A built collector put its cluster on the status board.
-            let mut board = write_lock(&self.status);
-            for name in &plan.added {
-                board.remove(name);
-            }
-        })?;
+        let built = self.build(&config, &starting)?;
         let (added, changed): (Vec<_>, Vec<_>) = built
             .into_iter()
             .partition(|(setup, _)| plan.added.contains(&setup.cluster.name));
         // Added clusters first: they do not wait for others to stop.
         for (setup, collector) in added {
             let name = setup.cluster.name.clone();
-            self.telemetry.exposition.restore(&name);
-            self.telemetry.collect.start_cluster(&name);
             running.insert(name, self.launch(setup, collector)?);
         }
         let stopping: Vec<Workers> = plan
@@ -537,15 +582,17 @@ impl ReloadController {
             .chain(&plan.changed)
             .filter_map(|name| running.remove(name))
             .collect();
-        self.stop_all(stopping).await;
-        for name in &plan.removed {
-            self.forget(name);
+        let stopped = self.stop_all(stopping).await;
+        for setup in stopped
+            .iter()
+            .filter(|s| plan.removed.contains(&s.cluster.name))
+        {
+            for series in self.telemetry.series() {
+                series.forget_cluster(setup);
+            }
         }
         for (setup, collector) in changed {
             let name = setup.cluster.name.clone();
-            if setup.cluster.kafka.is_none() {
-                self.telemetry.exposition.set_part(&name, Part::Kafka, None);
-            }
             running.insert(name, self.launch(setup, collector)?);
         }
         self.telemetry.shard.record(&self.sharding, &configured);
@@ -553,47 +600,18 @@ impl ReloadController {
         Ok(plan)
     }
 
-    /// Stops clusters' workers, all at once, and removes the Kafka-side gauges their measurers
-    /// wrote: a `clusterlink_kafka_up` must not outlive its measurer (a restarted one writes
-    /// its own). Counters stay, for a cluster that comes back to continue.
-    async fn stop_all(&self, stopping: Vec<Workers>) {
+    /// Stops clusters' workers, all at once, then each component drops the gauges they wrote
+    /// ([`ClusterSeries::stop_cluster`]: a `clusterlink_kafka_up` must not outlive its
+    /// measurer; counters stay). Returns the stopped clusters' setups.
+    async fn stop_all(&self, stopping: Vec<Workers>) -> Vec<ClusterSetup> {
         let setups: Vec<ClusterSetup> = stopping.iter().map(|w| w.setup.clone()).collect();
         futures::future::join_all(stopping.into_iter().map(stop_workers)).await;
-        let (kafka, probe) = (&self.telemetry.kafka, &self.telemetry.probe);
-        for setup in setups.iter().filter(|s| s.cluster.kafka.is_some()) {
-            let name = &setup.cluster.name;
-            let destination = std::iter::once((name, Role::Destination));
-            let sources = setup.sources.iter().map(|s| (&s.name, Role::Source));
-            for (connection, role) in destination.chain(sources) {
-                let labels = KafkaConnectionLabels {
-                    kafka_cluster: name.clone(),
-                    connection: connection.clone(),
-                    role,
-                };
-                kafka.up.remove(&labels);
-                kafka.connections.remove(&labels);
-            }
-            let labels = ClusterLabels::of(name);
-            kafka.duration.remove(&labels);
-            kafka.last_success.remove(&labels);
-            kafka.lag_unread.remove(&labels);
-            for p in &setup.cluster.probes {
-                let labels = ProbeLabels {
-                    kafka_cluster: name.clone(),
-                    link: p.link.clone(),
-                };
-                probe.last_received.remove(&labels);
-                probe.sla.remove(&labels);
-                probe.last_latency.remove(&labels);
+        for setup in &setups {
+            for series in self.telemetry.series() {
+                series.stop_cluster(setup);
             }
         }
-    }
-
-    /// After a removed cluster's workers stopped: its series withdrawn, off the status board.
-    fn forget(&self, name: &str) {
-        self.telemetry.exposition.retire(name);
-        self.telemetry.collect.forget_cluster(name);
-        write_lock(&self.status).remove(name);
+        setups
     }
 }
 

@@ -1,7 +1,6 @@
 //! HTTP serving ([`serve`]): `/metrics` from memory (never an upstream call; the format
 //! negotiated on `Accept`, gzip when accepted), the status page at `/` and its JSON form
-//! (rendered by [`crate::status_page`] from the status board, the exposition's latest
-//! snapshots, the probe and Kafka connection data and the shard), `/-/healthy`, `/-/ready`
+//! (rendered by [`crate::status_page`] from the [`StatusStore`] and the shard), `/-/healthy`, `/-/ready`
 //! (200 once every cluster has finished its first cycle), `/-/reload` (`POST`/`PUT` when
 //! `--web.enable-lifecycle`, else 403), and graceful shutdown. Also here: the `--web.*`
 //! options ([`WebOptions`], [`parse_listen_address`]) and the server's self-metrics
@@ -33,9 +32,9 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
 use crate::render::{Exposition, Format, REVISION};
-use crate::status::StatusBoard;
+use crate::status::StatusStore;
 use crate::supervise::stopped;
-use crate::util::{lock, read_lock, Throttle};
+use crate::util::{lock, Throttle};
 use crate::web_config::{WebConfig, WebGuard};
 
 /// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
@@ -165,6 +164,22 @@ pub struct WebOptions {
     pub web_config_file: Option<std::path::PathBuf>,
 }
 
+impl Default for WebOptions {
+    /// For an exporter started in code (tests, tools): a free port on the loopback
+    /// interface (`127.0.0.1:0`; [`crate::exporter::Exporter::address`] says which),
+    /// `/metrics`, the default [`ServeLimits`], no lifecycle endpoint, plain HTTP. The binary
+    /// sets every field from its `--web.*` flags.
+    fn default() -> Self {
+        Self {
+            listen_address: "127.0.0.1:0".into(),
+            telemetry_path: "/metrics".into(),
+            limits: ServeLimits::default(),
+            enable_lifecycle: false,
+            web_config_file: None,
+        }
+    }
+}
+
 /// What `POST /-/reload` calls: reloads the configuration, `Ok` with a summary of the
 /// changes or `Err` with the reason it was rejected.
 pub type ReloadFn =
@@ -197,14 +212,10 @@ impl std::fmt::Debug for Lifecycle {
 pub struct AppState {
     /// What `/metrics` serves.
     pub exposition: Arc<Exposition>,
-    /// What `/` and `/-/ready` show.
-    pub status: StatusBoard,
+    /// What `/`, `/status.json` and `/-/ready` show.
+    pub status: StatusStore,
     /// The server's own metrics.
     pub metrics: HttpMetrics,
-    /// The probes' metrics: the status page shows each probe's last latency.
-    pub probes: crate::kafka::ProbeMetrics,
-    /// The Kafka connections' state and last error, shown by the status page.
-    pub kafka: crate::kafka::metrics::ConnectionBoard,
     /// This process's shard, shown by the status page.
     pub sharding: crate::shard::Sharding,
     /// The shard's self-metrics: the status page shows the clusters assigned and configured.
@@ -605,12 +616,7 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
             }
             "/-/healthy" => respond(200, "text/plain; charset=utf-8", "OK\n"),
             "/-/ready" => {
-                let board = read_lock(&state.status);
-                let waiting: Vec<&String> = board
-                    .iter()
-                    .filter(|(_, s)| s.cycles == 0)
-                    .map(|(n, _)| n)
-                    .collect();
+                let waiting = state.status.starting();
                 if waiting.is_empty() {
                     respond(200, "text/plain; charset=utf-8", "OK\n")
                 } else {
@@ -699,15 +705,11 @@ fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-/// The view of the status page and its JSON form, built from what `/metrics` serves now.
+/// The view of the status page and its JSON form, built from the status store now.
 fn status_view(state: &AppState) -> crate::status_page::StatusView {
-    let board = read_lock(&state.status).clone();
-    let latest = state.exposition.latest();
+    let data = state.status.read();
     crate::status_page::StatusView::build(crate::status_page::Inputs {
-        board: &board,
-        latest: &latest,
-        probes: Some(&state.probes),
-        kafka: Some(&state.kafka),
+        data: &data,
         shard: crate::status_page::ShardView::of(&state.sharding, &state.shard),
         now_ms: crate::util::unix_ms(),
     })

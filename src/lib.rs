@@ -16,7 +16,10 @@
 //!   exposition served at `/metrics`;
 //! - [`process`]: the standard `process_*` families (CPU, memory, file descriptors, start
 //!   time, threads), read from `/proc/self` at each scrape (Linux only);
-//! - [`status`]: what the status page and readiness know about each cluster;
+//! - [`status`]: the status data (`StatusStore`): what the status page and readiness know
+//!   about each cluster (collection outcome, latest snapshots, Kafka connections, probes);
+//! - [`series`]: the life of a cluster's series (`ClusterSeries`, implemented by each
+//!   component that keeps some) and `ClusterFamily`;
 //! - [`status_page`]: the status page (`/`) and `/status.json`, built from the same
 //!   snapshots as `/metrics`;
 //! - [`tls`]: the one rustls crypto provider (*ring*) of the process;
@@ -26,8 +29,8 @@
 //! - [`reload`]: what a configuration reload changes, cluster by cluster, and its metrics;
 //! - [`shard`]: which configured clusters this process collects when several share them
 //!   (`--shard`, `--total-shards`), and the shard self-metrics;
-//! - [`exporter`]: wiring (each component registers its own self-metrics), reloads and
-//!   shutdown;
+//! - [`exporter`]: wiring (each component registers its own self-metrics), one way to start
+//!   (`Exporter::start` with `ExporterOptions`), reloads and shutdown;
 //! - [`util`]: durations, Unix time, closed sets of label values;
 //! - [`web_config`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers;
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
@@ -49,6 +52,7 @@ pub mod process;
 pub mod reload;
 pub mod render;
 pub mod rest_client;
+pub mod series;
 pub mod shard;
 pub mod snapshot;
 pub mod status;

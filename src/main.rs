@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use cluster_link_exporter::kafka;
 use cluster_link_exporter::shard::{self, ShardArgs, Sharding};
@@ -296,7 +296,13 @@ async fn run_exporter(
     web: &WebOptions,
     sharding: Sharding,
 ) -> ExitCode {
-    match Exporter::start_sharded(config, web, path, sharding).await {
+    let options = ExporterOptions {
+        config,
+        web: web.clone(),
+        config_file: path,
+        sharding,
+    };
+    match Exporter::start(options).await {
         Ok(exporter) => {
             reload_on_sighup_until_shutdown(&exporter).await;
             tracing::info!("shutting down");
@@ -320,7 +326,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let exporter = match Exporter::start_with(config, web).await {
+    let exporter = match Exporter::start(ExporterOptions::new(config).web(web.clone())).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");

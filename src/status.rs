@@ -1,14 +1,30 @@
-//! What the landing page (`/`) and readiness (`/-/ready`) know about each cluster: written by
-//! the collectors, read by [`crate::http`]. Its own module so that neither depends on the
-//! other.
+//! The status data: what the status page (`/`, `/status.json`) and readiness (`/-/ready`) know
+//! about each cluster, kept in one [`StatusStore`] that the workers write and [`crate::http`]
+//! reads. Per cluster it holds:
+//!
+//! - the REST collection's outcome ([`ClusterStatus`]: up, cycles, last success, last error),
+//!   written by [`crate::collect`];
+//! - the latest REST and Kafka-side snapshots with their publication times, and when each
+//!   link entered its state ([`LatestSnapshots`]): the store implements [`Publish`], and the
+//!   workers publish to it and to the exposition through one [`crate::snapshot::Fanout`];
+//! - each Kafka connection's up/down and last error ([`ConnectionStatus`]) and each probe's
+//!   last latency ([`ProbeStatus`]), written by [`crate::kafka`] beside its self-metrics.
+//!
+//! A cluster's data comes and goes with it ([`ClusterSeries`]): it is put on the store when
+//! its workers are launched, its connections and probes leave when they stop, and all of it
+//! leaves when a reload removes the cluster. This module imports neither the workers nor
+//! `http`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use crate::util::write_lock;
+use crate::reload::ClusterSetup;
+use crate::series::ClusterSeries;
+use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish, Role};
+use crate::util::{read_lock, write_lock};
 
-/// What the landing page and readiness know about a cluster.
+/// What the landing page and readiness know about a cluster's REST collection.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStatus {
     /// Whether the last collection cycle succeeded.
@@ -23,11 +39,290 @@ pub struct ClusterStatus {
     pub last_error_at: Option<SystemTime>,
 }
 
-/// Status of every cluster, by name.
-pub type StatusBoard = Arc<RwLock<BTreeMap<String, ClusterStatus>>>;
+/// The snapshots a cluster's rendering was made from: the status page reads the same data as
+/// `/metrics` and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct LatestSnapshots {
+    /// The last REST snapshot published, with its publication time (Unix ms).
+    pub rest: Option<(Arc<ClusterSnapshot>, i64)>,
+    /// The last Kafka-side snapshot published, with its publication time (Unix ms).
+    pub kafka: Option<(Arc<KafkaSnapshot>, i64)>,
+    /// When each link of `rest` was first published in its current state (Unix ms), by link
+    /// name: the exporter's own observation (the REST API gives no time for a link's state),
+    /// so at most the time since the exporter (re)started collecting the cluster.
+    pub link_state_since_ms: BTreeMap<String, i64>,
+}
 
-/// Updates `cluster`'s status on `board` (created when missing).
-pub fn update(board: &StatusBoard, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
-    let mut board = write_lock(board);
-    f(board.entry(cluster.to_owned()).or_default());
+/// What the status page shows of one Kafka connection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionStatus {
+    /// Its `clusterlink_kafka_up` (`None`: not measured yet).
+    pub up: Option<bool>,
+    /// Its last failure, `reason: what failed: error`, even if it recovered since.
+    pub last_error: Option<String>,
+    /// When that failure happened (Unix ms).
+    pub last_error_ms: Option<i64>,
+}
+
+/// What the status page shows of one probe: its last record received.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProbeStatus {
+    /// The record's latency (seconds).
+    pub latency_seconds: f64,
+    /// When it was received (Unix ms).
+    pub received_ms: i64,
+}
+
+/// A Kafka connection: (`kafka_cluster`, role, connection name).
+pub type ConnectionKey = (String, Role, String);
+
+/// A probe: (`kafka_cluster`, link).
+pub type ProbeKey = (String, String);
+
+/// Everything the store holds, as of one moment (see [`StatusStore::read`]).
+#[derive(Debug, Clone, Default)]
+pub struct StatusData {
+    /// Each cluster's REST collection outcome, by name: every running cluster.
+    pub collection: BTreeMap<String, ClusterStatus>,
+    /// The latest snapshots of every cluster that has one published now, by name.
+    pub snapshots: BTreeMap<String, LatestSnapshots>,
+    /// Each Kafka connection's status.
+    pub connections: BTreeMap<ConnectionKey, ConnectionStatus>,
+    /// Each probe's last record received.
+    pub probes: BTreeMap<ProbeKey, ProbeStatus>,
+}
+
+impl StatusData {
+    /// The connections of `kafka_cluster`: the destination first, then the sources by name.
+    pub fn connections_of(&self, kafka_cluster: &str) -> Vec<(Role, String, ConnectionStatus)> {
+        self.connections
+            .iter()
+            .filter(|((c, _, _), _)| c == kafka_cluster)
+            .map(|((_, role, name), s)| (*role, name.clone(), s.clone()))
+            .collect()
+    }
+
+    /// The probe of `link` on `kafka_cluster`, once it received a record.
+    pub fn probe(&self, kafka_cluster: &str, link: &str) -> Option<ProbeStatus> {
+        self.probes
+            .get(&(kafka_cluster.to_owned(), link.to_owned()))
+            .copied()
+    }
+
+    /// Keeps `snapshot` as `cluster`'s latest REST snapshot (`None`: withdrawn), carrying each
+    /// link's state-since time over while its state stays the same.
+    fn keep_rest(&mut self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>, now: i64) {
+        let entry = self.snapshots.entry(cluster.to_owned()).or_default();
+        let previous = entry.rest.take();
+        let mut since = BTreeMap::new();
+        if let Some(snapshot) = snapshot {
+            for link in &snapshot.links {
+                let was = previous
+                    .as_ref()
+                    .and_then(|(p, _)| p.links.iter().find(|l| l.name == link.name))
+                    .filter(|l| l.state == link.state)
+                    .and_then(|_| entry.link_state_since_ms.get(&link.name).copied());
+                since.insert(link.name.clone(), was.unwrap_or(now));
+            }
+            entry.rest = Some((snapshot, now));
+        }
+        entry.link_state_since_ms = since;
+        self.drop_if_empty(cluster);
+    }
+
+    /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
+    fn keep_kafka(&mut self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>, now: i64) {
+        let entry = self.snapshots.entry(cluster.to_owned()).or_default();
+        entry.kafka = measured.map(|m| (m, now));
+        self.drop_if_empty(cluster);
+    }
+
+    fn drop_if_empty(&mut self, cluster: &str) {
+        if self
+            .snapshots
+            .get(cluster)
+            .is_some_and(|e| e.rest.is_none() && e.kafka.is_none())
+        {
+            self.snapshots.remove(cluster);
+        }
+    }
+
+    /// Removes `cluster`'s connections and probes (its measurer stopped).
+    fn drop_kafka_side(&mut self, cluster: &str) {
+        self.connections.retain(|(c, _, _), _| c != cluster);
+        self.probes.retain(|(c, _), _| c != cluster);
+    }
+}
+
+/// The status data of every cluster (see the module header). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct StatusStore(Arc<RwLock<StatusData>>);
+
+impl StatusStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything the store holds now (cheap: snapshots are shared, not copied).
+    pub fn read(&self) -> StatusData {
+        read_lock(&self.0).clone()
+    }
+
+    /// The clusters with a collection status (every running cluster), by name.
+    pub fn clusters(&self) -> Vec<String> {
+        read_lock(&self.0).collection.keys().cloned().collect()
+    }
+
+    /// The clusters whose collection has not finished a cycle yet (`/-/ready` waits for them).
+    pub fn starting(&self) -> Vec<String> {
+        read_lock(&self.0)
+            .collection
+            .iter()
+            .filter(|(_, s)| s.cycles == 0)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Updates `cluster`'s collection status (created when missing).
+    pub fn update(&self, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
+        let mut data = write_lock(&self.0);
+        f(data.collection.entry(cluster.to_owned()).or_default());
+    }
+
+    fn update_connection(&self, key: ConnectionKey, f: impl FnOnce(&mut ConnectionStatus)) {
+        f(write_lock(&self.0).connections.entry(key).or_default());
+    }
+
+    /// Records whether the connection's last measurement succeeded.
+    pub fn set_connection_up(&self, key: ConnectionKey, up: bool) {
+        self.update_connection(key, |s| s.up = Some(up));
+    }
+
+    /// Records a failure of the connection at `at_ms` (Unix ms).
+    pub fn set_connection_error(&self, key: ConnectionKey, error: String, at_ms: i64) {
+        self.update_connection(key, |s| {
+            s.last_error = Some(error);
+            s.last_error_ms = Some(at_ms);
+        });
+    }
+
+    /// Records a probe record received at `received_ms` (Unix ms) with its latency.
+    pub fn set_probe_received(&self, key: ProbeKey, latency_seconds: f64, received_ms: i64) {
+        write_lock(&self.0).probes.insert(
+            key,
+            ProbeStatus {
+                latency_seconds,
+                received_ms,
+            },
+        );
+    }
+}
+
+impl Publish for StatusStore {
+    fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
+        let now = crate::util::unix_ms();
+        write_lock(&self.0).keep_rest(cluster, snapshot, now);
+    }
+
+    fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
+        let now = crate::util::unix_ms();
+        write_lock(&self.0).keep_kafka(cluster, measured, now);
+    }
+}
+
+impl ClusterSeries for StatusStore {
+    /// Puts the cluster on the store (a restarted cluster keeps its history: cycles, last
+    /// success); without a `kafka` section, its Kafka-side snapshot is withdrawn.
+    fn start_cluster(&self, setup: &ClusterSetup) {
+        let name = &setup.cluster.name;
+        let now = crate::util::unix_ms();
+        let mut data = write_lock(&self.0);
+        data.collection.entry(name.clone()).or_default();
+        if setup.cluster.kafka.is_none() {
+            data.keep_kafka(name, None, now);
+        }
+    }
+
+    /// Its connections and probes leave with the measurer that wrote them.
+    fn stop_cluster(&self, setup: &ClusterSetup) {
+        write_lock(&self.0).drop_kafka_side(&setup.cluster.name);
+    }
+
+    /// Everything about the cluster leaves the store.
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        let name = &setup.cluster.name;
+        let mut data = write_lock(&self.0);
+        data.collection.remove(name);
+        data.snapshots.remove(name);
+        data.drop_kafka_side(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Link, LinkState, Reported};
+
+    fn snapshot(state: LinkState) -> Arc<ClusterSnapshot> {
+        Arc::new(ClusterSnapshot {
+            links: vec![Link {
+                name: "ab".into(),
+                state: Reported::Known(state),
+                ..Link::default()
+            }],
+            ..ClusterSnapshot::default()
+        })
+    }
+
+    #[test]
+    fn the_store_keeps_the_published_snapshots_and_link_state_times() {
+        let mut data = StatusData::default();
+        data.keep_rest("A", Some(snapshot(LinkState::Active)), 1_000);
+        assert_eq!(data.snapshots["A"].link_state_since_ms["ab"], 1_000);
+        // Same state: the time carries over.
+        data.keep_rest("A", Some(snapshot(LinkState::Active)), 2_000);
+        assert_eq!(data.snapshots["A"].link_state_since_ms["ab"], 1_000);
+        assert_eq!(data.snapshots["A"].rest.as_ref().unwrap().1, 2_000);
+        // A new state: a new time.
+        data.keep_rest("A", Some(snapshot(LinkState::Paused)), 3_000);
+        assert_eq!(data.snapshots["A"].link_state_since_ms["ab"], 3_000);
+        data.keep_kafka("A", Some(Arc::default()), 3_000);
+        data.keep_rest("A", None, 4_000);
+        assert!(data.snapshots["A"].rest.is_none());
+        assert!(data.snapshots["A"].kafka.is_some());
+        data.keep_kafka("A", None, 4_000);
+        assert!(data.snapshots.is_empty());
+    }
+
+    #[test]
+    fn a_cluster_comes_and_goes_with_its_workers() {
+        let store = StatusStore::new();
+        let mut cluster = crate::config::ClusterConfig::platform("A", "http://a/kafka/v3");
+        cluster.kafka = Some(crate::config::KafkaConfig::new("localhost:9092"));
+        let setup = ClusterSetup {
+            cluster,
+            sources: Vec::new(),
+        };
+        store.start_cluster(&setup);
+        assert_eq!(store.starting(), ["A"]);
+        store.update("A", |s| s.cycles += 1);
+        store.publish_kafka("A", Some(Arc::default()));
+        store.set_connection_up(("A".into(), Role::Destination, "A".into()), true);
+        store.set_probe_received(("A".into(), "ab".into()), 0.25, 1_000);
+        // Stopped for a restart: the collection's history and snapshots stay.
+        store.stop_cluster(&setup);
+        let data = store.read();
+        assert!(data.connections.is_empty() && data.probes.is_empty());
+        assert_eq!(data.collection["A"].cycles, 1);
+        assert!(data.snapshots["A"].kafka.is_some());
+        // Restarted without a `kafka` section: its Kafka-side snapshot goes.
+        let mut without = setup.clone();
+        without.cluster.kafka = None;
+        store.start_cluster(&without);
+        assert!(store.read().snapshots.is_empty());
+        assert_eq!(store.read().collection["A"].cycles, 1);
+        store.forget_cluster(&without);
+        assert!(store.clusters().is_empty());
+    }
 }

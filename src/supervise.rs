@@ -1,6 +1,7 @@
 //! Supervision of the per-cluster workers: the REST collector task, the Kafka measurer thread
-//! and the probe threads; their restart counter ([`WorkerRestarts`]) and their stop signals
-//! (shutdown: [`StopSignal`] for threads, [`stopped`] for tasks).
+//! and the probe threads; their restart counter ([`WorkerRestarts`], removed with its cluster
+//! by a reload: [`ClusterSeries`]) and their stop signals (shutdown: [`StopSignal`] for
+//! threads, [`stopped`] for tasks).
 //!
 //! A worker that panics or exits unexpectedly is caught here, never by its neighbours: the
 //! supervisor logs it once (cluster, worker, the panic's message and location), counts it in
@@ -30,6 +31,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::reload::ClusterSetup;
+use crate::series::ClusterSeries;
 use crate::util::closed_set;
 
 closed_set! {
@@ -83,6 +86,19 @@ impl WorkerRestarts {
             .clone();
         counter.inc_by(0);
         counter
+    }
+}
+
+impl ClusterSeries for WorkerRestarts {
+    // A restarted cluster's workers continue its restart counters.
+
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        for worker in Worker::ALL {
+            self.restarts.remove(&WorkerLabels {
+                kafka_cluster: setup.cluster.name.clone(),
+                worker,
+            });
+        }
     }
 }
 

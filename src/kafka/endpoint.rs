@@ -229,7 +229,7 @@ impl Endpoint {
         }
         let labels = self.labels();
         metrics.up.get_or_create(&labels).set(i64::from(up));
-        metrics.connections.set_up(&labels, up);
+        self.conn.show_up(up);
     }
 
     fn labels(&self) -> KafkaConnectionLabels {
@@ -248,9 +248,7 @@ impl Endpoint {
         }
         let d = self.conn.diagnose(e);
         self.conn.count_error(metrics, d.reason);
-        metrics
-            .connections
-            .set_error(&self.labels(), d.line(what), crate::util::unix_ms());
+        self.conn.show_error(d.line(what));
         let held_back = {
             let mut warnings = lock(&self.warnings);
             warnings.entry(d.reason).or_default().check(Instant::now())

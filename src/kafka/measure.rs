@@ -14,7 +14,9 @@
 //!    in seconds (0 when caught up), cached by offset so a stuck partition costs one read;
 //! 4. for links with `consumer.offset.sync.enable`, compares each group's committed offsets on
 //!    the source and on the destination;
-//! 5. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`]).
+//! 5. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
+//!    kept for the status page by [`crate::status`]); each connection's up/down and last
+//!    error go to the status store beside `clusterlink_kafka_up`.
 //!
 //! A connection that fails marks only what depends on it: a source that is down withdraws the
 //! source-side series of its links and leaves the destination's.
@@ -102,7 +104,13 @@ impl Measurer {
     ) -> Option<Self> {
         let kafka = cluster.kafka.clone()?;
         let destination = Endpoint::new(
-            Connection::new(&cluster.name, &cluster.name, Role::Destination, kafka),
+            Connection::new(
+                &cluster.name,
+                &cluster.name,
+                Role::Destination,
+                kafka,
+                outputs.status.clone(),
+            ),
             shutdown.clone(),
         );
         destination.conn.init_errors(&outputs.metrics);
@@ -183,7 +191,13 @@ impl Measurer {
                 .kafka
                 .clone();
             let endpoint = Endpoint::new(
-                Connection::new(&self.cluster.name, name, Role::Source, config),
+                Connection::new(
+                    &self.cluster.name,
+                    name,
+                    Role::Source,
+                    config,
+                    self.outputs.status.clone(),
+                ),
                 self.shutdown.clone(),
             );
             endpoint.conn.init_errors(&self.outputs.metrics);

@@ -5,12 +5,12 @@
 //! failed, received, lost, last receipt, SLA, and a latency histogram whose buckets follow
 //! each probe's SLA, [`ProbeHistograms`]).
 //!
-//! Two things here are status data, not exported: the [`ConnectionBoard`] (each Kafka
-//! connection's state and last error, written beside `clusterlink_kafka_up` and
-//! `clusterlink_kafka_errors_total`) and each probe's last latency
-//! ([`ProbeMetrics::last_latency`]); the status page reads both.
+//! Both own their per-cluster series' life ([`ClusterSeries`]): the gauges go when a
+//! cluster's measurer stops, everything goes when a reload removes the cluster. Families
+//! whose labels go beyond the cluster (connection, request type, link) are
+//! [`ClusterFamily`]s. The status data written beside them (connections' last errors, the
+//! probes' last latency) is in [`crate::status::StatusStore`], not here.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
@@ -24,6 +24,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::{ClientKind, KafkaErrorReason, Role};
+use crate::reload::ClusterSetup;
+use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
 use crate::util::{read_lock, write_lock, ClusterLabels};
 
 /// One Kafka connection of a cluster's measurements.
@@ -35,6 +37,12 @@ pub struct KafkaConnectionLabels {
     pub connection: String,
     /// Which side of the link the connection is.
     pub role: Role,
+}
+
+impl OfCluster for KafkaConnectionLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
 }
 
 /// Labels of `clusterlink_kafka_errors_total`.
@@ -50,6 +58,12 @@ pub struct KafkaErrorLabels {
     pub reason: KafkaErrorReason,
 }
 
+impl OfCluster for KafkaErrorLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
+}
+
 /// Labels of `clusterlink_kafka_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KafkaRequestLabels {
@@ -63,15 +77,21 @@ pub struct KafkaRequestLabels {
     pub request: String,
 }
 
+impl OfCluster for KafkaRequestLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
+}
+
 /// The measurer's self-metrics. Cloning shares the families.
 #[derive(Clone, Debug, Default)]
 pub struct KafkaMetrics {
     /// `clusterlink_kafka_up` by connection.
-    pub up: Family<KafkaConnectionLabels, Gauge>,
+    pub up: ClusterFamily<KafkaConnectionLabels, Gauge>,
     /// `clusterlink_kafka_errors_total` by connection and reason.
-    pub errors: Family<KafkaErrorLabels, Counter>,
+    pub errors: ClusterFamily<KafkaErrorLabels, Counter>,
     /// `clusterlink_kafka_requests_total` by client and request type.
-    pub requests: Family<KafkaRequestLabels, Counter>,
+    pub requests: ClusterFamily<KafkaRequestLabels, Counter>,
     /// `clusterlink_kafka_measurement_duration_seconds`.
     pub duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_kafka_last_measurement_timestamp_seconds` (Unix seconds).
@@ -82,72 +102,28 @@ pub struct KafkaMetrics {
     pub lag_unread: Family<ClusterLabels, Gauge>,
     /// `clusterlink_kafka_measurements_total`.
     pub cycles: Family<ClusterLabels, Counter>,
-    /// Each connection's state and last error, as the status page shows them (not exported).
-    pub connections: ConnectionBoard,
 }
 
-/// What the status page shows of one Kafka connection.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConnectionStatus {
-    /// Its `clusterlink_kafka_up` (`None`: not measured yet).
-    pub up: Option<bool>,
-    /// Its last failure, `reason: what failed: error`, even if it recovered since.
-    pub last_error: Option<String>,
-    /// When that failure happened (Unix ms).
-    pub last_error_ms: Option<i64>,
-}
-
-/// Every Kafka connection's [`ConnectionStatus`], by (`kafka_cluster`, role, connection).
-/// Written beside `clusterlink_kafka_up` and `clusterlink_kafka_errors_total`; read by the
-/// status page. Cloning shares it.
-#[derive(Debug, Clone, Default)]
-pub struct ConnectionBoard(Arc<RwLock<BTreeMap<ConnectionKey, ConnectionStatus>>>);
-
-/// (`kafka_cluster`, role, connection).
-type ConnectionKey = (String, Role, String);
-
-impl ConnectionBoard {
-    fn update(&self, labels: &KafkaConnectionLabels, f: impl FnOnce(&mut ConnectionStatus)) {
-        let mut board = write_lock(&self.0);
-        let key = (
-            labels.kafka_cluster.clone(),
-            labels.role,
-            labels.connection.clone(),
-        );
-        f(board.entry(key).or_default());
+impl ClusterSeries for KafkaMetrics {
+    /// The gauges its measurer wrote go: a `clusterlink_kafka_up` must not outlive its
+    /// measurer (a restarted one writes its own).
+    fn stop_cluster(&self, setup: &ClusterSetup) {
+        let name = &setup.cluster.name;
+        self.up.remove_cluster(name);
+        let labels = ClusterLabels::of(name);
+        self.duration.remove(&labels);
+        self.last_success.remove(&labels);
+        self.lag_unread.remove(&labels);
     }
 
-    /// Records whether the connection's last measurement succeeded.
-    pub fn set_up(&self, labels: &KafkaConnectionLabels, up: bool) {
-        self.update(labels, |s| s.up = Some(up));
-    }
-
-    /// Records a failure of the connection at `at_ms` (Unix ms).
-    pub fn set_error(&self, labels: &KafkaConnectionLabels, error: String, at_ms: i64) {
-        self.update(labels, |s| {
-            s.last_error = Some(error);
-            s.last_error_ms = Some(at_ms);
-        });
-    }
-
-    /// Forgets the connection (its measurer stopped).
-    pub fn remove(&self, labels: &KafkaConnectionLabels) {
-        let mut board = write_lock(&self.0);
-        board.remove(&(
-            labels.kafka_cluster.clone(),
-            labels.role,
-            labels.connection.clone(),
-        ));
-    }
-
-    /// The connections of `kafka_cluster`: the destination first, then the sources by name.
-    pub fn of(&self, kafka_cluster: &str) -> Vec<(Role, String, ConnectionStatus)> {
-        let board = read_lock(&self.0);
-        board
-            .iter()
-            .filter(|((c, _, _), _)| c == kafka_cluster)
-            .map(|((_, role, name), s)| (*role, name.clone(), s.clone()))
-            .collect()
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        self.stop_cluster(setup);
+        let name = &setup.cluster.name;
+        self.errors.remove_cluster(name);
+        self.requests.remove_cluster(name);
+        let labels = ClusterLabels::of(name);
+        self.lag_reads.remove(&labels);
+        self.cycles.remove(&labels);
     }
 }
 
@@ -212,6 +188,12 @@ pub struct ProbeLabels {
     pub link: String,
 }
 
+impl OfCluster for ProbeLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
+}
+
 /// The probe latency histograms: each probe has buckets derived from its own SLA, which a
 /// `Family` (one constructor for all) cannot express, hence a collector.
 #[derive(Debug, Default)]
@@ -240,6 +222,11 @@ impl ProbeHistograms {
         series.push((labels.clone(), h.clone()));
         h
     }
+
+    /// Removes the histograms of `cluster`'s probes.
+    pub fn remove_cluster(&self, cluster: &str) {
+        write_lock(&self.series).retain(|(l, _)| l.kafka_cluster != cluster);
+    }
 }
 
 impl Collector for ProbeHistograms {
@@ -262,22 +249,36 @@ impl Collector for ProbeHistograms {
 #[derive(Clone, Debug, Default)]
 pub struct ProbeMetrics {
     /// `clusterlink_probe_records_sent_total`.
-    pub sent: Family<ProbeLabels, Counter>,
+    pub sent: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_send_failures_total`.
-    pub send_failures: Family<ProbeLabels, Counter>,
+    pub send_failures: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_records_received_total`.
-    pub received: Family<ProbeLabels, Counter>,
+    pub received: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_records_lost_total`.
-    pub lost: Family<ProbeLabels, Counter>,
+    pub lost: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_last_received_timestamp_seconds` (Unix seconds).
-    pub last_received: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub last_received: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_probe_sla_seconds`.
-    pub sla: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub sla: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_probe_latency_seconds`.
     pub latency: Arc<ProbeHistograms>,
-    /// The latency of the last probe record received (seconds): not exported (the histogram
-    /// is), shown by the status page ([`crate::status_page`]).
-    pub last_latency: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+}
+
+impl ClusterSeries for ProbeMetrics {
+    /// The gauges its probes wrote go (the counters and the histogram stay).
+    fn stop_cluster(&self, setup: &ClusterSetup) {
+        self.last_received.remove_cluster(&setup.cluster.name);
+        self.sla.remove_cluster(&setup.cluster.name);
+    }
+
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        self.stop_cluster(setup);
+        let name = &setup.cluster.name;
+        for counter in [&self.sent, &self.send_failures, &self.received, &self.lost] {
+            counter.remove_cluster(name);
+        }
+        self.latency.remove_cluster(name);
+    }
 }
 
 impl ProbeMetrics {

@@ -8,8 +8,10 @@
 //! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
 //!   arithmetic); `endpoint`: one connection of a measurer and the clients it keeps open;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
-//! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]) and the
-//!   status data beside them (the Kafka connection board, the probes' last latency);
+//! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]), each
+//!   family's per-cluster series started and removed with its cluster; the status data
+//!   beside them (each connection's up/down and last error, each probe's last latency) goes
+//!   to the [`StatusStore`] of [`MeasurerOutputs`];
 //! - [`client`]: the librdkafka configuration built from a validated
 //!   [`KafkaConfig`], and its load-time check;
 //! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]).
@@ -19,8 +21,8 @@
 //! ([`Connection`]: its clients' configuration and construction, its error counting and
 //! diagnosis), the client context ([`StatsContext`]) that turns librdkafka statistics into
 //! request counters and records the connection-level errors a failed request is diagnosed
-//! by, the `role` and `client` label values ([`Role`], [`ClientKind`]) and where the Kafka side
-//! reports ([`MeasurerOutputs`]).
+//! by, the `client` label values ([`ClientKind`]; [`Role`], the `role` label, is re-exported
+//! from [`crate::snapshot`]) and where the Kafka side reports ([`MeasurerOutputs`]).
 
 pub mod client;
 mod endpoint;
@@ -39,14 +41,18 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 
+/// Which side of a link a connection is: declared with the snapshot types, where the status
+/// data keys connections by it.
+pub use crate::snapshot::Role;
 pub use errors::{error_reason, ConnectionErrors, Diagnosis, KafkaErrorReason};
 pub use metrics::{KafkaMetrics, ProbeMetrics};
 
 use crate::config::KafkaConfig;
 use crate::snapshot::Publish;
+use crate::status::{ConnectionKey, StatusStore};
 use crate::supervise::WorkerRestarts;
 use crate::util::{closed_set, lock};
-use metrics::{KafkaConnectionLabels, KafkaErrorLabels, KafkaRequestLabels};
+use metrics::{KafkaErrorLabels, KafkaRequestLabels};
 
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
 /// to assign partitions, but these clients never join the group and never commit.
@@ -58,16 +64,6 @@ pub const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
 /// this is no failure, and the group needs no ACL.
 pub(crate) fn is_group_refusal(e: &KafkaError) -> bool {
     e.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::GroupAuthorizationFailed)
-}
-
-closed_set! {
-    /// Which side of a link a connection is (the `role` label).
-    pub enum Role {
-        /// The destination cluster measured.
-        Destination = "destination",
-        /// A source cluster of its links.
-        Source = "source",
-    }
 }
 
 closed_set! {
@@ -90,7 +86,8 @@ closed_set! {
 /// Where the Kafka side reports: set up by the exporter.
 #[derive(Clone)]
 pub struct MeasurerOutputs {
-    /// Where each cycle's measurements go to be rendered (`None`: withdrawn).
+    /// Where each cycle's measurements go (`None`: withdrawn): the exposition and the status
+    /// store.
     pub publish: Arc<dyn Publish>,
     /// The measurer's self-metrics.
     pub metrics: KafkaMetrics,
@@ -98,6 +95,8 @@ pub struct MeasurerOutputs {
     pub probe: ProbeMetrics,
     /// The restart counter of the supervisors.
     pub restarts: WorkerRestarts,
+    /// The status data: each connection's up/down and last error, each probe's last latency.
+    pub status: StatusStore,
 }
 
 impl std::fmt::Debug for MeasurerOutputs {
@@ -120,18 +119,44 @@ pub struct Connection {
     pub config: KafkaConfig,
     /// The connection-level errors its clients reported (shared by their contexts).
     errors: ConnectionErrors,
+    /// Where its up/down and last error are shown (the status page).
+    status: StatusStore,
 }
 
 impl Connection {
-    /// The connection `name` (`role`) of destination cluster `kafka_cluster`.
-    pub fn new(kafka_cluster: &str, name: &str, role: Role, config: KafkaConfig) -> Self {
+    /// The connection `name` (`role`) of destination cluster `kafka_cluster`, shown on
+    /// `status`.
+    pub fn new(
+        kafka_cluster: &str,
+        name: &str,
+        role: Role,
+        config: KafkaConfig,
+        status: StatusStore,
+    ) -> Self {
         Self {
             kafka_cluster: kafka_cluster.to_owned(),
             name: name.to_owned(),
             role,
             config,
             errors: ConnectionErrors::default(),
+            status,
         }
+    }
+
+    /// The connection's key on the status store.
+    fn status_key(&self) -> ConnectionKey {
+        (self.kafka_cluster.clone(), self.role, self.name.clone())
+    }
+
+    /// Shows whether the connection's last measurement succeeded on the status page.
+    pub(crate) fn show_up(&self, up: bool) {
+        self.status.set_connection_up(self.status_key(), up);
+    }
+
+    /// Shows `line` as the connection's last error on the status page.
+    pub(crate) fn show_error(&self, line: String) {
+        self.status
+            .set_connection_error(self.status_key(), line, crate::util::unix_ms());
     }
 
     /// The diagnosis of a failed request over this connection (see [`ConnectionErrors`]),
@@ -178,14 +203,7 @@ impl Connection {
     /// connection's last error (`what` failed), as the measurer's are: for the probe's clients.
     pub fn report(&self, metrics: &KafkaMetrics, what: &str, d: &Diagnosis) {
         self.count_error(metrics, d.reason);
-        let labels = KafkaConnectionLabels {
-            kafka_cluster: self.kafka_cluster.clone(),
-            connection: self.name.clone(),
-            role: self.role,
-        };
-        metrics
-            .connections
-            .set_error(&labels, d.line(what), crate::util::unix_ms());
+        self.show_error(d.line(what));
     }
 
     /// Writes every reason at 0 so that `increase()` works from the first error.

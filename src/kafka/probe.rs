@@ -4,7 +4,8 @@
 //! partition of the probe topic: `clusterlink-probe v1 <instance id> <sequence> <send time ms>`
 //! (key: the instance id). A consumer on the destination reads the probe topic's mirror —
 //! assigned partitions from their high watermark at start, no consumer group — and for the
-//! records of this instance observes now − send time in the latency histogram. A record not
+//! records of this instance observes now − send time in the latency histogram (and shows the
+//! last one on the status page, through the [`crate::status::StatusStore`]). A record not
 //! received within the SLA counts as lost (a late arrival still counts as received and is
 //! observed, in the top buckets). Records of other instances (exporter replicas sharing the
 //! topic) are ignored.
@@ -421,11 +422,12 @@ impl Probe {
                     // `sent` comes from the record: any i64.
                     let latency = lag_seconds(now, sent);
                     self.latency.observe(latency);
-                    p.last_latency.get_or_create(&self.labels).set(latency);
                     p.received.get_or_create(&self.labels).inc();
                     p.last_received
                         .get_or_create(&self.labels)
                         .set(now as f64 / 1000.0);
+                    let key = (self.labels.kafka_cluster.clone(), self.labels.link.clone());
+                    self.outputs.status.set_probe_received(key, latency, now);
                 }
                 // An ACL refusing the mirror's records; not the lookup of the reader group's
                 // coordinator, which the probe never uses.

@@ -217,7 +217,7 @@ mod tests {
         let e = Exposition::new(Default::default());
         e.set_part(
             "c1",
-            crate::render::Part::Kafka,
+            crate::render::Side::Kafka,
             Some(render_kafka("c1", &measured(partition_metrics))),
         );
         e.render()
@@ -277,7 +277,7 @@ mod tests {
         let e = Exposition::new(Default::default());
         e.set_part(
             "c1",
-            crate::render::Part::Kafka,
+            crate::render::Side::Kafka,
             Some(render_kafka("c1", &measured)),
         );
         let text = e.render();

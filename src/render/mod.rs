@@ -12,12 +12,12 @@
 //!   ([`register_build_info`]).
 //!
 //! [`Exposition`] holds both and implements [`Publish`], which is how the workers hand it
-//! their snapshots. It serves a scrape in the negotiated [`Format`] (the registry writes only
-//! OpenMetrics; [`openmetrics_to_text`] makes the text format) as a list of pieces, with gzip
-//! one member built from the pieces' pre-compressed [`Chunk`]s. It also keeps each cluster's
-//! latest snapshots for the status page ([`Latest`], with when each link entered its state),
-//! and leaves out the self-metric series of a cluster removed by a reload
-//! ([`Exposition::retire`]: a filter over the registry's text).
+//! their snapshots (through a [`crate::snapshot::Fanout`] that also feeds the status data),
+//! and [`ClusterSeries`] (a cluster's parts, by [`Side`], withdrawn when it is removed). It
+//! serves a scrape in the negotiated [`Format`] (the registry writes only OpenMetrics;
+//! [`openmetrics_to_text`] makes the text format) as a list of pieces, with gzip one member
+//! built from the pieces' pre-compressed [`Chunk`]s. It keeps no snapshot: the status page's
+//! are in [`crate::status::StatusStore`].
 //!
 //! Every family, its type and labels are listed in `docs/metrics.md`; a test keeps the two in
 //! agreement. The golden exposition (`golden.rs`, `testdata/exposition.txt`) holds the
@@ -46,6 +46,8 @@ pub use format::{openmetrics_to_text, Format};
 pub use kafka::render_kafka;
 pub use rest::render_rest;
 
+use crate::reload::ClusterSetup;
+use crate::series::ClusterSeries;
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use crate::util::{lock, read_lock, write_lock};
 use chunk::{gzip_pieces, Deflater, Joiner};
@@ -134,40 +136,22 @@ impl RenderedCluster {
     }
 }
 
-/// Which collection a cluster's rendering comes from.
+/// Which side of the collection a part of a cluster's rendering comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Part {
+pub enum Side {
     /// The REST collection (links, tasks, mirrors).
     Rest,
     /// The Kafka-side measurements.
     Kafka,
 }
 
-/// The snapshots a cluster's rendering was made from, kept for the status page
-/// ([`crate::status_page`]), which reads the same data as `/metrics` and nothing else.
-#[derive(Debug, Clone, Default)]
-pub struct Latest {
-    /// The last REST snapshot published, with its publication time (Unix ms).
-    pub rest: Option<(Arc<ClusterSnapshot>, i64)>,
-    /// The last Kafka-side snapshot published, with its publication time (Unix ms).
-    pub kafka: Option<(Arc<KafkaSnapshot>, i64)>,
-    /// When each link of `rest` was first published in its current state (Unix ms), by link
-    /// name: the exporter's own observation (the REST API gives no time for a link's state),
-    /// so at most the time since the exporter (re)started collecting the cluster.
-    pub link_state_since_ms: BTreeMap<String, i64>,
-}
-
 /// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
 pub struct Exposition {
-    own: Registry,
-    clusters: RwLock<BTreeMap<(String, Part), Arc<RenderedCluster>>>,
-    /// The snapshots behind `clusters`, by cluster (see [`Latest`]).
-    latest: RwLock<BTreeMap<String, Latest>>,
+    self_metrics: Registry,
+    clusters: RwLock<BTreeMap<(String, Side), Arc<RenderedCluster>>>,
     /// The per-cluster families laid out in output order, built at the first scrape after a
     /// part changed (`None`: to be built).
     layout: Mutex<Option<Arc<Layout>>>,
-    /// Clusters removed by a reload: their self-metric series are left out of the output.
-    retired: RwLock<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Exposition {
@@ -177,104 +161,21 @@ impl std::fmt::Debug for Exposition {
 }
 
 impl Exposition {
-    /// An exposition of the families registered in `own`, with no cluster rendered yet.
-    pub fn new(own: Registry) -> Self {
+    /// An exposition of the families registered in `self_metrics`, with no cluster rendered
+    /// yet.
+    pub fn new(self_metrics: Registry) -> Self {
         Self {
-            own,
+            self_metrics,
             clusters: RwLock::new(BTreeMap::new()),
-            latest: RwLock::new(BTreeMap::new()),
             layout: Mutex::new(None),
-            retired: RwLock::new(BTreeSet::new()),
         }
     }
 
-    /// The snapshots of every cluster that has a part published now, by cluster name (cheap:
-    /// `Arc`s are cloned, not the snapshots).
-    pub fn latest(&self) -> BTreeMap<String, Latest> {
-        read_lock(&self.latest).clone()
-    }
-
-    /// Keeps `snapshot` as `cluster`'s latest REST snapshot (`None`: withdrawn), carrying each
-    /// link's state-since time over while its state stays the same.
-    fn keep_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
-        let now = crate::util::unix_ms();
-        let mut map = write_lock(&self.latest);
-        let entry = map.entry(cluster.to_owned()).or_default();
-        let previous = entry.rest.take();
-        let mut since = BTreeMap::new();
-        if let Some(snapshot) = snapshot {
-            for link in &snapshot.links {
-                let was = previous
-                    .as_ref()
-                    .and_then(|(p, _)| p.links.iter().find(|l| l.name == link.name))
-                    .filter(|l| l.state == link.state)
-                    .and_then(|_| entry.link_state_since_ms.get(&link.name).copied());
-                since.insert(link.name.clone(), was.unwrap_or(now));
-            }
-            entry.rest = Some((snapshot, now));
-        }
-        entry.link_state_since_ms = since;
-        if entry.rest.is_none() && entry.kafka.is_none() {
-            map.remove(cluster);
-        }
-    }
-
-    /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
-    fn keep_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
-        let now = crate::util::unix_ms();
-        let mut map = write_lock(&self.latest);
-        let entry = map.entry(cluster.to_owned()).or_default();
-        entry.kafka = measured.map(|m| (m, now));
-        if entry.rest.is_none() && entry.kafka.is_none() {
-            map.remove(cluster);
-        }
-    }
-
-    /// Leaves `cluster`'s self-metric series (every sample labelled `kafka_cluster="cluster"`
-    /// in the registry) out of the output, and withdraws both parts of its rendering: for a
-    /// cluster removed by a reload, whose workers have stopped.
-    pub fn retire(&self, cluster: &str) {
-        write_lock(&self.retired).insert(cluster.to_owned());
-        self.set_part(cluster, Part::Rest, None);
-        self.set_part(cluster, Part::Kafka, None);
-        self.keep_rest(cluster, None);
-        self.keep_kafka(cluster, None);
-    }
-
-    /// Serves `cluster`'s self-metric series again (a cluster added by a reload).
-    pub fn restore(&self, cluster: &str) {
-        write_lock(&self.retired).remove(cluster);
-    }
-
-    /// `own` without the samples of retired clusters.
-    fn without_retired(&self, own: String) -> String {
-        let retired = read_lock(&self.retired);
-        if retired.is_empty() {
-            return own;
-        }
-        let markers: Vec<String> = retired
-            .iter()
-            .map(|c| {
-                let mut marker = String::from("kafka_cluster=\"");
-                format::push_label_value(&mut marker, c);
-                marker.push('"');
-                marker
-            })
-            .collect();
-        let mut kept = String::with_capacity(own.len());
-        for line in own.split_inclusive('\n') {
-            if line.starts_with('#') || !markers.iter().any(|m| line.contains(m.as_str())) {
-                kept.push_str(line);
-            }
-        }
-        kept
-    }
-
-    /// Swaps in one part of a cluster's rendering (`None` withdraws its series).
-    pub fn set_part(&self, cluster: &str, part: Part, rendered: Option<RenderedCluster>) {
+    /// Swaps in one side of a cluster's rendering (`None` withdraws its series).
+    pub fn set_part(&self, cluster: &str, side: Side, rendered: Option<RenderedCluster>) {
         {
             let mut map = write_lock(&self.clusters);
-            let key = (cluster.to_owned(), part);
+            let key = (cluster.to_owned(), side);
             match rendered {
                 Some(r) => map.insert(key, Arc::new(r)),
                 None => map.remove(&key),
@@ -299,12 +200,11 @@ impl Exposition {
     }
 
     /// The self-metrics' part in `format`, rendered now (it changes with every scrape).
-    fn own_part(&self, format: Format) -> String {
+    fn self_metrics_part(&self, format: Format) -> String {
         let mut own = String::new();
-        if prometheus_client::encoding::text::encode(&mut own, &self.own).is_err() {
+        if prometheus_client::encoding::text::encode(&mut own, &self.self_metrics).is_err() {
             tracing::error!("the self-metrics could not be encoded");
         }
-        let mut own = self.without_retired(own);
         match format {
             Format::OpenMetrics => {
                 // `# EOF` is written after the per-cluster families: dropped in place, no copy.
@@ -324,7 +224,7 @@ impl Exposition {
     /// rendered per scrape, go in as stored (uncompressed) deflate blocks: a copy instead of
     /// compressing per request.
     pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
-        let own = Chunk::plain(self.own_part(format));
+        let own = Chunk::plain(self.self_metrics_part(format));
         let layout = self.layout();
         let eof = match format {
             Format::OpenMetrics => Some(eof_chunk()),
@@ -414,14 +314,28 @@ fn eof_chunk() -> &'static Chunk {
 impl Publish for Exposition {
     fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
         let rendered = snapshot.as_deref().map(|s| render_rest(cluster, s));
-        self.set_part(cluster, Part::Rest, rendered);
-        self.keep_rest(cluster, snapshot);
+        self.set_part(cluster, Side::Rest, rendered);
     }
 
     fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
         let rendered = measured.as_deref().map(|m| render_kafka(cluster, m));
-        self.set_part(cluster, Part::Kafka, rendered);
-        self.keep_kafka(cluster, measured);
+        self.set_part(cluster, Side::Kafka, rendered);
+    }
+}
+
+impl ClusterSeries for Exposition {
+    /// A cluster (re)started without a `kafka` section: its Kafka side is withdrawn (a
+    /// changed cluster's REST side stays until its new collector publishes).
+    fn start_cluster(&self, setup: &ClusterSetup) {
+        if setup.cluster.kafka.is_none() {
+            self.set_part(&setup.cluster.name, Side::Kafka, None);
+        }
+    }
+
+    /// Both sides of the cluster's rendering are withdrawn.
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        self.set_part(&setup.cluster.name, Side::Rest, None);
+        self.set_part(&setup.cluster.name, Side::Kafka, None);
     }
 }
 

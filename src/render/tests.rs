@@ -1,7 +1,7 @@
 //! Tests of the renderers on REST snapshots decoded from the wire format as the client
 //! decodes it (state values, lags, label values, category counts), and of [`Exposition`]:
-//! each family header once, `# EOF`, build info, retired clusters, the gzip member and the
-//! text format.
+//! each family header once, `# EOF`, build info, a forgotten cluster's parts withdrawn, the
+//! gzip member and the text format.
 
 use serde_json::{json, Value};
 
@@ -323,32 +323,44 @@ fn build_info_says_version_and_revision() {
     )));
 }
 
-#[test]
-fn a_retired_cluster_loses_its_own_series_and_parts_until_restored() {
-    let mut registry = Registry::default();
-    let up = Family::<crate::util::ClusterLabels, Gauge>::default();
-    registry.register("up", "Up", up.clone());
-    for c in ["gone", "gone2", "kept", "q\"x"] {
-        up.get_or_create(&crate::util::ClusterLabels::of(c)).set(1);
+fn setup(cluster: &str) -> ClusterSetup {
+    ClusterSetup {
+        cluster: crate::config::ClusterConfig::platform(cluster, "http://a/kafka/v3"),
+        sources: Vec::new(),
     }
-    let e = Exposition::new(registry);
+}
+
+#[test]
+fn a_forgotten_cluster_loses_both_sides_and_one_started_without_kafka_its_kafka_side() {
+    let e = Exposition::new(Registry::default());
     for c in ["gone", "kept", "q\"x"] {
         e.publish_rest(c, Some(Arc::new(data())));
     }
-    e.retire("gone");
-    e.retire("q\"x");
+    let marker =
+        |c: &str| RenderedCluster::new(vec![format!("marker{{kafka_cluster=\"{c}\"}} 1\n")]);
+    e.set_part("gone", Side::Kafka, Some(marker("gone")));
+    e.set_part("kept", Side::Kafka, Some(marker("kept")));
+    e.forget_cluster(&setup("gone"));
+    e.forget_cluster(&setup("q\"x"));
     let text = e.render();
     assert!(!text.contains("\"gone\""), "{text}");
     assert!(!text.contains("q\\\"x"), "{text}");
-    assert!(text.contains("up{kafka_cluster=\"gone2\"} 1\n"), "{text}");
-    assert!(text.contains("up{kafka_cluster=\"kept\"} 1\n"), "{text}");
     assert!(
         text.contains("clusterlink_link_state{kafka_cluster=\"kept\""),
         "{text}"
     );
-    assert!(text.contains("# TYPE up gauge\n"), "{text}");
-    e.restore("gone");
-    assert!(e.render().contains("up{kafka_cluster=\"gone\"} 1\n"));
+    assert!(
+        text.contains("marker{kafka_cluster=\"kept\"} 1\n"),
+        "{text}"
+    );
+    // `kept` restarted without a `kafka` section: its REST side stays.
+    e.start_cluster(&setup("kept"));
+    let text = e.render();
+    assert!(!text.contains("marker"), "{text}");
+    assert!(
+        text.contains("clusterlink_link_state{kafka_cluster=\"kept\""),
+        "{text}"
+    );
 }
 
 /// An exposition with a counter, a gauge and three clusters' parts, one of them big.

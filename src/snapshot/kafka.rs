@@ -1,4 +1,17 @@
-//! What one Kafka-side measurement cycle of a destination cluster measured.
+//! What one Kafka-side measurement cycle of a destination cluster measured, and which side
+//! of a link a Kafka connection is ([`Role`], the `role` label).
+
+use crate::util::closed_set;
+
+closed_set! {
+    /// Which side of a link a connection is (the `role` label).
+    pub enum Role {
+        /// The destination cluster measured.
+        Destination = "destination",
+        /// A source cluster of its links.
+        Source = "source",
+    }
+}
 
 /// The measurements of one cycle, in the order they are rendered.
 #[derive(Debug, Clone, Default, PartialEq)]

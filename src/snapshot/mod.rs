@@ -6,7 +6,10 @@
 //! - [`KafkaSnapshot`]: what a Kafka-side measurement cycle measured (watermarks, lag in
 //!   seconds, offset-sync lag), built by [`crate::kafka`];
 //! - [`Publish`]: where the workers hand them, implemented by rendering
-//!   ([`crate::render::Exposition`]), so that collection never depends on rendering.
+//!   ([`crate::render::Exposition`]) and the status data ([`crate::status::StatusStore`]),
+//!   so that collection never depends on either; [`Fanout`] hands a snapshot to both;
+//! - [`Role`]: which side of a link a Kafka connection is, shared by the Kafka side and the
+//!   status data.
 //!
 //! Every value here was checked on the way in: no negative lag or count, empty texts kept
 //! only where the label rule (empty → `unknown`) applies to them.
@@ -18,7 +21,7 @@ mod kafka;
 mod states;
 
 pub use filters::{FilterRule, FilterType, GroupFilters, PatternType};
-pub use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag};
+pub use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role};
 pub use states::{LinkError, LinkState, MirrorState, Reported, StateCategory, TaskState};
 
 /// Everything one REST collection cycle read from a destination cluster (after the
@@ -215,11 +218,12 @@ pub struct Fetched {
     pub last_source_fetch_offset: i64,
 }
 
-/// Where the workers hand their snapshots. Rendering implements it
-/// ([`crate::render::Exposition`]); the exporter wires it in.
+/// Where the workers hand their snapshots. Rendering ([`crate::render::Exposition`]) and the
+/// status data ([`crate::status::StatusStore`]) implement it; the exporter hands the workers
+/// a [`Fanout`] to both.
 pub trait Publish: Send + Sync {
     /// Swaps in `cluster`'s REST-side series from `snapshot`; `None` withdraws them. Shared,
-    /// not copied: the exposition keeps it for the status page.
+    /// not copied: the status store keeps it for the status page.
     fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>);
     /// Swaps in `cluster`'s Kafka-side series from `measured`; `None` withdraws them.
     fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>);
@@ -232,4 +236,37 @@ pub struct Discard;
 impl Publish for Discard {
     fn publish_rest(&self, _: &str, _: Option<Arc<ClusterSnapshot>>) {}
     fn publish_kafka(&self, _: &str, _: Option<Arc<KafkaSnapshot>>) {}
+}
+
+/// Publishes to each of several places in turn (the exposition and the status store).
+#[derive(Clone, Default)]
+pub struct Fanout(Vec<Arc<dyn Publish>>);
+
+impl Fanout {
+    /// A publisher to each of `targets`, in order.
+    pub fn new(targets: Vec<Arc<dyn Publish>>) -> Self {
+        Self(targets)
+    }
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout")
+            .field("targets", &self.0.len())
+            .finish()
+    }
+}
+
+impl Publish for Fanout {
+    fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
+        for target in &self.0 {
+            target.publish_rest(cluster, snapshot.clone());
+        }
+    }
+
+    fn publish_kafka(&self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>) {
+        for target in &self.0 {
+            target.publish_kafka(cluster, measured.clone());
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! The status page (`/`) and its JSON form (`/status.json`): the view an on-call engineer
 //! opens first. This module owns the view model ([`StatusView`]: every cluster, its links
-//! and each link's mirror topics, problems first), built from what `/metrics` is rendered
-//! from and nothing else — the latest snapshots the workers published
-//! ([`crate::render::Exposition::latest`]), the [`crate::status::StatusBoard`], the probes' last latency,
-//! the Kafka connections' state and last error ([`ConnectionBoard`]) and the shard —
-//! so a request never calls upstream nor scrapes the exporter; and its renderings: HTML
-//! ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
+//! and each link's mirror topics, problems first), built from the status data
+//! ([`StatusData`], read from the [`crate::status::StatusStore`]: each cluster's collection
+//! outcome, the latest snapshots the workers published — the same `/metrics` is rendered
+//! from — the Kafka connections' state and last error, the probes' last latency) and the
+//! shard, so a request never calls upstream nor scrapes the exporter; and its renderings:
+//! HTML ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
 //! `http` only routes to it.
 
 pub mod html;
@@ -15,13 +15,10 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::kafka::metrics::{ConnectionBoard, ProbeLabels};
-use crate::kafka::ProbeMetrics;
-use crate::render::Latest;
 use crate::shard::{ShardMetrics, Sharding};
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Link, LinkError, LinkState, MirrorState};
 use crate::snapshot::{MirrorTopic, Task, TaskState};
-use crate::status::ClusterStatus;
+use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
 
 /// The path of the JSON form.
@@ -235,14 +232,8 @@ pub struct MirrorView {
 /// What a view is built from.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
-    /// The status board (every cluster's collection outcome).
-    pub board: &'a BTreeMap<String, ClusterStatus>,
-    /// The latest snapshots by cluster ([`crate::render::Exposition::latest`]).
-    pub latest: &'a BTreeMap<String, Latest>,
-    /// The probes' metrics (last latency per probed link); `None`: no probe shown.
-    pub probes: Option<&'a ProbeMetrics>,
-    /// The Kafka connections' state and last error; `None`: none shown.
-    pub kafka: Option<&'a ConnectionBoard>,
+    /// The status data ([`crate::status::StatusStore::read`]).
+    pub data: &'a StatusData,
     /// This process's shard (`None`: not sharded).
     pub shard: Option<ShardView>,
     /// Now (Unix ms).
@@ -252,7 +243,12 @@ pub struct Inputs<'a> {
 impl StatusView {
     /// Builds the view: every cluster on the board or with a snapshot, problems first.
     pub fn build(inputs: Inputs<'_>) -> Self {
-        let mut names: Vec<&String> = inputs.board.keys().chain(inputs.latest.keys()).collect();
+        let data = inputs.data;
+        let mut names: Vec<&String> = data
+            .collection
+            .keys()
+            .chain(data.snapshots.keys())
+            .collect();
         names.sort();
         names.dedup();
         let mut clusters: Vec<ClusterView> = names
@@ -288,8 +284,13 @@ fn system_age(now_ms: i64, t: Option<SystemTime>) -> Option<f64> {
 
 fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
     let now = inputs.now_ms;
-    let status = inputs.board.get(name).cloned().unwrap_or_default();
-    let latest = inputs.latest.get(name);
+    let status = inputs
+        .data
+        .collection
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    let latest = inputs.data.snapshots.get(name);
     let health = match (status.cycles, status.up) {
         (0, _) => Health::Starting,
         (_, true) => Health::Up,
@@ -323,11 +324,9 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
 
 /// The cluster's Kafka connections from the measurers' board.
 fn kafka_connections(cluster: &str, inputs: &Inputs<'_>) -> Vec<KafkaConnectionView> {
-    let Some(board) = inputs.kafka else {
-        return Vec::new();
-    };
-    board
-        .of(cluster)
+    inputs
+        .data
+        .connections_of(cluster)
         .into_iter()
         .map(|(role, name, s)| KafkaConnectionView {
             role: role.as_str().to_owned(),
@@ -343,7 +342,11 @@ fn kafka_connections(cluster: &str, inputs: &Inputs<'_>) -> Vec<KafkaConnectionV
         .collect()
 }
 
-fn apply_since(mut links: Vec<LinkView>, latest: Option<&Latest>, now: i64) -> Vec<LinkView> {
+fn apply_since(
+    mut links: Vec<LinkView>,
+    latest: Option<&LatestSnapshots>,
+    now: i64,
+) -> Vec<LinkView> {
     if let Some(latest) = latest {
         for link in &mut links {
             let since = latest.link_state_since_ms.get(&link.name);
@@ -413,7 +416,7 @@ fn link_views(
         .iter()
         .map(|l| {
             let mirrors = by_link.remove(l.name.as_str()).unwrap_or_default();
-            link_view(cluster, l, mirrors, inputs.probes, inputs.now_ms)
+            link_view(cluster, l, mirrors, inputs.data, inputs.now_ms)
         })
         .collect();
     for (name, mirrors) in by_link {
@@ -425,7 +428,7 @@ fn link_views(
             cluster,
             &link,
             mirrors,
-            inputs.probes,
+            inputs.data,
             inputs.now_ms,
         ));
     }
@@ -437,7 +440,7 @@ fn link_view(
     cluster: &str,
     link: &Link,
     mut mirrors: Vec<MirrorView>,
-    probes: Option<&ProbeMetrics>,
+    data: &StatusData,
     now_ms: i64,
 ) -> LinkView {
     mirrors.sort_by(|a, b| b.problem.cmp(&a.problem).then(a.name.cmp(&b.name)));
@@ -460,7 +463,7 @@ fn link_view(
         .filter_map(|m| m.lag_seconds)
         .reduce(f64::max);
     let (probe_latency_seconds, probe_last_received_age_seconds) =
-        probe(cluster, link, probes, now_ms);
+        probe(cluster, link, data, now_ms);
     LinkView {
         name: link.name.clone(),
         state: link.state.as_str().to_owned(),
@@ -497,24 +500,11 @@ fn task_view(t: &Task) -> TaskView {
 }
 
 /// The link's probe: latency of the last record received and the time since.
-fn probe(
-    cluster: &str,
-    link: &Link,
-    probes: Option<&ProbeMetrics>,
-    now_ms: i64,
-) -> (Option<f64>, Option<f64>) {
-    let Some(p) = probes else {
-        return (None, None);
-    };
-    let labels = ProbeLabels {
-        kafka_cluster: cluster.to_owned(),
-        link: link.name.clone(),
-    };
-    let latency = p.last_latency.get(&labels).map(|g| g.get());
-    let received = latency
-        .and_then(|_| p.last_received.get(&labels).map(|g| g.get()))
-        .map(|at| age(now_ms, (at * 1000.0) as i64));
-    (latency, received)
+fn probe(cluster: &str, link: &Link, data: &StatusData, now_ms: i64) -> (Option<f64>, Option<f64>) {
+    match data.probe(cluster, &link.name) {
+        Some(p) => (Some(p.latency_seconds), Some(age(now_ms, p.received_ms))),
+        None => (None, None),
+    }
 }
 
 /// The saturating sum of the known values; `None` when none is known.

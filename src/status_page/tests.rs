@@ -4,11 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use super::html::{self, PageOptions};
 use super::*;
-use crate::render::Exposition;
 use crate::snapshot::{
     Fetched, KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, PartitionLag,
     Publish, Reported, Task, TaskError,
 };
+use crate::status::{ClusterStatus, ProbeStatus, StatusStore};
 
 const NOW_MS: i64 = 1_700_000_100_000;
 
@@ -52,20 +52,32 @@ fn status(up: bool) -> ClusterStatus {
     }
 }
 
-fn latest(snapshot: ClusterSnapshot, kafka: Option<KafkaSnapshot>) -> Latest {
-    Latest {
+fn latest(snapshot: ClusterSnapshot, kafka: Option<KafkaSnapshot>) -> LatestSnapshots {
+    LatestSnapshots {
         rest: Some((Arc::new(snapshot), NOW_MS - 4000)),
         kafka: kafka.map(|k| (Arc::new(k), NOW_MS - 1000)),
         link_state_since_ms: BTreeMap::new(),
     }
 }
 
-fn view(board: &BTreeMap<String, ClusterStatus>, latest: &BTreeMap<String, Latest>) -> StatusView {
+/// The status data of `board` (collection outcomes) and `latest` (snapshots).
+fn data(
+    board: &BTreeMap<String, ClusterStatus>,
+    latest: &BTreeMap<String, LatestSnapshots>,
+) -> StatusData {
+    StatusData {
+        collection: board.clone(),
+        snapshots: latest.clone(),
+        ..StatusData::default()
+    }
+}
+
+fn view(
+    board: &BTreeMap<String, ClusterStatus>,
+    latest: &BTreeMap<String, LatestSnapshots>,
+) -> StatusView {
     StatusView::build(Inputs {
-        board,
-        latest,
-        probes: None,
-        kafka: None,
+        data: &data(board, latest),
         shard: None,
         now_ms: NOW_MS,
     })
@@ -401,40 +413,44 @@ fn the_json_form_has_the_documented_fields() {
 }
 
 #[test]
-fn the_exposition_keeps_the_published_snapshots_and_link_state_times() {
-    let exposition = Exposition::new(Default::default());
+fn the_status_store_keeps_the_published_snapshots_and_link_state_times() {
+    use crate::series::ClusterSeries;
+    let exposition = StatusStore::new();
     let snapshot = |state| ClusterSnapshot {
         links: vec![link("ab", state)],
         mirrors: vec![],
         partition_metrics: false,
     };
     exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Active))));
-    let first = exposition.latest();
+    let first = exposition.read().snapshots;
     let since = first["A"].link_state_since_ms["ab"];
     std::thread::sleep(Duration::from_millis(5));
     exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Active))));
     assert_eq!(
-        exposition.latest()["A"].link_state_since_ms["ab"],
+        exposition.read().snapshots["A"].link_state_since_ms["ab"],
         since,
         "same state"
     );
     std::thread::sleep(Duration::from_millis(5));
     exposition.publish_rest("A", Some(Arc::new(snapshot(LinkState::Unavailable))));
-    let changed = exposition.latest();
+    let changed = exposition.read().snapshots;
     assert!(
         changed["A"].link_state_since_ms["ab"] > since,
         "a new state starts now"
     );
     assert!(changed["A"].kafka.is_none());
     exposition.publish_kafka("A", Some(Arc::new(KafkaSnapshot::default())));
-    assert!(exposition.latest()["A"].kafka.is_some());
+    assert!(exposition.read().snapshots["A"].kafka.is_some());
     exposition.publish_rest("A", None);
     assert!(
-        exposition.latest()["A"].rest.is_none(),
+        exposition.read().snapshots["A"].rest.is_none(),
         "withdrawn with its series"
     );
-    exposition.retire("A");
-    assert!(exposition.latest().is_empty());
+    exposition.forget_cluster(&crate::reload::ClusterSetup {
+        cluster: crate::config::ClusterConfig::platform("A", "http://a/kafka/v3"),
+        sources: Vec::new(),
+    });
+    assert!(exposition.read().snapshots.is_empty());
 }
 
 #[test]
@@ -453,16 +469,6 @@ fn a_cluster_without_data_is_shown_starting_or_down() {
 
 #[test]
 fn a_probed_link_shows_its_last_latency_and_its_age() {
-    let probes = ProbeMetrics::default();
-    let labels = ProbeLabels {
-        kafka_cluster: "A".into(),
-        link: "ab".into(),
-    };
-    probes.last_latency.get_or_create(&labels).set(0.25);
-    probes
-        .last_received
-        .get_or_create(&labels)
-        .set((NOW_MS - 3000) as f64 / 1000.0);
     let mut board = BTreeMap::new();
     board.insert("A".to_string(), status(true));
     let rest = ClusterSnapshot {
@@ -472,11 +478,16 @@ fn a_probed_link_shows_its_last_latency_and_its_age() {
     };
     let mut snapshots = BTreeMap::new();
     snapshots.insert("A".to_string(), latest(rest, None));
+    let mut data = data(&board, &snapshots);
+    data.probes.insert(
+        ("A".into(), "ab".into()),
+        ProbeStatus {
+            latency_seconds: 0.25,
+            received_ms: NOW_MS - 3000,
+        },
+    );
     let v = StatusView::build(Inputs {
-        board: &board,
-        latest: &snapshots,
-        probes: Some(&probes),
-        kafka: None,
+        data: &data,
         shard: None,
         now_ms: NOW_MS,
     });
@@ -600,8 +611,7 @@ fn mirror_topic_counts_are_singular_or_plural() {
 
 #[test]
 fn a_kafka_connection_down_is_shown_and_sorted_first() {
-    use crate::kafka::metrics::{ConnectionBoard, KafkaConnectionLabels};
-    use crate::kafka::Role;
+    use crate::snapshot::Role;
     let mut board = BTreeMap::new();
     for name in ["a-kafka", "b-link-error", "c-failed-link"] {
         board.insert(name.to_string(), status(true));
@@ -625,22 +635,19 @@ fn a_kafka_connection_down_is_shown_and_sorted_first() {
     snapshots.insert("b-link-error".to_string(), one_link(with_error));
     let failed = one_link(link("l", LinkState::Failed));
     snapshots.insert("c-failed-link".to_string(), failed);
-    let connections = ConnectionBoard::default();
-    let labels = |connection: &str, role| KafkaConnectionLabels {
-        kafka_cluster: "a-kafka".into(),
-        connection: connection.into(),
-        role,
-    };
-    connections.set_up(&labels("a-kafka", Role::Destination), true);
+    let connections = StatusStore::new();
+    let labels = |connection: &str, role| ("a-kafka".to_owned(), role, connection.to_owned());
+    connections.set_connection_up(labels("a-kafka", Role::Destination), true);
     let source = labels("<src>", Role::Source);
-    connections.set_error(&source, "connect: <refused>".into(), NOW_MS - 5000);
-    connections.set_up(&source, false);
-    let build = |kafka| {
+    connections.set_connection_error(source.clone(), "connect: <refused>".into(), NOW_MS - 5000);
+    connections.set_connection_up(source.clone(), false);
+    let build = |kafka: Option<&StatusStore>| {
+        let mut data = data(&board, &snapshots);
+        if let Some(store) = kafka {
+            data.connections = store.read().connections;
+        }
         StatusView::build(Inputs {
-            board: &board,
-            latest: &snapshots,
-            probes: None,
-            kafka,
+            data: &data,
             shard: None,
             now_ms: NOW_MS,
         })
@@ -674,7 +681,7 @@ fn a_kafka_connection_down_is_shown_and_sorted_first() {
     assert_eq!(k[1]["last_error"], "connect: <refused>");
     assert_eq!(k[1]["last_error_age_seconds"], 5.0);
     // Recovered: not a problem any more, the last error stays.
-    connections.set_up(&source, true);
+    connections.set_connection_up(source.clone(), true);
     let v = build(Some(&connections));
     assert_eq!(v.clusters[2].name, "a-kafka", "healthy last");
     let a = &v.clusters[2];
@@ -683,9 +690,10 @@ fn a_kafka_connection_down_is_shown_and_sorted_first() {
         a.kafka_connections[1].last_error.as_deref(),
         Some("connect: <refused>")
     );
-    connections.remove(&source);
+    let without_source = StatusStore::new();
+    without_source.set_connection_up(labels("a-kafka", Role::Destination), true);
     assert_eq!(
-        build(Some(&connections)).clusters[2]
+        build(Some(&without_source)).clusters[2]
             .kafka_connections
             .len(),
         1

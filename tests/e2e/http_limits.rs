@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 use cluster_link_exporter::http::{ServeLimits, WebOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,13 +33,10 @@ const DEADLINE: Duration = Duration::from_secs(45);
 
 async fn start(limits: ServeLimits) -> Exporter {
     let web = WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
         limits,
-        enable_lifecycle: false,
-        web_config_file: None,
+        ..WebOptions::default()
     };
-    Exporter::start_with(Config::from_yaml(UNREACHABLE).unwrap(), &web)
+    Exporter::start(ExporterOptions::new(Config::from_yaml(UNREACHABLE).unwrap()).web(web))
         .await
         .expect("exporter starts")
 }

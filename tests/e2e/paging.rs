@@ -23,7 +23,7 @@ use crate::common::servers::{
 use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 use cluster_link_sim::{Action, Scenario, Simulator};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
@@ -243,7 +243,7 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
         .expect("simulator starts");
     let poll = Duration::from_secs(1);
     let config = Config::from_yaml(&config_for(&sim, "1s")).expect("demo config");
-    let exporter = Exporter::start(config, "127.0.0.1:0", "/metrics")
+    let exporter = Exporter::start(ExporterOptions::new(config))
         .await
         .expect("exporter starts");
     let webhook = Webhook::start().await;

@@ -189,16 +189,11 @@ async fn added_removed_and_unchanged_clusters_over_post_reload() {
     );
     assert_eq!(value(&text, SUCCESSFUL, &[]), Some(1.0));
     assert!(value(&text, SUCCESS_AT, &[]).unwrap() >= reloaded_before);
-    let board = exporter
-        .status()
-        .read()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>();
+    let board = exporter.status().clusters();
     assert_eq!(board, ["B", "C"], "status board");
 
-    // A back: its collection starts over (up from 0 to 1, its counters continue).
+    // A back: its collection starts over (up from 0 to 1; its counters start from 0 too: a
+    // removed cluster loses every series, see docs/metrics.md).
     std::fs::write(&path, yaml(&sim, &[("A", "A", ""), ("B", "B", "")])).unwrap();
     let plan = exporter.reload_file().await.expect("reload");
     assert_eq!(

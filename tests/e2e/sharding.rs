@@ -14,8 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 use cluster_link_exporter::shard::{shard_of, Sharding};
 use serde_json::Value;
 
@@ -242,17 +241,6 @@ async fn three_shards_cover_every_cluster_exactly_once_in_prometheus() {
     drop(shards);
 }
 
-/// Exporter options for an in-process exporter on a free port.
-fn web() -> WebOptions {
-    WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
-        limits: ServeLimits::default(),
-        enable_lifecycle: false,
-        web_config_file: None,
-    }
-}
-
 /// The clusters with a `clusterlink_up` series in an exposition.
 fn up_clusters(text: &str) -> BTreeSet<String> {
     text.lines()
@@ -276,9 +264,10 @@ async fn a_reload_starts_only_this_shards_clusters() {
             .collect()
     };
     let config = Config::load(&path).unwrap();
-    let exporter = Exporter::start_sharded(config, &web(), Some(path.clone()), sharding)
-        .await
-        .expect("exporter starts");
+    let options = ExporterOptions::new(config)
+        .config_file(&path)
+        .sharding(sharding);
+    let exporter = Exporter::start(options).await.expect("exporter starts");
     let text = scrape(&exporter).await;
     assert_eq!(up_clusters(&text), mine(&["A", "B"]), "{text}");
     assert!(
@@ -297,7 +286,7 @@ async fn a_reload_starts_only_this_shards_clusters() {
     assert_eq!(added, want_added, "{plan:?}");
     let text = scrape(&exporter).await;
     assert_eq!(up_clusters(&text), mine(&CLUSTERS), "{text}");
-    let board: BTreeSet<String> = exporter.status().read().unwrap().keys().cloned().collect();
+    let board: BTreeSet<String> = exporter.status().clusters().into_iter().collect();
     assert_eq!(board, mine(&CLUSTERS));
     let assigned = format!(
         "clusterlink_exporter_clusters_assigned {}\n",

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
+use cluster_link_exporter::http::WebOptions;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
@@ -91,13 +91,10 @@ fn web_yaml(extra: &str) -> String {
 
 async fn start(web_config: &Path) -> Exporter {
     let web = WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
-        limits: ServeLimits::default(),
-        enable_lifecycle: false,
         web_config_file: Some(web_config.to_owned()),
+        ..WebOptions::default()
     };
-    Exporter::start_with(Config::from_yaml(UNREACHABLE).unwrap(), &web)
+    Exporter::start(ExporterOptions::new(Config::from_yaml(UNREACHABLE).unwrap()).web(web))
         .await
         .expect("exporter starts")
 }

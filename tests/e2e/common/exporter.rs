@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 use cluster_link_exporter::render::families_in;
 use cluster_link_sim::{Action, Simulator};
 
@@ -91,7 +91,7 @@ pub async fn start_with_every_family() -> Running {
     let yaml = config_for(&sim, "500ms");
     let config = Config::from_yaml(&yaml)
         .unwrap_or_else(|e| panic!("exporter config does not parse: {e}\n{yaml}"));
-    let exporter = Exporter::start(config, "127.0.0.1:0", "/metrics")
+    let exporter = Exporter::start(ExporterOptions::new(config))
         .await
         .expect("exporter starts");
     let base = format!("http://{}", exporter.address());

@@ -5,14 +5,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
 
 use super::eventually::eventually;
 
 /// Starts an exporter on a free loopback port with the given YAML configuration.
 pub async fn start_exporter(yaml: &str) -> Exporter {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    Exporter::start(config, "127.0.0.1:0", "/metrics")
+    Exporter::start(ExporterOptions::new(config))
         .await
         .expect("exporter starts")
 }
@@ -23,13 +23,10 @@ pub async fn start_from(path: &Path, text: &str, lifecycle: bool) -> Exporter {
     std::fs::write(path, text).unwrap();
     let config = Config::load(path).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let web = cluster_link_exporter::http::WebOptions {
-        listen_address: "127.0.0.1:0".into(),
-        telemetry_path: "/metrics".into(),
-        limits: cluster_link_exporter::http::ServeLimits::default(),
         enable_lifecycle: lifecycle,
-        web_config_file: None,
+        ..Default::default()
     };
-    Exporter::start_with_file(config, &web, Some(path.to_owned()))
+    Exporter::start(ExporterOptions::new(config).web(web).config_file(path))
         .await
         .expect("exporter starts")
 }
