@@ -645,6 +645,12 @@ async fn bind(listen_address: &str) -> Result<(TcpListener, SocketAddr), StartEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::RequestLabels;
+    use crate::config::{ClusterConfig, KafkaConfig};
+    use crate::kafka::metrics::{KafkaConnectionLabels, KafkaRequestLabels, ProbeLabels};
+    use crate::kafka::{ClientKind, Role};
+    use crate::supervise::Worker;
+    use crate::util::ClusterLabels;
 
     #[test]
     fn telemetry_starts_every_cluster_down_with_every_error_reason_at_zero() {
@@ -686,5 +692,109 @@ mod tests {
             })
             .collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{order:?} at {at:?}");
+    }
+
+    fn setup(name: &str) -> ClusterSetup {
+        let mut cluster = ClusterConfig::platform(name, "http://a/kafka/v3");
+        cluster.kafka = Some(KafkaConfig::new("localhost:9092"));
+        ClusterSetup {
+            cluster,
+            sources: Vec::new(),
+        }
+    }
+
+    /// Writes a series of `cluster` in every component, as its workers would.
+    fn write(t: &Telemetry, cluster: &str) {
+        let setup = setup(cluster);
+        for series in t.series() {
+            series.start_cluster(&setup);
+        }
+        let labels = ClusterLabels::of(cluster);
+        t.collect.links.get_or_create(&labels).set(1);
+        t.collect
+            .requests
+            .get_or_create(&RequestLabels {
+                kafka_cluster: cluster.into(),
+                endpoint: "links".into(),
+                status: "200".into(),
+            })
+            .inc();
+        t.restarts.counter(cluster, Worker::Collector).inc();
+        let connection = KafkaConnectionLabels {
+            kafka_cluster: cluster.into(),
+            connection: "src".into(),
+            role: Role::Source,
+        };
+        t.kafka.up.get_or_create(&connection).set(1);
+        t.kafka.cycles.get_or_create(&labels).inc();
+        t.kafka
+            .requests
+            .get_or_create(&KafkaRequestLabels {
+                kafka_cluster: cluster.into(),
+                connection: "src".into(),
+                client: ClientKind::Watermarks,
+                request: "ListOffsets".into(),
+            })
+            .inc();
+        let probe = ProbeLabels {
+            kafka_cluster: cluster.into(),
+            link: "ab".into(),
+        };
+        t.probe.sent.get_or_create(&probe).inc();
+        t.probe.sla.get_or_create(&probe).set(1.0);
+        t.probe.latency.get_or_create(&probe, 1.0).observe(0.1);
+        t.status
+            .set_connection_up((cluster.into(), Role::Source, "src".into()), true);
+        t.status
+            .set_probe_received((cluster.into(), "ab".into()), 0.1, 1_000);
+        let publish = t.publisher();
+        publish.publish_rest(cluster, Some(Arc::default()));
+        publish.publish_kafka(cluster, Some(Arc::default()));
+    }
+
+    fn lines_of(text: &str, cluster: &str) -> Vec<String> {
+        let label = format!("kafka_cluster=\"{cluster}\"");
+        text.lines()
+            .filter(|l| l.contains(&label))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_stopped_cluster_keeps_its_counters_and_a_forgotten_one_loses_every_series() {
+        let t = Telemetry::new(&[]);
+        write(&t, "a");
+        write(&t, "b");
+        let before = t.exposition.render();
+        assert!(before.contains("clusterlink_kafka_up{kafka_cluster=\"a\""));
+
+        for series in t.series() {
+            series.stop_cluster(&setup("a"));
+        }
+        let stopped = t.exposition.render();
+        assert!(!stopped.contains("clusterlink_kafka_up{kafka_cluster=\"a\""));
+        assert!(!stopped.contains("clusterlink_probe_sla_seconds{kafka_cluster=\"a\""));
+        for kept in [
+            "clusterlink_kafka_requests_total{kafka_cluster=\"a\"",
+            "clusterlink_probe_records_sent_total{kafka_cluster=\"a\"",
+            "clusterlink_up{kafka_cluster=\"a\"} 0",
+        ] {
+            assert!(stopped.contains(kept), "{kept} in\n{stopped}");
+        }
+        let data = t.status.read();
+        assert!(data.connections_of("a").is_empty());
+        assert!(data.probe("a", "ab").is_none());
+        assert!(data.probe("b", "ab").is_some());
+
+        for series in t.series() {
+            series.forget_cluster(&setup("a"));
+        }
+        let text = t.exposition.render();
+        assert_eq!(lines_of(&text, "a"), Vec::<String>::new());
+        assert_eq!(lines_of(&text, "b"), lines_of(&before, "b"));
+        let data = t.status.read();
+        assert_eq!(t.status.clusters(), ["b"]);
+        assert!(!data.snapshots.contains_key("a"));
+        assert!(data.snapshots.contains_key("b"));
     }
 }
