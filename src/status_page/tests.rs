@@ -1,3 +1,7 @@
+//! Tests of the status view built from hand-made [`StatusData`] (order, sums, ages, escaping,
+//! probes, Kafka connections, the shard), of its HTML (CSP, refresh) and JSON forms, and of
+//! the status store keeping published snapshots with their link-state times.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
