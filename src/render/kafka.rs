@@ -3,8 +3,6 @@
 //! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in seconds
 //! per partition, mirror topic and link, and the consumer offset-sync lag.
 
-use std::collections::BTreeMap;
-
 use super::families::{families, label_set, MirrorLabels, PartitionLabels, SampleWriter};
 use super::RenderedCluster;
 use crate::snapshot::{KafkaSnapshot, MeasuredMirror};
@@ -67,15 +65,11 @@ label_set! {
 /// Renders one cluster's Kafka-side families.
 pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {
     let mut w = SampleWriter::new(cluster);
-    let mut link_lag_seconds: BTreeMap<&str, Seconds> = BTreeMap::new();
     for m in &measured.mirrors {
-        let s = mirror_families(&mut w, m, measured.partition_metrics);
-        link_lag_seconds.entry(m.link.as_str()).or_default().add(s);
+        mirror_families(&mut w, m, measured.partition_metrics);
     }
-    for (link, s) in link_lag_seconds {
-        if let Some(s) = s.value() {
-            w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
-        }
+    for (link, s) in measured.link_lag_seconds() {
+        w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
     }
     for s in &measured.offset_sync {
         let labels = OffsetSyncLabels {
@@ -88,55 +82,11 @@ pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster 
     w.finish()
 }
 
-/// Lag in seconds over some partitions: the largest read, and whether lagging partitions were
-/// read or left unread.
-#[derive(Debug, Default, Clone, Copy)]
-struct Seconds {
-    max: Option<f64>,
-    lagging_read: bool,
-    lagging_unread: bool,
-}
-
-impl Seconds {
-    fn add(&mut self, other: Seconds) {
-        self.max = match (self.max, other.max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        self.lagging_read |= other.lagging_read;
-        self.lagging_unread |= other.lagging_unread;
-    }
-
-    /// The value to export: none when partitions lag and none of them was read (the 0 of the
-    /// caught-up ones would pass for the lag, e.g. when an ACL refuses the reads).
-    fn value(&self) -> Option<f64> {
-        if self.lagging_unread && !self.lagging_read {
-            None
-        } else {
-            self.max
-        }
-    }
-}
-
-/// The families of one measured mirror topic; its lag in seconds over its partitions.
-fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: bool) -> Seconds {
+/// The families of one measured mirror topic.
+fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: bool) {
     let (link, mirror_topic) = (m.link.as_str(), m.mirror_topic.as_str());
-    let mut sum = 0i64;
-    let mut max: Option<i64> = None;
-    let mut seconds = Seconds::default();
-    for p in &m.partitions {
-        let lag = p.lag();
-        if let Some(lag) = lag {
-            sum = sum.saturating_add(lag);
-            max = Some(max.map_or(lag, |x| x.max(lag)));
-        }
-        let lagging = lag.is_some_and(|l| l > 0);
-        seconds.add(Seconds {
-            max: p.lag_seconds,
-            lagging_read: lagging && p.lag_seconds.is_some(),
-            lagging_unread: lagging && p.lag_seconds.is_none(),
-        });
-        if partition_metrics {
+    if partition_metrics {
+        for p in &m.partitions {
             let partition = p.partition.to_string();
             let labels = PartitionLabels {
                 link,
@@ -149,7 +99,7 @@ fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: 
             if let Some(s) = p.source {
                 w.sample(family::PartitionSourceHwm, labels, s as f64);
             }
-            if let Some(lag) = lag {
+            if let Some(lag) = p.lag() {
                 w.sample(family::PartitionMeasuredLag, labels, lag as f64);
             }
             if let Some(s) = p.lag_seconds {
@@ -158,14 +108,14 @@ fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: 
         }
     }
     let labels = MirrorLabels { link, mirror_topic };
-    if let Some(max) = max {
+    let lag = m.lag();
+    if let (Some(sum), Some(max)) = (lag.sum, lag.max) {
         w.sample(family::MirrorMeasuredLag, labels, sum as f64);
         w.sample(family::MirrorMeasuredMaxLag, labels, max as f64);
     }
-    if let Some(s) = seconds.value() {
+    if let Some(s) = m.lag_seconds() {
         w.sample(family::MirrorLagSeconds, labels, s);
     }
-    seconds
 }
 
 #[cfg(test)]

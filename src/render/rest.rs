@@ -62,17 +62,18 @@ families! {
     /// Never negative.
     MirrorPartitions = "clusterlink_mirror_topic_partitions" MirrorLabels
         "Number of partitions of the mirror topic";
-    /// From `mirror_lags[].lag`; 0 when none is known. A negative REST lag (seen after a mirror
-    /// restarts, e.g. `lag: -207`, sometimes still there once the mirror is `ACTIVE` again) counts
-    /// as 0 — the destination is not behind — and a never-fetched partition
-    /// (`last_source_fetch_offset` -1) is unknown whatever its lag says. The sum saturates at 2⁶³−1
-    /// instead of wrapping. Never negative.
+    /// From `mirror_lags[].lag`; absent while no partition's lag is known (none fetched yet,
+    /// counted by `clusterlink_mirror_topic_unknown_lag_partitions`, or none listed): unknown,
+    /// not 0, as the status page's `null`. A negative REST lag (seen after a mirror restarts, e.g. `lag: -207`, sometimes
+    /// still there once the mirror is `ACTIVE` again) counts as 0 — the destination is not
+    /// behind — and a never-fetched partition (`last_source_fetch_offset` -1) is unknown whatever
+    /// its lag says. The sum saturates at 2⁶³−1 instead of wrapping. Never negative.
     MirrorLag = "clusterlink_mirror_topic_lag_messages" MirrorLabels
         "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
-    /// Negative lags count as 0; 0 when none is known.
+    /// Negative lags count as 0; absent while no partition's lag is known (unknown, not 0).
     MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" MirrorLabels
         "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
-    /// Their lag is left out of the two sums above. Above 0 for long: the link cannot fetch those
+    /// Their lag is left out of the two families above. Above 0 for long: the link cannot fetch those
     /// partitions.
     MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" MirrorLabels
         "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
@@ -329,15 +330,18 @@ fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: boo
         w.sample(family::MirrorStateChange, labels, ms as f64 / 1000.0);
     }
     w.sample(family::MirrorPartitions, labels, m.partitions() as f64);
-    // Sums saturate.
-    let sum = m
-        .fetched()
-        .fold(0i64, |sum, (_, f)| sum.saturating_add(f.lag));
-    let max = m.fetched().map(|(_, f)| f.lag).max().unwrap_or(0);
-    let unknown = m.lags.iter().filter(|p| p.fetched.is_none()).count();
-    w.sample(family::MirrorLag, labels, sum as f64);
-    w.sample(family::MirrorMaxLag, labels, max as f64);
-    w.sample(family::MirrorUnknownLag, labels, unknown as f64);
+    let lag = m.lag();
+    if let Some(sum) = lag.sum {
+        w.sample(family::MirrorLag, labels, sum as f64);
+    }
+    if let Some(max) = lag.max {
+        w.sample(family::MirrorMaxLag, labels, max as f64);
+    }
+    w.sample(
+        family::MirrorUnknownLag,
+        labels,
+        lag.unknown_partitions as f64,
+    );
     if let Some(error) = m.error.as_deref() {
         let labels = MirrorErrorLabels {
             link,

@@ -1,6 +1,13 @@
-//! What one Kafka-side measurement cycle of a destination cluster measured, and which side
-//! of a link a Kafka connection is ([`Role`], the `role` label).
+//! What one Kafka-side measurement cycle of a destination cluster measured, its
+//! aggregations — measured lag per mirror topic ([`MeasuredMirror::lag`]), lag in seconds per
+//! mirror topic and link ([`MeasuredMirror::lag_seconds`], [`KafkaSnapshot::link_lag_seconds`]:
+//! unknown when partitions lag and none of them was read) and the largest offset-sync lag per
+//! mirror topic ([`KafkaSnapshot::offset_sync_lag_max`]) — and which side of a link a Kafka
+//! connection is ([`Role`], the `role` label).
 
+use std::collections::BTreeMap;
+
+use super::LagSummary;
 use crate::util::closed_set;
 
 closed_set! {
@@ -24,6 +31,36 @@ pub struct KafkaSnapshot {
     pub partition_metrics: bool,
 }
 
+impl KafkaSnapshot {
+    /// Each link's lag in seconds over its measured mirror topics (a link's RPO), by link
+    /// name: the largest read, unknown (not listed) when partitions lag and none of them was
+    /// read.
+    pub fn link_lag_seconds(&self) -> BTreeMap<&str, f64> {
+        let mut by_link: BTreeMap<&str, LagSeconds> = BTreeMap::new();
+        for m in &self.mirrors {
+            let e = by_link.entry(m.link.as_str()).or_default();
+            *e = e.merge(LagSeconds::of(m));
+        }
+        by_link
+            .into_iter()
+            .filter_map(|(link, s)| Some((link, s.value()?)))
+            .collect()
+    }
+
+    /// The largest offset-sync lag (messages) over the consumer groups of each mirror topic,
+    /// by (link, mirror topic); a mirror topic no group committed on is not listed.
+    pub fn offset_sync_lag_max(&self) -> BTreeMap<(&str, &str), i64> {
+        let mut by_mirror: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for o in &self.offset_sync {
+            let e = by_mirror
+                .entry((o.link.as_str(), o.mirror_topic.as_str()))
+                .or_insert(o.lag);
+            *e = (*e).max(o.lag);
+        }
+        by_mirror
+    }
+}
+
 /// One measured mirror topic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MeasuredMirror {
@@ -33,6 +70,64 @@ pub struct MeasuredMirror {
     pub mirror_topic: String,
     /// Its partitions `0..n`, in order.
     pub partitions: Vec<MeasuredPartition>,
+}
+
+impl MeasuredMirror {
+    /// The measured lag over the partitions whose two watermarks were read; the others count
+    /// as unknown.
+    pub fn lag(&self) -> LagSummary {
+        LagSummary::over(self.partitions.iter().map(MeasuredPartition::lag))
+    }
+
+    /// The lag in seconds of the mirror topic: the largest over its partitions; `None` when
+    /// none was read, or when partitions lag and none of them was read (the 0 of the caught-up
+    /// ones would pass for the lag, e.g. when an ACL refuses the reads). A lower bound while
+    /// lagging partitions are left unread.
+    pub fn lag_seconds(&self) -> Option<f64> {
+        LagSeconds::of(self).value()
+    }
+}
+
+/// Lag in seconds over some partitions: the largest read, and whether lagging partitions were
+/// read or left unread.
+#[derive(Debug, Default, Clone, Copy)]
+struct LagSeconds {
+    max: Option<f64>,
+    lagging_read: bool,
+    lagging_unread: bool,
+}
+
+impl LagSeconds {
+    fn of(m: &MeasuredMirror) -> Self {
+        m.partitions.iter().fold(Self::default(), |s, p| {
+            let lagging = p.lag().is_some_and(|l| l > 0);
+            s.merge(Self {
+                max: p.lag_seconds,
+                lagging_read: lagging && p.lag_seconds.is_some(),
+                lagging_unread: lagging && p.lag_seconds.is_none(),
+            })
+        })
+    }
+
+    fn merge(self, other: Self) -> Self {
+        Self {
+            max: match (self.max, other.max) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            lagging_read: self.lagging_read || other.lagging_read,
+            lagging_unread: self.lagging_unread || other.lagging_unread,
+        }
+    }
+
+    /// The lag to report: none when partitions lag and none of them was read.
+    fn value(self) -> Option<f64> {
+        if self.lagging_unread && !self.lagging_read {
+            None
+        } else {
+            self.max
+        }
+    }
 }
 
 /// What a cycle measured for one mirror partition; `None` where a read failed or was not
@@ -90,5 +185,89 @@ mod tests {
         assert_eq!(p(Some(i64::MIN), Some(i64::MAX)).lag(), Some(i64::MAX));
         assert_eq!(p(None, Some(5)).lag(), None);
         assert_eq!(p(Some(5), None).lag(), None);
+    }
+
+    fn p(destination: i64, source: Option<i64>, lag_seconds: Option<f64>) -> MeasuredPartition {
+        MeasuredPartition {
+            partition: 0,
+            destination: Some(destination),
+            source,
+            lag_seconds,
+        }
+    }
+
+    fn mirror(link: &str, partitions: Vec<MeasuredPartition>) -> MeasuredMirror {
+        MeasuredMirror {
+            link: link.into(),
+            mirror_topic: "t".into(),
+            partitions,
+        }
+    }
+
+    #[test]
+    fn measured_lag_is_over_partitions_with_both_watermarks() {
+        let m = mirror(
+            "ab",
+            vec![p(10, Some(15), None), p(7, Some(7), None), p(3, None, None)],
+        );
+        let want = LagSummary {
+            sum: Some(5),
+            max: Some(5),
+            unknown_partitions: 1,
+        };
+        assert_eq!(m.lag(), want);
+        let unread = mirror("ab", vec![p(3, None, None)]).lag();
+        assert_eq!((unread.sum, unread.max), (None, None));
+    }
+
+    #[test]
+    fn lag_seconds_is_unknown_when_partitions_lag_and_none_was_read() {
+        // One partition caught up (0 s), two lagging and unread (an ACL refused the reads).
+        let refused = mirror(
+            "ab",
+            vec![
+                p(10, Some(10), Some(0.0)),
+                p(6, Some(10), None),
+                p(3, Some(10), None),
+            ],
+        );
+        assert_eq!(refused.lag_seconds(), None);
+        // One lagging partition read: a lower bound.
+        let partly = mirror("ab", vec![p(6, Some(10), Some(2.5)), p(3, Some(10), None)]);
+        assert_eq!(partly.lag_seconds(), Some(2.5));
+        let idle = mirror("cd", vec![p(5, Some(5), Some(0.0))]);
+        assert_eq!(idle.lag_seconds(), Some(0.0));
+        assert_eq!(mirror("cd", vec![p(5, None, None)]).lag_seconds(), None);
+        // A link: the rule over all of its mirror topics' partitions.
+        let snapshot = KafkaSnapshot {
+            mirrors: vec![refused, idle.clone(), partly, idle],
+            ..KafkaSnapshot::default()
+        };
+        let by_link = snapshot.link_lag_seconds();
+        assert_eq!(by_link, BTreeMap::from([("ab", 2.5), ("cd", 0.0)]));
+        let refused_only = KafkaSnapshot {
+            mirrors: vec![mirror(
+                "ab",
+                vec![p(10, Some(10), Some(0.0)), p(6, Some(10), None)],
+            )],
+            ..KafkaSnapshot::default()
+        };
+        assert!(refused_only.link_lag_seconds().is_empty());
+    }
+
+    #[test]
+    fn offset_sync_lag_max_is_per_mirror_topic() {
+        let sync = |group: &str, mirror_topic: &str, lag| OffsetSyncLag {
+            link: "ab".into(),
+            consumer_group: group.into(),
+            mirror_topic: mirror_topic.into(),
+            lag,
+        };
+        let snapshot = KafkaSnapshot {
+            offset_sync: vec![sync("g1", "a", 3), sync("g2", "a", 9), sync("g1", "b", 0)],
+            ..KafkaSnapshot::default()
+        };
+        let want = BTreeMap::from([(("ab", "a"), 9), (("ab", "b"), 0)]);
+        assert_eq!(snapshot.offset_sync_lag_max(), want);
     }
 }

@@ -5,6 +5,8 @@
 //!   [`crate::rest_client`] from Confluent's wire format, which stops there;
 //! - [`KafkaSnapshot`]: what a Kafka-side measurement cycle measured (watermarks, lag in
 //!   seconds, offset-sync lag), built by [`crate::kafka`];
+//! - the aggregations over their partitions ([`LagSummary`], lag in seconds per mirror topic
+//!   and link), one per concept, which `/metrics` and the status page both read;
 //! - [`Publish`]: where the workers hand them, implemented by rendering
 //!   ([`crate::render::Exposition`]) and the status data ([`crate::status::StatusStore`]),
 //!   so that collection never depends on either; [`Fanout`] hands a snapshot to both;
@@ -14,6 +16,7 @@
 //! Every value here was checked on the way in: no negative lag or count, empty texts kept
 //! only where the label rule (empty → `unknown`) applies to them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod filters;
@@ -198,6 +201,73 @@ impl MirrorTopic {
             .iter()
             .filter_map(|p| p.fetched.map(|f| (p.partition, f)))
     }
+
+    /// The lag the REST API reports, over the partitions fetched at least once; a
+    /// never-fetched partition counts as unknown (no partition fetched: sum and max unknown,
+    /// not 0).
+    pub fn lag(&self) -> LagSummary {
+        LagSummary::over(self.lags.iter().map(|p| p.fetched.map(|f| f.lag)))
+    }
+}
+
+impl ClusterSnapshot {
+    /// The REST lag of each link's mirror topics together ([`MirrorTopic::lag`] added up), by
+    /// link name; a link with no mirror topic is not listed.
+    pub fn lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
+        let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
+        for m in &self.mirrors {
+            let e = by_link.entry(m.link.as_str()).or_default();
+            *e = e.merge(m.lag());
+        }
+        by_link
+    }
+}
+
+/// Lag in messages over some partitions: the saturating sum and the largest of the known
+/// partition lags (`None` when none is known: unknown, not 0), and how many partitions'
+/// lag is unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LagSummary {
+    /// Sum of the known lags (messages, at most 2⁶³−1); `None` when none is known.
+    pub sum: Option<i64>,
+    /// Largest known lag (messages); `None` when none is known.
+    pub max: Option<i64>,
+    /// Partitions whose lag is unknown.
+    pub unknown_partitions: u64,
+}
+
+impl LagSummary {
+    /// The summary of partition lags, `None` for a partition whose lag is unknown.
+    pub fn over(lags: impl IntoIterator<Item = Option<i64>>) -> Self {
+        lags.into_iter().fold(Self::default(), |s, lag| {
+            s.merge(match lag {
+                Some(l) => Self {
+                    sum: Some(l),
+                    max: Some(l),
+                    unknown_partitions: 0,
+                },
+                None => Self {
+                    unknown_partitions: 1,
+                    ..Self::default()
+                },
+            })
+        })
+    }
+
+    /// The summary of both sets of partitions.
+    pub fn merge(self, other: Self) -> Self {
+        let both = |a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            sum: both(self.sum, other.sum, i64::saturating_add),
+            max: both(self.max, other.max, i64::max),
+            unknown_partitions: self
+                .unknown_partitions
+                .saturating_add(other.unknown_partitions),
+        }
+    }
 }
 
 /// One partition of a mirror topic's `mirror_lags`.
@@ -268,5 +338,79 @@ impl Publish for Fanout {
         for target in &self.0 {
             target.publish_kafka(cluster, measured.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mirror(link: &str, lags: &[Option<i64>]) -> MirrorTopic {
+        MirrorTopic {
+            link: link.into(),
+            lags: lags
+                .iter()
+                .zip(0..)
+                .map(|(lag, partition)| PartitionLag {
+                    partition,
+                    fetched: lag.map(|lag| Fetched {
+                        lag,
+                        last_source_fetch_offset: 0,
+                    }),
+                })
+                .collect(),
+            ..MirrorTopic::default()
+        }
+    }
+
+    #[test]
+    fn lag_is_over_fetched_partitions_and_unknown_when_none_was_fetched() {
+        let lag = mirror("ab", &[Some(3), None, Some(7), Some(0)]).lag();
+        let want = LagSummary {
+            sum: Some(10),
+            max: Some(7),
+            unknown_partitions: 1,
+        };
+        assert_eq!(lag, want);
+        let never = mirror("ab", &[None, None]).lag();
+        let want = LagSummary {
+            sum: None,
+            max: None,
+            unknown_partitions: 2,
+        };
+        assert_eq!(never, want);
+        assert_eq!(mirror("ab", &[]).lag(), LagSummary::default());
+        let caught_up = mirror("ab", &[Some(0)]).lag();
+        assert_eq!((caught_up.sum, caught_up.max), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn lag_sums_saturate() {
+        let lag = mirror("ab", &[Some(i64::MAX), Some(5)]).lag();
+        assert_eq!((lag.sum, lag.max), (Some(i64::MAX), Some(i64::MAX)));
+    }
+
+    #[test]
+    fn link_lag_adds_its_mirror_topics() {
+        let snapshot = ClusterSnapshot {
+            mirrors: vec![
+                mirror("ab", &[Some(3), None]),
+                mirror("ab", &[Some(4)]),
+                mirror("cd", &[None]),
+            ],
+            ..ClusterSnapshot::default()
+        };
+        let by_link = snapshot.lag_by_link();
+        let ab = LagSummary {
+            sum: Some(7),
+            max: Some(4),
+            unknown_partitions: 1,
+        };
+        let cd = LagSummary {
+            sum: None,
+            max: None,
+            unknown_partitions: 1,
+        };
+        assert_eq!(by_link, BTreeMap::from([("ab", ab), ("cd", cd)]));
     }
 }

@@ -163,7 +163,9 @@ pub struct LinkView {
     pub mirror_topics_not_active: u64,
     /// Sum of the mirror topics' `lag_messages` (`null`: none known).
     pub lag_messages: Option<i64>,
-    /// Largest `lag_seconds` of its mirror topics (`null`: not measured).
+    /// Largest lag in seconds over its measured mirror topics, as
+    /// `clusterlink_link_lag_seconds` (`null`: not measured, or partitions lag and none of
+    /// them was read).
     pub lag_seconds: Option<f64>,
     /// Latency of the last probe record received (`null`: no probe or none received yet).
     pub probe_latency_seconds: Option<f64>,
@@ -218,12 +220,15 @@ pub struct MirrorView {
     pub error: Option<String>,
     /// Partitions.
     pub partitions: u64,
-    /// Sum of the partition lags the REST API reports (`null`: no partition fetched yet).
+    /// Sum of the partition lags the REST API reports, as
+    /// `clusterlink_mirror_topic_lag_messages` (`null`: no partition fetched yet, where
+    /// `/metrics` writes no sample).
     pub lag_messages: Option<i64>,
     /// Sum of the measured partition lags (source minus destination high watermark; `null`:
     /// not measured over Kafka).
     pub measured_lag_messages: Option<i64>,
-    /// Largest measured partition lag in seconds (`null`: not measured).
+    /// Largest measured partition lag in seconds, as `clusterlink_mirror_topic_lag_seconds`
+    /// (`null`: not measured, or partitions lag and none of them was read).
     pub lag_seconds: Option<f64>,
     /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
     pub offset_sync_lag_messages: Option<i64>,
@@ -400,6 +405,14 @@ fn link_views(
     inputs: &Inputs<'_>,
 ) -> Vec<LinkView> {
     let measured = Measured::index(kafka);
+    let lag_by_link = rest.lag_by_link();
+    let link_lag_seconds = kafka
+        .map(KafkaSnapshot::link_lag_seconds)
+        .unwrap_or_default();
+    let link_lag = |name: &str| LinkLag {
+        messages: lag_by_link.get(name).and_then(|l| l.sum),
+        seconds: link_lag_seconds.get(name).copied(),
+    };
     let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
     for m in &rest.mirrors {
         by_link
@@ -416,7 +429,8 @@ fn link_views(
         .iter()
         .map(|l| {
             let mirrors = by_link.remove(l.name.as_str()).unwrap_or_default();
-            link_view(cluster, l, mirrors, inputs.data, inputs.now_ms)
+            let lag = link_lag(&l.name);
+            link_view(cluster, l, mirrors, lag, inputs.data, inputs.now_ms)
         })
         .collect();
     for (name, mirrors) in by_link {
@@ -428,6 +442,7 @@ fn link_views(
             cluster,
             &link,
             mirrors,
+            link_lag(name),
             inputs.data,
             inputs.now_ms,
         ));
@@ -436,10 +451,17 @@ fn link_views(
     links
 }
 
+/// A link's lag over its mirror topics: the REST lag's sum and the lag in seconds.
+struct LinkLag {
+    messages: Option<i64>,
+    seconds: Option<f64>,
+}
+
 fn link_view(
     cluster: &str,
     link: &Link,
     mut mirrors: Vec<MirrorView>,
+    lag: LinkLag,
     data: &StatusData,
     now_ms: i64,
 ) -> LinkView {
@@ -457,11 +479,6 @@ fn link_view(
     let problem = !link.state.is(LinkState::Active)
         || !link.error.is(LinkError::NoError)
         || tasks_in_error > 0;
-    let lag_messages = sum_known(mirrors.iter().map(|m| m.lag_messages));
-    let lag_seconds = mirrors
-        .iter()
-        .filter_map(|m| m.lag_seconds)
-        .reduce(f64::max);
     let (probe_latency_seconds, probe_last_received_age_seconds) =
         probe(cluster, link, data, now_ms);
     LinkView {
@@ -476,8 +493,8 @@ fn link_view(
         tasks: link.tasks.iter().map(task_view).collect(),
         mirror_topics: mirrors.len() as u64,
         mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
-        lag_messages,
-        lag_seconds,
+        lag_messages: lag.messages,
+        lag_seconds: lag.seconds,
         probe_latency_seconds,
         probe_last_received_age_seconds,
         mirrors,
@@ -507,11 +524,6 @@ fn probe(cluster: &str, link: &Link, data: &StatusData, now_ms: i64) -> (Option<
     }
 }
 
-/// The saturating sum of the known values; `None` when none is known.
-fn sum_known(values: impl Iterator<Item = Option<i64>>) -> Option<i64> {
-    values.flatten().reduce(i64::saturating_add)
-}
-
 /// The Kafka-side measurements of one mirror topic.
 #[derive(Debug, Default, Clone, Copy)]
 struct MirrorMeasures {
@@ -533,18 +545,11 @@ impl<'a> Measured<'a> {
             let e = map
                 .entry((m.link.as_str(), m.mirror_topic.as_str()))
                 .or_default();
-            e.lag_messages = sum_known(m.partitions.iter().map(|p| p.lag()));
-            e.lag_seconds = m
-                .partitions
-                .iter()
-                .filter_map(|p| p.lag_seconds)
-                .reduce(f64::max);
+            e.lag_messages = m.lag().sum;
+            e.lag_seconds = m.lag_seconds();
         }
-        for o in &kafka.offset_sync {
-            let e = map
-                .entry((o.link.as_str(), o.mirror_topic.as_str()))
-                .or_default();
-            e.offset_sync_lag = Some(e.offset_sync_lag.map_or(o.lag, |l| l.max(o.lag)));
+        for (key, lag) in kafka.offset_sync_lag_max() {
+            map.entry(key).or_default().offset_sync_lag = Some(lag);
         }
         Self(map)
     }
@@ -564,7 +569,7 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         state_age_seconds: m.state_changed_ms.map(|t| age(now_ms, t)),
         error: m.error.clone(),
         partitions: m.partitions(),
-        lag_messages: sum_known(m.fetched().map(|(_, f)| Some(f.lag))),
+        lag_messages: m.lag().sum,
         measured_lag_messages: k.lag_messages,
         lag_seconds: k.lag_seconds,
         offset_sync_lag_messages: k.offset_sync_lag,
