@@ -25,7 +25,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::model::{now_ms, TaskError};
-use super::SimCore;
+use super::{lock, SimCore};
 
 type PartitionKey = (String, i32);
 
@@ -51,7 +51,7 @@ impl ClientContext for SimContext {
     }
 
     fn stats(&self, statistics: Statistics) {
-        let mut hwm = self.source_hwm.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hwm = lock(&self.source_hwm);
         for (topic, t) in statistics.topics {
             for (partition, p) in t.partitions {
                 if partition >= 0 && p.hi_offset >= 0 {
@@ -70,7 +70,7 @@ impl ProducerContext for SimContext {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
             Ok(m) => {
-                let mut delivered = self.delivered.lock().unwrap_or_else(|e| e.into_inner());
+                let mut delivered = lock(&self.delivered);
                 let next = delivered
                     .entry((m.topic().to_owned(), m.partition()))
                     .or_insert(0);
@@ -509,18 +509,8 @@ impl Fetcher {
 
     /// Publishes fetch and delivery progress and recomputes states.
     fn write_progress(&self) {
-        let delivered = self
-            .context
-            .delivered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let hwm = self
-            .context
-            .source_hwm
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let delivered = lock(&self.context.delivered).clone();
+        let hwm = lock(&self.context.source_hwm).clone();
         let mut world = self.core.world();
         let Some(link) = world
             .clusters

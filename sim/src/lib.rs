@@ -33,7 +33,7 @@ mod traffic;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -199,6 +199,12 @@ impl World {
     }
 }
 
+/// Locks `m`, also when a thread panicked while holding it (the data is still what the
+/// simulation has): the crate's one way to lock a mutex.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Shared core of a running simulation: the world plus what runs against it.
 #[derive(Clone, Debug)]
 pub struct SimCore {
@@ -212,7 +218,7 @@ pub struct SimCore {
 impl SimCore {
     /// Locks the world. Hold it briefly: fetchers and REST handlers share it.
     pub fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.world)
     }
 
     fn traffic_switch(&self, cluster: &str) -> Arc<AtomicBool> {

@@ -312,7 +312,7 @@ struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        crate::util::lock(&self.0).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -329,7 +329,7 @@ fn idle_log(sharding: &Sharding, clusters: &[String]) -> String {
         .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || warn_if_idle(sharding, clusters));
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let text = String::from_utf8(crate::util::lock(&sink.0).clone()).unwrap();
     text
 }
 
