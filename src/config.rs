@@ -17,7 +17,7 @@
 //! `Display` never show the value.
 //!
 //! This module builds no client: the REST client and the librdkafka clients are built from
-//! these types by `rest_client` and `kafka::client` (which also checks at load that librdkafka
+//! these types by `rest_client` and `kafka::librdkafka` (which also checks at load that librdkafka
 //! accepts every `kafka` section).
 
 use std::path::Path;

@@ -133,7 +133,7 @@ impl Telemetry {
 /// Starting the exporter failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// librdkafka refuses a `kafka` section (see [`crate::kafka::client::check`]).
+    /// librdkafka refuses a `kafka` section (see [`crate::kafka::librdkafka::check`]).
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A cluster's REST client cannot be built.
@@ -260,7 +260,7 @@ impl Exporter {
             config_file,
             sharding,
         } = options;
-        crate::kafka::client::check(&config)?;
+        crate::kafka::librdkafka::check(&config)?;
         let web_guard = match &web.web_config_file {
             Some(path) => Some(Arc::new(WebGuard::load(path)?)),
             None => None,
@@ -554,7 +554,7 @@ impl ReloadController {
 
     /// Applies `config`: see [`Exporter::reload`].
     async fn apply(&self, config: Config) -> Result<Plan, ReloadError> {
-        crate::kafka::client::check(&config)?;
+        crate::kafka::librdkafka::check(&config)?;
         let configured = cluster_names(&config);
         let config = self.sharding.retain(config);
         let mut running = self.running.lock().await;

@@ -283,7 +283,7 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
         return Err(ExitCode::from(2));
     };
     // librdkafka checks every `kafka` section too, so a misspelt property fails here.
-    let config = Config::load(&path).and_then(|c| kafka::client::check(&c).map(|()| c));
+    let config = Config::load(&path).and_then(|c| kafka::librdkafka::check(&c).map(|()| c));
     config.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)

@@ -3,7 +3,7 @@
 //! validation and the validated [`KafkaConfig`] / [`SourceClusterConfig`].
 //!
 //! This module only describes connections; the librdkafka clients are built from a
-//! [`KafkaConfig`] by `crate::kafka::client`, which also checks at load that librdkafka
+//! [`KafkaConfig`] by `crate::kafka::librdkafka`, which also checks at load that librdkafka
 //! accepts every section.
 
 use std::collections::BTreeMap;

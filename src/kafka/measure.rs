@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 
-use super::endpoint::Endpoint;
+use super::connection_clients::ConnectionClients;
 use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
 use super::{Connection, MeasurerOutputs, Role};
@@ -61,8 +61,8 @@ pub struct Measurer {
     cluster: ClusterConfig,
     sources: Vec<SourceClusterConfig>,
     outputs: MeasurerOutputs,
-    destination: Endpoint,
-    source_endpoints: BTreeMap<String, Endpoint>,
+    destination: ConnectionClients,
+    source_endpoints: BTreeMap<String, ConnectionClients>,
     /// Running probes by link; dropping a handle stops and joins its probe.
     probes: BTreeMap<String, probe::ProbeHandle>,
     /// The exporter's shutdown (this measurer's own stop: the snapshot channel closing).
@@ -103,7 +103,7 @@ impl Measurer {
         shutdown: StopSignal,
     ) -> Option<Self> {
         let kafka = cluster.kafka.clone()?;
-        let destination = Endpoint::new(
+        let destination = ConnectionClients::new(
             Connection::new(
                 &cluster.name,
                 &cluster.name,
@@ -181,7 +181,7 @@ impl Measurer {
             .map(|s| s.name.clone())
     }
 
-    fn source_endpoint(&mut self, name: &str) -> &mut Endpoint {
+    fn source_endpoint(&mut self, name: &str) -> &mut ConnectionClients {
         if !self.source_endpoints.contains_key(name) {
             let config = self
                 .sources
@@ -190,7 +190,7 @@ impl Measurer {
                 .expect("source names come from the config")
                 .kafka
                 .clone();
-            let endpoint = Endpoint::new(
+            let endpoint = ConnectionClients::new(
                 Connection::new(
                     &self.cluster.name,
                     name,

@@ -6,13 +6,14 @@
 //!   record per lagging partition, cached by offset) and consumer offset-sync lag into a
 //!   [`KafkaSnapshot`](crate::snapshot::KafkaSnapshot) that it publishes;
 //! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
-//!   arithmetic); `endpoint`: one connection of a measurer and the clients it keeps open;
+//!   arithmetic); `connection_clients`: one connection of a measurer and the clients it keeps
+//!   open there (`ConnectionClients`);
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]), each
 //!   family's per-cluster series started and removed with its cluster; the status data
 //!   beside them (each connection's up/down and last error, each probe's last latency) goes
 //!   to the [`StatusStore`] of [`MeasurerOutputs`];
-//! - [`client`]: the librdkafka configuration built from a validated
+//! - [`librdkafka`]: the librdkafka configuration built from a validated
 //!   [`KafkaConfig`], and its load-time check;
 //! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]).
 //!
@@ -24,9 +25,9 @@
 //! by, the `client` label values ([`ClientKind`]; [`Role`], the `role` label, is re-exported
 //! from [`crate::snapshot`]) and where the Kafka side reports ([`MeasurerOutputs`]).
 
-pub mod client;
-mod endpoint;
+mod connection_clients;
 mod errors;
+pub mod librdkafka;
 pub mod measure;
 pub mod metrics;
 mod plan;
@@ -164,7 +165,7 @@ impl Connection {
     pub fn diagnose(&self, e: &KafkaError) -> Diagnosis {
         self.errors
             .diagnose(e)
-            .redact(&client::secrets(&self.config))
+            .redact(&librdkafka::secrets(&self.config))
     }
 
     /// Whether a failed request needs a diagnosis of the connection: its own code does not
@@ -217,7 +218,7 @@ impl Connection {
     /// A client configuration of this connection for `client` (the `client` label). Secrets
     /// stay out of errors.
     pub fn client_config(&self, client: ClientKind) -> rdkafka::ClientConfig {
-        let mut c = client::client_config(&self.config);
+        let mut c = librdkafka::client_config(&self.config);
         c.set(
             "client.id",
             format!("cluster-link-exporter-{}-{client}", self.kafka_cluster),

@@ -1,8 +1,8 @@
-//! One Kafka connection of a measurer and the clients it keeps open there: high
-//! watermarks (batched `ListOffsets`), committed offsets of consumer groups, and source record
-//! timestamps (cached by offset) for lag in seconds. Each outcome sets the connection's
-//! `clusterlink_kafka_up` and counts its failures, and shows its up/down and last error on
-//! the status store (through its [`Connection`](super::Connection)).
+//! [`ConnectionClients`]: one Kafka connection of a measurer and the clients it keeps open
+//! there: high watermarks (batched `ListOffsets`), committed offsets of consumer groups, and
+//! source record timestamps (cached by offset) for lag in seconds. Each outcome sets the
+//! connection's `clusterlink_kafka_up` and counts its failures, and shows its up/down and last
+//! error on the status store (through its [`Connection`](super::Connection)).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -111,7 +111,7 @@ fn refusal_behind(
 const MAX_TOPICS_EXPLAINED: usize = 3;
 
 /// One Kafka connection and the clients the measurements keep open on it.
-pub(super) struct Endpoint {
+pub(super) struct ConnectionClients {
     pub(super) conn: Connection,
     watermarks: Option<BaseConsumer<StatsContext>>,
     reader: Option<BaseConsumer<StatsContext>>,
@@ -130,8 +130,8 @@ pub(super) struct Endpoint {
     shutdown: StopSignal,
 }
 
-impl Endpoint {
-    /// An endpoint of `conn` with no client open yet.
+impl ConnectionClients {
+    /// The clients of `conn`, none open yet.
     pub(super) fn new(conn: Connection, shutdown: StopSignal) -> Self {
         Self {
             shutdown,
