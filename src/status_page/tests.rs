@@ -244,6 +244,62 @@ fn values_are_summed_and_aged() {
     assert_eq!(m.state_age_seconds, Some(90.0));
 }
 
+/// A lag nothing is known of is `null` here and has no sample in `/metrics`: both read the
+/// snapshot's one aggregation.
+#[test]
+fn unknown_lags_are_null_where_metrics_has_no_sample() {
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut never = mirror("ab", "never", MirrorState::Active, &[]);
+    never.lags = vec![PartitionLag {
+        partition: 0,
+        fetched: None,
+    }];
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active)],
+        mirrors: vec![never],
+        partition_metrics: false,
+    };
+    // One partition caught up (0 s), one lagging whose record could not be read.
+    let measured = |partition, destination, lag_seconds| MeasuredPartition {
+        partition,
+        destination: Some(destination),
+        source: Some(10),
+        lag_seconds,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: "never".into(),
+            partitions: vec![measured(0, 10, Some(0.0)), measured(1, 4, None)],
+        }],
+        offset_sync: vec![],
+        partition_metrics: false,
+    };
+    let exposition = Exposition::new(Default::default());
+    exposition.publish_rest("A", Some(Arc::new(rest.clone())));
+    exposition.publish_kafka("A", Some(Arc::new(kafka.clone())));
+    let text = exposition.render();
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let l = &v.clusters[0].links[0];
+    let m = &l.mirrors[0];
+    assert_eq!((m.lag_messages, m.lag_seconds), (None, None));
+    assert_eq!((l.lag_messages, l.lag_seconds), (None, None));
+    assert_eq!(m.measured_lag_messages, Some(6));
+    for family in [
+        "clusterlink_mirror_topic_lag_messages{",
+        "clusterlink_mirror_topic_max_partition_lag_messages{",
+        "clusterlink_mirror_topic_lag_seconds{",
+        "clusterlink_link_lag_seconds{",
+    ] {
+        assert!(!text.contains(family), "{family} in\n{text}");
+    }
+    assert!(text.contains("clusterlink_mirror_topic_unknown_lag_partitions{kafka_cluster=\"A\",link=\"ab\",mirror_topic=\"never\"} 1\n"));
+    assert!(text.contains("clusterlink_mirror_topic_measured_lag_messages{kafka_cluster=\"A\",link=\"ab\",mirror_topic=\"never\"} 6\n"));
+}
+
 #[test]
 fn every_upstream_text_is_escaped() {
     let hostile = "<script>alert(\"x\")</script>&'";
