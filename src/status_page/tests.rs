@@ -276,6 +276,8 @@ fn unknown_lags_are_null_where_metrics_has_no_sample() {
         offset_sync: vec![],
         partition_metrics: false,
     };
+    use crate::render::Exposition;
+    use crate::snapshot::Publish as _;
     let exposition = Exposition::new(Default::default());
     exposition.publish_rest("A", Some(Arc::new(rest.clone())));
     exposition.publish_kafka("A", Some(Arc::new(kafka.clone())));
