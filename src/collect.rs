@@ -42,49 +42,49 @@ use crate::util::{unix_ms_at, ClusterLabels};
 
 /// Labels of `clusterlink_collection_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
+pub(crate) struct ReasonLabels {
     /// The destination cluster.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// Why the cycle failed.
-    pub reason: CollectionErrorReason,
+    pub(crate) reason: CollectionErrorReason,
 }
 
 /// Labels of `clusterlink_rest_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     /// The destination cluster.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// `clusters`, `links`, `link`, `mirrors` or `link_configs`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// The HTTP status, `0` when there was no response.
-    pub status: String,
+    pub(crate) status: String,
 }
 
 /// The collection's self-metrics, one series per cluster. Cloning shares the families.
 #[derive(Clone, Debug, Default)]
-pub struct CollectMetrics {
+pub(crate) struct CollectMetrics {
     /// `clusterlink_up`: 1 when the last cycle succeeded.
-    pub up: Family<ClusterLabels, Gauge>,
+    pub(crate) up: Family<ClusterLabels, Gauge>,
     /// `clusterlink_scrape_duration_seconds`: duration of the last cycle.
-    pub duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_last_successful_collection_timestamp_seconds` (Unix seconds).
-    pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_collection_errors_total` by reason.
-    pub errors: Family<ReasonLabels, Counter>,
+    pub(crate) errors: Family<ReasonLabels, Counter>,
     /// `clusterlink_rest_requests_total` by endpoint and status.
-    pub requests: ClusterFamily<RequestLabels, Counter>,
+    pub(crate) requests: ClusterFamily<RequestLabels, Counter>,
     /// `clusterlink_rest_throttled_total`: responses with HTTP 429.
-    pub throttled: Family<ClusterLabels, Counter>,
+    pub(crate) throttled: Family<ClusterLabels, Counter>,
     /// `clusterlink_backoff_seconds`: the current extra wait after rate limiting.
-    pub backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) backoff: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_links`: links exported (after the filters).
-    pub links: Family<ClusterLabels, Gauge>,
+    pub(crate) links: Family<ClusterLabels, Gauge>,
 }
 
 impl CollectMetrics {
     /// Registers the families in `registry`, with the start values of `clusters` written
     /// (see [`CollectMetrics::start`]; the exporter starts each cluster when it launches it).
-    pub fn register(registry: &mut Registry, clusters: &[String]) -> Self {
+    pub(crate) fn register(registry: &mut Registry, clusters: &[String]) -> Self {
         let m = Self::default();
         m.register_families(registry);
         for c in clusters {
@@ -95,7 +95,7 @@ impl CollectMetrics {
 
     /// Writes `cluster`'s `up` (0), throttled count, back-off and errors (every reason) at
     /// their start values where they are missing: a running cluster's stay as they are.
-    pub fn start(&self, cluster: &str) {
+    pub(crate) fn start(&self, cluster: &str) {
         let labels = ClusterLabels::of(cluster);
         // Created at 0 when missing, unchanged otherwise.
         self.up.get_or_create(&labels).inc_by(0);
@@ -194,13 +194,13 @@ impl ClusterSeries for CollectMetrics {
 pub struct CollectorOutputs {
     /// Where each cycle's snapshot goes (`None`: withdrawn): the exposition and the status
     /// store.
-    pub publish: Arc<dyn Publish>,
+    pub(crate) publish: Arc<dyn Publish>,
     /// The collection's self-metrics.
-    pub metrics: CollectMetrics,
+    pub(crate) metrics: CollectMetrics,
     /// The restart counter of the supervisor.
-    pub restarts: WorkerRestarts,
+    pub(crate) restarts: WorkerRestarts,
     /// The status page's and readiness' view of the cluster's collection.
-    pub status: StatusStore,
+    pub(crate) status: StatusStore,
 }
 
 impl CollectorOutputs {
@@ -257,7 +257,7 @@ impl RateLimitBackoff {
     }
 
     /// After a cycle that was not rate limited: the next 429 waits 1 s again.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.consecutive = 0;
     }
 }
@@ -288,7 +288,7 @@ impl Collector {
     /// A collector of `config`'s cluster reporting to `outputs`.
     ///
     /// # Errors
-    /// The REST client cannot be built (see [`RestClient::new`]).
+    /// The REST client cannot be built (see `RestClient::new`).
     pub fn new(config: ClusterConfig, outputs: CollectorOutputs) -> Result<Self, ClientBuildError> {
         let client = RestClient::new(&config, request_observer(&config.name, &outputs.metrics))?;
         Ok(Self {
@@ -306,13 +306,13 @@ impl Collector {
     }
 
     /// Hands each successful cycle's snapshot to a Kafka-side measurer.
-    pub fn with_kafka(mut self, sender: Sender<Arc<ClusterSnapshot>>) -> Self {
+    pub(crate) fn with_kafka(mut self, sender: Sender<Arc<ClusterSnapshot>>) -> Self {
         self.kafka = Some(sender);
         self
     }
 
     /// Collects until `shutdown` turns true.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let labels = ClusterLabels::of(&self.config.name);
         loop {
             supervise::checkpoint(&self.config.name, Worker::Collector);
@@ -601,7 +601,7 @@ fn mark_down(outputs: &CollectorOutputs, cluster: &str, message: String) {
 
 /// Runs `first` and, after each panic or unexpected exit, a new collector of the same cluster
 /// after a [`RestartBackoff`], until `shutdown` turns true.
-pub async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn supervise_collector(first: Collector, mut shutdown: watch::Receiver<bool>) {
     let blueprint = first.blueprint();
     blueprint
         .outputs

@@ -42,21 +42,21 @@ pub struct Telemetry {
     /// What `/metrics` serves.
     pub exposition: Arc<Exposition>,
     /// What `/`, `/status.json` and `/-/ready` show.
-    pub status: StatusStore,
+    pub(crate) status: StatusStore,
     /// The collectors' families.
-    pub collect: CollectMetrics,
+    pub(crate) collect: CollectMetrics,
     /// The supervisors' restart counter.
-    pub restarts: WorkerRestarts,
+    pub(crate) restarts: WorkerRestarts,
     /// The HTTP server's families.
-    pub http: HttpMetrics,
+    pub(crate) http: HttpMetrics,
     /// The measurers' families.
-    pub kafka: KafkaMetrics,
+    pub(crate) kafka: KafkaMetrics,
     /// The probes' families.
-    pub probe: ProbeMetrics,
+    pub(crate) probe: ProbeMetrics,
     /// The configuration reloads' families.
-    pub reload: ReloadMetrics,
+    pub(crate) reload: ReloadMetrics,
     /// The shard's families.
-    pub shard: ShardMetrics,
+    pub(crate) shard: ShardMetrics,
 }
 
 impl Telemetry {
@@ -96,7 +96,7 @@ impl Telemetry {
     }
 
     /// Where a collector reports.
-    pub fn collector_outputs(&self) -> collect::CollectorOutputs {
+    pub(crate) fn collector_outputs(&self) -> collect::CollectorOutputs {
         collect::CollectorOutputs {
             publish: self.publisher(),
             metrics: self.collect.clone(),
@@ -106,7 +106,7 @@ impl Telemetry {
     }
 
     /// Where a measurer and its probes report.
-    pub fn kafka_outputs(&self) -> kafka::MeasurerOutputs {
+    pub(crate) fn kafka_outputs(&self) -> kafka::MeasurerOutputs {
         kafka::MeasurerOutputs {
             publish: self.publisher(),
             metrics: self.kafka.clone(),
@@ -118,7 +118,7 @@ impl Telemetry {
 
     /// Every component that keeps per-cluster series: the exporter starts, stops and forgets
     /// a cluster by calling each in turn.
-    pub fn series(&self) -> [&dyn ClusterSeries; 6] {
+    pub(crate) fn series(&self) -> [&dyn ClusterSeries; 6] {
         [
             &self.collect,
             &self.restarts,
@@ -197,7 +197,7 @@ pub struct ExporterOptions {
     /// a reload from a file fails with [`ReloadError::NoFile`].
     pub config_file: Option<PathBuf>,
     /// Which clusters of `config` (and of every reloaded configuration) this process
-    /// collects; the others are only counted in the shard self-metrics ([`ShardMetrics`]).
+    /// collects; the others are only counted in the shard self-metrics (`ShardMetrics`).
     /// Default: shard 0 of 1, every cluster.
     pub sharding: Sharding,
 }
@@ -323,7 +323,7 @@ impl Exporter {
     /// start, removed ones stop and their series (rendered and self-metrics) are withdrawn,
     /// changed ones restart, unchanged ones keep running untouched. A configuration
     /// librdkafka refuses, or with a cluster whose REST client cannot be built, is rejected
-    /// before anything changes. Records the outcome in [`ReloadMetrics`] and logs it.
+    /// before anything changes. Records the outcome in `ReloadMetrics` and logs it.
     ///
     /// # Errors
     /// The configuration is rejected (the running one stays), or the exporter is shutting

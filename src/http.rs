@@ -39,25 +39,25 @@ use crate::web_config::{WebConfig, WebGuard};
 
 /// The HTTP server's self-metrics (label-less), updated by [`serve`]. Cloning shares them.
 #[derive(Clone, Debug, Default)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     /// `clusterlink_http_accept_errors_total`: failed `accept()` calls on the listening socket.
-    pub accept_errors: Counter,
+    pub(crate) accept_errors: Counter,
     /// `clusterlink_http_connections`: HTTP connections open now.
-    pub connections: Gauge,
+    pub(crate) connections: Gauge,
     /// `clusterlink_http_max_connections`: the `--web.max-connections` limit in force.
-    pub max_connections: Gauge,
+    pub(crate) max_connections: Gauge,
     /// `clusterlink_http_requests_unauthorized_total`: requests answered 401 because they
     /// carried no or wrong basic-auth credentials (`--web.config.file`).
-    pub unauthorized: Counter,
+    pub(crate) unauthorized: Counter,
     /// `clusterlink_http_tls_handshake_errors_total`: connections closed because their TLS
     /// handshake failed or timed out (`--web.config.file`), client certificates refused
     /// included.
-    pub tls_handshake_errors: Counter,
+    pub(crate) tls_handshake_errors: Counter,
 }
 
 impl HttpMetrics {
     /// Registers the metrics in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         registry.register(
             "http_accept_errors",
@@ -103,7 +103,7 @@ pub struct ServeLimits {
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) in bytes (`--web.max-request-bytes`,
     /// default 16 KiB); a larger one is answered 431 and the connection closed. Values below
-    /// [`MIN_REQUEST_BYTES`] count as it. Request bodies are refused unread (405 or 413).
+    /// 8192 (`MIN_REQUEST_BYTES`) count as it. Request bodies are refused unread (405 or 413).
     pub max_request_bytes: usize,
     /// How long a response write may make no progress (`--web.write-timeout`, default 30 s)
     /// before the connection is closed (a client that does not read).
@@ -111,7 +111,7 @@ pub struct ServeLimits {
 }
 
 /// The smallest `max_request_bytes` (hyper's smallest read buffer): 8 KiB.
-pub const MIN_REQUEST_BYTES: usize = 8192;
+pub(crate) const MIN_REQUEST_BYTES: usize = 8192;
 
 impl Default for ServeLimits {
     fn default() -> Self {
@@ -182,16 +182,16 @@ impl Default for WebOptions {
 
 /// What `POST /-/reload` calls: reloads the configuration, `Ok` with a summary of the
 /// changes or `Err` with the reason it was rejected.
-pub type ReloadFn =
+pub(crate) type ReloadFn =
     dyn Fn() -> futures::future::BoxFuture<'static, Result<String, String>> + Send + Sync;
 
 /// The lifecycle endpoint's action (`--web.enable-lifecycle`). Cloning shares it.
 #[derive(Clone)]
-pub struct Lifecycle(Arc<ReloadFn>);
+pub(crate) struct Lifecycle(Arc<ReloadFn>);
 
 impl Lifecycle {
     /// A lifecycle endpoint whose `POST /-/reload` calls `reload`.
-    pub fn new(
+    pub(crate) fn new(
         reload: impl Fn() -> futures::future::BoxFuture<'static, Result<String, String>>
             + Send
             + Sync
@@ -209,28 +209,28 @@ impl std::fmt::Debug for Lifecycle {
 
 /// What the HTTP server and its handlers read.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// What `/metrics` serves.
-    pub exposition: Arc<Exposition>,
+    pub(crate) exposition: Arc<Exposition>,
     /// What `/`, `/status.json` and `/-/ready` show.
-    pub status: StatusStore,
+    pub(crate) status: StatusStore,
     /// The server's own metrics.
-    pub metrics: HttpMetrics,
+    pub(crate) metrics: HttpMetrics,
     /// This process's shard, shown by the status page.
-    pub sharding: crate::shard::Sharding,
+    pub(crate) sharding: crate::shard::Sharding,
     /// The shard's self-metrics: the status page shows the clusters assigned and configured.
-    pub shard: crate::shard::ShardMetrics,
+    pub(crate) shard: crate::shard::ShardMetrics,
     /// The path of the metrics (`--web.telemetry-path`).
-    pub telemetry_path: String,
+    pub(crate) telemetry_path: String,
     /// The server's limits.
-    pub limits: ServeLimits,
+    pub(crate) limits: ServeLimits,
     /// `POST /-/reload` (`--web.enable-lifecycle`); `None`: answered 403.
-    pub lifecycle: Option<Lifecycle>,
+    pub(crate) lifecycle: Option<Lifecycle>,
     /// `--web.config.file` in force: TLS, basic auth (every endpoint, the health endpoints
     /// included) and extra headers; `None`: plain HTTP, open.
-    pub web: Option<Arc<WebGuard>>,
+    pub(crate) web: Option<Arc<WebGuard>>,
     /// Failed TLS handshakes are logged at most once a minute (a scanner can fail thousands).
-    pub handshake_log: Arc<std::sync::Mutex<Throttle>>,
+    pub(crate) handshake_log: Arc<std::sync::Mutex<Throttle>>,
 }
 
 /// A response body sent as the pieces it was made of, one frame each, with its exact length
@@ -290,7 +290,11 @@ fn respond_pieces(status: u16, content_type: &str, pieces: Vec<Bytes>) -> Respon
 /// Serves until `shutdown` turns true, then lets open requests finish (for at most
 /// [`SHUTDOWN_GRACE`]). Never gives up on accept errors: it backs off ([`AcceptBackoff`]) and
 /// counts them.
-pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut slots = Slots::new(&state);
     let mut backoff = AcceptBackoff::default();
     let mut failure_log = Throttle::default();
@@ -348,7 +352,7 @@ async fn drain(mut connections: tokio::task::JoinSet<()>) {
 
 /// How long connections may take to finish their request after shutdown (a client still
 /// sending its request head, or reading a response slowly) before they are closed: 5 s.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The connection slots (`max_connections` permits); logs when they run out (throttled).
 struct Slots {
@@ -427,30 +431,31 @@ fn is_peer_error(e: &std::io::Error) -> bool {
 /// Back-off between failed `accept()` calls: [`AcceptBackoff::FIRST`] (5 ms), doubling up to
 /// [`AcceptBackoff::MAX`] (1 s); a successful accept resets it.
 #[derive(Debug, Default)]
-pub struct AcceptBackoff {
+pub(crate) struct AcceptBackoff {
     failures: u32,
 }
 
 impl AcceptBackoff {
     /// The wait after the first failure of a burst.
-    pub const FIRST: Duration = Duration::from_millis(5);
+    pub(crate) const FIRST: Duration = Duration::from_millis(5);
     /// The longest wait.
-    pub const MAX: Duration = Duration::from_secs(1);
+    pub(crate) const MAX: Duration = Duration::from_secs(1);
 
     /// Records a failure; returns how long to wait before accepting again.
-    pub fn failed(&mut self) -> Duration {
+    pub(crate) fn failed(&mut self) -> Duration {
         let wait = crate::util::doubled(Self::FIRST, self.failures, Self::MAX);
         self.failures = self.failures.saturating_add(1);
         wait
     }
 
     /// Records a success; returns the number of failures of the burst it ends (0: none).
-    pub fn succeeded(&mut self) -> u32 {
+    pub(crate) fn succeeded(&mut self) -> u32 {
         std::mem::take(&mut self.failures)
     }
 
     /// Failures since the last success.
-    pub fn failures(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
 }

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
-use cluster_link_exporter::kafka;
-use cluster_link_exporter::shard::{self, ShardArgs, Sharding};
-use cluster_link_exporter::util::{parse_duration_checked, DurationError};
-use cluster_link_exporter::web_config::WebConfig;
+use cluster_link_exporter::{
+    check_kafka, describe_shards, parse_duration_checked, shard_hostname, DurationError, Exporter,
+    ExporterOptions, ServeLimits, ShardArgs, Sharding, WebConfig, WebOptions, SHARD_ENV,
+    TOTAL_SHARDS_ENV,
+};
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
 
@@ -37,7 +36,7 @@ struct Cli {
         long = "web.listen-address",
         default_value = DEFAULT_LISTEN,
         global = true,
-        value_parser = cluster_link_exporter::http::parse_listen_address
+        value_parser = cluster_link_exporter::parse_listen_address
     )]
     listen_address: String,
     /// Path under which metrics are exposed.
@@ -93,11 +92,11 @@ struct Cli {
     /// --total-shards minus 1, or `auto` for the trailing `-<n>` of the host name (`HOSTNAME`,
     /// a StatefulSet pod's name). A cluster belongs to shard
     /// jump_hash(fnv1a_64(name), --total-shards). See docs/scaling.md.
-    #[arg(long, env = shard::SHARD_ENV, global = true)]
+    #[arg(long, env = SHARD_ENV, global = true)]
     shard: Option<String>,
     /// How many shards share the configured clusters (default 1: this process collects them
     /// all). Above 1, --shard is required.
-    #[arg(long = "total-shards", env = shard::TOTAL_SHARDS_ENV, global = true)]
+    #[arg(long = "total-shards", env = TOTAL_SHARDS_ENV, global = true)]
     total_shards: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -218,7 +217,7 @@ fn main() -> ExitCode {
         Some(Command::Demo) => runtime.block_on(run_demo(&web)),
         Some(Command::CheckConfig) => check_config(&cli, web_config.as_ref()),
         None => {
-            let sharding = match cli.shard_args().resolve(shard::hostname) {
+            let sharding = match cli.shard_args().resolve(shard_hostname) {
                 Ok(sharding) => sharding,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -240,7 +239,7 @@ fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
     let shards = match (args.given(), args.shard.is_some()) {
         (false, _) => Ok(None),
         (true, true) => args
-            .resolve(shard::hostname)
+            .resolve(shard_hostname)
             .map(|s| Some((s.total(), Some(s.ordinal())))),
         (true, false) => args.total().map(|total| Some((total, None))),
     };
@@ -257,7 +256,7 @@ fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
     };
     println!("config OK: {} cluster(s)", config.clusters.len());
     if let Some(w) = web_config {
-        let tls = if w.tls.is_some() { "TLS" } else { "no TLS" };
+        let tls = if w.uses_tls() { "TLS" } else { "no TLS" };
         let auth = if w.requires_auth() {
             "basic auth"
         } else {
@@ -267,7 +266,7 @@ fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
     }
     if let Some((total, ordinal)) = shards {
         let names: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
-        print!("{}", shard::describe(&names, total, ordinal));
+        print!("{}", describe_shards(&names, total, ordinal));
     }
     ExitCode::SUCCESS
 }
@@ -283,7 +282,7 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
         return Err(ExitCode::from(2));
     };
     // librdkafka checks every `kafka` section too, so a misspelt property fails here.
-    let config = Config::load(&path).and_then(|c| kafka::librdkafka::check(&c).map(|()| c));
+    let config = Config::load(&path).and_then(|c| check_kafka(&c).map(|()| c));
     config.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
@@ -338,10 +337,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
     println!("cluster-link-exporter demo is running:");
     println!("  status page   {base}/");
     println!("  metrics       {base}{path}");
-    println!(
-        "  status JSON   {base}{}",
-        cluster_link_exporter::status_page::JSON_PATH
-    );
+    println!("  status JSON   {base}{}", cluster_link_exporter::JSON_PATH);
     for c in sim.endpoints() {
         println!(
             "  cluster {:<5} {} (Kafka {})",

@@ -25,12 +25,12 @@ use prometheus_client::registry::Registry;
 
 /// Writes the `process_*` families at each scrape (see the module docs for what each reads).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ProcessCollector;
+pub(crate) struct ProcessCollector;
 
 impl ProcessCollector {
     /// Registers the collector in `registry`. Its families take `registry`'s prefix: pass an
     /// unprefixed registry for the standard names.
-    pub fn register(registry: &mut Registry) {
+    pub(crate) fn register(registry: &mut Registry) {
         registry.register_collector(Box::new(Self));
     }
 }

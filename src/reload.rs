@@ -18,16 +18,16 @@ use crate::util::unix_ms_at;
 /// section, the `source_clusters` its measurer is given (empty otherwise, so that a change of
 /// `source_clusters` restarts only the clusters that use them).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClusterSetup {
+pub(crate) struct ClusterSetup {
     /// The cluster's section.
-    pub cluster: ClusterConfig,
+    pub(crate) cluster: ClusterConfig,
     /// `source_clusters`, for a cluster with a `kafka` section.
-    pub sources: Vec<SourceClusterConfig>,
+    pub(crate) sources: Vec<SourceClusterConfig>,
 }
 
 impl ClusterSetup {
     /// Each cluster of `config`, by name.
-    pub fn of(config: &Config) -> BTreeMap<String, ClusterSetup> {
+    pub(crate) fn of(config: &Config) -> BTreeMap<String, ClusterSetup> {
         config
             .clusters
             .iter()
@@ -54,7 +54,7 @@ pub struct Plan {
     pub added: Vec<String>,
     /// In the running configuration only: stopped, their series withdrawn.
     pub removed: Vec<String>,
-    /// In both with a different [`ClusterSetup`]: stopped and started again.
+    /// In both with a different `ClusterSetup`: stopped and started again.
     pub changed: Vec<String>,
     /// In both, the same: left running, untouched.
     pub unchanged: Vec<String>,
@@ -62,7 +62,7 @@ pub struct Plan {
 
 impl Plan {
     /// Compares the running clusters with the new ones, by name.
-    pub fn diff(
+    pub(crate) fn diff(
         running: &BTreeMap<String, ClusterSetup>,
         new: &BTreeMap<String, ClusterSetup>,
     ) -> Self {
@@ -93,17 +93,17 @@ impl std::fmt::Display for Plan {
 
 /// The reload's self-metrics. Cloning shares them.
 #[derive(Clone, Debug, Default)]
-pub struct ReloadMetrics {
+pub(crate) struct ReloadMetrics {
     /// `clusterlink_exporter_config_last_reload_successful`: 1 when the last reload (or the
     /// start) applied its configuration, 0 when it was rejected.
-    pub successful: Gauge,
+    pub(crate) successful: Gauge,
     /// `clusterlink_exporter_config_last_reload_success_timestamp_seconds` (Unix seconds).
-    pub success_timestamp: Gauge<f64, AtomicU64>,
+    pub(crate) success_timestamp: Gauge<f64, AtomicU64>,
 }
 
 impl ReloadMetrics {
     /// Registers the families in `registry`, written as a successful load now (the start).
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         registry.register(
             "exporter_config_last_reload_successful",
@@ -120,7 +120,7 @@ impl ReloadMetrics {
     }
 
     /// Records a reload that was applied (`true`) or rejected.
-    pub fn record(&self, applied: bool) {
+    pub(crate) fn record(&self, applied: bool) {
         self.successful.set(i64::from(applied));
         if applied {
             let now = unix_ms_at(SystemTime::now()) as f64 / 1000.0;

@@ -30,7 +30,7 @@ use crate::util::{lock, ClusterLabels};
 
 /// A component that keeps per-cluster series (self-metrics, rendered parts, status data) and
 /// owns their whole life. Each is called with the cluster's [`ClusterSetup`].
-pub trait ClusterSeries: Send + Sync {
+pub(crate) trait ClusterSeries: Send + Sync {
     /// The cluster's workers are about to be launched (at start, or by a reload that added or
     /// changed it): series that start at 0 are written (`up` 0, counters 0) where missing.
     fn start_cluster(&self, setup: &ClusterSetup) {
@@ -48,7 +48,7 @@ pub trait ClusterSeries: Send + Sync {
 }
 
 /// A label set that names its destination cluster (`kafka_cluster`).
-pub trait OfCluster {
+pub(crate) trait OfCluster {
     /// The `kafka_cluster` label.
     fn kafka_cluster(&self) -> &str;
 }
@@ -64,7 +64,7 @@ impl OfCluster for ClusterLabels {
 /// where they cannot be enumerated (a `Family` cannot be iterated). Registered like a
 /// `Family` (it encodes as one). Cloning shares it.
 #[derive(Debug)]
-pub struct ClusterFamily<S, M, C = fn() -> M> {
+pub(crate) struct ClusterFamily<S, M, C = fn() -> M> {
     family: Family<S, M, C>,
     created: Arc<Mutex<HashMap<String, HashSet<S>>>>,
 }
@@ -93,7 +93,7 @@ where
     C: MetricConstructor<M>,
 {
     /// The series of `labels`, created (and remembered) when missing.
-    pub fn get_or_create(&self, labels: &S) -> impl Deref<Target = M> + '_ {
+    pub(crate) fn get_or_create(&self, labels: &S) -> impl Deref<Target = M> + '_ {
         if self.family.get(labels).is_none() {
             lock(&self.created)
                 .entry(labels.kafka_cluster().to_owned())
@@ -104,12 +104,13 @@ where
     }
 
     /// The series of `labels`, if it exists.
-    pub fn get(&self, labels: &S) -> Option<impl Deref<Target = M> + '_> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, labels: &S) -> Option<impl Deref<Target = M> + '_> {
         self.family.get(labels)
     }
 
     /// Removes every series of `cluster`.
-    pub fn remove_cluster(&self, cluster: &str) {
+    pub(crate) fn remove_cluster(&self, cluster: &str) {
         let created = lock(&self.created).remove(cluster);
         for labels in created.into_iter().flatten() {
             self.family.remove(&labels);

@@ -25,7 +25,7 @@ pub const TOTAL_SHARDS_ENV: &str = "CLUSTER_LINK_EXPORTER_TOTAL_SHARDS";
 
 /// FNV-1a, 64 bits, of `bytes` (the `fnv` crate's hasher, fed the bytes alone: no length or
 /// terminator, unlike `Hash for str`).
-pub fn fnv1a_64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a_64(bytes: &[u8]) -> u64 {
     let mut hasher = fnv::FnvHasher::default();
     hasher.write(bytes);
     hasher.finish()
@@ -34,7 +34,7 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
 /// Jump consistent hash (Lamping & Veach, 2014): the bucket in `0..buckets` of `key`. Going
 /// from `n` to `n + 1` buckets moves a key only into the new bucket `n`, and about `1/(n+1)`
 /// of the keys do.
-pub fn jump_hash(key: u64, buckets: NonZeroU32) -> u32 {
+pub(crate) fn jump_hash(key: u64, buckets: NonZeroU32) -> u32 {
     let buckets = i64::from(buckets.get());
     let (mut key, mut b, mut j) = (key, -1_i64, 0_i64);
     while j < buckets {
@@ -101,7 +101,7 @@ impl Sharding {
 
     /// `config` with only this shard's clusters (`source_clusters` stay: the measurers of the
     /// kept clusters use them).
-    pub fn retain(&self, mut config: Config) -> Config {
+    pub(crate) fn retain(&self, mut config: Config) -> Config {
         config.clusters.retain(|c| self.owns(&c.name));
         config
     }
@@ -246,7 +246,7 @@ pub fn describe(clusters: &[String], total: NonZeroU32, ordinal: Option<u32>) ->
 /// The warning of a shard that owns none of the configured clusters: it serves only its own
 /// self-metrics (the jump hash gives no shard a cluster when there are fewer clusters than
 /// shards, and may leave one empty with more).
-pub fn idle_warning(ordinal: u32, total: NonZeroU32) -> String {
+pub(crate) fn idle_warning(ordinal: u32, total: NonZeroU32) -> String {
     format!(
         "warning: shard {ordinal} of {total} is assigned no configured cluster: it collects \
          nothing (fewer clusters than shards, or the hash gave it none)"
@@ -255,7 +255,7 @@ pub fn idle_warning(ordinal: u32, total: NonZeroU32) -> String {
 
 /// Logs [`idle_warning`] as a `warn` when `sharding` (one of several shards) owns none of
 /// `clusters` (every configured cluster's name): at start and after each applied reload.
-pub fn warn_if_idle(sharding: &Sharding, clusters: &[String]) {
+pub(crate) fn warn_if_idle(sharding: &Sharding, clusters: &[String]) {
     if sharding.total().get() > 1 && !clusters.iter().any(|c| sharding.owns(c)) {
         tracing::warn!(
             shard = sharding.ordinal(),
@@ -271,31 +271,31 @@ pub fn warn_if_idle(sharding: &Sharding, clusters: &[String]) {
 /// kube-state-metrics' `kube_state_metrics_shard_ordinal` has it, so that
 /// `max by (shard_ordinal)` counts each shard once however many replicas run it.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ShardLabels {
+pub(crate) struct ShardLabels {
     /// The shard's ordinal, in decimal.
-    pub shard_ordinal: String,
+    pub(crate) shard_ordinal: String,
 }
 
 /// The shard self-metrics, written at start and after each applied reload.
 #[derive(Clone, Debug, Default)]
-pub struct ShardMetrics {
+pub(crate) struct ShardMetrics {
     /// `clusterlink_exporter_shard_ordinal{shard_ordinal}`: this process's `--shard`,
     /// `0..total`, one series.
-    pub ordinal: Family<ShardLabels, Gauge>,
+    pub(crate) ordinal: Family<ShardLabels, Gauge>,
     /// `clusterlink_exporter_total_shards`: `--total-shards`.
-    pub total: Gauge,
+    pub(crate) total: Gauge,
     /// `clusterlink_exporter_clusters_configured`: clusters in the configuration, all shards'.
-    pub configured: Gauge,
+    pub(crate) configured: Gauge,
     /// `clusterlink_exporter_clusters_assigned`: of those, this shard's.
-    pub assigned: Gauge,
+    pub(crate) assigned: Gauge,
     /// `clusterlink_exporter_cluster_assigned{kafka_cluster}`: one series per configured
     /// cluster, 1 when this shard collects it, 0 when another shard does.
-    pub cluster_assigned: Family<ClusterLabels, Gauge>,
+    pub(crate) cluster_assigned: Family<ClusterLabels, Gauge>,
 }
 
 impl ShardMetrics {
     /// Registers the families in `registry` (written as shard 0 of 1 until [`Self::record`]).
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         registry.register(
             "exporter_shard_ordinal",
@@ -333,7 +333,7 @@ impl ShardMetrics {
 
     /// Writes `sharding` and the assignment of `clusters` (every configured cluster's name);
     /// clusters no longer configured lose their series.
-    pub fn record(&self, sharding: &Sharding, clusters: &[String]) {
+    pub(crate) fn record(&self, sharding: &Sharding, clusters: &[String]) {
         self.ordinal.clear();
         let labels = ShardLabels {
             shard_ordinal: sharding.ordinal().to_string(),
@@ -357,7 +357,7 @@ impl ShardMetrics {
     }
 
     /// The last recorded (clusters assigned to this shard, clusters configured).
-    pub fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         let get = |g: &Gauge| u64::try_from(g.get()).unwrap_or(0);
         (get(&self.assigned), get(&self.configured))
     }

@@ -26,75 +26,78 @@ use crate::util::{read_lock, write_lock};
 
 /// What the landing page and readiness know about a cluster's REST collection.
 #[derive(Debug, Clone, Default)]
-pub struct ClusterStatus {
+pub(crate) struct ClusterStatus {
     /// Whether the last collection cycle succeeded.
-    pub up: bool,
+    pub(crate) up: bool,
     /// Collection cycles finished, successful or not (0: still starting).
-    pub cycles: u64,
+    pub(crate) cycles: u64,
     /// When the last cycle succeeded.
-    pub last_success: Option<SystemTime>,
+    pub(crate) last_success: Option<SystemTime>,
     /// The last failure: its reason and message (never a secret).
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// When the last failure happened.
-    pub last_error_at: Option<SystemTime>,
+    pub(crate) last_error_at: Option<SystemTime>,
 }
 
 /// The snapshots a cluster's rendering was made from: the status page reads the same data as
 /// `/metrics` and nothing else.
 #[derive(Debug, Clone, Default)]
-pub struct LatestSnapshots {
+pub(crate) struct LatestSnapshots {
     /// The last REST snapshot published, with its publication time (Unix ms).
-    pub rest: Option<(Arc<ClusterSnapshot>, i64)>,
+    pub(crate) rest: Option<(Arc<ClusterSnapshot>, i64)>,
     /// The last Kafka-side snapshot published, with its publication time (Unix ms).
-    pub kafka: Option<(Arc<KafkaSnapshot>, i64)>,
+    pub(crate) kafka: Option<(Arc<KafkaSnapshot>, i64)>,
     /// When each link of `rest` was first published in its current state (Unix ms), by link
     /// name: the exporter's own observation (the REST API gives no time for a link's state),
     /// so at most the time since the exporter (re)started collecting the cluster.
-    pub link_state_since_ms: BTreeMap<String, i64>,
+    pub(crate) link_state_since_ms: BTreeMap<String, i64>,
 }
 
 /// What the status page shows of one Kafka connection.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConnectionStatus {
+pub(crate) struct ConnectionStatus {
     /// Its `clusterlink_kafka_up` (`None`: not measured yet).
-    pub up: Option<bool>,
+    pub(crate) up: Option<bool>,
     /// Its last failure, `reason: what failed: error`, even if it recovered since.
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// When that failure happened (Unix ms).
-    pub last_error_ms: Option<i64>,
+    pub(crate) last_error_ms: Option<i64>,
 }
 
 /// What the status page shows of one probe: its last record received.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ProbeStatus {
+pub(crate) struct ProbeStatus {
     /// The record's latency (seconds).
-    pub latency_seconds: f64,
+    pub(crate) latency_seconds: f64,
     /// When it was received (Unix ms).
-    pub received_ms: i64,
+    pub(crate) received_ms: i64,
 }
 
 /// A Kafka connection: (`kafka_cluster`, role, connection name).
-pub type ConnectionKey = (String, Role, String);
+pub(crate) type ConnectionKey = (String, Role, String);
 
 /// A probe: (`kafka_cluster`, link).
-pub type ProbeKey = (String, String);
+pub(crate) type ProbeKey = (String, String);
 
 /// Everything the store holds, as of one moment (see [`StatusStore::read`]).
 #[derive(Debug, Clone, Default)]
-pub struct StatusData {
+pub(crate) struct StatusData {
     /// Each cluster's REST collection outcome, by name: every running cluster.
-    pub collection: BTreeMap<String, ClusterStatus>,
+    pub(crate) collection: BTreeMap<String, ClusterStatus>,
     /// The latest snapshots of every cluster that has one published now, by name.
-    pub snapshots: BTreeMap<String, LatestSnapshots>,
+    pub(crate) snapshots: BTreeMap<String, LatestSnapshots>,
     /// Each Kafka connection's status.
-    pub connections: BTreeMap<ConnectionKey, ConnectionStatus>,
+    pub(crate) connections: BTreeMap<ConnectionKey, ConnectionStatus>,
     /// Each probe's last record received.
-    pub probes: BTreeMap<ProbeKey, ProbeStatus>,
+    pub(crate) probes: BTreeMap<ProbeKey, ProbeStatus>,
 }
 
 impl StatusData {
     /// The connections of `kafka_cluster`: the destination first, then the sources by name.
-    pub fn connections_of(&self, kafka_cluster: &str) -> Vec<(Role, String, ConnectionStatus)> {
+    pub(crate) fn connections_of(
+        &self,
+        kafka_cluster: &str,
+    ) -> Vec<(Role, String, ConnectionStatus)> {
         self.connections
             .iter()
             .filter(|((c, _, _), _)| c == kafka_cluster)
@@ -103,7 +106,7 @@ impl StatusData {
     }
 
     /// The probe of `link` on `kafka_cluster`, once it received a record.
-    pub fn probe(&self, kafka_cluster: &str, link: &str) -> Option<ProbeStatus> {
+    pub(crate) fn probe(&self, kafka_cluster: &str, link: &str) -> Option<ProbeStatus> {
         self.probes
             .get(&(kafka_cluster.to_owned(), link.to_owned()))
             .copied()
@@ -160,12 +163,12 @@ pub struct StatusStore(Arc<RwLock<StatusData>>);
 
 impl StatusStore {
     /// An empty store.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Everything the store holds now (cheap: snapshots are shared, not copied).
-    pub fn read(&self) -> StatusData {
+    pub(crate) fn read(&self) -> StatusData {
         read_lock(&self.0).clone()
     }
 
@@ -175,7 +178,7 @@ impl StatusStore {
     }
 
     /// The clusters whose collection has not finished a cycle yet (`/-/ready` waits for them).
-    pub fn starting(&self) -> Vec<String> {
+    pub(crate) fn starting(&self) -> Vec<String> {
         read_lock(&self.0)
             .collection
             .iter()
@@ -185,7 +188,7 @@ impl StatusStore {
     }
 
     /// Updates `cluster`'s collection status (created when missing).
-    pub fn update(&self, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
+    pub(crate) fn update(&self, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
         let mut data = write_lock(&self.0);
         f(data.collection.entry(cluster.to_owned()).or_default());
     }
@@ -195,12 +198,12 @@ impl StatusStore {
     }
 
     /// Records whether the connection's last measurement succeeded.
-    pub fn set_connection_up(&self, key: ConnectionKey, up: bool) {
+    pub(crate) fn set_connection_up(&self, key: ConnectionKey, up: bool) {
         self.update_connection(key, |s| s.up = Some(up));
     }
 
     /// Records a failure of the connection at `at_ms` (Unix ms).
-    pub fn set_connection_error(&self, key: ConnectionKey, error: String, at_ms: i64) {
+    pub(crate) fn set_connection_error(&self, key: ConnectionKey, error: String, at_ms: i64) {
         self.update_connection(key, |s| {
             s.last_error = Some(error);
             s.last_error_ms = Some(at_ms);
@@ -208,7 +211,7 @@ impl StatusStore {
     }
 
     /// Records a probe record received at `received_ms` (Unix ms) with its latency.
-    pub fn set_probe_received(&self, key: ProbeKey, latency_seconds: f64, received_ms: i64) {
+    pub(crate) fn set_probe_received(&self, key: ProbeKey, latency_seconds: f64, received_ms: i64) {
         write_lock(&self.0).probes.insert(
             key,
             ProbeStatus {

@@ -49,23 +49,23 @@ closed_set! {
 
 /// Labels of `clusterlink_exporter_worker_restarts_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WorkerLabels {
+pub(crate) struct WorkerLabels {
     /// The destination cluster.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The kind of worker.
-    pub worker: Worker,
+    pub(crate) worker: Worker,
 }
 
 /// `clusterlink_exporter_worker_restarts_total`: restarts of a cluster's workers after a
 /// panic or an unexpected exit. Cloning shares the family.
 #[derive(Clone, Debug, Default)]
-pub struct WorkerRestarts {
+pub(crate) struct WorkerRestarts {
     restarts: Family<WorkerLabels, Counter>,
 }
 
 impl WorkerRestarts {
     /// Registers the family in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         registry.register(
             "exporter_worker_restarts",
@@ -76,7 +76,7 @@ impl WorkerRestarts {
     }
 
     /// The restart counter of `cluster`'s `worker`, written as 0 when first asked for.
-    pub fn counter(&self, cluster: &str, worker: Worker) -> Counter {
+    pub(crate) fn counter(&self, cluster: &str, worker: Worker) -> Counter {
         let counter = self
             .restarts
             .get_or_create(&WorkerLabels {
@@ -103,44 +103,44 @@ impl ClusterSeries for WorkerRestarts {
 }
 
 /// Resolves once `rx` reads true (or its sender is gone): the shutdown of the async tasks.
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// A stop request for one worker (or, as the exporter's shutdown signal, for all of them).
 /// Cloning shares the signal.
 #[derive(Clone, Debug, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub(crate) struct StopSignal(Arc<AtomicBool>);
 
 impl StopSignal {
     /// A signal not yet set.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Asks the worker(s) watching this signal to stop.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
 
     /// Whether the signal was set.
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
 
 /// What a thread worker watches: its own signal and the exporter's shutdown.
 #[derive(Clone, Debug, Default)]
-pub struct Stops {
+pub(crate) struct Stops {
     /// This worker's own signal (set by whoever owns the worker, e.g. a measurer for its probes).
-    pub own: StopSignal,
+    pub(crate) own: StopSignal,
     /// The exporter's shutdown; never set by a worker.
-    pub shutdown: StopSignal,
+    pub(crate) shutdown: StopSignal,
 }
 
 impl Stops {
     /// A new own signal under `shutdown`.
-    pub fn under(shutdown: &StopSignal) -> Self {
+    pub(crate) fn under(shutdown: &StopSignal) -> Self {
         Self {
             own: StopSignal::new(),
             shutdown: shutdown.clone(),
@@ -148,12 +148,12 @@ impl Stops {
     }
 
     /// Whether this worker's own signal or the shutdown was set.
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.own.is_stopped() || self.shutdown.is_stopped()
     }
 
     /// Sleeps up to `wait`, waking early (and returning true) when stopped.
-    pub fn sleep(&self, wait: Duration) -> bool {
+    pub(crate) fn sleep(&self, wait: Duration) -> bool {
         let deadline = crate::util::deadline(wait);
         loop {
             if self.is_stopped() {
@@ -171,20 +171,20 @@ impl Stops {
 /// Back-off between restarts: 1 s, doubling per restart up to 60 s; back to 1 s once a worker
 /// has run for [`RestartBackoff::HEALTHY_AFTER`] without failing.
 #[derive(Debug, Default)]
-pub struct RestartBackoff {
+pub(crate) struct RestartBackoff {
     restarts: u32,
 }
 
 impl RestartBackoff {
     /// First wait.
-    pub const INITIAL: Duration = Duration::from_secs(1);
+    pub(crate) const INITIAL: Duration = Duration::from_secs(1);
     /// Longest wait.
-    pub const MAX: Duration = Duration::from_secs(60);
+    pub(crate) const MAX: Duration = Duration::from_secs(60);
     /// A worker that ran this long before failing starts over from [`Self::INITIAL`].
-    pub const HEALTHY_AFTER: Duration = Duration::from_secs(600);
+    pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(600);
 
     /// The wait before the next start of a worker that failed after running `ran`.
-    pub fn next(&mut self, ran: Duration) -> Duration {
+    pub(crate) fn next(&mut self, ran: Duration) -> Duration {
         if ran >= Self::HEALTHY_AFTER {
             self.restarts = 0;
         }
@@ -196,7 +196,7 @@ impl RestartBackoff {
 
 /// Why a worker ended when it should not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// It panicked: the message and location.
     Panicked(String),
     /// It returned, or failed to start, while not asked to stop.
@@ -224,7 +224,7 @@ const MAX_PANIC_TEXT: usize = 400;
 
 /// Installs (once per process) a panic hook that keeps the panics of supervised workers for
 /// their supervisor's log line and passes every other panic to the previous hook.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
@@ -262,7 +262,7 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs `f` as supervised worker code on this thread: a panic becomes [`Failure::Panicked`].
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
     let was = IN_WORKER.with(|w| w.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
     IN_WORKER.with(|w| w.set(was));
@@ -271,12 +271,12 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
 
 /// A future run as supervised worker code: resolves to `Err` when a poll panics (the inner
 /// future is then dropped, never polled again).
-pub struct Caught<F> {
+pub(crate) struct Caught<F> {
     inner: Option<Pin<Box<F>>>,
 }
 
 /// Wraps `future` so that a panic in it resolves to [`Failure::Panicked`].
-pub fn catch_future<F: Future>(future: F) -> Caught<F> {
+pub(crate) fn catch_future<F: Future>(future: F) -> Caught<F> {
     Caught {
         inner: Some(Box::pin(future)),
     }
@@ -306,7 +306,7 @@ impl<F: Future> Future for Caught<F> {
 /// Test-only fault injection: makes a named cluster's worker panic at its next cycle.
 /// Compiled only with the `test-hooks` feature (on for this crate's own tests, off in builds).
 #[cfg(feature = "test-hooks")]
-pub mod test_hooks {
+pub(crate) mod test_hooks {
     use std::sync::Mutex;
 
     use super::Worker;

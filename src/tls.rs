@@ -9,7 +9,7 @@
 
 /// Installs rustls' *ring* provider as the process default, once.
 ///
-/// Idempotent and cheap after the first call; [`crate::rest_client::RestClient::new`] calls it
+/// Idempotent and cheap after the first call; `RestClient::new` calls it
 /// before building its HTTP client, so library users need not. Code that builds its own
 /// `reqwest::Client` in the same process (tests do) must call it first: without a process
 /// default, reqwest panics when it builds a client.

@@ -16,7 +16,7 @@ pub fn unix_ms() -> i64 {
 }
 
 /// `t` in Unix milliseconds (0 before 1970, saturating far in the future).
-pub fn unix_ms_at(t: SystemTime) -> i64 {
+pub(crate) fn unix_ms_at(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
@@ -42,14 +42,14 @@ pub(crate) fn write_lock<T: ?Sized>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 /// Labels of the self-metrics that are per destination cluster only (`clusterlink_up`, …).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ClusterLabels {
+pub(crate) struct ClusterLabels {
     /// The cluster's `name` in the configuration.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
 }
 
 impl ClusterLabels {
     /// The labels of `cluster`.
-    pub fn of(cluster: &str) -> Self {
+    pub(crate) fn of(cluster: &str) -> Self {
         Self {
             kafka_cluster: cluster.to_owned(),
         }
@@ -87,10 +87,10 @@ macro_rules! closed_set {
 
         impl $name {
             /// Every value, in the order the families write them.
-            pub const ALL: [Self; [$($text),*].len()] = [$(Self::$variant),*];
+            $vis const ALL: [Self; [$($text),*].len()] = [$(Self::$variant),*];
 
             /// The label value.
-            pub const fn as_str(self) -> &'static str {
+            $vis const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text,)*
                 }
@@ -133,7 +133,7 @@ pub(crate) use closed_set;
 /// The longest duration [`parse_duration`] accepts: 365 days (`8760h`). Far beyond any useful
 /// interval or timeout, and small enough that adding it to a clock reading, or multiplying it
 /// by the small factors the exporter uses (jitter, `poll_interval * 4`), cannot overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Why [`parse_duration_checked`] refused a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -141,17 +141,17 @@ pub enum DurationError {
     /// Not a number followed by `ms`, `s`, `m` or `h`.
     #[error("expected a duration like 500ms, 30s or 5m")]
     Syntax,
-    /// Longer than [`MAX_DURATION`].
+    /// Longer than 8760h (`MAX_DURATION`).
     #[error("longer than the maximum duration, 365 days (8760h)")]
     TooLong,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` (a non-negative number, then a unit; fractions allowed),
-/// up to [`MAX_DURATION`]. Never panics, whatever the text.
+/// up to 8760h (`MAX_DURATION`). Never panics, whatever the text.
 ///
 /// # Errors
 /// [`DurationError::Syntax`] for anything but a number and a unit, [`DurationError::TooLong`]
-/// beyond [`MAX_DURATION`] (including numbers too large for `f64`).
+/// beyond 8760h (including numbers too large for `f64`).
 pub fn parse_duration_checked(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let split = s
@@ -179,13 +179,13 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 /// `first` doubled `times` times, at most `max`, saturating (any `times` is safe): the step of
 /// every exponential back-off here (rate limiting, worker restarts, failed accepts).
-pub fn doubled(first: Duration, times: u32, max: Duration) -> Duration {
+pub(crate) fn doubled(first: Duration, times: u32, max: Duration) -> Duration {
     first.saturating_mul(2u32.saturating_pow(times)).min(max)
 }
 
 /// The instant `after` from now, saturating instead of overflowing: an `after` too large for
 /// the clock gives the latest instant up to [`MAX_DURATION`] ahead that the clock can hold.
-pub fn deadline(after: Duration) -> Instant {
+pub(crate) fn deadline(after: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(after)
         .or_else(|| now.checked_add(MAX_DURATION))
@@ -196,18 +196,18 @@ pub fn deadline(after: Duration) -> Instant {
 /// occurrences it held back: for warnings an upstream or a client can repeat many times a
 /// second (accept failures, probe records not acknowledged, refused TLS handshakes).
 #[derive(Debug, Default)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     last: Option<Instant>,
     held_back: u64,
 }
 
 impl Throttle {
     /// One minute.
-    pub const EVERY: Duration = Duration::from_secs(60);
+    pub(crate) const EVERY: Duration = Duration::from_secs(60);
 
     /// `Some(occurrences held back since the last one let through)` when this occurrence,
     /// at `now`, may be logged; `None` when it is held back.
-    pub fn check(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn check(&mut self, now: Instant) -> Option<u64> {
         match self.last {
             Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
                 self.held_back = self.held_back.saturating_add(1);

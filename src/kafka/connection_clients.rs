@@ -2,7 +2,7 @@
 //! there: high watermarks (batched `ListOffsets`), committed offsets of consumer groups, and
 //! source record timestamps (cached by offset) for lag in seconds. Each outcome sets the
 //! connection's `clusterlink_kafka_up` and counts its failures, and shows its up/down and last
-//! error on the status store (through its [`Connection`](super::Connection)).
+//! error on the status store (through its [`Connection`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;

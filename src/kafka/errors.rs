@@ -46,13 +46,13 @@ closed_set! {
 /// A failure of a Kafka connection, named: the reason, librdkafka's message (secrets
 /// removed) and what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnosis {
+pub(crate) struct Diagnosis {
     /// The `reason` label.
-    pub reason: KafkaErrorReason,
+    pub(crate) reason: KafkaErrorReason,
     /// librdkafka's message.
-    pub detail: String,
+    pub(crate) detail: String,
     /// What to check or change, for the operator.
-    pub advice: &'static str,
+    pub(crate) advice: &'static str,
 }
 
 impl Diagnosis {
@@ -83,7 +83,7 @@ impl Diagnosis {
 
     /// The diagnosis of a connection-level error (librdkafka's error callback), or `None` for
     /// one that only summarizes others ("all brokers down").
-    pub fn of_connection(code: Option<RDKafkaErrorCode>, message: &str) -> Option<Self> {
+    pub(crate) fn of_connection(code: Option<RDKafkaErrorCode>, message: &str) -> Option<Self> {
         use KafkaErrorReason as R;
         use RDKafkaErrorCode as C;
         if code == Some(C::AllBrokersDown) {
@@ -130,7 +130,7 @@ impl Diagnosis {
     }
 
     /// `reason: what failed: detail (advice)`, as the status page shows it.
-    pub fn line(&self, what: &str) -> String {
+    pub(crate) fn line(&self, what: &str) -> String {
         format!(
             "{}: {what} failed: {} — {}",
             self.reason, self.detail, self.advice
@@ -138,7 +138,7 @@ impl Diagnosis {
     }
 
     /// Replaces every `secrets` value in the detail by `<redacted>`.
-    pub fn redact(mut self, secrets: &[&str]) -> Self {
+    pub(crate) fn redact(mut self, secrets: &[&str]) -> Self {
         for s in secrets.iter().filter(|s| !s.is_empty()) {
             self.detail = self.detail.replace(s, "<redacted>");
         }
@@ -220,7 +220,7 @@ fn tls_advice(m: &str) -> Option<&'static str> {
 }
 
 /// The `reason` of a librdkafka request error, from its code alone.
-pub fn error_reason(e: &KafkaError) -> KafkaErrorReason {
+pub(crate) fn error_reason(e: &KafkaError) -> KafkaErrorReason {
     use KafkaErrorReason as R;
     use RDKafkaErrorCode as C;
     match e.rdkafka_error_code() {
@@ -259,13 +259,13 @@ fn is_unspecific(reason: KafkaErrorReason) -> bool {
 /// The connection-level errors librdkafka reported on one connection's clients, most recent
 /// kept: shared by the contexts of every client of the connection. Cloning shares it.
 #[derive(Clone, Debug, Default)]
-pub struct ConnectionErrors(Arc<Mutex<Option<(Instant, Diagnosis)>>>);
+pub(crate) struct ConnectionErrors(Arc<Mutex<Option<(Instant, Diagnosis)>>>);
 
 impl ConnectionErrors {
     /// Records a connection-level error (ignored when it says nothing specific). A TLS or
     /// authentication diagnosis is not replaced by a later `connect` or `timeout` one of the
     /// same failure (librdkafka reports the disconnect after the handshake failure).
-    pub fn record(&self, code: Option<RDKafkaErrorCode>, message: &str) {
+    pub(crate) fn record(&self, code: Option<RDKafkaErrorCode>, message: &str) {
         let Some(d) = Diagnosis::of_connection(code, message) else {
             return;
         };
@@ -282,20 +282,20 @@ impl ConnectionErrors {
     }
 
     /// Whether a connection-level error was recorded at or after `since`.
-    pub fn recorded_since(&self, since: Instant) -> bool {
+    pub(crate) fn recorded_since(&self, since: Instant) -> bool {
         let last = lock(&self.0);
         last.as_ref().is_some_and(|(at, _)| *at >= since)
     }
 
     /// Whether request error `e` needs a fresh look at the connection: its code does not
     /// explain it and no connection-level error was recorded in the last minute.
-    pub fn needs_diagnosis(&self, e: &KafkaError) -> bool {
+    pub(crate) fn needs_diagnosis(&self, e: &KafkaError) -> bool {
         let minute_ago = Instant::now().checked_sub(Duration::from_secs(60));
         is_unspecific(error_reason(e)) && !minute_ago.is_some_and(|t| self.recorded_since(t))
     }
 
     /// Forgets the recorded error: a request over the connection succeeded.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         *lock(&self.0) = None;
     }
 
@@ -303,7 +303,7 @@ impl ConnectionErrors {
     /// connection-level error recorded since the connection last worked. (librdkafka reports
     /// a broker's error once and then only when it changes, so the recorded one stands until a
     /// request succeeds.)
-    pub fn diagnose(&self, e: &KafkaError) -> Diagnosis {
+    pub(crate) fn diagnose(&self, e: &KafkaError) -> Diagnosis {
         let own = Diagnosis::of_request(e);
         if !is_unspecific(own.reason) {
             return own;

@@ -12,7 +12,7 @@ use crate::config::{Config, ConfigError, KafkaConfig, SaslConfig};
 /// servers, security protocol, SASL and TLS settings, `socket.timeout.ms` from the
 /// connection's `request_timeout` (at least 10 ms), a 5 s reconnect back-off cap and the
 /// extra `properties`. Secrets are set as values: never log the result.
-pub fn client_config(config: &KafkaConfig) -> ClientConfig {
+pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.bootstrap_servers)
         .set("security.protocol", config.security_protocol.as_str())

@@ -45,19 +45,19 @@ type Results = BTreeMap<MirrorPartition, MeasuredPartition>;
 
 /// Handle of a running measurer thread (the measurer under its supervisor).
 #[derive(Debug)]
-pub struct MeasurerHandle {
+pub(crate) struct MeasurerHandle {
     thread: JoinHandle<()>,
 }
 
 impl MeasurerHandle {
     /// Waits for the thread (after the sender side closed or the shutdown was signalled).
-    pub fn join(self) {
+    pub(crate) fn join(self) {
         let _ = self.thread.join();
     }
 }
 
 /// The measurer of one destination cluster.
-pub struct Measurer {
+pub(crate) struct Measurer {
     cluster: ClusterConfig,
     sources: Vec<SourceClusterConfig>,
     outputs: MeasurerOutputs,
@@ -76,7 +76,7 @@ impl Measurer {
     /// back-off. It measures after each snapshot received on `snapshots` (and again with the
     /// last one when none came for two poll intervals) until `snapshots` closes or `shutdown`
     /// is signalled.
-    pub fn spawn(
+    pub(crate) fn spawn(
         cluster: ClusterConfig,
         sources: Vec<SourceClusterConfig>,
         outputs: MeasurerOutputs,
@@ -208,7 +208,7 @@ impl Measurer {
 
     /// One measurement cycle over `snapshot`: publishes what it measured, or withdraws the
     /// cluster's Kafka-side series when the destination's watermarks cannot be read.
-    pub fn measure(&mut self, snapshot: &ClusterSnapshot) {
+    pub(crate) fn measure(&mut self, snapshot: &ClusterSnapshot) {
         supervise::checkpoint(&self.cluster.name, Worker::Measurer);
         let started = Instant::now();
         let measured = self.measure_snapshot(snapshot);

@@ -30,13 +30,13 @@ use crate::util::{read_lock, write_lock, ClusterLabels};
 
 /// One Kafka connection of a cluster's measurements.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KafkaConnectionLabels {
+pub(crate) struct KafkaConnectionLabels {
     /// The destination cluster measured.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The destination cluster's name, or the source cluster's name in `source_clusters`.
-    pub connection: String,
+    pub(crate) connection: String,
     /// Which side of the link the connection is.
-    pub role: Role,
+    pub(crate) role: Role,
 }
 
 impl OfCluster for KafkaConnectionLabels {
@@ -47,15 +47,15 @@ impl OfCluster for KafkaConnectionLabels {
 
 /// Labels of `clusterlink_kafka_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KafkaErrorLabels {
+pub(crate) struct KafkaErrorLabels {
     /// The destination cluster measured.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The connection's name.
-    pub connection: String,
+    pub(crate) connection: String,
     /// Which side of the link the connection is.
-    pub role: Role,
+    pub(crate) role: Role,
     /// Why the request failed.
-    pub reason: KafkaErrorReason,
+    pub(crate) reason: KafkaErrorReason,
 }
 
 impl OfCluster for KafkaErrorLabels {
@@ -66,15 +66,15 @@ impl OfCluster for KafkaErrorLabels {
 
 /// Labels of `clusterlink_kafka_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KafkaRequestLabels {
+pub(crate) struct KafkaRequestLabels {
     /// The destination cluster measured.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The connection's name.
-    pub connection: String,
+    pub(crate) connection: String,
     /// Which of the exporter's clients sent it.
-    pub client: ClientKind,
+    pub(crate) client: ClientKind,
     /// Kafka request type as librdkafka names it (`ListOffsets`, `Fetch`, `Metadata`, …).
-    pub request: String,
+    pub(crate) request: String,
 }
 
 impl OfCluster for KafkaRequestLabels {
@@ -85,23 +85,23 @@ impl OfCluster for KafkaRequestLabels {
 
 /// The measurer's self-metrics. Cloning shares the families.
 #[derive(Clone, Debug, Default)]
-pub struct KafkaMetrics {
+pub(crate) struct KafkaMetrics {
     /// `clusterlink_kafka_up` by connection.
-    pub up: ClusterFamily<KafkaConnectionLabels, Gauge>,
+    pub(crate) up: ClusterFamily<KafkaConnectionLabels, Gauge>,
     /// `clusterlink_kafka_errors_total` by connection and reason.
-    pub errors: ClusterFamily<KafkaErrorLabels, Counter>,
+    pub(crate) errors: ClusterFamily<KafkaErrorLabels, Counter>,
     /// `clusterlink_kafka_requests_total` by client and request type.
-    pub requests: ClusterFamily<KafkaRequestLabels, Counter>,
+    pub(crate) requests: ClusterFamily<KafkaRequestLabels, Counter>,
     /// `clusterlink_kafka_measurement_duration_seconds`.
-    pub duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) duration: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_kafka_last_measurement_timestamp_seconds` (Unix seconds).
-    pub last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) last_success: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_lag_seconds_records_read_total`.
-    pub lag_reads: Family<ClusterLabels, Counter>,
+    pub(crate) lag_reads: Family<ClusterLabels, Counter>,
     /// `clusterlink_lag_seconds_unread_partitions`.
-    pub lag_unread: Family<ClusterLabels, Gauge>,
+    pub(crate) lag_unread: Family<ClusterLabels, Gauge>,
     /// `clusterlink_kafka_measurements_total`.
-    pub cycles: Family<ClusterLabels, Counter>,
+    pub(crate) cycles: Family<ClusterLabels, Counter>,
 }
 
 impl ClusterSeries for KafkaMetrics {
@@ -129,7 +129,7 @@ impl ClusterSeries for KafkaMetrics {
 
 impl KafkaMetrics {
     /// Registers the families in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         let reasons = KafkaErrorReason::ALL.map(KafkaErrorReason::as_str);
         registry.register(
@@ -181,11 +181,11 @@ impl KafkaMetrics {
 
 /// Labels of the probe's families.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProbeLabels {
+pub(crate) struct ProbeLabels {
     /// The destination cluster.
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The probed link.
-    pub link: String,
+    pub(crate) link: String,
 }
 
 impl OfCluster for ProbeLabels {
@@ -197,18 +197,18 @@ impl OfCluster for ProbeLabels {
 /// The probe latency histograms: each probe has buckets derived from its own SLA, which a
 /// `Family` (one constructor for all) cannot express, hence a collector.
 #[derive(Debug, Default)]
-pub struct ProbeHistograms {
+pub(crate) struct ProbeHistograms {
     series: RwLock<Vec<(ProbeLabels, Arc<Histogram>)>>,
 }
 
 /// Bucket bounds of a probe's latency histogram, as fractions of its SLA.
-pub const PROBE_BUCKET_FRACTIONS: [f64; 12] = [
+pub(crate) const PROBE_BUCKET_FRACTIONS: [f64; 12] = [
     0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0,
 ];
 
 impl ProbeHistograms {
     /// The histogram of a probe, created with buckets derived from `sla_seconds`.
-    pub fn get_or_create(&self, labels: &ProbeLabels, sla_seconds: f64) -> Arc<Histogram> {
+    pub(crate) fn get_or_create(&self, labels: &ProbeLabels, sla_seconds: f64) -> Arc<Histogram> {
         let mut series = write_lock(&self.series);
         if let Some((_, h)) = series.iter().find(|(l, _)| l == labels) {
             return h.clone();
@@ -224,7 +224,7 @@ impl ProbeHistograms {
     }
 
     /// Removes the histograms of `cluster`'s probes.
-    pub fn remove_cluster(&self, cluster: &str) {
+    pub(crate) fn remove_cluster(&self, cluster: &str) {
         write_lock(&self.series).retain(|(l, _)| l.kafka_cluster != cluster);
     }
 }
@@ -247,21 +247,21 @@ impl Collector for ProbeHistograms {
 
 /// The probe's self-metrics. Cloning shares the families.
 #[derive(Clone, Debug, Default)]
-pub struct ProbeMetrics {
+pub(crate) struct ProbeMetrics {
     /// `clusterlink_probe_records_sent_total`.
-    pub sent: ClusterFamily<ProbeLabels, Counter>,
+    pub(crate) sent: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_send_failures_total`.
-    pub send_failures: ClusterFamily<ProbeLabels, Counter>,
+    pub(crate) send_failures: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_records_received_total`.
-    pub received: ClusterFamily<ProbeLabels, Counter>,
+    pub(crate) received: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_records_lost_total`.
-    pub lost: ClusterFamily<ProbeLabels, Counter>,
+    pub(crate) lost: ClusterFamily<ProbeLabels, Counter>,
     /// `clusterlink_probe_last_received_timestamp_seconds` (Unix seconds).
-    pub last_received: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) last_received: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_probe_sla_seconds`.
-    pub sla: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
+    pub(crate) sla: ClusterFamily<ProbeLabels, Gauge<f64, AtomicU64>>,
     /// `clusterlink_probe_latency_seconds`.
-    pub latency: Arc<ProbeHistograms>,
+    pub(crate) latency: Arc<ProbeHistograms>,
 }
 
 impl ClusterSeries for ProbeMetrics {
@@ -283,7 +283,7 @@ impl ClusterSeries for ProbeMetrics {
 
 impl ProbeMetrics {
     /// Registers the families in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         registry.register(
             "probe_records_sent",

@@ -27,11 +27,11 @@
 
 mod connection_clients;
 mod errors;
-pub mod librdkafka;
-pub mod measure;
-pub mod metrics;
+pub(crate) mod librdkafka;
+pub(crate) mod measure;
+pub(crate) mod metrics;
 mod plan;
-pub mod probe;
+pub(crate) mod probe;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,9 +44,10 @@ use rdkafka::statistics::Statistics;
 
 /// Which side of a link a connection is: declared with the snapshot types, where the status
 /// data keys connections by it.
-pub use crate::snapshot::Role;
-pub use errors::{error_reason, ConnectionErrors, Diagnosis, KafkaErrorReason};
-pub use metrics::{KafkaMetrics, ProbeMetrics};
+pub(crate) use crate::snapshot::Role;
+pub use errors::KafkaErrorReason;
+pub(crate) use errors::{error_reason, ConnectionErrors, Diagnosis};
+pub(crate) use metrics::{KafkaMetrics, ProbeMetrics};
 
 use crate::config::KafkaConfig;
 use crate::snapshot::Publish;
@@ -57,7 +58,7 @@ use metrics::{KafkaErrorLabels, KafkaRequestLabels};
 
 /// `group.id` of the clients that read records at explicit offsets: librdkafka requires one
 /// to assign partitions, but these clients never join the group and never commit.
-pub const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
+pub(crate) const READER_GROUP_ID: &str = "cluster-link-exporter-reader";
 
 /// Whether `e` is a consumer's report that the broker refused to name its group's coordinator
 /// (FindCoordinator needs `DESCRIBE` on the group; librdkafka asks for it whenever a client
@@ -70,7 +71,7 @@ pub(crate) fn is_group_refusal(e: &KafkaError) -> bool {
 closed_set! {
     /// Which of the exporter's Kafka clients sent a request (the `client` label, and part of
     /// the `client.id`).
-    pub enum ClientKind {
+    pub(crate) enum ClientKind {
         /// Reads high watermarks (and lists groups).
         Watermarks = "watermarks",
         /// Reads source records for lag in seconds.
@@ -86,18 +87,18 @@ closed_set! {
 
 /// Where the Kafka side reports: set up by the exporter.
 #[derive(Clone)]
-pub struct MeasurerOutputs {
+pub(crate) struct MeasurerOutputs {
     /// Where each cycle's measurements go (`None`: withdrawn): the exposition and the status
     /// store.
-    pub publish: Arc<dyn Publish>,
+    pub(crate) publish: Arc<dyn Publish>,
     /// The measurer's self-metrics.
-    pub metrics: KafkaMetrics,
+    pub(crate) metrics: KafkaMetrics,
     /// The probes' self-metrics.
-    pub probe: ProbeMetrics,
+    pub(crate) probe: ProbeMetrics,
     /// The restart counter of the supervisors.
-    pub restarts: WorkerRestarts,
+    pub(crate) restarts: WorkerRestarts,
     /// The status data: each connection's up/down and last error, each probe's last latency.
-    pub status: StatusStore,
+    pub(crate) status: StatusStore,
 }
 
 impl std::fmt::Debug for MeasurerOutputs {
@@ -109,15 +110,15 @@ impl std::fmt::Debug for MeasurerOutputs {
 /// A named Kafka connection of one cluster's measurements: the destination itself or one of
 /// the configured source clusters.
 #[derive(Clone, Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// The destination cluster being measured (`kafka_cluster` label).
-    pub kafka_cluster: String,
+    pub(crate) kafka_cluster: String,
     /// The connection's name (`connection` label).
-    pub name: String,
+    pub(crate) name: String,
     /// Which side of the links it is.
-    pub role: Role,
+    pub(crate) role: Role,
     /// How to connect.
-    pub config: KafkaConfig,
+    pub(crate) config: KafkaConfig,
     /// The connection-level errors its clients reported (shared by their contexts).
     errors: ConnectionErrors,
     /// Where its up/down and last error are shown (the status page).
@@ -127,7 +128,7 @@ pub struct Connection {
 impl Connection {
     /// The connection `name` (`role`) of destination cluster `kafka_cluster`, shown on
     /// `status`.
-    pub fn new(
+    pub(crate) fn new(
         kafka_cluster: &str,
         name: &str,
         role: Role,
@@ -162,7 +163,7 @@ impl Connection {
 
     /// The diagnosis of a failed request over this connection (see [`ConnectionErrors`]),
     /// secrets of the connection removed.
-    pub fn diagnose(&self, e: &KafkaError) -> Diagnosis {
+    pub(crate) fn diagnose(&self, e: &KafkaError) -> Diagnosis {
         self.errors
             .diagnose(e)
             .redact(&librdkafka::secrets(&self.config))
@@ -180,7 +181,7 @@ impl Connection {
     }
 
     /// A request over this connection succeeded: forget its connection-level error.
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         self.errors.clear();
     }
     fn error_labels(&self, reason: KafkaErrorReason) -> KafkaErrorLabels {
@@ -193,7 +194,7 @@ impl Connection {
     }
 
     /// Counts a failure of this connection by reason.
-    pub fn count_error(&self, metrics: &KafkaMetrics, reason: KafkaErrorReason) {
+    pub(crate) fn count_error(&self, metrics: &KafkaMetrics, reason: KafkaErrorReason) {
         metrics
             .errors
             .get_or_create(&self.error_labels(reason))
@@ -202,13 +203,13 @@ impl Connection {
 
     /// Counts a failure of this connection and shows it on the status page as the
     /// connection's last error (`what` failed), as the measurer's are: for the probe's clients.
-    pub fn report(&self, metrics: &KafkaMetrics, what: &str, d: &Diagnosis) {
+    pub(crate) fn report(&self, metrics: &KafkaMetrics, what: &str, d: &Diagnosis) {
         self.count_error(metrics, d.reason);
         self.show_error(d.line(what));
     }
 
     /// Writes every reason at 0 so that `increase()` works from the first error.
-    pub fn init_errors(&self, metrics: &KafkaMetrics) {
+    pub(crate) fn init_errors(&self, metrics: &KafkaMetrics) {
         for reason in KafkaErrorReason::ALL {
             let errors = metrics.errors.get_or_create(&self.error_labels(reason));
             errors.inc_by(0);
@@ -217,7 +218,7 @@ impl Connection {
 
     /// A client configuration of this connection for `client` (the `client` label). Secrets
     /// stay out of errors.
-    pub fn client_config(&self, client: ClientKind) -> rdkafka::ClientConfig {
+    pub(crate) fn client_config(&self, client: ClientKind) -> rdkafka::ClientConfig {
         let mut c = librdkafka::client_config(&self.config);
         c.set(
             "client.id",
@@ -238,7 +239,7 @@ impl Connection {
 
     /// A consumer that never joins a group (`group` only names whose offsets it reads), with
     /// extra properties.
-    pub fn consumer(
+    pub(crate) fn consumer(
         &self,
         metrics: &KafkaMetrics,
         client: ClientKind,
@@ -261,7 +262,7 @@ impl Connection {
     }
 
     /// The client context of `client` on this connection.
-    pub fn stats_context(&self, metrics: &KafkaMetrics, client: ClientKind) -> StatsContext {
+    pub(crate) fn stats_context(&self, metrics: &KafkaMetrics, client: ClientKind) -> StatsContext {
         StatsContext {
             metrics: metrics.clone(),
             kafka_cluster: self.kafka_cluster.clone(),
@@ -277,7 +278,7 @@ impl Connection {
 /// (a source cluster that is down is reported once per cycle by the measurer, not per
 /// reconnect), and statistics become `clusterlink_kafka_requests_total`.
 #[derive(Clone)]
-pub struct StatsContext {
+pub(crate) struct StatsContext {
     metrics: KafkaMetrics,
     kafka_cluster: String,
     connection: String,

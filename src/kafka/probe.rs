@@ -37,21 +37,21 @@ use crate::util::{lock, unix_ms, Throttle};
 
 /// What a probe measures.
 #[derive(Clone, Debug)]
-pub struct ProbeTarget {
+pub(crate) struct ProbeTarget {
     /// The probe's configuration.
-    pub config: ProbeConfig,
+    pub(crate) config: ProbeConfig,
     /// The probe topic's mirror on the destination.
-    pub mirror_topic: String,
+    pub(crate) mirror_topic: String,
     /// The link's source cluster (where the producer writes).
-    pub source: Connection,
+    pub(crate) source: Connection,
     /// The destination cluster (where the consumer reads the mirror).
-    pub destination: Connection,
+    pub(crate) destination: Connection,
 }
 
 /// A running probe. Dropping the handle stops the probe (its own stop signal only) and waits
 /// for its thread.
 #[derive(Debug)]
-pub struct ProbeHandle {
+pub(crate) struct ProbeHandle {
     stop: StopSignal,
     thread: Option<JoinHandle<()>>,
 }
@@ -122,7 +122,7 @@ impl ProducerContext for ProbeProducerContext {
 /// is logged and counted (`clusterlink_exporter_worker_restarts_total{worker="probe"}`) and
 /// the probe starts again after a back-off. It stops when its handle is dropped or `shutdown`
 /// is signalled.
-pub fn spawn(
+pub(crate) fn spawn(
     target: ProbeTarget,
     outputs: MeasurerOutputs,
     shutdown: &StopSignal,
@@ -195,7 +195,7 @@ struct Probe {
 const METADATA: &str = "reading the probe topic's metadata";
 
 /// Parses a probe record's value: (instance id, sequence, send time ms).
-pub fn parse_record(value: &[u8]) -> Option<(&str, u64, i64)> {
+pub(crate) fn parse_record(value: &[u8]) -> Option<(&str, u64, i64)> {
     let text = std::str::from_utf8(value).ok()?;
     let mut parts = text.split(' ');
     if parts.next()? != "clusterlink-probe" || parts.next()? != "v1" {
@@ -208,7 +208,7 @@ pub fn parse_record(value: &[u8]) -> Option<(&str, u64, i64)> {
 }
 
 /// A probe record's value.
-pub fn format_record(instance: &str, sequence: u64, sent_ms: i64) -> String {
+pub(crate) fn format_record(instance: &str, sequence: u64, sent_ms: i64) -> String {
     format!("clusterlink-probe v1 {instance} {sequence} {sent_ms}")
 }
 

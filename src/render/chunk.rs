@@ -14,7 +14,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// The gzip header (RFC 1952): deflate, no flags, no modification time, no extra fields,
 /// operating system unknown.
-pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// A final, empty stored deflate block: ends the deflate stream on a byte boundary.
 const FINAL_BLOCK: [u8; 5] = [0x01, 0x00, 0x00, 0xff, 0xff];
@@ -22,7 +22,7 @@ const FINAL_BLOCK: [u8; 5] = [0x01, 0x00, 0x00, 0xff, 0xff];
 /// A piece of exposition text with its CRC-32 and, when made with [`Chunk::compressed`], its
 /// raw deflate data (sync-flushed).
 #[derive(Clone, Debug, Default)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     text: Bytes,
     deflate: Option<Bytes>,
     crc: crc32fast::Hasher,
@@ -31,7 +31,7 @@ pub struct Chunk {
 impl Chunk {
     /// A chunk of `text`, compressed now (deflate level 1, sync flush; nothing for an empty
     /// text).
-    pub fn compressed(text: impl Into<Bytes>) -> Self {
+    pub(crate) fn compressed(text: impl Into<Bytes>) -> Self {
         Self::compressed_with(text.into(), &mut Deflater::new())
     }
 
@@ -47,7 +47,7 @@ impl Chunk {
 
     /// A chunk of `text` that is not compressed: its deflate data are stored blocks, made
     /// when asked for (a copy, no compression: for the small text made per request).
-    pub fn plain(text: impl Into<Bytes>) -> Self {
+    pub(crate) fn plain(text: impl Into<Bytes>) -> Self {
         let text = text.into();
         Self {
             crc: crc_of(&text),
@@ -57,19 +57,20 @@ impl Chunk {
     }
 
     /// The text.
-    pub fn text(&self) -> &Bytes {
+    pub(crate) fn text(&self) -> &Bytes {
         &self.text
     }
 
     /// The text as a string (empty if it were not UTF-8, which chunks made from `String`s
     /// never are).
-    pub fn as_str(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The raw deflate data, ending on a byte boundary: compressed when the chunk was made
     /// [`Chunk::compressed`], else stored blocks made now.
-    pub fn deflate(&self) -> Bytes {
+    pub(crate) fn deflate(&self) -> Bytes {
         match &self.deflate {
             Some(d) => d.clone(),
             None => stored_blocks(&self.text),
@@ -77,17 +78,17 @@ impl Chunk {
     }
 
     /// The CRC-32 state of the text (with its length), to combine with the others'.
-    pub fn crc(&self) -> &crc32fast::Hasher {
+    pub(crate) fn crc(&self) -> &crc32fast::Hasher {
         &self.crc
     }
 
     /// Length of the text in bytes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.text.len()
     }
 
     /// Whether the text is empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
 }

@@ -10,13 +10,13 @@ use super::format::push_label_value;
 use super::{RenderedCluster, CLUSTER_FAMILIES};
 
 /// What a label says when the value is missing or empty.
-pub const UNKNOWN_LABEL: &str = "unknown";
+pub(crate) const UNKNOWN_LABEL: &str = "unknown";
 
 /// The one rule for label values: the value as reported, or [`UNKNOWN_LABEL`] when it is
 /// missing or empty. `SampleWriter::sample` applies it to every label it writes; the state
 /// families map an empty state to `UNKNOWN` (an empty link error to `NO_ERROR`) before that
 /// (see [`crate::snapshot::Reported`]).
-pub fn label_value(value: Option<&str>) -> &str {
+pub(crate) fn label_value(value: Option<&str>) -> &str {
     value.filter(|v| !v.is_empty()).unwrap_or(UNKNOWN_LABEL)
 }
 
@@ -76,7 +76,7 @@ label_set! {
 pub struct FamilyDef {
     /// The family's name.
     pub name: &'static str,
-    /// Its help text (without [`super::HELP_SUFFIX`]).
+    /// Its help text (without `HELP_SUFFIX`).
     pub help: &'static str,
     /// Labels after `kafka_cluster`.
     pub labels: &'static [&'static str],

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// OpenMetrics 1.0.0: counters' metadata under the family name (`# TYPE x counter`,
     /// samples `x_total`), `# UNIT` lines, ends with `# EOF`.
     OpenMetrics,
@@ -21,7 +21,7 @@ pub enum Format {
 
 impl Format {
     /// The `Content-Type` of a body in this format.
-    pub const fn content_type(self) -> &'static str {
+    pub(crate) const fn content_type(self) -> &'static str {
         match self {
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Self::Text => "text/plain; version=0.0.4; charset=utf-8",
@@ -37,7 +37,7 @@ impl Format {
     /// OpenMetrics (richer, and what Prometheus prefers) when it was asked for at all. With
     /// no `Accept` header, or one that accepts neither (q=0 or other types), the text format,
     /// as Prometheus' own client libraries do.
-    pub fn negotiate<'a>(accept: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn negotiate<'a>(accept: impl IntoIterator<Item = &'a str>) -> Self {
         let mut om = Quality::default();
         let mut text = Quality::default();
         for range in accept.into_iter().flat_map(|v| v.split(',')) {
@@ -117,7 +117,7 @@ fn q_value<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
 /// counter's `# HELP`/`# TYPE` under `<name>_total`, an info family's under `<name>_info` as a
 /// gauge, `unknown` as `untyped`, `stateset` as a gauge; `# UNIT` and `# EOF` dropped. Sample
 /// lines are the same in both formats and pass unchanged.
-pub fn openmetrics_to_text(om: &str) -> String {
+pub(crate) fn openmetrics_to_text(om: &str) -> String {
     let kinds: std::collections::HashMap<&str, &str> = om
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

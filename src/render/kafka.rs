@@ -63,7 +63,7 @@ label_set! {
 }
 
 /// Renders one cluster's Kafka-side families.
-pub fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {
+pub(crate) fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedCluster {
     let mut w = SampleWriter::new(cluster);
     for m in &measured.mirrors {
         mirror_families(&mut w, m, measured.partition_metrics);

@@ -40,11 +40,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub use chunk::{Chunk, GZIP_HEADER};
-pub use families::{label_value, FamilyDef, UNKNOWN_LABEL};
-pub use format::{openmetrics_to_text, Format};
-pub use kafka::render_kafka;
-pub use rest::render_rest;
+pub(crate) use chunk::Chunk;
+pub use families::FamilyDef;
+pub(crate) use format::{openmetrics_to_text, Format};
+pub(crate) use kafka::render_kafka;
+pub(crate) use rest::render_rest;
 
 use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
@@ -66,11 +66,11 @@ const REST_FIRST: usize = 0;
 const KAFKA_FIRST: usize = rest::REST_FAMILIES.len();
 
 /// Suffix of every per-cluster HELP text.
-pub const HELP_SUFFIX: &str = " (from the last background collection).";
+pub(crate) const HELP_SUFFIX: &str = " (from the last background collection).";
 
 /// The git revision the binary was built from (`CLUSTER_LINK_EXPORTER_REVISION` at build
 /// time), or `unknown`.
-pub const REVISION: &str = match option_env!("CLUSTER_LINK_EXPORTER_REVISION") {
+pub(crate) const REVISION: &str = match option_env!("CLUSTER_LINK_EXPORTER_REVISION") {
     Some(r) => r,
     None => "unknown",
 };
@@ -82,7 +82,7 @@ struct BuildLabels {
 }
 
 /// Registers `clusterlink_build_info` (version and [`REVISION`], always 1) in `registry`.
-pub fn register_build_info(registry: &mut Registry) {
+pub(crate) fn register_build_info(registry: &mut Registry) {
     let build = Family::<BuildLabels, Gauge>::default();
     build
         .get_or_create(&BuildLabels {
@@ -100,14 +100,14 @@ pub fn register_build_info(registry: &mut Registry) {
 /// Pre-rendered sample lines of one cluster, one [`Chunk`] (text and its deflate data) per
 /// family of [`CLUSTER_FAMILIES`].
 #[derive(Debug, Clone, Default)]
-pub struct RenderedCluster {
+pub(crate) struct RenderedCluster {
     per_family: Vec<Chunk>,
 }
 
 impl RenderedCluster {
     /// The rendered samples of each family, compressed once: `samples` holds one string per
     /// family of [`CLUSTER_FAMILIES`], in order.
-    pub fn new(samples: Vec<String>) -> Self {
+    pub(crate) fn new(samples: Vec<String>) -> Self {
         let mut deflater = Deflater::new();
         let per_family = samples
             .into_iter()
@@ -121,24 +121,15 @@ impl RenderedCluster {
     }
 
     /// The sample lines of the family at `index` in [`CLUSTER_FAMILIES`] (empty if none).
-    pub fn family_text(&self, index: usize) -> &str {
+    #[cfg(test)]
+    pub(crate) fn family_text(&self, index: usize) -> &str {
         self.per_family.get(index).map_or("", Chunk::as_str)
-    }
-
-    /// Total size of the rendered text.
-    pub fn len(&self) -> usize {
-        self.per_family.iter().map(Chunk::len).sum()
-    }
-
-    /// Whether no sample was rendered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// Which side of the collection a part of a cluster's rendering comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Side {
+pub(crate) enum Side {
     /// The REST collection (links, tasks, mirrors).
     Rest,
     /// The Kafka-side measurements.
@@ -163,7 +154,7 @@ impl std::fmt::Debug for Exposition {
 impl Exposition {
     /// An exposition of the families registered in `self_metrics`, with no cluster rendered
     /// yet.
-    pub fn new(self_metrics: Registry) -> Self {
+    pub(crate) fn new(self_metrics: Registry) -> Self {
         Self {
             self_metrics,
             clusters: RwLock::new(BTreeMap::new()),
@@ -172,7 +163,7 @@ impl Exposition {
     }
 
     /// Swaps in one side of a cluster's rendering (`None` withdraws its series).
-    pub fn set_part(&self, cluster: &str, side: Side, rendered: Option<RenderedCluster>) {
+    pub(crate) fn set_part(&self, cluster: &str, side: Side, rendered: Option<RenderedCluster>) {
         {
             let mut map = write_lock(&self.clusters);
             let key = (cluster.to_owned(), side);
@@ -223,7 +214,7 @@ impl Exposition {
     /// each piece's deflate data compressed when it was rendered, trailer); the self-metrics,
     /// rendered per scrape, go in as stored (uncompressed) deflate blocks: a copy instead of
     /// compressing per request.
-    pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
+    pub(crate) fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let own = Chunk::plain(self.self_metrics_part(format));
         let layout = self.layout();
         let eof = match format {
@@ -245,13 +236,13 @@ impl Exposition {
     }
 
     /// The whole exposition text (OpenMetrics), joined into one string (for tests and
-    /// tools; `/metrics` serves [`Exposition::scrape`]'s pieces).
+    /// tools; `/metrics` serves `Exposition::scrape`'s pieces).
     pub fn render(&self) -> String {
         self.render_as(Format::OpenMetrics)
     }
 
     /// The whole exposition text in `format`, joined into one string.
-    pub fn render_as(&self, format: Format) -> String {
+    pub(crate) fn render_as(&self, format: Format) -> String {
         let joined = self.scrape(format, false).concat();
         String::from_utf8(joined).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
     }

@@ -204,7 +204,7 @@ label_set! {
 }
 
 /// Renders one cluster's link, task and mirror families.
-pub fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> RenderedCluster {
+pub(crate) fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> RenderedCluster {
     let mut w = SampleWriter::new(cluster);
     let mut mirrors_by_link: BTreeMap<&str, Vec<&MirrorTopic>> = BTreeMap::new();
     for m in &snapshot.mirrors {

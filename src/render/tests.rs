@@ -5,6 +5,8 @@
 
 use serde_json::{json, Value};
 
+use super::chunk::GZIP_HEADER;
+use super::families::UNKNOWN_LABEL;
 use super::*;
 use crate::rest_client::{decode_link, decode_link_config, decode_mirror};
 use crate::snapshot::{Link, MirrorTopic};

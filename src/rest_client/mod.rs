@@ -143,10 +143,10 @@ const ERROR_BODY_BYTES: u64 = 64 << 10;
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Observes every request: endpoint label and HTTP status (`0` when there was no response).
-pub type RequestObserver = Arc<dyn Fn(&'static str, u16) + Send + Sync>;
+pub(crate) type RequestObserver = Arc<dyn Fn(&'static str, u16) + Send + Sync>;
 
 /// REST client of one cluster.
-pub struct RestClient {
+pub(crate) struct RestClient {
     http: reqwest::Client,
     /// The cluster's name, for log lines.
     name: String,
@@ -191,7 +191,10 @@ impl RestClient {
     /// # Errors
     /// An unreadable or invalid CA bundle or client certificate, or a `rest_url` that is not
     /// a URL, naming the configuration key.
-    pub fn new(config: &ClusterConfig, observe: RequestObserver) -> Result<Self, ClientBuildError> {
+    pub(crate) fn new(
+        config: &ClusterConfig,
+        observe: RequestObserver,
+    ) -> Result<Self, ClientBuildError> {
         let base_url = Url::parse(&config.rest_url).map_err(|e| ClientBuildError {
             key: "rest_url",
             problem: format!("not a URL: {e}"),
@@ -276,7 +279,7 @@ impl RestClient {
     ///
     /// # Errors
     /// Every failure as a [`RestError`] classified by its type (see [`RestError::reason`]).
-    pub async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -435,7 +438,7 @@ impl RestClient {
     }
 
     /// `GET /clusters`: the one cluster a Confluent Platform REST API serves.
-    pub async fn discover_cluster_id(&self) -> Result<String, RestError> {
+    pub(crate) async fn discover_cluster_id(&self) -> Result<String, RestError> {
         let clusters: Vec<ClusterData> = self.list("clusters", "/clusters").await?;
         match clusters.as_slice() {
             [one] => Ok(one.cluster_id.clone()),
@@ -449,7 +452,7 @@ impl RestClient {
 
     /// The cluster's links (without their tasks: only [`RestClient::link_with_tasks`]
     /// returns those).
-    pub async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {
+    pub(crate) async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {
         let links: Vec<LinkData> = self
             .list("links", &format!("/clusters/{cluster_id}/links"))
             .await?;
@@ -457,7 +460,11 @@ impl RestClient {
     }
 
     /// One link with its tasks (only this call returns tasks).
-    pub async fn link_with_tasks(&self, cluster_id: &str, link: &str) -> Result<Link, RestError> {
+    pub(crate) async fn link_with_tasks(
+        &self,
+        cluster_id: &str,
+        link: &str,
+    ) -> Result<Link, RestError> {
         let link: LinkData = self
             .get(
                 "link",
@@ -471,7 +478,7 @@ impl RestClient {
     }
 
     /// Every mirror topic of every link, in one call.
-    pub async fn mirrors(&self, cluster_id: &str) -> Result<Vec<MirrorTopic>, RestError> {
+    pub(crate) async fn mirrors(&self, cluster_id: &str) -> Result<Vec<MirrorTopic>, RestError> {
         let mirrors: Vec<MirrorData> = self
             .list(
                 "mirrors",
@@ -482,7 +489,7 @@ impl RestClient {
     }
 
     /// The configs of `link` the exporter reads, interpreted.
-    pub async fn link_configs(
+    pub(crate) async fn link_configs(
         &self,
         cluster_id: &str,
         link: &str,

@@ -12,7 +12,7 @@ use crate::util::closed_set;
 
 closed_set! {
     /// Which side of a link a connection is (the `role` label).
-    pub enum Role {
+    pub(crate) enum Role {
         /// The destination cluster measured.
         Destination = "destination",
         /// A source cluster of its links.

@@ -23,9 +23,10 @@ mod filters;
 mod kafka;
 mod states;
 
-pub use filters::{FilterRule, FilterType, GroupFilters, PatternType};
-pub use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role};
-pub use states::{LinkError, LinkState, MirrorState, Reported, StateCategory, TaskState};
+pub(crate) use filters::GroupFilters;
+pub(crate) use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role};
+pub(crate) use states::Reported;
+pub use states::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 
 /// Everything one REST collection cycle read from a destination cluster (after the
 /// configured link and mirror-topic filters).
@@ -106,9 +107,9 @@ pub struct Task {
 }
 
 /// The most task errors a [`Task`] keeps the code and message of.
-pub const MAX_TASK_ERRORS: usize = 16;
+pub(crate) const MAX_TASK_ERRORS: usize = 16;
 /// The longest task error message kept (characters; longer ones are cut, ending in `…`).
-pub const MAX_TASK_ERROR_MESSAGE: usize = 1024;
+pub(crate) const MAX_TASK_ERROR_MESSAGE: usize = 1024;
 
 /// One error of a link task (`LinkTaskError`) with an `error_code` other than `NO_ERROR`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -211,7 +212,7 @@ impl MirrorTopic {
 }
 
 impl ClusterSnapshot {
-    /// The REST lag of each link's mirror topics together ([`MirrorTopic::lag`] added up), by
+    /// The REST lag of each link's mirror topics together (`MirrorTopic::lag` added up), by
     /// link name; a link with no mirror topic is not listed.
     pub fn lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
         let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
@@ -290,7 +291,7 @@ pub struct Fetched {
 
 /// Where the workers hand their snapshots. Rendering ([`crate::render::Exposition`]) and the
 /// status data ([`crate::status::StatusStore`]) implement it; the exporter hands the workers
-/// a [`Fanout`] to both.
+/// a `Fanout` to both.
 pub trait Publish: Send + Sync {
     /// Swaps in `cluster`'s REST-side series from `snapshot`; `None` withdraws them. Shared,
     /// not copied: the status store keeps it for the status page.
@@ -301,7 +302,7 @@ pub trait Publish: Send + Sync {
 
 /// Publishes nowhere: for a worker run on its own (tests, tools).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Discard;
+pub(crate) struct Discard;
 
 impl Publish for Discard {
     fn publish_rest(&self, _: &str, _: Option<Arc<ClusterSnapshot>>) {}
@@ -310,11 +311,11 @@ impl Publish for Discard {
 
 /// Publishes to each of several places in turn (the exposition and the status store).
 #[derive(Clone, Default)]
-pub struct Fanout(Vec<Arc<dyn Publish>>);
+pub(crate) struct Fanout(Vec<Arc<dyn Publish>>);
 
 impl Fanout {
     /// A publisher to each of `targets`, in order.
-    pub fn new(targets: Vec<Arc<dyn Publish>>) -> Self {
+    pub(crate) fn new(targets: Vec<Arc<dyn Publish>>) -> Self {
         Self(targets)
     }
 }

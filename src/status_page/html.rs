@@ -14,9 +14,9 @@ use base64::Engine as _;
 use super::{ClusterView, Health, LinkView, MirrorView, StatusView, JSON_PATH};
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
-pub const DEFAULT_REFRESH_SECONDS: u32 = 5;
+pub(crate) const DEFAULT_REFRESH_SECONDS: u32 = 5;
 /// The longest refresh period `?refresh=` accepts: one hour.
-pub const MAX_REFRESH_SECONDS: u32 = 3600;
+pub(crate) const MAX_REFRESH_SECONDS: u32 = 3600;
 
 /// The page's one style sheet (`page.css`), served verbatim in its `<style>`
 /// element; [`content_security_policy`] allows it by the hash of these same bytes.
@@ -36,7 +36,7 @@ fn hash_source(text: &str) -> String {
 /// The `Content-Security-Policy` of the page: nothing but its own inline style and script
 /// (by hash) and requests to its own origin (the refresh); no frames, forms, plugins or base
 /// URL changes.
-pub fn content_security_policy() -> &'static str {
+pub(crate) fn content_security_policy() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
     CSP.get_or_init(|| {
         format!(
@@ -50,7 +50,7 @@ pub fn content_security_policy() -> &'static str {
 
 /// The refresh period `query` asks for (`refresh=SECONDS`, 0: none; at most
 /// [`MAX_REFRESH_SECONDS`]), else [`DEFAULT_REFRESH_SECONDS`].
-pub fn refresh_seconds(query: Option<&str>) -> u32 {
+pub(crate) fn refresh_seconds(query: Option<&str>) -> u32 {
     query
         .into_iter()
         .flat_map(|q| q.split('&'))
@@ -61,7 +61,7 @@ pub fn refresh_seconds(query: Option<&str>) -> u32 {
 }
 
 /// Escapes `s` for HTML text and double-quoted attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     escape_into(&mut out, s);
     out
@@ -82,17 +82,17 @@ fn escape_into(out: &mut String, s: &str) {
 
 /// Page options.
 #[derive(Debug, Clone)]
-pub struct PageOptions<'a> {
+pub(crate) struct PageOptions<'a> {
     /// The path of the metrics (`--web.telemetry-path`), linked from the page.
-    pub telemetry_path: &'a str,
+    pub(crate) telemetry_path: &'a str,
     /// Automatic refresh period in seconds (0: none).
-    pub refresh_seconds: u32,
+    pub(crate) refresh_seconds: u32,
     /// Version text shown in the header.
-    pub version: &'a str,
+    pub(crate) version: &'a str,
 }
 
 /// The whole page.
-pub fn render(view: &StatusView, options: &PageOptions<'_>) -> String {
+pub(crate) fn render(view: &StatusView, options: &PageOptions<'_>) -> String {
     let rows: usize = view
         .clusters
         .iter()

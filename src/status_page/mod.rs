@@ -8,7 +8,7 @@
 //! HTML ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
 //! `http` only routes to it.
 
-pub mod html;
+pub(crate) mod html;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -27,34 +27,34 @@ pub const JSON_PATH: &str = "/status.json";
 /// The whole view, clusters problems first. Field names are the JSON form's (stable); a
 /// duration is in seconds (`_seconds`), an absent value is `null`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StatusView {
+pub(crate) struct StatusView {
     /// When the view was built (Unix seconds).
-    pub generated_at_seconds: f64,
+    pub(crate) generated_at_seconds: f64,
     /// This process's shard (`null`: not sharded, `--total-shards` 1).
-    pub shard: Option<ShardView>,
+    pub(crate) shard: Option<ShardView>,
     /// Every cluster: down ones first, then starting ones, then those with a link not
     /// ACTIVE, with a Kafka connection down, with a link or task error, with a mirror topic
     /// not ACTIVE, then healthy ones; by name within each group.
-    pub clusters: Vec<ClusterView>,
+    pub(crate) clusters: Vec<ClusterView>,
 }
 
 /// Which clusters this process collects when it runs as one shard of several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ShardView {
+pub(crate) struct ShardView {
     /// This shard's ordinal (`--shard`), `0..total_shards`.
-    pub ordinal: u32,
+    pub(crate) ordinal: u32,
     /// `--total-shards`.
-    pub total_shards: u32,
+    pub(crate) total_shards: u32,
     /// Clusters of the configuration this shard collects.
-    pub assigned_clusters: u64,
+    pub(crate) assigned_clusters: u64,
     /// Clusters in the configuration, every shard's.
-    pub configured_clusters: u64,
+    pub(crate) configured_clusters: u64,
 }
 
 impl ShardView {
     /// The view of `sharding` with the counts `metrics` last recorded; `None` when not
     /// sharded (`--total-shards` 1).
-    pub fn of(sharding: &Sharding, metrics: &ShardMetrics) -> Option<Self> {
+    pub(crate) fn of(sharding: &Sharding, metrics: &ShardMetrics) -> Option<Self> {
         let total_shards = sharding.total().get();
         let (assigned_clusters, configured_clusters) = metrics.counts();
         (total_shards > 1).then_some(Self {
@@ -69,24 +69,24 @@ impl ShardView {
 /// One Kafka connection of a cluster's measurements (its `kafka` section, or a source
 /// cluster of `source_clusters`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KafkaConnectionView {
+pub(crate) struct KafkaConnectionView {
     /// `destination` or `source`.
-    pub role: String,
+    pub(crate) role: String,
     /// The connection's name: the cluster's own for the destination, the source cluster's
     /// name in `source_clusters` for a source.
-    pub name: String,
+    pub(crate) name: String,
     /// `up`, `down` (`clusterlink_kafka_up` 1 or 0) or `starting` (not measured yet).
-    pub health: Health,
+    pub(crate) health: Health,
     /// Its last failure (`reason: what failed: error`), even if it recovered since.
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// Time since that failure.
-    pub last_error_age_seconds: Option<f64>,
+    pub(crate) last_error_age_seconds: Option<f64>,
 }
 
 /// Whether a cluster's collection works, as `/-/ready` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Health {
+pub(crate) enum Health {
     /// The last REST collection cycle succeeded.
     Up,
     /// The last REST collection cycle failed (its links are withdrawn, as from `/metrics`).
@@ -97,7 +97,7 @@ pub enum Health {
 
 impl Health {
     /// `up`, `down` or `starting`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Up => "up",
             Self::Down => "down",
@@ -108,146 +108,146 @@ impl Health {
 
 /// One destination cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClusterView {
+pub(crate) struct ClusterView {
     /// The configured name (`kafka_cluster` label).
-    pub name: String,
+    pub(crate) name: String,
     /// Whether its collection works.
-    pub health: Health,
+    pub(crate) health: Health,
     /// Down, starting, a Kafka connection down, or a link or mirror topic of it is a problem.
-    pub problem: bool,
+    pub(crate) problem: bool,
     /// REST collection cycles finished, successful or not.
-    pub collection_cycles: u64,
+    pub(crate) collection_cycles: u64,
     /// Time since the last successful REST cycle.
-    pub last_success_age_seconds: Option<f64>,
+    pub(crate) last_success_age_seconds: Option<f64>,
     /// Age of the REST data shown (time since its snapshot was published).
-    pub data_age_seconds: Option<f64>,
+    pub(crate) data_age_seconds: Option<f64>,
     /// Age of the Kafka-side measurements shown (`null`: none, e.g. no `kafka` section).
-    pub kafka_data_age_seconds: Option<f64>,
+    pub(crate) kafka_data_age_seconds: Option<f64>,
     /// The last collection failure (reason and message), even if collection recovered since.
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// Time since that failure.
-    pub last_error_age_seconds: Option<f64>,
+    pub(crate) last_error_age_seconds: Option<f64>,
     /// Its Kafka connections, the destination first then the sources by name (empty: no
     /// `kafka` section, or not measured yet).
-    pub kafka_connections: Vec<KafkaConnectionView>,
+    pub(crate) kafka_connections: Vec<KafkaConnectionView>,
     /// Its links: not ACTIVE first, then ACTIVE with a link error or a task in error, then
     /// with a mirror topic not ACTIVE, then healthy; by name within each group.
-    pub links: Vec<LinkView>,
+    pub(crate) links: Vec<LinkView>,
 }
 
 /// One cluster link of a destination cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LinkView {
+pub(crate) struct LinkView {
     /// `link_name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `link_state` (`ACTIVE`, `FAILED`, `UNAVAILABLE`, `PAUSED`, `UNKNOWN` or as reported).
-    pub state: String,
+    pub(crate) state: String,
     /// Not ACTIVE, a link error, or a task in error.
-    pub problem: bool,
+    pub(crate) problem: bool,
     /// Time the exporter has seen the link in this state (the API reports no time for it:
     /// at most the time since the exporter started collecting the cluster).
-    pub state_age_seconds: Option<f64>,
+    pub(crate) state_age_seconds: Option<f64>,
     /// `link_error` (`NO_ERROR` when healthy).
-    pub error: String,
+    pub(crate) error: String,
     /// `link_error_message`.
-    pub error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
     /// Tasks in state `IN_ERROR`.
-    pub tasks_in_error: u64,
+    pub(crate) tasks_in_error: u64,
     /// Errors the tasks report.
-    pub task_errors: u64,
+    pub(crate) task_errors: u64,
     /// Its tasks, in the order the API listed them.
-    pub tasks: Vec<TaskView>,
+    pub(crate) tasks: Vec<TaskView>,
     /// Mirror topics of the link.
-    pub mirror_topics: u64,
+    pub(crate) mirror_topics: u64,
     /// Those not ACTIVE.
-    pub mirror_topics_not_active: u64,
+    pub(crate) mirror_topics_not_active: u64,
     /// Sum of the mirror topics' `lag_messages` (`null`: none known).
-    pub lag_messages: Option<i64>,
+    pub(crate) lag_messages: Option<i64>,
     /// Largest lag in seconds over its measured mirror topics, as
     /// `clusterlink_link_lag_seconds` (`null`: not measured, or partitions lag and none of
     /// them was read).
-    pub lag_seconds: Option<f64>,
+    pub(crate) lag_seconds: Option<f64>,
     /// Latency of the last probe record received (`null`: no probe or none received yet).
-    pub probe_latency_seconds: Option<f64>,
+    pub(crate) probe_latency_seconds: Option<f64>,
     /// Time since that record was received (`null`: none received yet).
-    pub probe_last_received_age_seconds: Option<f64>,
+    pub(crate) probe_last_received_age_seconds: Option<f64>,
     /// Its mirror topics: not ACTIVE first, then by name.
-    pub mirrors: Vec<MirrorView>,
+    pub(crate) mirrors: Vec<MirrorView>,
 }
 
 /// One task of a link (`tasks[]` of the REST API's link).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskView {
+pub(crate) struct TaskView {
     /// `task_name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `state` (`ACTIVE`, `IN_ERROR`, `NOT_CONFIGURED`, … or as reported).
-    pub state: String,
+    pub(crate) state: String,
     /// Its errors with an `error_code` other than `NO_ERROR` (at most
     /// [`crate::snapshot::MAX_TASK_ERRORS`]).
-    pub errors: Vec<TaskErrorView>,
+    pub(crate) errors: Vec<TaskErrorView>,
 }
 
 impl TaskView {
     /// In state `IN_ERROR`, or reporting an error.
-    pub fn in_error(&self) -> bool {
+    pub(crate) fn in_error(&self) -> bool {
         self.state == TaskState::InError.as_str() || !self.errors.is_empty()
     }
 }
 
 /// One error of a task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskErrorView {
+pub(crate) struct TaskErrorView {
     /// `error_code`.
-    pub code: String,
+    pub(crate) code: String,
     /// `error_message` (`null`: none).
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// One mirror topic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MirrorView {
+pub(crate) struct MirrorView {
     /// `mirror_topic_name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `source_topic_name`.
-    pub source_topic: Option<String>,
+    pub(crate) source_topic: Option<String>,
     /// `mirror_status` (`ACTIVE`, `PAUSED`, `FAILED`, … or as reported).
-    pub state: String,
+    pub(crate) state: String,
     /// Not ACTIVE.
-    pub problem: bool,
+    pub(crate) problem: bool,
     /// Time since its last state transition (`state_time_ms`).
-    pub state_age_seconds: Option<f64>,
+    pub(crate) state_age_seconds: Option<f64>,
     /// `mirror_topic_error`, when there is one.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Partitions.
-    pub partitions: u64,
+    pub(crate) partitions: u64,
     /// Sum of the partition lags the REST API reports, as
     /// `clusterlink_mirror_topic_lag_messages` (`null`: no partition fetched yet, where
     /// `/metrics` writes no sample).
-    pub lag_messages: Option<i64>,
+    pub(crate) lag_messages: Option<i64>,
     /// Sum of the measured partition lags (source minus destination high watermark; `null`:
     /// not measured over Kafka).
-    pub measured_lag_messages: Option<i64>,
+    pub(crate) measured_lag_messages: Option<i64>,
     /// Largest measured partition lag in seconds, as `clusterlink_mirror_topic_lag_seconds`
     /// (`null`: not measured, or partitions lag and none of them was read).
-    pub lag_seconds: Option<f64>,
+    pub(crate) lag_seconds: Option<f64>,
     /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
-    pub offset_sync_lag_messages: Option<i64>,
+    pub(crate) offset_sync_lag_messages: Option<i64>,
 }
 
 /// What a view is built from.
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// The status data ([`crate::status::StatusStore::read`]).
-    pub data: &'a StatusData,
+    pub(crate) data: &'a StatusData,
     /// This process's shard (`None`: not sharded).
-    pub shard: Option<ShardView>,
+    pub(crate) shard: Option<ShardView>,
     /// Now (Unix ms).
-    pub now_ms: i64,
+    pub(crate) now_ms: i64,
 }
 
 impl StatusView {
     /// Builds the view: every cluster on the board or with a snapshot, problems first.
-    pub fn build(inputs: Inputs<'_>) -> Self {
+    pub(crate) fn build(inputs: Inputs<'_>) -> Self {
         let data = inputs.data;
         let mut names: Vec<&String> = data
             .collection
@@ -273,7 +273,7 @@ impl StatusView {
     }
 
     /// The JSON form.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 }

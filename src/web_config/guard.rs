@@ -12,11 +12,11 @@ use crate::util::lock;
 
 /// The configuration a new connection is served with.
 #[derive(Debug, Clone)]
-pub struct Current {
+pub(crate) struct Current {
     /// The parsed file.
-    pub config: Arc<WebConfig>,
+    pub(crate) config: Arc<WebConfig>,
     /// The TLS configuration built from it (certificate and key read), if TLS is on.
-    pub tls: Option<Arc<ServerConfig>>,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
 }
 
 /// What identifies a version of a file: modification time, length and (on Unix) inode, so an
@@ -53,7 +53,7 @@ struct Live {
 /// connections (logged) until it is fixed: the exporter never falls back to weaker settings.
 /// Whether TLS is on is fixed at start.
 #[derive(Debug)]
-pub struct WebGuard {
+pub(crate) struct WebGuard {
     path: PathBuf,
     tls: bool,
     live: Mutex<Live>,
@@ -65,7 +65,7 @@ impl WebGuard {
     ///
     /// # Errors
     /// The file or a file it names is unusable.
-    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, WebConfigError> {
         let fail = |message: String| WebConfigError {
             file: path.display().to_string(),
             message,
@@ -91,7 +91,7 @@ impl WebGuard {
     }
 
     /// Whether connections speak TLS.
-    pub fn uses_tls(&self) -> bool {
+    pub(crate) fn uses_tls(&self) -> bool {
         self.tls
     }
 
@@ -99,7 +99,7 @@ impl WebGuard {
     ///
     /// # Errors
     /// The files on disk are unusable now (the message names the file and key).
-    pub fn current(&self) -> Result<Current, String> {
+    pub(crate) fn current(&self) -> Result<Current, String> {
         let mut live = lock(&self.live);
         let now = stamps(&self.path, &live.files);
         if now != live.stamps {
@@ -137,7 +137,7 @@ impl WebGuard {
     }
 
     /// Whether the request's `Authorization` header satisfies `config`'s `basic_auth_users`.
-    pub async fn allows(&self, config: &WebConfig, header: Option<&HeaderValue>) -> bool {
+    pub(crate) async fn allows(&self, config: &WebConfig, header: Option<&HeaderValue>) -> bool {
         self.auth.allows(config, header).await
     }
 }

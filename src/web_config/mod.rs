@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-pub use guard::{Current, WebGuard};
-pub use tls::{ClientAuth, TlsSettings};
+pub(crate) use guard::WebGuard;
+pub(crate) use tls::TlsSettings;
 
 /// A web configuration file that cannot be used; the message names the file and the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,11 +76,11 @@ const ALLOWED_HEADERS: [(&str, &[&str]); 5] = [
 #[derive(Clone, Default)]
 pub struct WebConfig {
     /// TLS, when `tls_server_config` names a certificate.
-    pub tls: Option<TlsSettings>,
+    pub(crate) tls: Option<TlsSettings>,
     /// `basic_auth_users`: user name → bcrypt hash. Empty: no authentication.
     users: BTreeMap<String, String>,
     /// `http_server_config.headers`, added to every response.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -163,6 +163,11 @@ impl WebConfig {
             users,
             headers,
         })
+    }
+
+    /// Whether the server serves TLS (`tls_server_config` names a certificate).
+    pub fn uses_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Whether requests must carry basic-auth credentials (`basic_auth_users` is not empty).

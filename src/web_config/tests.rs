@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use super::tls::ClientAuth;
 use super::*;
 
 /// A self-signed certificate and its key, PEM.

@@ -31,7 +31,7 @@ pub(super) struct RawTls {
 
 /// `client_auth_type`: whether and how clients present certificates (Go's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// `NoClientCert` (the default): none asked for.
     NoClientCert,
     /// `RequestClientCert`: asked for, not required, not verified.
@@ -46,7 +46,7 @@ pub enum ClientAuth {
 
 impl ClientAuth {
     /// The five values, by name.
-    pub const ALL: [(&'static str, ClientAuth); 5] = [
+    pub(crate) const ALL: [(&'static str, ClientAuth); 5] = [
         ("NoClientCert", ClientAuth::NoClientCert),
         ("RequestClientCert", ClientAuth::RequestClientCert),
         ("RequireAnyClientCert", ClientAuth::RequireAnyClientCert),
@@ -70,15 +70,15 @@ impl ClientAuth {
 
 /// A checked `tls_server_config` (files not read yet: see [`TlsSettings::server_config`]).
 #[derive(Debug, Clone)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     /// `cert_file`, resolved.
-    pub cert_file: PathBuf,
+    pub(crate) cert_file: PathBuf,
     /// `key_file`, resolved.
-    pub key_file: PathBuf,
+    pub(crate) key_file: PathBuf,
     /// `client_auth_type`.
-    pub client_auth: ClientAuth,
+    pub(crate) client_auth: ClientAuth,
     /// `client_ca_file`, resolved.
-    pub client_ca_file: Option<PathBuf>,
+    pub(crate) client_ca_file: Option<PathBuf>,
     versions: Vec<&'static SupportedProtocolVersion>,
     /// TLS 1.2 suites from `cipher_suites`; `None`: rustls' defaults.
     cipher_suites: Option<Vec<SupportedCipherSuite>>,
@@ -230,7 +230,7 @@ impl TlsSettings {
     }
 
     /// The files read by [`TlsSettings::server_config`].
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.cert_file.clone(), self.key_file.clone()];
         files.extend(self.client_ca_file.clone());
         files
@@ -254,7 +254,7 @@ impl TlsSettings {
     ///
     /// # Errors
     /// A message naming the key whose file is unusable; never the key's content.
-    pub fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
+    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
         let provider = Arc::new(self.provider());
         let certs = CertificateDer::pem_file_iter(&self.cert_file)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())

@@ -1068,12 +1068,10 @@ tests:
 /// rule silently never firing).
 #[test]
 fn rules_match_only_label_values_the_exporter_writes() {
-    use cluster_link_exporter::kafka::KafkaErrorReason;
-    use cluster_link_exporter::rest_client::CollectionErrorReason;
-    use cluster_link_exporter::snapshot::{
-        LinkError, LinkState, MirrorState, StateCategory, TaskState,
-    };
-    use cluster_link_exporter::supervise::Worker;
+    use cluster_link_exporter::CollectionErrorReason;
+    use cluster_link_exporter::KafkaErrorReason;
+    use cluster_link_exporter::Worker;
+    use cluster_link_exporter::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 
     fn labels<const N: usize, T: Copy>(all: [T; N], f: fn(T) -> &'static str) -> Vec<&'static str> {
         all.into_iter().map(f).collect()

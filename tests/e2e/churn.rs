@@ -11,7 +11,7 @@ use crate::common::scrape::{parse_sample, scrape, start_exporter};
 use crate::common::series::{difference, mentioning, series};
 use crate::common::sim::{send, start, url};
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 use cluster_link_sim::{Action, RestFault, Simulator};
 use reqwest::Method;
 use serde_json::json;

@@ -49,7 +49,7 @@ fn sim_prints_reachable_endpoints_per_cluster() {
     assert_eq!(field(&clusters[0], "bootstrap=").split(',').count(), 2);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        cluster_link_exporter::tls::install_crypto_provider();
+        cluster_link_exporter::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()

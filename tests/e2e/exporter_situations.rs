@@ -51,7 +51,7 @@ fn mirror_state<'a>(link: &'a str, topic: &'a str, s: &'a str) -> [(&'a str, &'a
     [("link", link), ("mirror_topic", topic), ("state", s)]
 }
 
-async fn setup() -> (Simulator, cluster_link_exporter::exporter::Exporter) {
+async fn setup() -> (Simulator, cluster_link_exporter::Exporter) {
     let sim = start(SCENARIO).await;
     let exporter = start_exporter(&exporter_yaml(&sim, "300ms", &[("A", ""), ("B", "")])).await;
     wait_value(

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use cluster_link_exporter::render::families_in;
+use cluster_link_exporter::testing::families_in;
 
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::exporter::*;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::common;
 use crate::common::scrape::{start_exporter, wait_value};
 use crate::common::upstream::{Recorded, Reply, Upstream};
-use cluster_link_exporter::collect::{Collector, CollectorOutputs};
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::rest_client::RestError;
-use cluster_link_exporter::snapshot::ClusterSnapshot;
+use cluster_link_exporter::testing::ClusterSnapshot;
+use cluster_link_exporter::testing::RestError;
+use cluster_link_exporter::testing::{Collector, CollectorOutputs};
 
 const KEY: &str = "KEY123";
 const SECRET: &str = "s3cr3t-API-secret";

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
-use cluster_link_exporter::http::{ServeLimits, WebOptions};
+use cluster_link_exporter::{Exporter, ExporterOptions};
+use cluster_link_exporter::{ServeLimits, WebOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};

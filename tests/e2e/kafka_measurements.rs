@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::scrape::{exporter_yaml, scrape, start_exporter, value, wait_value};
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 use cluster_link_sim::{Action, Simulator};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

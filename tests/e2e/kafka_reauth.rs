@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 
 use crate::common::eventually::eventually;
 use crate::common::kafka::oidc::{self, SHORT_LIVED_CLIENT, SHORT_TOKEN_LIFETIME};
@@ -517,7 +517,7 @@ async fn rotated_secrets_and_certificates_are_read_on_reload() {
     // other is untouched, measurements go on.
     std::fs::copy(&d.pki.rotated_client_cert, &cert).unwrap();
     std::fs::copy(&d.pki.rotated_client_key, &key).unwrap();
-    let reloaded_at = cluster_link_exporter::util::unix_ms() as f64 / 1000.0;
+    let reloaded_at = cluster_link_exporter::testing::unix_ms() as f64 / 1000.0;
     let plan = r#"changed ["rot-mtls"], unchanged ["rot-scram"]"#;
     reload_changing(&exporter, plan, &scram_link).await;
     eventually(T, "rot-mtls measured after the rotation", || async {

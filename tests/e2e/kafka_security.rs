@@ -14,7 +14,7 @@ use crate::common::kafka::{self as k, Broker, Listener, EXPORTER};
 use crate::common::link_rest::LinkRest;
 use crate::common::played_link::{self as played, now_ms, ProbeMirror, Truth};
 use crate::common::scrape::{scrape, start_exporter, value};
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 
 /// A `kafka` section's flow YAML for `listener` of `broker` with `auth` (YAML keys inside the
 /// braces, may be empty).

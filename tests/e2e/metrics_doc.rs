@@ -101,7 +101,7 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
 
     // Every cluster family of the code is documented (also when the scenario missed one).
     let by_name: BTreeMap<&str, &DocFamily> = docs.iter().map(|d| (d.name.as_str(), d)).collect();
-    for def in cluster_link_exporter::render::CLUSTER_FAMILIES {
+    for def in cluster_link_exporter::CLUSTER_FAMILIES {
         let doc = by_name
             .get(def.name)
             .unwrap_or_else(|| panic!("{} is not in docs/metrics.md", def.name));
@@ -116,7 +116,7 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
 /// counter's help text name the same set.
 #[test]
 fn docs_and_help_list_every_collection_error_reason() {
-    use cluster_link_exporter::rest_client::CollectionErrorReason;
+    use cluster_link_exporter::CollectionErrorReason;
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"))
         .expect("docs/metrics.md");
     let section = doc
@@ -137,7 +137,7 @@ fn docs_and_help_list_every_collection_error_reason() {
         "docs/metrics.md vs CollectionErrorReason::ALL"
     );
 
-    let exposition = cluster_link_exporter::exporter::Telemetry::new(&["a".to_owned()])
+    let exposition = cluster_link_exporter::testing::Telemetry::new(&["a".to_owned()])
         .exposition
         .render();
     let help = exposition
@@ -165,7 +165,7 @@ const GENERATED_END: &str = "<!-- END generated -->";
 /// the `///` lines of the family's row (`FamilyDef::doc`).
 fn cluster_family_table() -> String {
     let mut table = format!("{TABLE_HEADER}\n|---|---|---|---|\n");
-    for def in cluster_link_exporter::render::CLUSTER_FAMILIES {
+    for def in cluster_link_exporter::CLUSTER_FAMILIES {
         let labels: Vec<String> = std::iter::once("kafka_cluster")
             .chain(def.labels.iter().copied())
             .map(|l| format!("`{l}`"))

@@ -23,7 +23,7 @@ use crate::common::servers::{
 use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
+use cluster_link_exporter::{Exporter, ExporterOptions};
 use cluster_link_sim::{Action, Scenario, Simulator};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
@@ -208,7 +208,7 @@ async fn query(prometheus: &Server, expr: &str) -> Result<Vec<Value>, String> {
 }
 
 fn duration(v: &Yaml) -> Duration {
-    cluster_link_exporter::util::parse_duration(v.as_str().expect("a duration string"))
+    cluster_link_exporter::parse_duration(v.as_str().expect("a duration string"))
         .expect("a valid duration")
 }
 
@@ -518,7 +518,7 @@ fn assert_one_page_per_group(webhook: &Webhook) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ha_pair_pages_once_per_incident() {
     // The test's own HTTP clients (no exporter in this process installs it).
-    cluster_link_exporter::tls::install_crypto_provider();
+    cluster_link_exporter::install_crypto_provider();
     let o = overrides();
     let sim = Simulator::start(Scenario::default_scenario())
         .await

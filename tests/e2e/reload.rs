@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 use cluster_link_sim::{Action, RestFault, Simulator};
 
 use crate::common::eventually::{done_if, eventually, eventually_every};

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::upstream::{Recorded, Reply, Upstream};
-use cluster_link_exporter::collect::{Collector, CollectorOutputs, RateLimitBackoff};
 use cluster_link_exporter::config::{Auth, ClusterConfig, SecretString};
-use cluster_link_exporter::exporter::Telemetry;
-use cluster_link_exporter::rest_client::{
-    decode_link, decode_link_config, decode_mirror, retry_after, CollectionErrorReason,
-    MAX_RETRY_AFTER,
+use cluster_link_exporter::testing::Telemetry;
+use cluster_link_exporter::testing::{
+    decode_link, decode_link_config, decode_mirror, retry_after, MAX_RETRY_AFTER,
 };
-use cluster_link_exporter::snapshot::{ClusterSnapshot, Publish};
+use cluster_link_exporter::testing::{ClusterSnapshot, Publish};
+use cluster_link_exporter::testing::{Collector, CollectorOutputs, RateLimitBackoff};
+use cluster_link_exporter::CollectionErrorReason;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Map, Value};

@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
-use cluster_link_exporter::shard::{shard_of, Sharding};
+use cluster_link_exporter::{shard_of, Sharding};
+use cluster_link_exporter::{Exporter, ExporterOptions};
 use serde_json::Value;
 
 use crate::common::eventually::{done_if, eventually, eventually_every};

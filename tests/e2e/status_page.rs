@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::Exporter;
+use cluster_link_exporter::Exporter;
 use cluster_link_sim::{Action, Scenario, Simulator};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};

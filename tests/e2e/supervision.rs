@@ -6,9 +6,9 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use cluster_link_exporter::exporter::Exporter;
-use cluster_link_exporter::supervise::test_hooks::panic_next;
-use cluster_link_exporter::supervise::Worker;
+use cluster_link_exporter::testing::panic_next;
+use cluster_link_exporter::Exporter;
+use cluster_link_exporter::Worker;
 
 use crate::common::eventually::{done_if, eventually};
 use crate::common::scrape;

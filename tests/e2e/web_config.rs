@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
-use cluster_link_exporter::http::WebOptions;
+use cluster_link_exporter::WebOptions;
+use cluster_link_exporter::{Exporter, ExporterOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
@@ -102,7 +102,7 @@ async fn start(web_config: &Path) -> Exporter {
 /// A client trusting only `ca` (PEM), presenting `identity` if given; one connection per
 /// request, so each request sees the configuration on disk.
 fn client(ca: &str, identity: Option<&Leaf>) -> reqwest::Client {
-    cluster_link_exporter::tls::install_crypto_provider();
+    cluster_link_exporter::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(0);

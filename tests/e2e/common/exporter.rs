@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::demo::config_for;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
-use cluster_link_exporter::render::families_in;
+use cluster_link_exporter::testing::families_in;
+use cluster_link_exporter::{Exporter, ExporterOptions};
 use cluster_link_sim::{Action, Simulator};
 
 use super::eventually::eventually;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cluster_link_exporter::config::Config;
-use cluster_link_exporter::exporter::{Exporter, ExporterOptions};
+use cluster_link_exporter::{Exporter, ExporterOptions};
 
 use super::eventually::eventually;
 
@@ -22,7 +22,7 @@ pub async fn start_exporter(yaml: &str) -> Exporter {
 pub async fn start_from(path: &Path, text: &str, lifecycle: bool) -> Exporter {
     std::fs::write(path, text).unwrap();
     let config = Config::load(path).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let web = cluster_link_exporter::http::WebOptions {
+    let web = cluster_link_exporter::WebOptions {
         enable_lifecycle: lifecycle,
         ..Default::default()
     };
