@@ -54,7 +54,7 @@ pub enum FilterType {
 
 impl GroupFilters {
     /// Parses the config's JSON text; see [`GroupFilters`] for text that does not parse.
-    pub fn from_json(text: &str) -> Self {
+    pub(crate) fn from_json(text: &str) -> Self {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
             return Self::default();
         };
@@ -67,7 +67,7 @@ impl GroupFilters {
     }
 
     /// Whether `name` is included by some INCLUDE rule and excluded by no EXCLUDE rule.
-    pub fn includes(&self, name: &str) -> bool {
+    pub(crate) fn includes(&self, name: &str) -> bool {
         let any = |filter: FilterType| {
             self.rules
                 .iter()
@@ -78,7 +78,7 @@ impl GroupFilters {
 
     /// Names of LITERAL INCLUDE rules (except `*`): the names that can be used without
     /// listing.
-    pub fn literal_includes(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn literal_includes(&self) -> impl Iterator<Item = &str> {
         self.rules
             .iter()
             .filter(|r| r.filter == FilterType::Include && r.pattern == PatternType::Literal)
@@ -88,7 +88,7 @@ impl GroupFilters {
 
     /// Whether some INCLUDE rule is a pattern (`*` or PREFIXED): its names can only be found
     /// by listing.
-    pub fn has_patterns(&self) -> bool {
+    pub(crate) fn has_patterns(&self) -> bool {
         self.rules.iter().any(|r| {
             r.filter == FilterType::Include
                 && (r.pattern == PatternType::Prefixed || r.name.as_deref() == Some("*"))

@@ -35,7 +35,7 @@ impl KafkaSnapshot {
     /// Each link's lag in seconds over its measured mirror topics (a link's RPO), by link
     /// name: the largest read, unknown (not listed) when partitions lag and none of them was
     /// read.
-    pub fn link_lag_seconds(&self) -> BTreeMap<&str, f64> {
+    pub(crate) fn link_lag_seconds(&self) -> BTreeMap<&str, f64> {
         let mut by_link: BTreeMap<&str, LagSeconds> = BTreeMap::new();
         for m in &self.mirrors {
             let e = by_link.entry(m.link.as_str()).or_default();
@@ -49,7 +49,7 @@ impl KafkaSnapshot {
 
     /// The largest offset-sync lag (messages) over the consumer groups of each mirror topic,
     /// by (link, mirror topic); a mirror topic no group committed on is not listed.
-    pub fn offset_sync_lag_max(&self) -> BTreeMap<(&str, &str), i64> {
+    pub(crate) fn offset_sync_lag_max(&self) -> BTreeMap<(&str, &str), i64> {
         let mut by_mirror: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for o in &self.offset_sync {
             let e = by_mirror
@@ -75,7 +75,7 @@ pub struct MeasuredMirror {
 impl MeasuredMirror {
     /// The measured lag over the partitions whose two watermarks were read; the others count
     /// as unknown.
-    pub fn lag(&self) -> LagSummary {
+    pub(crate) fn lag(&self) -> LagSummary {
         LagSummary::over(self.partitions.iter().map(MeasuredPartition::lag))
     }
 
@@ -83,7 +83,7 @@ impl MeasuredMirror {
     /// none was read, or when partitions lag and none of them was read (the 0 of the caught-up
     /// ones would pass for the lag, e.g. when an ACL refuses the reads). A lower bound while
     /// lagging partitions are left unread.
-    pub fn lag_seconds(&self) -> Option<f64> {
+    pub(crate) fn lag_seconds(&self) -> Option<f64> {
         LagSeconds::of(self).value()
     }
 }
@@ -147,7 +147,7 @@ pub struct MeasuredPartition {
 
 impl MeasuredPartition {
     /// Source minus destination high watermark (messages, at least 0) when both were read.
-    pub fn lag(&self) -> Option<i64> {
+    pub(crate) fn lag(&self) -> Option<i64> {
         match (self.destination, self.source) {
             (Some(d), Some(s)) => Some(s.saturating_sub(d).max(0)),
             _ => None,

@@ -159,7 +159,7 @@ pub struct LinkConfigs {
 impl LinkConfigs {
     /// The prefix synced consumer groups get on the destination: `cluster.link.prefix` when
     /// `consumer.group.prefix.enable` is true, else none.
-    pub fn destination_group_prefix(&self) -> &str {
+    pub(crate) fn destination_group_prefix(&self) -> &str {
         if self.consumer_group_prefix == Some(true) {
             self.cluster_link_prefix.as_deref().unwrap_or("")
         } else {
@@ -191,7 +191,7 @@ pub struct MirrorTopic {
 
 impl MirrorTopic {
     /// The partition count: `num_partitions`, else the number of listed partitions.
-    pub fn partitions(&self) -> u64 {
+    pub(crate) fn partitions(&self) -> u64 {
         self.claimed_partitions
             .unwrap_or_else(|| u64::try_from(self.lags.len()).unwrap_or(u64::MAX))
     }
@@ -206,7 +206,7 @@ impl MirrorTopic {
     /// The lag the REST API reports, over the partitions fetched at least once; a
     /// never-fetched partition counts as unknown (no partition fetched: sum and max unknown,
     /// not 0).
-    pub fn lag(&self) -> LagSummary {
+    pub(crate) fn lag(&self) -> LagSummary {
         LagSummary::over(self.lags.iter().map(|p| p.fetched.map(|f| f.lag)))
     }
 }
@@ -214,7 +214,7 @@ impl MirrorTopic {
 impl ClusterSnapshot {
     /// The REST lag of each link's mirror topics together (`MirrorTopic::lag` added up), by
     /// link name; a link with no mirror topic is not listed.
-    pub fn lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
+    pub(crate) fn lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
         let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
         for m in &self.mirrors {
             let e = by_link.entry(m.link.as_str()).or_default();
@@ -228,18 +228,18 @@ impl ClusterSnapshot {
 /// partition lags (`None` when none is known: unknown, not 0), and how many partitions'
 /// lag is unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LagSummary {
+pub(crate) struct LagSummary {
     /// Sum of the known lags (messages, at most 2⁶³−1); `None` when none is known.
-    pub sum: Option<i64>,
+    pub(crate) sum: Option<i64>,
     /// Largest known lag (messages); `None` when none is known.
-    pub max: Option<i64>,
+    pub(crate) max: Option<i64>,
     /// Partitions whose lag is unknown.
-    pub unknown_partitions: u64,
+    pub(crate) unknown_partitions: u64,
 }
 
 impl LagSummary {
     /// The summary of partition lags, `None` for a partition whose lag is unknown.
-    pub fn over(lags: impl IntoIterator<Item = Option<i64>>) -> Self {
+    pub(crate) fn over(lags: impl IntoIterator<Item = Option<i64>>) -> Self {
         lags.into_iter().fold(Self::default(), |s, lag| {
             s.merge(match lag {
                 Some(l) => Self {
@@ -256,7 +256,7 @@ impl LagSummary {
     }
 
     /// The summary of both sets of partitions.
-    pub fn merge(self, other: Self) -> Self {
+    pub(crate) fn merge(self, other: Self) -> Self {
         let both = |a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64| match (a, b) {
             (Some(a), Some(b)) => Some(f(a, b)),
             (a, b) => a.or(b),

@@ -122,12 +122,12 @@ pub enum Reported<T> {
 
 impl<T: ClosedSet> Reported<T> {
     /// `raw` as reported: known when it is exactly one of the set's labels.
-    pub fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         T::from_label(raw).map_or_else(|| Self::Other(raw.to_owned()), Self::Known)
     }
 
     /// `raw`, or `default` when it is missing or empty.
-    pub fn parse_or(raw: Option<&str>, default: T) -> Self {
+    pub(crate) fn parse_or(raw: Option<&str>, default: T) -> Self {
         match raw.filter(|r| !r.is_empty()) {
             Some(r) => Self::parse(r),
             None => Self::Known(default),
@@ -135,7 +135,7 @@ impl<T: ClosedSet> Reported<T> {
     }
 
     /// The label value: the known value's, or the raw text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Known(v) => v.as_str(),
             Self::Other(raw) => raw,
@@ -143,7 +143,7 @@ impl<T: ClosedSet> Reported<T> {
     }
 
     /// Whether this is the known value `value`.
-    pub fn is(&self, value: T) -> bool {
+    pub(crate) fn is(&self, value: T) -> bool {
         matches!(self, Self::Known(v) if *v == value)
     }
 }

@@ -120,7 +120,7 @@ impl WebConfig {
     ///
     /// # Errors
     /// A message naming the key.
-    pub fn parse(text: &str, dir: &Path) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str, dir: &Path) -> Result<Self, String> {
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {
@@ -187,7 +187,7 @@ impl WebConfig {
     }
 
     /// The files this configuration reads (certificate, key, client CA).
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         self.tls
             .as_ref()
             .map(TlsSettings::files)
