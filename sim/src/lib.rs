@@ -548,11 +548,7 @@ impl SimCore {
                 let mut world = self.world();
                 let l = world.cluster_mut(cluster)?.link_mut(link)?;
                 let link_name = l.name.clone();
-                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
-                    SimError::Invalid(format!(
-                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
-                    ))
-                })?;
+                let m = l.mirror_mut(mirror)?;
                 if m.stopped {
                     return Err(SimError::Invalid(format!(
                         "Topic '{mirror}' has already stopped its mirror from '{link_name}'"
@@ -572,12 +568,7 @@ impl SimCore {
             } => {
                 let mut world = self.world();
                 let l = world.cluster_mut(cluster)?.link_mut(link)?;
-                let link_name = l.name.clone();
-                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
-                    SimError::Invalid(format!(
-                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
-                    ))
-                })?;
+                let m = l.mirror_mut(mirror)?;
                 if let Some(old) = m.injected_transition_error.take() {
                     m.transition_errors.retain(|e| *e != old);
                 }
@@ -643,15 +634,10 @@ impl SimCore {
         let mut world = self.world();
         let link = world.cluster_mut(cluster)?.link_mut(link)?;
         for name in mirrors {
-            if !link.mirrors.contains_key(name) {
-                return Err(SimError::Invalid(format!(
-                    "Topic '{name}' is not a mirror topic of link '{}'",
-                    link.name
-                )));
-            }
+            link.mirror_mut(name)?;
         }
         for name in mirrors {
-            change(link.mirrors.get_mut(name).expect("checked above"));
+            change(link.mirror_mut(name)?);
         }
         link.refresh_states();
         Ok(())

@@ -295,6 +295,17 @@ pub struct Link {
 }
 
 impl Link {
+    /// Mirror topic `name` of this link, or the error Confluent answers for a topic that is
+    /// not one.
+    pub(crate) fn mirror_mut(&mut self, name: &str) -> Result<&mut Mirror, crate::SimError> {
+        let link = &self.name;
+        self.mirrors.get_mut(name).ok_or_else(|| {
+            crate::SimError::Invalid(format!(
+                "Topic '{name}' is not a mirror topic of link '{link}'"
+            ))
+        })
+    }
+
     /// The value of link config `name` as set on the link (defaults not included).
     pub(crate) fn config(&self, name: &str) -> Option<&str> {
         self.configs.get(name).map(String::as_str)

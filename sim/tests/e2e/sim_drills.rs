@@ -98,6 +98,15 @@ fn stall(sim: &Simulator, stalled: bool) {
     );
 }
 
+/// The mirror of `topic` on B holds placeholders below `log_start` and fillers from there to
+/// `high`: what a retention that deleted everything before the fillers leaves.
+async fn assert_placeholders_then_fillers(sim: &Simulator, topic: &str, log_start: i64, high: i64) {
+    let names = header_names(sim, "B", topic, high).await;
+    let (lost, kept) = names.split_at(log_start as usize);
+    assert!(lost.iter().all(|n| n == PLACEHOLDER_HEADER), "{names:?}");
+    assert!(kept.iter().all(|n| n == FILLER_HEADER), "{names:?}");
+}
+
 /// The header names of every record of partition 0 of `topic` on `cluster` from offset 0 to
 /// `end`, in offset order; panics if they do not all arrive within 30 s.
 async fn header_names(sim: &Simulator, cluster: &str, topic: &str, end: i64) -> Vec<String> {
@@ -272,16 +281,13 @@ async fn stalled_fetcher_copies_nothing_while_link_and_mirrors_stay_active() {
     );
 
     stall(&sim, false);
-    eventually(Duration::from_secs(30), "lag back under 20", || async {
-        let lag = total_lag(&mirror(&sim, "B", "ab", "orders").await);
-        done_if(lag < 20, lag)
+    // Resumed: the mirror passes where the source was while stalled (a lag under some bound
+    // would not say so on a busy machine, where the source keeps growing meanwhile).
+    eventually(Duration::from_secs(30), "the mirror caught up", || async {
+        let resumed: i64 = (0..2).map(|p| watermarks(&sim, "B", "orders", p).1).sum();
+        done_if(resumed >= source, resumed)
     })
     .await;
-    let resumed: i64 = (0..2).map(|p| watermarks(&sim, "B", "orders", p).1).sum();
-    assert!(
-        resumed >= source,
-        "the mirror caught up: {resumed} < {source}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -557,19 +563,7 @@ async fn records_held_back_by_the_delay_are_lost_when_the_source_deletes_them() 
         },
     )
     .await;
-    let names = header_names(&sim, "B", "logs", high).await;
-    assert!(
-        names[..log_start as usize]
-            .iter()
-            .all(|n| n == PLACEHOLDER_HEADER),
-        "{names:?}"
-    );
-    assert!(
-        names[log_start as usize..]
-            .iter()
-            .all(|n| n == FILLER_HEADER),
-        "{names:?}"
-    );
+    assert_placeholders_then_fillers(&sim, "logs", log_start, high).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -606,19 +600,7 @@ async fn new_mirror_of_a_truncated_topic_starts_with_placeholders() {
         },
     )
     .await;
-    let names = header_names(&sim, "B", "later", high).await;
-    assert!(
-        names[..log_start as usize]
-            .iter()
-            .all(|n| n == PLACEHOLDER_HEADER),
-        "{names:?}"
-    );
-    assert!(
-        names[log_start as usize..]
-            .iter()
-            .all(|n| n == FILLER_HEADER),
-        "{names:?}"
-    );
+    assert_placeholders_then_fillers(&sim, "later", log_start, high).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
