@@ -35,7 +35,7 @@ mod values;
 pub use cluster::{Auth, BearerToken, ClusterConfig, Flavour, NameFilter, TlsConfig};
 pub use defaults::{DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES};
 pub use kafka::{KafkaConfig, KafkaTls, SaslConfig, SecurityProtocol, SourceClusterConfig};
-pub use measurements::{LagSecondsConfig, OffsetSyncConfig, ProbeConfig};
+pub use measurements::{LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig};
 pub use secret::{read_secret_file, SecretSource, SecretString};
 
 use defaults::{DEFAULT_POLL_INTERVAL, DEFAULT_REQUEST_TIMEOUT};

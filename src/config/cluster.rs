@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::defaults::*;
 use super::kafka::{self, KafkaConfig};
-use super::measurements::{self, LagSecondsConfig, OffsetSyncConfig, ProbeConfig};
+use super::measurements::{
+    self, LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig,
+};
 use super::secret::{read_secret_file, SecretSource, SecretString};
 use super::values::{anchored_regex, at, check_tls_files, duration_or, whole_number, Inherited};
 use super::{invalid, ConfigError, Defaults};
@@ -113,6 +115,11 @@ pub(super) struct RawCluster {
     /// for the groups the link's own filters select.
     #[serde(default)]
     offset_sync: Option<measurements::RawOffsetSync>,
+    /// Writes to the old source after a fail-over; see [`measurements::RawOldSourceWrites`].
+    /// Default: enabled, for 1 hour after each mirror topic's stop (it still needs `kafka` and
+    /// the link's source cluster).
+    #[serde(default)]
+    old_source_writes: Option<measurements::RawOldSourceWrites>,
     /// End-to-end probes, at most one per link; see [`measurements::RawProbe`]. Default: none
     /// (probes are opt-in). Needs this cluster's `kafka` section.
     #[serde(default)]
@@ -268,6 +275,8 @@ pub struct ClusterConfig {
     pub lag_seconds: LagSecondsConfig,
     /// Consumer offset sync lag settings.
     pub offset_sync: OffsetSyncConfig,
+    /// Writes to the old source after a fail-over.
+    pub old_source_writes: OldSourceWritesConfig,
     /// End-to-end probes, one per probed link.
     pub probes: Vec<ProbeConfig>,
 }
@@ -390,6 +399,7 @@ impl ClusterConfig {
             kafka: None,
             lag_seconds: LagSecondsConfig::default(),
             offset_sync: OffsetSyncConfig::default(),
+            old_source_writes: OldSourceWritesConfig::default(),
             probes: Vec::new(),
         }
     }
@@ -447,6 +457,10 @@ impl ClusterConfig {
             kafka,
             lag_seconds: LagSecondsConfig::from_raw(c.lag_seconds, &at(key, "lag_seconds"))?,
             offset_sync: OffsetSyncConfig::from_raw(c.offset_sync, &at(key, "offset_sync"))?,
+            old_source_writes: OldSourceWritesConfig::from_raw(
+                c.old_source_writes,
+                &at(key, "old_source_writes"),
+            )?,
             links: NameFilter::from_raw(c.links, &at(key, "links"))?,
             mirror_topics: NameFilter::from_raw(c.mirror_topics, &at(key, "mirror_topics"))?,
             name: c.name,

@@ -41,6 +41,11 @@ pub const DEFAULT_OFFSET_SYNC_ENABLED: bool = true;
 /// `offset_sync.max_groups`: at most 50 groups per link (at least 1).
 pub const DEFAULT_MAX_GROUPS: usize = 50;
 
+/// `old_source_writes.enabled`: writes to the old source after a fail-over are watched.
+pub const DEFAULT_OLD_SOURCE_WRITES_ENABLED: bool = true;
+/// `old_source_writes.window`: a stopped mirror topic's source is watched for 1 hour.
+pub const DEFAULT_OLD_SOURCE_WRITES_WINDOW: Duration = Duration::from_secs(3600);
+
 /// `probes[].interval`: a round of probe records every 5 s.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// `probes[].sla`: a probe record not received within 30 s counts as lost.
@@ -107,6 +112,8 @@ mod tests {
             (format!("read_timeout: {}", text(DEFAULT_READ_TIMEOUT)), format!("default {}", text(DEFAULT_READ_TIMEOUT))),
             (format!("enabled: {DEFAULT_OFFSET_SYNC_ENABLED}"), format!("default {DEFAULT_OFFSET_SYNC_ENABLED}, for links with consumer.offset.sync.enable")),
             (format!("max_groups: {DEFAULT_MAX_GROUPS}"), format!(">= 1, default {DEFAULT_MAX_GROUPS}")),
+            (format!("enabled: {DEFAULT_OLD_SOURCE_WRITES_ENABLED}"), format!("default {DEFAULT_OLD_SOURCE_WRITES_ENABLED} (needs kafka + the link's source); writes to the old source")),
+            (format!("window: {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW)), format!("default {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW))),
             (format!("interval: {}", text(DEFAULT_PROBE_INTERVAL)), format!("default {}", text(DEFAULT_PROBE_INTERVAL))),
             (format!("sla: {}", text(DEFAULT_PROBE_SLA)), format!("default {}", text(DEFAULT_PROBE_SLA))),
         ];

@@ -1,5 +1,6 @@
 //! Settings of the Kafka-side measurements of a destination cluster: lag in seconds
-//! (`lag_seconds`), consumer offset sync (`offset_sync`) and the end-to-end probes (`probes`):
+//! (`lag_seconds`), consumer offset sync (`offset_sync`), writes to the old source after a
+//! fail-over (`old_source_writes`) and the end-to-end probes (`probes`):
 //! their YAML keys, their validation and the validated types. Each needs the cluster's `kafka`
 //! section and the link's source in `source_clusters`; what is not configured is not measured.
 
@@ -70,6 +71,29 @@ pub(super) struct RawOffsetSync {
     /// warning. At least 1; default [`DEFAULT_MAX_GROUPS`] (50).
     #[serde(default, deserialize_with = "whole_number")]
     max_groups: Option<usize>,
+}
+
+/// `old_source_writes` of a cluster: after a mirror topic becomes `STOPPED` (promoted or
+/// failed over), its source topic's high watermarks go on being read for `window` after the
+/// stop (the mirror's REST `state_time_ms`), and the records written there since the stop are
+/// exported: producers that were not switched to the new cluster. Needs the cluster's `kafka`
+/// and the link's source in `source_clusters` (off without them); costs no extra request (the
+/// partitions join the source's batched high-watermark `ListOffsets`). Affects
+/// `clusterlink_mirror_topic_source_records_since_stop`.
+///
+/// ```yaml
+/// old_source_writes: {window: 1h}
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOldSourceWrites {
+    /// Watch them. Default: [`DEFAULT_OLD_SOURCE_WRITES_ENABLED`] (`true`).
+    #[serde(default)]
+    enabled: Option<bool>,
+    /// How long after the stop the source topic is watched. A duration (positive, at most
+    /// 8760h). Default: [`DEFAULT_OLD_SOURCE_WRITES_WINDOW`] (`3600s`, 1 hour).
+    #[serde(default)]
+    window: Option<String>,
 }
 
 /// A `probes` entry of a cluster: the opt-in end-to-end probe of one link. A producer on the
@@ -155,6 +179,41 @@ impl LagSecondsConfig {
                 &at(key, "read_timeout"),
                 d.read_timeout,
             )?,
+        })
+    }
+}
+
+/// Writes to the old source after a fail-over (needs `kafka` on the cluster and the link's
+/// source cluster).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OldSourceWritesConfig {
+    /// Watch them (default [`DEFAULT_OLD_SOURCE_WRITES_ENABLED`], true).
+    pub enabled: bool,
+    /// How long after a mirror topic's stop its source topic is watched (default
+    /// [`DEFAULT_OLD_SOURCE_WRITES_WINDOW`], 1 hour).
+    pub window: Duration,
+}
+
+impl Default for OldSourceWritesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: DEFAULT_OLD_SOURCE_WRITES_ENABLED,
+            window: DEFAULT_OLD_SOURCE_WRITES_WINDOW,
+        }
+    }
+}
+
+impl OldSourceWritesConfig {
+    /// Validates `old_source_writes` at `key`; unset keys take the [`Default`].
+    pub(super) fn from_raw(
+        raw: Option<RawOldSourceWrites>,
+        key: &str,
+    ) -> Result<Self, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let d = Self::default();
+        Ok(Self {
+            enabled: raw.enabled.unwrap_or(d.enabled),
+            window: duration_or(raw.window.as_deref(), &at(key, "window"), d.window)?,
         })
     }
 }
@@ -359,6 +418,8 @@ mod tests {
             .unwrap()
             .is_match("x-orders-app"));
         assert_eq!(b.lag_seconds.max_reads_per_cycle, 7);
+        assert_eq!(b.old_source_writes, OldSourceWritesConfig::default());
+        assert_eq!(b.old_source_writes.window, Duration::from_secs(3600));
 
         let e = Config::from_yaml(
             "clusters: [{name: b, rest_url: 'http://x/kafka/v3', probes: [{link: dr, topic: p}]}]",
@@ -380,6 +441,10 @@ mod tests {
         assert_eq!(
             err("lag_seconds: {max_reads_per_cycle: 0}"),
             "config: clusters[0].lag_seconds.max_reads_per_cycle: must be at least 1 (use enabled: false to turn lag in seconds off)"
+        );
+        assert_eq!(
+            err("old_source_writes: {window: 0s}"),
+            "config: clusters[0].old_source_writes.window: expected a positive duration like 500ms, 30s or 5m, got \"0s\""
         );
         assert_eq!(
             err("offset_sync: {max_groups: 0}"),

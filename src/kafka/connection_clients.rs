@@ -1,5 +1,5 @@
 //! [`ConnectionClients`]: one Kafka connection of a measurer and the clients it keeps open
-//! there: high watermarks (batched `ListOffsets`), committed offsets of consumer groups, and
+//! there: high watermarks and log-start offsets (batched `ListOffsets`), committed offsets of consumer groups, and
 //! source record timestamps (cached by offset) for lag in seconds. Each outcome sets the
 //! connection's `clusterlink_kafka_up` and counts its failures, and shows its up/down and last
 //! error on the status store (through its [`Connection`]).
@@ -172,6 +172,30 @@ impl ConnectionClients {
         metrics: &KafkaMetrics,
         partitions: &BTreeSet<TopicPartition>,
     ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        // As a timestamp, -1 (Offset::End) asks ListOffsets for the latest offset.
+        self.list_offsets(metrics, partitions, Offset::End, "high watermarks")
+    }
+
+    /// Log-start offsets (the earliest offset retention left) of `partitions`, batched like
+    /// [`Self::high_watermarks`]: one `ListOffsets` per leader broker.
+    pub(super) fn log_start_offsets(
+        &mut self,
+        metrics: &KafkaMetrics,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
+        // As a timestamp, -2 (Offset::Beginning) asks ListOffsets for the earliest offset.
+        self.list_offsets(metrics, partitions, Offset::Beginning, "log-start offsets")
+    }
+
+    /// One batched `ListOffsets` (one request per leader broker) for `partitions` at the
+    /// timestamp `spec` (`Offset::End`: latest, `Offset::Beginning`: earliest).
+    fn list_offsets(
+        &mut self,
+        metrics: &KafkaMetrics,
+        partitions: &BTreeSet<TopicPartition>,
+        spec: Offset,
+        what: &str,
+    ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
         let mut out = HashMap::new();
         if partitions.is_empty() {
             return Ok(out);
@@ -180,8 +204,7 @@ impl ConnectionClients {
         let client = self.watermarks_client(metrics)?;
         let mut tpl = TopicPartitionList::with_capacity(partitions.len());
         for (topic, partition) in partitions {
-            // As a timestamp, -1 (Offset::End) asks ListOffsets for the latest offset.
-            tpl.add_partition_offset(topic, *partition, Offset::End)?;
+            tpl.add_partition_offset(topic, *partition, spec)?;
         }
         let result = match client.offsets_for_times(tpl, timeout) {
             Ok(r) => r,
@@ -192,7 +215,7 @@ impl ConnectionClients {
         };
         let denied = collect_offsets(&result, &mut out);
         denied_partitions(denied, out.is_empty(), |e, topic| {
-            self.fail(metrics, &format!("reading high watermarks of {topic:?}"), e);
+            self.fail(metrics, &format!("reading {what} of {topic:?}"), e);
         })?;
         Ok(out)
     }

@@ -8,20 +8,30 @@
 //!    `ListOffsets` request per leader broker, via `rd_kafka_offsets_for_times` with the
 //!    "latest" timestamp;
 //! 2. reads the source high watermarks the same way, *after* the destination's, so measured lag
-//!    (source − destination) is never negative by construction;
+//!    (source − destination) is never negative by construction, then the source log-start
+//!    offsets (one more `ListOffsets` per source broker, "earliest"): records the source
+//!    deleted before the mirror fetched them are source log-start − destination high
+//!    watermark, when positive;
 //! 3. for lagging partitions, most lagging first and within a per-cycle budget, reads the source
 //!    record at the destination's high watermark: now minus its timestamp is the partition's lag
 //!    in seconds (0 when caught up), cached by offset so a stuck partition costs one read;
 //! 4. for links with `consumer.offset.sync.enable`, compares each group's committed offsets on
 //!    the source and on the destination;
-//! 5. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
+//! 5. derives the replication and source write rates (records per second) from the
+//!    watermarks' increase since the previous cycle (none on the first cycle, after a failed
+//!    one, or when a watermark went down);
+//! 6. for `STOPPED` mirror topics within `old_source_writes.window` of their stop, reads the
+//!    source topic's high watermarks in the same batch as step 2 (no extra request) and counts
+//!    the records written there since the first read after the stop (writes to the old
+//!    source after a fail-over);
+//! 7. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
 //!    kept for the status page by [`crate::status`]); each connection's up/down and last
 //!    error go to the status store beside `clusterlink_kafka_up`.
 //!
 //! A connection that fails marks only what depends on it: a source that is down withdraws the
 //! source-side series of its links and leaves the destination's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -36,6 +46,7 @@ use super::{Connection, MeasurerOutputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::snapshot::{
     ClusterSnapshot, KafkaSnapshot, Link, MeasuredMirror, MeasuredPartition, OffsetSyncLag,
+    StoppedMirror,
 };
 use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::{unix_ms, ClusterLabels};
@@ -67,6 +78,13 @@ pub(crate) struct Measurer {
     probes: BTreeMap<String, probe::ProbeHandle>,
     /// The exporter's shutdown (this measurer's own stop: the snapshot channel closing).
     shutdown: StopSignal,
+    /// The previous successful cycle's watermarks and when its destination read started: the
+    /// other end of the rates; cleared when a cycle fails.
+    previous: Option<(Instant, Results)>,
+    /// Per watched `STOPPED` mirror topic (link, mirror topic): the source high watermarks of
+    /// the first read after its stop, by partition. Kept in memory only: a restart starts
+    /// again from the first read after it.
+    stop_baselines: BTreeMap<(String, String), BTreeMap<i32, i64>>,
 }
 
 impl Measurer {
@@ -122,6 +140,8 @@ impl Measurer {
             source_endpoints: BTreeMap::new(),
             probes: BTreeMap::new(),
             shutdown,
+            previous: None,
+            stop_baselines: BTreeMap::new(),
         })
     }
 
@@ -225,22 +245,31 @@ impl Measurer {
         }
     }
 
-    /// Steps 1 to 4 of a cycle: what was measured and how many lagging partitions' lag in
+    /// Steps 1 to 5 of a cycle: what was measured and how many lagging partitions' lag in
     /// seconds was not read; `None` when the destination's watermarks could not be read.
     fn measure_snapshot(&mut self, snapshot: &ClusterSnapshot) -> Option<(KafkaSnapshot, usize)> {
         let plans = self.plan(snapshot);
+        let stopped = self.stopped_plans(snapshot);
+        let read_at = Instant::now();
         // 1. Destination first: the source is read after it, so lag is never negative.
         let Some(mut results) = self.destination_watermarks(&plans) else {
+            self.previous = None;
             self.check_sources(&plans);
             return None;
         };
         // 2, 3. Each source's high watermarks, then lag in seconds.
-        let source_names: BTreeSet<String> =
-            plans.iter().filter_map(|m| m.source.clone()).collect();
+        let source_names: BTreeSet<String> = plans
+            .iter()
+            .chain(&stopped)
+            .filter_map(|m| m.source.clone())
+            .collect();
         let mut healthy_sources = BTreeSet::new();
         let mut unread = 0usize;
+        let mut stopped_hwm = HashMap::new();
         for name in source_names {
-            if let Some(u) = self.measure_source(&name, &plans, &mut results) {
+            let measured =
+                self.measure_source(&name, &plans, &stopped, &mut results, &mut stopped_hwm);
+            if let Some(u) = measured {
                 unread += u;
                 healthy_sources.insert(name);
             }
@@ -255,6 +284,7 @@ impl Measurer {
                     if let Some(r) = results.get_mut(&m.key(p)) {
                         r.source = None;
                         r.lag_seconds = None;
+                        r.lost_to_retention = None;
                     }
                 }
             }
@@ -265,6 +295,20 @@ impl Measurer {
         } else {
             Vec::new()
         };
+        // 5. Rates since the previous cycle.
+        let previous = self.previous.take();
+        let rates = |m: &MirrorPlan, side: fn(&MeasuredPartition) -> Option<i64>| {
+            let (at, before) = previous.as_ref()?;
+            let seconds = read_at.saturating_duration_since(*at).as_secs_f64();
+            let pairs = (0..m.partitions).map(|p| {
+                let key = m.key(p);
+                (
+                    before.get(&key).and_then(side),
+                    results.get(&key).and_then(side),
+                )
+            });
+            plan::rate(pairs, seconds)
+        };
         let mirrors = plans
             .iter()
             .map(|m| MeasuredMirror {
@@ -273,12 +317,16 @@ impl Measurer {
                 partitions: (0..m.partitions)
                     .filter_map(|p| results.get(&m.key(p)).copied())
                     .collect(),
+                replication_rate: rates(m, |r| r.destination),
+                source_rate: rates(m, |r| r.source),
             })
             .collect();
+        self.previous = Some((read_at, results));
         let measured = KafkaSnapshot {
             mirrors,
             offset_sync,
             partition_metrics: self.cluster.partition_metrics,
+            stopped: self.since_stop(&stopped, &healthy_sources, &stopped_hwm),
         };
         Some((measured, unread))
     }
@@ -336,13 +384,17 @@ impl Measurer {
         }
     }
 
-    /// Steps 2 and 3 for the mirror topics of source cluster `name`: the lagging partitions
-    /// whose lag in seconds was not read, or `None` when the source failed.
+    /// Steps 2 and 3 for the mirror topics of source cluster `name` (and the source high
+    /// watermarks of its watched `STOPPED` mirror topics, in the same batch, into
+    /// `stopped_hwm`): the lagging partitions whose lag in seconds was not read, or `None`
+    /// when the source failed.
     fn measure_source(
         &mut self,
         name: &str,
         plans: &[MirrorPlan],
+        stopped: &[MirrorPlan],
         results: &mut Results,
+        stopped_hwm: &mut HashMap<TopicPartition, i64>,
     ) -> Option<usize> {
         let metrics = self.outputs.metrics.clone();
         let mine: Vec<&MirrorPlan> = plans
@@ -351,8 +403,14 @@ impl Measurer {
             .collect();
         let partitions: BTreeSet<TopicPartition> =
             mine.iter().flat_map(|m| m.source_partitions()).collect();
+        let watched: BTreeSet<TopicPartition> = stopped
+            .iter()
+            .filter(|m| m.source.as_deref() == Some(name))
+            .flat_map(|m| m.source_partitions())
+            .collect();
         let endpoint = self.source_endpoint(name);
-        let hwm = match endpoint.high_watermarks(&metrics, &partitions) {
+        let both: BTreeSet<TopicPartition> = partitions.union(&watched).cloned().collect();
+        let hwm = match endpoint.high_watermarks(&metrics, &both) {
             Ok(h) => h,
             Err(e) => {
                 endpoint.fail(&metrics, "reading source high watermarks", &e);
@@ -361,10 +419,27 @@ impl Measurer {
             }
         };
         endpoint.set_up(&metrics, true);
+        for tp in &watched {
+            if let Some(o) = hwm.get(tp) {
+                stopped_hwm.insert(tp.clone(), *o);
+            }
+        }
+        // Log-start offsets: a failure is counted and shown, and leaves only the records lost
+        // to retention unknown (the watermarks were read: the connection stays up).
+        let log_starts = match endpoint.log_start_offsets(&metrics, &partitions) {
+            Ok(l) => l,
+            Err(e) => {
+                endpoint.fail(&metrics, "reading source log-start offsets", &e);
+                Default::default()
+            }
+        };
         for m in &mine {
             for p in 0..m.partitions {
                 if let Some(r) = results.get_mut(&m.key(p)) {
-                    r.source = hwm.get(&(m.source_topic.clone(), p)).copied();
+                    let tp = (m.source_topic.clone(), p);
+                    r.source = hwm.get(&tp).copied();
+                    r.lost_to_retention =
+                        plan::lost_to_retention(r.destination, log_starts.get(&tp).copied());
                 }
             }
         }
@@ -431,6 +506,59 @@ impl Measurer {
             );
         }
         plans
+    }
+
+    /// The `STOPPED` mirror topics whose old source is watched ([`plan::stopped_plans`]): none
+    /// when `old_source_writes` is off; forgets the baselines of those no longer watched.
+    fn stopped_plans(&mut self, snapshot: &ClusterSnapshot) -> Vec<MirrorPlan> {
+        let settings = &self.cluster.old_source_writes;
+        let stopped = if settings.enabled {
+            let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
+            plan::stopped_plans(snapshot, |l| self.source_of(l), unix_ms(), window_ms)
+        } else {
+            Vec::new()
+        };
+        let watched: BTreeSet<(&str, &str)> = stopped
+            .iter()
+            .map(|m| (m.link.as_str(), m.mirror_topic.as_str()))
+            .collect();
+        self.stop_baselines
+            .retain(|(l, m), _| watched.contains(&(l.as_str(), m.as_str())));
+        stopped
+    }
+
+    /// Step 6: the records written to each watched `STOPPED` mirror topic's source since the
+    /// stop, from the source high watermarks read this cycle (`None` when its source failed).
+    fn since_stop(
+        &mut self,
+        stopped: &[MirrorPlan],
+        healthy_sources: &BTreeSet<String>,
+        hwm: &HashMap<TopicPartition, i64>,
+    ) -> Vec<StoppedMirror> {
+        stopped
+            .iter()
+            .map(|m| {
+                let healthy = m
+                    .source
+                    .as_ref()
+                    .is_some_and(|s| healthy_sources.contains(s));
+                let now: BTreeMap<i32, i64> = (0..m.partitions)
+                    .filter_map(|p| Some((p, *hwm.get(&(m.source_topic.clone(), p))?)))
+                    .collect();
+                let since = if healthy {
+                    let key = (m.link.clone(), m.mirror_topic.clone());
+                    let baseline = self.stop_baselines.entry(key).or_default();
+                    plan::records_since_stop(baseline, &now)
+                } else {
+                    None
+                };
+                StoppedMirror {
+                    link: m.link.clone(),
+                    mirror_topic: m.mirror_topic.clone(),
+                    source_records_since_stop: since,
+                }
+            })
+            .collect()
     }
 
     /// Step 4: offset-sync lag by (link, group, mirror topic), for links that sync offsets

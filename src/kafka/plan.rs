@@ -1,7 +1,10 @@
 //! The pure parts of a measurement cycle, apart from the Kafka clients: which mirror
 //! partitions to measure ([`plan`], bounded by what the responses list), which lagging
 //! partitions to read for lag in seconds, most lagging first ([`lagging`]), and the lag
-//! arithmetic ([`lag_seconds`], [`sync_lag`]).
+//! arithmetic ([`lag_seconds`], [`sync_lag`]), records lost to source retention
+//! ([`lost_to_retention`]), replication rates between two cycles ([`rate`]), and the
+//! `STOPPED` mirror topics whose old source is still watched for writes ([`stopped_plans`],
+//! [`records_since_stop`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -78,6 +81,66 @@ pub(super) fn plan(
         .filter_map(|m| m.claimed_partitions)
         .fold(0, u64::saturating_add);
     (plans, (claimed > MAX_CLAIMED_PARTITIONS).then_some(claimed))
+}
+
+/// The `STOPPED` mirror topics whose source topic is still watched for writes: those with a
+/// source cluster whose stop (REST `state_time_ms`) is at most `window_ms` before `now_ms`.
+/// A mirror topic without `state_time_ms` is not watched (when it stopped is unknown). Their
+/// partitions are bounded as [`plan`]'s are, with a bound of their own.
+pub(super) fn stopped_plans(
+    snapshot: &ClusterSnapshot,
+    source_of: impl Fn(&Link) -> Option<String>,
+    now_ms: i64,
+    window_ms: i64,
+) -> Vec<MirrorPlan> {
+    let mut claims_left = MAX_CLAIMED_PARTITIONS;
+    let sources: HashMap<&str, Option<String>> = snapshot
+        .links
+        .iter()
+        .map(|l| (l.name.as_str(), source_of(l)))
+        .collect();
+    snapshot
+        .mirrors
+        .iter()
+        .filter(|m| m.state.is(MirrorState::Stopped))
+        .filter(|m| {
+            m.state_changed_ms
+                .is_some_and(|at| (0..=window_ms).contains(&now_ms.saturating_sub(at)))
+        })
+        .filter_map(|m| {
+            let source = sources.get(m.link.as_str()).cloned().flatten()?;
+            Some(MirrorPlan {
+                link: m.link.clone(),
+                mirror_topic: m.name.clone(),
+                source_topic: m.source_topic.clone().unwrap_or_else(|| m.name.clone()),
+                partitions: partitions_to_measure(m, &mut claims_left),
+                source: Some(source),
+            })
+        })
+        .collect()
+}
+
+/// Records written to a stopped mirror's source topic since its baseline: the sum over
+/// partitions of the high watermark read now minus the baseline's. A partition read for the
+/// first time, or whose watermark went down (the topic deleted and created again), takes
+/// today's watermark as its baseline and counts 0; a negative watermark is ignored. `None`
+/// when no partition was read now (the source or the topic could not be read).
+pub(super) fn records_since_stop(
+    baseline: &mut BTreeMap<i32, i64>,
+    now: &BTreeMap<i32, i64>,
+) -> Option<i64> {
+    let mut since = None;
+    for (&p, &n) in now {
+        if n < 0 {
+            continue;
+        }
+        let b = baseline.entry(p).or_insert(n);
+        if n < *b {
+            *b = n;
+        }
+        since = Some(since.unwrap_or(0i64).saturating_add(n - *b));
+    }
+    since
 }
 
 /// How many partitions (`0..n`) of a mirror topic to measure: as many as its `mirror_lags`
@@ -167,6 +230,42 @@ pub(super) fn sync_lag(
         }
     }
     committed.then_some(lag)
+}
+
+/// Records of one partition deleted at the source before the mirror fetched them: the source's
+/// log-start offset minus the destination's high watermark, when positive; `None` unless both
+/// were read and are offsets (librdkafka's `-1` sentinels and other negatives mean unknown).
+pub(super) fn lost_to_retention(
+    destination: Option<i64>,
+    source_log_start: Option<i64>,
+) -> Option<i64> {
+    let (d, s) = (destination?, source_log_start?);
+    (d >= 0 && s >= 0).then(|| s.saturating_sub(d).max(0))
+}
+
+/// Records per second over partitions whose watermark went from `before` to `now` in
+/// `seconds`: the sum of the increases over the time. `None` (no rate) when a partition was
+/// not read at either end, when a watermark went down (a topic deleted and created again, a
+/// truncated partition: the two are not comparable), when there is no partition, and when
+/// the time is not positive.
+pub(super) fn rate(
+    pairs: impl IntoIterator<Item = (Option<i64>, Option<i64>)>,
+    seconds: f64,
+) -> Option<f64> {
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return None;
+    }
+    let mut total = 0i64;
+    let mut any = false;
+    for (before, now) in pairs {
+        let (b, n) = (before?, now?);
+        if b < 0 || n < b {
+            return None;
+        }
+        total = total.saturating_add(n - b);
+        any = true;
+    }
+    any.then(|| total as f64 / seconds)
 }
 
 #[cfg(test)]
@@ -316,6 +415,7 @@ mod tests {
                 destination: d,
                 source: s,
                 lag_seconds: None,
+                ..Default::default()
             };
             results.insert(m.key(p), r);
         }
@@ -363,5 +463,117 @@ mod tests {
             "not yet synced"
         );
         assert_eq!(sync_lag(&m, &HashMap::new(), &on_destination), None);
+    }
+
+    #[test]
+    fn records_lost_to_retention_are_never_negative_nor_guessed() {
+        assert_eq!(lost_to_retention(Some(10), Some(31)), Some(21));
+        assert_eq!(lost_to_retention(Some(31), Some(31)), Some(0));
+        assert_eq!(lost_to_retention(Some(40), Some(31)), Some(0), "caught up");
+        assert_eq!(lost_to_retention(None, Some(31)), None);
+        assert_eq!(lost_to_retention(Some(10), None), None, "source not read");
+        assert_eq!(lost_to_retention(Some(-1), Some(31)), None, "a -1 sentinel");
+        assert_eq!(lost_to_retention(Some(10), Some(-1)), None);
+        assert_eq!(lost_to_retention(Some(0), Some(i64::MAX)), Some(i64::MAX));
+    }
+
+    #[test]
+    fn rates_need_both_ends_and_watermarks_that_only_go_up() {
+        assert_eq!(
+            rate([(Some(10), Some(30)), (Some(5), Some(5))], 2.0),
+            Some(10.0)
+        );
+        assert_eq!(rate([(Some(10), Some(10))], 1.0), Some(0.0), "idle");
+        assert_eq!(
+            rate([(Some(10), Some(30)), (None, Some(5))], 2.0),
+            None,
+            "first cycle"
+        );
+        assert_eq!(
+            rate([(Some(10), Some(30)), (Some(5), None)], 2.0),
+            None,
+            "not read"
+        );
+        assert_eq!(
+            rate([(Some(10), Some(3))], 2.0),
+            None,
+            "a watermark went down"
+        );
+        assert_eq!(rate([(Some(-1), Some(3))], 2.0), None, "a -1 sentinel");
+        assert_eq!(rate([(Some(1), Some(3))], 0.0), None);
+        assert_eq!(rate([(Some(1), Some(3))], f64::NAN), None);
+        assert_eq!(rate(std::iter::empty(), 1.0), None, "no partition");
+        assert_eq!(
+            rate([(Some(0), Some(i64::MAX)), (Some(0), Some(i64::MAX))], 1.0),
+            Some(i64::MAX as f64),
+            "saturates"
+        );
+    }
+
+    #[test]
+    fn stopped_mirrors_are_watched_within_the_window_when_their_source_is_known() {
+        let mut s = snapshot();
+        s.mirrors[1].state_changed_ms = Some(10_000);
+        let stopped = |s: &ClusterSnapshot, now| {
+            stopped_plans(
+                s,
+                |l| (l.name == "ab").then(|| "src-a".to_owned()),
+                now,
+                5_000,
+            )
+            .into_iter()
+            .map(|p| (p.mirror_topic, p.source_topic, p.partitions, p.source))
+            .collect::<Vec<_>>()
+        };
+        let want = vec![(
+            "promoted".to_owned(),
+            "promoted".to_owned(),
+            2,
+            Some("src-a".to_owned()),
+        )];
+        assert_eq!(stopped(&s, 10_000), want);
+        assert_eq!(stopped(&s, 15_000), want, "the window's end");
+        assert!(stopped(&s, 15_001).is_empty(), "past the window");
+        assert!(stopped(&s, 9_000).is_empty(), "a stop in the future");
+        assert!(stopped(&s, i64::MIN).is_empty());
+        s.mirrors[1].state_changed_ms = None;
+        assert!(stopped(&s, 10_000).is_empty(), "when it stopped is unknown");
+        s.mirrors[1].state_changed_ms = Some(10_000);
+        s.mirrors[1].link = "cd".into();
+        assert!(stopped(&s, 10_000).is_empty(), "no source cluster");
+    }
+
+    #[test]
+    fn records_since_stop_count_from_the_baseline_and_never_go_negative() {
+        let mut baseline = BTreeMap::new();
+        let now = |v: &[(i32, i64)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(records_since_stop(&mut baseline, &now(&[])), None);
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, 10), (1, 5)])),
+            Some(0)
+        );
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, 13), (1, 7)])),
+            Some(5)
+        );
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, 13)])),
+            Some(3),
+            "partition 1 not read"
+        );
+        // The topic deleted and created again: the watermark went down.
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, 2), (1, 7)])),
+            Some(2)
+        );
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, 4), (1, 7)])),
+            Some(4)
+        );
+        assert_eq!(
+            records_since_stop(&mut baseline, &now(&[(0, -1), (1, i64::MAX)])),
+            Some(i64::MAX - 5),
+            "a -1 sentinel is ignored"
+        );
     }
 }

@@ -11,7 +11,7 @@ use super::{Exposition, CLUSTER_FAMILIES};
 use crate::snapshot::{
     CategoryCount, ClusterSnapshot, Fetched, KafkaSnapshot, Link, LinkConfigs, LinkError,
     LinkState, MeasuredMirror, MeasuredPartition, MirrorState, MirrorTopic, OffsetSyncLag,
-    PartitionLag, Publish, Reported, StateCategory, Task, TaskState,
+    PartitionLag, Publish, Reported, StateCategory, StoppedMirror, Task, TaskState,
 };
 
 /// The golden file.
@@ -116,6 +116,7 @@ fn kafka() -> KafkaSnapshot {
         destination,
         source,
         lag_seconds,
+        lost_to_retention: source.map(|_| if partition == 0 { 4 } else { 0 }),
     };
     KafkaSnapshot {
         mirrors: vec![MeasuredMirror {
@@ -126,6 +127,8 @@ fn kafka() -> KafkaSnapshot {
                 p(1, Some(70), Some(70), Some(0.0)),
                 p(2, Some(3), None, None),
             ],
+            replication_rate: Some(12.5),
+            source_rate: Some(13.0),
         }],
         offset_sync: vec![OffsetSyncLag {
             link: "ab".into(),
@@ -134,6 +137,11 @@ fn kafka() -> KafkaSnapshot {
             lag: 12,
         }],
         partition_metrics: true,
+        stopped: vec![StoppedMirror {
+            link: "ab".into(),
+            mirror_topic: "promoted".into(),
+            source_records_since_stop: Some(7),
+        }],
     }
 }
 

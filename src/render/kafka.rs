@@ -1,7 +1,9 @@
 //! The Kafka-side families: their table ([`KAFKA_FAMILIES`], with the label sets only they
 //! use) and their writer, which renders one cluster's [`KafkaSnapshot`]: watermarks and
 //! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in seconds
-//! per partition, mirror topic and link, and the consumer offset-sync lag.
+//! per partition, mirror topic and link, the consumer offset-sync lag, records lost to source
+//! retention per partition and mirror topic, and replication and source write rates per
+//! mirror topic and link.
 
 use super::families::{families, label_set, MirrorLabels, PartitionLabels, SampleWriter};
 use super::RenderedCluster;
@@ -40,6 +42,38 @@ families! {
     /// Absent when the group has no commit on the source for that mirror topic.
     OffsetSyncLag = "clusterlink_consumer_offset_sync_lag_messages" OffsetSyncLabels
         "Committed offset of the group on the source minus on the destination, summed over the mirror topic's partitions the group committed on the source (messages)";
+    /// Needs the link's source in `source_clusters`; absent when `partition_metrics` is off or
+    /// the source's log-start offset was not read. Source log-start offset (ListOffsets
+    /// "earliest") minus destination high watermark, at least 0.
+    PartitionLostToRetention = "clusterlink_mirror_partition_records_lost_to_retention" PartitionLabels
+        "Records deleted at the source (retention) before the mirror partition fetched them";
+    /// Sum over the partitions whose source log-start offset was read of max(0, source log-start
+    /// − destination high watermark); absent when none was. Any value above 0 is data loss: the
+    /// mirror will never have those records (Confluent restarts the partition at the source's
+    /// log-start). It falls back to 0 once the fetcher has passed the gap, so alert on it at once.
+    MirrorLostToRetention = "clusterlink_mirror_topic_records_lost_to_retention" MirrorLabels
+        "Records deleted at the source (retention) before the mirror topic fetched them, summed over partitions";
+    /// Increase of the destination high watermarks since the previous measurement cycle over the
+    /// time between them. Absent on the first cycle, after a failed one, and when a watermark went
+    /// down or was not read.
+    MirrorReplicationRate = "clusterlink_mirror_topic_replication_records_per_second" MirrorLabels
+        "Records per second written to the mirror topic on the destination, between the last two measurement cycles";
+    /// Needs the link's source in `source_clusters`; absent as the replication rate is.
+    MirrorSourceRate = "clusterlink_mirror_topic_source_records_per_second" MirrorLabels
+        "Records per second written to the source topic, between the last two measurement cycles";
+    /// Over the mirror topics whose rate is known; absent when none is.
+    LinkReplicationRate = "clusterlink_link_replication_records_per_second" LinkLabels
+        "Records per second written to the link's mirror topics, summed over them";
+    /// Over the mirror topics whose source rate is known; absent when none is.
+    LinkSourceRate = "clusterlink_link_source_records_per_second" LinkLabels
+        "Records per second written to the source topics of the link's mirror topics, summed over them";
+    /// Only for a `STOPPED` mirror topic within `old_source_writes.window` of its stop (REST
+    /// `state_time_ms`), with the link's source in `source_clusters`; absent when the source was
+    /// not read. Counted from the first source high watermark read once the mirror was
+    /// `STOPPED` (an exporter restart starts again from 0). Above 0: producers still write to
+    /// the old source, and those records are never mirrored.
+    StoppedSourceRecords = "clusterlink_mirror_topic_source_records_since_stop" MirrorLabels
+        "Records written to the source topic of a stopped (promoted or failed-over) mirror topic since it stopped";
 }
 
 label_set! {
@@ -70,6 +104,23 @@ pub(crate) fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedC
     }
     for (link, s) in measured.link_lag_seconds() {
         w.sample(family::LinkLagSeconds, LinkLabels { link }, s);
+    }
+    for (link, r) in measured.link_rates() {
+        if let Some(v) = r.replication {
+            w.sample(family::LinkReplicationRate, LinkLabels { link }, v);
+        }
+        if let Some(v) = r.source {
+            w.sample(family::LinkSourceRate, LinkLabels { link }, v);
+        }
+    }
+    for s in &measured.stopped {
+        if let Some(n) = s.source_records_since_stop {
+            let labels = MirrorLabels {
+                link: &s.link,
+                mirror_topic: &s.mirror_topic,
+            };
+            w.sample(family::StoppedSourceRecords, labels, n as f64);
+        }
     }
     for s in &measured.offset_sync {
         let labels = OffsetSyncLabels {
@@ -105,6 +156,9 @@ fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: 
             if let Some(s) = p.lag_seconds {
                 w.sample(family::PartitionLagSeconds, labels, s);
             }
+            if let Some(l) = p.lost_to_retention {
+                w.sample(family::PartitionLostToRetention, labels, l as f64);
+            }
         }
     }
     let labels = MirrorLabels { link, mirror_topic };
@@ -116,13 +170,22 @@ fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: 
     if let Some(s) = m.lag_seconds() {
         w.sample(family::MirrorLagSeconds, labels, s);
     }
+    if let Some(l) = m.lost_to_retention() {
+        w.sample(family::MirrorLostToRetention, labels, l as f64);
+    }
+    if let Some(r) = m.replication_rate {
+        w.sample(family::MirrorReplicationRate, labels, r);
+    }
+    if let Some(r) = m.source_rate {
+        w.sample(family::MirrorSourceRate, labels, r);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::render::Exposition;
-    use crate::snapshot::{MeasuredPartition, OffsetSyncLag};
+    use crate::snapshot::{MeasuredPartition, OffsetSyncLag, StoppedMirror};
 
     fn measured(partition_metrics: bool) -> KafkaSnapshot {
         let p = |partition, destination, source, lag_seconds| MeasuredPartition {
@@ -130,6 +193,7 @@ mod tests {
             destination,
             source,
             lag_seconds,
+            ..Default::default()
         };
         KafkaSnapshot {
             mirrors: vec![
@@ -141,16 +205,19 @@ mod tests {
                         p(1, Some(7), Some(7), Some(0.0)),
                         p(2, Some(3), None, None),
                     ],
+                    ..Default::default()
                 },
                 MeasuredMirror {
                     link: "ab".into(),
                     mirror_topic: "unread".into(),
                     partitions: vec![p(0, None, None, None)],
+                    ..Default::default()
                 },
                 MeasuredMirror {
                     link: "cd".into(),
                     mirror_topic: "slow".into(),
                     partitions: vec![p(0, Some(1), Some(100), Some(40.0))],
+                    ..Default::default()
                 },
             ],
             offset_sync: vec![OffsetSyncLag {
@@ -160,6 +227,11 @@ mod tests {
                 lag: 12,
             }],
             partition_metrics,
+            stopped: vec![StoppedMirror {
+                link: "ab".into(),
+                mirror_topic: "promoted".into(),
+                source_records_since_stop: Some(3),
+            }],
         }
     }
 
@@ -184,6 +256,7 @@ mod tests {
             "clusterlink_link_lag_seconds{kafka_cluster=\"c1\",link=\"ab\"} 2.5\n".to_owned(),
             "clusterlink_link_lag_seconds{kafka_cluster=\"c1\",link=\"cd\"} 40\n".to_owned(),
             "clusterlink_consumer_offset_sync_lag_messages{kafka_cluster=\"c1\",link=\"ab\",consumer_group=\"g1\",mirror_topic=\"orders\"} 12\n".to_owned(),
+            "clusterlink_mirror_topic_source_records_since_stop{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"promoted\"} 3\n".to_owned(),
         ] {
             assert!(text.contains(&line), "no {line} in\n{text}");
         }
@@ -201,11 +274,13 @@ mod tests {
             destination: Some(destination),
             source: Some(source),
             lag_seconds,
+            ..Default::default()
         };
         let mirror = |topic: &str, partitions| MeasuredMirror {
             link: "ab".into(),
             mirror_topic: topic.into(),
             partitions,
+            ..Default::default()
         };
         // "refused": one partition caught up (0), two lagging and unread (an ACL refused the
         // reads); "idle": caught up.
@@ -223,6 +298,7 @@ mod tests {
             ],
             offset_sync: vec![],
             partition_metrics: true,
+            ..Default::default()
         };
         let e = Exposition::new(Default::default());
         e.set_part(

@@ -2,8 +2,10 @@
 //! aggregations — measured lag per mirror topic ([`MeasuredMirror::lag`]), lag in seconds per
 //! mirror topic and link ([`MeasuredMirror::lag_seconds`], [`KafkaSnapshot::link_lag_seconds`]:
 //! unknown when partitions lag and none of them was read) and the largest offset-sync lag per
-//! mirror topic ([`KafkaSnapshot::offset_sync_lag_max`]) — and which side of a link a Kafka
-//! connection is ([`Role`], the `role` label).
+//! mirror topic ([`KafkaSnapshot::offset_sync_lag_max`]), records lost to source retention
+//! per mirror topic ([`MeasuredMirror::lost_to_retention`]) and replication rates per link
+//! ([`KafkaSnapshot::link_rates`]) — and which side of a link a Kafka connection is ([`Role`],
+//! the `role` label).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,9 @@ pub struct KafkaSnapshot {
     pub offset_sync: Vec<OffsetSyncLag>,
     /// Whether the cluster exports per-partition series (its `partition_metrics` setting).
     pub partition_metrics: bool,
+    /// `STOPPED` mirror topics whose old source is watched for writes (within the
+    /// `old_source_writes` window), in the order of the REST snapshot.
+    pub stopped: Vec<StoppedMirror>,
 }
 
 impl KafkaSnapshot {
@@ -59,6 +64,33 @@ impl KafkaSnapshot {
         }
         by_mirror
     }
+
+    /// Each link's replication and source write rates (records per second), the sums over
+    /// its measured mirror topics whose rate is known, by link name; a rate is unknown
+    /// (`None`) when no mirror topic of the link has one. A mirror topic without a rate (its
+    /// first cycle, a source topic deleted) adds nothing.
+    pub(crate) fn link_rates(&self) -> BTreeMap<&str, LinkRates> {
+        let add = |sum: Option<f64>, rate: Option<f64>| match (sum, rate) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        let mut by_link: BTreeMap<&str, LinkRates> = BTreeMap::new();
+        for m in &self.mirrors {
+            let e = by_link.entry(m.link.as_str()).or_default();
+            e.replication = add(e.replication, m.replication_rate);
+            e.source = add(e.source, m.source_rate);
+        }
+        by_link
+    }
+}
+
+/// A link's rates (records per second), summed over its mirror topics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct LinkRates {
+    /// Records written to the link's mirror topics on the destination.
+    pub(crate) replication: Option<f64>,
+    /// Records written to their source topics.
+    pub(crate) source: Option<f64>,
 }
 
 /// One measured mirror topic.
@@ -70,6 +102,12 @@ pub struct MeasuredMirror {
     pub mirror_topic: String,
     /// Its partitions `0..n`, in order.
     pub partitions: Vec<MeasuredPartition>,
+    /// Records per second written to the mirror topic (its destination high watermarks'
+    /// increase since the previous cycle over the time between them); `None` on the first
+    /// cycle, after a cycle that failed, and when a watermark went down or was not read.
+    pub replication_rate: Option<f64>,
+    /// Records per second written to the source topic, measured the same way.
+    pub source_rate: Option<f64>,
 }
 
 impl MeasuredMirror {
@@ -85,6 +123,15 @@ impl MeasuredMirror {
     /// lagging partitions are left unread.
     pub(crate) fn lag_seconds(&self) -> Option<f64> {
         LagSeconds::of(self).value()
+    }
+
+    /// Records deleted at the source before the mirror fetched them, summed over the
+    /// partitions where it is known; `None` when it is known for none.
+    pub(crate) fn lost_to_retention(&self) -> Option<i64> {
+        self.partitions
+            .iter()
+            .filter_map(|p| p.lost_to_retention)
+            .fold(None, |sum, l| Some(sum.unwrap_or(0i64).saturating_add(l)))
     }
 }
 
@@ -143,6 +190,10 @@ pub struct MeasuredPartition {
     /// Age in seconds of the oldest source record not yet on the destination (0 when caught
     /// up).
     pub lag_seconds: Option<f64>,
+    /// Records deleted at the source before the mirror fetched them: the source's log-start
+    /// offset minus the destination high watermark, when positive (0 otherwise); `None` when
+    /// either was not read.
+    pub lost_to_retention: Option<i64>,
 }
 
 impl MeasuredPartition {
@@ -153,6 +204,18 @@ impl MeasuredPartition {
             _ => None,
         }
     }
+}
+
+/// A `STOPPED` mirror topic whose source topic is still watched for writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedMirror {
+    /// The link's name.
+    pub link: String,
+    /// The mirror topic's name.
+    pub mirror_topic: String,
+    /// Records written to the source topic since the stop (from the first source high
+    /// watermark read once the mirror was `STOPPED`); `None` when the source was not read.
+    pub source_records_since_stop: Option<i64>,
 }
 
 /// The offset-sync lag of one consumer group on one mirror topic.
@@ -193,6 +256,7 @@ mod tests {
             destination: Some(destination),
             source,
             lag_seconds,
+            ..Default::default()
         }
     }
 
@@ -201,6 +265,7 @@ mod tests {
             link: link.into(),
             mirror_topic: "t".into(),
             partitions,
+            ..Default::default()
         }
     }
 
@@ -269,5 +334,48 @@ mod tests {
         };
         let want = BTreeMap::from([(("ab", "a"), 9), (("ab", "b"), 0)]);
         assert_eq!(snapshot.offset_sync_lag_max(), want);
+    }
+
+    #[test]
+    fn retention_loss_and_link_rates_sum_what_is_known() {
+        let lost = |l| MeasuredPartition {
+            lost_to_retention: l,
+            ..Default::default()
+        };
+        let m = mirror(
+            "ab",
+            vec![lost(Some(3)), lost(None), lost(Some(0)), lost(Some(4))],
+        );
+        assert_eq!(m.lost_to_retention(), Some(7));
+        assert_eq!(mirror("ab", vec![lost(None)]).lost_to_retention(), None);
+        let rated = |link: &str, replication_rate, source_rate| MeasuredMirror {
+            link: link.into(),
+            replication_rate,
+            source_rate,
+            ..Default::default()
+        };
+        let snapshot = KafkaSnapshot {
+            mirrors: vec![
+                rated("ab", Some(1.5), Some(2.0)),
+                rated("ab", Some(2.5), None),
+                rated("cd", None, Some(4.0)),
+            ],
+            ..KafkaSnapshot::default()
+        };
+        let rates = snapshot.link_rates();
+        assert_eq!(
+            rates["ab"],
+            LinkRates {
+                replication: Some(4.0),
+                source: Some(2.0)
+            }
+        );
+        assert_eq!(
+            rates["cd"],
+            LinkRates {
+                replication: None,
+                source: Some(4.0)
+            }
+        );
     }
 }

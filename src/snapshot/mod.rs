@@ -24,7 +24,9 @@ mod kafka;
 mod states;
 
 pub(crate) use filters::GroupFilters;
-pub(crate) use kafka::{KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role};
+pub(crate) use kafka::{
+    KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role, StoppedMirror,
+};
 pub(crate) use states::Reported;
 pub use states::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 

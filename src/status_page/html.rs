@@ -411,7 +411,15 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     cell(out, "num", &opt(m.lag_messages.map(|v| v.to_string())));
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
     out.push_str("<td></td>");
-    cell(out, "err", m.error.as_deref().unwrap_or(""));
+    let lines: Vec<String> = m.error.iter().cloned().chain(m.kafka_findings()).collect();
+    out.push_str("<td class=\"err\">");
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        escape_into(out, line);
+    }
+    out.push_str("</td>");
     cell(
         out,
         "num",

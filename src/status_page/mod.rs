@@ -232,6 +232,49 @@ pub(crate) struct MirrorView {
     pub(crate) lag_seconds: Option<f64>,
     /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
     pub(crate) offset_sync_lag_messages: Option<i64>,
+    /// Records the source deleted (retention) before the mirror fetched them, as
+    /// `clusterlink_mirror_topic_records_lost_to_retention` (`null`: not measured).
+    pub(crate) records_lost_to_retention: Option<i64>,
+    /// Records per second written to the mirror topic, as
+    /// `clusterlink_mirror_topic_replication_records_per_second` (`null`: not measured).
+    pub(crate) replication_records_per_second: Option<f64>,
+    /// Records per second written to its source topic (`null`: not measured).
+    pub(crate) source_records_per_second: Option<f64>,
+    /// For a `STOPPED` mirror topic whose old source is watched: records written there since
+    /// the stop, as `clusterlink_mirror_topic_source_records_since_stop` (`null`: not watched).
+    pub(crate) source_records_since_stop: Option<i64>,
+}
+
+impl MirrorView {
+    /// An `ACTIVE` mirror topic that copies nothing while its source receives records.
+    pub(crate) fn stalled(&self) -> bool {
+        self.state == MirrorState::Active.as_str()
+            && self.replication_records_per_second == Some(0.0)
+            && self.source_records_per_second.is_some_and(|s| s > 0.0)
+    }
+
+    /// What the Kafka side saw go wrong with it, one line each: records lost to retention, a
+    /// stall, writes to the old source after its stop.
+    pub(crate) fn kafka_findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
+            out.push(format!(
+                "{n} records deleted at the source before they were mirrored"
+            ));
+        }
+        if self.stalled() {
+            let s = self.source_records_per_second.unwrap_or(0.0);
+            out.push(format!(
+                "stalled: nothing mirrored while the source receives {s:.1} records/s"
+            ));
+        }
+        if let Some(n) = self.source_records_since_stop.filter(|n| *n > 0) {
+            out.push(format!(
+                "{n} records written to the old source since the stop"
+            ));
+        }
+        out
+    }
 }
 
 /// What a view is built from.
@@ -530,6 +573,10 @@ struct MirrorMeasures {
     lag_messages: Option<i64>,
     lag_seconds: Option<f64>,
     offset_sync_lag: Option<i64>,
+    lost_to_retention: Option<i64>,
+    replication_rate: Option<f64>,
+    source_rate: Option<f64>,
+    since_stop: Option<i64>,
 }
 
 /// The Kafka-side measurements by (link, mirror topic).
@@ -547,6 +594,14 @@ impl<'a> Measured<'a> {
                 .or_default();
             e.lag_messages = m.lag().sum;
             e.lag_seconds = m.lag_seconds();
+            e.lost_to_retention = m.lost_to_retention();
+            e.replication_rate = m.replication_rate;
+            e.source_rate = m.source_rate;
+        }
+        for s in &kafka.stopped {
+            map.entry((s.link.as_str(), s.mirror_topic.as_str()))
+                .or_default()
+                .since_stop = s.source_records_since_stop;
         }
         for (key, lag) in kafka.offset_sync_lag_max() {
             map.entry(key).or_default().offset_sync_lag = Some(lag);
@@ -561,7 +616,7 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         .get(&(m.link.as_str(), m.name.as_str()))
         .copied()
         .unwrap_or_default();
-    MirrorView {
+    let mut view = MirrorView {
         name: m.name.clone(),
         source_topic: m.source_topic.clone(),
         state: m.state.as_str().to_owned(),
@@ -573,7 +628,13 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         measured_lag_messages: k.lag_messages,
         lag_seconds: k.lag_seconds,
         offset_sync_lag_messages: k.offset_sync_lag,
-    }
+        records_lost_to_retention: k.lost_to_retention,
+        replication_records_per_second: k.replication_rate,
+        source_records_per_second: k.source_rate,
+        source_records_since_stop: k.since_stop,
+    };
+    view.problem |= !view.kafka_findings().is_empty();
+    view
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::html::{self, PageOptions};
 use super::*;
 use crate::snapshot::{
     Fetched, KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, PartitionLag,
-    Publish, Reported, Task, TaskError,
+    Publish, Reported, StoppedMirror, Task, TaskError,
 };
 use crate::status::{ClusterStatus, ProbeStatus, StatusStore};
 
@@ -204,12 +204,14 @@ fn values_are_summed_and_aged() {
         destination: Some(10),
         source: Some(17),
         lag_seconds: Some(lag_seconds),
+        ..Default::default()
     };
     let kafka = KafkaSnapshot {
         mirrors: vec![MeasuredMirror {
             link: "ab".into(),
             mirror_topic: "t".into(),
             partitions: vec![measured(1.5), measured(0.25)],
+            ..Default::default()
         }],
         offset_sync: ["g1", "g2"]
             .iter()
@@ -222,6 +224,7 @@ fn values_are_summed_and_aged() {
             })
             .collect(),
         partition_metrics: false,
+        ..Default::default()
     };
     let mut snapshots = BTreeMap::new();
     snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
@@ -242,6 +245,92 @@ fn values_are_summed_and_aged() {
     assert_eq!(m.lag_seconds, Some(1.5));
     assert_eq!(m.offset_sync_lag_messages, Some(30));
     assert_eq!(m.state_age_seconds, Some(90.0));
+}
+
+/// Records lost to retention, a stall under an ACTIVE mirror and writes to the old source
+/// after a fail-over are shown on the mirror's row, in the JSON, and make it a problem; a
+/// healthy mirror, a paused one and a fail-over with no writes show none of them.
+#[test]
+fn kafka_findings_are_shown_and_make_a_problem() {
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut stopped = mirror("ab", "moved", MirrorState::Stopped, &[0]);
+    stopped.state_changed_ms = Some(NOW_MS - 60_000);
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active)],
+        mirrors: vec![
+            mirror("ab", "lossy", MirrorState::Active, &[0]),
+            mirror("ab", "stuck", MirrorState::Active, &[0]),
+            mirror("ab", "fine", MirrorState::Active, &[0]),
+            mirror("ab", "paused", MirrorState::Paused, &[0]),
+            stopped.clone(),
+            MirrorTopic {
+                name: "quiet".into(),
+                ..stopped
+            },
+        ],
+        partition_metrics: false,
+    };
+    let measured = |name: &str, lost, replication_rate, source_rate| MeasuredMirror {
+        link: "ab".into(),
+        mirror_topic: name.into(),
+        partitions: vec![MeasuredPartition {
+            destination: Some(10),
+            source: Some(10),
+            lost_to_retention: lost,
+            ..Default::default()
+        }],
+        replication_rate,
+        source_rate,
+    };
+    let since = |name: &str, n| StoppedMirror {
+        link: "ab".into(),
+        mirror_topic: name.into(),
+        source_records_since_stop: Some(n),
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![
+            measured("lossy", Some(21), Some(2.0), Some(2.0)),
+            measured("stuck", Some(0), Some(0.0), Some(3.5)),
+            measured("fine", Some(0), Some(3.0), Some(3.0)),
+            measured("paused", Some(0), Some(0.0), Some(3.0)),
+        ],
+        stopped: vec![since("moved", 7), since("quiet", 0)],
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let mirrors = &v.clusters[0].links[0].mirrors;
+    let by_name = |n: &str| mirrors.iter().find(|m| m.name == n).unwrap();
+    assert_eq!(
+        by_name("lossy").kafka_findings(),
+        ["21 records deleted at the source before they were mirrored"]
+    );
+    assert_eq!(
+        by_name("stuck").kafka_findings(),
+        ["stalled: nothing mirrored while the source receives 3.5 records/s"]
+    );
+    assert_eq!(
+        by_name("moved").kafka_findings(),
+        ["7 records written to the old source since the stop"]
+    );
+    for quiet in ["fine", "paused", "quiet"] {
+        assert!(by_name(quiet).kafka_findings().is_empty(), "{quiet}");
+    }
+    assert!(by_name("lossy").problem && by_name("stuck").problem);
+    assert!(!by_name("fine").problem);
+    assert_eq!(by_name("quiet").source_records_since_stop, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let moved = json["clusters"][0]["links"][0]["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "moved")
+        .unwrap();
+    assert_eq!(moved["source_records_since_stop"], 7);
+    let page = html::render(&v, &options());
+    assert!(page.contains("stalled: nothing mirrored while the source receives 3.5 records/s"));
 }
 
 /// A lag nothing is known of is `null` here and has no sample in `/metrics`: both read the
@@ -266,15 +355,18 @@ fn unknown_lags_are_null_where_metrics_has_no_sample() {
         destination: Some(destination),
         source: Some(10),
         lag_seconds,
+        ..Default::default()
     };
     let kafka = KafkaSnapshot {
         mirrors: vec![MeasuredMirror {
             link: "ab".into(),
             mirror_topic: "never".into(),
             partitions: vec![measured(0, 10, Some(0.0)), measured(1, 4, None)],
+            ..Default::default()
         }],
         offset_sync: vec![],
         partition_metrics: false,
+        ..Default::default()
     };
     use crate::render::Exposition;
     use crate::snapshot::Publish as _;
@@ -467,6 +559,10 @@ fn the_json_form_has_the_documented_fields() {
             "offset_sync_lag_messages",
             "partitions",
             "problem",
+            "records_lost_to_retention",
+            "replication_records_per_second",
+            "source_records_per_second",
+            "source_records_since_stop",
             "source_topic",
             "state",
             "state_age_seconds"

@@ -23,6 +23,7 @@ mod http_limits;
 mod kafka_acls;
 mod kafka_brokers;
 mod kafka_docs;
+mod kafka_failover_signals;
 mod kafka_measurements;
 mod kafka_reauth;
 mod kafka_security;

@@ -25,7 +25,7 @@ pub const SCENARIO: &str = r#"
 clusters:
   - name: A
     brokers: 1
-    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: clusterlink-probe, partitions: 1}]
+    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: payments, partitions: 1}, {name: clusterlink-probe, partitions: 1}]
   - name: B
     brokers: 1
     flavour: cloud
@@ -33,7 +33,7 @@ links:
   - name: ab
     source: A
     destination: B
-    mirrors: [events, orders, clusterlink-probe]
+    mirrors: [events, orders, payments, clusterlink-probe]
     configs:
       acl.sync.enable: true
       consumer.offset.sync.enable: true
@@ -73,7 +73,7 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, Strin
     Some((status, resp.text().await.ok()?))
 }
 
-/// Starts [`SCENARIO`], deletes the source topic of `orders`, starts an exporter polling every
+/// Starts [`SCENARIO`], deletes the source topic of `orders`, fails `payments` over, starts an exporter polling every
 /// cluster every 500 ms on `127.0.0.1:0`, and waits until it is ready and serves every
 /// expected series: every family it declares has samples, the failed mirror has its error (and
 /// its 2 partitions are `IN_ERROR` in B's `category_counts`) and the `AclSync` task is
@@ -88,6 +88,13 @@ pub async fn start_with_every_family() -> Running {
     })
     .expect("source topic deleted");
     wait_mirror_status(&sim, "B", "ab", "orders", "FAILED").await;
+    sim.apply(&Action::FailoverMirrors {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirrors: vec!["payments".into()],
+    })
+    .expect("payments failed over");
+    wait_mirror_status(&sim, "B", "ab", "payments", "STOPPED").await;
     let yaml = config_for(&sim, "500ms");
     let config = Config::from_yaml(&yaml)
         .unwrap_or_else(|e| panic!("exporter config does not parse: {e}\n{yaml}"));
