@@ -69,6 +69,11 @@ fn rest() -> ClusterSnapshot {
                     connection_mode: Some("OUTBOUND".into()),
                     consumer_offset_sync: Some(true),
                     acl_sync: Some(false),
+                    availability_check_ms: Some(60_000),
+                    availability_check_failure_threshold: Some(5),
+                    consumer_offset_sync_ms: Some(30_000),
+                    topic_config_sync_ms: Some(5_000),
+                    acl_sync_ms: Some(1_500),
                     ..Default::default()
                 },
                 ..Default::default()

@@ -47,6 +47,28 @@ families! {
     /// ClusterLinkMirrorPartitionsInError.
     LinkMirrorPartitions = "clusterlink_link_mirror_partitions" CategoryLabels
         "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
+    /// The link config `availability.check.ms` (Confluent's default 60 s). With
+    /// `clusterlink_link_availability_check_failure_threshold` it says how long a source outage
+    /// takes to turn the link `UNAVAILABLE`: interval × threshold (about 5 minutes by default).
+    /// Like every link timing family: read with the link configs (every `link_configs_every`
+    /// cycles), absent when the config is not reported, sensitive or not a whole number.
+    LinkAvailabilityCheckInterval = "clusterlink_link_availability_check_interval_seconds" LinkLabels
+        "How often the link checks that its source cluster is reachable (link config availability.check.ms, seconds)";
+    /// The link config `availability.check.consecutive.failure.threshold` (Confluent's default 5).
+    LinkAvailabilityCheckThreshold = "clusterlink_link_availability_check_failure_threshold" LinkLabels
+        "Failed availability checks in a row after which the link turns UNAVAILABLE (link config availability.check.consecutive.failure.threshold)";
+    /// The link config `consumer.offset.sync.ms`: a synced group's offsets on the destination
+    /// are normally at most this old (plus the time the sync takes). Written whether or not
+    /// `consumer.offset.sync.enable` is on.
+    LinkConsumerOffsetSyncInterval = "clusterlink_link_consumer_offset_sync_interval_seconds" LinkLabels
+        "How often the link syncs consumer group offsets to the destination (link config consumer.offset.sync.ms, seconds)";
+    /// The link config `topic.config.sync.ms`: a change of a source topic's configs (and its
+    /// partition count) reaches the mirror topic within about this time.
+    LinkTopicConfigSyncInterval = "clusterlink_link_topic_config_sync_interval_seconds" LinkLabels
+        "How often the link syncs source topic configs to its mirror topics (link config topic.config.sync.ms, seconds)";
+    /// The link config `acl.sync.ms`. Written whether or not `acl.sync.enable` is on.
+    LinkAclSyncInterval = "clusterlink_link_acl_sync_interval_seconds" LinkLabels
+        "How often the link syncs ACLs from the source (link config acl.sync.ms, seconds)";
     /// One series per mirror topic; `source_topic` is `unknown` when not reported or empty.
     MirrorInfo = "clusterlink_mirror_topic_info" MirrorInfoLabels
         "Mirror topic and the source topic it mirrors (always 1)";
@@ -112,6 +134,14 @@ label_set! {
         acl_sync,
         /// `auto.create.mirror.topics.enable`: `true`, `false` or `unknown`.
         auto_create_mirror_topics,
+    }
+}
+
+label_set! {
+    /// A family per link (the REST side's; the Kafka side declares its own).
+    LinkLabels {
+        /// The link's name.
+        link,
     }
 }
 
@@ -283,6 +313,29 @@ fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
         w.sample(family::LinkMirrorTopics, labels, count as f64);
     }
     mirror_partitions(w, link);
+    link_timings(w, link);
+}
+
+/// The link's timing configs, each when reported (milliseconds written as seconds).
+fn link_timings(w: &mut SampleWriter, link: &Link) {
+    let c = &link.configs;
+    let labels = LinkLabels { link: &link.name };
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    if let Some(ms) = c.availability_check_ms {
+        w.sample(family::LinkAvailabilityCheckInterval, labels, seconds(ms));
+    }
+    if let Some(n) = c.availability_check_failure_threshold {
+        w.sample(family::LinkAvailabilityCheckThreshold, labels, n as f64);
+    }
+    if let Some(ms) = c.consumer_offset_sync_ms {
+        w.sample(family::LinkConsumerOffsetSyncInterval, labels, seconds(ms));
+    }
+    if let Some(ms) = c.topic_config_sync_ms {
+        w.sample(family::LinkTopicConfigSyncInterval, labels, seconds(ms));
+    }
+    if let Some(ms) = c.acl_sync_ms {
+        w.sample(family::LinkAclSyncInterval, labels, seconds(ms));
+    }
 }
 
 /// `clusterlink_link_mirror_partitions` of one link, when it reports `category_counts`: every

@@ -286,6 +286,7 @@ pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
             .filter(|v| !v.is_empty())
             .map(|v| v.eq_ignore_ascii_case("true"))
     };
+    let number = |name: &str| value(name).and_then(|v| whole_number(&v));
     LinkConfigs {
         link_mode: value("link.mode"),
         connection_mode: value("connection.mode"),
@@ -297,7 +298,24 @@ pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
         consumer_offset_group_filters: value("consumer.offset.group.filters")
             .map(|text| GroupFilters::from_json(&text))
             .unwrap_or_default(),
+        availability_check_ms: number("availability.check.ms"),
+        availability_check_failure_threshold: number(
+            "availability.check.consecutive.failure.threshold",
+        ),
+        consumer_offset_sync_ms: number("consumer.offset.sync.ms"),
+        topic_config_sync_ms: number("topic.config.sync.ms"),
+        acl_sync_ms: number("acl.sync.ms"),
     }
+}
+
+/// A config value that is a whole number (ASCII digits, surrounding spaces ignored, at most
+/// 2⁶³−1); anything else (empty, negative, a fraction, text) is no value.
+fn whole_number(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u64>().ok().filter(|n| i64::try_from(*n).is_ok())
 }
 
 #[cfg(test)]
@@ -405,6 +423,30 @@ mod tests {
         assert_eq!(c.connection_mode, None);
         assert_eq!(c.destination_group_prefix(), "");
         assert_eq!(c.consumer_offset_group_filters, GroupFilters::default());
+    }
+
+    #[test]
+    fn timing_configs_are_whole_numbers_or_absent() {
+        let configs: Vec<LinkConfigData> = serde_json::from_str(
+            r#"[{"name":"availability.check.ms","value":" 60000 "},
+                {"name":"availability.check.consecutive.failure.threshold","value":"5"},
+                {"name":"consumer.offset.sync.ms","value":"-1"},
+                {"name":"topic.config.sync.ms","value":"5e3"},
+                {"name":"acl.sync.ms","value":"99999999999999999999"}]"#,
+        )
+        .unwrap();
+        let c = link_configs(&configs);
+        assert_eq!(c.availability_check_ms, Some(60_000), "spaces trimmed");
+        assert_eq!(c.availability_check_failure_threshold, Some(5));
+        assert_eq!(c.consumer_offset_sync_ms, None, "negative: no value");
+        assert_eq!(c.topic_config_sync_ms, None, "not digits: no value");
+        assert_eq!(c.acl_sync_ms, None, "too large: no value");
+        let c = link_configs(&[]);
+        assert_eq!(c.availability_check_ms, None, "absent: no value");
+        for bad in ["", "1.5", "+3", "ten", "0x10"] {
+            assert_eq!(whole_number(bad), None, "{bad:?}");
+        }
+        assert_eq!(whole_number("0"), Some(0));
     }
 
     #[test]

@@ -154,6 +154,19 @@ pub struct LinkConfigs {
     /// `consumer.offset.group.filters`: the JSON group filters, parsed (no rules when not
     /// reported or not parsable).
     pub consumer_offset_group_filters: GroupFilters,
+    /// `availability.check.ms`: how often the link checks that the source is reachable (ms).
+    /// Like the other timing configs, `None` when not reported, sensitive or not a whole
+    /// number.
+    pub availability_check_ms: Option<u64>,
+    /// `availability.check.consecutive.failure.threshold`: failed checks in a row before the
+    /// link turns `UNAVAILABLE`.
+    pub availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.ms`: how often consumer offsets are synced (ms).
+    pub consumer_offset_sync_ms: Option<u64>,
+    /// `topic.config.sync.ms`: how often topic configs (and partition counts) are synced (ms).
+    pub topic_config_sync_ms: Option<u64>,
+    /// `acl.sync.ms`: how often ACLs are synced (ms).
+    pub acl_sync_ms: Option<u64>,
 }
 
 impl LinkConfigs {
