@@ -23,6 +23,7 @@ mod engine;
 mod filters;
 pub mod mock;
 pub mod model;
+mod records;
 mod rest;
 pub mod scenario;
 mod server;
@@ -39,7 +40,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use rdkafka::types::RDKafkaRespErr;
 
+pub use engine::PLACEHOLDER_HEADER;
 pub use model::Flavour;
+pub use records::{
+    ActionOutcome, Produced, ProducedPartition, Retention, RetentionPartition, FILLER_HEADER,
+    PRODUCE_HEADER,
+};
 pub use scenario::{Action, RestAuth, RestFault, Scenario};
 
 use model::{Link, LinkState, Mirror, StopRequest};
@@ -128,6 +134,10 @@ pub struct ClusterState {
     pub(crate) topics: BTreeMap<String, i32>,
     /// Topics "deleted" by `delete_topic` (the mock keeps them; Metadata says unknown).
     pub(crate) deleted_topics: BTreeSet<String>,
+    /// Log-start offsets known to have moved above 0, by (topic, partition): measured by the
+    /// `source_retention` action, or by a fetcher whose next offset was out of range. Fetchers
+    /// of links reading this cluster compare their positions with them.
+    pub(crate) log_start: BTreeMap<(String, i32), i64>,
     /// Links living on this cluster (it is their destination), by link name.
     pub links: BTreeMap<String, Link>,
     /// SASL credentials links must present to read from this cluster (`kafka_credentials`).
@@ -271,6 +281,7 @@ impl SimCore {
                 offset_sync_error: None,
                 delay_ms: 0,
                 max_records_per_second: None,
+                fetcher_stalled: false,
                 state: LinkState::Active,
             };
             dest.links.insert(name.to_owned(), link);
@@ -345,9 +356,9 @@ impl SimCore {
         Ok(mirror_name)
     }
 
-    /// Applies one action.
-    pub(crate) fn apply(&self, action: &Action) -> Result<(), SimError> {
-        match action {
+    /// Applies one action; `produce` and `source_retention` report what they wrote.
+    pub(crate) fn apply(&self, action: &Action) -> Result<ActionOutcome, SimError> {
+        let done = match action {
             Action::BrokersDown { cluster, brokers } => self.set_brokers(cluster, brokers, false),
             Action::BrokersUp { cluster, brokers } => self.set_brokers(cluster, brokers, true),
             Action::RestFault {
@@ -490,7 +501,94 @@ impl SimCore {
                     .remove(task);
                 Ok(())
             }
-        }
+            Action::Produce {
+                cluster,
+                topic,
+                records,
+                partition,
+            } => {
+                return records::produce(self, cluster, topic, *records, *partition)
+                    .map(ActionOutcome::Produced)
+            }
+            Action::SourceRetention {
+                cluster,
+                topic,
+                partition,
+            } => {
+                return records::source_retention(self, cluster, topic, *partition)
+                    .map(ActionOutcome::Retention)
+            }
+            Action::StallFetcher {
+                cluster,
+                link,
+                stalled,
+            } => {
+                let mut world = self.world();
+                let c = world.cluster_mut(cluster)?;
+                if c.kafka.is_none() {
+                    return Err(SimError::Invalid(format!(
+                        "cluster {cluster} is synthetic: its links have no fetcher"
+                    )));
+                }
+                c.link_mut(link)?.fetcher_stalled = *stalled;
+                Ok(())
+            }
+            Action::TransitionError {
+                cluster,
+                link,
+                mirror,
+                error_code,
+                error_message,
+            } => {
+                let mut world = self.world();
+                let l = world.cluster_mut(cluster)?.link_mut(link)?;
+                let link_name = l.name.clone();
+                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
+                    SimError::Invalid(format!(
+                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
+                    ))
+                })?;
+                if m.stopped {
+                    return Err(SimError::Invalid(format!(
+                        "Topic '{mirror}' has already stopped its mirror from '{link_name}'"
+                    )));
+                }
+                let error = (error_code.clone(), error_message.clone());
+                if let Some(old) = m.injected_transition_error.replace(error) {
+                    m.transition_errors.retain(|e| *e != old);
+                }
+                l.refresh_states();
+                Ok(())
+            }
+            Action::ClearTransitionError {
+                cluster,
+                link,
+                mirror,
+            } => {
+                let mut world = self.world();
+                let l = world.cluster_mut(cluster)?.link_mut(link)?;
+                let link_name = l.name.clone();
+                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
+                    SimError::Invalid(format!(
+                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
+                    ))
+                })?;
+                if let Some(old) = m.injected_transition_error.take() {
+                    m.transition_errors.retain(|e| *e != old);
+                }
+                l.refresh_states();
+                Ok(())
+            }
+            Action::AddPartitions { cluster, topic, .. } => {
+                self.world().cluster(cluster)?;
+                Err(SimError::Invalid(format!(
+                    "add_partitions {topic} on {cluster}: not simulated. The librdkafka mock \
+                     cluster cannot add partitions to an existing topic (no CreatePartitions), \
+                     so partition drift cannot be simulated (docs/simulator.md, 10.2)"
+                )))
+            }
+        };
+        done.map(|()| ActionOutcome::Done)
     }
 
     fn set_brokers(
@@ -721,6 +819,16 @@ impl Simulator {
     /// [`SimError`] naming an unknown cluster, link, mirror, topic or broker id (the action
     /// then changes nothing), or a mock cluster failure.
     pub fn apply(&self, action: &Action) -> Result<(), SimError> {
+        self.core.apply(action).map(|_| ())
+    }
+
+    /// [`Simulator::apply`], returning what the action reports: what `produce` wrote, what
+    /// `source_retention` deleted, [`ActionOutcome::Done`] for the other actions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Simulator::apply`].
+    pub fn act(&self, action: &Action) -> Result<ActionOutcome, SimError> {
         self.core.apply(action)
     }
 
@@ -816,6 +924,7 @@ async fn start_cluster(spec: &ClusterSpec, scenario: &Scenario) -> Result<Cluste
             .map(|t| (t.name.clone(), t.partitions))
             .collect(),
         deleted_topics: BTreeSet::new(),
+        log_start: BTreeMap::new(),
         links,
         kafka_credentials: spec.kafka_credentials.clone(),
         known_groups,
@@ -839,8 +948,11 @@ async fn run_timeline(core: SimCore, timeline: Vec<scenario::TimelineEntry>) {
             .await
             .unwrap_or_else(|e| Err(SimError::Invalid(e.to_string())));
         match result {
-            Ok(()) => {
+            Ok(ActionOutcome::Done) => {
                 tracing::info!(at = %entry.at, action = ?entry.action, "timeline action applied")
+            }
+            Ok(outcome) => {
+                tracing::info!(at = %entry.at, action = ?entry.action, ?outcome, "timeline action applied")
             }
             Err(e) => tracing::warn!(at = %entry.at, error = %e, "timeline action failed"),
         }
