@@ -7,6 +7,12 @@
 //! and writes what it observed into the shared [`World`](super::World), from which the link,
 //! mirror and task states are derived ([`super::model`]).
 //!
+//! Source records deleted before the fetcher copied them (`source_retention`, or an
+//! out-of-range fetch) are a gap that stays visible for one availability-check interval and is
+//! then filled with placeholder records ([`PLACEHOLDER_HEADER`]), so destination offsets stay
+//! equal to source offsets. A stalled fetcher (`stall_fetcher`) copies nothing and reads the
+//! source's high watermarks with ListOffsets instead.
+//!
 //! librdkafka calls block, so fetchers are plain threads, never tokio tasks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

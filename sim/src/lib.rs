@@ -6,14 +6,19 @@
 //! is a fetcher thread that copies records from the source into mirror topics on the
 //! destination, applies the link's topic and group filters (`filters.rs`) and drives
 //! Confluent's state machines (`engine.rs`, [`model`]). `traffic.rs` produces and consumes on
-//! the clusters; a [`synthetic`] cluster has no Kafka behind it, its REST state generated, for
-//! benchmarks at scale. Faults come from the scenario's timeline, the control API (`/sim/v1`)
-//! or tests, all as one [`Action`] type. See `docs/simulator.md` in this crate.
+//! the clusters, and `records.rs` writes the records some actions ask for (`produce`, the
+//! fillers of `source_retention`); a [`synthetic`] cluster has no Kafka behind it, its REST
+//! state generated, for benchmarks at scale. Faults come from the scenario's timeline, the
+//! control API (`/sim/v1`) or tests, all as one [`Action`] type. See `docs/simulator.md` in
+//! this crate.
 //!
 //! The public API is what tests and the exporter's `sim` / `demo` commands use: [`Simulator`]
-//! (start, endpoints, actions, request log, PKI, shutdown) and its errors ([`SimError`]), the
-//! scenario types ([`scenario`], [`synthetic::SyntheticSpec`]), the shared [`World`] (through
-//! [`SimCore::world`]) with the [`model`] types it holds, [`model::now_ms`] and [`wait_for`].
+//! (start, endpoints, actions and what they report ([`ActionOutcome`]), request log, PKI,
+//! shutdown) and its errors ([`SimError`]), the scenario types ([`scenario`],
+//! [`synthetic::SyntheticSpec`]), the shared [`World`] (through [`SimCore::world`]) with the
+//! [`model`] types it holds, [`model::now_ms`], [`wait_for`], and the headers of the records
+//! the simulator writes itself ([`FILLER_HEADER`], [`PLACEHOLDER_HEADER`],
+//! [`PRODUCE_HEADER`]).
 //! Everything else is crate-private.
 
 #![forbid(unsafe_code)]
