@@ -817,7 +817,9 @@ impl Simulator {
     }
 
     /// Applies one action at once, as the timeline and `POST /sim/v1/actions` do. Blocks
-    /// while a mock cluster works (brokers, topics), so call it from a multi-thread runtime.
+    /// while a mock cluster works (brokers, topics) and while `produce` or
+    /// `source_retention` write, so call it from a multi-thread runtime (in `block_in_place`
+    /// for the writing actions).
     ///
     /// # Errors
     ///

@@ -404,6 +404,21 @@ async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>
                         "brokers_down": c.brokers_down,
                         "rest_fault": c.fault.as_ref().map(|f| &f.fault),
                         "links": c.links.keys().collect::<Vec<_>>(),
+                        "stalled_links": c
+                            .links
+                            .values()
+                            .filter(|l| l.fetcher_stalled)
+                            .map(|l| &l.name)
+                            .collect::<Vec<_>>(),
+                        "log_starts": c
+                            .log_start
+                            .iter()
+                            .map(|((topic, partition), log_start)| serde_json::json!({
+                                "topic": topic,
+                                "partition": partition,
+                                "log_start": log_start,
+                            }))
+                            .collect::<Vec<_>>(),
                     })
                 })
                 .collect();

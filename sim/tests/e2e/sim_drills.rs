@@ -22,7 +22,8 @@ use reqwest::Method;
 use serde_json::json;
 
 /// Link `ab` A→B mirrors `orders` (2 partitions) and `logs` (1 partition). Availability checks
-/// every second: the window in which deleted source records are visible lasts that long.
+/// every 3 s: the window in which deleted source records are visible lasts that long, room
+/// enough for a loaded machine to look at it.
 const SCENARIO: &str = r#"
 clusters:
   - name: A
@@ -36,7 +37,7 @@ links:
     destination: B
     mirrors: [orders, logs]
     configs:
-      availability.check.ms: 1000
+      availability.check.ms: 3000
 traffic:
   - {cluster: A, topic: orders, records_per_second: 20}
 "#;
@@ -242,8 +243,9 @@ async fn stalled_fetcher_copies_nothing_while_link_and_mirrors_stay_active() {
     )
     .await;
     assert_eq!(status, 204, "{body}");
-    // What was in flight lands; then the destination stops moving.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // What was in flight (and the fetcher iteration under way) lands; then the destination
+    // stops moving.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let frozen: Vec<i64> = (0..2)
         .map(|p| watermarks(&sim, "B", "orders", p).1)
         .collect();
@@ -447,6 +449,13 @@ async fn source_retention_deletes_records_the_stalled_mirror_had_not_fetched() {
         (p.log_start, p.high_watermark),
         "what clients read"
     );
+    let (_, clusters) = get(&http(), &format!("{}/clusters", sim.control_url())).await;
+    assert_eq!(clusters["clusters"][0]["name"], "A");
+    assert_eq!(
+        clusters["clusters"][0]["log_starts"],
+        json!([{"topic": "logs", "partition": 0, "log_start": low}])
+    );
+    assert_eq!(clusters["clusters"][1]["stalled_links"], json!(["ab"]));
 
     // Stalled: the link and the mirror stay ACTIVE, REST lag counts every record the
     // mirror does not have, and the mirror's end is behind the source's log-start.
@@ -459,7 +468,7 @@ async fn source_retention_deletes_records_the_stalled_mirror_had_not_fetched() {
     let lost = p.log_start - 10;
     assert_eq!(watermarks(&sim, "B", "logs", 0).1, 10);
 
-    // Resumed: the gap stays visible for one availability-check interval (1 s) ...
+    // Resumed: the gap stays visible for one availability-check interval (3 s) ...
     stall(&sim, false);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
