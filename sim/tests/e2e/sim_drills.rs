@@ -505,6 +505,74 @@ async fn source_retention_deletes_records_the_stalled_mirror_had_not_fetched() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn records_held_back_by_the_delay_are_lost_when_the_source_deletes_them() {
+    let sim = started().await;
+    let delay = |ms: u64| Action::Replication {
+        cluster: "B".into(),
+        link: "ab".into(),
+        delay_ms: Some(ms),
+        max_records_per_second: None,
+    };
+    act(&sim, delay(3_600_000));
+    // Let the fetcher iteration under way (it may still hold delay 0) end first.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    produce(&sim, "logs", 10, None);
+    // Fetched (the REST lag knows them) but held back: not on the mirror.
+    eventually(Duration::from_secs(10), "REST lag 10", || async {
+        let lag = total_lag(&mirror(&sim, "B", "ab", "logs").await);
+        done_if(lag == 10, lag)
+    })
+    .await;
+    let outcome = act(
+        &sim,
+        Action::SourceRetention {
+            cluster: "A".into(),
+            topic: "logs".into(),
+            partition: None,
+        },
+    );
+    let ActionOutcome::Retention(r) = outcome else {
+        panic!("source_retention answered {outcome:?}");
+    };
+    let (log_start, high) = (r.partitions[0].log_start, r.partitions[0].high_watermark);
+    assert!(log_start >= 10, "{r:?}");
+    // Placeholders replace what the fetcher held, despite the delay (they are not records the
+    // source has); the fillers after them wait for the delay.
+    eventually(
+        Duration::from_secs(20),
+        "placeholders up to the log-start",
+        || async {
+            let hwm = watermarks(&sim, "B", "logs", 0).1;
+            done_if(hwm == log_start, hwm)
+        },
+    )
+    .await;
+    act(&sim, delay(0));
+    eventually(
+        Duration::from_secs(30),
+        "mirror at the source's end",
+        || async {
+            let hwm = watermarks(&sim, "B", "logs", 0).1;
+            done_if(hwm == high, hwm)
+        },
+    )
+    .await;
+    let names = header_names(&sim, "B", "logs", high).await;
+    assert!(
+        names[..log_start as usize]
+            .iter()
+            .all(|n| n == PLACEHOLDER_HEADER),
+        "{names:?}"
+    );
+    assert!(
+        names[log_start as usize..]
+            .iter()
+            .all(|n| n == FILLER_HEADER),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn new_mirror_of_a_truncated_topic_starts_with_placeholders() {
     let sim = started().await;
     produce(&sim, "later", 5, None);
