@@ -7,6 +7,12 @@
 //! and writes what it observed into the shared [`World`](super::World), from which the link,
 //! mirror and task states are derived ([`super::model`]).
 //!
+//! Source records deleted before the fetcher copied them (`source_retention`, or an
+//! out-of-range fetch) are a gap that stays visible for one availability-check interval and is
+//! then filled with placeholder records ([`PLACEHOLDER_HEADER`]), so destination offsets stay
+//! equal to source offsets. A stalled fetcher (`stall_fetcher`) copies nothing and reads the
+//! source's high watermarks with ListOffsets instead.
+//!
 //! librdkafka calls block, so fetchers are plain threads, never tokio tasks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -19,7 +25,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Message, OwnedMessage};
+use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
@@ -28,6 +34,10 @@ use super::model::{now_ms, TaskError};
 use super::{lock, SimCore};
 
 type PartitionKey = (String, i32);
+
+/// Header of the placeholder records a fetcher writes to a mirror for source records deleted
+/// before it fetched them: `sim-placeholder: source-retention` (no key, no value).
+pub const PLACEHOLDER_HEADER: &str = "sim-placeholder";
 
 /// librdkafka client context for simulator clients: logs go to `tracing` at debug level
 /// (a broker taken down on purpose is not an error), delivery reports and statistics are
@@ -115,6 +125,8 @@ struct LinkView {
     delay_ms: u64,
     max_records_per_second: Option<f64>,
     auth_ok: bool,
+    /// `stall_fetcher`: copy nothing, read the source's high watermarks with ListOffsets.
+    stalled: bool,
     source_known_groups: BTreeSet<String>,
     /// Source topics that are themselves mirrors (never auto-mirrored back).
     source_mirror_topics: BTreeSet<String>,
@@ -127,6 +139,16 @@ struct MirrorView {
     fetching: bool,
     stopped: bool,
     dest_hwm: Vec<i64>,
+    /// The source partitions' log-start offsets known to the world (0 when never moved).
+    log_start: Vec<i64>,
+}
+
+/// Source offsets `from..to` deleted before the fetcher read them: written to the mirror as
+/// placeholder records once `since` is one availability-check interval old.
+struct Gap {
+    from: i64,
+    to: i64,
+    since: Instant,
 }
 
 struct Fetcher {
@@ -142,8 +164,21 @@ struct Fetcher {
     assigned: BTreeMap<PartitionKey, String>,
     next_fetch: HashMap<PartitionKey, i64>,
     buffers: HashMap<PartitionKey, VecDeque<OwnedMessage>>,
-    next_check: Instant,
-    next_offset_sync: Instant,
+    /// When the last availability check and offset sync round ran: the next one is due one
+    /// interval later, as the interval is configured now.
+    last_check: Option<Instant>,
+    last_offset_sync: Option<Instant>,
+    /// Source records deleted before they were fetched, per partition, until placeholders
+    /// fill their offsets on the mirror.
+    gaps: HashMap<PartitionKey, Gap>,
+    /// Assign again even if the wanted partitions did not change (new start offsets).
+    reassign: bool,
+    /// Whether the last iteration was stalled, and when high watermarks were last read
+    /// while stalled.
+    was_stalled: bool,
+    last_watermarks: Option<Instant>,
+    /// A fetch answered "offset out of range": read the log-start offsets.
+    out_of_range: bool,
     tokens: f64,
     last_refill: Instant,
     group_clients: HashMap<String, (BaseConsumer<SimContext>, BaseConsumer<SimContext>)>,
@@ -171,6 +206,9 @@ impl Fetcher {
             .set("fetch.wait.max.ms", "50")
             .set("fetch.error.backoff.ms", "100")
             .set("statistics.interval.ms", "100")
+            // An offset below the source's log-start (records deleted before they were fetched)
+            // must not silently jump to the end: destination offsets must equal the source's.
+            .set("auto.offset.reset", "error")
             .create_with_context(context.clone())?;
         let producer: BaseProducer<SimContext> = client_config(&dest_bootstrap)
             .set("enable.idempotence", "true")
@@ -190,8 +228,13 @@ impl Fetcher {
             assigned: BTreeMap::new(),
             next_fetch: HashMap::new(),
             buffers: HashMap::new(),
-            next_check: Instant::now(),
-            next_offset_sync: Instant::now(),
+            last_check: None,
+            last_offset_sync: None,
+            gaps: HashMap::new(),
+            reassign: false,
+            was_stalled: false,
+            last_watermarks: None,
+            out_of_range: false,
             tokens: 0.0,
             last_refill: Instant::now(),
             group_clients: HashMap::new(),
@@ -210,20 +253,35 @@ impl Fetcher {
                 thread::sleep(Duration::from_millis(200));
                 continue;
             }
-            if Instant::now() >= self.next_check {
-                let interval = config_ms(&view.configs, "availability.check.ms", 60_000);
-                self.next_check = Instant::now() + Duration::from_millis(interval);
+            // Intervals are read at every iteration, so a changed config takes effect at once.
+            let interval = check_interval_ms(&view.configs);
+            if is_due(self.last_check, interval) {
+                self.last_check = Some(Instant::now());
                 self.availability_check(&view, interval);
             }
-            let wanted = view
-                .mirrors
-                .iter()
-                .filter(|m| m.fetching)
-                .flat_map(|m| {
-                    (0..m.partitions)
-                        .map(move |p| ((m.source_topic.clone(), p), m.mirror_topic.clone()))
-                })
-                .collect();
+            if view.stalled && !self.was_stalled {
+                self.rewind();
+            }
+            self.was_stalled = view.stalled;
+            if !view.stalled {
+                self.find_gaps(&view);
+            }
+            let wanted = if view.stalled {
+                BTreeMap::new()
+            } else {
+                view.mirrors
+                    .iter()
+                    .filter(|m| m.fetching)
+                    .flat_map(|m| {
+                        (0..m.partitions)
+                            .map(move |p| ((m.source_topic.clone(), p), m.mirror_topic.clone()))
+                    })
+                    .collect()
+            };
+            if std::mem::take(&mut self.reassign) {
+                self.assigned.clear();
+                self.consumer.unassign().ok();
+            }
             self.assign(wanted);
             for m in view.mirrors.iter().filter(|m| m.stopped) {
                 for p in 0..m.partitions {
@@ -232,19 +290,28 @@ impl Fetcher {
             }
             self.forget_unmirrored(&view);
             self.fetch(&view);
-            self.deliver(&view);
+            if std::mem::take(&mut self.out_of_range) {
+                self.read_log_starts();
+            }
+            if view.stalled {
+                self.read_high_watermarks(&view);
+            } else {
+                self.deliver(&view);
+            }
             self.producer.poll(Duration::ZERO);
             if view
                 .configs
                 .get("consumer.offset.sync.enable")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                && Instant::now() >= self.next_offset_sync
+                && is_due(
+                    self.last_offset_sync,
+                    config_ms(&view.configs, "consumer.offset.sync.ms", 30_000),
+                )
             {
-                let interval = config_ms(&view.configs, "consumer.offset.sync.ms", 30_000);
-                self.next_offset_sync = Instant::now() + Duration::from_millis(interval);
+                self.last_offset_sync = Some(Instant::now());
                 self.sync_offsets(&view);
             }
-            self.write_progress();
+            self.write_progress(view.stalled);
         }
         tracing::debug!(link = %self.link, "fetcher stopped");
     }
@@ -262,6 +329,142 @@ impl Fetcher {
             .retain(|(topic, _), _| mirrored.contains(topic.as_str()));
         self.buffers
             .retain(|(topic, _), _| mirrored.contains(topic.as_str()));
+        self.gaps
+            .retain(|(topic, _), _| mirrored.contains(topic.as_str()));
+    }
+
+    /// On a stall: forgets what was fetched but not yet handed to the producer (buffered
+    /// records, gaps not yet filled), so that after the stall the fetcher reads it again
+    /// from the source, as a fetcher restarting from the mirror's end would.
+    fn rewind(&mut self) {
+        for (key, gap) in self.gaps.drain() {
+            self.next_fetch.insert(key, gap.from);
+        }
+        for (key, buffer) in &mut self.buffers {
+            if let Some(first) = buffer.front() {
+                let offset = first.offset();
+                let next = self.next_fetch.entry(key.clone()).or_insert(offset);
+                *next = (*next).min(offset);
+            }
+            buffer.clear();
+        }
+        self.reassign = true;
+    }
+
+    /// Compares what the fetcher has yet to copy with the source's log-start offsets: records
+    /// deleted at the source before they were copied are dropped from the buffer, the fetch
+    /// position moves to the log-start, and the offsets become a [`Gap`] that placeholders
+    /// fill one availability-check interval later.
+    fn find_gaps(&mut self, view: &LinkView) {
+        for m in view.mirrors.iter().filter(|m| m.fetching && !m.stopped) {
+            for p in 0..m.partitions {
+                let key = (m.source_topic.clone(), p);
+                let log_start = m.log_start[p as usize];
+                let first_unsent = match self.gaps.get(&key) {
+                    Some(gap) => gap.to,
+                    None => match self.buffers.get(&key).and_then(|b| b.front()) {
+                        Some(first) => first.offset(),
+                        None => match self.next_fetch.get(&key) {
+                            Some(next) => *next,
+                            None => continue, // not fetched yet
+                        },
+                    },
+                };
+                if log_start <= first_unsent {
+                    continue;
+                }
+                tracing::info!(
+                    link = %self.link,
+                    topic = %m.source_topic,
+                    partition = p,
+                    from = first_unsent,
+                    to = log_start,
+                    "source records deleted before they were mirrored"
+                );
+                if let Some(buffer) = self.buffers.get_mut(&key) {
+                    while buffer.front().is_some_and(|r| r.offset() < log_start) {
+                        buffer.pop_front();
+                    }
+                }
+                let next = self.next_fetch.entry(key.clone()).or_insert(log_start);
+                if *next < log_start {
+                    *next = log_start;
+                    self.reassign = true;
+                }
+                self.gaps
+                    .entry(key)
+                    .or_insert(Gap {
+                        from: first_unsent,
+                        to: log_start,
+                        since: Instant::now(),
+                    })
+                    .to = log_start;
+            }
+        }
+    }
+
+    /// After an "offset out of range": reads the log-start and high watermark of every
+    /// assigned partition (ListOffsets), publishes log-start offsets that moved, and
+    /// assigns again so that fetching resumes where [`Fetcher::find_gaps`] puts it.
+    fn read_log_starts(&mut self) {
+        let source = {
+            let world = self.core.world();
+            match world
+                .clusters
+                .get(&self.destination)
+                .and_then(|c| c.links.get(&self.link))
+            {
+                Some(l) => l.source_cluster.clone(),
+                None => return,
+            }
+        };
+        let mut moved = Vec::new();
+        for (topic, p) in self.assigned.keys() {
+            match self
+                .consumer
+                .fetch_watermarks(topic, *p, Duration::from_secs(2))
+            {
+                Ok((low, high)) => {
+                    moved.push(((topic.clone(), *p), low));
+                    // Offsets past the source's end (someone wrote into the mirror topic):
+                    // go on from the source's end, as `latest` would.
+                    let next = self.next_fetch.get(&(topic.clone(), *p)).copied();
+                    if next.is_some_and(|n| n > high) {
+                        self.next_fetch.insert((topic.clone(), *p), high);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, link = %self.link, "watermarks"),
+            }
+        }
+        let mut world = self.core.world();
+        if let Some(c) = world.clusters.get_mut(&source) {
+            for (key, low) in moved.into_iter().filter(|(_, low)| *low > 0) {
+                let known = c.log_start.entry(key).or_insert(0);
+                *known = (*known).max(low);
+            }
+        }
+        self.reassign = true;
+    }
+
+    /// While stalled: reads the source's high watermarks (ListOffsets, every 500 ms), as the
+    /// fetch responses of a fetcher that writes nothing would carry them, so lag grows.
+    fn read_high_watermarks(&mut self, view: &LinkView) {
+        if !is_due(self.last_watermarks, 500) {
+            return;
+        }
+        self.last_watermarks = Some(Instant::now());
+        let mut read = Vec::new();
+        for m in view.mirrors.iter().filter(|m| m.fetching && !m.stopped) {
+            for p in 0..m.partitions {
+                if let Ok((_, high)) =
+                    self.consumer
+                        .fetch_watermarks(&m.source_topic, p, Duration::from_secs(1))
+                {
+                    read.push(((m.source_topic.clone(), p), high));
+                }
+            }
+        }
+        lock(&self.context.source_hwm).extend(read);
     }
 
     /// Reads the link from the world; `None` once it is gone.
@@ -287,11 +490,21 @@ impl Fetcher {
                     fetching: link_fetches && link.source_reachable && m.status.fetches(),
                     stopped: m.stopped,
                     dest_hwm: m.partitions.iter().map(|p| p.dest_hwm).collect(),
+                    log_start: (0..m.partitions.len() as i32)
+                        .map(|p| {
+                            source
+                                .log_start
+                                .get(&(m.source_topic.clone(), p))
+                                .copied()
+                                .unwrap_or(0)
+                        })
+                        .collect(),
                 })
                 .collect(),
             delay_ms: link.delay_ms,
             max_records_per_second: link.max_records_per_second,
             auth_ok,
+            stalled: link.fetcher_stalled,
             source_known_groups: source.known_groups.clone(),
             source_mirror_topics: source
                 .links
@@ -440,6 +653,14 @@ impl Fetcher {
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, link = %self.link, "fetch error");
+                    if matches!(
+                        e,
+                        KafkaError::MessageConsumption(
+                            RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange
+                        )
+                    ) {
+                        self.out_of_range = true;
+                    }
                     break;
                 }
                 None => break,
@@ -465,7 +686,34 @@ impl Fetcher {
         self.last_refill = now;
         let now_ms = now_ms();
         let delay = view.delay_ms as i64;
+        let window = Duration::from_millis(check_interval_ms(&view.configs));
         'partitions: for (key, mirror_topic) in &self.assigned {
+            if let Some(gap) = self.gaps.get_mut(key) {
+                // Deleted at the source before it was fetched: the mirror's offsets stay equal
+                // to the source's through placeholders, written once the gap has been visible
+                // for one availability-check interval.
+                if gap.since.elapsed() < window {
+                    continue;
+                }
+                while gap.from < gap.to {
+                    let headers = OwnedHeaders::new().insert(Header {
+                        key: PLACEHOLDER_HEADER,
+                        value: Some("source-retention"),
+                    });
+                    let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(mirror_topic)
+                        .partition(key.1)
+                        .headers(headers)
+                        .timestamp(now_ms);
+                    match self.producer.send(record) {
+                        Ok(()) => gap.from += 1,
+                        Err((e, _)) => {
+                            tracing::debug!(error = %e, "placeholder write deferred");
+                            break 'partitions;
+                        }
+                    }
+                }
+                self.gaps.remove(key);
+            }
             let Some(buffer) = self.buffers.get_mut(key) else {
                 continue;
             };
@@ -507,8 +755,9 @@ impl Fetcher {
         }
     }
 
-    /// Publishes fetch and delivery progress and recomputes states.
-    fn write_progress(&self) {
+    /// Publishes fetch and delivery progress and recomputes states. While `stalled`, the high
+    /// watermarks read with ListOffsets stand in for those of fetch responses.
+    fn write_progress(&self, stalled: bool) {
         let delivered = lock(&self.context.delivered).clone();
         let hwm = lock(&self.context.source_hwm).clone();
         let mut world = self.core.world();
@@ -528,9 +777,10 @@ impl Fetcher {
                 if let Some(d) = delivered.get(&(mirror.mirror_topic.clone(), p)) {
                     progress.dest_hwm = progress.dest_hwm.max(*d);
                 }
-                if self
-                    .assigned
-                    .contains_key(&(mirror.source_topic.clone(), p))
+                if (stalled && mirror.status.fetches())
+                    || self
+                        .assigned
+                        .contains_key(&(mirror.source_topic.clone(), p))
                 {
                     if let Some(h) = hwm.get(&(mirror.source_topic.clone(), p)) {
                         progress.last_source_fetch_offset = *h;
@@ -626,6 +876,16 @@ impl Fetcher {
 fn sim_err(e: super::SimError) -> KafkaError {
     tracing::error!(error = %e, "fetcher setup");
     KafkaError::ClientCreation(e.to_string())
+}
+
+/// `availability.check.ms` (default 60 000).
+fn check_interval_ms(configs: &BTreeMap<String, String>) -> u64 {
+    config_ms(configs, "availability.check.ms", 60_000)
+}
+
+/// Whether something last done at `last` (never: `None`) is due again after `interval_ms`.
+fn is_due(last: Option<Instant>, interval_ms: u64) -> bool {
+    last.is_none_or(|t| t.elapsed() >= Duration::from_millis(interval_ms))
 }
 
 fn config_ms(configs: &BTreeMap<String, String>, name: &str, default: u64) -> u64 {

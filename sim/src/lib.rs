@@ -6,14 +6,19 @@
 //! is a fetcher thread that copies records from the source into mirror topics on the
 //! destination, applies the link's topic and group filters (`filters.rs`) and drives
 //! Confluent's state machines (`engine.rs`, [`model`]). `traffic.rs` produces and consumes on
-//! the clusters; a [`synthetic`] cluster has no Kafka behind it, its REST state generated, for
-//! benchmarks at scale. Faults come from the scenario's timeline, the control API (`/sim/v1`)
-//! or tests, all as one [`Action`] type. See `docs/simulator.md` in this crate.
+//! the clusters, and `records.rs` writes the records some actions ask for (`produce`, the
+//! fillers of `source_retention`); a [`synthetic`] cluster has no Kafka behind it, its REST
+//! state generated, for benchmarks at scale. Faults come from the scenario's timeline, the
+//! control API (`/sim/v1`) or tests, all as one [`Action`] type. See `docs/simulator.md` in
+//! this crate.
 //!
 //! The public API is what tests and the exporter's `sim` / `demo` commands use: [`Simulator`]
-//! (start, endpoints, actions, request log, PKI, shutdown) and its errors ([`SimError`]), the
-//! scenario types ([`scenario`], [`synthetic::SyntheticSpec`]), the shared [`World`] (through
-//! [`SimCore::world`]) with the [`model`] types it holds, [`model::now_ms`] and [`wait_for`].
+//! (start, endpoints, actions and what they report ([`ActionOutcome`]), request log, PKI,
+//! shutdown) and its errors ([`SimError`]), the scenario types ([`scenario`],
+//! [`synthetic::SyntheticSpec`]), the shared [`World`] (through [`SimCore::world`]) with the
+//! [`model`] types it holds, [`model::now_ms`], [`wait_for`], and the headers of the records
+//! the simulator writes itself ([`FILLER_HEADER`], [`PLACEHOLDER_HEADER`],
+//! [`PRODUCE_HEADER`]).
 //! Everything else is crate-private.
 
 #![forbid(unsafe_code)]
@@ -23,6 +28,7 @@ mod engine;
 mod filters;
 pub mod mock;
 pub mod model;
+mod records;
 mod rest;
 pub mod scenario;
 mod server;
@@ -39,7 +45,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use rdkafka::types::RDKafkaRespErr;
 
+pub use engine::PLACEHOLDER_HEADER;
 pub use model::Flavour;
+pub use records::{
+    ActionOutcome, Produced, ProducedPartition, Retention, RetentionPartition, FILLER_HEADER,
+    PRODUCE_HEADER,
+};
 pub use scenario::{Action, RestAuth, RestFault, Scenario};
 
 use model::{Link, LinkState, Mirror, StopRequest};
@@ -128,6 +139,10 @@ pub struct ClusterState {
     pub(crate) topics: BTreeMap<String, i32>,
     /// Topics "deleted" by `delete_topic` (the mock keeps them; Metadata says unknown).
     pub(crate) deleted_topics: BTreeSet<String>,
+    /// Log-start offsets known to have moved above 0, by (topic, partition): measured by the
+    /// `source_retention` action, or by a fetcher whose next offset was out of range. Fetchers
+    /// of links reading this cluster compare their positions with them.
+    pub(crate) log_start: BTreeMap<(String, i32), i64>,
     /// Links living on this cluster (it is their destination), by link name.
     pub links: BTreeMap<String, Link>,
     /// SASL credentials links must present to read from this cluster (`kafka_credentials`).
@@ -271,6 +286,7 @@ impl SimCore {
                 offset_sync_error: None,
                 delay_ms: 0,
                 max_records_per_second: None,
+                fetcher_stalled: false,
                 state: LinkState::Active,
             };
             dest.links.insert(name.to_owned(), link);
@@ -345,9 +361,9 @@ impl SimCore {
         Ok(mirror_name)
     }
 
-    /// Applies one action.
-    pub(crate) fn apply(&self, action: &Action) -> Result<(), SimError> {
-        match action {
+    /// Applies one action; `produce` and `source_retention` report what they wrote.
+    pub(crate) fn apply(&self, action: &Action) -> Result<ActionOutcome, SimError> {
+        let done = match action {
             Action::BrokersDown { cluster, brokers } => self.set_brokers(cluster, brokers, false),
             Action::BrokersUp { cluster, brokers } => self.set_brokers(cluster, brokers, true),
             Action::RestFault {
@@ -490,7 +506,94 @@ impl SimCore {
                     .remove(task);
                 Ok(())
             }
-        }
+            Action::Produce {
+                cluster,
+                topic,
+                records,
+                partition,
+            } => {
+                return records::produce(self, cluster, topic, *records, *partition)
+                    .map(ActionOutcome::Produced)
+            }
+            Action::SourceRetention {
+                cluster,
+                topic,
+                partition,
+            } => {
+                return records::source_retention(self, cluster, topic, *partition)
+                    .map(ActionOutcome::Retention)
+            }
+            Action::StallFetcher {
+                cluster,
+                link,
+                stalled,
+            } => {
+                let mut world = self.world();
+                let c = world.cluster_mut(cluster)?;
+                if c.kafka.is_none() {
+                    return Err(SimError::Invalid(format!(
+                        "cluster {cluster} is synthetic: its links have no fetcher"
+                    )));
+                }
+                c.link_mut(link)?.fetcher_stalled = *stalled;
+                Ok(())
+            }
+            Action::TransitionError {
+                cluster,
+                link,
+                mirror,
+                error_code,
+                error_message,
+            } => {
+                let mut world = self.world();
+                let l = world.cluster_mut(cluster)?.link_mut(link)?;
+                let link_name = l.name.clone();
+                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
+                    SimError::Invalid(format!(
+                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
+                    ))
+                })?;
+                if m.stopped {
+                    return Err(SimError::Invalid(format!(
+                        "Topic '{mirror}' has already stopped its mirror from '{link_name}'"
+                    )));
+                }
+                let error = (error_code.clone(), error_message.clone());
+                if let Some(old) = m.injected_transition_error.replace(error) {
+                    m.transition_errors.retain(|e| *e != old);
+                }
+                l.refresh_states();
+                Ok(())
+            }
+            Action::ClearTransitionError {
+                cluster,
+                link,
+                mirror,
+            } => {
+                let mut world = self.world();
+                let l = world.cluster_mut(cluster)?.link_mut(link)?;
+                let link_name = l.name.clone();
+                let m = l.mirrors.get_mut(mirror).ok_or_else(|| {
+                    SimError::Invalid(format!(
+                        "Topic '{mirror}' is not a mirror topic of link '{link_name}'"
+                    ))
+                })?;
+                if let Some(old) = m.injected_transition_error.take() {
+                    m.transition_errors.retain(|e| *e != old);
+                }
+                l.refresh_states();
+                Ok(())
+            }
+            Action::AddPartitions { cluster, topic, .. } => {
+                self.world().cluster(cluster)?;
+                Err(SimError::Invalid(format!(
+                    "add_partitions {topic} on {cluster}: not simulated. The librdkafka mock \
+                     cluster cannot add partitions to an existing topic (no CreatePartitions), \
+                     so partition drift cannot be simulated (docs/simulator.md, 10.2)"
+                )))
+            }
+        };
+        done.map(|()| ActionOutcome::Done)
     }
 
     fn set_brokers(
@@ -714,13 +817,25 @@ impl Simulator {
     }
 
     /// Applies one action at once, as the timeline and `POST /sim/v1/actions` do. Blocks
-    /// while a mock cluster works (brokers, topics), so call it from a multi-thread runtime.
+    /// while a mock cluster works (brokers, topics) and while `produce` or
+    /// `source_retention` write, so call it from a multi-thread runtime (in `block_in_place`
+    /// for the writing actions).
     ///
     /// # Errors
     ///
     /// [`SimError`] naming an unknown cluster, link, mirror, topic or broker id (the action
     /// then changes nothing), or a mock cluster failure.
     pub fn apply(&self, action: &Action) -> Result<(), SimError> {
+        self.core.apply(action).map(|_| ())
+    }
+
+    /// [`Simulator::apply`], returning what the action reports: what `produce` wrote, what
+    /// `source_retention` deleted, [`ActionOutcome::Done`] for the other actions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Simulator::apply`].
+    pub fn act(&self, action: &Action) -> Result<ActionOutcome, SimError> {
         self.core.apply(action)
     }
 
@@ -816,6 +931,7 @@ async fn start_cluster(spec: &ClusterSpec, scenario: &Scenario) -> Result<Cluste
             .map(|t| (t.name.clone(), t.partitions))
             .collect(),
         deleted_topics: BTreeSet::new(),
+        log_start: BTreeMap::new(),
         links,
         kafka_credentials: spec.kafka_credentials.clone(),
         known_groups,
@@ -839,8 +955,11 @@ async fn run_timeline(core: SimCore, timeline: Vec<scenario::TimelineEntry>) {
             .await
             .unwrap_or_else(|e| Err(SimError::Invalid(e.to_string())));
         match result {
-            Ok(()) => {
+            Ok(ActionOutcome::Done) => {
                 tracing::info!(at = %entry.at, action = ?entry.action, "timeline action applied")
+            }
+            Ok(outcome) => {
+                tracing::info!(at = %entry.at, action = ?entry.action, ?outcome, "timeline action applied")
             }
             Err(e) => tracing::warn!(at = %entry.at, error = %e, "timeline action failed"),
         }

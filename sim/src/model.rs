@@ -176,6 +176,10 @@ pub struct Mirror {
     /// `(error_code, error_message)` of state transitions that failed, oldest first (REST
     /// `mirror_state_transition_errors`, with `include_state_transition_errors=true`).
     pub(crate) transition_errors: Vec<(String, String)>,
+    /// `(error_code, error_message)` injected by the `transition_error` action: while set, a
+    /// promotion or failover of this mirror fails (it stays `PENDING_STOPPED`, the error in
+    /// `transition_errors`) until `clear_transition_error`.
+    pub(crate) injected_transition_error: Option<(String, String)>,
 }
 
 impl Mirror {
@@ -193,6 +197,7 @@ impl Mirror {
             status: MirrorStatus::PendingMirror,
             state_time_ms: now_ms(),
             transition_errors: Vec::new(),
+            injected_transition_error: None,
         }
     }
 
@@ -282,6 +287,9 @@ pub struct Link {
     pub(crate) delay_ms: u64,
     /// Throughput knob: records copied per second by this link (`None`: unlimited).
     pub(crate) max_records_per_second: Option<f64>,
+    /// Set by the `stall_fetcher` action: the fetcher copies nothing while the link stays
+    /// `ACTIVE` (availability checks and offset sync go on).
+    pub(crate) fetcher_stalled: bool,
     /// The derived state (REST `link_state`), refreshed by [`Link::refresh_states`].
     pub(crate) state: LinkState,
 }
@@ -365,6 +373,9 @@ impl Link {
 
     /// Whether a `PENDING_STOPPED` mirror may now become `STOPPED`.
     pub(crate) fn may_stop(&self, mirror: &Mirror) -> bool {
+        if mirror.injected_transition_error.is_some() {
+            return false;
+        }
         match mirror.stop_request {
             Some(StopRequest::Failover) => mirror.status == MirrorStatus::PendingStopped,
             Some(StopRequest::Promote) => {
@@ -398,6 +409,14 @@ impl Link {
             if status != mirror.status {
                 mirror.status = status;
                 mirror.state_time_ms = now_ms();
+            }
+            // An injected transition error fails the promotion or failover in progress.
+            if status == MirrorStatus::PendingStopped {
+                if let Some(error) = &mirror.injected_transition_error {
+                    if !mirror.transition_errors.contains(error) {
+                        mirror.transition_errors.push(error.clone());
+                    }
+                }
             }
         }
     }
@@ -472,6 +491,7 @@ mod tests {
             offset_sync_error: None,
             delay_ms: 0,
             max_records_per_second: None,
+            fetcher_stalled: false,
             state: LinkState::Active,
         };
         link.mirrors.insert("t".into(), Mirror::new("t", "t", 2));
@@ -550,6 +570,30 @@ mod tests {
         assert_eq!(status(&l), MirrorStatus::PendingStopped);
         l.refresh_states();
         assert_eq!(status(&l), MirrorStatus::Stopped);
+    }
+
+    #[test]
+    fn injected_transition_error_holds_the_stop_until_cleared() {
+        let error = ("INTERNAL_ERROR".to_owned(), "boom".to_owned());
+        for request in [StopRequest::Promote, StopRequest::Failover] {
+            let mut l = link();
+            fetch_all(&mut l, 10, 10);
+            let m = l.mirrors.get_mut("t").unwrap();
+            m.injected_transition_error = Some(error.clone());
+            m.stop_request = Some(request);
+            for _ in 0..3 {
+                l.refresh_states();
+                assert_eq!(status(&l), MirrorStatus::PendingStopped, "{request:?}");
+            }
+            assert_eq!(
+                l.mirrors["t"].transition_errors,
+                std::slice::from_ref(&error)
+            );
+            l.mirrors.get_mut("t").unwrap().injected_transition_error = None;
+            l.refresh_states();
+            l.refresh_states();
+            assert_eq!(status(&l), MirrorStatus::Stopped, "{request:?}");
+        }
     }
 
     #[test]

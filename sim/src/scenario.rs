@@ -413,6 +413,79 @@ pub enum Action {
         /// The task name given to `task_error`.
         task: String,
     },
+    /// Produces exactly `records` records to a topic (for example to the old source after a
+    /// promotion or failover) and reports where they went ([`crate::Produced`]). Records go
+    /// round-robin over the partitions from partition 0, or all to `partition`.
+    Produce {
+        /// A Kafka-backed cluster.
+        cluster: String,
+        /// A topic of that cluster (a scenario topic or a mirror topic).
+        topic: String,
+        /// How many records; at most 100000.
+        records: u64,
+        /// The one partition to write to; absent: round-robin over every partition.
+        #[serde(default)]
+        partition: Option<i32>,
+    },
+    /// Makes the source delete records, as retention would: produces large filler records
+    /// until every record the partition held when the action started has been deleted (the
+    /// mock cluster drops a partition's oldest message sets beyond 5 MiB), and reports the
+    /// log-start offsets before and after ([`crate::Retention`]).
+    SourceRetention {
+        /// A Kafka-backed cluster (usually a link's source).
+        cluster: String,
+        /// A topic of that cluster.
+        topic: String,
+        /// The one partition to truncate; absent: every partition.
+        #[serde(default)]
+        partition: Option<i32>,
+    },
+    /// Stalls (or resumes) a link's fetcher: it copies nothing while the link and its mirrors
+    /// stay `ACTIVE`, and REST lag grows as the source receives records.
+    StallFetcher {
+        /// The link's destination cluster (where the link lives).
+        cluster: String,
+        /// The link name.
+        link: String,
+        /// `true` stalls the fetcher, `false` resumes it.
+        stalled: bool,
+    },
+    /// Makes the promotion or failover of a mirror fail, the one in progress or the next one:
+    /// it stays `PENDING_STOPPED` with this error in `mirror_state_transition_errors` until
+    /// `clear_transition_error`.
+    TransitionError {
+        /// The link's destination cluster (where the link lives).
+        cluster: String,
+        /// The link name.
+        link: String,
+        /// The mirror topic name (with the link prefix); not already `STOPPED`.
+        mirror: String,
+        /// REST `mirror_state_transition_errors[].error_code`, e.g. `INTERNAL_ERROR`.
+        error_code: String,
+        /// REST `mirror_state_transition_errors[].error_message`.
+        error_message: String,
+    },
+    /// Removes an error injected by `transition_error` (also from
+    /// `mirror_state_transition_errors`): a pending promotion or failover then completes.
+    ClearTransitionError {
+        /// The link's destination cluster (where the link lives).
+        cluster: String,
+        /// The link name.
+        link: String,
+        /// The mirror topic name given to `transition_error`.
+        mirror: String,
+    },
+    /// Adding partitions to a topic. The librdkafka mock cluster cannot do it (no
+    /// CreatePartitions, and creating an existing topic fails), so this action always fails
+    /// with an error that says so; partition drift is not simulated.
+    AddPartitions {
+        /// The cluster the topic is on.
+        cluster: String,
+        /// The topic name.
+        topic: String,
+        /// The partition count asked for.
+        partitions: i32,
+    },
 }
 
 /// A REST misbehaviour.
@@ -728,5 +801,44 @@ mod tests {
                 brokers: Some(vec![1])
             }
         );
+    }
+
+    #[test]
+    fn drill_actions_parse_from_yaml_and_json() {
+        let s = Scenario::from_yaml(
+            "clusters: [{name: A}]\ntimeline:\n\
+             - {at: 1s, do: produce, cluster: A, topic: t, records: 5}\n\
+             - {at: 1s, do: source_retention, cluster: A, topic: t, partition: 0}\n\
+             - {at: 1s, do: stall_fetcher, cluster: B, link: l, stalled: true}\n\
+             - {at: 1s, do: transition_error, cluster: B, link: l, mirror: t, error_code: E, error_message: m}\n\
+             - {at: 1s, do: clear_transition_error, cluster: B, link: l, mirror: t}\n\
+             - {at: 1s, do: add_partitions, cluster: A, topic: t, partitions: 6}\n",
+        )
+        .unwrap();
+        let json = [
+            r#"{"do":"produce","cluster":"A","topic":"t","records":5}"#,
+            r#"{"do":"source_retention","cluster":"A","topic":"t","partition":0}"#,
+            r#"{"do":"stall_fetcher","cluster":"B","link":"l","stalled":true}"#,
+            r#"{"do":"transition_error","cluster":"B","link":"l","mirror":"t","error_code":"E","error_message":"m"}"#,
+            r#"{"do":"clear_transition_error","cluster":"B","link":"l","mirror":"t"}"#,
+            r#"{"do":"add_partitions","cluster":"A","topic":"t","partitions":6}"#,
+        ];
+        for (entry, json) in s.timeline.iter().zip(json) {
+            let a: Action = serde_json::from_str(json).unwrap();
+            assert_eq!(entry.action, a, "{json}");
+        }
+        assert_eq!(
+            s.timeline[0].action,
+            Action::Produce {
+                cluster: "A".into(),
+                topic: "t".into(),
+                records: 5,
+                partition: None
+            }
+        );
+        let err =
+            serde_json::from_str::<Action>(r#"{"do":"stall_fetcher","cluster":"B","link":"l"}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("stalled"), "{err}");
     }
 }

@@ -404,6 +404,21 @@ async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>
                         "brokers_down": c.brokers_down,
                         "rest_fault": c.fault.as_ref().map(|f| &f.fault),
                         "links": c.links.keys().collect::<Vec<_>>(),
+                        "stalled_links": c
+                            .links
+                            .values()
+                            .filter(|l| l.fetcher_stalled)
+                            .map(|l| &l.name)
+                            .collect::<Vec<_>>(),
+                        "log_starts": c
+                            .log_start
+                            .iter()
+                            .map(|((topic, partition), log_start)| serde_json::json!({
+                                "topic": topic,
+                                "partition": partition,
+                                "log_start": log_start,
+                            }))
+                            .collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -425,10 +440,14 @@ async fn control(core: SimCore, req: Request<Incoming>) -> Result<Response<Body>
                 let core2 = core.clone();
                 // Actions may talk to a mock cluster thread: keep them off the async workers.
                 match tokio::task::spawn_blocking(move || core2.apply(&action)).await {
-                    Ok(Ok(())) => Response::builder()
+                    Ok(Ok(crate::ActionOutcome::Done)) => Response::builder()
                         .status(StatusCode::NO_CONTENT)
                         .body(Full::new(Bytes::new()))
                         .expect("valid response"),
+                    Ok(Ok(outcome)) => json(
+                        200,
+                        serde_json::to_value(outcome).unwrap_or(serde_json::Value::Null),
+                    ),
                     Ok(Err(e)) => json(400, serde_json::json!({ "error": e.to_string() })),
                     Err(e) => json(500, serde_json::json!({ "error": e.to_string() })),
                 }

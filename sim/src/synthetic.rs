@@ -149,6 +149,7 @@ impl Synthetic {
                     offset_sync_error: None,
                     delay_ms: 0,
                     max_records_per_second: None,
+                    fetcher_stalled: false,
                     state: LinkState::Active,
                 };
                 (name, link)

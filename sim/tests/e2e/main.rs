@@ -5,6 +5,7 @@
 mod common;
 
 mod schema_selftest;
+mod sim_drills;
 mod sim_replication;
 mod sim_rest;
 mod sim_states;
