@@ -9,7 +9,8 @@ use super::families::{
 };
 use super::RenderedCluster;
 use crate::snapshot::{
-    ClusterSnapshot, Link, LinkError, LinkState, MirrorState, MirrorTopic, StateCategory, TaskState,
+    ClusterSnapshot, FailoverProgress, Link, LinkError, LinkState, MirrorState, MirrorTopic,
+    StateCategory, TaskState,
 };
 
 families! {
@@ -39,8 +40,16 @@ families! {
     LinkTaskErrors = "clusterlink_link_task_errors" TaskLabels
         "Number of errors the link task reports";
     /// Counted after the `mirror_topics` filters; unknown states are counted under their raw value.
+    /// Also a promote's or failover's progress: `{state="STOPPED"}` of
+    /// `sum without (state) (clusterlink_link_mirror_topics)` are done, `{state="PENDING_STOPPED"}`
+    /// on their way.
     LinkMirrorTopics = "clusterlink_link_mirror_topics" LinkStateLabels
         "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    /// Written once every mirror topic of the link (at least one) is `STOPPED`: the latest of
+    /// their `state_time_ms`. Absent while one still mirrors or no stop time is reported. The
+    /// REST API cannot tell a promote from a failover.
+    LinkFailoverCompleted = "clusterlink_link_failover_completed_timestamp_seconds" LinkLabels
+        "Time the link's promote or failover completed: its last mirror topic became STOPPED (Unix seconds)";
     /// **Confluent Cloud only.** Known categories: `ACTIVE`, `PAUSED`, `IN_ERROR`, `PENDING`,
     /// `NOT_APPLICABLE`; others are counted under their raw value. Also absent for a Cloud link
     /// whose `category_counts` is `null`. `IN_ERROR` above 0: see
@@ -103,6 +112,12 @@ families! {
     /// while it is set (not `NO_ERROR` or `NOT_SET`).
     MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
         "Mirror topic error (only when not NO_ERROR; always 1)";
+    /// From the single-mirror GET with `include_state_transition_errors=true`, which the
+    /// exporter sends only for mirror topics neither `ACTIVE` nor `STOPPED` (at most 50 a
+    /// cycle, in turn): absent for the others. Above 0: a promote or failover of the mirror
+    /// topic fails (it stays `PENDING_STOPPED`); see ClusterLinkMirrorTopicTransitionFailed.
+    MirrorTransitionErrors = "clusterlink_mirror_topic_transition_errors" MirrorLabels
+        "State transition errors the mirror topic reports (mirror_state_transition_errors with a code other than NO_ERROR)";
     /// A negative REST lag is exported as 0. Absent when `partition_metrics: false`.
     PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
         "Partition lag in messages as the REST API reports it (absent while unknown)";
@@ -240,9 +255,16 @@ pub(crate) fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> Rendered
     for m in &snapshot.mirrors {
         mirrors_by_link.entry(m.link.as_str()).or_default().push(m);
     }
+    let failover = snapshot.failover_by_link();
     for link in &snapshot.links {
         let mirrors = mirrors_by_link.get(link.name.as_str());
-        link_families(&mut w, link, mirrors.map_or(&[][..], Vec::as_slice));
+        let progress = failover.get(link.name.as_str()).copied();
+        link_families(
+            &mut w,
+            link,
+            mirrors.map_or(&[][..], Vec::as_slice),
+            progress,
+        );
     }
     for m in &snapshot.mirrors {
         mirror_families(&mut w, m, snapshot.partition_metrics);
@@ -261,7 +283,12 @@ fn flag(value: Option<bool>) -> &'static str {
 
 /// The families of one link: info, state, error, tasks, mirror topics by state, partitions by
 /// state category.
-fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
+fn link_families(
+    w: &mut SampleWriter,
+    link: &Link,
+    mirrors: &[&MirrorTopic],
+    failover: Option<FailoverProgress>,
+) {
     let l = link.name.as_str();
     let c = &link.configs;
     let info = LinkInfoLabels {
@@ -311,6 +338,10 @@ fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
     for (state, count) in counts {
         let labels = LinkStateLabels { link: l, state };
         w.sample(family::LinkMirrorTopics, labels, count as f64);
+    }
+    if let Some(ms) = failover.and_then(|f| f.completed_ms()) {
+        let labels = LinkLabels { link: l };
+        w.sample(family::LinkFailoverCompleted, labels, ms as f64 / 1000.0);
     }
     mirror_partitions(w, link);
     link_timings(w, link);
@@ -402,6 +433,9 @@ fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: boo
             error,
         };
         w.sample(family::MirrorError, labels, 1.0);
+    }
+    if let Some(errors) = &m.transition_errors {
+        w.sample(family::MirrorTransitionErrors, labels, errors.count as f64);
     }
     if partition_metrics {
         let mut fetched: Vec<_> = m.fetched().collect();
