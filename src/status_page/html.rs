@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 
 use super::{
-    ClusterView, FailoverStage, FailoverView, Health, LinkView, MirrorView, StatusView, JSON_PATH,
+    ClusterView, FailoverStage, FailoverView, Health, LinkSettingsView, LinkView, MirrorView,
+    StatusView, JSON_PATH,
 };
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
@@ -338,6 +339,7 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     if let Some(f) = &l.failover {
         failover_line(out, f, l);
     }
+    settings_line(out, &l.settings);
     out.push_str("</td>");
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
@@ -373,6 +375,37 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         });
     cell(out, "num", &opt(probe));
     out.push_str("</tr>\n");
+}
+
+/// The link's timing configs, under its name, those known: `availability check 60s × 5 ·
+/// offset sync 30s · topic config sync 5s · ACL sync 1.5s`.
+fn settings_line(out: &mut String, s: &LinkSettingsView) {
+    let every = |v: Option<f64>| v.map(|s| format!("{s}s"));
+    let mut parts: Vec<String> = Vec::new();
+    match (
+        every(s.availability_check_interval_seconds),
+        s.availability_check_failure_threshold,
+    ) {
+        (Some(i), Some(n)) => parts.push(format!("availability check {i} × {n}")),
+        (Some(i), None) => parts.push(format!("availability check {i}")),
+        (None, Some(n)) => parts.push(format!("availability check × {n}")),
+        (None, None) => {}
+    }
+    for (what, v) in [
+        ("offset sync", s.consumer_offset_sync_interval_seconds),
+        ("topic config sync", s.topic_config_sync_interval_seconds),
+        ("ACL sync", s.acl_sync_interval_seconds),
+    ] {
+        if let Some(d) = every(v) {
+            parts.push(format!("{what} {d}"));
+        }
+    }
+    if parts.is_empty() {
+        return;
+    }
+    out.push_str("<br><span class=\"muted settings\">");
+    escape_into(out, &parts.join(" · "));
+    out.push_str("</span>");
 }
 
 /// The link's promote or failover, under its name: `fail-over in progress: 1 of 3 stopped`,

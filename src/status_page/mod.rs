@@ -170,6 +170,9 @@ pub(crate) struct LinkView {
     pub(crate) not_copied_messages: Option<i64>,
     /// Its promote or failover (`null`: no mirror topic `STOPPED` or `PENDING_STOPPED`).
     pub(crate) failover: Option<FailoverView>,
+    /// The link configs that set Confluent's detection and sync timing, as the
+    /// `clusterlink_link_*_interval_seconds` and `…_failure_threshold` families.
+    pub(crate) settings: LinkSettingsView,
     /// Largest lag in seconds over its measured mirror topics, as
     /// `clusterlink_link_lag_seconds` (`null`: not measured, or partitions lag and none of
     /// them was read).
@@ -180,6 +183,36 @@ pub(crate) struct LinkView {
     pub(crate) probe_last_received_age_seconds: Option<f64>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub(crate) mirrors: Vec<MirrorView>,
+}
+
+/// A link's timing configs (`null`: not reported, or not a whole number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub(crate) struct LinkSettingsView {
+    /// `availability.check.ms`, in seconds.
+    pub(crate) availability_check_interval_seconds: Option<f64>,
+    /// `availability.check.consecutive.failure.threshold`: the link turns `UNAVAILABLE`
+    /// after this many failed checks in a row.
+    pub(crate) availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.ms`, in seconds.
+    pub(crate) consumer_offset_sync_interval_seconds: Option<f64>,
+    /// `topic.config.sync.ms`, in seconds.
+    pub(crate) topic_config_sync_interval_seconds: Option<f64>,
+    /// `acl.sync.ms`, in seconds.
+    pub(crate) acl_sync_interval_seconds: Option<f64>,
+}
+
+impl LinkSettingsView {
+    fn of(link: &Link) -> Self {
+        let c = &link.configs;
+        let seconds = |ms: Option<u64>| ms.map(|ms| ms as f64 / 1000.0);
+        Self {
+            availability_check_interval_seconds: seconds(c.availability_check_ms),
+            availability_check_failure_threshold: c.availability_check_failure_threshold,
+            consumer_offset_sync_interval_seconds: seconds(c.consumer_offset_sync_ms),
+            topic_config_sync_interval_seconds: seconds(c.topic_config_sync_ms),
+            acl_sync_interval_seconds: seconds(c.acl_sync_ms),
+        }
+    }
 }
 
 /// Where a link's promote or failover stands. The REST API cannot tell a promote from a
@@ -577,6 +610,7 @@ fn link_view(
         lag_messages: lag.messages,
         not_copied_messages: lag.not_copied,
         failover: FailoverView::of(&lag.failover),
+        settings: LinkSettingsView::of(link),
         lag_seconds: lag.seconds,
         probe_latency_seconds,
         probe_last_received_age_seconds,

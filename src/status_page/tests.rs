@@ -451,6 +451,7 @@ fn the_json_form_has_the_documented_fields() {
             "probe_last_received_age_seconds",
             "probe_latency_seconds",
             "problem",
+            "settings",
             "state",
             "state_age_seconds",
             "task_errors",
@@ -578,6 +579,51 @@ fn a_completed_failover_is_no_problem_and_one_in_progress_shows_its_errors() {
     assert_eq!(l["problem"], false);
     let orders = &json["clusters"][0]["links"][0]["mirrors"][0];
     assert_eq!(orders["transition_errors"][0]["code"], "INTERNAL_ERROR");
+}
+
+/// The link's timing configs, in seconds, on the page and in the JSON form.
+#[test]
+fn link_timing_settings_are_shown_under_the_link() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let mut configured = link("ab", LinkState::Active);
+    configured.configs.availability_check_ms = Some(60_000);
+    configured.configs.availability_check_failure_threshold = Some(5);
+    configured.configs.consumer_offset_sync_ms = Some(30_000);
+    configured.configs.acl_sync_ms = Some(1_500);
+    let snapshot = ClusterSnapshot {
+        links: vec![configured, link("cd", LinkState::Active)],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(snapshot, None));
+    let v = view(&board, &snapshots);
+    let s = v.clusters[0].links[0].settings;
+    assert_eq!(s.availability_check_interval_seconds, Some(60.0));
+    assert_eq!(s.availability_check_failure_threshold, Some(5));
+    assert_eq!(s.topic_config_sync_interval_seconds, None, "not reported");
+    let page = html::render(
+        &v,
+        &PageOptions {
+            telemetry_path: "/metrics",
+            refresh_seconds: 0,
+            version: "test",
+        },
+    );
+    assert!(
+        page.contains("availability check 60s × 5 · offset sync 30s · ACL sync 1.5s"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("class=\"muted settings\"").count(),
+        1,
+        "none for cd"
+    );
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let settings = &json["clusters"][0]["links"][0]["settings"];
+    assert_eq!(settings["consumer_offset_sync_interval_seconds"], 30.0);
+    assert!(settings["acl_sync_interval_seconds"] == 1.5);
 }
 
 #[test]

@@ -358,6 +358,30 @@ async fn failover_progress_transition_errors_and_completion() {
         "a healthy cycle reads no transition errors"
     );
 
+    // The link's timing configs (availability.check.ms 200, threshold 3 in SCENARIO; the
+    // simulator's defaults for the others), in /metrics and in /status.json.
+    let text = scrape(&exporter).await;
+    let ab = [("link", "ab")];
+    let setting = |name: &str| value(&text, name, &ab);
+    assert_eq!(
+        setting("clusterlink_link_availability_check_interval_seconds"),
+        Some(0.2)
+    );
+    assert_eq!(
+        setting("clusterlink_link_availability_check_failure_threshold"),
+        Some(3.0)
+    );
+    assert_eq!(
+        setting("clusterlink_link_consumer_offset_sync_interval_seconds"),
+        Some(30.0)
+    );
+    let link = status_link(&exporter, "ab").await;
+    assert_eq!(
+        link["settings"]["availability_check_interval_seconds"], 0.2,
+        "{link:#}"
+    );
+    assert_eq!(link["settings"]["availability_check_failure_threshold"], 3);
+
     sim.apply(&Action::TransitionError {
         cluster: "B".into(),
         link: "ab".into(),
