@@ -1,7 +1,9 @@
 //! Background collection: one task per destination cluster, on its interval with jitter, a
 //! cycle never overlapping the previous one. A cycle reads the links, each link with its tasks
-//! (concurrently, bounded), all mirrors in one call, and link configs every Nth cycle
-//! (cached), into one [`ClusterSnapshot`] that it publishes (to the exposition, which renders
+//! (concurrently, bounded), all mirrors in one call, the state transition errors of the
+//! mirror topics neither `ACTIVE` nor `STOPPED` (one request each, concurrently, at most
+//! [`TRANSITION_ERROR_REQUESTS`] a cycle), and link configs every Nth cycle (cached), into
+//! one [`ClusterSnapshot`] that it publishes (to the exposition, which renders
 //! it once, and to the status store) and hands to the cluster's Kafka-side measurer. A failed cycle marks
 //! only its cluster down, withdraws its link and mirror series, counts the error by reason and
 //! logs the cause; a 429 backs the cluster off.
@@ -16,7 +18,7 @@
 //! [`StatusStore`]. Building a collector has no side effect: the exporter starts a cluster's
 //! series when it launches the cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -35,10 +37,15 @@ use crate::config::{ClusterConfig, Flavour};
 use crate::reload::ClusterSetup;
 use crate::rest_client::{ClientBuildError, CollectionErrorReason, RestClient, RestError};
 use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
-use crate::snapshot::{ClusterSnapshot, Discard, Link, LinkConfigs, Publish};
+use crate::snapshot::{ClusterSnapshot, Discard, Link, LinkConfigs, MirrorTopic, Publish};
 use crate::status::StatusStore;
 use crate::supervise::{self, stopped, Failure, RestartBackoff, Worker, WorkerRestarts};
 use crate::util::{unix_ms_at, ClusterLabels};
+
+/// The most single-mirror requests (state transition errors) a cycle sends. With more mirror
+/// topics neither `ACTIVE` nor `STOPPED`, each cycle reads the next ones in turn, so every one
+/// is read within a few cycles; the others carry no transition errors that cycle.
+pub(crate) const TRANSITION_ERROR_REQUESTS: usize = 50;
 
 /// Labels of `clusterlink_collection_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,7 +61,8 @@ pub(crate) struct ReasonLabels {
 pub(crate) struct RequestLabels {
     /// The destination cluster.
     pub(crate) kafka_cluster: String,
-    /// `clusters`, `links`, `link`, `mirrors` or `link_configs`.
+    /// `clusters`, `links`, `link`, `mirrors`, `mirror` (a mirror topic's transition errors)
+    /// or `link_configs`.
     pub(crate) endpoint: String,
     /// The HTTP status, `0` when there was no response.
     pub(crate) status: String,
@@ -429,7 +437,7 @@ impl Collector {
     pub async fn collect_once(&mut self) -> Result<ClusterSnapshot, RestError> {
         let cluster_id = self.cluster_id().await?;
         let mut links = self.links(&cluster_id).await?;
-        let mirrors = self
+        let mirrors: Vec<MirrorTopic> = self
             .client
             .mirrors(&cluster_id)
             .await?
@@ -440,6 +448,7 @@ impl Collector {
                     && self.config.mirror_topics.allows(&m.name)
             })
             .collect();
+        let mirrors = self.transition_errors(&cluster_id, mirrors).await?;
         let refresh_configs = self.cycle % u64::from(self.config.link_configs_every) == 0
             || links.iter().any(|l| !self.configs.contains_key(&l.name));
         if refresh_configs {
@@ -495,6 +504,51 @@ impl Collector {
         Ok(detailed.into_iter().flatten().collect())
     }
 
+    /// `mirrors` with the state transition errors of those that may be in transition
+    /// ([`MirrorTopic::may_be_in_transition`]; at most [`TRANSITION_ERROR_REQUESTS`] of them,
+    /// taken in turn from cycle to cycle), read concurrently (bounded); a mirror topic
+    /// answering 404 was deleted since it was listed and is left out.
+    async fn transition_errors(
+        &self,
+        cluster_id: &str,
+        mut mirrors: Vec<MirrorTopic>,
+    ) -> Result<Vec<MirrorTopic>, RestError> {
+        let candidates: Vec<usize> = (0..mirrors.len())
+            .filter(|&i| mirrors[i].may_be_in_transition())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(mirrors);
+        }
+        let chosen = in_turn(&candidates, self.cycle, TRANSITION_ERROR_REQUESTS);
+        let client = &self.client;
+        let all = &mirrors;
+        let fetched: Vec<(usize, Option<_>)> = stream::iter(chosen)
+            .map(|i| async move {
+                let m = &all[i];
+                let errors =
+                    unless_deleted(client.transition_errors(cluster_id, &m.link, &m.name).await)?;
+                Ok::<_, RestError>((i, errors))
+            })
+            .buffered(self.config.max_concurrent_requests)
+            .try_collect()
+            .await?;
+        let mut deleted = BTreeSet::new();
+        for (i, errors) in fetched {
+            match errors {
+                Some(errors) => mirrors[i].transition_errors = Some(errors),
+                None => {
+                    deleted.insert(i);
+                }
+            }
+        }
+        Ok(mirrors
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !deleted.contains(i))
+            .map(|(_, m)| m)
+            .collect())
+    }
+
     /// The configs of `links` (a link answering 404 has none).
     async fn link_configs(
         &self,
@@ -513,6 +567,23 @@ impl Collector {
             .await?;
         Ok(fetched.into_iter().flatten().collect())
     }
+}
+
+/// At most `cap` of `items`: all when there are no more, else the `cycle`-th run of `cap` of
+/// them in turn (wrapping), so that every one is taken within `ceil(len / cap)` cycles.
+fn in_turn<T: Copy>(items: &[T], cycle: u64, cap: usize) -> Vec<T> {
+    if items.len() <= cap {
+        return items.to_vec();
+    }
+    let len = items.len() as u64;
+    let start = (cycle % len).saturating_mul(cap as u64) % len;
+    items
+        .iter()
+        .cycle()
+        .skip(usize::try_from(start).unwrap_or(0))
+        .take(cap)
+        .copied()
+        .collect()
 }
 
 /// `result`, with a 404 (the object was deleted since it was listed) as `Ok(None)`.
@@ -633,6 +704,26 @@ pub(crate) async fn supervise_collector(first: Collector, mut shutdown: watch::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transition_errors_are_read_in_turn_when_over_the_cap() {
+        let items: Vec<u32> = (0..5).collect();
+        assert_eq!(
+            in_turn(&items, 7, 5),
+            items,
+            "within the cap: all, every cycle"
+        );
+        assert_eq!(in_turn(&items, 0, 2), [0, 1]);
+        assert_eq!(in_turn(&items, 1, 2), [2, 3]);
+        assert_eq!(in_turn(&items, 2, 2), [4, 0], "wraps");
+        let mut seen = std::collections::BTreeSet::new();
+        for cycle in 0..3 {
+            seen.extend(in_turn(&items, cycle, 2));
+        }
+        assert_eq!(seen.len(), 5, "every one within ceil(5 / 2) cycles");
+        assert!(in_turn::<u32>(&[], 3, 2).is_empty());
+        assert_eq!(in_turn(&items, u64::MAX, 2).len(), 2);
+    }
 
     #[test]
     fn backoff_honours_retry_after_else_grows_with_jitter_to_a_cap() {

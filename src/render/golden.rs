@@ -12,6 +12,7 @@ use crate::snapshot::{
     CategoryCount, ClusterSnapshot, Fetched, KafkaSnapshot, Link, LinkConfigs, LinkError,
     LinkState, MeasuredMirror, MeasuredPartition, MirrorState, MirrorTopic, OffsetSyncLag,
     PartitionLag, Publish, Reported, StateCategory, StoppedMirror, Task, TaskState,
+    TransitionErrors,
 };
 
 /// The golden file.
@@ -22,7 +23,8 @@ const GOLDEN: &str = concat!(
 
 /// A cluster with every REST-side family: a Cloud link (category counts, configs read, a
 /// state the exporter does not know, a task in error) and a Platform one (nothing but its
-/// name), a mirror topic with known and unknown partition lags and one in error.
+/// name) whose only mirror topic was promoted, a mirror topic with known and unknown partition
+/// lags and one in error with state transition errors.
 fn rest() -> ClusterSnapshot {
     let fetched = |partition, lag, last_source_fetch_offset| PartitionLag {
         partition,
@@ -69,6 +71,11 @@ fn rest() -> ClusterSnapshot {
                     connection_mode: Some("OUTBOUND".into()),
                     consumer_offset_sync: Some(true),
                     acl_sync: Some(false),
+                    availability_check_ms: Some(60_000),
+                    availability_check_failure_threshold: Some(5),
+                    consumer_offset_sync_ms: Some(30_000),
+                    topic_config_sync_ms: Some(5_000),
+                    acl_sync_ms: Some(1_500),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -102,6 +109,20 @@ fn rest() -> ClusterSnapshot {
                 name: "gone\"1".into(),
                 state: Reported::Known(MirrorState::Failed),
                 error: Some("SOURCE_TOPIC_MAY_BE_DELETED".into()),
+                transition_errors: Some(TransitionErrors {
+                    count: 2,
+                    details: Vec::new(),
+                }),
+                ..Default::default()
+            },
+            MirrorTopic {
+                link: "cd".into(),
+                name: "promoted".into(),
+                source_topic: Some("promoted".into()),
+                state: Reported::Known(MirrorState::Stopped),
+                state_changed_ms: Some(1_700_000_100_250),
+                claimed_partitions: Some(1),
+                lags: vec![fetched(0, 199, 4_000)],
                 ..Default::default()
             },
         ],

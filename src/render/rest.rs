@@ -9,7 +9,8 @@ use super::families::{
 };
 use super::RenderedCluster;
 use crate::snapshot::{
-    ClusterSnapshot, Link, LinkError, LinkState, MirrorState, MirrorTopic, StateCategory, TaskState,
+    ClusterSnapshot, FailoverProgress, Link, LinkError, LinkState, MirrorState, MirrorTopic,
+    StateCategory, TaskState,
 };
 
 families! {
@@ -39,14 +40,44 @@ families! {
     LinkTaskErrors = "clusterlink_link_task_errors" TaskLabels
         "Number of errors the link task reports";
     /// Counted after the `mirror_topics` filters; unknown states are counted under their raw value.
+    /// Also a promote's or failover's progress: `{state="STOPPED"}` of
+    /// `sum without (state) (clusterlink_link_mirror_topics)` are done, `{state="PENDING_STOPPED"}`
+    /// on their way.
     LinkMirrorTopics = "clusterlink_link_mirror_topics" LinkStateLabels
         "Mirror topics of the link by mirror state (every known state written, 0 when none)";
+    /// Written once every mirror topic of the link (at least one) is `STOPPED`: the latest of
+    /// their `state_time_ms`. Absent while one still mirrors or no stop time is reported. The
+    /// REST API cannot tell a promote from a failover.
+    LinkFailoverCompleted = "clusterlink_link_failover_completed_timestamp_seconds" LinkLabels
+        "Time the link's promote or failover completed: its last mirror topic became STOPPED (Unix seconds)";
     /// **Confluent Cloud only.** Known categories: `ACTIVE`, `PAUSED`, `IN_ERROR`, `PENDING`,
     /// `NOT_APPLICABLE`; others are counted under their raw value. Also absent for a Cloud link
     /// whose `category_counts` is `null`. `IN_ERROR` above 0: see
     /// ClusterLinkMirrorPartitionsInError.
     LinkMirrorPartitions = "clusterlink_link_mirror_partitions" CategoryLabels
         "Mirror partitions of the link by state category, from Confluent Cloud's category_counts (every known category written, 0 when none; absent on Confluent Platform)";
+    /// The link config `availability.check.ms` (Confluent's default 60 s). With
+    /// `clusterlink_link_availability_check_failure_threshold` it says how long a source outage
+    /// takes to turn the link `UNAVAILABLE`: interval × threshold (about 5 minutes by default).
+    /// Like every link timing family: read with the link configs (every `link_configs_every`
+    /// cycles), absent when the config is not reported, sensitive or not a whole number.
+    LinkAvailabilityCheckInterval = "clusterlink_link_availability_check_interval_seconds" LinkLabels
+        "How often the link checks that its source cluster is reachable (link config availability.check.ms, seconds)";
+    /// The link config `availability.check.consecutive.failure.threshold` (Confluent's default 5).
+    LinkAvailabilityCheckThreshold = "clusterlink_link_availability_check_failure_threshold" LinkLabels
+        "Failed availability checks in a row after which the link turns UNAVAILABLE (link config availability.check.consecutive.failure.threshold)";
+    /// The link config `consumer.offset.sync.ms`: a synced group's offsets on the destination
+    /// are normally at most this old (plus the time the sync takes). Written whether or not
+    /// `consumer.offset.sync.enable` is on.
+    LinkConsumerOffsetSyncInterval = "clusterlink_link_consumer_offset_sync_interval_seconds" LinkLabels
+        "How often the link syncs consumer group offsets to the destination (link config consumer.offset.sync.ms, seconds)";
+    /// The link config `topic.config.sync.ms`: a change of a source topic's configs (and its
+    /// partition count) reaches the mirror topic within about this time.
+    LinkTopicConfigSyncInterval = "clusterlink_link_topic_config_sync_interval_seconds" LinkLabels
+        "How often the link syncs source topic configs to its mirror topics (link config topic.config.sync.ms, seconds)";
+    /// The link config `acl.sync.ms`. Written whether or not `acl.sync.enable` is on.
+    LinkAclSyncInterval = "clusterlink_link_acl_sync_interval_seconds" LinkLabels
+        "How often the link syncs ACLs from the source (link config acl.sync.ms, seconds)";
     /// One series per mirror topic; `source_topic` is `unknown` when not reported or empty.
     MirrorInfo = "clusterlink_mirror_topic_info" MirrorInfoLabels
         "Mirror topic and the source topic it mirrors (always 1)";
@@ -81,6 +112,12 @@ families! {
     /// while it is set (not `NO_ERROR` or `NOT_SET`).
     MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
         "Mirror topic error (only when not NO_ERROR; always 1)";
+    /// From the single-mirror GET with `include_state_transition_errors=true`, which the
+    /// exporter sends only for mirror topics neither `ACTIVE` nor `STOPPED` (at most 50 a
+    /// cycle, in turn): absent for the others. Above 0: a promote or failover of the mirror
+    /// topic fails (it stays `PENDING_STOPPED`); see ClusterLinkMirrorTopicTransitionFailed.
+    MirrorTransitionErrors = "clusterlink_mirror_topic_transition_errors" MirrorLabels
+        "State transition errors the mirror topic reports (mirror_state_transition_errors with a code other than NO_ERROR)";
     /// A negative REST lag is exported as 0. Absent when `partition_metrics: false`.
     PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
         "Partition lag in messages as the REST API reports it (absent while unknown)";
@@ -112,6 +149,14 @@ label_set! {
         acl_sync,
         /// `auto.create.mirror.topics.enable`: `true`, `false` or `unknown`.
         auto_create_mirror_topics,
+    }
+}
+
+label_set! {
+    /// A family per link (the REST side's; the Kafka side declares its own).
+    LinkLabels {
+        /// The link's name.
+        link,
     }
 }
 
@@ -210,9 +255,16 @@ pub(crate) fn render_rest(cluster: &str, snapshot: &ClusterSnapshot) -> Rendered
     for m in &snapshot.mirrors {
         mirrors_by_link.entry(m.link.as_str()).or_default().push(m);
     }
+    let failover = snapshot.failover_by_link();
     for link in &snapshot.links {
         let mirrors = mirrors_by_link.get(link.name.as_str());
-        link_families(&mut w, link, mirrors.map_or(&[][..], Vec::as_slice));
+        let progress = failover.get(link.name.as_str()).copied();
+        link_families(
+            &mut w,
+            link,
+            mirrors.map_or(&[][..], Vec::as_slice),
+            progress,
+        );
     }
     for m in &snapshot.mirrors {
         mirror_families(&mut w, m, snapshot.partition_metrics);
@@ -231,7 +283,12 @@ fn flag(value: Option<bool>) -> &'static str {
 
 /// The families of one link: info, state, error, tasks, mirror topics by state, partitions by
 /// state category.
-fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
+fn link_families(
+    w: &mut SampleWriter,
+    link: &Link,
+    mirrors: &[&MirrorTopic],
+    failover: Option<FailoverProgress>,
+) {
     let l = link.name.as_str();
     let c = &link.configs;
     let info = LinkInfoLabels {
@@ -282,7 +339,34 @@ fn link_families(w: &mut SampleWriter, link: &Link, mirrors: &[&MirrorTopic]) {
         let labels = LinkStateLabels { link: l, state };
         w.sample(family::LinkMirrorTopics, labels, count as f64);
     }
+    if let Some(ms) = failover.and_then(|f| f.completed_ms()) {
+        let labels = LinkLabels { link: l };
+        w.sample(family::LinkFailoverCompleted, labels, ms as f64 / 1000.0);
+    }
     mirror_partitions(w, link);
+    link_timings(w, link);
+}
+
+/// The link's timing configs, each when reported (milliseconds written as seconds).
+fn link_timings(w: &mut SampleWriter, link: &Link) {
+    let c = &link.configs;
+    let labels = LinkLabels { link: &link.name };
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    if let Some(ms) = c.availability_check_ms {
+        w.sample(family::LinkAvailabilityCheckInterval, labels, seconds(ms));
+    }
+    if let Some(n) = c.availability_check_failure_threshold {
+        w.sample(family::LinkAvailabilityCheckThreshold, labels, n as f64);
+    }
+    if let Some(ms) = c.consumer_offset_sync_ms {
+        w.sample(family::LinkConsumerOffsetSyncInterval, labels, seconds(ms));
+    }
+    if let Some(ms) = c.topic_config_sync_ms {
+        w.sample(family::LinkTopicConfigSyncInterval, labels, seconds(ms));
+    }
+    if let Some(ms) = c.acl_sync_ms {
+        w.sample(family::LinkAclSyncInterval, labels, seconds(ms));
+    }
 }
 
 /// `clusterlink_link_mirror_partitions` of one link, when it reports `category_counts`: every
@@ -349,6 +433,9 @@ fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: boo
             error,
         };
         w.sample(family::MirrorError, labels, 1.0);
+    }
+    if let Some(errors) = &m.transition_errors {
+        w.sample(family::MirrorTransitionErrors, labels, errors.count as f64);
     }
     if partition_metrics {
         let mut fetched: Vec<_> = m.fetched().collect();

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::config::{read_secret_file, Auth, BearerToken, ClusterConfig, SecretString};
-use crate::snapshot::{Link, LinkConfigs, MirrorTopic};
+use crate::snapshot::{Link, LinkConfigs, MirrorTopic, TransitionErrors};
 use crate::util::{closed_set, lock};
 
 mod wire;
@@ -486,6 +486,28 @@ impl RestClient {
             )
             .await?;
         Ok(mirrors.into_iter().map(MirrorData::into_mirror).collect())
+    }
+
+    /// The state transition errors of mirror topic `topic` of `link` (the single-mirror GET
+    /// with `include_state_transition_errors=true`; the list call does not return them).
+    /// None listed, or the field absent: no error.
+    pub(crate) async fn transition_errors(
+        &self,
+        cluster_id: &str,
+        link: &str,
+        topic: &str,
+    ) -> Result<TransitionErrors, RestError> {
+        let mirror: MirrorData = self
+            .get(
+                "mirror",
+                &format!(
+                    "/clusters/{cluster_id}/links/{}/mirrors/{}?include_state_transition_errors=true",
+                    encode(link),
+                    encode(topic)
+                ),
+            )
+            .await?;
+        Ok(mirror.into_mirror().transition_errors.unwrap_or_default())
     }
 
     /// The configs of `link` the exporter reads, interpreted.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 use crate::snapshot::{
     CategoryCount, Fetched, GroupFilters, Link, LinkConfigs, LinkError, LinkState, MirrorState,
     MirrorTopic, PartitionLag, Reported, StateCategory, Task, TaskError, TaskState,
-    MAX_TASK_ERRORS, MAX_TASK_ERROR_MESSAGE,
+    TransitionErrors, MAX_TASK_ERRORS, MAX_TASK_ERROR_MESSAGE,
 };
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -136,6 +136,37 @@ pub(super) struct MirrorData {
     pub(super) mirror_topic_error: Option<String>,
     #[serde(default)]
     pub(super) state_time_ms: Option<i64>,
+    /// Only in the single-mirror GET with `include_state_transition_errors=true`; see
+    /// [`transition_errors`].
+    #[serde(default, deserialize_with = "transition_errors")]
+    pub(super) mirror_state_transition_errors: Option<Vec<TaskErrorData>>,
+}
+
+/// `mirror_state_transition_errors`, leniently: an informational field must not fail the
+/// mirror. Not an array → `None`; an item that is not an object is dropped, a code or message
+/// that is not a string counts as missing.
+fn transition_errors<'de, D>(d: D) -> Result<Option<Vec<TaskErrorData>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let serde_json::Value::Array(items) = serde_json::Value::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = |item: &serde_json::Value, key: &str| {
+        item.get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(Some(
+        items
+            .iter()
+            .filter(|item| item.is_object())
+            .map(|item| TaskErrorData {
+                error_code: text(item, "error_code"),
+                error_message: text(item, "error_message"),
+            })
+            .collect(),
+    ))
 }
 
 /// `MirrorLag`.
@@ -207,30 +238,36 @@ impl LinkData {
 
 impl TaskData {
     fn into_task(self) -> Task {
-        let errors: Vec<TaskErrorData> = self
-            .errors
-            .into_iter()
-            .filter(|e| e.error_code.as_deref().is_some_and(|c| c != "NO_ERROR"))
-            .collect();
-        let error_details = errors
-            .iter()
-            .take(MAX_TASK_ERRORS)
-            .map(|e| TaskError {
-                code: e.error_code.clone().unwrap_or_default(),
-                message: e
-                    .error_message
-                    .as_deref()
-                    .filter(|m| !m.is_empty())
-                    .map(cut_message),
-            })
-            .collect();
+        let (errors, error_details) = errors_of(self.errors);
         Task {
             state: Reported::parse_or(self.state.as_deref(), TaskState::Unknown),
             name: self.task_name,
-            errors: u64::try_from(errors.len()).unwrap_or(u64::MAX),
+            errors,
             error_details,
         }
     }
+}
+
+/// Task or transition errors: how many have a code other than `NO_ERROR`, and the first
+/// [`MAX_TASK_ERRORS`] of them with their messages cut to [`MAX_TASK_ERROR_MESSAGE`].
+fn errors_of(errors: Vec<TaskErrorData>) -> (u64, Vec<TaskError>) {
+    let errors: Vec<TaskErrorData> = errors
+        .into_iter()
+        .filter(|e| e.error_code.as_deref().is_some_and(|c| c != "NO_ERROR"))
+        .collect();
+    let details = errors
+        .iter()
+        .take(MAX_TASK_ERRORS)
+        .map(|e| TaskError {
+            code: e.error_code.clone().unwrap_or_default(),
+            message: e
+                .error_message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(cut_message),
+        })
+        .collect();
+    (u64::try_from(errors.len()).unwrap_or(u64::MAX), details)
 }
 
 /// `message` cut to [`MAX_TASK_ERROR_MESSAGE`] characters (the last one `…` when cut).
@@ -268,6 +305,10 @@ impl MirrorData {
             link: self.link_name,
             name: self.mirror_topic_name,
             source_topic: self.source_topic_name,
+            transition_errors: self.mirror_state_transition_errors.map(|errors| {
+                let (count, details) = errors_of(errors);
+                TransitionErrors { count, details }
+            }),
         }
     }
 }
@@ -286,6 +327,7 @@ pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
             .filter(|v| !v.is_empty())
             .map(|v| v.eq_ignore_ascii_case("true"))
     };
+    let number = |name: &str| value(name).and_then(|v| whole_number(&v));
     LinkConfigs {
         link_mode: value("link.mode"),
         connection_mode: value("connection.mode"),
@@ -297,7 +339,24 @@ pub(super) fn link_configs(configs: &[LinkConfigData]) -> LinkConfigs {
         consumer_offset_group_filters: value("consumer.offset.group.filters")
             .map(|text| GroupFilters::from_json(&text))
             .unwrap_or_default(),
+        availability_check_ms: number("availability.check.ms"),
+        availability_check_failure_threshold: number(
+            "availability.check.consecutive.failure.threshold",
+        ),
+        consumer_offset_sync_ms: number("consumer.offset.sync.ms"),
+        topic_config_sync_ms: number("topic.config.sync.ms"),
+        acl_sync_ms: number("acl.sync.ms"),
     }
+}
+
+/// A config value that is a whole number (ASCII digits, surrounding spaces ignored, at most
+/// 2⁶³−1); anything else (empty, negative, a fraction, text) is no value.
+fn whole_number(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u64>().ok().filter(|n| i64::try_from(*n).is_ok())
 }
 
 #[cfg(test)]
@@ -408,6 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn timing_configs_are_whole_numbers_or_absent() {
+        let configs: Vec<LinkConfigData> = serde_json::from_str(
+            r#"[{"name":"availability.check.ms","value":" 60000 "},
+                {"name":"availability.check.consecutive.failure.threshold","value":"5"},
+                {"name":"consumer.offset.sync.ms","value":"-1"},
+                {"name":"topic.config.sync.ms","value":"5e3"},
+                {"name":"acl.sync.ms","value":"99999999999999999999"}]"#,
+        )
+        .unwrap();
+        let c = link_configs(&configs);
+        assert_eq!(c.availability_check_ms, Some(60_000), "spaces trimmed");
+        assert_eq!(c.availability_check_failure_threshold, Some(5));
+        assert_eq!(c.consumer_offset_sync_ms, None, "negative: no value");
+        assert_eq!(c.topic_config_sync_ms, None, "not digits: no value");
+        assert_eq!(c.acl_sync_ms, None, "too large: no value");
+        let c = link_configs(&[]);
+        assert_eq!(c.availability_check_ms, None, "absent: no value");
+        for bad in ["", "1.5", "+3", "ten", "0x10"] {
+            assert_eq!(whole_number(bad), None, "{bad:?}");
+        }
+        assert_eq!(whole_number("0"), Some(0));
+    }
+
+    #[test]
     fn group_filters_are_parsed_when_the_snapshot_is_built() {
         let config = |value: &str| LinkConfigData {
             name: "consumer.offset.group.filters".into(),
@@ -424,6 +507,53 @@ mod tests {
         // Not JSON: no rules, as when not reported.
         let c = link_configs(&[config("{not json")]);
         assert_eq!(c.consumer_offset_group_filters, GroupFilters::default());
+    }
+
+    #[test]
+    fn transition_errors_are_read_leniently_and_bounded() {
+        let mirror = |errors: &str| {
+            let m: MirrorData = serde_json::from_str(&format!(
+                r#"{{"link_name":"l","mirror_topic_name":"t","mirror_status":"PENDING_STOPPED",
+                    "mirror_state_transition_errors":{errors}}}"#
+            ))
+            .unwrap();
+            m.into_mirror().transition_errors
+        };
+        let listed: MirrorData =
+            serde_json::from_str(r#"{"link_name":"l","mirror_topic_name":"t"}"#).unwrap();
+        assert_eq!(listed.into_mirror().transition_errors, None, "not read");
+        assert_eq!(mirror("null"), None, "null: not read");
+        assert_eq!(mirror(r#""oops""#), None, "not an array: not read");
+        assert_eq!(
+            mirror("[]"),
+            Some(TransitionErrors::default()),
+            "read, none"
+        );
+        let read = mirror(
+            r#"[{"error_code":"INTERNAL_ERROR","error_message":"Failed to stop"},
+                {"error_code":"NO_ERROR"},7,{"error_code":5,"error_message":""}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read.count, 1,
+            "NO_ERROR, non-objects and codeless items do not count"
+        );
+        assert_eq!(
+            read.details,
+            vec![TaskError {
+                code: "INTERNAL_ERROR".into(),
+                message: Some("Failed to stop".into())
+            }]
+        );
+        let long = "x".repeat(MAX_TASK_ERROR_MESSAGE + 10);
+        let many: Vec<String> = (0..MAX_TASK_ERRORS + 3)
+            .map(|i| format!(r#"{{"error_code":"E{i}","error_message":"{long}"}}"#))
+            .collect();
+        let read = mirror(&format!("[{}]", many.join(","))).unwrap();
+        assert_eq!(read.count, (MAX_TASK_ERRORS + 3) as u64, "all counted");
+        assert_eq!(read.details.len(), MAX_TASK_ERRORS, "details bounded");
+        let cut = read.details[0].message.as_deref().unwrap();
+        assert_eq!(cut.chars().count(), MAX_TASK_ERROR_MESSAGE);
     }
 
     #[test]

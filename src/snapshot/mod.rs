@@ -6,7 +6,9 @@
 //! - [`KafkaSnapshot`]: what a Kafka-side measurement cycle measured (watermarks, lag in
 //!   seconds, offset-sync lag), built by [`crate::kafka`];
 //! - the aggregations over their partitions ([`LagSummary`], lag in seconds per mirror topic
-//!   and link), one per concept, which `/metrics` and the status page both read;
+//!   and link) and over a link's mirror topics (the live lag of those still mirroring, what a
+//!   fail-over left not copied, its progress: [`FailoverProgress`]), one per concept, which
+//!   `/metrics` and the status page both read;
 //! - [`Publish`]: where the workers hand them, implemented by rendering
 //!   ([`crate::render::Exposition`]) and the status data ([`crate::status::StatusStore`]),
 //!   so that collection never depends on either; [`Fanout`] hands a snapshot to both;
@@ -156,6 +158,19 @@ pub struct LinkConfigs {
     /// `consumer.offset.group.filters`: the JSON group filters, parsed (no rules when not
     /// reported or not parsable).
     pub consumer_offset_group_filters: GroupFilters,
+    /// `availability.check.ms`: how often the link checks that the source is reachable (ms).
+    /// Like the other timing configs, `None` when not reported, sensitive or not a whole
+    /// number.
+    pub availability_check_ms: Option<u64>,
+    /// `availability.check.consecutive.failure.threshold`: failed checks in a row before the
+    /// link turns `UNAVAILABLE`.
+    pub availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.ms`: how often consumer offsets are synced (ms).
+    pub consumer_offset_sync_ms: Option<u64>,
+    /// `topic.config.sync.ms`: how often topic configs (and partition counts) are synced (ms).
+    pub topic_config_sync_ms: Option<u64>,
+    /// `acl.sync.ms`: how often ACLs are synced (ms).
+    pub acl_sync_ms: Option<u64>,
 }
 
 impl LinkConfigs {
@@ -189,6 +204,21 @@ pub struct MirrorTopic {
     pub claimed_partitions: Option<u64>,
     /// `mirror_lags`: one entry per partition, as listed.
     pub lags: Vec<PartitionLag>,
+    /// `mirror_state_transition_errors`, from the single-mirror GET the collector sends only
+    /// for a mirror topic neither `ACTIVE` nor `STOPPED` (see
+    /// [`MirrorTopic::may_be_in_transition`]); `None` when not read.
+    pub transition_errors: Option<TransitionErrors>,
+}
+
+/// A mirror topic's `mirror_state_transition_errors`: why a promote or failover does not
+/// complete. The items are shaped like link task errors (`error_code`, `error_message`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransitionErrors {
+    /// The errors listed with an `error_code` other than `NO_ERROR`.
+    pub count: u64,
+    /// Their codes and messages, in the order listed (at most [`MAX_TASK_ERRORS`], each
+    /// message at most [`MAX_TASK_ERROR_MESSAGE`] characters; `count` counts them all).
+    pub details: Vec<TaskError>,
 }
 
 impl MirrorTopic {
@@ -205,6 +235,19 @@ impl MirrorTopic {
             .filter_map(|p| p.fetched.map(|f| (p.partition, f)))
     }
 
+    /// Promoted or failed over (`STOPPED`): no longer mirrored, a regular topic. Its REST lag
+    /// is frozen at what the stop left not copied.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.state.is(MirrorState::Stopped)
+    }
+
+    /// Neither `ACTIVE` nor `STOPPED`: a promote or failover may be in progress or failing, so
+    /// the collector reads its state transition errors (a healthy or finished mirror topic
+    /// costs no request).
+    pub(crate) fn may_be_in_transition(&self) -> bool {
+        !self.state.is(MirrorState::Active) && !self.is_stopped()
+    }
+
     /// The lag the REST API reports, over the partitions fetched at least once; a
     /// never-fetched partition counts as unknown (no partition fetched: sum and max unknown,
     /// not 0).
@@ -214,15 +257,87 @@ impl MirrorTopic {
 }
 
 impl ClusterSnapshot {
-    /// The REST lag of each link's mirror topics together (`MirrorTopic::lag` added up), by
-    /// link name; a link with no mirror topic is not listed.
+    /// The live REST lag of each link: its mirror topics that still mirror (not `STOPPED`)
+    /// together (`MirrorTopic::lag` added up), by link name; a link with no such mirror topic
+    /// is not listed. A stopped mirror topic's frozen lag is in
+    /// [`ClusterSnapshot::not_copied_by_link`] instead.
     pub(crate) fn lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
+        self.lag_of_links(|m| !m.is_stopped())
+    }
+
+    /// What promotions and failovers left not copied, by link: the frozen REST lag of each
+    /// link's `STOPPED` mirror topics together; a link with none is not listed.
+    pub(crate) fn not_copied_by_link(&self) -> BTreeMap<&str, LagSummary> {
+        self.lag_of_links(MirrorTopic::is_stopped)
+    }
+
+    fn lag_of_links(&self, which: impl Fn(&MirrorTopic) -> bool) -> BTreeMap<&str, LagSummary> {
         let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
-        for m in &self.mirrors {
+        for m in self.mirrors.iter().filter(|m| which(m)) {
             let e = by_link.entry(m.link.as_str()).or_default();
             *e = e.merge(m.lag());
         }
         by_link
+    }
+
+    /// Each link's fail-over progress over its mirror topics, by link name; a link with no
+    /// mirror topic is not listed.
+    pub(crate) fn failover_by_link(&self) -> BTreeMap<&str, FailoverProgress> {
+        let mut by_link: BTreeMap<&str, FailoverProgress> = BTreeMap::new();
+        for m in &self.mirrors {
+            by_link.entry(m.link.as_str()).or_default().add(m);
+        }
+        by_link
+    }
+}
+
+/// Where a link's promote or failover stands, over its mirror topics: `stopped` of
+/// `mirror_topics` are `STOPPED`, `pending_stopped` on their way (`PENDING_STOPPED`). The REST
+/// API cannot tell a promote from a failover: both end in `STOPPED`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FailoverProgress {
+    /// The link's mirror topics (after the filters).
+    pub(crate) mirror_topics: u64,
+    /// Those `PENDING_STOPPED`.
+    pub(crate) pending_stopped: u64,
+    /// Those `STOPPED`.
+    pub(crate) stopped: u64,
+    /// Those with state transition errors (among those whose errors were read).
+    pub(crate) with_transition_errors: u64,
+    /// The latest `state_time_ms` of the `STOPPED` ones (Unix ms; `None`: none known).
+    pub(crate) last_stopped_ms: Option<i64>,
+}
+
+impl FailoverProgress {
+    fn add(&mut self, m: &MirrorTopic) {
+        self.mirror_topics += 1;
+        if m.state.is(MirrorState::PendingStopped) {
+            self.pending_stopped += 1;
+        }
+        if m.is_stopped() {
+            self.stopped += 1;
+            self.last_stopped_ms = self.last_stopped_ms.max(m.state_changed_ms);
+        }
+        if m.transition_errors.as_ref().is_some_and(|e| e.count > 0) {
+            self.with_transition_errors += 1;
+        }
+    }
+
+    /// Every mirror topic of the link is `STOPPED` (and it has at least one): the promote or
+    /// failover is complete and the link mirrors nothing any more.
+    pub(crate) fn completed(&self) -> bool {
+        self.mirror_topics > 0 && self.stopped == self.mirror_topics
+    }
+
+    /// Some mirror topics are `PENDING_STOPPED`.
+    pub(crate) fn in_progress(&self) -> bool {
+        self.pending_stopped > 0
+    }
+
+    /// When the fail-over completed: the last mirror topic's stop (Unix ms), once
+    /// [`FailoverProgress::completed`] and a stop time is known.
+    pub(crate) fn completed_ms(&self) -> Option<i64> {
+        self.last_stopped_ms.filter(|_| self.completed())
     }
 }
 
@@ -391,6 +506,63 @@ mod tests {
     fn lag_sums_saturate() {
         let lag = mirror("ab", &[Some(i64::MAX), Some(5)]).lag();
         assert_eq!((lag.sum, lag.max), (Some(i64::MAX), Some(i64::MAX)));
+    }
+
+    #[test]
+    fn stopped_mirror_topics_leave_the_live_lag_for_not_copied() {
+        let stopped = |link: &str, lag: i64, at: Option<i64>| MirrorTopic {
+            state: Reported::Known(MirrorState::Stopped),
+            state_changed_ms: at,
+            ..mirror(link, &[Some(lag)])
+        };
+        let pending = MirrorTopic {
+            state: Reported::Known(MirrorState::PendingStopped),
+            transition_errors: Some(TransitionErrors {
+                count: 1,
+                details: Vec::new(),
+            }),
+            ..mirror("ab", &[Some(2)])
+        };
+        let snapshot = ClusterSnapshot {
+            mirrors: vec![
+                mirror("ab", &[Some(3)]),
+                pending,
+                stopped("ab", 199, Some(5_000)),
+                stopped("cd", 7, Some(9_000)),
+                stopped("cd", 1, Some(8_000)),
+            ],
+            ..ClusterSnapshot::default()
+        };
+        let live = snapshot.lag_by_link();
+        assert_eq!(
+            live["ab"].sum,
+            Some(5),
+            "the stopped topic's 199 is not live lag"
+        );
+        assert!(!live.contains_key("cd"), "no live mirror topic: not listed");
+        let not_copied = snapshot.not_copied_by_link();
+        assert_eq!(not_copied["ab"].sum, Some(199));
+        assert_eq!(not_copied["cd"].sum, Some(8));
+        let progress = snapshot.failover_by_link();
+        let ab = progress["ab"];
+        assert_eq!(
+            (ab.mirror_topics, ab.pending_stopped, ab.stopped),
+            (3, 1, 1)
+        );
+        assert_eq!(ab.with_transition_errors, 1);
+        assert!(ab.in_progress() && !ab.completed());
+        assert_eq!(ab.completed_ms(), None, "not complete: no time");
+        let cd = progress["cd"];
+        assert!(cd.completed() && !cd.in_progress());
+        assert_eq!(cd.completed_ms(), Some(9_000), "the last stop");
+        let unknown_time = FailoverProgress {
+            mirror_topics: 1,
+            stopped: 1,
+            ..FailoverProgress::default()
+        };
+        assert!(unknown_time.completed());
+        assert_eq!(unknown_time.completed_ms(), None);
+        assert!(!FailoverProgress::default().completed(), "no mirror topic");
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 
-use super::{ClusterView, Health, LinkView, MirrorView, StatusView, JSON_PATH};
+use super::{
+    ClusterView, FailoverStage, FailoverView, Health, LinkSettingsView, LinkView, MirrorView,
+    StatusView, JSON_PATH,
+};
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
 pub(crate) const DEFAULT_REFRESH_SECONDS: u32 = 5;
@@ -328,14 +331,23 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
     escape_into(out, &l.name);
     let _ = write!(
         out,
-        " <span class=\"muted\">({} mirror topic{}, {} not ACTIVE)</span></td>",
+        " <span class=\"muted\">({} mirror topic{}, {} not ACTIVE)</span>",
         l.mirror_topics,
         if l.mirror_topics == 1 { "" } else { "s" },
         l.mirror_topics_not_active
     );
+    if let Some(f) = &l.failover {
+        failover_line(out, f, l);
+    }
+    settings_line(out, &l.settings);
+    out.push_str("</td>");
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
-    cell(out, "num", &opt(l.lag_messages.map(|v| v.to_string())));
+    let lag = match (l.lag_messages, l.not_copied_messages) {
+        (live, Some(n)) => format!("{} (not copied: {n})", opt(live.map(|v| v.to_string()))),
+        (live, None) => opt(live.map(|v| v.to_string())),
+    };
+    cell(out, "num", &lag);
     cell(out, "num", &opt(l.lag_seconds.map(seconds)));
     let tasks_class = if l.tasks_in_error > 0 {
         "num err"
@@ -363,6 +375,74 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         });
     cell(out, "num", &opt(probe));
     out.push_str("</tr>\n");
+}
+
+/// The link's timing configs, under its name, those known: `availability check 60s × 5 ·
+/// offset sync 30s · topic config sync 5s · ACL sync 1.5s`.
+fn settings_line(out: &mut String, s: &LinkSettingsView) {
+    let every = |v: Option<f64>| v.map(|s| format!("{s}s"));
+    let mut parts: Vec<String> = Vec::new();
+    match (
+        every(s.availability_check_interval_seconds),
+        s.availability_check_failure_threshold,
+    ) {
+        (Some(i), Some(n)) => parts.push(format!("availability check {i} × {n}")),
+        (Some(i), None) => parts.push(format!("availability check {i}")),
+        (None, Some(n)) => parts.push(format!("availability check × {n}")),
+        (None, None) => {}
+    }
+    for (what, v) in [
+        ("offset sync", s.consumer_offset_sync_interval_seconds),
+        ("topic config sync", s.topic_config_sync_interval_seconds),
+        ("ACL sync", s.acl_sync_interval_seconds),
+    ] {
+        if let Some(d) = every(v) {
+            parts.push(format!("{what} {d}"));
+        }
+    }
+    if parts.is_empty() {
+        return;
+    }
+    out.push_str("<br><span class=\"muted settings\">");
+    escape_into(out, &parts.join(" · "));
+    out.push_str("</span>");
+}
+
+/// The link's promote or failover, under its name: `fail-over in progress: 1 of 3 stopped`,
+/// `stopped (promoted or failed over) at …`, or `2 of 3 stopped (promoted or failed over)`.
+fn failover_line(out: &mut String, f: &FailoverView, l: &LinkView) {
+    let text = match f.stage {
+        FailoverStage::InProgress => {
+            let mut t = format!(
+                "fail-over in progress: {} of {} stopped",
+                f.mirror_topics_stopped, l.mirror_topics
+            );
+            if f.mirror_topics_with_transition_errors > 0 {
+                let _ = write!(
+                    t,
+                    ", {} with transition errors",
+                    f.mirror_topics_with_transition_errors
+                );
+            }
+            t
+        }
+        FailoverStage::Completed => match f.completed_at_seconds {
+            Some(at) => format!("stopped (promoted or failed over) at {}", unix_time(at)),
+            None => "stopped (promoted or failed over)".to_owned(),
+        },
+        FailoverStage::Partial => format!(
+            "{} of {} stopped (promoted or failed over)",
+            f.mirror_topics_stopped, l.mirror_topics
+        ),
+    };
+    let class = if f.mirror_topics_with_transition_errors > 0 {
+        "failover err"
+    } else {
+        "failover"
+    };
+    let _ = write!(out, "<br><span class=\"{class}\">");
+    escape_into(out, &text);
+    out.push_str("</span>");
 }
 
 /// The link's Errors cell: its link error, then a line per error of each task in error
@@ -408,12 +488,29 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     out.push_str("</td>");
     badge(out, state_class(&m.state), &m.state);
     cell(out, "num", &opt(m.state_age_seconds.map(duration)));
-    cell(out, "num", &opt(m.lag_messages.map(|v| v.to_string())));
+    let lag = match m.not_copied_messages {
+        Some(n) => format!("not copied: {n}"),
+        None => opt(m.lag_messages.map(|v| v.to_string())),
+    };
+    cell(out, "num", &lag);
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
     out.push_str("<td></td>");
-    let lines: Vec<String> = m.error.iter().cloned().chain(m.kafka_findings()).collect();
+    let mut errors: Vec<String> = m.error.iter().cloned().collect();
+    for e in &m.transition_errors {
+        errors.push(match &e.message {
+            Some(msg) => format!("transition error: {} — {msg}", e.code),
+            None => format!("transition error: {}", e.code),
+        });
+    }
+    let shown = m.transition_errors.len() as u64;
+    if let Some(more) = m.transition_error_count.map(|n| n.saturating_sub(shown)) {
+        if more > 0 {
+            errors.push(format!("… {more} more transition errors"));
+        }
+    }
+    errors.extend(m.kafka_findings());
     out.push_str("<td class=\"err\">");
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in errors.iter().enumerate() {
         if i > 0 {
             out.push_str("<br>");
         }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::shard::{ShardMetrics, Sharding};
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Link, LinkError, LinkState, MirrorState};
-use crate::snapshot::{MirrorTopic, Task, TaskState};
+use crate::snapshot::{FailoverProgress, MirrorTopic, Task, TaskError, TaskState};
 use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
 
@@ -142,7 +142,8 @@ pub(crate) struct LinkView {
     pub(crate) name: String,
     /// `link_state` (`ACTIVE`, `FAILED`, `UNAVAILABLE`, `PAUSED`, `UNKNOWN` or as reported).
     pub(crate) state: String,
-    /// Not ACTIVE, a link error, or a task in error.
+    /// Not ACTIVE, a link error, or a task in error; never once its fail-over completed
+    /// (every mirror topic `STOPPED`: the link mirrors nothing any more).
     pub(crate) problem: bool,
     /// Time the exporter has seen the link in this state (the API reports no time for it:
     /// at most the time since the exporter started collecting the cluster).
@@ -159,10 +160,19 @@ pub(crate) struct LinkView {
     pub(crate) tasks: Vec<TaskView>,
     /// Mirror topics of the link.
     pub(crate) mirror_topics: u64,
-    /// Those not ACTIVE.
+    /// Those that are problems: neither ACTIVE nor STOPPED (promoted or failed over).
     pub(crate) mirror_topics_not_active: u64,
-    /// Sum of the mirror topics' `lag_messages` (`null`: none known).
+    /// Sum of the live mirror topics' `lag_messages`: those still mirroring, not `STOPPED`
+    /// (`null`: none known).
     pub(crate) lag_messages: Option<i64>,
+    /// Sum of the `STOPPED` mirror topics' frozen REST lag: about what their promote or
+    /// failover left not copied (`null`: none stopped, or none known).
+    pub(crate) not_copied_messages: Option<i64>,
+    /// Its promote or failover (`null`: no mirror topic `STOPPED` or `PENDING_STOPPED`).
+    pub(crate) failover: Option<FailoverView>,
+    /// The link configs that set Confluent's detection and sync timing, as the
+    /// `clusterlink_link_*_interval_seconds` and `…_failure_threshold` families.
+    pub(crate) settings: LinkSettingsView,
     /// Largest lag in seconds over its measured mirror topics, as
     /// `clusterlink_link_lag_seconds` (`null`: not measured, or partitions lag and none of
     /// them was read).
@@ -173,6 +183,88 @@ pub(crate) struct LinkView {
     pub(crate) probe_last_received_age_seconds: Option<f64>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub(crate) mirrors: Vec<MirrorView>,
+}
+
+/// A link's timing configs (`null`: not reported, or not a whole number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub(crate) struct LinkSettingsView {
+    /// `availability.check.ms`, in seconds.
+    pub(crate) availability_check_interval_seconds: Option<f64>,
+    /// `availability.check.consecutive.failure.threshold`: the link turns `UNAVAILABLE`
+    /// after this many failed checks in a row.
+    pub(crate) availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.ms`, in seconds.
+    pub(crate) consumer_offset_sync_interval_seconds: Option<f64>,
+    /// `topic.config.sync.ms`, in seconds.
+    pub(crate) topic_config_sync_interval_seconds: Option<f64>,
+    /// `acl.sync.ms`, in seconds.
+    pub(crate) acl_sync_interval_seconds: Option<f64>,
+}
+
+impl LinkSettingsView {
+    fn of(link: &Link) -> Self {
+        let c = &link.configs;
+        let seconds = |ms: Option<u64>| ms.map(|ms| ms as f64 / 1000.0);
+        Self {
+            availability_check_interval_seconds: seconds(c.availability_check_ms),
+            availability_check_failure_threshold: c.availability_check_failure_threshold,
+            consumer_offset_sync_interval_seconds: seconds(c.consumer_offset_sync_ms),
+            topic_config_sync_interval_seconds: seconds(c.topic_config_sync_ms),
+            acl_sync_interval_seconds: seconds(c.acl_sync_ms),
+        }
+    }
+}
+
+/// Where a link's promote or failover stands. The REST API cannot tell a promote from a
+/// failover: both end in `STOPPED`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct FailoverView {
+    /// `in_progress` (mirror topics `PENDING_STOPPED`), `completed` (every mirror topic
+    /// `STOPPED`) or `partial` (some `STOPPED`, the others still mirroring).
+    pub(crate) stage: FailoverStage,
+    /// Mirror topics `STOPPED`.
+    pub(crate) mirror_topics_stopped: u64,
+    /// Mirror topics `PENDING_STOPPED`.
+    pub(crate) mirror_topics_pending_stopped: u64,
+    /// Mirror topics reporting state transition errors.
+    pub(crate) mirror_topics_with_transition_errors: u64,
+    /// When it completed: the last mirror topic's stop (Unix seconds; `null` while not
+    /// completed or not reported).
+    pub(crate) completed_at_seconds: Option<f64>,
+}
+
+/// The stage of a link's promote or failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FailoverStage {
+    /// Some mirror topics are `PENDING_STOPPED`.
+    InProgress,
+    /// Every mirror topic is `STOPPED`.
+    Completed,
+    /// Some mirror topics are `STOPPED`, none pending, others still mirror.
+    Partial,
+}
+
+impl FailoverView {
+    /// The view of `progress`; `None` when no mirror topic is stopped or stopping.
+    fn of(progress: &FailoverProgress) -> Option<Self> {
+        let stage = if progress.in_progress() {
+            FailoverStage::InProgress
+        } else if progress.completed() {
+            FailoverStage::Completed
+        } else if progress.stopped > 0 {
+            FailoverStage::Partial
+        } else {
+            return None;
+        };
+        Some(Self {
+            stage,
+            mirror_topics_stopped: progress.stopped,
+            mirror_topics_pending_stopped: progress.pending_stopped,
+            mirror_topics_with_transition_errors: progress.with_transition_errors,
+            completed_at_seconds: progress.completed_ms().map(|ms| ms as f64 / 1000.0),
+        })
+    }
 }
 
 /// One task of a link (`tasks[]` of the REST API's link).
@@ -212,7 +304,7 @@ pub(crate) struct MirrorView {
     pub(crate) source_topic: Option<String>,
     /// `mirror_status` (`ACTIVE`, `PAUSED`, `FAILED`, … or as reported).
     pub(crate) state: String,
-    /// Not ACTIVE.
+    /// Neither ACTIVE nor STOPPED (a promoted or failed-over mirror topic is no problem).
     pub(crate) problem: bool,
     /// Time since its last state transition (`state_time_ms`).
     pub(crate) state_age_seconds: Option<f64>,
@@ -222,8 +314,16 @@ pub(crate) struct MirrorView {
     pub(crate) partitions: u64,
     /// Sum of the partition lags the REST API reports, as
     /// `clusterlink_mirror_topic_lag_messages` (`null`: no partition fetched yet, where
-    /// `/metrics` writes no sample).
+    /// `/metrics` writes no sample). Frozen once `STOPPED`: see `not_copied_messages`.
     pub(crate) lag_messages: Option<i64>,
+    /// `STOPPED` only: its frozen REST lag, about what its promote or failover left not
+    /// copied (`null` otherwise, or unknown).
+    pub(crate) not_copied_messages: Option<i64>,
+    /// State transition errors it reports (`null`: not read; the exporter reads them only
+    /// for mirror topics neither ACTIVE nor STOPPED), as `clusterlink_mirror_topic_transition_errors`.
+    pub(crate) transition_error_count: Option<u64>,
+    /// Their codes and messages (at most [`crate::snapshot::MAX_TASK_ERRORS`]).
+    pub(crate) transition_errors: Vec<TaskErrorView>,
     /// Sum of the measured partition lags (source minus destination high watermark; `null`:
     /// not measured over Kafka).
     pub(crate) measured_lag_messages: Option<i64>,
@@ -428,7 +528,13 @@ fn cluster_rank(c: &ClusterView) -> u8 {
 /// 0: the link is not ACTIVE, 1: ACTIVE with a link error or a task in error, 2: one of its
 /// mirror topics is not ACTIVE, 3: healthy.
 fn link_rank(l: &LinkView) -> u8 {
-    if l.state != LinkState::Active.as_str() {
+    let completed = l
+        .failover
+        .as_ref()
+        .is_some_and(|f| f.stage == FailoverStage::Completed);
+    if completed {
+        3
+    } else if l.state != LinkState::Active.as_str() {
         0
     } else if l.problem {
         1
@@ -449,12 +555,16 @@ fn link_views(
 ) -> Vec<LinkView> {
     let measured = Measured::index(kafka);
     let lag_by_link = rest.lag_by_link();
+    let not_copied_by_link = rest.not_copied_by_link();
+    let failover_by_link = rest.failover_by_link();
     let link_lag_seconds = kafka
         .map(KafkaSnapshot::link_lag_seconds)
         .unwrap_or_default();
     let link_lag = |name: &str| LinkLag {
         messages: lag_by_link.get(name).and_then(|l| l.sum),
         seconds: link_lag_seconds.get(name).copied(),
+        not_copied: not_copied_by_link.get(name).and_then(|l| l.sum),
+        failover: failover_by_link.get(name).copied().unwrap_or_default(),
     };
     let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
     for m in &rest.mirrors {
@@ -494,10 +604,13 @@ fn link_views(
     links
 }
 
-/// A link's lag over its mirror topics: the REST lag's sum and the lag in seconds.
+/// A link's lag over its mirror topics (the live REST lag's sum and the lag in seconds, what
+/// stopped ones left not copied) and its fail-over progress.
 struct LinkLag {
     messages: Option<i64>,
     seconds: Option<f64>,
+    not_copied: Option<i64>,
+    failover: FailoverProgress,
 }
 
 fn link_view(
@@ -519,9 +632,10 @@ fn link_view(
         .iter()
         .map(|t| t.errors)
         .fold(0, u64::saturating_add);
-    let problem = !link.state.is(LinkState::Active)
-        || !link.error.is(LinkError::NoError)
-        || tasks_in_error > 0;
+    let problem = !lag.failover.completed()
+        && (!link.state.is(LinkState::Active)
+            || !link.error.is(LinkError::NoError)
+            || tasks_in_error > 0);
     let (probe_latency_seconds, probe_last_received_age_seconds) =
         probe(cluster, link, data, now_ms);
     LinkView {
@@ -537,6 +651,9 @@ fn link_view(
         mirror_topics: mirrors.len() as u64,
         mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
         lag_messages: lag.messages,
+        not_copied_messages: lag.not_copied,
+        failover: FailoverView::of(&lag.failover),
+        settings: LinkSettingsView::of(link),
         lag_seconds: lag.seconds,
         probe_latency_seconds,
         probe_last_received_age_seconds,
@@ -548,15 +665,18 @@ fn task_view(t: &Task) -> TaskView {
     TaskView {
         name: t.name.clone(),
         state: t.state.as_str().to_owned(),
-        errors: t
-            .error_details
-            .iter()
-            .map(|e| TaskErrorView {
-                code: e.code.clone(),
-                message: e.message.clone(),
-            })
-            .collect(),
+        errors: error_views(&t.error_details),
     }
+}
+
+fn error_views(errors: &[TaskError]) -> Vec<TaskErrorView> {
+    errors
+        .iter()
+        .map(|e| TaskErrorView {
+            code: e.code.clone(),
+            message: e.message.clone(),
+        })
+        .collect()
 }
 
 /// The link's probe: latency of the last record received and the time since.
@@ -616,15 +736,23 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         .get(&(m.link.as_str(), m.name.as_str()))
         .copied()
         .unwrap_or_default();
+    let lag = m.lag().sum;
     let mut view = MirrorView {
         name: m.name.clone(),
         source_topic: m.source_topic.clone(),
         state: m.state.as_str().to_owned(),
-        problem: !m.state.is(MirrorState::Active),
+        problem: !m.state.is(MirrorState::Active) && !m.is_stopped(),
         state_age_seconds: m.state_changed_ms.map(|t| age(now_ms, t)),
         error: m.error.clone(),
         partitions: m.partitions(),
-        lag_messages: m.lag().sum,
+        lag_messages: lag,
+        not_copied_messages: lag.filter(|_| m.is_stopped()),
+        transition_error_count: m.transition_errors.as_ref().map(|e| e.count),
+        transition_errors: m
+            .transition_errors
+            .as_ref()
+            .map(|e| error_views(&e.details))
+            .unwrap_or_default(),
         measured_lag_messages: k.lag_messages,
         lag_seconds: k.lag_seconds,
         offset_sync_lag_messages: k.offset_sync_lag,

@@ -532,15 +532,18 @@ fn the_json_form_has_the_documented_fields() {
         [
             "error",
             "error_message",
+            "failover",
             "lag_messages",
             "lag_seconds",
             "mirror_topics",
             "mirror_topics_not_active",
             "mirrors",
             "name",
+            "not_copied_messages",
             "probe_last_received_age_seconds",
             "probe_latency_seconds",
             "problem",
+            "settings",
             "state",
             "state_age_seconds",
             "task_errors",
@@ -556,6 +559,7 @@ fn the_json_form_has_the_documented_fields() {
             "lag_seconds",
             "measured_lag_messages",
             "name",
+            "not_copied_messages",
             "offset_sync_lag_messages",
             "partitions",
             "problem",
@@ -565,9 +569,157 @@ fn the_json_form_has_the_documented_fields() {
             "source_records_since_stop",
             "source_topic",
             "state",
-            "state_age_seconds"
+            "state_age_seconds",
+            "transition_error_count",
+            "transition_errors"
         ]
     );
+}
+
+/// A link whose mirror topics are all STOPPED is a completed fail-over, not a problem, with
+/// its frozen lag shown as not copied; one with a mirror topic PENDING_STOPPED shows its
+/// progress and the transition errors.
+#[test]
+fn a_completed_failover_is_no_problem_and_one_in_progress_shows_its_errors() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let stopped = |link: &str, name: &str, lag: i64, at: i64| MirrorTopic {
+        state_changed_ms: Some(at),
+        ..mirror(link, name, MirrorState::Stopped, &[lag])
+    };
+    let failing = MirrorTopic {
+        transition_errors: Some(crate::snapshot::TransitionErrors {
+            count: 1,
+            details: vec![TaskError {
+                code: "INTERNAL_ERROR".into(),
+                message: Some("Failed to <stop>".into()),
+            }],
+        }),
+        ..mirror("b-going", "orders", MirrorState::PendingStopped, &[4])
+    };
+    let snapshot = ClusterSnapshot {
+        links: vec![
+            link("a-done", LinkState::Unavailable),
+            link("b-going", LinkState::Active),
+        ],
+        mirrors: vec![
+            stopped("a-done", "events", 199, 1_700_000_000_000),
+            stopped("a-done", "orders", 1, 1_700_000_050_000),
+            failing,
+            stopped("b-going", "events", 3, 1_700_000_060_000),
+            mirror("b-going", "live", MirrorState::Active, &[5]),
+        ],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(snapshot, None));
+    let v = view(&board, &snapshots);
+    let c = &v.clusters[0];
+    let names: Vec<&str> = c.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["b-going", "a-done"],
+        "the completed one is not a problem"
+    );
+    let done = &c.links[1];
+    assert!(!done.problem, "UNAVAILABLE, but every mirror topic STOPPED");
+    assert_eq!(done.mirror_topics_not_active, 0);
+    assert_eq!(done.lag_messages, None, "no live mirror topic");
+    assert_eq!(done.not_copied_messages, Some(200));
+    let f = done.failover.as_ref().unwrap();
+    assert_eq!(f.stage, FailoverStage::Completed);
+    assert_eq!(f.completed_at_seconds, Some(1_700_000_050.0));
+    assert!(done.mirrors.iter().all(|m| !m.problem));
+    assert_eq!(done.mirrors[0].not_copied_messages, Some(199));
+    let going = &c.links[0];
+    assert!(c.problem, "a mirror topic PENDING_STOPPED with an error");
+    assert_eq!(
+        going.lag_messages,
+        Some(9),
+        "live: the pending and the active one"
+    );
+    assert_eq!(going.not_copied_messages, Some(3));
+    let f = going.failover.as_ref().unwrap();
+    assert_eq!(f.stage, FailoverStage::InProgress);
+    assert_eq!(
+        (f.mirror_topics_stopped, f.mirror_topics_pending_stopped),
+        (1, 1)
+    );
+    assert_eq!(f.mirror_topics_with_transition_errors, 1);
+    assert_eq!(f.completed_at_seconds, None);
+    let orders = &going.mirrors[0];
+    assert_eq!((orders.name.as_str(), orders.problem), ("orders", true));
+    assert_eq!(orders.transition_error_count, Some(1));
+    assert_eq!(orders.not_copied_messages, None, "not stopped");
+    assert_eq!(going.mirrors[1].transition_error_count, None, "not read");
+    let page = html::render(
+        &v,
+        &PageOptions {
+            telemetry_path: "/metrics",
+            refresh_seconds: 0,
+            version: "test",
+        },
+    );
+    assert!(page.contains("fail-over in progress: 1 of 3 stopped, 1 with transition errors"));
+    assert!(page.contains("stopped (promoted or failed over) at 2023-11-14 22:14:10 UTC"));
+    assert!(page.contains("transition error: INTERNAL_ERROR — Failed to &lt;stop&gt;"));
+    assert!(page.contains("not copied: 199"));
+    assert!(
+        page.contains("— (not copied: 200)"),
+        "the link: no live lag, 200 not copied"
+    );
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let l = &json["clusters"][0]["links"][1];
+    assert_eq!(l["failover"]["stage"], "completed");
+    assert_eq!(l["not_copied_messages"], 200);
+    assert_eq!(l["problem"], false);
+    let orders = &json["clusters"][0]["links"][0]["mirrors"][0];
+    assert_eq!(orders["transition_errors"][0]["code"], "INTERNAL_ERROR");
+}
+
+/// The link's timing configs, in seconds, on the page and in the JSON form.
+#[test]
+fn link_timing_settings_are_shown_under_the_link() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let mut configured = link("ab", LinkState::Active);
+    configured.configs.availability_check_ms = Some(60_000);
+    configured.configs.availability_check_failure_threshold = Some(5);
+    configured.configs.consumer_offset_sync_ms = Some(30_000);
+    configured.configs.acl_sync_ms = Some(1_500);
+    let snapshot = ClusterSnapshot {
+        links: vec![configured, link("cd", LinkState::Active)],
+        mirrors: vec![],
+        partition_metrics: false,
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(snapshot, None));
+    let v = view(&board, &snapshots);
+    let s = v.clusters[0].links[0].settings;
+    assert_eq!(s.availability_check_interval_seconds, Some(60.0));
+    assert_eq!(s.availability_check_failure_threshold, Some(5));
+    assert_eq!(s.topic_config_sync_interval_seconds, None, "not reported");
+    let page = html::render(
+        &v,
+        &PageOptions {
+            telemetry_path: "/metrics",
+            refresh_seconds: 0,
+            version: "test",
+        },
+    );
+    assert!(
+        page.contains("availability check 60s × 5 · offset sync 30s · ACL sync 1.5s"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("class=\"muted settings\"").count(),
+        1,
+        "none for cd"
+    );
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let settings = &json["clusters"][0]["links"][0]["settings"];
+    assert_eq!(settings["consumer_offset_sync_interval_seconds"], 30.0);
+    assert!(settings["acl_sync_interval_seconds"] == 1.5);
 }
 
 #[test]

@@ -809,6 +809,24 @@ fn alertmanager_config_pages_on_critical_and_groups_by_link() {
         "ClusterLinkDown",
         "ClusterLinkMirrorTopicSourceUnavailable"
     ));
+    // A failing promote or failover pages at once and mutes the 30-minute warning of the same
+    // mirror topic; the link's own pages (down during a fail-over) do not mute it.
+    assert!(inhibits_on(
+        inhibits,
+        "ClusterLinkMirrorTopicTransitionFailed",
+        &["kafka_cluster", "link", "mirror_topic"]
+    ));
+    assert!(mutes(
+        "ClusterLinkMirrorTopicTransitionFailed",
+        "ClusterLinkMirrorTopicPromotionStuck"
+    ));
+    assert!(!mutes(
+        "ClusterLinkMirrorTopicPromotionStuck",
+        "ClusterLinkMirrorTopicTransitionFailed"
+    ));
+    for link_page in ["ClusterLinkDown", "ClusterLinkSourceOutage"] {
+        assert!(!mutes(link_page, "ClusterLinkMirrorTopicTransitionFailed"));
+    }
 
     match find_binary("amtool") {
         Some(amtool) => {

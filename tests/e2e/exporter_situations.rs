@@ -304,27 +304,200 @@ async fn link_paused_then_source_down_then_unavailable() {
     exporter.shutdown().await;
 }
 
+/// Requests B's REST API received so far: (mirror lists, i.e. collection cycles; single-mirror
+/// reads of transition errors).
+fn cycles_and_transition_reads(sim: &Simulator) -> (usize, usize) {
+    let requests = sim.requests("B");
+    let count = |part: &str| requests.iter().filter(|r| r.path.contains(part)).count();
+    (
+        count("/links/-/mirrors"),
+        count("include_state_transition_errors=true"),
+    )
+}
+
+/// Waits for 3 more collection cycles of B and says whether they read transition errors.
+async fn next_cycles_read_transition_errors(sim: &Simulator) -> bool {
+    let (cycles, reads) = cycles_and_transition_reads(sim);
+    let (_, after) = eventually(T, "3 more collection cycles of B", || async {
+        let now = cycles_and_transition_reads(sim);
+        done_if(now.0 >= cycles + 3, now)
+    })
+    .await;
+    after > reads
+}
+
+/// `/status.json` of the exporter, and link `name` of cluster B in it.
+async fn status_link(exporter: &cluster_link_exporter::Exporter, name: &str) -> serde_json::Value {
+    let url = format!("http://{}/status.json", exporter.address());
+    let json: serde_json::Value = reqwest::get(&url)
+        .await
+        .expect("GET /status.json")
+        .json()
+        .await
+        .expect("status.json is JSON");
+    json["clusters"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "B"))
+        .and_then(|c| c["links"].as_array())
+        .and_then(|l| l.iter().find(|l| l["name"] == name))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A fail-over drill on link `ab`: healthy cycles send no single-mirror request; a promote of
+/// `orders` that hits a transition error shows it (family, request counter, status page,
+/// progress 0 of 2); cleared, `orders` is STOPPED (1 of 2, not a problem); `events` failed
+/// over completes the fail-over with its time, the link no problem, its frozen lag not copied
+/// rather than live, and cycles read no transition errors any more.
 #[tokio::test(flavor = "multi_thread")]
-async fn promote_and_failover_end_in_stopped() {
+async fn failover_progress_transition_errors_and_completion() {
     let (sim, exporter) = setup().await;
-    for (op, topic) in [("promote", "orders"), ("failover", "events")] {
-        let (status, body) = send(
-            reqwest::Method::POST,
-            &url(&sim, "B", &format!("/links/ab/mirrors:{op}")),
-            Some(json!({"mirror_topic_names": [topic]})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        wait_value(
-            &exporter,
-            "clusterlink_mirror_topic_state",
-            &mirror_state("ab", topic, "STOPPED"),
-            T,
-            |v| v == 1.0,
-        )
-        .await;
-    }
+    // Every mirror topic ACTIVE: cycles send no single-mirror request.
+    assert!(
+        !next_cycles_read_transition_errors(&sim).await,
+        "a healthy cycle reads no transition errors"
+    );
+
+    // The link's timing configs (availability.check.ms 200, threshold 3 in SCENARIO; the
+    // simulator's defaults for the others), in /metrics and in /status.json.
     let text = scrape(&exporter).await;
+    let ab = [("link", "ab")];
+    let setting = |name: &str| value(&text, name, &ab);
+    assert_eq!(
+        setting("clusterlink_link_availability_check_interval_seconds"),
+        Some(0.2)
+    );
+    assert_eq!(
+        setting("clusterlink_link_availability_check_failure_threshold"),
+        Some(3.0)
+    );
+    assert_eq!(
+        setting("clusterlink_link_consumer_offset_sync_interval_seconds"),
+        Some(30.0)
+    );
+    let link = status_link(&exporter, "ab").await;
+    assert_eq!(
+        link["settings"]["availability_check_interval_seconds"], 0.2,
+        "{link:#}"
+    );
+    assert_eq!(link["settings"]["availability_check_failure_threshold"], 3);
+
+    sim.apply(&Action::TransitionError {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirror: "orders".into(),
+        error_code: "INTERNAL_ERROR".into(),
+        error_message: "Failed to <stop> the mirror".into(),
+    })
+    .expect("transition error set");
+    sim.apply(&Action::PromoteMirrors {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirrors: vec!["orders".into()],
+    })
+    .expect("promote requested");
+    let topic = [("link", "ab"), ("mirror_topic", "orders")];
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_transition_errors",
+        &topic,
+        T,
+        |v| v == 1.0,
+    )
+    .await;
+    let text = scrape(&exporter).await;
+    assert_eq!(
+        value(
+            &text,
+            "clusterlink_mirror_topic_state",
+            &mirror_state("ab", "orders", "PENDING_STOPPED")
+        ),
+        Some(1.0)
+    );
+    assert!(
+        value(
+            &text,
+            "clusterlink_rest_requests_total",
+            &[("endpoint", "mirror"), ("status", "200")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "the single-mirror requests are counted under endpoint=\"mirror\""
+    );
+    let link = status_link(&exporter, "ab").await;
+    assert_eq!(link["failover"]["stage"], "in_progress", "{link:#}");
+    assert_eq!(link["failover"]["mirror_topics_stopped"], 0, "{link:#}");
+    assert_eq!(
+        link["failover"]["mirror_topics_with_transition_errors"], 1,
+        "{link:#}"
+    );
+    let orders = link["mirrors"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "orders"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        orders["transition_errors"][0]["code"], "INTERNAL_ERROR",
+        "{orders:#}"
+    );
+    assert_eq!(orders["problem"], true);
+    let page = reqwest::get(format!("http://{}/", exporter.address()))
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("the page");
+    assert!(page.contains("fail-over in progress: 0 of 2 stopped, 1 with transition errors"));
+    assert!(page.contains("transition error: INTERNAL_ERROR — Failed to &lt;stop&gt; the mirror"));
+
+    sim.apply(&Action::ClearTransitionError {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirror: "orders".into(),
+    })
+    .expect("transition error cleared");
+    wait_value(
+        &exporter,
+        "clusterlink_mirror_topic_state",
+        &mirror_state("ab", "orders", "STOPPED"),
+        T,
+        |v| v == 1.0,
+    )
+    .await;
+    let text = scrape(&exporter).await;
+    assert_eq!(
+        value(&text, "clusterlink_mirror_topic_transition_errors", &topic),
+        None,
+        "STOPPED: its errors are no longer read"
+    );
+    let link = status_link(&exporter, "ab").await;
+    assert_eq!(link["failover"]["stage"], "partial", "{link:#}");
+    assert_eq!(link["problem"], false, "{link:#}");
+
+    let (status, body) = send(
+        reqwest::Method::POST,
+        &url(&sim, "B", "/links/ab/mirrors:failover"),
+        Some(json!({"mirror_topic_names": ["events"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let completed = wait_value(
+        &exporter,
+        "clusterlink_link_failover_completed_timestamp_seconds",
+        &[("link", "ab")],
+        T,
+        |v| v > 0.0,
+    )
+    .await;
+    let text = scrape(&exporter).await;
+    let stopped_at = ["events", "orders"].map(|t| {
+        value(
+            &text,
+            "clusterlink_mirror_topic_state_change_timestamp_seconds",
+            &[("link", "ab"), ("mirror_topic", t)],
+        )
+        .expect("state change time")
+    });
+    assert_eq!(completed, stopped_at[0].max(stopped_at[1]), "the last stop");
     assert_eq!(
         value(
             &text,
@@ -333,13 +506,54 @@ async fn promote_and_failover_end_in_stopped() {
         ),
         Some(2.0)
     );
+    // /metrics and /status.json agree (compared on the same cycle: retried until they do).
+    let (text, link) = eventually(T, "/metrics and /status.json of the same cycle", || async {
+        let text = scrape(&exporter).await;
+        let link = status_link(&exporter, "ab").await;
+        let frozen: f64 = ["events", "orders"]
+            .iter()
+            .filter_map(|t| {
+                value(
+                    &text,
+                    "clusterlink_mirror_topic_lag_messages",
+                    &[("link", "ab"), ("mirror_topic", t)],
+                )
+            })
+            .sum();
+        let agree = link["not_copied_messages"].as_f64() == Some(frozen);
+        done_if(agree, (text, link))
+    })
+    .await;
+    assert_eq!(link["failover"]["stage"], "completed", "{link:#}");
     assert_eq!(
+        link["failover"]["completed_at_seconds"], completed,
+        "{link:#}"
+    );
+    assert_eq!(link["problem"], false, "{link:#}");
+    assert_eq!(link["mirror_topics_not_active"], 0, "{link:#}");
+    assert!(
+        link["lag_messages"].is_null(),
+        "no live lag once all stopped: {link:#}"
+    );
+    assert!(
         value(
             &text,
-            "clusterlink_mirror_topic_state",
-            &mirror_state("ab", "events", "ACTIVE")
-        ),
-        Some(0.0)
+            "clusterlink_mirror_topic_lag_messages",
+            &[("mirror_topic", "events")]
+        )
+        .is_some(),
+        "the stopped topic's frozen lag is still exported per mirror topic"
+    );
+    let page = reqwest::get(format!("http://{}/", exporter.address()))
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("the page");
+    assert!(page.contains("stopped (promoted or failed over) at "));
+    assert!(
+        !next_cycles_read_transition_errors(&sim).await,
+        "every mirror topic STOPPED: cycles read no transition errors again"
     );
     exporter.shutdown().await;
 }

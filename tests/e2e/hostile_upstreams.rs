@@ -390,3 +390,93 @@ async fn a_429_with_a_retry_after_before_1970_backs_off_and_collection_goes_on()
     .await;
     exporter.shutdown().await;
 }
+
+/// An API with link `ab` whose one mirror topic `orders` is `PENDING_STOPPED` (so a cycle
+/// reads its transition errors); `mirror` answers that single-mirror GET.
+fn api_in_transition(
+    mirror: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+) -> common::upstream::Responder {
+    Arc::new(move |r: &Recorded| {
+        let target = r.target();
+        if target.contains("include_state_transition_errors=true") {
+            mirror(r)
+        } else if target.contains("/links/-/mirrors") {
+            Reply::json(
+                200,
+                r#"{"data":[{"link_name":"ab","mirror_topic_name":"orders","mirror_status":"PENDING_STOPPED","mirror_lags":[]}]}"#,
+            )
+        } else if target.contains("/configs") {
+            Reply::json(200, r#"{"data":[]}"#)
+        } else if target.starts_with(LINKS) && !target.starts_with(&format!("{LINKS}/")) {
+            Reply::json(200, one_link(None))
+        } else {
+            Reply::json(
+                200,
+                r#"{"link_name":"ab","link_state":"ACTIVE","tasks":[]}"#,
+            )
+        }
+    })
+}
+
+/// The single-mirror GET of transition errors keeps every check of the other requests: a
+/// redirect elsewhere is refused (nothing sent there), a body over the cap is a decode error,
+/// garbage is a decode error; a 404 (deleted since listed) leaves the mirror topic out.
+#[tokio::test]
+async fn transition_error_reads_keep_the_origin_the_cap_and_the_error_classes() {
+    let elsewhere = Upstream::recorder().await;
+    let (logs, _guard) = Logs::capture();
+    let location = format!("{}/x", elsewhere.origin());
+    let api = Upstream::start(api_in_transition(move |_| Reply::redirect(302, &location))).await;
+    let mut c = collector(&yaml(&format!("{}/kafka/v3", api.origin()), ""));
+    assert_refused(c.collect_once().await, &elsewhere.origin(), &logs);
+    assert_eq!(elsewhere.connections(), 0, "followed");
+
+    let huge = format!(
+        r#"{{"link_name":"ab","mirror_topic_name":"orders","mirror_state_transition_errors":[{{"error_code":"X","error_message":"{}"}}]}}"#,
+        "x".repeat(200_000)
+    );
+    let api = Upstream::start(api_in_transition(move |_| Reply::json(200, huge.clone()))).await;
+    let mut c = collector(&yaml(
+        &format!("{}/kafka/v3", api.origin()),
+        "    max_response_bytes: 65536\n",
+    ));
+    let e = c.collect_once().await.expect_err("over the cap");
+    assert_eq!(e.reason(), "decode", "{e}");
+    assert!(e.to_string().contains("max_response_bytes"), "{e}");
+
+    let api = Upstream::start(api_in_transition(|_| Reply::json(200, "{\"link_na"))).await;
+    let mut c = collector(&yaml(&format!("{}/kafka/v3", api.origin()), ""));
+    let e = c.collect_once().await.expect_err("truncated body");
+    assert_eq!(e.reason(), "decode", "{e}");
+
+    let api = Upstream::start(api_in_transition(|_| {
+        Reply::json(
+            404,
+            r#"{"error_code":40403,"message":"not a mirror topic"}"#,
+        )
+    }))
+    .await;
+    let mut c = collector(&yaml(&format!("{}/kafka/v3", api.origin()), ""));
+    let snapshot = c.collect_once().await.expect("a 404 is no error");
+    assert_eq!(snapshot.links.len(), 1);
+    assert!(
+        snapshot.mirrors.is_empty(),
+        "deleted since listed: left out"
+    );
+
+    let api = Upstream::start(api_in_transition(|_| {
+        Reply::json(
+            200,
+            r#"{"link_name":"ab","mirror_topic_name":"orders","mirror_state_transition_errors":[{"error_code":"INTERNAL_ERROR","error_message":"boom"}]}"#,
+        )
+    }))
+    .await;
+    let mut c = collector(&yaml(&format!("{}/kafka/v3", api.origin()), ""));
+    let snapshot = c.collect_once().await.expect("read");
+    let errors = snapshot.mirrors[0]
+        .transition_errors
+        .as_ref()
+        .expect("read");
+    assert_eq!(errors.count, 1);
+    assert_eq!(errors.details[0].code, "INTERNAL_ERROR");
+}

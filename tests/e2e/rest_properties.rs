@@ -130,6 +130,14 @@ fn mirror() -> BoxedStrategy<Value> {
             ])
         })
         .boxed();
+    // Only the single-mirror GET has them; any item may be of the wrong shape.
+    let transition_error = prop_oneof![
+        4 => (field(text()), field(text())).prop_map(|(c, m)| {
+            object(vec![("error_code", c), ("error_message", m)])
+        }),
+        1 => junk(),
+    ]
+    .boxed();
     (
         field(text()),
         field(text()),
@@ -137,8 +145,9 @@ fn mirror() -> BoxedStrategy<Value> {
         field(array(lag, 24)),
         field(text()),
         field(int()),
+        field(array(transition_error, 20)),
     )
-        .prop_map(|(link, topic, partitions, lags, status, time)| {
+        .prop_map(|(link, topic, partitions, lags, status, time, errors)| {
             object(vec![
                 ("link_name", link),
                 ("mirror_topic_name", topic),
@@ -146,6 +155,7 @@ fn mirror() -> BoxedStrategy<Value> {
                 ("mirror_lags", lags),
                 ("mirror_status", status),
                 ("state_time_ms", time),
+                ("mirror_state_transition_errors", errors),
             ])
         })
         .boxed()
@@ -335,6 +345,7 @@ fn check_rendered(data: &ClusterSnapshot) -> Result<(), TestCaseError> {
     let checked = |l: &&str| {
         l.starts_with("clusterlink_mirror_topic_partitions{")
             || l.starts_with("clusterlink_mirror_topic_unknown_lag_partitions{")
+            || l.starts_with("clusterlink_mirror_topic_transition_errors{")
             || (l.starts_with("clusterlink_mirror") && l.contains("lag_messages{"))
     };
     let mut seen = 0;
@@ -376,6 +387,15 @@ proptest! {
         }
         for b in &mirrors {
             if let Ok(m) = decode_mirror(b) {
+                // Transition errors: at most 16 kept, each message at most 1024 characters,
+                // never more kept than counted.
+                if let Some(e) = &m.transition_errors {
+                    prop_assert!(e.details.len() <= 16 && e.details.len() as u64 <= e.count);
+                    for d in &e.details {
+                        let chars = d.message.as_deref().map_or(0, |t| t.chars().count());
+                        prop_assert!(chars <= 1024);
+                    }
+                }
                 data.mirrors.push(m);
             }
         }

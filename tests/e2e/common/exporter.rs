@@ -20,12 +20,13 @@ use super::sim::{http, start, wait_mirror_status};
 /// mirrors `events` (with traffic and a consumer group whose offsets it syncs), `orders`
 /// (whose source is deleted once running, so the mirror fails with an error) and
 /// `clusterlink-probe` (so the demo configuration probes the link); ACL sync is on without
-/// `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability checks.
+/// `acl.filters`, so the `AclSync` task is `IN_ERROR`; fast availability checks. A second
+/// link, `done`, mirrors `legacy` and is failed over once running (a completed fail-over).
 pub const SCENARIO: &str = r#"
 clusters:
   - name: A
     brokers: 1
-    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: payments, partitions: 1}, {name: clusterlink-probe, partitions: 1}]
+    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}, {name: payments, partitions: 1}, {name: clusterlink-probe, partitions: 1}, {name: legacy, partitions: 1}]
   - name: B
     brokers: 1
     flavour: cloud
@@ -41,6 +42,10 @@ links:
       consumer.offset.group.filters: '{"groupFilters":[{"name":"events-app","patternType":"LITERAL","filterType":"INCLUDE"}]}'
       availability.check.ms: 200
       availability.check.consecutive.failure.threshold: 3
+  - name: done
+    source: A
+    destination: B
+    mirrors: [legacy]
 traffic:
   - {cluster: A, topic: events, records_per_second: 20}
 consumers:
@@ -75,9 +80,9 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> Option<(u16, Strin
 
 /// Starts [`SCENARIO`], deletes the source topic of `orders`, fails `payments` over, starts an exporter polling every
 /// cluster every 500 ms on `127.0.0.1:0`, and waits until it is ready and serves every
-/// expected series: every family it declares has samples, the failed mirror has its error (and
-/// its 2 partitions are `IN_ERROR` in B's `category_counts`) and the `AclSync` task is
-/// `IN_ERROR`.
+/// expected series: every family it declares has samples (link `done` failed over), the
+/// failed mirror has its error (and its 2 partitions are `IN_ERROR` in B's `category_counts`)
+/// and the `AclSync` task is `IN_ERROR`.
 pub async fn start_with_every_family() -> Running {
     let sim = start(SCENARIO).await;
     wait_mirror_status(&sim, "B", "ab", "events", "ACTIVE").await;
@@ -95,6 +100,14 @@ pub async fn start_with_every_family() -> Running {
     })
     .expect("payments failed over");
     wait_mirror_status(&sim, "B", "ab", "payments", "STOPPED").await;
+    wait_mirror_status(&sim, "B", "done", "legacy", "ACTIVE").await;
+    sim.apply(&Action::FailoverMirrors {
+        cluster: "B".into(),
+        link: "done".into(),
+        mirrors: vec!["legacy".into()],
+    })
+    .expect("legacy failed over");
+    wait_mirror_status(&sim, "B", "done", "legacy", "STOPPED").await;
     let yaml = config_for(&sim, "500ms");
     let config = Config::from_yaml(&yaml)
         .unwrap_or_else(|e| panic!("exporter config does not parse: {e}\n{yaml}"));
