@@ -16,7 +16,9 @@
 //!    record at the destination's high watermark: now minus its timestamp is the partition's lag
 //!    in seconds (0 when caught up), cached by offset so a stuck partition costs one read;
 //! 4. for links with `consumer.offset.sync.enable`, compares each group's committed offsets on
-//!    the source and on the destination;
+//!    the source and on the destination, and splits the difference with the destination high
+//!    watermarks of step 1 (no extra request) into what a fail-over now would lose and
+//!    re-process;
 //! 5. derives the replication and source write rates (records per second) from the
 //!    watermarks' increase since the previous cycle (none on the first cycle, after a failed
 //!    one, or when a watermark went down);
@@ -46,7 +48,7 @@ use super::{Connection, MeasurerOutputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::snapshot::{
     ClusterSnapshot, KafkaSnapshot, Link, MeasuredMirror, MeasuredPartition, OffsetSyncLag,
-    StoppedMirror,
+    SourceRead, StoppedMirror,
 };
 use crate::supervise::{self, RestartBackoff, StopSignal, Stops, Worker};
 use crate::util::{unix_ms, ClusterLabels};
@@ -291,7 +293,7 @@ impl Measurer {
         }
         // 4. Consumer offset sync.
         let offset_sync = if self.cluster.offset_sync.enabled {
-            self.offset_sync_lags(snapshot, &plans, &healthy_sources)
+            self.offset_sync_lags(snapshot, &plans, &healthy_sources, &results)
         } else {
             Vec::new()
         };
@@ -309,6 +311,17 @@ impl Measurer {
             });
             plan::rate(pairs, seconds)
         };
+        let sources = plans
+            .iter()
+            .map(|m| {
+                let read = match &m.source {
+                    None => SourceRead::NotConfigured,
+                    Some(s) if healthy_sources.contains(s) => SourceRead::Read,
+                    Some(_) => SourceRead::Failed,
+                };
+                (m.link.clone(), read)
+            })
+            .collect();
         let mirrors = plans
             .iter()
             .map(|m| MeasuredMirror {
@@ -327,6 +340,7 @@ impl Measurer {
             offset_sync,
             partition_metrics: self.cluster.partition_metrics,
             stopped: self.since_stop(&stopped, &healthy_sources, &stopped_hwm),
+            sources,
         };
         Some((measured, unread))
     }
@@ -568,6 +582,7 @@ impl Measurer {
         snapshot: &ClusterSnapshot,
         plans: &[MirrorPlan],
         healthy_sources: &BTreeSet<String>,
+        results: &Results,
     ) -> Vec<OffsetSyncLag> {
         let mut out = BTreeMap::new();
         let mut used_source_groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -588,7 +603,13 @@ impl Measurer {
                     .entry(source.clone())
                     .or_default()
                     .insert(group.clone());
-                let lags = self.group_lags(link, &mine, &source, &group, &mut used_dest_groups);
+                let lags = self.group_lags(
+                    link,
+                    &mine,
+                    (&source, &group),
+                    results,
+                    &mut used_dest_groups,
+                );
                 for (topic, lag) in lags {
                     out.insert((link.name.clone(), group.clone(), topic), lag);
                 }
@@ -610,23 +631,26 @@ impl Measurer {
                     link,
                     consumer_group,
                     mirror_topic,
-                    lag,
+                    lag: lag.lag,
+                    unreplicated: lag.unreplicated,
+                    unsynced: lag.unsynced,
                 },
             )
             .collect()
     }
 
     /// The offset-sync lag of `group` on each mirror topic of `mine` it committed on (none
-    /// when a read fails: counted and logged); the group's destination name goes into
-    /// `used_dest_groups`.
+    /// when a read fails: counted and logged), split with the destination high watermarks of
+    /// `results` (read in this cycle: no extra request); the group's destination name goes
+    /// into `used_dest_groups`.
     fn group_lags(
         &mut self,
         link: &Link,
         mine: &[&MirrorPlan],
-        source: &str,
-        group: &str,
+        (source, group): (&str, &str),
+        results: &Results,
         used_dest_groups: &mut BTreeSet<String>,
-    ) -> Vec<(String, i64)> {
+    ) -> Vec<(String, plan::SyncLag)> {
         let metrics = self.outputs.metrics.clone();
         let source_partitions: BTreeSet<TopicPartition> =
             mine.iter().flat_map(|m| m.source_partitions()).collect();
@@ -659,9 +683,10 @@ impl Measurer {
         };
         mine.iter()
             .filter_map(|m| {
+                let hwm = |p| results.get(&m.key(p)).and_then(|r| r.destination);
                 Some((
                     m.mirror_topic.clone(),
-                    plan::sync_lag(m, &on_source, &on_dest)?,
+                    plan::sync_lag(m, &on_source, &on_dest, hwm)?,
                 ))
             })
             .collect()

@@ -209,27 +209,58 @@ pub(super) fn lag_seconds(now_ms: i64, record_ms: i64) -> f64 {
     now_ms.saturating_sub(record_ms).max(0) as f64 / 1000.0
 }
 
-/// The offset-sync lag of a group on mirror topic `m`: committed offset on the source minus
-/// on the destination (0 when not yet synced there), summed over the partitions the group
-/// committed on the source; `None` when it committed none.
+/// The offset-sync lag of a group on one mirror topic, and its split by what a fail-over now
+/// would do to the group (see [`sync_lag`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SyncLag {
+    /// Committed offset on the source minus on the destination, summed (messages, at least 0).
+    pub(super) lag: i64,
+    /// The part the destination never replicated: lost to the group on a fail-over now
+    /// (`None` when a committed partition's destination high watermark was not read).
+    pub(super) unreplicated: Option<i64>,
+    /// The part replicated but not yet synced: re-processed by the group on a fail-over now
+    /// (`None` as for `unreplicated`).
+    pub(super) unsynced: Option<i64>,
+}
+
+/// The offset-sync lag of a group on mirror topic `m`: committed offset on the source (C_src)
+/// minus on the destination (C_dst, 0 when not yet synced there), summed over the partitions
+/// the group committed on the source; `None` when it committed none. Split with the
+/// destination's high watermark (H_dst, `destination_hwm`, read in the same cycle) per
+/// partition into what a fail-over now would lose, `max(0, C_src − max(H_dst, C_dst))`, and
+/// what it would re-process, `max(0, min(C_src, H_dst) − C_dst)`; the two add up to the lag.
 pub(super) fn sync_lag(
     m: &MirrorPlan,
     on_source: &HashMap<TopicPartition, i64>,
     on_destination: &HashMap<TopicPartition, i64>,
-) -> Option<i64> {
+    destination_hwm: impl Fn(i32) -> Option<i64>,
+) -> Option<SyncLag> {
     let mut lag = 0i64;
+    let mut split = Some((0i64, 0i64));
     let mut committed = false;
     for p in 0..m.partitions {
-        if let Some(s) = on_source.get(&(m.source_topic.clone(), p)) {
+        if let Some(&s) = on_source.get(&(m.source_topic.clone(), p)) {
             committed = true;
             // Not yet synced: the destination would restart from offset 0.
             let d = on_destination
                 .get(&(m.mirror_topic.clone(), p))
-                .unwrap_or(&0);
-            lag = lag.saturating_add(s.saturating_sub(*d).max(0));
+                .copied()
+                .unwrap_or(0);
+            lag = lag.saturating_add(s.saturating_sub(d).max(0));
+            split = match (split, destination_hwm(p)) {
+                (Some((lose, again)), Some(h)) => Some((
+                    lose.saturating_add(s.saturating_sub(h.max(d)).max(0)),
+                    again.saturating_add(s.min(h).saturating_sub(d).max(0)),
+                )),
+                _ => None,
+            };
         }
     }
-    committed.then_some(lag)
+    committed.then_some(SyncLag {
+        lag,
+        unreplicated: split.map(|(lose, _)| lose),
+        unsynced: split.map(|(_, again)| again),
+    })
 }
 
 /// Records of one partition deleted at the source before the mirror fetched them: the source's
@@ -455,14 +486,62 @@ mod tests {
         .into();
         let on_destination: HashMap<TopicPartition, i64> =
             [(("dr-t".into(), 0), 7), (("dr-t".into(), 1), 9)].into();
-        // 10 - 7, plus max(4 - 9, 0); partition 7 is not measured.
-        assert_eq!(sync_lag(&m, &on_source, &on_destination), Some(3));
+        let none = HashMap::new();
+        let lag = |on_source: &HashMap<TopicPartition, i64>,
+                   on_destination: &HashMap<TopicPartition, i64>,
+                   hwm: &dyn Fn(i32) -> Option<i64>| {
+            sync_lag(&m, on_source, on_destination, hwm)
+        };
+        // 10 - 7, plus max(4 - 9, 0); partition 7 is not measured. The destination has every
+        // committed record: all of it would be re-processed, none lost.
+        let all_there = lag(&on_source, &on_destination, &|_| Some(20));
         assert_eq!(
-            sync_lag(&m, &on_source, &HashMap::new()),
-            Some(14),
-            "not yet synced"
+            all_there,
+            Some(SyncLag {
+                lag: 3,
+                unreplicated: Some(0),
+                unsynced: Some(3)
+            })
         );
-        assert_eq!(sync_lag(&m, &HashMap::new(), &on_destination), None);
+        // Partition 0 replicated up to 8: 10 - 8 lost, 8 - 7 re-processed; partition 1 is
+        // synced past its commit (9 > 4): nothing.
+        let partly = lag(&on_source, &on_destination, &|p| Some([8, 2][p as usize]));
+        assert_eq!(
+            partly,
+            Some(SyncLag {
+                lag: 3,
+                unreplicated: Some(2),
+                unsynced: Some(1)
+            })
+        );
+        // Replicated below the synced offset (a mirror truncated): the whole lag is lost.
+        let behind = lag(&on_source, &on_destination, &|_| Some(5));
+        assert_eq!(
+            behind.map(|l| (l.unreplicated, l.unsynced)),
+            Some((Some(3), Some(0)))
+        );
+        // Not yet synced, nothing replicated: everything committed is lost.
+        let fresh = lag(&on_source, &none, &|_| Some(0));
+        assert_eq!(
+            fresh,
+            Some(SyncLag {
+                lag: 14,
+                unreplicated: Some(14),
+                unsynced: Some(0)
+            })
+        );
+        // A committed partition's high watermark not read: the split is unknown, the lag not.
+        let unread = lag(&on_source, &on_destination, &|p| (p == 0).then_some(20));
+        assert_eq!(unread.map(|l| (l.lag, l.unreplicated)), Some((3, None)));
+        assert_eq!(lag(&none, &on_destination, &|_| Some(1)), None);
+        // Saturating: never negative, never overflowing.
+        let huge: HashMap<TopicPartition, i64> = [(("t".into(), 0), i64::MAX)].into();
+        let low: HashMap<TopicPartition, i64> = [(("dr-t".into(), 0), i64::MIN)].into();
+        let l = lag(&huge, &low, &|_| Some(i64::MIN)).unwrap();
+        assert!(
+            l.lag >= 0 && l.unreplicated >= Some(0) && l.unsynced >= Some(0),
+            "{l:?}"
+        );
     }
 
     #[test]

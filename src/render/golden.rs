@@ -156,6 +156,8 @@ fn kafka() -> KafkaSnapshot {
             consumer_group: "g1".into(),
             mirror_topic: "orders".into(),
             lag: 12,
+            unreplicated: Some(2),
+            unsynced: Some(10),
         }],
         partition_metrics: true,
         stopped: vec![StoppedMirror {
@@ -163,6 +165,7 @@ fn kafka() -> KafkaSnapshot {
             mirror_topic: "promoted".into(),
             source_records_since_stop: Some(7),
         }],
+        sources: Default::default(),
     }
 }
 

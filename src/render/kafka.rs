@@ -1,9 +1,9 @@
 //! The Kafka-side families: their table ([`KAFKA_FAMILIES`], with the label sets only they
 //! use) and their writer, which renders one cluster's [`KafkaSnapshot`]: watermarks and
 //! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in seconds
-//! per partition, mirror topic and link, the consumer offset-sync lag, records lost to source
-//! retention per partition and mirror topic, and replication and source write rates per
-//! mirror topic and link.
+//! per partition, mirror topic and link, the consumer offset-sync lag with its split into what
+//! a fail-over would lose and re-process, records lost to source retention per partition and
+//! mirror topic, and replication and source write rates per mirror topic and link.
 
 use super::families::{families, label_set, MirrorLabels, PartitionLabels, SampleWriter};
 use super::RenderedCluster;
@@ -74,6 +74,17 @@ families! {
     /// the old source, and those records are never mirrored.
     StoppedSourceRecords = "clusterlink_mirror_topic_source_records_since_stop" MirrorLabels
         "Records written to the source topic of a stopped (promoted or failed-over) mirror topic since it stopped";
+    /// Per partition `max(0, C_src − max(H_dst, C_dst))` (C: the group's committed offset,
+    /// H_dst: the destination's high watermark, read in the same cycle), summed. With
+    /// `clusterlink_consumer_offset_sync_unsynced_messages` it adds up to
+    /// `clusterlink_consumer_offset_sync_lag_messages`. Absent as that one, and when a
+    /// destination high watermark was not read.
+    OffsetSyncUnreplicated = "clusterlink_consumer_offset_sync_unreplicated_messages" OffsetSyncLabels
+        "Part of the offset-sync lag the destination never replicated: records the group committed on the source that a fail-over now would lose (messages)";
+    /// Per partition `max(0, min(C_src, H_dst) − C_dst)`, summed. Absent as
+    /// `clusterlink_consumer_offset_sync_unreplicated_messages`.
+    OffsetSyncUnsynced = "clusterlink_consumer_offset_sync_unsynced_messages" OffsetSyncLabels
+        "Part of the offset-sync lag replicated but not yet synced: records the group would re-process after a fail-over now (messages)";
 }
 
 label_set! {
@@ -129,6 +140,10 @@ pub(crate) fn render_kafka(cluster: &str, measured: &KafkaSnapshot) -> RenderedC
             mirror_topic: &s.mirror_topic,
         };
         w.sample(family::OffsetSyncLag, labels, s.lag as f64);
+        if let (Some(lose), Some(again)) = (s.unreplicated, s.unsynced) {
+            w.sample(family::OffsetSyncUnreplicated, labels, lose as f64);
+            w.sample(family::OffsetSyncUnsynced, labels, again as f64);
+        }
     }
     w.finish()
 }
@@ -225,6 +240,8 @@ mod tests {
                 consumer_group: "g1".into(),
                 mirror_topic: "orders".into(),
                 lag: 12,
+                unreplicated: Some(5),
+                unsynced: Some(7),
             }],
             partition_metrics,
             stopped: vec![StoppedMirror {
@@ -232,6 +249,7 @@ mod tests {
                 mirror_topic: "promoted".into(),
                 source_records_since_stop: Some(3),
             }],
+            sources: Default::default(),
         }
     }
 
@@ -257,6 +275,8 @@ mod tests {
             "clusterlink_link_lag_seconds{kafka_cluster=\"c1\",link=\"cd\"} 40\n".to_owned(),
             "clusterlink_consumer_offset_sync_lag_messages{kafka_cluster=\"c1\",link=\"ab\",consumer_group=\"g1\",mirror_topic=\"orders\"} 12\n".to_owned(),
             "clusterlink_mirror_topic_source_records_since_stop{kafka_cluster=\"c1\",link=\"ab\",mirror_topic=\"promoted\"} 3\n".to_owned(),
+            "clusterlink_consumer_offset_sync_unreplicated_messages{kafka_cluster=\"c1\",link=\"ab\",consumer_group=\"g1\",mirror_topic=\"orders\"} 5\n".to_owned(),
+            "clusterlink_consumer_offset_sync_unsynced_messages{kafka_cluster=\"c1\",link=\"ab\",consumer_group=\"g1\",mirror_topic=\"orders\"} 7\n".to_owned(),
         ] {
             assert!(text.contains(&line), "no {line} in\n{text}");
         }

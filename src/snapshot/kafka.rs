@@ -4,8 +4,8 @@
 //! unknown when partitions lag and none of them was read) and the largest offset-sync lag per
 //! mirror topic ([`KafkaSnapshot::offset_sync_lag_max`]), records lost to source retention
 //! per mirror topic ([`MeasuredMirror::lost_to_retention`]) and replication rates per link
-//! ([`KafkaSnapshot::link_rates`]) — and which side of a link a Kafka connection is ([`Role`],
-//! the `role` label).
+//! ([`KafkaSnapshot::link_rates`]) —, whether each link's source was read ([`SourceRead`])
+//! and which side of a link a Kafka connection is ([`Role`], the `role` label).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,20 @@ pub struct KafkaSnapshot {
     /// `STOPPED` mirror topics whose old source is watched for writes (within the
     /// `old_source_writes` window), in the order of the REST snapshot.
     pub stopped: Vec<StoppedMirror>,
+    /// Whether each measured link's source cluster was read this cycle, by link name (a link
+    /// with no mirror topic measured is not listed).
+    pub sources: BTreeMap<String, SourceRead>,
+}
+
+/// Whether a cycle read a link's source cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceRead {
+    /// No `source_clusters` entry serves the link: nothing source-side is measured.
+    NotConfigured,
+    /// Its high watermarks were read.
+    Read,
+    /// Reading it failed (the source-side values of the link are absent).
+    Failed,
 }
 
 impl KafkaSnapshot {
@@ -230,6 +244,13 @@ pub struct OffsetSyncLag {
     /// Committed offset on the source minus on the destination, summed over the partitions
     /// the group committed on the source (messages, at least 0).
     pub lag: i64,
+    /// The part of `lag` the destination never replicated (committed on the source beyond
+    /// the destination's high watermark and its synced offset): what the group would lose on
+    /// a fail-over now (messages, at least 0); `None` when a high watermark was not read.
+    pub unreplicated: Option<i64>,
+    /// The part of `lag` replicated but not yet synced: what the group would re-process on a
+    /// fail-over now (messages, at least 0); `None` as for `unreplicated`.
+    pub unsynced: Option<i64>,
 }
 
 #[cfg(test)]
@@ -327,6 +348,8 @@ mod tests {
             consumer_group: group.into(),
             mirror_topic: mirror_topic.into(),
             lag,
+            unreplicated: None,
+            unsynced: None,
         };
         let snapshot = KafkaSnapshot {
             offset_sync: vec![sync("g1", "a", 3), sync("g2", "a", 9), sync("g1", "b", 0)],

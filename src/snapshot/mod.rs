@@ -27,7 +27,8 @@ mod states;
 
 pub(crate) use filters::GroupFilters;
 pub(crate) use kafka::{
-    KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role, StoppedMirror,
+    KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role, SourceRead,
+    StoppedMirror,
 };
 pub(crate) use states::Reported;
 pub use states::{LinkError, LinkState, MirrorState, StateCategory, TaskState};

@@ -221,6 +221,8 @@ fn values_are_summed_and_aged() {
                 consumer_group: (*g).into(),
                 mirror_topic: "t".into(),
                 lag,
+                unreplicated: None,
+                unsynced: None,
             })
             .collect(),
         partition_metrics: false,

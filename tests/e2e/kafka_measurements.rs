@@ -328,6 +328,28 @@ async fn offset_sync_lag_appears_when_a_group_commits_and_clears_when_synced() {
         |v| v == 10.0,
     )
     .await;
+    // Split by what a fail-over now would do to the group: lost (never replicated) plus
+    // re-processed (replicated, not synced) is the lag, from the same measurement.
+    let split = |text: &str| {
+        let lost = value(
+            text,
+            "clusterlink_consumer_offset_sync_unreplicated_messages",
+            group,
+        );
+        let again = value(
+            text,
+            "clusterlink_consumer_offset_sync_unsynced_messages",
+            group,
+        );
+        let lag = value(text, "clusterlink_consumer_offset_sync_lag_messages", group);
+        (lost, again, lag)
+    };
+    let (lost, again, lag) = split(&scrape(&exporter).await);
+    assert_eq!(
+        lost.zip(again).map(|(l, a)| l + a),
+        lag,
+        "{lost:?} + {again:?}"
+    );
     // Replication catches up, the next sync copies the offset: lag 0.
     set_delay(&sim, 0);
     wait_value(
@@ -338,6 +360,8 @@ async fn offset_sync_lag_appears_when_a_group_commits_and_clears_when_synced() {
         |v| v == 0.0,
     )
     .await;
+    let (lost, again, _) = split(&scrape(&exporter).await);
+    assert_eq!((lost, again), (Some(0.0), Some(0.0)));
     exporter.shutdown().await;
 }
 
