@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod defaults;
 pub mod kafka;
 pub mod measurements;
+pub mod readiness;
 mod secret;
 mod values;
 
@@ -36,6 +37,7 @@ pub use cluster::{Auth, BearerToken, ClusterConfig, Flavour, NameFilter, TlsConf
 pub use defaults::{DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES};
 pub use kafka::{KafkaConfig, KafkaTls, SaslConfig, SecurityProtocol, SourceClusterConfig};
 pub use measurements::{LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig};
+pub use readiness::{FailoverReadinessConfig, LinkReadinessConfig};
 pub use secret::{read_secret_file, SecretSource, SecretString};
 
 use defaults::{DEFAULT_POLL_INTERVAL, DEFAULT_REQUEST_TIMEOUT};
@@ -131,6 +133,11 @@ struct RawDefaults {
     /// (1024 to 4294967296, 4 GiB); default [`DEFAULT_MAX_RESPONSE_BYTES`] (67108864, 64 MiB).
     #[serde(default, deserialize_with = "whole_number")]
     max_response_bytes: Option<u64>,
+    /// Fail-over readiness: `rpo` and `max_offset_sync_lag_messages` (not `links`); see
+    /// [`readiness::RawFailoverReadiness`]. Default: an RPO of
+    /// [`DEFAULT_RPO`](defaults::DEFAULT_RPO) (`300s`), no offset-sync limit.
+    #[serde(default)]
+    failover_readiness: Option<readiness::RawFailoverReadiness>,
 }
 
 /// `defaults` as the clusters inherit it: the durations checked up front, the whole numbers
@@ -139,10 +146,11 @@ struct Defaults {
     raw: RawDefaults,
     request_timeout: Duration,
     poll_interval: Duration,
+    failover_readiness: LinkReadinessConfig,
 }
 
 impl Defaults {
-    fn from_raw(raw: RawDefaults) -> Result<Self, ConfigError> {
+    fn from_raw(mut raw: RawDefaults) -> Result<Self, ConfigError> {
         let request_timeout = duration_or(
             raw.request_timeout.as_deref(),
             "defaults.request_timeout",
@@ -153,10 +161,13 @@ impl Defaults {
             "defaults.poll_interval",
             DEFAULT_POLL_INTERVAL,
         )?;
+        let failover_readiness =
+            FailoverReadinessConfig::defaults_from_raw(raw.failover_readiness.take())?;
         Ok(Self {
             raw,
             request_timeout,
             poll_interval,
+            failover_readiness,
         })
     }
 }

@@ -25,6 +25,7 @@ use crate::http::{serve, AppState, HttpMetrics, Lifecycle, WebOptions};
 use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
 use crate::process::ProcessCollector;
+use crate::readiness::Readiness;
 use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
 use crate::render::{register_build_info, Exposition};
 use crate::series::ClusterSeries;
@@ -43,6 +44,8 @@ pub struct Telemetry {
     pub exposition: Arc<Exposition>,
     /// What `/`, `/status.json` and `/-/ready` show.
     pub(crate) status: StatusStore,
+    /// Fail-over readiness, assessed at each publication into the two above.
+    pub(crate) readiness: Arc<Readiness>,
     /// The collectors' families.
     pub(crate) collect: CollectMetrics,
     /// The supervisors' restart counter.
@@ -76,9 +79,13 @@ impl Telemetry {
         let probe = ProbeMetrics::register(registry);
         let reload = ReloadMetrics::register(registry);
         let shard = ShardMetrics::register(registry);
+        let exposition = Arc::new(Exposition::new(root));
+        let status = StatusStore::new();
+        let readiness = Arc::new(Readiness::new(exposition.clone(), status.clone()));
         Self {
-            exposition: Arc::new(Exposition::new(root)),
-            status: StatusStore::new(),
+            exposition,
+            status,
+            readiness,
             collect,
             restarts,
             http,
@@ -89,10 +96,15 @@ impl Telemetry {
         }
     }
 
-    /// Where the workers publish their snapshots: the exposition, then the status store.
+    /// Where the workers publish their snapshots: the exposition, the status store, then
+    /// readiness (which reads the snapshots the store just kept).
     fn publisher(&self) -> Arc<dyn Publish> {
         let status: Arc<dyn Publish> = Arc::new(self.status.clone());
-        Arc::new(Fanout::new(vec![self.exposition.clone(), status]))
+        Arc::new(Fanout::new(vec![
+            self.exposition.clone(),
+            status,
+            self.readiness.clone(),
+        ]))
     }
 
     /// Where a collector reports.
@@ -118,7 +130,7 @@ impl Telemetry {
 
     /// Every component that keeps per-cluster series: the exporter starts, stops and forgets
     /// a cluster by calling each in turn.
-    pub(crate) fn series(&self) -> [&dyn ClusterSeries; 6] {
+    pub(crate) fn series(&self) -> [&dyn ClusterSeries; 7] {
         [
             &self.collect,
             &self.restarts,
@@ -126,6 +138,7 @@ impl Telemetry {
             &self.probe,
             &*self.exposition,
             &self.status,
+            &*self.readiness,
         ]
     }
 }

@@ -16,6 +16,8 @@
 //!   exposition served at `/metrics`;
 //! - `process`: the standard `process_*` families (CPU, memory, file descriptors, start
 //!   time, threads), read from `/proc/self` at each scrape (Linux only);
+//! - `readiness`: fail-over readiness per link, assessed again from both snapshots of a
+//!   cluster at each publication, rendered into `/metrics` and kept for the status page;
 //! - `status`: the status data (`StatusStore`): what the status page and readiness know
 //!   about each cluster (collection outcome, latest snapshots, Kafka connections, probes);
 //! - `series`: the life of a cluster's series (`ClusterSeries`, implemented by each
@@ -54,6 +56,7 @@ mod exporter;
 mod http;
 mod kafka;
 mod process;
+mod readiness;
 mod reload;
 mod render;
 mod rest_client;
@@ -92,5 +95,6 @@ pub use render::{FamilyDef, CLUSTER_FAMILIES};
 // The closed sets of label values the exporter writes.
 pub use kafka::KafkaErrorReason;
 pub use rest_client::CollectionErrorReason;
+pub use snapshot::{Blocker as FailoverBlocker, Verdict as FailoverVerdict};
 pub use snapshot::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 pub use supervise::Worker;

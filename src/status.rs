@@ -8,7 +8,8 @@
 //!   link entered its state ([`LatestSnapshots`]): the store implements [`Publish`], and the
 //!   workers publish to it and to the exposition through one [`crate::snapshot::Fanout`];
 //! - each Kafka connection's up/down and last error ([`ConnectionStatus`]) and each probe's
-//!   last latency ([`ProbeStatus`]), written by [`crate::kafka`] beside its self-metrics.
+//!   last latency ([`ProbeStatus`]), written by [`crate::kafka`] beside its self-metrics;
+//! - its links' fail-over readiness, written by [`crate::readiness`] after each publication.
 //!
 //! A cluster's data comes and goes with it ([`ClusterSeries`]): it is put on the store when
 //! its workers are launched, its connections and probes leave when they stop, and all of it
@@ -21,7 +22,7 @@ use std::time::SystemTime;
 
 use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
-use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish, Role};
+use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Publish, Role};
 use crate::util::{read_lock, write_lock};
 
 /// What the landing page and readiness know about a cluster's REST collection.
@@ -90,6 +91,9 @@ pub(crate) struct StatusData {
     pub(crate) connections: BTreeMap<ConnectionKey, ConnectionStatus>,
     /// Each probe's last record received.
     pub(crate) probes: BTreeMap<ProbeKey, ProbeStatus>,
+    /// Each cluster's fail-over readiness, as last assessed from its snapshots (what
+    /// `/metrics` renders), by name.
+    pub(crate) readiness: BTreeMap<String, Arc<ClusterReadiness>>,
 }
 
 impl StatusData {
@@ -187,6 +191,20 @@ impl StatusStore {
             .collect()
     }
 
+    /// `cluster`'s latest snapshots (`None`: none published now).
+    pub(crate) fn latest(&self, cluster: &str) -> Option<LatestSnapshots> {
+        read_lock(&self.0).snapshots.get(cluster).cloned()
+    }
+
+    /// Keeps `cluster`'s fail-over readiness (`None`: withdrawn).
+    pub(crate) fn set_readiness(&self, cluster: &str, readiness: Option<Arc<ClusterReadiness>>) {
+        let mut data = write_lock(&self.0);
+        match readiness {
+            Some(r) => data.readiness.insert(cluster.to_owned(), r),
+            None => data.readiness.remove(cluster),
+        };
+    }
+
     /// Updates `cluster`'s collection status (created when missing).
     pub(crate) fn update(&self, cluster: &str, f: impl FnOnce(&mut ClusterStatus)) {
         let mut data = write_lock(&self.0);
@@ -258,6 +276,7 @@ impl ClusterSeries for StatusStore {
         let mut data = write_lock(&self.0);
         data.collection.remove(name);
         data.snapshots.remove(name);
+        data.readiness.remove(name);
         data.drop_kafka_side(name);
     }
 }

@@ -13,6 +13,7 @@ use super::kafka::{self, KafkaConfig};
 use super::measurements::{
     self, LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig,
 };
+use super::readiness::{self, FailoverReadinessConfig};
 use super::secret::{read_secret_file, SecretSource, SecretString};
 use super::values::{anchored_regex, at, check_tls_files, duration_or, whole_number, Inherited};
 use super::{invalid, ConfigError, Defaults};
@@ -124,6 +125,11 @@ pub(super) struct RawCluster {
     /// (probes are opt-in). Needs this cluster's `kafka` section.
     #[serde(default)]
     probes: Vec<measurements::RawProbe>,
+    /// Fail-over readiness of the links (RPO, offset-sync limit, per-link overrides); see
+    /// [`readiness::RawFailoverReadiness`]. Default: `defaults.failover_readiness`, else an
+    /// RPO of [`DEFAULT_RPO`] (`300s`) for every link.
+    #[serde(default)]
+    failover_readiness: Option<readiness::RawFailoverReadiness>,
 }
 
 /// `auth`: how REST requests authenticate, chosen by `type`. Default `{type: none}`.
@@ -279,6 +285,9 @@ pub struct ClusterConfig {
     pub old_source_writes: OldSourceWritesConfig,
     /// End-to-end probes, one per probed link.
     pub probes: Vec<ProbeConfig>,
+    /// What each link needs to be ready to fail over (default: an RPO of [`DEFAULT_RPO`],
+    /// 300s).
+    pub failover_readiness: FailoverReadinessConfig,
 }
 
 /// REST authentication of one cluster.
@@ -401,6 +410,7 @@ impl ClusterConfig {
             offset_sync: OffsetSyncConfig::default(),
             old_source_writes: OldSourceWritesConfig::default(),
             probes: Vec::new(),
+            failover_readiness: FailoverReadinessConfig::default(),
         }
     }
 
@@ -460,6 +470,11 @@ impl ClusterConfig {
             old_source_writes: OldSourceWritesConfig::from_raw(
                 c.old_source_writes,
                 &at(key, "old_source_writes"),
+            )?,
+            failover_readiness: FailoverReadinessConfig::from_raw(
+                c.failover_readiness,
+                &at(key, "failover_readiness"),
+                defaults.failover_readiness,
             )?,
             links: NameFilter::from_raw(c.links, &at(key, "links"))?,
             mirror_topics: NameFilter::from_raw(c.mirror_topics, &at(key, "mirror_topics"))?,

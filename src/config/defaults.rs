@@ -45,6 +45,9 @@ pub const DEFAULT_MAX_GROUPS: usize = 50;
 pub const DEFAULT_OLD_SOURCE_WRITES_ENABLED: bool = true;
 /// `old_source_writes.window`: a stopped mirror topic's source is watched for 1 hour.
 pub const DEFAULT_OLD_SOURCE_WRITES_WINDOW: Duration = Duration::from_secs(3600);
+/// `failover_readiness.rpo`: a link whose lag in seconds is above 300 s is not ready to fail
+/// over (as `clusterlink:threshold:rpo_seconds` in `alerts/thresholds.rules.yml`).
+pub const DEFAULT_RPO: Duration = Duration::from_secs(300);
 
 /// `probes[].interval`: a round of probe records every 5 s.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -116,6 +119,7 @@ mod tests {
             (format!("window: {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW)), format!("default {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW))),
             (format!("interval: {}", text(DEFAULT_PROBE_INTERVAL)), format!("default {}", text(DEFAULT_PROBE_INTERVAL))),
             (format!("sla: {}", text(DEFAULT_PROBE_SLA)), format!("default {}", text(DEFAULT_PROBE_SLA))),
+            (format!("rpo: {}", text(DEFAULT_RPO)), format!("default {}", text(DEFAULT_RPO))),
         ];
         for (line, says) in checks {
             let found = comments(&line);

@@ -251,7 +251,9 @@ mod tests {
         );
         assert_eq!(
             CLUSTER_FAMILIES.len(),
-            rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()
+            rest::REST_FAMILIES.len()
+                + kafka::KAFKA_FAMILIES.len()
+                + crate::render::readiness::READINESS_FAMILIES.len()
         );
         let names: std::collections::BTreeSet<_> =
             CLUSTER_FAMILIES.iter().map(|f| f.name).collect();

@@ -1,13 +1,16 @@
-//! The golden exposition: the per-cluster families rendered from one fixed REST snapshot and
-//! one fixed Kafka-side snapshot, compared with `src/render/testdata/exposition.txt`. Every
+//! The golden exposition: the per-cluster families rendered from one fixed REST snapshot, one
+//! fixed Kafka-side snapshot and the fail-over readiness assessed from both, compared with `src/render/testdata/exposition.txt`. Every
 //! family has samples there, so the expected lines of a family are in that one file.
 //! `UPDATE_GOLDEN=1 cargo test --lib render::golden` rewrites it (check the diff).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 
 use super::{Exposition, CLUSTER_FAMILIES};
+use crate::config::{FailoverReadinessConfig, LinkReadinessConfig};
+use crate::snapshot::{assess, ClusterReadiness, KafkaSide, ReadinessInputs};
 use crate::snapshot::{
     CategoryCount, ClusterSnapshot, Fetched, KafkaSnapshot, Link, LinkConfigs, LinkError,
     LinkState, MeasuredMirror, MeasuredPartition, MirrorState, MirrorTopic, OffsetSyncLag,
@@ -169,11 +172,34 @@ fn kafka() -> KafkaSnapshot {
     }
 }
 
+/// The readiness assessed from the fixed snapshots, at a fixed time, with an RPO of its own
+/// for `ab` and a configured link the snapshot does not list.
+fn readiness() -> ClusterReadiness {
+    let mut policy = FailoverReadinessConfig::default();
+    for (link, rpo) in [("ab", 60), ("typo", 10)] {
+        let own = LinkReadinessConfig {
+            rpo: Duration::from_secs(rpo),
+            max_offset_sync_lag_messages: None,
+        };
+        policy.links.insert(link.into(), own);
+    }
+    let (rest, kafka) = (rest(), kafka());
+    assess(ReadinessInputs {
+        rest: Some(&rest),
+        kafka: KafkaSide::Measured(&kafka, 1_700_000_001_000),
+        policy: &policy,
+        previous: None,
+        now_ms: 1_700_000_002_000,
+    })
+}
+
 /// The exposition of the fixed snapshots (no self-metrics).
 fn rendered() -> String {
     let e = Exposition::new(Registry::default());
     e.publish_rest("c1", Some(Arc::new(rest())));
     e.publish_kafka("c1", Some(Arc::new(kafka())));
+    let readiness = super::render_readiness("c1", &readiness());
+    e.set_part("c1", super::Side::Readiness, Some(readiness));
     e.render()
 }
 

@@ -1,11 +1,13 @@
 //! All rendering of `/metrics`, in one place. Two parts make up the exposition:
 //!
-//! - the per-cluster families ([`CLUSTER_FAMILIES`]: the REST writer's table, then the Kafka
-//!   writer's, each declared next to the code that writes it), rendered from the snapshots
-//!   once per cycle — REST ([`render_rest`], from a [`ClusterSnapshot`]) and Kafka
-//!   ([`render_kafka`], from a [`KafkaSnapshot`]) — into a [`RenderedCluster`] each (sample
-//!   lines grouped by family, compressed once); a scrape only concatenates them, family by
-//!   family, so each family's `# HELP`/`# TYPE` appear once;
+//! - the per-cluster families ([`CLUSTER_FAMILIES`]: the REST writer's table, the Kafka
+//!   writer's, then the readiness writer's, each declared next to the code that writes it),
+//!   rendered from the snapshots once per cycle — REST ([`render_rest`], from a
+//!   [`ClusterSnapshot`]), Kafka ([`render_kafka`], from a [`KafkaSnapshot`]) and fail-over
+//!   readiness (`render_readiness`, from the [`crate::snapshot::ClusterReadiness`] that
+//!   `crate::readiness` assesses from both) — into a [`RenderedCluster`] each (sample lines
+//!   grouped by family, compressed once); a scrape only concatenates them, family by family,
+//!   so each family's `# HELP`/`# TYPE` appear once;
 //! - the self-metrics, rendered at each scrape: a prometheus-client [`Registry`] in which each
 //!   component registered its own families (process, collection, supervision, HTTP, Kafka,
 //!   probe, reload, shard; `exporter::Telemetry` wires them), and `clusterlink_build_info`
@@ -27,6 +29,7 @@ mod chunk;
 mod families;
 mod format;
 mod kafka;
+mod readiness;
 mod rest;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +47,7 @@ pub(crate) use chunk::Chunk;
 pub use families::FamilyDef;
 pub(crate) use format::{openmetrics_to_text, Format};
 pub(crate) use kafka::render_kafka;
+pub(crate) use readiness::render_readiness;
 pub(crate) use rest::render_rest;
 
 use crate::reload::ClusterSetup;
@@ -52,18 +56,23 @@ use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use crate::util::{lock, read_lock, write_lock};
 use chunk::{gzip_pieces, Deflater, Joiner};
 
-/// Every per-cluster family, in output order: the REST side's (`rest::REST_FAMILIES`), then
-/// the Kafka side's (`kafka::KAFKA_FAMILIES`). Each table is declared next to the code that
-/// writes it.
+/// Every per-cluster family, in output order: the REST side's (`rest::REST_FAMILIES`), the
+/// Kafka side's (`kafka::KAFKA_FAMILIES`), then fail-over readiness
+/// (`readiness::READINESS_FAMILIES`). Each table is declared next to the code that writes it.
 pub const CLUSTER_FAMILIES: &[FamilyDef] = &ALL_FAMILIES;
 
-const ALL_FAMILIES: [FamilyDef; rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()] =
+const REST_AND_KAFKA: [FamilyDef; rest::REST_FAMILIES.len() + kafka::KAFKA_FAMILIES.len()] =
     families::concat(rest::REST_FAMILIES, kafka::KAFKA_FAMILIES);
+
+const ALL_FAMILIES: [FamilyDef; REST_AND_KAFKA.len() + readiness::READINESS_FAMILIES.len()] =
+    families::concat(&REST_AND_KAFKA, readiness::READINESS_FAMILIES);
 
 /// Where the REST side's families start in [`CLUSTER_FAMILIES`].
 const REST_FIRST: usize = 0;
 /// Where the Kafka side's families start in [`CLUSTER_FAMILIES`].
 const KAFKA_FIRST: usize = rest::REST_FAMILIES.len();
+/// Where the readiness families start in [`CLUSTER_FAMILIES`].
+const READINESS_FIRST: usize = REST_AND_KAFKA.len();
 
 /// Suffix of every per-cluster HELP text.
 pub(crate) const HELP_SUFFIX: &str = " (from the last background collection).";
@@ -134,6 +143,8 @@ pub(crate) enum Side {
     Rest,
     /// The Kafka-side measurements.
     Kafka,
+    /// Fail-over readiness, assessed from both (see `crate::readiness`).
+    Readiness,
 }
 
 /// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
@@ -323,10 +334,11 @@ impl ClusterSeries for Exposition {
         }
     }
 
-    /// Both sides of the cluster's rendering are withdrawn.
+    /// Every side of the cluster's rendering is withdrawn.
     fn forget_cluster(&self, setup: &ClusterSetup) {
         self.set_part(&setup.cluster.name, Side::Rest, None);
         self.set_part(&setup.cluster.name, Side::Kafka, None);
+        self.set_part(&setup.cluster.name, Side::Readiness, None);
     }
 }
 

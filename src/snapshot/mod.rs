@@ -13,7 +13,9 @@
 //!   ([`crate::render::Exposition`]) and the status data ([`crate::status::StatusStore`]),
 //!   so that collection never depends on either; [`Fanout`] hands a snapshot to both;
 //! - [`Role`]: which side of a link a Kafka connection is, shared by the Kafka side and the
-//!   status data.
+//!   status data;
+//! - fail-over readiness ([`assess`]: a verdict per link with its blockers and the expected
+//!   loss, from both snapshots of a cluster), which `/metrics` and the status page both read.
 //!
 //! Every value here was checked on the way in: no negative lag or count, empty texts kept
 //! only where the label rule (empty → `unknown`) applies to them.
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 mod filters;
 mod kafka;
+mod readiness;
 mod states;
 
 pub(crate) use filters::GroupFilters;
@@ -30,6 +33,10 @@ pub(crate) use kafka::{
     KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role, SourceRead,
     StoppedMirror,
 };
+pub(crate) use readiness::{assess, ClusterReadiness, KafkaSide, ReadinessInputs};
+#[cfg(test)]
+pub(crate) use readiness::{ExpectedLoss, LastLag, LinkReadiness};
+pub use readiness::{Blocker, Verdict};
 pub(crate) use states::Reported;
 pub use states::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 
