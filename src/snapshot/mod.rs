@@ -33,10 +33,11 @@ pub(crate) use kafka::{
     KafkaSnapshot, MeasuredMirror, MeasuredPartition, OffsetSyncLag, Role, SourceRead,
     StoppedMirror,
 };
+pub(crate) use readiness::LinkReadiness;
 pub(crate) use readiness::{assess, ClusterReadiness, KafkaSide, ReadinessInputs};
-#[cfg(test)]
-pub(crate) use readiness::{ExpectedLoss, LastLag, LinkReadiness};
 pub use readiness::{Blocker, Verdict};
+#[cfg(test)]
+pub(crate) use readiness::{ExpectedLoss, LastLag};
 pub(crate) use states::Reported;
 pub use states::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 

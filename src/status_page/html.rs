@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use super::{
     ClusterView, FailoverStage, FailoverView, Health, LinkSettingsView, LinkView, MirrorView,
-    StatusView, JSON_PATH,
+    ReadinessView, StatusView, JSON_PATH,
 };
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
@@ -193,7 +193,7 @@ fn table(out: &mut String, view: &StatusView) {
     for (ci, c) in view.clusters.iter().enumerate() {
         cluster_row(out, ci, c);
         for l in &c.links {
-            link_row(out, ci, link_id, &c.name, l);
+            link_row(out, (ci, link_id), &c.name, l, view.generated_at_seconds);
             for m in &l.mirrors {
                 mirror_row(out, ci, link_id, &c.name, &l.name, m);
             }
@@ -294,6 +294,13 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         out.push_str("</span>");
     }
     kafka_connections(out, c);
+    if !c.readiness_unknown_links.is_empty() {
+        out.push_str(
+            " · <span class=\"err\">failover_readiness.links names links the REST API does not list: ",
+        );
+        escape_into(out, &c.readiness_unknown_links.join(", "));
+        out.push_str("</span>");
+    }
     out.push_str("</td></tr>\n");
 }
 
@@ -323,9 +330,69 @@ fn kafka_connections(out: &mut String, c: &ClusterView) {
     }
 }
 
-fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView) {
+/// The link's readiness line, under its name: the verdict and its reasons, the expected loss
+/// (`≤` when an upper bound, with the age of the last lag measured) against the RPO, and per
+/// consumer group what it would lose and re-process.
+fn readiness_line(out: &mut String, r: &ReadinessView, generated_at: f64) {
+    let class = match r.verdict.as_str() {
+        "ready" => "ok",
+        "not_ready" => "bad",
+        "failed_over" => "wait",
+        _ => "warn",
+    };
+    let _ = write!(
+        out,
+        "<div class=\"rd {class}\" data-verdict=\"{}\">",
+        escape(&r.verdict)
+    );
+    let mut text = r.text.clone();
+    if let Some(age) = r.failed_over_age_seconds {
+        text = format!(
+            "Failed over at {} ({} ago)",
+            unix_time(generated_at - age),
+            duration(age)
+        );
+    }
+    escape_into(out, &text);
+    if r.verdict != "failed_over" {
+        let messages = opt(r.expected_loss_messages.map(|m| format!("{m} messages")));
+        let secs = match (r.expected_loss_seconds, r.expected_loss_seconds_upper_bound) {
+            (Some(s), true) => format!(
+                "≤ {} (last measured {} ago)",
+                seconds(s),
+                duration(r.lag_seconds_measured_age_seconds.unwrap_or(0.0))
+            ),
+            (Some(s), false) => seconds(s),
+            (None, _) => "— s".to_owned(),
+        };
+        let _ = write!(
+            out,
+            " · expected loss: {} · {} (RPO {})",
+            escape(&messages),
+            escape(&secs),
+            duration(r.rpo_seconds)
+        );
+    }
+    for g in &r.groups {
+        out.push_str("<br>group ");
+        escape_into(out, &g.consumer_group);
+        out.push_str(" on ");
+        escape_into(out, &g.mirror_topic);
+        let _ = write!(
+            out,
+            ": would lose {}, re-process {}",
+            opt(g.lost_messages.map(|v| v.to_string())),
+            opt(g.reprocessed_messages.map(|v| v.to_string()))
+        );
+    }
+    out.push_str("</div>");
+}
+
+fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, generated_at: f64) {
+    let (ci, li) = ids;
     let _ = write!(out, "<tr class=\"l\" data-c=\"{ci}\" data-l=\"{li}\"");
-    filter_attr(out, &[cluster, &l.name, &l.state, &l.error]);
+    let verdict = l.readiness.as_ref().map_or("", |r| r.verdict.as_str());
+    filter_attr(out, &[cluster, &l.name, &l.state, &l.error, verdict]);
     name_attr(out, &l.name);
     out.push_str("><td class=\"n\">link ");
     escape_into(out, &l.name);
@@ -340,6 +407,9 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         failover_line(out, f, l);
     }
     settings_line(out, &l.settings);
+    if let Some(r) = &l.readiness {
+        readiness_line(out, r, generated_at);
+    }
     out.push_str("</td>");
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
@@ -348,7 +418,16 @@ fn link_row(out: &mut String, ci: usize, li: usize, cluster: &str, l: &LinkView)
         (live, None) => opt(live.map(|v| v.to_string())),
     };
     cell(out, "num", &lag);
-    cell(out, "num", &opt(l.lag_seconds.map(seconds)));
+    // The lag in seconds in colour against the link's RPO.
+    let lag_class = match (&l.readiness, l.lag_seconds) {
+        (Some(r), Some(s)) => match s / r.rpo_seconds.max(f64::MIN_POSITIVE) {
+            x if x >= 1.0 => "num rpo bad",
+            x if x >= 0.5 => "num rpo warn",
+            _ => "num rpo ok",
+        },
+        _ => "num",
+    };
+    cell(out, lag_class, &opt(l.lag_seconds.map(seconds)));
     let tasks_class = if l.tasks_in_error > 0 {
         "num err"
     } else {

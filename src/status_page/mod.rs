@@ -3,8 +3,8 @@
 //! and each link's mirror topics, problems first), built from the status data
 //! ([`StatusData`], read from the [`crate::status::StatusStore`]: each cluster's collection
 //! outcome, the latest snapshots the workers published — the same `/metrics` is rendered
-//! from — the Kafka connections' state and last error, the probes' last latency) and the
-//! shard, so a request never calls upstream nor scrapes the exporter; and its renderings:
+//! from — the Kafka connections' state and last error, the probes' last latency, each link's
+//! fail-over readiness with its expected loss: [`ReadinessView`]) and the shard, so a request never calls upstream nor scrapes the exporter; and its renderings:
 //! HTML ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
 //! `http` only routes to it.
 
@@ -16,8 +16,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::shard::{ShardMetrics, Sharding};
-use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Link, LinkError, LinkState, MirrorState};
+use crate::snapshot::{Blocker, Verdict};
+use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Link, LinkError};
 use crate::snapshot::{FailoverProgress, MirrorTopic, Task, TaskError, TaskState};
+use crate::snapshot::{LinkReadiness, LinkState, MirrorState};
 use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
 
@@ -133,6 +135,57 @@ pub(crate) struct ClusterView {
     /// Its links: not ACTIVE first, then ACTIVE with a link error or a task in error, then
     /// with a mirror topic not ACTIVE, then healthy; by name within each group.
     pub(crate) links: Vec<LinkView>,
+    /// Links named in `failover_readiness.links` that the REST API does not list, as
+    /// `clusterlink_failover_readiness_unknown_links` counts them.
+    pub(crate) readiness_unknown_links: Vec<String>,
+}
+
+/// A link's fail-over readiness: the same values as the `clusterlink_link_failover_*` families.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct ReadinessView {
+    /// `ready`, `not_ready`, `unknown` or `failed_over` (`clusterlink_link_failover_readiness`).
+    pub(crate) verdict: String,
+    /// The reasons that apply (`clusterlink_link_failover_blocked` at 1), in their order.
+    pub(crate) blockers: Vec<String>,
+    /// The line the page shows: `Ready to fail over`, `Not ready: …`, `Unknown: …`, `Failed
+    /// over`.
+    pub(crate) text: String,
+    /// The link's RPO (`clusterlink_link_rpo_seconds`).
+    pub(crate) rpo_seconds: f64,
+    /// `clusterlink_link_failover_expected_loss_messages` (`null`: unknown).
+    pub(crate) expected_loss_messages: Option<i64>,
+    /// `clusterlink_link_failover_expected_loss_seconds` (`null`: never measured).
+    pub(crate) expected_loss_seconds: Option<f64>,
+    /// Whether `expected_loss_seconds` is an upper bound: the last lag measured plus the time
+    /// since, while it cannot be measured.
+    pub(crate) expected_loss_seconds_upper_bound: bool,
+    /// Time since the link's lag in seconds was last measured (`null`: never).
+    pub(crate) lag_seconds_measured_age_seconds: Option<f64>,
+    /// The expected loss in seconds against the RPO: `ok` (below half of it), `warn` (below
+    /// it), `bad` (at or above it); `null` when unknown.
+    pub(crate) lag_against_rpo: Option<String>,
+    /// Time since the last mirror topic of a `failed_over` link became `STOPPED`.
+    pub(crate) failed_over_age_seconds: Option<f64>,
+    /// Per synced consumer group and mirror topic: what a fail-over now would lose and
+    /// re-process.
+    pub(crate) groups: Vec<GroupLossView>,
+}
+
+/// One synced consumer group on one mirror topic, as the offset-sync families say.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GroupLossView {
+    /// The group (its name on the source).
+    pub(crate) consumer_group: String,
+    /// The mirror topic.
+    pub(crate) mirror_topic: String,
+    /// `clusterlink_consumer_offset_sync_lag_messages`.
+    pub(crate) offset_sync_lag_messages: i64,
+    /// Never replicated: lost to the group on a fail-over now
+    /// (`clusterlink_consumer_offset_sync_unreplicated_messages`; `null`: unknown).
+    pub(crate) lost_messages: Option<i64>,
+    /// Replicated, not yet synced: re-processed by the group
+    /// (`clusterlink_consumer_offset_sync_unsynced_messages`; `null`: unknown).
+    pub(crate) reprocessed_messages: Option<i64>,
 }
 
 /// One cluster link of a destination cluster.
@@ -181,6 +234,8 @@ pub(crate) struct LinkView {
     pub(crate) probe_latency_seconds: Option<f64>,
     /// Time since that record was received (`null`: none received yet).
     pub(crate) probe_last_received_age_seconds: Option<f64>,
+    /// Its fail-over readiness (`null`: not assessed yet).
+    pub(crate) readiness: Option<ReadinessView>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub(crate) mirrors: Vec<MirrorView>,
 }
@@ -450,7 +505,37 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
         Some((snapshot, _)) => link_views(name, snapshot, kafka.map(|(k, _)| &**k), inputs),
         None => Vec::new(),
     };
-    let links = apply_since(links, latest, now);
+    let mut links = apply_since(links, latest, now);
+    let readiness = inputs.data.readiness.get(name);
+    for link in &mut links {
+        link.readiness = readiness
+            .and_then(|r| r.links.iter().find(|l| l.link == link.name))
+            .map(|r| readiness_view(r, now));
+    }
+    // A withdrawn REST side: the links readiness still speaks of (unknown).
+    if rest.is_none() {
+        for r in readiness.map(|r| r.links.as_slice()).unwrap_or_default() {
+            links.push(LinkView {
+                readiness: Some(readiness_view(r, now)),
+                ..link_view(
+                    name,
+                    &Link {
+                        name: r.link.clone(),
+                        ..Link::default()
+                    },
+                    Vec::new(),
+                    LinkLag {
+                        messages: None,
+                        seconds: None,
+                        not_copied: None,
+                        failover: FailoverProgress::default(),
+                    },
+                    inputs.data,
+                    now,
+                )
+            });
+        }
+    }
     let kafka_connections = kafka_connections(name, inputs);
     let kafka_down = kafka_connections.iter().any(|k| k.health == Health::Down);
     ClusterView {
@@ -467,6 +552,76 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
         last_error_age_seconds: system_age(now, status.last_error_at),
         kafka_connections,
         links,
+        readiness_unknown_links: readiness
+            .map(|r: &std::sync::Arc<ClusterReadiness>| r.unknown_links.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The readiness line of a link, from its assessment.
+fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
+    let loss = r.expected_loss;
+    let describe = |b: &Blocker| match b {
+        Blocker::MirrorTopicsNotActive => {
+            format!("{} ({})", b.describe(), r.mirror_topics_not_active)
+        }
+        Blocker::MirrorTopicsPaused => format!("{} ({})", b.describe(), r.mirror_topics_paused),
+        _ => b.describe().to_owned(),
+    };
+    let reasons = |definite: bool| {
+        r.blockers
+            .iter()
+            .filter(|b| b.is_definite() == definite)
+            .map(describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let text = match r.verdict {
+        Verdict::Ready => "Ready to fail over".to_owned(),
+        Verdict::NotReady => {
+            let unsure = reasons(false);
+            if unsure.is_empty() {
+                format!("Not ready: {}", reasons(true))
+            } else {
+                format!("Not ready: {}; also {unsure}", reasons(true))
+            }
+        }
+        Verdict::Unknown => format!("Unknown: {}", reasons(false)),
+        Verdict::FailedOver => "Failed over".to_owned(),
+    };
+    let seconds = loss.and_then(|l| l.seconds);
+    let lag_against_rpo = seconds.map(|s| {
+        let level = if s >= r.rpo_seconds {
+            "bad"
+        } else if s >= r.rpo_seconds / 2.0 {
+            "warn"
+        } else {
+            "ok"
+        };
+        level.to_owned()
+    });
+    ReadinessView {
+        verdict: r.verdict.as_str().to_owned(),
+        blockers: r.blockers.iter().map(|b| b.as_str().to_owned()).collect(),
+        text,
+        rpo_seconds: r.rpo_seconds,
+        expected_loss_messages: loss.and_then(|l| l.messages),
+        expected_loss_seconds: seconds,
+        expected_loss_seconds_upper_bound: loss.is_some_and(|l| l.seconds_upper_bound),
+        lag_seconds_measured_age_seconds: r.last_lag.map(|l| age(now_ms, l.measured_ms)),
+        lag_against_rpo,
+        failed_over_age_seconds: r.failed_over_ms.map(|t| age(now_ms, t)),
+        groups: r
+            .groups
+            .iter()
+            .map(|g| GroupLossView {
+                consumer_group: g.consumer_group.clone(),
+                mirror_topic: g.mirror_topic.clone(),
+                offset_sync_lag_messages: g.lag,
+                lost_messages: g.unreplicated,
+                reprocessed_messages: g.unsynced,
+            })
+            .collect(),
     }
 }
 
@@ -657,6 +812,7 @@ fn link_view(
         lag_seconds: lag.seconds,
         probe_latency_seconds,
         probe_last_received_age_seconds,
+        readiness: None,
         mirrors,
     }
 }

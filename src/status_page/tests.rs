@@ -524,7 +524,8 @@ fn the_json_form_has_the_documented_fields() {
             "last_success_age_seconds",
             "links",
             "name",
-            "problem"
+            "problem",
+            "readiness_unknown_links"
         ]
     );
     assert_eq!(json["clusters"][0]["health"], "down");
@@ -545,6 +546,7 @@ fn the_json_form_has_the_documented_fields() {
             "probe_last_received_age_seconds",
             "probe_latency_seconds",
             "problem",
+            "readiness",
             "settings",
             "state",
             "state_age_seconds",
@@ -1054,4 +1056,120 @@ fn a_shard_says_which_and_how_many_clusters() {
     assert!(!page.contains("shard "), "not sharded: no shard line");
     let json: serde_json::Value = serde_json::from_str(&unsharded.to_json()).unwrap();
     assert!(json["shard"].is_null());
+}
+
+/// The readiness line: the verdict and its reasons, the expected loss (`≤` with the age of
+/// the last measurement while it is an upper bound) coloured against the RPO, and per group
+/// what it would lose and re-process; the JSON form carries the same values as `/metrics`.
+#[test]
+fn each_link_shows_its_readiness_and_expected_loss() {
+    use crate::config::FailoverReadinessConfig;
+    use crate::snapshot::{assess, KafkaSide, ReadinessInputs, SourceRead};
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("ab", LinkState::Active),
+            link("gone", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("ab", "t", MirrorState::Active, &[7]),
+            mirror("gone", "t2", MirrorState::Stopped, &[199]),
+        ],
+        partition_metrics: false,
+    };
+    let measured = |seconds: Option<f64>, source| KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: "t".into(),
+            partitions: vec![MeasuredPartition {
+                partition: 0,
+                destination: Some(10),
+                source: seconds.map(|_| 17),
+                lag_seconds: seconds,
+                ..MeasuredPartition::default()
+            }],
+            ..MeasuredMirror::default()
+        }],
+        offset_sync: vec![OffsetSyncLag {
+            link: "ab".into(),
+            consumer_group: "orders-app".into(),
+            mirror_topic: "t".into(),
+            lag: 9,
+            unreplicated: Some(4),
+            unsynced: Some(5),
+        }],
+        sources: [("ab".to_owned(), source)].into(),
+        ..KafkaSnapshot::default()
+    };
+    let mut policy = FailoverReadinessConfig::default();
+    policy.links.insert("typo".into(), policy.default);
+    let k1 = measured(Some(200.0), SourceRead::Read);
+    let first = assess(ReadinessInputs {
+        rest: Some(&rest),
+        kafka: KafkaSide::Measured(&k1, NOW_MS - 60_000),
+        policy: &policy,
+        previous: None,
+        now_ms: NOW_MS - 60_000,
+    });
+    let k2 = measured(None, SourceRead::Failed);
+    let second = assess(ReadinessInputs {
+        rest: Some(&rest),
+        kafka: KafkaSide::Measured(&k2, NOW_MS),
+        policy: &policy,
+        previous: Some(&first),
+        now_ms: NOW_MS,
+    });
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, Some(k2)));
+    let mut data = data(&board, &snapshots);
+    data.readiness.insert("A".into(), Arc::new(second));
+    let v = StatusView::build(Inputs {
+        data: &data,
+        shard: None,
+        now_ms: NOW_MS,
+    });
+    let c = &v.clusters[0];
+    assert_eq!(c.readiness_unknown_links, ["typo"]);
+    let ab = c.links.iter().find(|l| l.name == "ab").unwrap();
+    let r = ab.readiness.as_ref().unwrap();
+    assert_eq!(
+        (r.verdict.as_str(), r.blockers.as_slice()),
+        ("unknown", &["source_unreadable".to_owned()][..])
+    );
+    assert_eq!(r.text, "Unknown: source cluster cannot be read");
+    // 200 s measured a minute ago: ≤ 260 s, against an RPO of 300 s.
+    assert_eq!(r.expected_loss_seconds, Some(260.0));
+    assert!(r.expected_loss_seconds_upper_bound);
+    assert_eq!(r.lag_seconds_measured_age_seconds, Some(60.0));
+    assert_eq!(r.lag_against_rpo.as_deref(), Some("warn"));
+    assert_eq!(
+        r.expected_loss_messages,
+        Some(7),
+        "the REST lag: not measured now"
+    );
+    assert_eq!(
+        (r.groups[0].lost_messages, r.groups[0].reprocessed_messages),
+        (Some(4), Some(5))
+    );
+    let gone = c.links.iter().find(|l| l.name == "gone").unwrap();
+    assert_eq!(gone.readiness.as_ref().unwrap().verdict, "failed_over");
+    let page = html::render(&v, &options());
+    for text in [
+        "<div class=\"rd warn\" data-verdict=\"unknown\">Unknown: source cluster cannot be read · expected loss: 7 messages · ≤ 260.00 s (last measured 1m 0s ago) (RPO 5m 0s)",
+        "<br>group orders-app on t: would lose 4, re-process 5</div>",
+        "<div class=\"rd wait\" data-verdict=\"failed_over\">Failed over at 2023-11-14 22:13:30 UTC (1m 30s ago)</div>",
+        "failover_readiness.links names links the REST API does not list: typo",
+    ] {
+        assert!(page.contains(text), "no {text} in\n{page}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let r = &json["clusters"][0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "ab")
+        .unwrap()["readiness"];
+    assert_eq!(r["expected_loss_seconds"], 260.0);
+    assert_eq!(r["groups"][0]["lost_messages"], 4);
 }
