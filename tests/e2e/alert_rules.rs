@@ -1089,6 +1089,7 @@ fn rules_match_only_label_values_the_exporter_writes() {
     use cluster_link_exporter::CollectionErrorReason;
     use cluster_link_exporter::KafkaErrorReason;
     use cluster_link_exporter::Worker;
+    use cluster_link_exporter::{FailoverBlocker, FailoverVerdict};
     use cluster_link_exporter::{LinkError, LinkState, MirrorState, StateCategory, TaskState};
 
     fn labels<const N: usize, T: Copy>(all: [T; N], f: fn(T) -> &'static str) -> Vec<&'static str> {
@@ -1130,6 +1131,14 @@ fn rules_match_only_label_values_the_exporter_writes() {
         (
             ("clusterlink_exporter_worker_restarts_total", "worker"),
             labels(Worker::ALL, Worker::as_str),
+        ),
+        (
+            ("clusterlink_link_failover_readiness", "verdict"),
+            labels(FailoverVerdict::ALL, FailoverVerdict::as_str),
+        ),
+        (
+            ("clusterlink_link_failover_blocked", "reason"),
+            labels(FailoverBlocker::ALL, FailoverBlocker::as_str),
         ),
     ]
     .into();
