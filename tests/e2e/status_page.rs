@@ -211,11 +211,35 @@ async fn the_page_shows_the_demo_and_puts_a_source_outage_on_top() {
     let shown = wait_for_the_demo(&browser, &sim).await;
     filter_hides_what_does_not_match(&browser, &shown).await;
     a_task_error_is_shown(&base, &sim).await;
+    every_link_shows_its_readiness(&browser).await;
 
     a_source_outage_comes_on_top(&browser, &sim).await;
     kafka_connections_down_are_shown(&base).await;
     browser.close().await;
     exporter.shutdown().await;
+}
+
+/// Every link row carries its fail-over readiness line (as the browser renders it), and a
+/// healthy demo link reads "Ready to fail over" with its expected loss against the RPO.
+async fn every_link_shows_its_readiness(browser: &Browser) {
+    let script = "return Array.from(document.querySelectorAll('tr.l')).map(function (r) {\
+        var d = r.querySelector('div.rd');\
+        return d ? d.getAttribute('data-verdict') + ': ' + d.textContent : null; });";
+    eventually(
+        Duration::from_secs(60),
+        "a readiness line under every link, one of them ready",
+        || async {
+            let lines = browser.js(script).await;
+            let lines: Vec<Option<String>> = serde_json::from_value(lines).unwrap_or_default();
+            let all = !lines.is_empty() && lines.iter().all(Option::is_some);
+            let ready = lines.iter().flatten().any(|l| {
+                l.starts_with("ready: Ready to fail over · expected loss: ")
+                    && l.contains("(RPO 5m 0s)")
+            });
+            done_if(all && ready, lines)
+        },
+    )
+    .await;
 }
 
 /// Waits until every link and mirror topic of the simulator is on the page, ACTIVE; returns
