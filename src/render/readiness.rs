@@ -32,8 +32,9 @@ families! {
     LinkRpo = "clusterlink_link_rpo_seconds" LinkLabels
         "The link's configured recovery point objective: the largest lag in seconds that is ready to fail over";
     /// The measured lag (source minus destination high watermark) over the link's mirror
-    /// topics that are not `STOPPED`, else the lag the REST API reports; 0 for a link without
-    /// such mirror topics. Absent when neither is known, and for a `failed_over` link.
+    /// topics that are not `STOPPED`, else the lag the REST API reports (only a lower bound
+    /// while the source cannot be read: the status page shows `≥`); 0 for a link without such
+    /// mirror topics. Absent when neither is known, and for a `failed_over` link.
     LossMessages = "clusterlink_link_failover_expected_loss_messages" LinkLabels
         "Records a fail-over of the link now would lose: not yet mirrored (messages)";
     /// In seconds. The link's lag in seconds when the last Kafka-side cycle measured it; while
@@ -173,6 +174,7 @@ mod tests {
                     Some(ExpectedLoss {
                         messages: None,
                         messages_measured: false,
+                        messages_lower_bound: false,
                         seconds: Some(42.5),
                         seconds_upper_bound: true,
                     }),

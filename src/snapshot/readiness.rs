@@ -203,6 +203,9 @@ pub(crate) struct ExpectedLoss {
     pub(crate) messages: Option<i64>,
     /// Whether `messages` was measured over Kafka (else it is the REST API's).
     pub(crate) messages_measured: bool,
+    /// Whether `messages` is only a lower bound: the REST lag while the source cannot be read
+    /// (it counts what the link fetched against, not what the source received since).
+    pub(crate) messages_lower_bound: bool,
     /// The link's lag in seconds when measured by the last Kafka-side cycle, else the last
     /// lag measured plus the time since (an upper bound: `seconds_upper_bound`); `None` when
     /// never measured.
@@ -252,6 +255,7 @@ pub(crate) fn assess(inputs: ReadinessInputs<'_>) -> ClusterReadiness {
                     expected_loss: Some(ExpectedLoss {
                         messages: None,
                         messages_measured: false,
+                        messages_lower_bound: false,
                         seconds: last_lag.map(|last| upper_bound(last, inputs.now_ms)),
                         seconds_upper_bound: last_lag.is_some(),
                     }),
@@ -478,6 +482,17 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
             messages.map(|m| m.0)
         },
         messages_measured: messages.is_some_and(|m| m.1),
+        // The REST lag, with the source out of reach (the exporter's or the link's): what the
+        // source received since is not in it.
+        messages_lower_bound: !live.is_empty()
+            && messages.is_some_and(|m| !m.1)
+            && (blockers
+                .iter()
+                .any(|b| matches!(b, Blocker::SourceUnreadable | Blocker::KafkaNotMeasuring))
+                || link.state.is(LinkState::Unavailable)
+                || live
+                    .iter()
+                    .any(|m| m.state.is(MirrorState::SourceUnavailable))),
         seconds: if live.is_empty() {
             Some(0.0)
         } else {

@@ -355,7 +355,14 @@ fn readiness_line(out: &mut String, r: &ReadinessView, generated_at: f64) {
     }
     escape_into(out, &text);
     if r.verdict != "failed_over" {
-        let messages = opt(r.expected_loss_messages.map(|m| format!("{m} messages")));
+        let at_least = if r.expected_loss_messages_lower_bound {
+            "≥ "
+        } else {
+            ""
+        };
+        let messages = opt(r
+            .expected_loss_messages
+            .map(|m| format!("{at_least}{m} messages")));
         let secs = match (r.expected_loss_seconds, r.expected_loss_seconds_upper_bound) {
             (Some(s), true) => format!(
                 "≤ {} (last measured {} ago)",

@@ -154,6 +154,9 @@ pub(crate) struct ReadinessView {
     pub(crate) rpo_seconds: f64,
     /// `clusterlink_link_failover_expected_loss_messages` (`null`: unknown).
     pub(crate) expected_loss_messages: Option<i64>,
+    /// Whether `expected_loss_messages` is only a lower bound: the REST lag while the source
+    /// cannot be read.
+    pub(crate) expected_loss_messages_lower_bound: bool,
     /// `clusterlink_link_failover_expected_loss_seconds` (`null`: never measured).
     pub(crate) expected_loss_seconds: Option<f64>,
     /// Whether `expected_loss_seconds` is an upper bound: the last lag measured plus the time
@@ -606,6 +609,7 @@ fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
         text,
         rpo_seconds: r.rpo_seconds,
         expected_loss_messages: loss.and_then(|l| l.messages),
+        expected_loss_messages_lower_bound: loss.is_some_and(|l| l.messages_lower_bound),
         expected_loss_seconds: seconds,
         expected_loss_seconds_upper_bound: loss.is_some_and(|l| l.seconds_upper_bound),
         lag_seconds_measured_age_seconds: r.last_lag.map(|l| age(now_ms, l.measured_ms)),

@@ -1156,7 +1156,7 @@ fn each_link_shows_its_readiness_and_expected_loss() {
     assert_eq!(gone.readiness.as_ref().unwrap().verdict, "failed_over");
     let page = html::render(&v, &options());
     for text in [
-        "<div class=\"rd warn\" data-verdict=\"unknown\">Unknown: source cluster cannot be read · expected loss: 7 messages · ≤ 260.00 s (last measured 1m 0s ago) (RPO 5m 0s)",
+        "<div class=\"rd warn\" data-verdict=\"unknown\">Unknown: source cluster cannot be read · expected loss: ≥ 7 messages · ≤ 260.00 s (last measured 1m 0s ago) (RPO 5m 0s)",
         "<br>group orders-app on t: would lose 4, re-process 5</div>",
         "<div class=\"rd wait\" data-verdict=\"failed_over\">Failed over at 2023-11-14 22:13:30 UTC (1m 30s ago)</div>",
         "failover_readiness.links names links the REST API does not list: typo",

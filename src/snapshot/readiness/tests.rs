@@ -275,6 +275,10 @@ fn the_last_known_lag_is_kept_as_an_upper_bound() {
     assert_eq!(l.verdict, Verdict::Unknown);
     let loss = l.expected_loss.unwrap();
     assert_eq!((loss.seconds, loss.seconds_upper_bound), (Some(50.0), true));
+    // The REST lag stands in for the messages, only as a lower bound: 0 is not "caught up".
+    assert_eq!((loss.messages, loss.messages_measured), (Some(0), false));
+    assert!(loss.messages_lower_bound);
+    assert!(!first.links[0].expected_loss.unwrap().messages_lower_bound);
     assert_eq!(l.last_lag, first.links[0].last_lag, "kept, not replaced");
     // Kept across cycles, growing with time.
     let later = assess(ReadinessInputs {
