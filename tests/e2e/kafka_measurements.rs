@@ -111,6 +111,18 @@ fn produce(sim: &Simulator, cluster: &str, topic: &str, partition: i32, count: u
     producer.flush(Duration::from_secs(10)).unwrap();
 }
 
+/// The high watermark of one partition of a topic on a simulated cluster.
+fn high_watermark(sim: &Simulator, cluster: &str, topic: &str, partition: i32) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &sim.cluster(cluster).bootstrap_servers)
+        .create()
+        .unwrap();
+    let (_, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .unwrap();
+    high
+}
+
 /// Commits `offset` for `group` on one partition of a topic of a simulated cluster.
 fn commit(sim: &Simulator, cluster: &str, group: &str, topic: &str, partition: i32, offset: i64) {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -317,9 +329,12 @@ async fn offset_sync_lag_appears_when_a_group_commits_and_clears_when_synced() {
     );
     // Records held back by the link, so the sync is capped at the destination's high
     // watermark (as Confluent does); the group commits 10 on the source.
+    // Offsets count from what the partition already holds (a record of the traffic may have
+    // landed before it stopped): the group commits 10 records past it.
     set_delay(&sim, 60_000);
+    let base = high_watermark(&sim, "A", "orders", 0);
     produce(&sim, "A", "orders", 0, 20);
-    commit(&sim, "A", "orders-app", "orders", 0, 10);
+    commit(&sim, "A", "orders-app", "orders", 0, base + 10);
     wait_value(
         &exporter,
         "clusterlink_consumer_offset_sync_lag_messages",
