@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use super::{
     ClusterView, FailoverStage, FailoverView, Health, LinkSettingsView, LinkView, MirrorView,
-    ReadinessView, StatusView, JSON_PATH,
+    ReadinessView, StatusView, TaskErrorView, JSON_PATH,
 };
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
@@ -542,13 +542,21 @@ fn errors_cell(out: &mut String, link_error: &str, l: &LinkView) {
         if t.errors.is_empty() {
             lines.push(format!("{}: {}", t.name, t.state));
         }
-        for e in &t.errors {
-            lines.push(match &e.message {
-                Some(m) => format!("{}: {} — {m}", t.name, e.code),
-                None => format!("{}: {}", t.name, e.code),
-            });
-        }
+        lines.extend(t.errors.iter().map(|e| error_line(&t.name, e)));
     }
+    lines_cell(out, &lines);
+}
+
+/// `prefix: ERROR_CODE — message` (without ` — message` when there is none).
+fn error_line(prefix: &str, e: &TaskErrorView) -> String {
+    match &e.message {
+        Some(m) => format!("{prefix}: {} — {m}", e.code),
+        None => format!("{prefix}: {}", e.code),
+    }
+}
+
+/// An Errors cell: `lines`, escaped, one per line.
+fn lines_cell(out: &mut String, lines: &[String]) {
     out.push_str("<td class=\"err\">");
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
@@ -582,12 +590,11 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
     out.push_str("<td></td>");
     let mut errors: Vec<String> = m.error.iter().cloned().collect();
-    for e in &m.transition_errors {
-        errors.push(match &e.message {
-            Some(msg) => format!("transition error: {} — {msg}", e.code),
-            None => format!("transition error: {}", e.code),
-        });
-    }
+    errors.extend(
+        m.transition_errors
+            .iter()
+            .map(|e| error_line("transition error", e)),
+    );
     let shown = m.transition_errors.len() as u64;
     if let Some(more) = m.transition_error_count.map(|n| n.saturating_sub(shown)) {
         if more > 0 {
@@ -595,14 +602,7 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
         }
     }
     errors.extend(m.kafka_findings());
-    out.push_str("<td class=\"err\">");
-    for (i, line) in errors.iter().enumerate() {
-        if i > 0 {
-            out.push_str("<br>");
-        }
-        escape_into(out, line);
-    }
-    out.push_str("</td>");
+    lines_cell(out, &errors);
     cell(
         out,
         "num",

@@ -98,6 +98,19 @@ fn stall(sim: &Simulator, stalled: bool) {
     );
 }
 
+/// Waits until the mirror of `topic` on B (partition 0) reaches the source's end, `high`.
+async fn wait_mirror_end(sim: &Simulator, topic: &str, high: i64) {
+    eventually(
+        Duration::from_secs(30),
+        "mirror at the source's end",
+        || async {
+            let hwm = watermarks(sim, "B", topic, 0).1;
+            done_if(hwm == high, hwm)
+        },
+    )
+    .await;
+}
+
 /// The mirror of `topic` on B holds placeholders below `log_start` and fillers from there to
 /// `high`: what a retention that deleted everything before the fillers leaves.
 async fn assert_placeholders_then_fillers(sim: &Simulator, topic: &str, log_start: i64, high: i64) {
@@ -483,15 +496,7 @@ async fn source_retention_deletes_records_the_stalled_mirror_had_not_fetched() {
         "placeholders written before the window"
     );
     // ... then placeholders fill the deleted offsets and the rest is copied.
-    eventually(
-        Duration::from_secs(30),
-        "mirror at the source's end",
-        || async {
-            let hwm = watermarks(&sim, "B", "logs", 0).1;
-            done_if(hwm == high, hwm)
-        },
-    )
-    .await;
+    wait_mirror_end(&sim, "logs", high).await;
     let names = header_names(&sim, "B", "logs", high).await;
     let count = |name: &str| names.iter().filter(|n| *n == name).count() as i64;
     assert!(names[..10].iter().all(|n| n == PRODUCE_HEADER), "{names:?}");
@@ -554,15 +559,7 @@ async fn records_held_back_by_the_delay_are_lost_when_the_source_deletes_them() 
     )
     .await;
     act(&sim, delay(0));
-    eventually(
-        Duration::from_secs(30),
-        "mirror at the source's end",
-        || async {
-            let hwm = watermarks(&sim, "B", "logs", 0).1;
-            done_if(hwm == high, hwm)
-        },
-    )
-    .await;
+    wait_mirror_end(&sim, "logs", high).await;
     assert_placeholders_then_fillers(&sim, "logs", log_start, high).await;
 }
 
@@ -591,15 +588,7 @@ async fn new_mirror_of_a_truncated_topic_starts_with_placeholders() {
     )
     .await;
     assert_eq!(status, 204, "{body}");
-    eventually(
-        Duration::from_secs(30),
-        "mirror at the source's end",
-        || async {
-            let hwm = watermarks(&sim, "B", "later", 0).1;
-            done_if(hwm == high, hwm)
-        },
-    )
-    .await;
+    wait_mirror_end(&sim, "later", high).await;
     assert_placeholders_then_fillers(&sim, "later", log_start, high).await;
 }
 
