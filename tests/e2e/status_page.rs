@@ -654,8 +654,8 @@ fn visible_mirrors(rows: &[Row]) -> usize {
 async fn wait_for_refreshes(browser: &Browser, n: u64) {
     let what = format!("{n} refreshes");
     eventually_every(
-        (REFRESH + POLL) * 10,
         Duration::from_millis(200),
+        (REFRESH + POLL) * 10,
         &what,
         || async {
             let done = browser.refreshes().await;
