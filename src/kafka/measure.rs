@@ -84,9 +84,9 @@ pub(crate) struct Measurer {
     /// other end of the rates; cleared when a cycle fails.
     previous: Option<(Instant, Results)>,
     /// Per watched `STOPPED` mirror topic (link, mirror topic): the source high watermarks of
-    /// the first read after its stop, by partition. Kept in memory only: a restart starts
-    /// again from the first read after it.
-    stop_baselines: BTreeMap<(String, String), BTreeMap<i32, i64>>,
+    /// the first read after its stop and the records counted since, by partition. Kept in
+    /// memory only: a restart starts again from the first read after it.
+    stop_baselines: BTreeMap<(String, String), plan::StopWatch>,
 }
 
 impl Measurer {
@@ -172,6 +172,7 @@ impl Measurer {
             };
             if fresh || last_measured.elapsed() >= stale_after {
                 last_measured = Instant::now();
+                self.steer_probes(&data);
                 self.measure(&data);
                 self.ensure_probes(&data);
             }
@@ -523,12 +524,19 @@ impl Measurer {
     }
 
     /// The `STOPPED` mirror topics whose old source is watched ([`plan::stopped_plans`]): none
-    /// when `old_source_writes` is off; forgets the baselines of those no longer watched.
+    /// when `old_source_writes` is off, and never a probe's mirror topic (the probe topic is
+    /// the exporter's own: its writes are probe records, and another replica's probe may
+    /// still write for a poll interval after this one saw the stop); forgets the baselines
+    /// of those no longer watched.
     fn stopped_plans(&mut self, snapshot: &ClusterSnapshot) -> Vec<MirrorPlan> {
         let settings = &self.cluster.old_source_writes;
         let stopped = if settings.enabled {
             let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
-            plan::stopped_plans(snapshot, |l| self.source_of(l), unix_ms(), window_ms)
+            let probes = self.probe_mirror_topics(snapshot);
+            let mut stopped =
+                plan::stopped_plans(snapshot, |l| self.source_of(l), unix_ms(), window_ms);
+            stopped.retain(|m| !probes.contains(&(m.link.as_str(), m.mirror_topic.clone())));
+            stopped
         } else {
             Vec::new()
         };
@@ -542,7 +550,8 @@ impl Measurer {
     }
 
     /// Step 6: the records written to each watched `STOPPED` mirror topic's source since the
-    /// stop, from the source high watermarks read this cycle (`None` when its source failed).
+    /// stop, from the source high watermarks read this cycle (the last count when its source
+    /// failed, `None` before a first read: [`plan::StopWatch`]).
     fn since_stop(
         &mut self,
         stopped: &[MirrorPlan],
@@ -556,16 +565,17 @@ impl Measurer {
                     .source
                     .as_ref()
                     .is_some_and(|s| healthy_sources.contains(s));
-                let now: BTreeMap<i32, i64> = (0..m.partitions)
-                    .filter_map(|p| Some((p, *hwm.get(&(m.source_topic.clone(), p))?)))
-                    .collect();
-                let since = if healthy {
-                    let key = (m.link.clone(), m.mirror_topic.clone());
-                    let baseline = self.stop_baselines.entry(key).or_default();
-                    plan::records_since_stop(baseline, &now)
-                } else {
-                    None
-                };
+                let now: Option<BTreeMap<i32, i64>> = healthy.then(|| {
+                    (0..m.partitions)
+                        .filter_map(|p| Some((p, *hwm.get(&(m.source_topic.clone(), p))?)))
+                        .collect()
+                });
+                let key = (m.link.clone(), m.mirror_topic.clone());
+                let since = self
+                    .stop_baselines
+                    .entry(key)
+                    .or_default()
+                    .update(now.as_ref());
                 StoppedMirror {
                     link: m.link.clone(),
                     mirror_topic: m.mirror_topic.clone(),
@@ -746,6 +756,29 @@ impl Measurer {
         groups
     }
 
+    /// (link, mirror topic) of each configured probe whose link the snapshot lists.
+    fn probe_mirror_topics<'a>(
+        &'a self,
+        snapshot: &ClusterSnapshot,
+    ) -> BTreeSet<(&'a str, String)> {
+        self.cluster
+            .probes
+            .iter()
+            .filter_map(|probe| {
+                let link = snapshot.links.iter().find(|l| l.name == probe.link)?;
+                Some((probe.link.as_str(), plan::probe_mirror_topic(probe, link)))
+            })
+            .collect()
+    }
+
+    /// Tells each running probe whether to send ([`plan::probe_sends`]): not once its mirror
+    /// topic is promoted or failed over.
+    fn steer_probes(&self, snapshot: &ClusterSnapshot) {
+        for (link, handle) in &self.probes {
+            handle.set_sending(plan::probe_sends(snapshot, link, handle.mirror_topic()));
+        }
+    }
+
     /// Starts the probe of each configured link once its source cluster is known.
     fn ensure_probes(&mut self, snapshot: &ClusterSnapshot) {
         for probe in self.cluster.probes.clone() {
@@ -759,17 +792,15 @@ impl Measurer {
                 tracing::warn!(kafka_cluster = %self.cluster.name, link = %probe.link, "probe not started: no source cluster configured for the link");
                 continue;
             };
-            let prefix = link.configs.cluster_link_prefix.as_deref().unwrap_or("");
+            let mirror_topic = plan::probe_mirror_topic(&probe, link);
+            let sending = plan::probe_sends(snapshot, &probe.link, &mirror_topic);
             let target = ProbeTarget {
-                mirror_topic: probe
-                    .mirror_topic
-                    .clone()
-                    .unwrap_or_else(|| format!("{prefix}{}", probe.topic)),
+                mirror_topic,
                 source: self.source_endpoint(&source).conn.clone(),
                 destination: self.destination.conn.clone(),
                 config: probe.clone(),
             };
-            match probe::spawn(target, self.outputs.clone(), &self.shutdown) {
+            match probe::spawn(target, sending, self.outputs.clone(), &self.shutdown) {
                 Ok(handle) => {
                     self.probes.insert(probe.link.clone(), handle);
                 }

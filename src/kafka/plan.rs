@@ -4,10 +4,13 @@
 //! arithmetic ([`lag_seconds`], [`sync_lag`]), records lost to source retention
 //! ([`lost_to_retention`]), replication rates between two cycles ([`rate`]), and the
 //! `STOPPED` mirror topics whose old source is still watched for writes ([`stopped_plans`],
-//! [`records_since_stop`]).
+//! [`StopWatch`]: the records written there since the stop), and the probes' mirror topics
+//! ([`probe_mirror_topic`]: left out of that watch; [`probe_sends`]: a probe stops writing to
+//! the old source once its mirror topic is promoted or failed over).
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::config::ProbeConfig;
 use crate::snapshot::{ClusterSnapshot, Link, MeasuredPartition, MirrorState, MirrorTopic};
 
 /// (topic, partition).
@@ -120,27 +123,66 @@ pub(super) fn stopped_plans(
         .collect()
 }
 
-/// Records written to a stopped mirror's source topic since its baseline: the sum over
-/// partitions of the high watermark read now minus the baseline's. A partition read for the
-/// first time, or whose watermark went down (the topic deleted and created again), takes
-/// today's watermark as its baseline and counts 0; a negative watermark is ignored. `None`
-/// when no partition was read now (the source or the topic could not be read).
-pub(super) fn records_since_stop(
-    baseline: &mut BTreeMap<i32, i64>,
-    now: &BTreeMap<i32, i64>,
-) -> Option<i64> {
-    let mut since = None;
-    for (&p, &n) in now {
-        if n < 0 {
-            continue;
+/// The old source of one watched `STOPPED` mirror topic: per partition, the source high
+/// watermark of the first read after its stop (the baseline) and the records counted since.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct StopWatch {
+    baseline: BTreeMap<i32, i64>,
+    counted: BTreeMap<i32, i64>,
+}
+
+impl StopWatch {
+    /// Records written to the source topic since the stop, from the high watermarks read this
+    /// cycle (`None`: the source could not be read): the sum over partitions of the watermark
+    /// minus the baseline. A partition read for the first time, or whose watermark went down
+    /// (the topic deleted and created again), takes today's watermark as its baseline and
+    /// counts 0; a partition not read now (a negative watermark, a failed read, the source
+    /// down) keeps its last count: records written cannot be unwritten, so the sum is still
+    /// true as a lower bound, and a source outage does not end the alert on it. `None` until
+    /// a partition was read.
+    pub(super) fn update(&mut self, now: Option<&BTreeMap<i32, i64>>) -> Option<i64> {
+        for (&p, &n) in now.into_iter().flatten() {
+            if n < 0 {
+                continue;
+            }
+            let b = self.baseline.entry(p).or_insert(n);
+            if n < *b {
+                *b = n;
+            }
+            self.counted.insert(p, n - *b);
         }
-        let b = baseline.entry(p).or_insert(n);
-        if n < *b {
-            *b = n;
+        if self.counted.is_empty() {
+            return None;
         }
-        since = Some(since.unwrap_or(0i64).saturating_add(n - *b));
+        Some(
+            self.counted
+                .values()
+                .fold(0i64, |a, n| a.saturating_add(*n)),
+        )
     }
-    since
+}
+
+/// The mirror topic of `probe` on its `link`: the configured one, else the link's
+/// `cluster.link.prefix` + the probe topic.
+pub(super) fn probe_mirror_topic(probe: &ProbeConfig, link: &Link) -> String {
+    let prefix = link.configs.cluster_link_prefix.as_deref().unwrap_or("");
+    probe
+        .mirror_topic
+        .clone()
+        .unwrap_or_else(|| format!("{prefix}{}", probe.topic))
+}
+
+/// Whether the probe of `link` through `mirror_topic` sends: not once the mirror topic is
+/// promoted or failed over (`PENDING_STOPPED`, `STOPPED`), when its records would only be
+/// writes to the old source that are never mirrored. Yes in every other state (a paused or
+/// unavailable mirror is still the link's to measure) and while the mirror topic is not
+/// listed.
+pub(super) fn probe_sends(snapshot: &ClusterSnapshot, link: &str, mirror_topic: &str) -> bool {
+    !snapshot
+        .mirrors
+        .iter()
+        .filter(|m| m.link == link && m.name == mirror_topic)
+        .any(|m| m.state.is(MirrorState::Stopped) || m.state.is(MirrorState::PendingStopped))
 }
 
 /// How many partitions (`0..n`) of a mirror topic to measure: as many as its `mirror_lags`
@@ -624,35 +666,66 @@ mod tests {
 
     #[test]
     fn records_since_stop_count_from_the_baseline_and_never_go_negative() {
-        let mut baseline = BTreeMap::new();
-        let now = |v: &[(i32, i64)]| v.iter().copied().collect::<BTreeMap<_, _>>();
-        assert_eq!(records_since_stop(&mut baseline, &now(&[])), None);
+        let mut watch = StopWatch::default();
+        let read = |v: &[(i32, i64)]| Some(v.iter().copied().collect::<BTreeMap<_, _>>());
+        assert_eq!(watch.update(None), None, "never read");
+        assert_eq!(watch.update(read(&[]).as_ref()), None);
+        assert_eq!(watch.update(read(&[(0, 10), (1, 5)]).as_ref()), Some(0));
+        assert_eq!(watch.update(read(&[(0, 13), (1, 7)]).as_ref()), Some(5));
         assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, 10), (1, 5)])),
-            Some(0)
+            watch.update(read(&[(0, 14)]).as_ref()),
+            Some(6),
+            "partition 1 not read: its last count stands"
         );
         assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, 13), (1, 7)])),
-            Some(5)
-        );
-        assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, 13)])),
-            Some(3),
-            "partition 1 not read"
+            watch.update(None),
+            Some(6),
+            "the source not read: the last count"
         );
         // The topic deleted and created again: the watermark went down.
+        assert_eq!(watch.update(read(&[(0, 2), (1, 7)]).as_ref()), Some(2));
+        assert_eq!(watch.update(read(&[(0, 4), (1, 7)]).as_ref()), Some(4));
         assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, 2), (1, 7)])),
-            Some(2)
+            watch.update(read(&[(0, -1), (1, i64::MAX)]).as_ref()),
+            Some(i64::MAX - 5 + 2),
+            "a -1 sentinel keeps partition 0's last count"
         );
+        assert_eq!(watch.update(read(&[(2, 0)]).as_ref()), Some(i64::MAX - 3));
         assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, 4), (1, 7)])),
-            Some(4)
+            watch.update(read(&[(2, i64::MAX)]).as_ref()),
+            Some(i64::MAX),
+            "the sum saturates"
         );
-        assert_eq!(
-            records_since_stop(&mut baseline, &now(&[(0, -1), (1, i64::MAX)])),
-            Some(i64::MAX - 5),
-            "a -1 sentinel is ignored"
-        );
+    }
+
+    #[test]
+    fn a_probe_stops_sending_once_its_mirror_topic_is_promoted_or_failed_over() {
+        let mut s = snapshot();
+        let link = s.mirrors[0].link.clone();
+        let name = s.mirrors[0].name.clone();
+        s.mirrors[0].state = Reported::Known(MirrorState::Active);
+        assert!(probe_sends(&s, &link, &name));
+        assert!(probe_sends(&s, &link, "not-listed"), "not listed: sends");
+        assert!(probe_sends(&s, "other-link", &name), "another link's");
+        for (state, sends) in [
+            (MirrorState::Paused, true),
+            (MirrorState::SourceUnavailable, true),
+            (MirrorState::PendingStopped, false),
+            (MirrorState::Stopped, false),
+        ] {
+            s.mirrors[0].state = Reported::Known(state);
+            assert_eq!(probe_sends(&s, &link, &name), sends, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn a_probe_mirror_topic_is_the_configured_one_else_prefix_and_topic() {
+        let mut link = snapshot().links[0].clone();
+        let mut probe = ProbeConfig::new(link.name.clone(), "clusterlink-probe");
+        assert_eq!(probe_mirror_topic(&probe, &link), "clusterlink-probe");
+        link.configs.cluster_link_prefix = Some("A_".into());
+        assert_eq!(probe_mirror_topic(&probe, &link), "A_clusterlink-probe");
+        probe.mirror_topic = Some("probe-mirror".into());
+        assert_eq!(probe_mirror_topic(&probe, &link), "probe-mirror");
     }
 }

@@ -9,8 +9,16 @@
 //! received within the SLA counts as lost (a late arrival still counts as received and is
 //! observed, in the top buckets). Records of other instances (exporter replicas sharing the
 //! topic) are ignored.
+//!
+//! The measurer tells a probe whether to send ([`ProbeHandle::set_sending`], from each REST
+//! snapshot): once the probe topic's mirror is promoted or failed over (`PENDING_STOPPED`,
+//! `STOPPED`) the probe stops writing to the old source, whose records would never be
+//! mirrored (and would read as writes to the old source, or as lost probe records); the
+//! records then outstanding are dropped, not counted as lost. It sends again if the mirror
+//! topic is mirroring again (created anew).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,6 +62,21 @@ pub(crate) struct ProbeTarget {
 pub(crate) struct ProbeHandle {
     stop: StopSignal,
     thread: Option<JoinHandle<()>>,
+    /// Whether the probe sends (shared with its thread).
+    sending: Arc<AtomicBool>,
+    mirror_topic: String,
+}
+
+impl ProbeHandle {
+    /// The probe topic's mirror on the destination.
+    pub(crate) fn mirror_topic(&self) -> &str {
+        &self.mirror_topic
+    }
+
+    /// Whether the probe sends records from its next round on.
+    pub(crate) fn set_sending(&self, sending: bool) {
+        self.sending.store(sending, Ordering::Relaxed);
+    }
 }
 
 impl Drop for ProbeHandle {
@@ -124,30 +147,42 @@ impl ProducerContext for ProbeProducerContext {
 /// is signalled.
 pub(crate) fn spawn(
     target: ProbeTarget,
+    sending: bool,
     outputs: MeasurerOutputs,
     shutdown: &StopSignal,
 ) -> std::io::Result<ProbeHandle> {
     let stops = Stops::under(shutdown);
     let own = stops.own.clone();
     let name = format!("probe-{}", target.config.link);
+    let sending = Arc::new(AtomicBool::new(sending));
+    let mirror_topic = target.mirror_topic.clone();
+    let shared = sending.clone();
     let thread = std::thread::Builder::new()
         .name(name)
-        .spawn(move || supervise(target, outputs, stops))?;
+        .spawn(move || supervise(target, shared, outputs, stops))?;
     Ok(ProbeHandle {
         stop: own,
         thread: Some(thread),
+        sending,
+        mirror_topic,
     })
 }
 
 /// The probe thread's body.
-fn supervise(target: ProbeTarget, outputs: MeasurerOutputs, stops: Stops) {
+fn supervise(
+    target: ProbeTarget,
+    sending: Arc<AtomicBool>,
+    outputs: MeasurerOutputs,
+    stops: Stops,
+) {
     let cluster = &target.destination.kafka_cluster;
     let restarts = outputs.restarts.counter(cluster, Worker::Probe);
     let mut backoff = RestartBackoff::default();
     loop {
         let started = Instant::now();
         let outcome = supervise::catch(|| {
-            Probe::new(target.clone(), outputs.clone(), stops.clone()).and_then(|mut p| p.run())
+            Probe::new(target.clone(), outputs.clone(), stops.clone())
+                .and_then(|mut p| p.run(&sending))
         });
         if stops.is_stopped() {
             return;
@@ -347,11 +382,12 @@ impl Probe {
         self.partitions = count;
     }
 
-    fn run(&mut self) -> Result<(), KafkaError> {
+    fn run(&mut self, sending: &AtomicBool) -> Result<(), KafkaError> {
         let interval = self.target.config.interval;
         let sla_ms = self.target.config.sla.as_millis() as i64;
         let mut next_send = Instant::now();
         let mut next_refresh = Instant::now();
+        let mut was_sending = true;
         while !self.stops.is_stopped() {
             supervise::checkpoint(&self.labels.kafka_cluster, Worker::Probe);
             let now = Instant::now();
@@ -359,8 +395,15 @@ impl Probe {
                 self.refresh_partitions();
                 next_refresh = now + Duration::from_secs(if self.partitions == 0 { 5 } else { 60 });
             }
+            let send = sending.load(Ordering::Relaxed);
+            if send != was_sending {
+                self.sending_changed(send);
+                was_sending = send;
+            }
             if now >= next_send && self.partitions > 0 {
-                self.send_round();
+                if send {
+                    self.send_round();
+                }
                 next_send += interval;
                 if next_send < now {
                     next_send = now + interval;
@@ -374,6 +417,19 @@ impl Probe {
             .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
         self.producer.poll(Duration::ZERO);
         Ok(())
+    }
+
+    /// The mirror topic was promoted or failed over (`sending` false), or mirrors again: logged;
+    /// on a stop the records outstanding are dropped (the mirror no longer receives them: not
+    /// lost by the link).
+    fn sending_changed(&mut self, sending: bool) {
+        let (link, mirror_topic) = (&self.labels.link, &self.target.mirror_topic);
+        if sending {
+            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: the probe topic's mirror is mirroring again; sending probe records");
+        } else {
+            lock(&self.outstanding).clear();
+            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: the probe topic's mirror was promoted or failed over; no more probe records to the old source");
+        }
     }
 
     fn send_round(&mut self) {
