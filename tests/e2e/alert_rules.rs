@@ -920,6 +920,34 @@ fn overrides_apply_and_shorten_every_alert() {
         })
         .unwrap_or_default();
 
+    // Alert name -> [(window, shorter window)].
+    let windows: BTreeMap<String, Vec<(String, String)>> = overrides
+        .get("windows")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let name = k.as_str().expect("alert name").to_owned();
+                    let pairs = v
+                        .as_mapping()
+                        .unwrap_or_else(|| panic!("windows.{name}: a mapping"))
+                        .iter()
+                        .map(|(l, s)| {
+                            let (l, s) = (l.as_str().unwrap(), s.as_str().unwrap());
+                            let (lms, sms) = (parse_duration(l), parse_duration(s));
+                            assert!(
+                                lms.zip(sms).is_some_and(|(l, s)| s <= l),
+                                "windows.{name}: {s} must be a duration no longer than {l}"
+                            );
+                            (l.to_owned(), s.to_owned())
+                        })
+                        .collect();
+                    (name, pairs)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
     let alerts = alerts();
     let names: BTreeSet<String> = alerts
         .iter()
@@ -950,6 +978,9 @@ fn overrides_apply_and_shorten_every_alert() {
         .iter()
         .filter_map(|r| r.record().map(str::to_owned))
         .collect();
+    for name in windows.keys() {
+        assert!(names.contains(name), "windows.{name} is not an alert");
+    }
     for name in thresholds.keys() {
         assert!(
             recorded.contains(name),
@@ -1000,6 +1031,17 @@ fn overrides_apply_and_shorten_every_alert() {
                 if let Some(name) = map.get("alert").and_then(Value::as_str).map(str::to_owned) {
                     let seconds = whole_seconds(short[&name]);
                     map.insert("for".into(), format!("{seconds}s").into());
+                    for (long, short) in windows.get(&name).into_iter().flatten() {
+                        let expr = map.get("expr").and_then(Value::as_str);
+                        let expr = expr.expect("an alert has an expr");
+                        let range = format!("[{long}]");
+                        assert!(
+                            expr.contains(&range),
+                            "windows.{name}: no {range} in its expr"
+                        );
+                        let expr = expr.replace(&range, &format!("[{short}]"));
+                        map.insert("expr".into(), expr.into());
+                    }
                 }
                 if let Some(name) = map.get("record").and_then(Value::as_str).map(str::to_owned) {
                     if let Some(value) = thresholds.get(&name) {

@@ -18,6 +18,7 @@ mod deploy_systemd;
 mod exporter_auth;
 mod exporter_situations;
 mod exposition;
+mod failover_drill;
 mod failover_readiness;
 mod hostile_upstreams;
 mod http_limits;

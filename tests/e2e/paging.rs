@@ -11,14 +11,15 @@
 //! And with two exporter processes (an HA pair) in one job: one page per incident, not one per
 //! replica, also when a replica dies in the middle of it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use crate::common::alerting::{alertmanager_config, duration, overrides, pages, query, rule_files};
 use crate::common::dashboards::panel_queries;
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::servers::{
-    binary, encode, free_port, start_alertmanager, start_prometheus, start_prometheus_for,
-    temp_dir, KillOnDrop, Notification, Server, Webhook,
+    binary, free_port, start_alertmanager, start_prometheus, start_prometheus_for, temp_dir,
+    KillOnDrop, Notification, Webhook,
 };
 use crate::common::sim::wait_link_state;
 use cluster_link_exporter::config::Config;
@@ -27,129 +28,6 @@ use cluster_link_exporter::{Exporter, ExporterOptions};
 use cluster_link_sim::{Action, Scenario, Simulator};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
-
-const ALERTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/alerts");
-
-/// `alerts/test-overrides.yml`.
-struct Overrides {
-    evaluation_interval: String,
-    for_by_alert: serde_norway::Mapping,
-    thresholds: serde_norway::Mapping,
-    alertmanager: serde_norway::Mapping,
-}
-
-fn overrides() -> Overrides {
-    let path = Path::new(ALERTS_DIR).join("test-overrides.yml");
-    let text = std::fs::read_to_string(&path).expect("read alerts/test-overrides.yml");
-    let y: Yaml = serde_norway::from_str(&text).expect("test-overrides.yml parses");
-    let map = |key: &str| y[key].as_mapping().cloned().unwrap_or_default();
-    Overrides {
-        evaluation_interval: y["evaluation_interval"]
-            .as_str()
-            .expect("evaluation_interval")
-            .to_owned(),
-        for_by_alert: map("for"),
-        thresholds: map("thresholds"),
-        alertmanager: map("alertmanager"),
-    }
-}
-
-/// The shipped rule files with the overrides applied, written into `dir`.
-fn rule_files(dir: &Path, o: &Overrides) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(ALERTS_DIR)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".rules.yml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no alerts/*.rules.yml");
-    for file in files {
-        let mut y: Yaml = serde_norway::from_str(&std::fs::read_to_string(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for group in y["groups"].as_sequence_mut().expect("groups") {
-            for rule in group["rules"].as_sequence_mut().expect("rules") {
-                let rule = rule.as_mapping_mut().expect("rule mapping");
-                if let Some(alert) = rule.get("alert").and_then(Yaml::as_str) {
-                    let short = o
-                        .for_by_alert
-                        .get(alert)
-                        .unwrap_or_else(|| panic!("test-overrides.yml has no `for` for {alert}"))
-                        .clone();
-                    rule.insert("for".into(), short);
-                } else if let Some(record) = rule.get("record").and_then(Yaml::as_str) {
-                    if let Some(v) = o.thresholds.get(record) {
-                        let value = match v {
-                            Yaml::Number(n) => n.to_string(),
-                            Yaml::String(s) => s.clone(),
-                            other => panic!("threshold {record}: {other:?}"),
-                        };
-                        rule.insert("expr".into(), format!("vector({value})").into());
-                    }
-                }
-            }
-        }
-        let target = dir.join(file.file_name().unwrap());
-        std::fs::write(&target, serde_norway::to_string(&y).unwrap()).unwrap();
-        out.push(target);
-    }
-    out
-}
-
-/// The shipped `alerts/alertmanager.yml` with the receivers' webhooks pointed at the test's
-/// receiver (`/pager`, `/chat`) and the grouping durations of the overrides.
-fn alertmanager_config(webhook: &Webhook, o: &Overrides) -> String {
-    let text = std::fs::read_to_string(Path::new(ALERTS_DIR).join("alertmanager.yml"))
-        .expect("read alerts/alertmanager.yml");
-    let mut y: Yaml = serde_norway::from_str(&text).expect("alertmanager.yml parses");
-    for receiver in y["receivers"].as_sequence_mut().expect("receivers") {
-        let name = receiver["name"].as_str().unwrap().to_owned();
-        if let Some(hooks) = receiver
-            .get_mut("webhook_configs")
-            .and_then(Yaml::as_sequence_mut)
-        {
-            for hook in hooks {
-                hook["url"] = format!("{}/{name}", webhook.url).into();
-            }
-        }
-    }
-    // The root route takes every duration of the overrides; a child route only those it sets.
-    fn shorten(route: &mut Yaml, o: &Overrides, root: bool) {
-        for key in ["group_wait", "group_interval", "repeat_interval"] {
-            if let Some(v) = o.alertmanager.get(key) {
-                if root || route.get(key).is_some() {
-                    route[key] = v.clone();
-                }
-            }
-        }
-        if let Some(routes) = route.get_mut("routes").and_then(Yaml::as_sequence_mut) {
-            for r in routes {
-                shorten(r, o, false);
-            }
-        }
-    }
-    shorten(&mut y["route"], o, true);
-    serde_norway::to_string(&y).unwrap()
-}
-
-/// Pages (alerts in notifications to the pager receiver) matching `labels`, among the
-/// notifications received after the first `skip`.
-fn pages(webhook: &Webhook, skip: usize, labels: &[(&str, &str)]) -> Vec<(Notification, Value)> {
-    webhook
-        .received()
-        .into_iter()
-        .skip(skip)
-        .filter(|n| n.path == "/pager")
-        .flat_map(|n| {
-            let alerts = n.body["alerts"].as_array().cloned().unwrap_or_default();
-            alerts
-                .into_iter()
-                .filter(|a| labels.iter().all(|(k, v)| a["labels"][k] == *v))
-                .map(move |a| (n.clone(), a))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
 
 /// The two alerts that page for a link whose source is down: the fast corroborated one first,
 /// ClusterLinkDown (muted by it) when the Kafka side does not confirm.
@@ -181,35 +59,6 @@ async fn wait_for_link_page(
             .collect();
     assert_eq!(paged.len(), 1, "link {link} paged by {paged:?}");
     found
-}
-
-/// Runs an instant query; the result vector.
-async fn query(prometheus: &Server, expr: &str) -> Result<Vec<Value>, String> {
-    let client = reqwest::Client::new();
-    let resp = client
-        .get(format!(
-            "{}/api/v1/query?query={}",
-            prometheus.url,
-            encode(expr)
-        ))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
-    if body["status"] != "success" {
-        return Err(format!("{}: {}", body["errorType"], body["error"]));
-    }
-    let data = &body["data"];
-    Ok(match data["resultType"].as_str() {
-        Some("vector") | Some("matrix") => data["result"].as_array().cloned().unwrap_or_default(),
-        // A scalar or string result is one value.
-        _ => vec![data["result"].clone()],
-    })
-}
-
-fn duration(v: &Yaml) -> Duration {
-    cluster_link_exporter::parse_duration(v.as_str().expect("a duration string"))
-        .expect("a valid duration")
 }
 
 fn apply(sim: &Simulator, action: Action) {

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests (the modules of `tests/e2e/main.rs`).
 
+/// The shipped rules and routing in a real Prometheus and Alertmanager, with the test overrides.
+pub mod alerting;
 pub mod dashboards;
 pub mod deploy;
 /// Waiting for a condition: one copy, kept with the simulator crate's tests.
