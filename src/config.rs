@@ -36,7 +36,9 @@ mod values;
 pub use cluster::{Auth, BearerToken, ClusterConfig, Flavour, NameFilter, TlsConfig};
 pub use defaults::{DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES};
 pub use kafka::{KafkaConfig, KafkaTls, SaslConfig, SecurityProtocol, SourceClusterConfig};
-pub use measurements::{LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig};
+pub use measurements::{
+    LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig, SourceTopicsConfig,
+};
 pub use readiness::{FailoverReadinessConfig, LinkReadinessConfig};
 pub use secret::{read_secret_file, SecretSource, SecretString};
 

@@ -12,6 +12,7 @@ use super::defaults::*;
 use super::kafka::{self, KafkaConfig};
 use super::measurements::{
     self, LagSecondsConfig, OffsetSyncConfig, OldSourceWritesConfig, ProbeConfig,
+    SourceTopicsConfig,
 };
 use super::readiness::{self, FailoverReadinessConfig};
 use super::secret::{read_secret_file, SecretSource, SecretString};
@@ -121,6 +122,11 @@ pub(super) struct RawCluster {
     /// the link's source cluster).
     #[serde(default)]
     old_source_writes: Option<measurements::RawOldSourceWrites>,
+    /// The source topics' partition counts and retention; see
+    /// [`measurements::RawSourceTopics`]. Default: enabled, refreshed every 5 minutes (it
+    /// still needs `kafka` and the link's source cluster).
+    #[serde(default)]
+    source_topics: Option<measurements::RawSourceTopics>,
     /// End-to-end probes, at most one per link; see [`measurements::RawProbe`]. Default: none
     /// (probes are opt-in). Needs this cluster's `kafka` section.
     #[serde(default)]
@@ -283,6 +289,8 @@ pub struct ClusterConfig {
     pub offset_sync: OffsetSyncConfig,
     /// Writes to the old source after a fail-over.
     pub old_source_writes: OldSourceWritesConfig,
+    /// The source topics' partition counts and retention.
+    pub source_topics: SourceTopicsConfig,
     /// End-to-end probes, one per probed link.
     pub probes: Vec<ProbeConfig>,
     /// What each link needs to be ready to fail over (default: an RPO of [`DEFAULT_RPO`],
@@ -409,6 +417,7 @@ impl ClusterConfig {
             lag_seconds: LagSecondsConfig::default(),
             offset_sync: OffsetSyncConfig::default(),
             old_source_writes: OldSourceWritesConfig::default(),
+            source_topics: SourceTopicsConfig::default(),
             probes: Vec::new(),
             failover_readiness: FailoverReadinessConfig::default(),
         }
@@ -470,6 +479,10 @@ impl ClusterConfig {
             old_source_writes: OldSourceWritesConfig::from_raw(
                 c.old_source_writes,
                 &at(key, "old_source_writes"),
+            )?,
+            source_topics: SourceTopicsConfig::from_raw(
+                c.source_topics,
+                &at(key, "source_topics"),
             )?,
             failover_readiness: FailoverReadinessConfig::from_raw(
                 c.failover_readiness,

@@ -45,6 +45,10 @@ pub const DEFAULT_MAX_GROUPS: usize = 50;
 pub const DEFAULT_OLD_SOURCE_WRITES_ENABLED: bool = true;
 /// `old_source_writes.window`: a stopped mirror topic's source is watched for 1 hour.
 pub const DEFAULT_OLD_SOURCE_WRITES_WINDOW: Duration = Duration::from_secs(3600);
+/// `source_topics.enabled`: the source topics' partition counts and retention are read.
+pub const DEFAULT_SOURCE_TOPICS_ENABLED: bool = true;
+/// `source_topics.refresh_interval`: the source topics' facts are read again every 5 minutes.
+pub const DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 /// `failover_readiness.rpo`: a link whose lag in seconds is above 300 s is not ready to fail
 /// over (as `clusterlink:threshold:rpo_seconds` in `alerts/thresholds.rules.yml`).
 pub const DEFAULT_RPO: Duration = Duration::from_secs(300);
@@ -117,6 +121,8 @@ mod tests {
             (format!("max_groups: {DEFAULT_MAX_GROUPS}"), format!(">= 1, default {DEFAULT_MAX_GROUPS}")),
             (format!("enabled: {DEFAULT_OLD_SOURCE_WRITES_ENABLED}"), format!("default {DEFAULT_OLD_SOURCE_WRITES_ENABLED} (needs kafka + the link's source); writes to the old source")),
             (format!("window: {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW)), format!("default {}", text(DEFAULT_OLD_SOURCE_WRITES_WINDOW))),
+            (format!("enabled: {DEFAULT_SOURCE_TOPICS_ENABLED}"), format!("default {DEFAULT_SOURCE_TOPICS_ENABLED} (needs kafka + the link's source); source partition counts and retention.ms")),
+            (format!("refresh_interval: {}", text(DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL)), format!("default {}", text(DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL))),
             (format!("interval: {}", text(DEFAULT_PROBE_INTERVAL)), format!("default {}", text(DEFAULT_PROBE_INTERVAL))),
             (format!("sla: {}", text(DEFAULT_PROBE_SLA)), format!("default {}", text(DEFAULT_PROBE_SLA))),
             (format!("rpo: {}", text(DEFAULT_RPO)), format!("default {}", text(DEFAULT_RPO))),

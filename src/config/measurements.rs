@@ -1,6 +1,7 @@
 //! Settings of the Kafka-side measurements of a destination cluster: lag in seconds
 //! (`lag_seconds`), consumer offset sync (`offset_sync`), writes to the old source after a
-//! fail-over (`old_source_writes`) and the end-to-end probes (`probes`):
+//! fail-over (`old_source_writes`), the source topics' partition counts and retention
+//! (`source_topics`) and the end-to-end probes (`probes`):
 //! their YAML keys, their validation and the validated types. Each needs the cluster's `kafka`
 //! section and the link's source in `source_clusters`; what is not configured is not measured.
 
@@ -94,6 +95,34 @@ pub(super) struct RawOldSourceWrites {
     /// 8760h). Default: [`DEFAULT_OLD_SOURCE_WRITES_WINDOW`] (`3600s`, 1 hour).
     #[serde(default)]
     window: Option<String>,
+}
+
+/// `source_topics` of a cluster: facts of the source topic of each measured mirror topic, read
+/// on the link's source cluster and cached: its partition count (one `Metadata` request for
+/// all topics) and its `retention.ms` (one `DescribeConfigs` request for every source topic
+/// of the cluster's mirror topics), per source cluster, at most once per `refresh_interval`
+/// and again at once when the set of source topics or a mirror topic's partition count
+/// changes. Needs the cluster's `kafka` and the link's source in `source_clusters` (off
+/// without them); `retention.ms` needs `DESCRIBE_CONFIGS` on the source topics. Affects
+/// `clusterlink_mirror_topic_source_partitions`,
+/// `clusterlink_mirror_topic_unmirrored_partitions` and
+/// `clusterlink_mirror_topic_source_retention_seconds`.
+///
+/// ```yaml
+/// source_topics: {refresh_interval: 5m}
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSourceTopics {
+    /// Read them. Default: [`DEFAULT_SOURCE_TOPICS_ENABLED`] (`true`).
+    #[serde(default)]
+    enabled: Option<bool>,
+    /// How long the facts read are used before they are read again (unless the set of
+    /// source topics or a mirror topic's partition count changed first). A duration
+    /// (positive, at most 8760h). Default: [`DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL`]
+    /// (`300s`, 5 minutes): partitions added at the source show within it.
+    #[serde(default)]
+    refresh_interval: Option<String>,
 }
 
 /// A `probes` entry of a cluster: the opt-in end-to-end probe of one link. A producer on the
@@ -214,6 +243,41 @@ impl OldSourceWritesConfig {
         Ok(Self {
             enabled: raw.enabled.unwrap_or(d.enabled),
             window: duration_or(raw.window.as_deref(), &at(key, "window"), d.window)?,
+        })
+    }
+}
+
+/// Facts of the source topics (needs `kafka` on the cluster and the link's source cluster).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceTopicsConfig {
+    /// Read them (default [`DEFAULT_SOURCE_TOPICS_ENABLED`], true).
+    pub enabled: bool,
+    /// How long the facts read are cached (default
+    /// [`DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL`], 5 minutes).
+    pub refresh_interval: Duration,
+}
+
+impl Default for SourceTopicsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: DEFAULT_SOURCE_TOPICS_ENABLED,
+            refresh_interval: DEFAULT_SOURCE_TOPICS_REFRESH_INTERVAL,
+        }
+    }
+}
+
+impl SourceTopicsConfig {
+    /// Validates `source_topics` at `key`; unset keys take the [`Default`].
+    pub(super) fn from_raw(raw: Option<RawSourceTopics>, key: &str) -> Result<Self, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let d = Self::default();
+        Ok(Self {
+            enabled: raw.enabled.unwrap_or(d.enabled),
+            refresh_interval: duration_or(
+                raw.refresh_interval.as_deref(),
+                &at(key, "refresh_interval"),
+                d.refresh_interval,
+            )?,
         })
     }
 }
@@ -420,6 +484,8 @@ mod tests {
         assert_eq!(b.lag_seconds.max_reads_per_cycle, 7);
         assert_eq!(b.old_source_writes, OldSourceWritesConfig::default());
         assert_eq!(b.old_source_writes.window, Duration::from_secs(3600));
+        assert_eq!(b.source_topics, SourceTopicsConfig::default());
+        assert_eq!(b.source_topics.refresh_interval, Duration::from_secs(300));
 
         let e = Config::from_yaml(
             "clusters: [{name: b, rest_url: 'http://x/kafka/v3', probes: [{link: dr, topic: p}]}]",
@@ -445,6 +511,14 @@ mod tests {
         assert_eq!(
             err("old_source_writes: {window: 0s}"),
             "config: clusters[0].old_source_writes.window: expected a positive duration like 500ms, 30s or 5m, got \"0s\""
+        );
+        assert_eq!(
+            err("source_topics: {refresh_interval: 0s}"),
+            "config: clusters[0].source_topics.refresh_interval: expected a positive duration like 500ms, 30s or 5m, got \"0s\""
+        );
+        assert_eq!(
+            err("source_topics: {enabled: true, retention: 1}"),
+            "config: clusters[0].source_topics.retention: unknown field `retention`, expected `enabled` or `refresh_interval`"
         );
         assert_eq!(
             err("offset_sync: {max_groups: 0}"),

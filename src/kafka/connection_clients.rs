@@ -1,6 +1,7 @@
 //! [`ConnectionClients`]: one Kafka connection of a measurer and the clients it keeps open
-//! there: high watermarks and log-start offsets (batched `ListOffsets`), committed offsets of consumer groups, and
-//! source record timestamps (cached by offset) for lag in seconds. Each outcome sets the
+//! there: high watermarks and log-start offsets (batched `ListOffsets`), committed offsets of
+//! consumer groups, source record timestamps (cached by offset) for lag in seconds, and the
+//! source topics' partition counts (`Metadata`) and `retention.ms` (`DescribeConfigs`). Each outcome sets the
 //! connection's `clusterlink_kafka_up` and counts its failures, and shows its up/down and last
 //! error on the status store (through its [`Connection`]).
 
@@ -8,14 +9,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, OwnedResourceSpecifier, ResourceSpecifier};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::metrics::KafkaConnectionLabels;
+use super::metrics::{KafkaConnectionLabels, KafkaRequestLabels};
 use super::plan::TopicPartition;
+use super::source_topics::Retention;
 use super::{
     error_reason, is_group_refusal, ClientKind, Connection, KafkaErrorReason, KafkaMetrics,
     StatsContext,
@@ -115,6 +118,10 @@ pub(super) struct ConnectionClients {
     pub(super) conn: Connection,
     watermarks: Option<BaseConsumer<StatsContext>>,
     reader: Option<BaseConsumer<StatsContext>>,
+    /// Reads the source topics' partition counts (`Metadata`; its statistics are served).
+    topics: Option<BaseConsumer<StatsContext>>,
+    /// Reads the source topics' configs (`DescribeConfigs`).
+    admin: Option<AdminClient<StatsContext>>,
     /// Offset readers by consumer group (they never join the group).
     pub(super) groups: HashMap<String, BaseConsumer<StatsContext>>,
     /// Groups whose coordinator the broker refused to name (no `DESCRIBE` on the group): the
@@ -138,6 +145,8 @@ impl ConnectionClients {
             conn,
             watermarks: None,
             reader: None,
+            topics: None,
+            admin: None,
             groups: HashMap::new(),
             refused_groups: Mutex::default(),
             timestamps: HashMap::new(),
@@ -220,9 +229,117 @@ impl ConnectionClients {
         Ok(out)
     }
 
+    /// The admin client (source topics' facts), opened on first use.
+    fn admin_client(
+        &mut self,
+        metrics: &KafkaMetrics,
+    ) -> Result<&AdminClient<StatsContext>, KafkaError> {
+        if self.admin.is_none() {
+            let mut config = self.conn.client_config(ClientKind::SourceTopics);
+            // rust-rdkafka's admin client never serves its main queue, where statistics would
+            // pile up: its requests are counted in `retentions` instead.
+            config.set("statistics.interval.ms", "0");
+            let context = self.conn.stats_context(metrics, ClientKind::SourceTopics);
+            self.admin = Some(config.create_with_context(context)?);
+        }
+        Ok(self.admin.as_ref().expect("just created"))
+    }
+
+    /// The partition count of every topic the cluster lists to this principal (those it may
+    /// `DESCRIBE`): one `Metadata` request for all topics. Topics listed with an error are
+    /// left out.
+    pub(super) fn partition_counts(
+        &mut self,
+        metrics: &KafkaMetrics,
+    ) -> Result<HashMap<String, i32>, KafkaError> {
+        let timeout = self.timeout();
+        if self.topics.is_none() {
+            let c = self
+                .conn
+                .consumer(metrics, ClientKind::SourceTopics, None, &[])?;
+            self.topics = Some(c);
+        }
+        let client = self.topics.as_ref().expect("just created");
+        let metadata = client.fetch_metadata(None, timeout)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| {
+                let n = i32::try_from(t.partitions().len()).unwrap_or(i32::MAX);
+                (t.name().to_owned(), n)
+            })
+            .collect())
+    }
+
+    /// `retention.ms` of `topics`: one `DescribeConfigs` request for all of them. A topic
+    /// the cluster answers with an error is left out; when an ACL refused every topic, the
+    /// refusal is the error; beside topics that were read, it is counted and logged.
+    pub(super) fn retentions(
+        &mut self,
+        metrics: &KafkaMetrics,
+        topics: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Retention>, KafkaError> {
+        let mut out = HashMap::new();
+        if topics.is_empty() {
+            return Ok(out);
+        }
+        let timeout = self.timeout();
+        let specifiers: Vec<ResourceSpecifier<'_>> = topics
+            .iter()
+            .map(|t| ResourceSpecifier::Topic(t.as_str()))
+            .collect();
+        let options = AdminOptions::new().request_timeout(Some(timeout));
+        let admin = self.admin_client(metrics)?;
+        let sent = admin.describe_configs(&specifiers, &options);
+        // librdkafka sends the topics' DescribeConfigs to one broker, in one request.
+        let labels = KafkaRequestLabels {
+            kafka_cluster: self.conn.kafka_cluster.clone(),
+            connection: self.conn.name.clone(),
+            client: ClientKind::SourceTopics,
+            request: "DescribeConfigs".to_owned(),
+        };
+        metrics.requests.get_or_create(&labels).inc();
+        let results = futures::executor::block_on(sent)?;
+        let mut denied = None;
+        // Results come in the order of the request (librdkafka reorders them): an error names
+        // no topic, its position does.
+        for (result, topic) in results.into_iter().zip(topics) {
+            match result {
+                Ok(resource) => {
+                    let name = match &resource.specifier {
+                        OwnedResourceSpecifier::Topic(name) => name.clone(),
+                        _ => topic.clone(),
+                    };
+                    let value = resource
+                        .get("retention.ms")
+                        .and_then(|e| e.value.as_deref());
+                    if let Some(r) = Retention::parse(value) {
+                        out.insert(name, r);
+                    }
+                }
+                Err(code) => {
+                    let err = KafkaError::AdminOp(code);
+                    if error_reason(&err) == KafkaErrorReason::Authorization {
+                        denied.get_or_insert((err, topic.clone()));
+                    }
+                }
+            }
+        }
+        denied_partitions(denied, out.is_empty(), |e, topic| {
+            self.fail(metrics, &format!("reading retention.ms of {topic:?}"), e);
+        })?;
+        Ok(out)
+    }
+
     /// Serves librdkafka callbacks (statistics) of the idle clients, keeping a group's refusal.
     pub(super) fn poll(&self) {
-        for c in self.watermarks.iter().chain(self.reader.iter()) {
+        for c in self
+            .watermarks
+            .iter()
+            .chain(self.reader.iter())
+            .chain(self.topics.iter())
+        {
             let _ = c.poll(Duration::ZERO);
         }
         for (group, c) in &self.groups {

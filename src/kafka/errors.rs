@@ -223,7 +223,12 @@ fn tls_advice(m: &str) -> Option<&'static str> {
 pub(crate) fn error_reason(e: &KafkaError) -> KafkaErrorReason {
     use KafkaErrorReason as R;
     use RDKafkaErrorCode as C;
-    match e.rdkafka_error_code() {
+    // An admin operation's error carries its code (rust-rdkafka does not return it).
+    let code = match e {
+        KafkaError::AdminOp(code) => Some(*code),
+        _ => e.rdkafka_error_code(),
+    };
+    match code {
         Some(C::OperationTimedOut | C::RequestTimedOut | C::TimedOutQueue) => R::Timeout,
         Some(C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException) => {
             R::Connect

@@ -26,7 +26,13 @@
 //!    source topic's high watermarks in the same batch as step 2 (no extra request) and counts
 //!    the records written there since the first read after the stop (writes to the old
 //!    source after a fail-over);
-//! 7. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
+//! 7. for each source read, its topics' partition counts (one `Metadata` request for all
+//!    topics) and `retention.ms` (one `DescribeConfigs` request for every source topic of its
+//!    mirror topics), cached: read again after `source_topics.refresh_interval` or when the
+//!    set of source topics or a mirror topic's partition count changed, so most cycles send
+//!    neither. Source partitions a mirror topic lacks are exported, not measured (the cycle
+//!    measures the partitions REST lists);
+//! 8. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
 //!    kept for the status page by [`crate::status`]); each connection's up/down and last
 //!    error go to the status store beside `clusterlink_kafka_up`.
 //!
@@ -44,6 +50,8 @@ use rdkafka::consumer::Consumer;
 use super::connection_clients::ConnectionClients;
 use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
+use super::source_topics::{self, SourceTopicCache};
+use super::KafkaErrorReason;
 use super::{Connection, MeasurerOutputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::snapshot::{
@@ -87,6 +95,8 @@ pub(crate) struct Measurer {
     /// the first read after its stop and the records counted since, by partition. Kept in
     /// memory only: a restart starts again from the first read after it.
     stop_baselines: BTreeMap<(String, String), plan::StopWatch>,
+    /// The source topics' partition counts and retention, by source cluster (step 7).
+    source_topics: BTreeMap<String, SourceTopicCache>,
 }
 
 impl Measurer {
@@ -144,6 +154,7 @@ impl Measurer {
             shutdown,
             previous: None,
             stop_baselines: BTreeMap::new(),
+            source_topics: BTreeMap::new(),
         })
     }
 
@@ -266,6 +277,8 @@ impl Measurer {
             .chain(&stopped)
             .filter_map(|m| m.source.clone())
             .collect();
+        self.source_topics
+            .retain(|s, _| source_names.contains(s.as_str()));
         let mut healthy_sources = BTreeSet::new();
         let mut unread = 0usize;
         let mut stopped_hwm = HashMap::new();
@@ -325,14 +338,30 @@ impl Measurer {
             .collect();
         let mirrors = plans
             .iter()
-            .map(|m| MeasuredMirror {
-                link: m.link.clone(),
-                mirror_topic: m.mirror_topic.clone(),
-                partitions: (0..m.partitions)
-                    .filter_map(|p| results.get(&m.key(p)).copied())
-                    .collect(),
-                replication_rate: rates(m, |r| r.destination),
-                source_rate: rates(m, |r| r.source),
+            .map(|m| {
+                let facts = m
+                    .source
+                    .as_ref()
+                    .filter(|s| healthy_sources.contains(*s))
+                    .and_then(|s| self.source_topics.get(s));
+                let source_partitions = facts.and_then(|f| f.partitions(&m.source_topic));
+                MeasuredMirror {
+                    link: m.link.clone(),
+                    mirror_topic: m.mirror_topic.clone(),
+                    partitions: (0..m.partitions)
+                        .filter_map(|p| results.get(&m.key(p)).copied())
+                        .collect(),
+                    replication_rate: rates(m, |r| r.destination),
+                    source_rate: rates(m, |r| r.source),
+                    source_partitions,
+                    unmirrored_partitions: source_topics::unmirrored_partitions(
+                        source_partitions,
+                        m.mirror_partitions,
+                    ),
+                    source_retention_seconds: facts
+                        .and_then(|f| f.retention(&m.source_topic))
+                        .and_then(|r| r.seconds()),
+                }
             })
             .collect();
         self.previous = Some((read_at, results));
@@ -434,6 +463,8 @@ impl Measurer {
             }
         };
         endpoint.set_up(&metrics, true);
+        self.refresh_source_topics(name, &mine);
+        let endpoint = self.source_endpoint(name);
         for tp in &watched {
             if let Some(o) = hwm.get(tp) {
                 stopped_hwm.insert(tp.clone(), *o);
@@ -462,6 +493,84 @@ impl Measurer {
             return Some(0);
         }
         Some(self.lag_seconds(name, &mine, results))
+    }
+
+    /// Step 7: reads the partition counts and `retention.ms` of the source topics of `mine`
+    /// on source `name` when its cache is due (see `kafka/source_topics.rs`). A failure is
+    /// counted and shown as any other and leaves the facts unknown until the next refresh.
+    fn refresh_source_topics(&mut self, name: &str, mine: &[&MirrorPlan]) {
+        let settings = self.cluster.source_topics.clone();
+        if !settings.enabled {
+            return;
+        }
+        let wanted = source_topics::wanted(
+            mine.iter()
+                .map(|m| (m.source_topic.as_str(), m.mirror_partitions)),
+        );
+        let now = Instant::now();
+        let cache = self.source_topics.entry(name.to_owned()).or_default();
+        if !cache.due(&wanted, now, settings.refresh_interval) {
+            return;
+        }
+        let asks = cache.asks_retention(now);
+        let metrics = self.outputs.metrics.clone();
+        let endpoint = self.source_endpoint(name);
+        let partitions = match endpoint.partition_counts(&metrics) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let what = "reading source topic partition counts (Metadata)";
+                endpoint.fail(&metrics, what, &e);
+                None
+            }
+        };
+        let retention = if asks {
+            let read = self.read_retentions(name, &source_topics::names(&wanted));
+            let cache = self.source_topics.entry(name.to_owned()).or_default();
+            cache.retention_read(read.is_some(), now, settings.refresh_interval);
+            read
+        } else {
+            None
+        };
+        let cache = self.source_topics.entry(name.to_owned()).or_default();
+        cache.refreshed(wanted, now, partitions, retention);
+    }
+
+    /// The `retention.ms` of `topics` on source `name` (`None` when the read failed: the
+    /// caller backs off, since librdkafka's mock cluster never answers DescribeConfigs and
+    /// each try costs a request timeout). A source that says it does not support
+    /// DescribeConfigs gets one log line per measurer instead of an error.
+    fn read_retentions(
+        &mut self,
+        name: &str,
+        topics: &std::collections::BTreeSet<String>,
+    ) -> Option<HashMap<String, source_topics::Retention>> {
+        let metrics = self.outputs.metrics.clone();
+        let kafka_cluster = self.cluster.name.clone();
+        let endpoint = self.source_endpoint(name);
+        let e = match endpoint.retentions(&metrics, topics) {
+            Ok(r) => return Some(r),
+            Err(e) => e,
+        };
+        if super::error_reason(&e) != KafkaErrorReason::Unsupported {
+            endpoint.fail(
+                &metrics,
+                "reading source topic retention.ms (DescribeConfigs)",
+                &e,
+            );
+        } else if self
+            .source_topics
+            .entry(name.to_owned())
+            .or_default()
+            .first_unsupported()
+        {
+            tracing::info!(
+                kafka_cluster = %kafka_cluster,
+                connection = %name,
+                error = %e,
+                "the source cluster does not support DescribeConfigs: the retention of its topics stays unknown (said once)"
+            );
+        }
+        None
     }
 
     /// Step 3: lag in seconds of the lagging partitions of `mine`, read from source `name`

@@ -7,7 +7,8 @@
 //!   [`KafkaSnapshot`](crate::snapshot::KafkaSnapshot) that it publishes;
 //! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
 //!   arithmetic); `connection_clients`: one connection of a measurer and the clients it keeps
-//!   open there (`ConnectionClients`);
+//!   open there (`ConnectionClients`); `source_topics`: the source topics' partition counts
+//!   and retention, cached per source cluster;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]), each
 //!   family's per-cluster series started and removed with its cluster; the status data
@@ -32,6 +33,7 @@ pub(crate) mod measure;
 pub(crate) mod metrics;
 mod plan;
 pub(crate) mod probe;
+mod source_topics;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,6 +84,8 @@ closed_set! {
         ProbeProducer = "probe_producer",
         /// The probe's consumer on the destination.
         ProbeConsumer = "probe_consumer",
+        /// Reads the source topics' partition counts and `retention.ms` (an admin client).
+        SourceTopics = "source_topics",
     }
 }
 

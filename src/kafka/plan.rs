@@ -33,6 +33,10 @@ pub(super) struct MirrorPlan {
     pub(super) partitions: i32,
     /// The link's source cluster (a `source_clusters` name); `None` when none is configured.
     pub(super) source: Option<String>,
+    /// The mirror topic's partition count as REST says it (`num_partitions`, else as many
+    /// as `mirror_lags` lists); `None` when it says neither. Not bounded as `partitions` is:
+    /// only compared with the source topic's.
+    pub(super) mirror_partitions: Option<i32>,
 }
 
 impl MirrorPlan {
@@ -75,6 +79,7 @@ pub(super) fn plan(
             source_topic: m.source_topic.clone().unwrap_or_else(|| m.name.clone()),
             partitions: partitions_to_measure(m, &mut claims_left),
             source: sources.get(m.link.as_str()).cloned().flatten(),
+            mirror_partitions: mirror_partitions(m),
         })
         .collect();
     let claimed = snapshot
@@ -118,6 +123,7 @@ pub(super) fn stopped_plans(
                 source_topic: m.source_topic.clone().unwrap_or_else(|| m.name.clone()),
                 partitions: partitions_to_measure(m, &mut claims_left),
                 source: Some(source),
+                mirror_partitions: mirror_partitions(m),
             })
         })
         .collect()
@@ -199,6 +205,16 @@ pub(super) fn partitions_to_measure(m: &MirrorTopic, claims_left: &mut u64) -> i
         n
     };
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The mirror topic's partition count as REST says it: `num_partitions`, else the partitions
+/// `mirror_lags` lists; `None` when neither says (or the claim is past `i32::MAX`).
+fn mirror_partitions(m: &MirrorTopic) -> Option<i32> {
+    match m.claimed_partitions {
+        Some(c) => i32::try_from(c).ok(),
+        None if m.lags.is_empty() => None,
+        None => i32::try_from(m.lags.len()).ok(),
+    }
 }
 
 /// A lagging partition waiting for its lag in seconds.
@@ -445,6 +461,7 @@ mod tests {
         assert_eq!(plans[0].source_topic, "orders");
         assert_eq!(plans[0].source.as_deref(), Some("src-a"));
         assert_eq!(plans[0].partitions, 2);
+        assert_eq!(plans[0].mirror_partitions, Some(2), "as many as listed");
         assert_eq!(
             plans[1].source_topic, "events",
             "the mirror's name by default"
@@ -460,6 +477,7 @@ mod tests {
         s.mirrors[2] = mirror(Some(5), 0);
         let (plans, over) = plan(&s, |_| None);
         assert_eq!(over, Some(MAX_CLAIMED_PARTITIONS + 5));
+        assert_eq!(plans[1].mirror_partitions, Some(5), "num_partitions");
         let total: i64 = plans.iter().map(|p| i64::from(p.partitions)).sum();
         assert_eq!(
             total,
@@ -476,6 +494,7 @@ mod tests {
             source_topic: "s".into(),
             partitions: 4,
             source: Some("src".into()),
+            mirror_partitions: Some(4),
         };
         let mut results = BTreeMap::new();
         for (p, d, s) in [
@@ -519,6 +538,7 @@ mod tests {
             source_topic: "t".into(),
             partitions: 3,
             source: None,
+            mirror_partitions: Some(3),
         };
         let on_source: HashMap<TopicPartition, i64> = [
             (("t".into(), 0), 10),

@@ -153,6 +153,9 @@ fn kafka() -> KafkaSnapshot {
             ],
             replication_rate: Some(12.5),
             source_rate: Some(13.0),
+            source_partitions: Some(5),
+            unmirrored_partitions: Some(2),
+            source_retention_seconds: Some(604_800.0),
         }],
         offset_sync: vec![OffsetSyncLag {
             link: "ab".into(),

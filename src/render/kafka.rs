@@ -3,7 +3,8 @@
 //! measured lag per partition (with `partition_metrics`) and per mirror topic, lag in seconds
 //! per partition, mirror topic and link, the consumer offset-sync lag with its split into what
 //! a fail-over would lose and re-process, records lost to source retention per partition and
-//! mirror topic, and replication and source write rates per mirror topic and link.
+//! mirror topic, replication and source write rates per mirror topic and link, and the source
+//! topic's partition count (with the partitions its mirror lacks) and retention.
 
 use super::families::{families, label_set, MirrorLabels, PartitionLabels, SampleWriter};
 use super::RenderedCluster;
@@ -75,6 +76,30 @@ families! {
     /// write to the old source, and those records are never mirrored.
     StoppedSourceRecords = "clusterlink_mirror_topic_source_records_since_stop" MirrorLabels
         "Records written to the source topic of a stopped (promoted or failed-over) mirror topic since it stopped";
+    /// Needs the link's source in `source_clusters` and `source_topics` on (the default): one
+    /// `Metadata` request for all topics per source cluster, cached for
+    /// `source_topics.refresh_interval` (default 5m) and read again at once when a mirror topic
+    /// or its partition count changes. Absent when the source topic is not listed (deleted, or
+    /// no `DESCRIBE` on it) or the source was not read.
+    MirrorSourcePartitions = "clusterlink_mirror_topic_source_partitions" MirrorLabels
+        "Partition count of the mirror topic's source topic on the source cluster, read over the Kafka protocol";
+    /// Source partition count minus the mirror topic's (REST `num_partitions`), at least 0;
+    /// absent when either is unknown. Above 0 after partitions were added at the source, until
+    /// the link's next topic config sync (`clusterlink_link_topic_config_sync_interval_seconds`)
+    /// adds them to the mirror. Those partitions are not mirrored, and not measured either: the
+    /// lag and watermark families cover only the partitions the REST API lists.
+    MirrorUnmirroredPartitions = "clusterlink_mirror_topic_unmirrored_partitions" MirrorLabels
+        "Partitions of the source topic that its mirror topic does not have yet (not mirrored)";
+    /// The source topic's `retention.ms` in seconds, from one `DescribeConfigs` request per
+    /// source cluster for all its source topics (needs `DESCRIBE_CONFIGS` on them), cached as
+    /// `clusterlink_mirror_topic_source_partitions`. Absent when the retention is infinite
+    /// (`-1`), when it could not be read (a refusal is counted in
+    /// `clusterlink_kafka_errors_total`), and against a source that does not answer
+    /// DescribeConfigs (librdkafka's mock cluster, the simulator's). With
+    /// `clusterlink_mirror_topic_lag_seconds`: how close the mirror is to losing records to
+    /// retention.
+    MirrorSourceRetention = "clusterlink_mirror_topic_source_retention_seconds" MirrorLabels
+        "Retention of the mirror topic's source topic on the source cluster (retention.ms, seconds)";
     /// Per partition `max(0, C_src − max(H_dst, C_dst))` (C: the group's committed offset,
     /// H_dst: the destination's high watermark, read in the same cycle), summed. With
     /// `clusterlink_consumer_offset_sync_unsynced_messages` it adds up to
@@ -194,6 +219,15 @@ fn mirror_families(w: &mut SampleWriter, m: &MeasuredMirror, partition_metrics: 
     }
     if let Some(r) = m.source_rate {
         w.sample(family::MirrorSourceRate, labels, r);
+    }
+    if let Some(n) = m.source_partitions {
+        w.sample(family::MirrorSourcePartitions, labels, f64::from(n));
+    }
+    if let Some(n) = m.unmirrored_partitions {
+        w.sample(family::MirrorUnmirroredPartitions, labels, f64::from(n));
+    }
+    if let Some(s) = m.source_retention_seconds {
+        w.sample(family::MirrorSourceRetention, labels, s);
     }
 }
 

@@ -122,6 +122,15 @@ pub struct MeasuredMirror {
     pub replication_rate: Option<f64>,
     /// Records per second written to the source topic, measured the same way.
     pub source_rate: Option<f64>,
+    /// The source topic's partition count (source `Metadata`, cached); `None` when unknown.
+    pub source_partitions: Option<i32>,
+    /// Partitions of the source topic its mirror topic lacks (source minus mirror partition
+    /// count as REST says it, at least 0): not mirrored, and not measured; `None` when
+    /// either count is unknown.
+    pub unmirrored_partitions: Option<i32>,
+    /// The source topic's `retention.ms` in seconds (source `DescribeConfigs`, cached);
+    /// `None` when unknown or infinite (`-1`).
+    pub source_retention_seconds: Option<f64>,
 }
 
 impl MeasuredMirror {

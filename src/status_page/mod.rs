@@ -401,7 +401,21 @@ pub(crate) struct MirrorView {
     /// For a `STOPPED` mirror topic whose old source is watched: records written there since
     /// the stop, as `clusterlink_mirror_topic_source_records_since_stop` (`null`: not watched).
     pub(crate) source_records_since_stop: Option<i64>,
+    /// Partition count of its source topic, as `clusterlink_mirror_topic_source_partitions`
+    /// (`null`: not read).
+    pub(crate) source_partitions: Option<i32>,
+    /// Source partitions it does not have yet (not mirrored, not measured), as
+    /// `clusterlink_mirror_topic_unmirrored_partitions` (`null`: unknown).
+    pub(crate) unmirrored_partitions: Option<i32>,
+    /// Its source topic's `retention.ms` in seconds, as
+    /// `clusterlink_mirror_topic_source_retention_seconds` (`null`: unknown or infinite).
+    pub(crate) source_retention_seconds: Option<f64>,
 }
+
+/// The share of the source's retention a mirror's lag in seconds may reach before its row says
+/// so: the default of `clusterlink:threshold:source_retention_fraction`
+/// (`alerts/thresholds.rules.yml`), which the alert `ClusterLinkLagNearSourceRetention` uses.
+pub(crate) const RETENTION_WARNING_FRACTION: f64 = 0.5;
 
 impl MirrorView {
     /// An `ACTIVE` mirror topic that copies nothing while its source receives records.
@@ -411,13 +425,38 @@ impl MirrorView {
             && self.source_records_per_second.is_some_and(|s| s > 0.0)
     }
 
+    /// Its lag in seconds as a share of its source's retention, when both are known and the
+    /// retention is positive.
+    pub(crate) fn retention_used(&self) -> Option<f64> {
+        let retention = self.source_retention_seconds.filter(|r| *r > 0.0)?;
+        Some(self.lag_seconds? / retention)
+    }
+
     /// What the Kafka side saw go wrong with it, one line each: records lost to retention, a
-    /// stall, writes to the old source after its stop.
+    /// lag past [`RETENTION_WARNING_FRACTION`] of the source's retention, source partitions
+    /// not mirrored, a stall, writes to the old source after its stop.
     pub(crate) fn kafka_findings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
             out.push(format!(
                 "{n} records deleted at the source before they were mirrored"
+            ));
+        }
+        if let Some(used) = self
+            .retention_used()
+            .filter(|u| *u >= RETENTION_WARNING_FRACTION)
+        {
+            let retention = self.source_retention_seconds.unwrap_or_default();
+            out.push(format!(
+                "lag is {:.0}% of the source's retention ({retention:.0} s): records are deleted before they are mirrored at 100%",
+                used * 100.0
+            ));
+        }
+        if let Some(n) = self.unmirrored_partitions.filter(|n| *n > 0) {
+            let source = self.source_partitions.unwrap_or_default();
+            out.push(format!(
+                "{n} source partitions not mirrored yet (source {source}, mirror {}): not measured",
+                self.partitions
             ));
         }
         if self.stalled() {
@@ -857,6 +896,9 @@ struct MirrorMeasures {
     replication_rate: Option<f64>,
     source_rate: Option<f64>,
     since_stop: Option<i64>,
+    source_partitions: Option<i32>,
+    unmirrored_partitions: Option<i32>,
+    source_retention_seconds: Option<f64>,
 }
 
 /// The Kafka-side measurements by (link, mirror topic).
@@ -877,6 +919,9 @@ impl<'a> Measured<'a> {
             e.lost_to_retention = m.lost_to_retention();
             e.replication_rate = m.replication_rate;
             e.source_rate = m.source_rate;
+            e.source_partitions = m.source_partitions;
+            e.unmirrored_partitions = m.unmirrored_partitions;
+            e.source_retention_seconds = m.source_retention_seconds;
         }
         for s in &kafka.stopped {
             map.entry((s.link.as_str(), s.mirror_topic.as_str()))
@@ -920,6 +965,9 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         replication_records_per_second: k.replication_rate,
         source_records_per_second: k.source_rate,
         source_records_since_stop: k.since_stop,
+        source_partitions: k.source_partitions,
+        unmirrored_partitions: k.unmirrored_partitions,
+        source_retention_seconds: k.source_retention_seconds,
     };
     view.problem |= !view.kafka_findings().is_empty();
     view

@@ -265,6 +265,9 @@ fn kafka_findings_are_shown_and_make_a_problem() {
             mirror("ab", "stuck", MirrorState::Active, &[0]),
             mirror("ab", "fine", MirrorState::Active, &[0]),
             mirror("ab", "paused", MirrorState::Paused, &[0]),
+            mirror("ab", "drifted", MirrorState::Active, &[0, 1]),
+            mirror("ab", "old", MirrorState::Active, &[0]),
+            mirror("ab", "young", MirrorState::Active, &[0]),
             stopped.clone(),
             MirrorTopic {
                 name: "quiet".into(),
@@ -284,6 +287,19 @@ fn kafka_findings_are_shown_and_make_a_problem() {
         }],
         replication_rate,
         source_rate,
+        ..Default::default()
+    };
+    let retained = |name: &str, lag_seconds, retention| MeasuredMirror {
+        partitions: vec![MeasuredPartition {
+            destination: Some(10),
+            source: Some(12),
+            lag_seconds: Some(lag_seconds),
+            ..Default::default()
+        }],
+        source_partitions: Some(1),
+        unmirrored_partitions: Some(0),
+        source_retention_seconds: retention,
+        ..measured(name, Some(0), Some(1.0), Some(1.0))
     };
     let since = |name: &str, n| StoppedMirror {
         link: "ab".into(),
@@ -296,6 +312,13 @@ fn kafka_findings_are_shown_and_make_a_problem() {
             measured("stuck", Some(0), Some(0.0), Some(3.5)),
             measured("fine", Some(0), Some(3.0), Some(3.0)),
             measured("paused", Some(0), Some(0.0), Some(3.0)),
+            MeasuredMirror {
+                source_partitions: Some(5),
+                unmirrored_partitions: Some(3),
+                ..measured("drifted", Some(0), Some(1.0), Some(1.0))
+            },
+            retained("old", 3000.0, Some(4000.0)),
+            retained("young", 1999.0, Some(4000.0)),
         ],
         stopped: vec![since("moved", 7), since("quiet", 0)],
         ..Default::default()
@@ -317,7 +340,16 @@ fn kafka_findings_are_shown_and_make_a_problem() {
         by_name("moved").kafka_findings(),
         ["7 records written to the old source since the stop"]
     );
-    for quiet in ["fine", "paused", "quiet"] {
+    assert_eq!(
+        by_name("drifted").kafka_findings(),
+        ["3 source partitions not mirrored yet (source 5, mirror 2): not measured"]
+    );
+    assert_eq!(
+        by_name("old").kafka_findings(),
+        ["lag is 75% of the source's retention (4000 s): records are deleted before they are mirrored at 100%"]
+    );
+    assert_eq!(by_name("young").retention_used(), Some(1999.0 / 4000.0));
+    for quiet in ["fine", "paused", "quiet", "young"] {
         assert!(by_name(quiet).kafka_findings().is_empty(), "{quiet}");
     }
     assert!(by_name("lossy").problem && by_name("stuck").problem);
@@ -331,6 +363,20 @@ fn kafka_findings_are_shown_and_make_a_problem() {
         .find(|m| m["name"] == "moved")
         .unwrap();
     assert_eq!(moved["source_records_since_stop"], 7);
+    let drifted = json["clusters"][0]["links"][0]["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "drifted")
+        .unwrap();
+    assert_eq!(
+        (
+            &drifted["source_partitions"],
+            &drifted["unmirrored_partitions"]
+        ),
+        (&serde_json::json!(5), &serde_json::json!(3))
+    );
+    assert!(drifted["source_retention_seconds"].is_null());
     let page = html::render(&v, &options());
     assert!(page.contains("stalled: nothing mirrored while the source receives 3.5 records/s"));
 }
@@ -569,13 +615,16 @@ fn the_json_form_has_the_documented_fields() {
             "problem",
             "records_lost_to_retention",
             "replication_records_per_second",
+            "source_partitions",
             "source_records_per_second",
             "source_records_since_stop",
+            "source_retention_seconds",
             "source_topic",
             "state",
             "state_age_seconds",
             "transition_error_count",
-            "transition_errors"
+            "transition_errors",
+            "unmirrored_partitions"
         ]
     );
 }

@@ -35,6 +35,7 @@ mod prometheus;
 mod reload;
 mod rest_properties;
 mod sharding;
+mod source_topic_facts;
 mod status_page;
 mod supervision;
 mod web_config;

@@ -10,7 +10,7 @@ use crate::common::sim::http;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_scrapes_the_exporter_and_every_documented_family_is_queryable() {
-    let docs = documented_families();
+    let docs = simulated_families();
     let running = start_with_every_family().await;
     let prometheus = start_prometheus(&running.exporter.address().to_string(), &[], "1s", None);
     let client = http();

@@ -147,10 +147,11 @@ fn missing_series(text: &str) -> Vec<String> {
     let mut missing: Vec<String> = parsed
         .iter()
         .filter(|(_, f)| f.samples.is_empty())
+        .filter(|(name, _)| !NOT_SERVED_BY_THE_SIMULATOR.iter().any(|(n, _)| n == name))
         .map(|(name, _)| format!("no sample of {name}"))
         .collect();
     // Families that appear with their first sample (librdkafka statistics, the probe).
-    for doc in documented_families() {
+    for doc in simulated_families() {
         if !parsed.contains_key(&doc.name) {
             missing.push(format!("{} not served yet", doc.name));
         }
@@ -281,6 +282,31 @@ pub const METRICS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics
 pub const TABLE_HEADER: &str = "| metric | type | labels | meaning |";
 
 /// Parses the family tables of `docs/metrics.md` (the tables with [`TABLE_HEADER`]).
+/// Documented families the simulator cannot give a sample (they are declared, `# HELP` and
+/// `# TYPE`, like every family), each with why and where it is checked instead.
+/// [`start_with_every_family`] does not wait for their samples, `metrics_doc` checks that the
+/// simulator's exporter serves none (so an exemption goes once it does) and `prometheus` does
+/// not query them.
+pub const NOT_SERVED_BY_THE_SIMULATOR: &[(&str, &str)] = &[(
+    "clusterlink_mirror_topic_source_retention_seconds",
+    "librdkafka's mock cluster does not answer DescribeConfigs (the exporter reports the \
+     retention as unknown, once in its log); served and checked against real Apache Kafka by \
+     source_topic_facts",
+)];
+
+/// The documented families the simulator serves: [`documented_families`] but those of
+/// [`NOT_SERVED_BY_THE_SIMULATOR`].
+pub fn simulated_families() -> Vec<DocFamily> {
+    documented_families()
+        .into_iter()
+        .filter(|d| {
+            !NOT_SERVED_BY_THE_SIMULATOR
+                .iter()
+                .any(|(n, _)| *n == d.name)
+        })
+        .collect()
+}
+
 pub fn documented_families() -> Vec<DocFamily> {
     let text = std::fs::read_to_string(METRICS_DOC)
         .unwrap_or_else(|e| panic!("cannot read {METRICS_DOC}: {e}"));

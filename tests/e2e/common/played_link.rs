@@ -147,7 +147,8 @@ pub async fn rest(source: &Broker, destination: &Broker, truth: &Truth) -> LinkR
 /// proves the set enough and each one needed): `DESCRIBE` on the source topics, the probe's
 /// included since the link mirrors it (watermarks; offset sync's OffsetFetch needs it too),
 /// `READ` on them (lag in seconds; implies `DESCRIBE`), `DESCRIBE` on the group (offset sync:
-/// FindCoordinator, OffsetFetch), `WRITE` on the probe topic. Nothing on the group
+/// FindCoordinator, OffsetFetch), `WRITE` on the probe topic, `DESCRIBE_CONFIGS` on the source
+/// topics (their `retention.ms`: DescribeConfigs). Nothing on the group
 /// `cluster-link-exporter-reader` or the cluster (ListGroups, `IDEMPOTENT_WRITE`).
 pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
     let topic = |op, name: &str| literal(principal, op, ResourceType::Topic, name);
@@ -159,6 +160,8 @@ pub fn source_acls(principal: &str, truth: &Truth) -> Vec<(&'static str, Acl)> {
         ("lag_seconds", topic(Op::Read, &truth.probe_topic)),
         ("offset_sync", group(Op::Describe, &truth.group)),
         ("probe", topic(Op::Write, &truth.probe_topic)),
+        ("retention", topic(Op::DescribeConfigs, &truth.topic)),
+        ("retention", topic(Op::DescribeConfigs, &truth.probe_topic)),
     ]
 }
 

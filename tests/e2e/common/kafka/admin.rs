@@ -12,7 +12,10 @@ use std::ffi::{c_char, CStr, CString};
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
 use rdkafka::bindings as rd;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -88,6 +91,52 @@ pub fn delete_topic(broker: &Broker, topic: &str) {
     for result in results {
         if let Err((name, code)) = result {
             panic!("delete topic {name} on {}: {code:?}", broker.name);
+        }
+    }
+}
+
+/// Grows `topic` to `partitions` partitions (CreatePartitions) and waits until every partition
+/// has a leader.
+pub fn create_partitions(broker: &Broker, topic: &str, partitions: i32) {
+    let admin = admin(broker);
+    let new = NewPartitions::new(topic, partitions as usize);
+    let results = block_on(admin.create_partitions(
+        [&new],
+        &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+    ))
+    .unwrap_or_else(|e| panic!("create partitions of {topic} on {}: {e}", broker.name));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("create partitions of {name} on {}: {code:?}", broker.name);
+        }
+    }
+    let begun = Instant::now();
+    while partition_count(broker, topic) != partitions {
+        assert!(
+            begun.elapsed() < TIMEOUT,
+            "{topic} on {} did not grow",
+            broker.name
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sets `topic`'s configs to `configs` (AlterConfigs: the configs not named go back to their
+/// defaults).
+pub fn set_topic_configs(broker: &Broker, topic: &str, configs: &[(&str, &str)]) {
+    let admin = admin(broker);
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in configs {
+        alter = alter.set(k, v);
+    }
+    let results = block_on(admin.alter_configs(
+        [&alter],
+        &AdminOptions::new().request_timeout(Some(TIMEOUT)),
+    ))
+    .unwrap_or_else(|e| panic!("alter configs of {topic} on {}: {e}", broker.name));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("alter configs of {name:?} on {}: {code:?}", broker.name);
         }
     }
 }
