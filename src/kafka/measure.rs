@@ -24,8 +24,9 @@
 //!    one, or when a watermark went down);
 //! 6. for `STOPPED` mirror topics within `old_source_writes.window` of their stop, reads the
 //!    source topic's high watermarks in the same batch as step 2 (no extra request) and counts
-//!    the records written there since the first read after the stop (writes to the old
-//!    source after a fail-over);
+//!    the records written there since the link's last fetch before the stop (REST
+//!    `last_source_fetch_offset`; a partition never fetched: since the first read after the
+//!    stop): writes to the old source after a fail-over;
 //! 7. publishes all of it as the cluster's [`KafkaSnapshot`] (rendered by [`crate::render`],
 //!    kept for the status page by [`crate::status`]); each connection's up/down and last
 //!    error go to the status store beside `clusterlink_kafka_up`.
@@ -83,9 +84,9 @@ pub(crate) struct Measurer {
     /// The previous successful cycle's watermarks and when its destination read started: the
     /// other end of the rates; cleared when a cycle fails.
     previous: Option<(Instant, Results)>,
-    /// Per watched `STOPPED` mirror topic (link, mirror topic): the source high watermarks of
-    /// the first read after its stop, by partition. Kept in memory only: a restart starts
-    /// again from the first read after it.
+    /// Per watched `STOPPED` mirror topic (link, mirror topic): the baseline of each partition
+    /// (see [`plan::records_since_stop`]). A restart takes the same REST offsets again; only a
+    /// partition never fetched starts again from the first read after it.
     stop_baselines: BTreeMap<(String, String), BTreeMap<i32, i64>>,
 }
 
@@ -562,7 +563,7 @@ impl Measurer {
                 let since = if healthy {
                     let key = (m.link.clone(), m.mirror_topic.clone());
                     let baseline = self.stop_baselines.entry(key).or_default();
-                    plan::records_since_stop(baseline, &now)
+                    plan::records_since_stop(baseline, &m.stop_offsets, &now)
                 } else {
                     None
                 };

@@ -30,6 +30,10 @@ pub(super) struct MirrorPlan {
     pub(super) partitions: i32,
     /// The link's source cluster (a `source_clusters` name); `None` when none is configured.
     pub(super) source: Option<String>,
+    /// A `STOPPED` mirror topic's source offsets as the link last fetched them before the
+    /// stop, by partition (REST `last_source_fetch_offset`, frozen once `STOPPED`): the
+    /// baseline of the writes to its old source. Empty for a live mirror topic.
+    pub(super) stop_offsets: BTreeMap<i32, i64>,
 }
 
 impl MirrorPlan {
@@ -72,6 +76,7 @@ pub(super) fn plan(
             source_topic: m.source_topic.clone().unwrap_or_else(|| m.name.clone()),
             partitions: partitions_to_measure(m, &mut claims_left),
             source: sources.get(m.link.as_str()).cloned().flatten(),
+            stop_offsets: BTreeMap::new(),
         })
         .collect();
     let claimed = snapshot
@@ -115,6 +120,10 @@ pub(super) fn stopped_plans(
                 source_topic: m.source_topic.clone().unwrap_or_else(|| m.name.clone()),
                 partitions: partitions_to_measure(m, &mut claims_left),
                 source: Some(source),
+                stop_offsets: m
+                    .fetched()
+                    .map(|(p, f)| (p, f.last_source_fetch_offset))
+                    .collect(),
             })
         })
         .collect()
@@ -122,11 +131,15 @@ pub(super) fn stopped_plans(
 
 /// Records written to a stopped mirror's source topic since its baseline: the sum over
 /// partitions of the high watermark read now minus the baseline's. A partition read for the
-/// first time, or whose watermark went down (the topic deleted and created again), takes
-/// today's watermark as its baseline and counts 0; a negative watermark is ignored. `None`
-/// when no partition was read now (the source or the topic could not be read).
+/// first time takes as its baseline the source offset the link last fetched before the stop
+/// (`stop_offsets`: so the records written between the stop and this first read count, even
+/// after a fail-over during a source outage or an exporter restart), else today's watermark
+/// (counting 0). A partition whose watermark went down (the topic deleted and created again)
+/// starts again from it; a negative watermark is ignored. `None` when no partition was read
+/// now (the source or the topic could not be read).
 pub(super) fn records_since_stop(
     baseline: &mut BTreeMap<i32, i64>,
+    stop_offsets: &BTreeMap<i32, i64>,
     now: &BTreeMap<i32, i64>,
 ) -> Option<i64> {
     let mut since = None;
@@ -134,7 +147,8 @@ pub(super) fn records_since_stop(
         if n < 0 {
             continue;
         }
-        let b = baseline.entry(p).or_insert(n);
+        let at_stop = stop_offsets.get(&p).copied().filter(|o| *o >= 0);
+        let b = baseline.entry(p).or_insert(at_stop.unwrap_or(n));
         if n < *b {
             *b = n;
         }
@@ -434,6 +448,7 @@ mod tests {
             source_topic: "s".into(),
             partitions: 4,
             source: Some("src".into()),
+            stop_offsets: BTreeMap::new(),
         };
         let mut results = BTreeMap::new();
         for (p, d, s) in [
@@ -477,6 +492,7 @@ mod tests {
             source_topic: "t".into(),
             partitions: 3,
             source: None,
+            stop_offsets: BTreeMap::new(),
         };
         let on_source: HashMap<TopicPartition, i64> = [
             (("t".into(), 0), 10),
@@ -626,6 +642,7 @@ mod tests {
     fn records_since_stop_count_from_the_baseline_and_never_go_negative() {
         let mut baseline = BTreeMap::new();
         let now = |v: &[(i32, i64)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        let records_since_stop = |b: &mut _, n: &_| records_since_stop(b, &BTreeMap::new(), n);
         assert_eq!(records_since_stop(&mut baseline, &now(&[])), None);
         assert_eq!(
             records_since_stop(&mut baseline, &now(&[(0, 10), (1, 5)])),
@@ -653,6 +670,31 @@ mod tests {
             records_since_stop(&mut baseline, &now(&[(0, -1), (1, i64::MAX)])),
             Some(i64::MAX - 5),
             "a -1 sentinel is ignored"
+        );
+    }
+
+    /// A fail-over during a source outage: the first read comes after producers wrote to the
+    /// old source; the baseline is where the link last fetched before the stop, so those
+    /// records count.
+    #[test]
+    fn records_since_stop_count_from_the_links_last_fetch_before_the_stop() {
+        let mut baseline = BTreeMap::new();
+        let at_stop: BTreeMap<i32, i64> = [(0, 100), (1, 50)].into_iter().collect();
+        let now = |v: &[(i32, i64)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(
+            records_since_stop(&mut baseline, &at_stop, &now(&[(0, 130), (1, 50), (2, 9)])),
+            Some(30),
+            "partition 2 was never fetched: from its first read"
+        );
+        assert_eq!(
+            records_since_stop(&mut baseline, &at_stop, &now(&[(0, 131), (1, 52), (2, 10)])),
+            Some(34)
+        );
+        // The topic deleted and created again since the stop: from its new watermark.
+        let mut baseline = BTreeMap::new();
+        assert_eq!(
+            records_since_stop(&mut baseline, &at_stop, &now(&[(0, 7)])),
+            Some(0)
         );
     }
 }

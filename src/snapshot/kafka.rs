@@ -227,8 +227,9 @@ pub struct StoppedMirror {
     pub link: String,
     /// The mirror topic's name.
     pub mirror_topic: String,
-    /// Records written to the source topic since the stop (from the first source high
-    /// watermark read once the mirror was `STOPPED`); `None` when the source was not read.
+    /// Records written to the source topic since the stop (from the source offset the link
+    /// last fetched before the stop, else the first source high watermark read once the mirror
+    /// was `STOPPED`); `None` when the source was not read.
     pub source_records_since_stop: Option<i64>,
 }
 
