@@ -464,7 +464,8 @@ fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, 
 }
 
 /// The link's timing configs, under its name, those known: `availability check 60s × 5 ·
-/// offset sync 30s · topic config sync 5s · ACL sync 1.5s`.
+/// offset sync 30s · topic config sync 5s · ACL sync 1.5s` (`offset sync off` when
+/// `consumer.offset.sync.enable` is false: its interval applies to nothing).
 fn settings_line(out: &mut String, s: &LinkSettingsView) {
     let every = |v: Option<f64>| v.map(|s| format!("{s}s"));
     let mut parts: Vec<String> = Vec::new();
@@ -477,8 +478,14 @@ fn settings_line(out: &mut String, s: &LinkSettingsView) {
         (None, Some(n)) => parts.push(format!("availability check × {n}")),
         (None, None) => {}
     }
+    if s.consumer_offset_sync_enabled == Some(false) {
+        parts.push("offset sync off".to_owned());
+    }
+    let offset_sync = s
+        .consumer_offset_sync_interval_seconds
+        .filter(|_| s.consumer_offset_sync_enabled != Some(false));
     for (what, v) in [
-        ("offset sync", s.consumer_offset_sync_interval_seconds),
+        ("offset sync", offset_sync),
         ("topic config sync", s.topic_config_sync_interval_seconds),
         ("ACL sync", s.acl_sync_interval_seconds),
     ] {

@@ -251,6 +251,9 @@ pub(crate) struct LinkSettingsView {
     /// `availability.check.consecutive.failure.threshold`: the link turns `UNAVAILABLE`
     /// after this many failed checks in a row.
     pub(crate) availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.enable` (`null`: not reported). When `false` the page says
+    /// "offset sync off", whatever the interval.
+    pub(crate) consumer_offset_sync_enabled: Option<bool>,
     /// `consumer.offset.sync.ms`, in seconds.
     pub(crate) consumer_offset_sync_interval_seconds: Option<f64>,
     /// `topic.config.sync.ms`, in seconds.
@@ -266,6 +269,7 @@ impl LinkSettingsView {
         Self {
             availability_check_interval_seconds: seconds(c.availability_check_ms),
             availability_check_failure_threshold: c.availability_check_failure_threshold,
+            consumer_offset_sync_enabled: c.consumer_offset_sync,
             consumer_offset_sync_interval_seconds: seconds(c.consumer_offset_sync_ms),
             topic_config_sync_interval_seconds: seconds(c.topic_config_sync_ms),
             acl_sync_interval_seconds: seconds(c.acl_sync_ms),

@@ -691,8 +691,11 @@ fn link_timing_settings_are_shown_under_the_link() {
     configured.configs.availability_check_failure_threshold = Some(5);
     configured.configs.consumer_offset_sync_ms = Some(30_000);
     configured.configs.acl_sync_ms = Some(1_500);
+    let mut sync_off = link("ef", LinkState::Active);
+    sync_off.configs.consumer_offset_sync = Some(false);
+    sync_off.configs.consumer_offset_sync_ms = Some(30_000);
     let snapshot = ClusterSnapshot {
-        links: vec![configured, link("cd", LinkState::Active)],
+        links: vec![configured, link("cd", LinkState::Active), sync_off],
         mirrors: vec![],
         partition_metrics: false,
     };
@@ -717,12 +720,18 @@ fn link_timing_settings_are_shown_under_the_link() {
     );
     assert_eq!(
         page.matches("class=\"muted settings\"").count(),
-        1,
+        2,
         "none for cd"
     );
+    // Offset sync disabled: its interval is not shown as if it ran.
+    assert!(page.contains(">offset sync off</span>"), "{page}");
+    assert!(!page.contains("offset sync off · offset sync"));
+    assert_eq!(page.matches("offset sync 30s").count(), 1, "ab only");
     let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
     let settings = &json["clusters"][0]["links"][0]["settings"];
     assert_eq!(settings["consumer_offset_sync_interval_seconds"], 30.0);
+    let off = &json["clusters"][0]["links"][2]["settings"];
+    assert_eq!(off["consumer_offset_sync_enabled"], false);
     assert!(settings["acl_sync_interval_seconds"] == 1.5);
 }
 
