@@ -501,13 +501,16 @@ fn settings_line(out: &mut String, s: &LinkSettingsView) {
     out.push_str("</span>");
 }
 
-/// The link's promote or failover, under its name: `fail-over in progress: 1 of 3 stopped`,
-/// `stopped (promoted or failed over) at …`, or `2 of 3 stopped (promoted or failed over)`.
+/// The link's promote or failover, under its name: `stopping mirror topics
+/// (promote/failover): 1 of 3 stopped`, `stopped (promoted or failed over) at …`, or `2 of 3
+/// stopped (promoted or failed over)`. Neutral: the REST API cannot tell a promote from a
+/// failover (both go `PENDING_STOPPED` → `STOPPED`, and no field of a mirror topic or link
+/// says which was asked), so the page never names one of them.
 fn failover_line(out: &mut String, f: &FailoverView, l: &LinkView) {
     let text = match f.stage {
         FailoverStage::InProgress => {
             let mut t = format!(
-                "fail-over in progress: {} of {} stopped",
+                "stopping mirror topics (promote/failover): {} of {} stopped",
                 f.mirror_topics_stopped, l.mirror_topics
             );
             if f.mirror_topics_with_transition_errors > 0 {

@@ -664,7 +664,13 @@ fn a_completed_failover_is_no_problem_and_one_in_progress_shows_its_errors() {
             version: "test",
         },
     );
-    assert!(page.contains("fail-over in progress: 1 of 3 stopped, 1 with transition errors"));
+    assert!(page.contains(
+        "stopping mirror topics (promote/failover): 1 of 3 stopped, 1 with transition errors"
+    ));
+    assert!(
+        !page.contains("fail-over in progress"),
+        "the API cannot tell which"
+    );
     assert!(page.contains("stopped (promoted or failed over) at 2023-11-14 22:14:10 UTC"));
     assert!(page.contains("transition error: INTERNAL_ERROR — Failed to &lt;stop&gt;"));
     assert!(page.contains("not copied: 199"));
