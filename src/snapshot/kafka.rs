@@ -66,6 +66,17 @@ impl KafkaSnapshot {
             .collect()
     }
 
+    /// The measured lag of each link over its measured mirror topics (`MeasuredMirror::lag`
+    /// added up), by link name; a link with no mirror topic measured is not listed.
+    pub(crate) fn measured_lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
+        let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
+        for m in &self.mirrors {
+            let e = by_link.entry(m.link.as_str()).or_default();
+            *e = e.merge(m.lag());
+        }
+        by_link
+    }
+
     /// The largest offset-sync lag (messages) over the consumer groups of each mirror topic,
     /// by (link, mirror topic); a mirror topic no group committed on is not listed.
     pub(crate) fn offset_sync_lag_max(&self) -> BTreeMap<(&str, &str), i64> {

@@ -420,9 +420,15 @@ fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, 
     out.push_str("</td>");
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
-    let lag = match (l.lag_messages, l.not_copied_messages) {
-        (live, Some(n)) => format!("{} (not copied: {n})", opt(live.map(|v| v.to_string()))),
-        (live, None) => opt(live.map(|v| v.to_string())),
+    let live = lag_messages(
+        l.lag_messages,
+        l.measured_lag_messages,
+        l.source_out_of_reach,
+        None,
+    );
+    let lag = match l.not_copied_messages {
+        Some(n) => format!("{live} (not copied: {n})"),
+        None => live,
     };
     cell(out, "num", &lag);
     // The lag in seconds in colour against the link's RPO.
@@ -594,7 +600,18 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     cell(out, "num", &opt(m.state_age_seconds.map(duration)));
     let lag = match m.not_copied_messages {
         Some(n) => format!("not copied: {n}"),
-        None => opt(m.lag_messages.map(|v| v.to_string())),
+        None => {
+            // The REST lag froze when the mirror topic went SOURCE_UNAVAILABLE.
+            let frozen_since = m
+                .state_age_seconds
+                .filter(|_| m.state == "SOURCE_UNAVAILABLE");
+            lag_messages(
+                m.lag_messages,
+                m.measured_lag_messages,
+                m.source_out_of_reach,
+                frozen_since,
+            )
+        }
     };
     cell(out, "num", &lag);
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
@@ -619,6 +636,32 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
         &opt(m.offset_sync_lag_messages.map(|v| v.to_string())),
     );
     out.push_str("<td></td></tr>\n");
+}
+
+/// A Lag (messages) cell, saying which lag it is: the lag measured over Kafka (`12
+/// measured`: source minus destination high watermark) when known, else the REST API's (`12
+/// REST`); while the source is out of reach the REST value is only what the link last fetched
+/// against, so `unknown (source out of reach; REST last said 12, 3m 5s ago)` — never a bare
+/// number that reads as caught up. `—` when nothing is known.
+fn lag_messages(
+    rest: Option<i64>,
+    measured: Option<i64>,
+    out_of_reach: bool,
+    rest_age: Option<f64>,
+) -> String {
+    match (measured, rest, out_of_reach) {
+        (Some(n), _, _) => format!("{n} measured"),
+        (None, Some(n), true) => match rest_age {
+            Some(a) => format!(
+                "unknown (source out of reach; REST last said {n}, {} ago)",
+                duration(a)
+            ),
+            None => format!("unknown (source out of reach; REST last said {n})"),
+        },
+        (None, None, true) => "unknown (source out of reach)".to_owned(),
+        (None, Some(n), false) => format!("{n} REST"),
+        (None, None, false) => "—".to_owned(),
+    }
 }
 
 fn opt(v: Option<String>) -> String {

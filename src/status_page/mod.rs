@@ -16,10 +16,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::shard::{ShardMetrics, Sharding};
+use crate::snapshot::{source_out_of_reach, LinkReadiness, LinkState, MirrorState};
 use crate::snapshot::{Blocker, Verdict};
 use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Link, LinkError};
 use crate::snapshot::{FailoverProgress, MirrorTopic, Task, TaskError, TaskState};
-use crate::snapshot::{LinkReadiness, LinkState, MirrorState};
 use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
 
@@ -221,6 +221,14 @@ pub(crate) struct LinkView {
     /// Sum of the live mirror topics' `lag_messages`: those still mirroring, not `STOPPED`
     /// (`null`: none known).
     pub(crate) lag_messages: Option<i64>,
+    /// Sum of the mirror topics' `measured_lag_messages` (`null`: none measured). The page
+    /// shows it, marked `measured`, in place of the REST lag when known: the REST lag stands
+    /// still while a fetcher is stalled.
+    pub(crate) measured_lag_messages: Option<i64>,
+    /// Whether a live mirror topic's source is out of reach (see the mirror topics'
+    /// `source_out_of_reach`): the page then shows the REST lag as unknown, with its last
+    /// value, never as a bare number that reads as caught up.
+    pub(crate) source_out_of_reach: bool,
     /// Sum of the `STOPPED` mirror topics' frozen REST lag: about what their promote or
     /// failover left not copied (`null`: none stopped, or none known).
     pub(crate) not_copied_messages: Option<i64>,
@@ -381,6 +389,11 @@ pub(crate) struct MirrorView {
     /// `STOPPED` only: its frozen REST lag, about what its promote or failover left not
     /// copied (`null` otherwise, or unknown).
     pub(crate) not_copied_messages: Option<i64>,
+    /// Not `STOPPED`, and its source is out of reach (the link `UNAVAILABLE`, the mirror topic
+    /// `SOURCE_UNAVAILABLE`, or the exporter could not read the source): `lag_messages` is
+    /// what the link last fetched against, a lower bound, and the page shows it as unknown
+    /// with that value (and its age while `SOURCE_UNAVAILABLE`).
+    pub(crate) source_out_of_reach: bool,
     /// State transition errors it reports (`null`: not read; the exporter reads them only
     /// for mirror topics neither ACTIVE nor STOPPED), as `clusterlink_mirror_topic_transition_errors`.
     pub(crate) transition_error_count: Option<u64>,
@@ -533,6 +546,7 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
                     Vec::new(),
                     LinkLag {
                         messages: None,
+                        measured: None,
                         seconds: None,
                         not_copied: None,
                         failover: FailoverProgress::default(),
@@ -723,23 +737,31 @@ fn link_views(
     let link_lag_seconds = kafka
         .map(KafkaSnapshot::link_lag_seconds)
         .unwrap_or_default();
+    let measured_by_link = kafka
+        .map(KafkaSnapshot::measured_lag_by_link)
+        .unwrap_or_default();
     let link_lag = |name: &str| LinkLag {
         messages: lag_by_link.get(name).and_then(|l| l.sum),
+        measured: measured_by_link.get(name).and_then(|l| l.sum),
         seconds: link_lag_seconds.get(name).copied(),
         not_copied: not_copied_by_link.get(name).and_then(|l| l.sum),
         failover: failover_by_link.get(name).copied().unwrap_or_default(),
     };
-    let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
-    for m in &rest.mirrors {
-        by_link
-            .entry(m.link.as_str())
-            .or_default()
-            .push(mirror_view(m, &measured, inputs.now_ms));
-    }
     let unlisted = Link {
         state: crate::snapshot::Reported::Known(LinkState::Unknown),
         ..Link::default()
     };
+    let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
+    for m in &rest.mirrors {
+        let link = rest.links.iter().find(|l| l.name == m.link);
+        let source = kafka.and_then(|k| k.sources.get(&m.link).copied());
+        let out_of_reach =
+            !m.is_stopped() && source_out_of_reach(link.unwrap_or(&unlisted), m, source);
+        by_link
+            .entry(m.link.as_str())
+            .or_default()
+            .push(mirror_view(m, &measured, out_of_reach, inputs.now_ms));
+    }
     let mut links: Vec<LinkView> = rest
         .links
         .iter()
@@ -771,6 +793,7 @@ fn link_views(
 /// stopped ones left not copied) and its fail-over progress.
 struct LinkLag {
     messages: Option<i64>,
+    measured: Option<i64>,
     seconds: Option<f64>,
     not_copied: Option<i64>,
     failover: FailoverProgress,
@@ -814,6 +837,8 @@ fn link_view(
         mirror_topics: mirrors.len() as u64,
         mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
         lag_messages: lag.messages,
+        measured_lag_messages: lag.measured,
+        source_out_of_reach: mirrors.iter().any(|m| m.source_out_of_reach),
         not_copied_messages: lag.not_copied,
         failover: FailoverView::of(&lag.failover),
         settings: LinkSettingsView::of(link),
@@ -894,7 +919,12 @@ impl<'a> Measured<'a> {
     }
 }
 
-fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorView {
+fn mirror_view(
+    m: &MirrorTopic,
+    measured: &Measured<'_>,
+    source_out_of_reach: bool,
+    now_ms: i64,
+) -> MirrorView {
     let k = measured
         .0
         .get(&(m.link.as_str(), m.name.as_str()))
@@ -911,6 +941,7 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         partitions: m.partitions(),
         lag_messages: lag,
         not_copied_messages: lag.filter(|_| m.is_stopped()),
+        source_out_of_reach,
         transition_error_count: m.transition_errors.as_ref().map(|e| e.count),
         transition_errors: m
             .transition_errors

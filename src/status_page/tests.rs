@@ -538,6 +538,7 @@ fn the_json_form_has_the_documented_fields() {
             "failover",
             "lag_messages",
             "lag_seconds",
+            "measured_lag_messages",
             "mirror_topics",
             "mirror_topics_not_active",
             "mirrors",
@@ -548,6 +549,7 @@ fn the_json_form_has_the_documented_fields() {
             "problem",
             "readiness",
             "settings",
+            "source_out_of_reach",
             "state",
             "state_age_seconds",
             "task_errors",
@@ -569,6 +571,7 @@ fn the_json_form_has_the_documented_fields() {
             "problem",
             "records_lost_to_retention",
             "replication_records_per_second",
+            "source_out_of_reach",
             "source_records_per_second",
             "source_records_since_stop",
             "source_topic",
@@ -1187,4 +1190,78 @@ fn each_link_shows_its_readiness_and_expected_loss() {
         .unwrap()["readiness"];
     assert_eq!(r["expected_loss_seconds"], 260.0);
     assert_eq!(r["groups"][0]["lost_messages"], 4);
+}
+
+/// The Lag (messages) cells say which lag they show: the one measured over Kafka when known
+/// (the REST lag stands still under a stalled fetcher), else the REST API's; while the source
+/// is out of reach the REST value is unknown with its last value (and its age when the mirror
+/// topic says since when), never a bare 0 that reads as caught up.
+#[test]
+fn lag_cells_say_which_lag_and_never_read_as_caught_up_while_the_source_is_out_of_reach() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("a-stalled", LinkState::Active),
+            link("b-out", LinkState::Active),
+            link("c-rest-only", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("a-stalled", "orders", MirrorState::Active, &[0]),
+            mirror("b-out", "gone", MirrorState::SourceUnavailable, &[0]),
+            mirror("b-out", "quiet", MirrorState::Active, &[0, 0]),
+            mirror("c-rest-only", "events", MirrorState::Active, &[5]),
+        ],
+        partition_metrics: false,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "a-stalled".into(),
+            mirror_topic: "orders".into(),
+            partitions: vec![MeasuredPartition {
+                destination: Some(10),
+                source: Some(17),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        sources: [
+            ("a-stalled".to_string(), crate::snapshot::SourceRead::Read),
+            ("b-out".to_string(), crate::snapshot::SourceRead::Failed),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let l = |name: &str| v.clusters[0].links.iter().find(|l| l.name == name).unwrap();
+    assert_eq!(l("a-stalled").measured_lag_messages, Some(7));
+    assert!(!l("a-stalled").source_out_of_reach);
+    assert!(l("b-out").source_out_of_reach);
+    assert!(l("b-out").mirrors.iter().all(|m| m.source_out_of_reach));
+    assert!(!l("c-rest-only").source_out_of_reach);
+    let page = html::render(&v, &options());
+    let row = |name: &str, kind: &str| {
+        let at = page
+            .find(&format!("class=\"{kind}\" data-c=\"0\""))
+            .and_then(|_| page.find(&format!("data-name=\"{name}\">")))
+            .unwrap();
+        &page[at..at + page[at..].find("</tr>").unwrap()]
+    };
+    assert!(row("orders", "m").contains(">7 measured</td>"), "{page}");
+    assert!(row("a-stalled", "l").contains(">7 measured</td>"));
+    assert!(row("gone", "m")
+        .contains(">unknown (source out of reach; REST last said 0, 1m 30s ago)</td>"));
+    assert!(row("quiet", "m").contains(">unknown (source out of reach; REST last said 0)</td>"));
+    assert!(row("b-out", "l").contains(">unknown (source out of reach; REST last said 0)</td>"));
+    assert!(row("events", "m").contains(">5 REST</td>"));
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let links = json["clusters"][0]["links"].as_array().unwrap();
+    let out = links.iter().find(|l| l["name"] == "b-out").unwrap();
+    assert_eq!(out["source_out_of_reach"], true);
+    assert_eq!(out["mirrors"][0]["source_out_of_reach"], true);
+    let stalled = links.iter().find(|l| l["name"] == "a-stalled").unwrap();
+    assert_eq!(stalled["measured_lag_messages"], 7);
 }
