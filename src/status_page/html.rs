@@ -154,7 +154,7 @@ fn summary(view: &StatusView) -> String {
     });
     format!(
         "{shard}{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
-         {mirrors} mirror topic(s), {bad_mirrors} not ACTIVE · generated at {}",
+         {mirrors} mirror topic(s), {bad_mirrors} with problems · generated at {}",
         links.len(),
         unix_time(view.generated_at_seconds)
     )
@@ -547,10 +547,11 @@ fn failover_line(out: &mut String, f: &FailoverView, l: &LinkView) {
     out.push_str("</span>");
 }
 
-/// The link's Errors cell: its link error, then a line per error of each task in error
-/// (`TaskName: ERROR_CODE — message`; `TaskName: STATE` when it lists none).
+/// The link's Errors cell: what its mirror topics' rows report, rolled up (most severe
+/// first), its link error, then a line per error of each task in error (`TaskName:
+/// ERROR_CODE — message`; `TaskName: STATE` when it lists none).
 fn errors_cell(out: &mut String, link_error: &str, l: &LinkView) {
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines: Vec<String> = l.findings.iter().map(|f| f.text.clone()).collect();
     if !link_error.is_empty() {
         lines.push(link_error.to_owned());
     }

@@ -198,9 +198,13 @@ pub(crate) struct LinkView {
     pub(crate) name: String,
     /// `link_state` (`ACTIVE`, `FAILED`, `UNAVAILABLE`, `PAUSED`, `UNKNOWN` or as reported).
     pub(crate) state: String,
-    /// Not ACTIVE, a link error, or a task in error; never once its fail-over completed
-    /// (every mirror topic `STOPPED`: the link mirrors nothing any more).
+    /// Not ACTIVE, a link error, or a task in error (never once its fail-over completed:
+    /// every mirror topic `STOPPED`, the link mirrors nothing any more); or a finding on its
+    /// mirror topics (`findings`), completed or not.
     pub(crate) problem: bool,
+    /// What its mirror topics' rows report, rolled up, most severe first: records written to
+    /// the old source, records lost to retention, transition errors, stalls.
+    pub(crate) findings: Vec<FindingView>,
     /// Time the exporter has seen the link in this state (the API reports no time for it:
     /// at most the time since the exporter started collecting the cluster).
     pub(crate) state_age_seconds: Option<f64>,
@@ -249,6 +253,60 @@ pub(crate) struct LinkView {
     pub(crate) readiness: Option<ReadinessView>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub(crate) mirrors: Vec<MirrorView>,
+}
+
+/// One kind of finding over a link's mirror topics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct FindingView {
+    /// `old_source_writes`, `lost_to_retention`, `transition_errors` or `stalled`.
+    pub(crate) kind: FindingKind,
+    /// Mirror topics of the link with it.
+    pub(crate) mirror_topics: u64,
+    /// Records over them (written to the old source, lost to retention), or transition
+    /// errors; `null` for a stall.
+    pub(crate) count: Option<i64>,
+    /// The line the page shows.
+    pub(crate) text: String,
+}
+
+/// What a mirror topic's row reports that its link rolls up, most severe first (the order
+/// of the variants): data leaving for good comes before a stall that can still catch up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FindingKind {
+    /// Records written to the old source after the mirror topic stopped: never mirrored, and
+    /// still arriving.
+    OldSourceWrites,
+    /// Records the source deleted (retention) before the mirror fetched them.
+    LostToRetention,
+    /// A promote or failover that reports state transition errors.
+    TransitionErrors,
+    /// ACTIVE, copying nothing while the source receives records.
+    Stalled,
+}
+
+impl FindingKind {
+    /// The link's line for `count` records (or errors) over `topics` mirror topics.
+    fn describe(self, count: Option<i64>, topics: u64) -> String {
+        let on = if topics == 1 {
+            "1 mirror topic".to_owned()
+        } else {
+            format!("{topics} mirror topics")
+        };
+        let n = count.unwrap_or(0);
+        match self {
+            Self::OldSourceWrites => {
+                format!("{n} records written to the old source since the stop ({on})")
+            }
+            Self::LostToRetention => {
+                format!("{n} records deleted at the source before they were mirrored ({on})")
+            }
+            Self::TransitionErrors => format!("{n} transition errors ({on})"),
+            Self::Stalled => {
+                format!("stalled: {on} copying nothing while the source receives records")
+            }
+        }
+    }
 }
 
 /// A link's timing configs (`null`: not reported, or not a whole number).
@@ -426,6 +484,28 @@ impl MirrorView {
         self.state == MirrorState::Active.as_str()
             && self.replication_records_per_second == Some(0.0)
             && self.source_records_per_second.is_some_and(|s| s > 0.0)
+    }
+
+    /// What its row reports that the link rolls up, most severe first, with the records (or
+    /// errors) each counts.
+    pub(crate) fn findings(&self) -> Vec<(FindingKind, Option<i64>)> {
+        let mut out = Vec::new();
+        if let Some(n) = self.source_records_since_stop.filter(|n| *n > 0) {
+            out.push((FindingKind::OldSourceWrites, Some(n)));
+        }
+        if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
+            out.push((FindingKind::LostToRetention, Some(n)));
+        }
+        if let Some(n) = self.transition_error_count.filter(|n| *n > 0) {
+            out.push((
+                FindingKind::TransitionErrors,
+                Some(i64::try_from(n).unwrap_or(i64::MAX)),
+            ));
+        }
+        if self.stalled() {
+            out.push((FindingKind::Stalled, None));
+        }
+        out
     }
 
     /// What the Kafka side saw go wrong with it, one line each: records lost to retention, a
@@ -708,7 +788,8 @@ fn link_rank(l: &LinkView) -> u8 {
     let completed = l
         .failover
         .as_ref()
-        .is_some_and(|f| f.stage == FailoverStage::Completed);
+        .is_some_and(|f| f.stage == FailoverStage::Completed)
+        && l.findings.is_empty();
     if completed {
         3
     } else if l.state != LinkState::Active.as_str() {
@@ -818,16 +899,19 @@ fn link_view(
         .iter()
         .map(|t| t.errors)
         .fold(0, u64::saturating_add);
-    let problem = !lag.failover.completed()
-        && (!link.state.is(LinkState::Active)
-            || !link.error.is(LinkError::NoError)
-            || tasks_in_error > 0);
+    let findings = roll_up(&mirrors);
+    let problem = !findings.is_empty()
+        || (!lag.failover.completed()
+            && (!link.state.is(LinkState::Active)
+                || !link.error.is(LinkError::NoError)
+                || tasks_in_error > 0));
     let (probe_latency_seconds, probe_last_received_age_seconds) =
         probe(cluster, link, data, now_ms);
     LinkView {
         name: link.name.clone(),
         state: link.state.as_str().to_owned(),
         problem,
+        findings,
         state_age_seconds: None,
         error: link.error.as_str().to_owned(),
         error_message: link.error_message.clone().filter(|m| !m.is_empty()),
@@ -848,6 +932,29 @@ fn link_view(
         readiness: None,
         mirrors,
     }
+}
+
+/// The findings of a link's mirror topics by kind, most severe first: how many mirror topics
+/// have each and the records (or errors) over them.
+fn roll_up(mirrors: &[MirrorView]) -> Vec<FindingView> {
+    let mut by_kind: BTreeMap<FindingKind, (u64, Option<i64>)> = BTreeMap::new();
+    for (kind, count) in mirrors.iter().flat_map(MirrorView::findings) {
+        let e = by_kind.entry(kind).or_default();
+        e.0 += 1;
+        e.1 = match (e.1, count) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, (mirror_topics, count))| FindingView {
+            kind,
+            mirror_topics,
+            count,
+            text: kind.describe(count, mirror_topics),
+        })
+        .collect()
 }
 
 fn task_view(t: &Task) -> TaskView {

@@ -333,6 +333,100 @@ fn kafka_findings_are_shown_and_make_a_problem() {
     assert_eq!(moved["source_records_since_stop"], 7);
     let page = html::render(&v, &options());
     assert!(page.contains("stalled: nothing mirrored while the source receives 3.5 records/s"));
+    // The link rolls them up, most severe first, and is a problem.
+    let l = &v.clusters[0].links[0];
+    let rolled: Vec<&str> = l.findings.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(
+        rolled,
+        [
+            "7 records written to the old source since the stop (1 mirror topic)",
+            "21 records deleted at the source before they were mirrored (1 mirror topic)",
+            "stalled: 1 mirror topic copying nothing while the source receives records",
+        ]
+    );
+    assert!(
+        l.problem,
+        "its mirror topics' findings make the link a problem"
+    );
+    assert!(
+        page.contains("· 1 link(s), 1 with problems ·"),
+        "the header counts it"
+    );
+    assert_eq!(
+        json["clusters"][0]["links"][0]["findings"][0]["kind"],
+        "old_source_writes"
+    );
+    assert_eq!(json["clusters"][0]["links"][0]["findings"][1]["count"], 21);
+}
+
+/// A completed fail-over whose old source still receives writes is no longer a quiet, finished
+/// link: the link is a problem, sorted before healthy links, its Errors cell says so; and a
+/// promote stuck on a transition error is rolled up on its link.
+#[test]
+fn a_failed_over_link_with_writes_to_its_old_source_is_a_problem() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let stopped = |link: &str, name: &str| mirror(link, name, MirrorState::Stopped, &[0]);
+    let stuck = MirrorTopic {
+        transition_errors: Some(crate::snapshot::TransitionErrors {
+            count: 2,
+            details: vec![],
+        }),
+        ..mirror("b-stuck", "orders", MirrorState::PendingStopped, &[0])
+    };
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("a-fine", LinkState::Active),
+            link("b-stuck", LinkState::Active),
+            link("c-moved", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("a-fine", "t", MirrorState::Active, &[0]),
+            stuck,
+            stopped("c-moved", "events"),
+            stopped("c-moved", "orders"),
+        ],
+        partition_metrics: false,
+    };
+    let since = |name: &str, n| StoppedMirror {
+        link: "c-moved".into(),
+        mirror_topic: name.into(),
+        source_records_since_stop: Some(n),
+    };
+    let kafka = KafkaSnapshot {
+        stopped: vec![since("events", 4), since("orders", 5)],
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let c = &v.clusters[0];
+    assert!(c.problem);
+    let names: Vec<&str> = c.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["b-stuck", "c-moved", "a-fine"], "problems first");
+    let moved = &c.links[1];
+    assert!(
+        moved.problem,
+        "completed, but its old source receives writes"
+    );
+    assert_eq!(
+        moved.failover.as_ref().map(|f| f.stage),
+        Some(FailoverStage::Completed)
+    );
+    assert_eq!(
+        moved.findings[0].text,
+        "9 records written to the old source since the stop (2 mirror topics)"
+    );
+    assert_eq!(
+        c.links[0].findings[0].text,
+        "2 transition errors (1 mirror topic)"
+    );
+    assert!(c.links[2].findings.is_empty() && !c.links[2].problem);
+    let page = html::render(&v, &options());
+    assert!(page.contains(
+        "<td class=\"err\">9 records written to the old source since the stop (2 mirror topics)</td>"
+    ));
+    assert!(page.contains("· 3 link(s), 2 with problems ·"));
 }
 
 /// A lag nothing is known of is `null` here and has no sample in `/metrics`: both read the
@@ -536,6 +630,7 @@ fn the_json_form_has_the_documented_fields() {
             "error",
             "error_message",
             "failover",
+            "findings",
             "lag_messages",
             "lag_seconds",
             "measured_lag_messages",
