@@ -679,7 +679,7 @@ fn seconds(s: f64) -> String {
 }
 
 /// `42s`, `3m 5s`, `2h 10m`, `4d 3h`.
-fn duration(s: f64) -> String {
+pub(super) fn duration(s: f64) -> String {
     let s = s.max(0.0) as u64;
     match s {
         0..60 => format!("{s}s"),

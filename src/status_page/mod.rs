@@ -466,8 +466,15 @@ pub(crate) struct MirrorView {
     /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
     pub(crate) offset_sync_lag_messages: Option<i64>,
     /// Records the source deleted (retention) before the mirror fetched them, as
-    /// `clusterlink_mirror_topic_records_lost_to_retention` (`null`: not measured).
+    /// `clusterlink_mirror_topic_records_lost_to_retention` (`null`: not measured): 0 again
+    /// once the fetcher passed the gap.
     pub(crate) records_lost_to_retention: Option<i64>,
+    /// The largest `records_lost_to_retention` seen, kept for an hour after it was last
+    /// above 0, as the alert looks back (`null`: none in that hour). The page shows it after
+    /// the gap passed.
+    pub(crate) records_lost_to_retention_last_hour: Option<i64>,
+    /// Time since `records_lost_to_retention` was last above 0 (`null`: not in the last hour).
+    pub(crate) records_lost_to_retention_seen_age_seconds: Option<f64>,
     /// Records per second written to the mirror topic, as
     /// `clusterlink_mirror_topic_replication_records_per_second` (`null`: not measured).
     pub(crate) replication_records_per_second: Option<f64>,
@@ -486,6 +493,14 @@ impl MirrorView {
             && self.source_records_per_second.is_some_and(|s| s > 0.0)
     }
 
+    /// Records lost to retention: the largest of the last hour (the gap may have passed, the
+    /// metric back at 0); `None` when none.
+    fn lost_to_retention(&self) -> Option<i64> {
+        self.records_lost_to_retention
+            .max(self.records_lost_to_retention_last_hour)
+            .filter(|n| *n > 0)
+    }
+
     /// What its row reports that the link rolls up, most severe first, with the records (or
     /// errors) each counts.
     pub(crate) fn findings(&self) -> Vec<(FindingKind, Option<i64>)> {
@@ -493,7 +508,7 @@ impl MirrorView {
         if let Some(n) = self.source_records_since_stop.filter(|n| *n > 0) {
             out.push((FindingKind::OldSourceWrites, Some(n)));
         }
-        if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
+        if let Some(n) = self.lost_to_retention() {
             out.push((FindingKind::LostToRetention, Some(n)));
         }
         if let Some(n) = self.transition_error_count.filter(|n| *n > 0) {
@@ -512,9 +527,16 @@ impl MirrorView {
     /// stall, writes to the old source after its stop.
     pub(crate) fn kafka_findings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
+        if let Some(n) = self.lost_to_retention() {
+            let when = match self.records_lost_to_retention {
+                Some(now) if now > 0 => String::new(),
+                _ => self
+                    .records_lost_to_retention_seen_age_seconds
+                    .map(|a| format!(" (gap passed; last seen {} ago)", html::duration(a)))
+                    .unwrap_or_default(),
+            };
             out.push(format!(
-                "{n} records deleted at the source before they were mirrored"
+                "{n} records deleted at the source before they were mirrored{when}"
             ));
         }
         if self.stalled() {
@@ -838,10 +860,16 @@ fn link_views(
         let source = kafka.and_then(|k| k.sources.get(&m.link).copied());
         let out_of_reach =
             !m.is_stopped() && source_out_of_reach(link.unwrap_or(&unlisted), m, source);
-        by_link
-            .entry(m.link.as_str())
-            .or_default()
-            .push(mirror_view(m, &measured, out_of_reach, inputs.now_ms));
+        let key = (cluster.to_owned(), m.link.clone(), m.name.clone());
+        let lost = inputs.data.retention_losses.get(&key).copied();
+        let mut view = mirror_view(m, &measured, out_of_reach, inputs.now_ms);
+        if let Some(l) = lost {
+            view.records_lost_to_retention_last_hour = Some(l.records);
+            view.records_lost_to_retention_seen_age_seconds =
+                Some(age(inputs.now_ms, l.last_seen_ms));
+            view.problem = true;
+        }
+        by_link.entry(m.link.as_str()).or_default().push(view);
     }
     let mut links: Vec<LinkView> = rest
         .links
@@ -1059,6 +1087,8 @@ fn mirror_view(
         lag_seconds: k.lag_seconds,
         offset_sync_lag_messages: k.offset_sync_lag,
         records_lost_to_retention: k.lost_to_retention,
+        records_lost_to_retention_last_hour: None,
+        records_lost_to_retention_seen_age_seconds: None,
         replication_records_per_second: k.replication_rate,
         source_records_per_second: k.source_rate,
         source_records_since_stop: k.since_stop,

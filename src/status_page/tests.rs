@@ -665,6 +665,8 @@ fn the_json_form_has_the_documented_fields() {
             "partitions",
             "problem",
             "records_lost_to_retention",
+            "records_lost_to_retention_last_hour",
+            "records_lost_to_retention_seen_age_seconds",
             "replication_records_per_second",
             "source_out_of_reach",
             "source_records_per_second",
@@ -1359,4 +1361,62 @@ fn lag_cells_say_which_lag_and_never_read_as_caught_up_while_the_source_is_out_o
     assert_eq!(out["mirrors"][0]["source_out_of_reach"], true);
     let stalled = links.iter().find(|l| l["name"] == "a-stalled").unwrap();
     assert_eq!(stalled["measured_lag_messages"], 7);
+}
+
+/// Once the fetcher passed the gap, `clusterlink_mirror_topic_records_lost_to_retention` is 0
+/// again; the page and the JSON keep saying how many were lost for the hour the alert looks
+/// back, with the time since the gap was last seen.
+#[test]
+fn records_lost_to_retention_stay_shown_after_the_gap_passed() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active)],
+        mirrors: vec![mirror("ab", "logs", MirrorState::Active, &[0])],
+        partition_metrics: false,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: "logs".into(),
+            partitions: vec![MeasuredPartition {
+                destination: Some(40),
+                source: Some(40),
+                lost_to_retention: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let mut data = data(&board, &snapshots);
+    data.retention_losses.insert(
+        ("dr".into(), "ab".into(), "logs".into()),
+        crate::status::RetentionLoss {
+            records: 21,
+            last_seen_ms: NOW_MS - 180_000,
+        },
+    );
+    let v = StatusView::build(Inputs {
+        data: &data,
+        shard: None,
+        now_ms: NOW_MS,
+    });
+    let l = &v.clusters[0].links[0];
+    let m = &l.mirrors[0];
+    assert_eq!(m.records_lost_to_retention, Some(0), "the metric's value");
+    assert_eq!(m.records_lost_to_retention_last_hour, Some(21));
+    assert_eq!(m.records_lost_to_retention_seen_age_seconds, Some(180.0));
+    assert!(m.problem && l.problem);
+    let line = "21 records deleted at the source before they were mirrored (gap passed; last seen 3m 0s ago)";
+    assert_eq!(m.kafka_findings(), [line]);
+    assert_eq!(l.findings[0].count, Some(21));
+    let page = html::render(&v, &options());
+    assert!(page.contains(line), "{page}");
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let jm = &json["clusters"][0]["links"][0]["mirrors"][0];
+    assert_eq!(jm["records_lost_to_retention"], 0);
+    assert_eq!(jm["records_lost_to_retention_last_hour"], 21);
 }
