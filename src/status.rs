@@ -9,7 +9,11 @@
 //!   workers publish to it and to the exposition through one [`crate::snapshot::Fanout`];
 //! - each Kafka connection's up/down and last error ([`ConnectionStatus`]) and each probe's
 //!   last latency ([`ProbeStatus`]), written by [`crate::kafka`] beside its self-metrics;
-//! - its links' fail-over readiness, written by [`crate::readiness`] after each publication.
+//! - its links' fail-over readiness, written by [`crate::readiness`] after each publication;
+//! - the records each mirror topic lost to source retention, kept for
+//!   [`RETENTION_LOSS_KEPT_MS`] after the gap was last seen ([`RetentionLoss`]): the metric
+//!   falls back to 0 once the fetcher passes the gap, the page keeps saying how many were lost
+//!   for as long as the alert on it looks back.
 //!
 //! A cluster's data comes and goes with it ([`ClusterSeries`]): it is put on the store when
 //! its workers are launched, its connections and probes leave when they stop, and all of it
@@ -74,6 +78,24 @@ pub(crate) struct ProbeStatus {
     pub(crate) received_ms: i64,
 }
 
+/// How long the status data keeps a mirror topic's records lost to retention after its gap
+/// was last seen: one hour, the look-back of `ClusterLinkRecordsLostToRetention`
+/// (`max_over_time(…[1h])`).
+pub(crate) const RETENTION_LOSS_KEPT_MS: i64 = 3_600_000;
+
+/// The records a mirror topic lost to source retention, as last seen above 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetentionLoss {
+    /// The largest `clusterlink_mirror_topic_records_lost_to_retention` seen since the gap
+    /// opened (a new gap after [`RETENTION_LOSS_KEPT_MS`] starts again).
+    pub(crate) records: i64,
+    /// When it was last seen above 0 (Unix ms: the Kafka-side snapshot's publication).
+    pub(crate) last_seen_ms: i64,
+}
+
+/// A mirror topic: (`kafka_cluster`, link, mirror topic).
+pub(crate) type MirrorKey = (String, String, String);
+
 /// A Kafka connection: (`kafka_cluster`, role, connection name).
 pub(crate) type ConnectionKey = (String, Role, String);
 
@@ -94,6 +116,9 @@ pub(crate) struct StatusData {
     /// Each cluster's fail-over readiness, as last assessed from its snapshots (what
     /// `/metrics` renders), by name.
     pub(crate) readiness: BTreeMap<String, Arc<ClusterReadiness>>,
+    /// Each mirror topic's records lost to retention, for [`RETENTION_LOSS_KEPT_MS`] after
+    /// they were last seen.
+    pub(crate) retention_losses: BTreeMap<MirrorKey, RetentionLoss>,
 }
 
 impl StatusData {
@@ -137,8 +162,24 @@ impl StatusData {
         self.drop_if_empty(cluster);
     }
 
-    /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn).
+    /// Keeps `measured` as `cluster`'s latest Kafka-side snapshot (`None`: withdrawn), and
+    /// the records its mirror topics lost to retention (forgetting those older than
+    /// [`RETENTION_LOSS_KEPT_MS`]).
     fn keep_kafka(&mut self, cluster: &str, measured: Option<Arc<KafkaSnapshot>>, now: i64) {
+        self.retention_losses
+            .retain(|_, l| now.saturating_sub(l.last_seen_ms) <= RETENTION_LOSS_KEPT_MS);
+        for m in measured.iter().flat_map(|k| &k.mirrors) {
+            let Some(records) = m.lost_to_retention().filter(|n| *n > 0) else {
+                continue;
+            };
+            let key = (cluster.to_owned(), m.link.clone(), m.mirror_topic.clone());
+            let e = self.retention_losses.entry(key).or_insert(RetentionLoss {
+                records,
+                last_seen_ms: now,
+            });
+            e.records = e.records.max(records);
+            e.last_seen_ms = now;
+        }
         let entry = self.snapshots.entry(cluster.to_owned()).or_default();
         entry.kafka = measured.map(|m| (m, now));
         self.drop_if_empty(cluster);
@@ -277,6 +318,7 @@ impl ClusterSeries for StatusStore {
         data.collection.remove(name);
         data.snapshots.remove(name);
         data.readiness.remove(name);
+        data.retention_losses.retain(|(c, _, _), _| c != name);
         data.drop_kafka_side(name);
     }
 }
@@ -315,6 +357,46 @@ mod tests {
         assert!(data.snapshots["A"].kafka.is_some());
         data.keep_kafka("A", None, 4_000);
         assert!(data.snapshots.is_empty());
+    }
+
+    /// The metric falls back to 0 once the fetcher passes the gap; the store keeps the
+    /// largest count for an hour after it was last seen.
+    #[test]
+    fn records_lost_to_retention_are_kept_for_an_hour_after_the_gap() {
+        use crate::snapshot::{MeasuredMirror, MeasuredPartition};
+        let measured = |lost| {
+            Some(Arc::new(KafkaSnapshot {
+                mirrors: vec![MeasuredMirror {
+                    link: "ab".into(),
+                    mirror_topic: "logs".into(),
+                    partitions: vec![MeasuredPartition {
+                        lost_to_retention: Some(lost),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }))
+        };
+        let key = ("A".to_owned(), "ab".to_owned(), "logs".to_owned());
+        let mut data = StatusData::default();
+        data.keep_kafka("A", measured(0), 1_000);
+        assert!(data.retention_losses.is_empty(), "nothing lost");
+        data.keep_kafka("A", measured(12), 2_000);
+        data.keep_kafka("A", measured(21), 3_000);
+        data.keep_kafka("A", measured(0), 4_000);
+        let kept = RetentionLoss {
+            records: 21,
+            last_seen_ms: 3_000,
+        };
+        assert_eq!(
+            data.retention_losses[&key], kept,
+            "the gap passed: still 21"
+        );
+        data.keep_kafka("A", None, 3_000 + RETENTION_LOSS_KEPT_MS);
+        assert_eq!(data.retention_losses[&key], kept, "withdrawn: kept");
+        data.keep_kafka("A", measured(0), 3_001 + RETENTION_LOSS_KEPT_MS);
+        assert!(data.retention_losses.is_empty(), "an hour later: gone");
     }
 
     #[test]

@@ -177,6 +177,10 @@ struct Fetcher {
     /// while stalled.
     was_stalled: bool,
     last_watermarks: Option<Instant>,
+    /// While stalled: the source high watermarks read with ListOffsets. Kept apart from the
+    /// consumer statistics, which go on reporting an unassigned partition's watermark of its
+    /// last fetch (before the stall): mixed in, they made the lag fall back to that.
+    listed_hwm: HashMap<PartitionKey, i64>,
     /// A fetch answered "offset out of range": read the log-start offsets.
     out_of_range: bool,
     tokens: f64,
@@ -234,6 +238,7 @@ impl Fetcher {
             reassign: false,
             was_stalled: false,
             last_watermarks: None,
+            listed_hwm: HashMap::new(),
             out_of_range: false,
             tokens: 0.0,
             last_refill: Instant::now(),
@@ -261,6 +266,7 @@ impl Fetcher {
             }
             if view.stalled && !self.was_stalled {
                 self.rewind();
+                self.listed_hwm.clear();
             }
             self.was_stalled = view.stalled;
             if !view.stalled {
@@ -453,18 +459,16 @@ impl Fetcher {
             return;
         }
         self.last_watermarks = Some(Instant::now());
-        let mut read = Vec::new();
         for m in view.mirrors.iter().filter(|m| m.fetching && !m.stopped) {
             for p in 0..m.partitions {
                 if let Ok((_, high)) =
                     self.consumer
                         .fetch_watermarks(&m.source_topic, p, Duration::from_secs(1))
                 {
-                    read.push(((m.source_topic.clone(), p), high));
+                    self.listed_hwm.insert((m.source_topic.clone(), p), high);
                 }
             }
         }
-        lock(&self.context.source_hwm).extend(read);
     }
 
     /// Reads the link from the world; `None` once it is gone.
@@ -756,10 +760,15 @@ impl Fetcher {
     }
 
     /// Publishes fetch and delivery progress and recomputes states. While `stalled`, the high
-    /// watermarks read with ListOffsets stand in for those of fetch responses.
+    /// watermarks read with ListOffsets stand in for those of fetch responses (only they: the
+    /// statistics' are those of the last fetch, before the stall).
     fn write_progress(&self, stalled: bool) {
         let delivered = lock(&self.context.delivered).clone();
-        let hwm = lock(&self.context.source_hwm).clone();
+        let hwm = if stalled {
+            self.listed_hwm.clone()
+        } else {
+            lock(&self.context.source_hwm).clone()
+        };
         let mut world = self.core.world();
         let Some(link) = world
             .clusters

@@ -24,8 +24,9 @@
 //!    one, or when a watermark went down);
 //! 6. for `STOPPED` mirror topics within `old_source_writes.window` of their stop, reads the
 //!    source topic's high watermarks in the same batch as step 2 (no extra request) and counts
-//!    the records written there since the first read after the stop (writes to the old
-//!    source after a fail-over);
+//!    the records written there since the link's last fetch before the stop (REST
+//!    `last_source_fetch_offset`; a partition never fetched: since the first read after the
+//!    stop): writes to the old source after a fail-over;
 //! 7. for each source read, its topics' partition counts (one `Metadata` request for all
 //!    topics) and `retention.ms` (one `DescribeConfigs` request for every source topic of its
 //!    mirror topics), cached: read again after `source_topics.refresh_interval` or when the
@@ -91,9 +92,9 @@ pub(crate) struct Measurer {
     /// The previous successful cycle's watermarks and when its destination read started: the
     /// other end of the rates; cleared when a cycle fails.
     previous: Option<(Instant, Results)>,
-    /// Per watched `STOPPED` mirror topic (link, mirror topic): the source high watermarks of
-    /// the first read after its stop and the records counted since, by partition. Kept in
-    /// memory only: a restart starts again from the first read after it.
+    /// Per watched `STOPPED` mirror topic (link, mirror topic): the baseline of each partition
+    /// and the records counted since (see [`plan::StopWatch`]). A restart takes the same REST
+    /// offsets again; only a partition never fetched starts again from the first read after it.
     stop_baselines: BTreeMap<(String, String), plan::StopWatch>,
     /// The source topics' partition counts and retention, by source cluster (step 7).
     source_topics: BTreeMap<String, SourceTopicCache>,
@@ -684,7 +685,7 @@ impl Measurer {
                     .stop_baselines
                     .entry(key)
                     .or_default()
-                    .update(now.as_ref());
+                    .update(now.as_ref(), &m.stop_offsets);
                 StoppedMirror {
                     link: m.link.clone(),
                     mirror_topic: m.mirror_topic.clone(),

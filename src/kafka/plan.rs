@@ -37,6 +37,10 @@ pub(super) struct MirrorPlan {
     /// as `mirror_lags` lists); `None` when it says neither. Not bounded as `partitions` is:
     /// only compared with the source topic's.
     pub(super) mirror_partitions: Option<i32>,
+    /// A `STOPPED` mirror topic's source offsets as the link last fetched them before the
+    /// stop, by partition (REST `last_source_fetch_offset`, frozen once `STOPPED`): the
+    /// baseline of the writes to its old source. Empty for a live mirror topic.
+    pub(super) stop_offsets: BTreeMap<i32, i64>,
 }
 
 impl MirrorPlan {
@@ -80,6 +84,7 @@ pub(super) fn plan(
             partitions: partitions_to_measure(m, &mut claims_left),
             source: sources.get(m.link.as_str()).cloned().flatten(),
             mirror_partitions: mirror_partitions(m),
+            stop_offsets: BTreeMap::new(),
         })
         .collect();
     let claimed = snapshot
@@ -124,6 +129,10 @@ pub(super) fn stopped_plans(
                 partitions: partitions_to_measure(m, &mut claims_left),
                 source: Some(source),
                 mirror_partitions: mirror_partitions(m),
+                stop_offsets: m
+                    .fetched()
+                    .map(|(p, f)| (p, f.last_source_fetch_offset))
+                    .collect(),
             })
         })
         .collect()
@@ -140,18 +149,26 @@ pub(super) struct StopWatch {
 impl StopWatch {
     /// Records written to the source topic since the stop, from the high watermarks read this
     /// cycle (`None`: the source could not be read): the sum over partitions of the watermark
-    /// minus the baseline. A partition read for the first time, or whose watermark went down
-    /// (the topic deleted and created again), takes today's watermark as its baseline and
-    /// counts 0; a partition not read now (a negative watermark, a failed read, the source
+    /// minus the baseline. A partition read for the first time takes as its baseline the
+    /// source offset the link last fetched before the stop (`stop_offsets`, REST
+    /// `last_source_fetch_offset`: so the records written between the stop and this first
+    /// read count, even after a fail-over during a source outage or an exporter restart),
+    /// else today's watermark (counting 0). A partition whose watermark went down (the topic
+    /// deleted and created again) starts again from it; a partition not read now (a negative watermark, a failed read, the source
     /// down) keeps its last count: records written cannot be unwritten, so the sum is still
     /// true as a lower bound, and a source outage does not end the alert on it. `None` until
     /// a partition was read.
-    pub(super) fn update(&mut self, now: Option<&BTreeMap<i32, i64>>) -> Option<i64> {
+    pub(super) fn update(
+        &mut self,
+        now: Option<&BTreeMap<i32, i64>>,
+        stop_offsets: &BTreeMap<i32, i64>,
+    ) -> Option<i64> {
         for (&p, &n) in now.into_iter().flatten() {
             if n < 0 {
                 continue;
             }
-            let b = self.baseline.entry(p).or_insert(n);
+            let at_stop = stop_offsets.get(&p).copied().filter(|o| *o >= 0);
+            let b = self.baseline.entry(p).or_insert(at_stop.unwrap_or(n));
             if n < *b {
                 *b = n;
             }
@@ -495,6 +512,7 @@ mod tests {
             partitions: 4,
             source: Some("src".into()),
             mirror_partitions: Some(4),
+            stop_offsets: BTreeMap::new(),
         };
         let mut results = BTreeMap::new();
         for (p, d, s) in [
@@ -539,6 +557,7 @@ mod tests {
             partitions: 3,
             source: None,
             mirror_partitions: Some(3),
+            stop_offsets: BTreeMap::new(),
         };
         let on_source: HashMap<TopicPartition, i64> = [
             (("t".into(), 0), 10),
@@ -687,32 +706,48 @@ mod tests {
     #[test]
     fn records_since_stop_count_from_the_baseline_and_never_go_negative() {
         let mut watch = StopWatch::default();
+        let none = BTreeMap::new();
         let read = |v: &[(i32, i64)]| Some(v.iter().copied().collect::<BTreeMap<_, _>>());
-        assert_eq!(watch.update(None), None, "never read");
-        assert_eq!(watch.update(read(&[]).as_ref()), None);
-        assert_eq!(watch.update(read(&[(0, 10), (1, 5)]).as_ref()), Some(0));
-        assert_eq!(watch.update(read(&[(0, 13), (1, 7)]).as_ref()), Some(5));
+        assert_eq!(watch.update(None, &none), None, "never read");
+        assert_eq!(watch.update(read(&[]).as_ref(), &none), None);
         assert_eq!(
-            watch.update(read(&[(0, 14)]).as_ref()),
+            watch.update(read(&[(0, 10), (1, 5)]).as_ref(), &none),
+            Some(0)
+        );
+        assert_eq!(
+            watch.update(read(&[(0, 13), (1, 7)]).as_ref(), &none),
+            Some(5)
+        );
+        assert_eq!(
+            watch.update(read(&[(0, 14)]).as_ref(), &none),
             Some(6),
             "partition 1 not read: its last count stands"
         );
         assert_eq!(
-            watch.update(None),
+            watch.update(None, &none),
             Some(6),
             "the source not read: the last count"
         );
         // The topic deleted and created again: the watermark went down.
-        assert_eq!(watch.update(read(&[(0, 2), (1, 7)]).as_ref()), Some(2));
-        assert_eq!(watch.update(read(&[(0, 4), (1, 7)]).as_ref()), Some(4));
         assert_eq!(
-            watch.update(read(&[(0, -1), (1, i64::MAX)]).as_ref()),
+            watch.update(read(&[(0, 2), (1, 7)]).as_ref(), &none),
+            Some(2)
+        );
+        assert_eq!(
+            watch.update(read(&[(0, 4), (1, 7)]).as_ref(), &none),
+            Some(4)
+        );
+        assert_eq!(
+            watch.update(read(&[(0, -1), (1, i64::MAX)]).as_ref(), &none),
             Some(i64::MAX - 5 + 2),
             "a -1 sentinel keeps partition 0's last count"
         );
-        assert_eq!(watch.update(read(&[(2, 0)]).as_ref()), Some(i64::MAX - 3));
         assert_eq!(
-            watch.update(read(&[(2, i64::MAX)]).as_ref()),
+            watch.update(read(&[(2, 0)]).as_ref(), &none),
+            Some(i64::MAX - 3)
+        );
+        assert_eq!(
+            watch.update(read(&[(2, i64::MAX)]).as_ref(), &none),
             Some(i64::MAX),
             "the sum saturates"
         );
@@ -747,5 +782,27 @@ mod tests {
         assert_eq!(probe_mirror_topic(&probe, &link), "A_clusterlink-probe");
         probe.mirror_topic = Some("probe-mirror".into());
         assert_eq!(probe_mirror_topic(&probe, &link), "probe-mirror");
+    }
+
+    /// A fail-over during a source outage: the first read comes after producers wrote to the
+    /// old source; the baseline is where the link last fetched before the stop, so those
+    /// records count.
+    #[test]
+    fn records_since_stop_count_from_the_links_last_fetch_before_the_stop() {
+        let mut watch = StopWatch::default();
+        let at_stop: BTreeMap<i32, i64> = [(0, 100), (1, 50)].into_iter().collect();
+        let read = |v: &[(i32, i64)]| Some(v.iter().copied().collect::<BTreeMap<_, _>>());
+        assert_eq!(
+            watch.update(read(&[(0, 130), (1, 50), (2, 9)]).as_ref(), &at_stop),
+            Some(30),
+            "partition 2 was never fetched: from its first read"
+        );
+        assert_eq!(
+            watch.update(read(&[(0, 131), (1, 52), (2, 10)]).as_ref(), &at_stop),
+            Some(34)
+        );
+        // The topic deleted and created again since the stop: from its new watermark.
+        let mut watch = StopWatch::default();
+        assert_eq!(watch.update(read(&[(0, 7)]).as_ref(), &at_stop), Some(0));
     }
 }

@@ -71,8 +71,9 @@ families! {
     /// Only for a `STOPPED` mirror topic within `old_source_writes.window` of its stop (REST
     /// `state_time_ms`), with the link's source in `source_clusters`, never for a probe's
     /// mirror topic; absent until the source was first read, then while it cannot be read the
-    /// last count (a lower bound). Counted from the first source high watermark read once the
-    /// mirror was `STOPPED` (an exporter restart starts again from 0). Above 0: producers still
+    /// last count (a lower bound). Counted from the source offset the link last fetched before
+    /// the stop (REST `last_source_fetch_offset`), else (a partition never fetched) from the
+    /// first source high watermark read once the mirror was `STOPPED`. Above 0: producers still
     /// write to the old source, and those records are never mirrored.
     StoppedSourceRecords = "clusterlink_mirror_topic_source_records_since_stop" MirrorLabels
         "Records written to the source topic of a stopped (promoted or failed-over) mirror topic since it stopped";

@@ -66,6 +66,17 @@ impl KafkaSnapshot {
             .collect()
     }
 
+    /// The measured lag of each link over its measured mirror topics (`MeasuredMirror::lag`
+    /// added up), by link name; a link with no mirror topic measured is not listed.
+    pub(crate) fn measured_lag_by_link(&self) -> BTreeMap<&str, LagSummary> {
+        let mut by_link: BTreeMap<&str, LagSummary> = BTreeMap::new();
+        for m in &self.mirrors {
+            let e = by_link.entry(m.link.as_str()).or_default();
+            *e = e.merge(m.lag());
+        }
+        by_link
+    }
+
     /// The largest offset-sync lag (messages) over the consumer groups of each mirror topic,
     /// by (link, mirror topic); a mirror topic no group committed on is not listed.
     pub(crate) fn offset_sync_lag_max(&self) -> BTreeMap<(&str, &str), i64> {
@@ -236,8 +247,9 @@ pub struct StoppedMirror {
     pub link: String,
     /// The mirror topic's name.
     pub mirror_topic: String,
-    /// Records written to the source topic since the stop (from the first source high
-    /// watermark read once the mirror was `STOPPED`); `None` when the source was not read.
+    /// Records written to the source topic since the stop (from the source offset the link
+    /// last fetched before the stop, else the first source high watermark read once the mirror
+    /// was `STOPPED`); `None` when the source was not read.
     pub source_records_since_stop: Option<i64>,
 }
 

@@ -34,7 +34,9 @@ pub(crate) use kafka::{
     StoppedMirror,
 };
 pub(crate) use readiness::LinkReadiness;
-pub(crate) use readiness::{assess, ClusterReadiness, KafkaSide, ReadinessInputs};
+pub(crate) use readiness::{
+    assess, source_out_of_reach, ClusterReadiness, KafkaSide, ReadinessInputs,
+};
 pub use readiness::{Blocker, Verdict};
 #[cfg(test)]
 pub(crate) use readiness::{ExpectedLoss, LastLag};

@@ -324,6 +324,21 @@ struct LinkFacts<'a> {
     last_lag: Option<LastLag>,
 }
 
+/// Whether a live mirror topic's REST lag is only a lower bound because its source is out of
+/// reach: the link is `UNAVAILABLE`, the mirror topic `SOURCE_UNAVAILABLE`, or the exporter
+/// could not read the link's source in its last cycle (`source`). The lag then counts what the
+/// link last fetched against, not what the source received since: never read it as caught up.
+/// The status page and [`assess`] both ask this.
+pub(crate) fn source_out_of_reach(
+    link: &Link,
+    mirror: &super::MirrorTopic,
+    source: Option<SourceRead>,
+) -> bool {
+    link.state.is(LinkState::Unavailable)
+        || mirror.state.is(MirrorState::SourceUnavailable)
+        || source == Some(SourceRead::Failed)
+}
+
 /// The last lag plus the time since it was measured (seconds, never negative).
 fn upper_bound(last: LastLag, now_ms: i64) -> f64 {
     let since = now_ms.saturating_sub(last.measured_ms).max(0) as f64 / 1000.0;
@@ -397,6 +412,10 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
         .iter()
         .fold(LagSummary::default(), |s, m| s.merge(m.lag()));
     let mut measured_lag = None;
+    let source = match f.kafka {
+        KafkaSide::Measured(k, _) => k.sources.get(&link.name).copied(),
+        _ => None,
+    };
     match f.kafka {
         KafkaSide::NotConfigured => {
             blockers.insert(Blocker::KafkaNotConfigured);
@@ -405,13 +424,7 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
             blockers.insert(Blocker::KafkaNotMeasuring);
         }
         KafkaSide::Measured(k, _) => {
-            let mine: Vec<_> = k.mirrors.iter().filter(|m| m.link == link.name).collect();
-            if !mine.is_empty() {
-                measured_lag = Some(
-                    mine.iter()
-                        .fold(LagSummary::default(), |s, m| s.merge(m.lag())),
-                );
-            }
+            measured_lag = k.measured_lag_by_link().get(link.name.as_str()).copied();
             match k.sources.get(&link.name) {
                 Some(SourceRead::NotConfigured) => {
                     blockers.insert(Blocker::SourceNotConfigured);
@@ -486,13 +499,8 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
         // source received since is not in it.
         messages_lower_bound: !live.is_empty()
             && messages.is_some_and(|m| !m.1)
-            && (blockers
-                .iter()
-                .any(|b| matches!(b, Blocker::SourceUnreadable | Blocker::KafkaNotMeasuring))
-                || link.state.is(LinkState::Unavailable)
-                || live
-                    .iter()
-                    .any(|m| m.state.is(MirrorState::SourceUnavailable))),
+            && (blockers.contains(&Blocker::KafkaNotMeasuring)
+                || live.iter().any(|m| source_out_of_reach(link, m, source))),
         seconds: if live.is_empty() {
             Some(0.0)
         } else {

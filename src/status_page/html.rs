@@ -154,7 +154,7 @@ fn summary(view: &StatusView) -> String {
     });
     format!(
         "{shard}{clusters} cluster(s), {down} not up · {} link(s), {bad_links} with problems · \
-         {mirrors} mirror topic(s), {bad_mirrors} not ACTIVE · generated at {}",
+         {mirrors} mirror topic(s), {bad_mirrors} with problems · generated at {}",
         links.len(),
         unix_time(view.generated_at_seconds)
     )
@@ -420,9 +420,15 @@ fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, 
     out.push_str("</td>");
     badge(out, state_class(&l.state), &l.state);
     cell(out, "num", &opt(l.state_age_seconds.map(duration)));
-    let lag = match (l.lag_messages, l.not_copied_messages) {
-        (live, Some(n)) => format!("{} (not copied: {n})", opt(live.map(|v| v.to_string()))),
-        (live, None) => opt(live.map(|v| v.to_string())),
+    let live = lag_messages(
+        l.lag_messages,
+        l.measured_lag_messages,
+        l.source_out_of_reach,
+        None,
+    );
+    let lag = match l.not_copied_messages {
+        Some(n) => format!("{live} (not copied: {n})"),
+        None => live,
     };
     cell(out, "num", &lag);
     // The lag in seconds in colour against the link's RPO.
@@ -464,7 +470,8 @@ fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, 
 }
 
 /// The link's timing configs, under its name, those known: `availability check 60s × 5 ·
-/// offset sync 30s · topic config sync 5s · ACL sync 1.5s`.
+/// offset sync 30s · topic config sync 5s · ACL sync 1.5s` (`offset sync off` when
+/// `consumer.offset.sync.enable` is false: its interval applies to nothing).
 fn settings_line(out: &mut String, s: &LinkSettingsView) {
     let every = |v: Option<f64>| v.map(|s| format!("{s}s"));
     let mut parts: Vec<String> = Vec::new();
@@ -477,8 +484,14 @@ fn settings_line(out: &mut String, s: &LinkSettingsView) {
         (None, Some(n)) => parts.push(format!("availability check × {n}")),
         (None, None) => {}
     }
+    if s.consumer_offset_sync_enabled == Some(false) {
+        parts.push("offset sync off".to_owned());
+    }
+    let offset_sync = s
+        .consumer_offset_sync_interval_seconds
+        .filter(|_| s.consumer_offset_sync_enabled != Some(false));
     for (what, v) in [
-        ("offset sync", s.consumer_offset_sync_interval_seconds),
+        ("offset sync", offset_sync),
         ("topic config sync", s.topic_config_sync_interval_seconds),
         ("ACL sync", s.acl_sync_interval_seconds),
     ] {
@@ -494,13 +507,16 @@ fn settings_line(out: &mut String, s: &LinkSettingsView) {
     out.push_str("</span>");
 }
 
-/// The link's promote or failover, under its name: `fail-over in progress: 1 of 3 stopped`,
-/// `stopped (promoted or failed over) at …`, or `2 of 3 stopped (promoted or failed over)`.
+/// The link's promote or failover, under its name: `stopping mirror topics
+/// (promote/failover): 1 of 3 stopped`, `stopped (promoted or failed over) at …`, or `2 of 3
+/// stopped (promoted or failed over)`. Neutral: the REST API cannot tell a promote from a
+/// failover (both go `PENDING_STOPPED` → `STOPPED`, and no field of a mirror topic or link
+/// says which was asked), so the page never names one of them.
 fn failover_line(out: &mut String, f: &FailoverView, l: &LinkView) {
     let text = match f.stage {
         FailoverStage::InProgress => {
             let mut t = format!(
-                "fail-over in progress: {} of {} stopped",
+                "stopping mirror topics (promote/failover): {} of {} stopped",
                 f.mirror_topics_stopped, l.mirror_topics
             );
             if f.mirror_topics_with_transition_errors > 0 {
@@ -531,10 +547,11 @@ fn failover_line(out: &mut String, f: &FailoverView, l: &LinkView) {
     out.push_str("</span>");
 }
 
-/// The link's Errors cell: its link error, then a line per error of each task in error
-/// (`TaskName: ERROR_CODE — message`; `TaskName: STATE` when it lists none).
+/// The link's Errors cell: what its mirror topics' rows report, rolled up (most severe
+/// first), its link error, then a line per error of each task in error (`TaskName:
+/// ERROR_CODE — message`; `TaskName: STATE` when it lists none).
 fn errors_cell(out: &mut String, link_error: &str, l: &LinkView) {
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines: Vec<String> = l.findings.iter().map(|f| f.text.clone()).collect();
     if !link_error.is_empty() {
         lines.push(link_error.to_owned());
     }
@@ -584,7 +601,18 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     cell(out, "num", &opt(m.state_age_seconds.map(duration)));
     let lag = match m.not_copied_messages {
         Some(n) => format!("not copied: {n}"),
-        None => opt(m.lag_messages.map(|v| v.to_string())),
+        None => {
+            // The REST lag froze when the mirror topic went SOURCE_UNAVAILABLE.
+            let frozen_since = m
+                .state_age_seconds
+                .filter(|_| m.state == "SOURCE_UNAVAILABLE");
+            lag_messages(
+                m.lag_messages,
+                m.measured_lag_messages,
+                m.source_out_of_reach,
+                frozen_since,
+            )
+        }
     };
     cell(out, "num", &lag);
     cell(out, "num", &opt(m.lag_seconds.map(seconds)));
@@ -611,6 +639,32 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
     out.push_str("<td></td></tr>\n");
 }
 
+/// A Lag (messages) cell, saying which lag it is: the lag measured over Kafka (`12
+/// measured`: source minus destination high watermark) when known, else the REST API's (`12
+/// REST`); while the source is out of reach the REST value is only what the link last fetched
+/// against, so `unknown (source out of reach; REST last said 12, 3m 5s ago)` — never a bare
+/// number that reads as caught up. `—` when nothing is known.
+fn lag_messages(
+    rest: Option<i64>,
+    measured: Option<i64>,
+    out_of_reach: bool,
+    rest_age: Option<f64>,
+) -> String {
+    match (measured, rest, out_of_reach) {
+        (Some(n), _, _) => format!("{n} measured"),
+        (None, Some(n), true) => match rest_age {
+            Some(a) => format!(
+                "unknown (source out of reach; REST last said {n}, {} ago)",
+                duration(a)
+            ),
+            None => format!("unknown (source out of reach; REST last said {n})"),
+        },
+        (None, None, true) => "unknown (source out of reach)".to_owned(),
+        (None, Some(n), false) => format!("{n} REST"),
+        (None, None, false) => "—".to_owned(),
+    }
+}
+
 fn opt(v: Option<String>) -> String {
     v.unwrap_or_else(|| "—".into())
 }
@@ -625,7 +679,7 @@ fn seconds(s: f64) -> String {
 }
 
 /// `42s`, `3m 5s`, `2h 10m`, `4d 3h`.
-fn duration(s: f64) -> String {
+pub(super) fn duration(s: f64) -> String {
     let s = s.max(0.0) as u64;
     match s {
         0..60 => format!("{s}s"),

@@ -16,10 +16,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::shard::{ShardMetrics, Sharding};
+use crate::snapshot::{source_out_of_reach, LinkReadiness, LinkState, MirrorState};
 use crate::snapshot::{Blocker, Verdict};
 use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Link, LinkError};
 use crate::snapshot::{FailoverProgress, MirrorTopic, Task, TaskError, TaskState};
-use crate::snapshot::{LinkReadiness, LinkState, MirrorState};
 use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
 
@@ -198,9 +198,13 @@ pub(crate) struct LinkView {
     pub(crate) name: String,
     /// `link_state` (`ACTIVE`, `FAILED`, `UNAVAILABLE`, `PAUSED`, `UNKNOWN` or as reported).
     pub(crate) state: String,
-    /// Not ACTIVE, a link error, or a task in error; never once its fail-over completed
-    /// (every mirror topic `STOPPED`: the link mirrors nothing any more).
+    /// Not ACTIVE, a link error, or a task in error (never once its fail-over completed:
+    /// every mirror topic `STOPPED`, the link mirrors nothing any more); or a finding on its
+    /// mirror topics (`findings`), completed or not.
     pub(crate) problem: bool,
+    /// What its mirror topics' rows report, rolled up, most severe first: records written to
+    /// the old source, records lost to retention, transition errors, stalls.
+    pub(crate) findings: Vec<FindingView>,
     /// Time the exporter has seen the link in this state (the API reports no time for it:
     /// at most the time since the exporter started collecting the cluster).
     pub(crate) state_age_seconds: Option<f64>,
@@ -221,6 +225,14 @@ pub(crate) struct LinkView {
     /// Sum of the live mirror topics' `lag_messages`: those still mirroring, not `STOPPED`
     /// (`null`: none known).
     pub(crate) lag_messages: Option<i64>,
+    /// Sum of the mirror topics' `measured_lag_messages` (`null`: none measured). The page
+    /// shows it, marked `measured`, in place of the REST lag when known: the REST lag stands
+    /// still while a fetcher is stalled.
+    pub(crate) measured_lag_messages: Option<i64>,
+    /// Whether a live mirror topic's source is out of reach (see the mirror topics'
+    /// `source_out_of_reach`): the page then shows the REST lag as unknown, with its last
+    /// value, never as a bare number that reads as caught up.
+    pub(crate) source_out_of_reach: bool,
     /// Sum of the `STOPPED` mirror topics' frozen REST lag: about what their promote or
     /// failover left not copied (`null`: none stopped, or none known).
     pub(crate) not_copied_messages: Option<i64>,
@@ -243,6 +255,60 @@ pub(crate) struct LinkView {
     pub(crate) mirrors: Vec<MirrorView>,
 }
 
+/// One kind of finding over a link's mirror topics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct FindingView {
+    /// `old_source_writes`, `lost_to_retention`, `transition_errors` or `stalled`.
+    pub(crate) kind: FindingKind,
+    /// Mirror topics of the link with it.
+    pub(crate) mirror_topics: u64,
+    /// Records over them (written to the old source, lost to retention), or transition
+    /// errors; `null` for a stall.
+    pub(crate) count: Option<i64>,
+    /// The line the page shows.
+    pub(crate) text: String,
+}
+
+/// What a mirror topic's row reports that its link rolls up, most severe first (the order
+/// of the variants): data leaving for good comes before a stall that can still catch up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FindingKind {
+    /// Records written to the old source after the mirror topic stopped: never mirrored, and
+    /// still arriving.
+    OldSourceWrites,
+    /// Records the source deleted (retention) before the mirror fetched them.
+    LostToRetention,
+    /// A promote or failover that reports state transition errors.
+    TransitionErrors,
+    /// ACTIVE, copying nothing while the source receives records.
+    Stalled,
+}
+
+impl FindingKind {
+    /// The link's line for `count` records (or errors) over `topics` mirror topics.
+    fn describe(self, count: Option<i64>, topics: u64) -> String {
+        let on = if topics == 1 {
+            "1 mirror topic".to_owned()
+        } else {
+            format!("{topics} mirror topics")
+        };
+        let n = count.unwrap_or(0);
+        match self {
+            Self::OldSourceWrites => {
+                format!("{n} records written to the old source since the stop ({on})")
+            }
+            Self::LostToRetention => {
+                format!("{n} records deleted at the source before they were mirrored ({on})")
+            }
+            Self::TransitionErrors => format!("{n} transition errors ({on})"),
+            Self::Stalled => {
+                format!("stalled: {on} copying nothing while the source receives records")
+            }
+        }
+    }
+}
+
 /// A link's timing configs (`null`: not reported, or not a whole number).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub(crate) struct LinkSettingsView {
@@ -251,6 +317,9 @@ pub(crate) struct LinkSettingsView {
     /// `availability.check.consecutive.failure.threshold`: the link turns `UNAVAILABLE`
     /// after this many failed checks in a row.
     pub(crate) availability_check_failure_threshold: Option<u64>,
+    /// `consumer.offset.sync.enable` (`null`: not reported). When `false` the page says
+    /// "offset sync off", whatever the interval.
+    pub(crate) consumer_offset_sync_enabled: Option<bool>,
     /// `consumer.offset.sync.ms`, in seconds.
     pub(crate) consumer_offset_sync_interval_seconds: Option<f64>,
     /// `topic.config.sync.ms`, in seconds.
@@ -266,6 +335,7 @@ impl LinkSettingsView {
         Self {
             availability_check_interval_seconds: seconds(c.availability_check_ms),
             availability_check_failure_threshold: c.availability_check_failure_threshold,
+            consumer_offset_sync_enabled: c.consumer_offset_sync,
             consumer_offset_sync_interval_seconds: seconds(c.consumer_offset_sync_ms),
             topic_config_sync_interval_seconds: seconds(c.topic_config_sync_ms),
             acl_sync_interval_seconds: seconds(c.acl_sync_ms),
@@ -377,6 +447,11 @@ pub(crate) struct MirrorView {
     /// `STOPPED` only: its frozen REST lag, about what its promote or failover left not
     /// copied (`null` otherwise, or unknown).
     pub(crate) not_copied_messages: Option<i64>,
+    /// Not `STOPPED`, and its source is out of reach (the link `UNAVAILABLE`, the mirror topic
+    /// `SOURCE_UNAVAILABLE`, or the exporter could not read the source): `lag_messages` is
+    /// what the link last fetched against, a lower bound, and the page shows it as unknown
+    /// with that value (and its age while `SOURCE_UNAVAILABLE`).
+    pub(crate) source_out_of_reach: bool,
     /// State transition errors it reports (`null`: not read; the exporter reads them only
     /// for mirror topics neither ACTIVE nor STOPPED), as `clusterlink_mirror_topic_transition_errors`.
     pub(crate) transition_error_count: Option<u64>,
@@ -391,8 +466,15 @@ pub(crate) struct MirrorView {
     /// Largest offset-sync lag of a consumer group on it (messages; `null`: none measured).
     pub(crate) offset_sync_lag_messages: Option<i64>,
     /// Records the source deleted (retention) before the mirror fetched them, as
-    /// `clusterlink_mirror_topic_records_lost_to_retention` (`null`: not measured).
+    /// `clusterlink_mirror_topic_records_lost_to_retention` (`null`: not measured): 0 again
+    /// once the fetcher passed the gap.
     pub(crate) records_lost_to_retention: Option<i64>,
+    /// The largest `records_lost_to_retention` seen, kept for an hour after it was last
+    /// above 0, as the alert looks back (`null`: none in that hour). The page shows it after
+    /// the gap passed.
+    pub(crate) records_lost_to_retention_last_hour: Option<i64>,
+    /// Time since `records_lost_to_retention` was last above 0 (`null`: not in the last hour).
+    pub(crate) records_lost_to_retention_seen_age_seconds: Option<f64>,
     /// Records per second written to the mirror topic, as
     /// `clusterlink_mirror_topic_replication_records_per_second` (`null`: not measured).
     pub(crate) replication_records_per_second: Option<f64>,
@@ -432,14 +514,51 @@ impl MirrorView {
         Some(self.lag_seconds? / retention)
     }
 
+    /// Records lost to retention: the largest of the last hour (the gap may have passed, the
+    /// metric back at 0); `None` when none.
+    fn lost_to_retention(&self) -> Option<i64> {
+        self.records_lost_to_retention
+            .max(self.records_lost_to_retention_last_hour)
+            .filter(|n| *n > 0)
+    }
+
+    /// What its row reports that the link rolls up, most severe first, with the records (or
+    /// errors) each counts.
+    pub(crate) fn findings(&self) -> Vec<(FindingKind, Option<i64>)> {
+        let mut out = Vec::new();
+        if let Some(n) = self.source_records_since_stop.filter(|n| *n > 0) {
+            out.push((FindingKind::OldSourceWrites, Some(n)));
+        }
+        if let Some(n) = self.lost_to_retention() {
+            out.push((FindingKind::LostToRetention, Some(n)));
+        }
+        if let Some(n) = self.transition_error_count.filter(|n| *n > 0) {
+            out.push((
+                FindingKind::TransitionErrors,
+                Some(i64::try_from(n).unwrap_or(i64::MAX)),
+            ));
+        }
+        if self.stalled() {
+            out.push((FindingKind::Stalled, None));
+        }
+        out
+    }
+
     /// What the Kafka side saw go wrong with it, one line each: records lost to retention, a
     /// lag past [`RETENTION_WARNING_FRACTION`] of the source's retention, source partitions
     /// not mirrored, a stall, writes to the old source after its stop.
     pub(crate) fn kafka_findings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some(n) = self.records_lost_to_retention.filter(|n| *n > 0) {
+        if let Some(n) = self.lost_to_retention() {
+            let when = match self.records_lost_to_retention {
+                Some(now) if now > 0 => String::new(),
+                _ => self
+                    .records_lost_to_retention_seen_age_seconds
+                    .map(|a| format!(" (gap passed; last seen {} ago)", html::duration(a)))
+                    .unwrap_or_default(),
+            };
             out.push(format!(
-                "{n} records deleted at the source before they were mirrored"
+                "{n} records deleted at the source before they were mirrored{when}"
             ));
         }
         if let Some(used) = self
@@ -568,6 +687,7 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
                     Vec::new(),
                     LinkLag {
                         messages: None,
+                        measured: None,
                         seconds: None,
                         not_copied: None,
                         failover: FailoverProgress::default(),
@@ -729,7 +849,8 @@ fn link_rank(l: &LinkView) -> u8 {
     let completed = l
         .failover
         .as_ref()
-        .is_some_and(|f| f.stage == FailoverStage::Completed);
+        .is_some_and(|f| f.stage == FailoverStage::Completed)
+        && l.findings.is_empty();
     if completed {
         3
     } else if l.state != LinkState::Active.as_str() {
@@ -758,23 +879,37 @@ fn link_views(
     let link_lag_seconds = kafka
         .map(KafkaSnapshot::link_lag_seconds)
         .unwrap_or_default();
+    let measured_by_link = kafka
+        .map(KafkaSnapshot::measured_lag_by_link)
+        .unwrap_or_default();
     let link_lag = |name: &str| LinkLag {
         messages: lag_by_link.get(name).and_then(|l| l.sum),
+        measured: measured_by_link.get(name).and_then(|l| l.sum),
         seconds: link_lag_seconds.get(name).copied(),
         not_copied: not_copied_by_link.get(name).and_then(|l| l.sum),
         failover: failover_by_link.get(name).copied().unwrap_or_default(),
     };
-    let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
-    for m in &rest.mirrors {
-        by_link
-            .entry(m.link.as_str())
-            .or_default()
-            .push(mirror_view(m, &measured, inputs.now_ms));
-    }
     let unlisted = Link {
         state: crate::snapshot::Reported::Known(LinkState::Unknown),
         ..Link::default()
     };
+    let mut by_link: BTreeMap<&str, Vec<MirrorView>> = BTreeMap::new();
+    for m in &rest.mirrors {
+        let link = rest.links.iter().find(|l| l.name == m.link);
+        let source = kafka.and_then(|k| k.sources.get(&m.link).copied());
+        let out_of_reach =
+            !m.is_stopped() && source_out_of_reach(link.unwrap_or(&unlisted), m, source);
+        let key = (cluster.to_owned(), m.link.clone(), m.name.clone());
+        let lost = inputs.data.retention_losses.get(&key).copied();
+        let mut view = mirror_view(m, &measured, out_of_reach, inputs.now_ms);
+        if let Some(l) = lost {
+            view.records_lost_to_retention_last_hour = Some(l.records);
+            view.records_lost_to_retention_seen_age_seconds =
+                Some(age(inputs.now_ms, l.last_seen_ms));
+            view.problem = true;
+        }
+        by_link.entry(m.link.as_str()).or_default().push(view);
+    }
     let mut links: Vec<LinkView> = rest
         .links
         .iter()
@@ -806,6 +941,7 @@ fn link_views(
 /// stopped ones left not copied) and its fail-over progress.
 struct LinkLag {
     messages: Option<i64>,
+    measured: Option<i64>,
     seconds: Option<f64>,
     not_copied: Option<i64>,
     failover: FailoverProgress,
@@ -830,16 +966,19 @@ fn link_view(
         .iter()
         .map(|t| t.errors)
         .fold(0, u64::saturating_add);
-    let problem = !lag.failover.completed()
-        && (!link.state.is(LinkState::Active)
-            || !link.error.is(LinkError::NoError)
-            || tasks_in_error > 0);
+    let findings = roll_up(&mirrors);
+    let problem = !findings.is_empty()
+        || (!lag.failover.completed()
+            && (!link.state.is(LinkState::Active)
+                || !link.error.is(LinkError::NoError)
+                || tasks_in_error > 0));
     let (probe_latency_seconds, probe_last_received_age_seconds) =
         probe(cluster, link, data, now_ms);
     LinkView {
         name: link.name.clone(),
         state: link.state.as_str().to_owned(),
         problem,
+        findings,
         state_age_seconds: None,
         error: link.error.as_str().to_owned(),
         error_message: link.error_message.clone().filter(|m| !m.is_empty()),
@@ -849,6 +988,8 @@ fn link_view(
         mirror_topics: mirrors.len() as u64,
         mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
         lag_messages: lag.messages,
+        measured_lag_messages: lag.measured,
+        source_out_of_reach: mirrors.iter().any(|m| m.source_out_of_reach),
         not_copied_messages: lag.not_copied,
         failover: FailoverView::of(&lag.failover),
         settings: LinkSettingsView::of(link),
@@ -858,6 +999,29 @@ fn link_view(
         readiness: None,
         mirrors,
     }
+}
+
+/// The findings of a link's mirror topics by kind, most severe first: how many mirror topics
+/// have each and the records (or errors) over them.
+fn roll_up(mirrors: &[MirrorView]) -> Vec<FindingView> {
+    let mut by_kind: BTreeMap<FindingKind, (u64, Option<i64>)> = BTreeMap::new();
+    for (kind, count) in mirrors.iter().flat_map(MirrorView::findings) {
+        let e = by_kind.entry(kind).or_default();
+        e.0 += 1;
+        e.1 = match (e.1, count) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, (mirror_topics, count))| FindingView {
+            kind,
+            mirror_topics,
+            count,
+            text: kind.describe(count, mirror_topics),
+        })
+        .collect()
 }
 
 fn task_view(t: &Task) -> TaskView {
@@ -935,7 +1099,12 @@ impl<'a> Measured<'a> {
     }
 }
 
-fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorView {
+fn mirror_view(
+    m: &MirrorTopic,
+    measured: &Measured<'_>,
+    source_out_of_reach: bool,
+    now_ms: i64,
+) -> MirrorView {
     let k = measured
         .0
         .get(&(m.link.as_str(), m.name.as_str()))
@@ -952,6 +1121,7 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         partitions: m.partitions(),
         lag_messages: lag,
         not_copied_messages: lag.filter(|_| m.is_stopped()),
+        source_out_of_reach,
         transition_error_count: m.transition_errors.as_ref().map(|e| e.count),
         transition_errors: m
             .transition_errors
@@ -962,6 +1132,8 @@ fn mirror_view(m: &MirrorTopic, measured: &Measured<'_>, now_ms: i64) -> MirrorV
         lag_seconds: k.lag_seconds,
         offset_sync_lag_messages: k.offset_sync_lag,
         records_lost_to_retention: k.lost_to_retention,
+        records_lost_to_retention_last_hour: None,
+        records_lost_to_retention_seen_age_seconds: None,
         replication_records_per_second: k.replication_rate,
         source_records_per_second: k.source_rate,
         source_records_since_stop: k.since_stop,

@@ -379,6 +379,100 @@ fn kafka_findings_are_shown_and_make_a_problem() {
     assert!(drifted["source_retention_seconds"].is_null());
     let page = html::render(&v, &options());
     assert!(page.contains("stalled: nothing mirrored while the source receives 3.5 records/s"));
+    // The link rolls them up, most severe first, and is a problem.
+    let l = &v.clusters[0].links[0];
+    let rolled: Vec<&str> = l.findings.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(
+        rolled,
+        [
+            "7 records written to the old source since the stop (1 mirror topic)",
+            "21 records deleted at the source before they were mirrored (1 mirror topic)",
+            "stalled: 1 mirror topic copying nothing while the source receives records",
+        ]
+    );
+    assert!(
+        l.problem,
+        "its mirror topics' findings make the link a problem"
+    );
+    assert!(
+        page.contains("· 1 link(s), 1 with problems ·"),
+        "the header counts it"
+    );
+    assert_eq!(
+        json["clusters"][0]["links"][0]["findings"][0]["kind"],
+        "old_source_writes"
+    );
+    assert_eq!(json["clusters"][0]["links"][0]["findings"][1]["count"], 21);
+}
+
+/// A completed fail-over whose old source still receives writes is no longer a quiet, finished
+/// link: the link is a problem, sorted before healthy links, its Errors cell says so; and a
+/// promote stuck on a transition error is rolled up on its link.
+#[test]
+fn a_failed_over_link_with_writes_to_its_old_source_is_a_problem() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let stopped = |link: &str, name: &str| mirror(link, name, MirrorState::Stopped, &[0]);
+    let stuck = MirrorTopic {
+        transition_errors: Some(crate::snapshot::TransitionErrors {
+            count: 2,
+            details: vec![],
+        }),
+        ..mirror("b-stuck", "orders", MirrorState::PendingStopped, &[0])
+    };
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("a-fine", LinkState::Active),
+            link("b-stuck", LinkState::Active),
+            link("c-moved", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("a-fine", "t", MirrorState::Active, &[0]),
+            stuck,
+            stopped("c-moved", "events"),
+            stopped("c-moved", "orders"),
+        ],
+        partition_metrics: false,
+    };
+    let since = |name: &str, n| StoppedMirror {
+        link: "c-moved".into(),
+        mirror_topic: name.into(),
+        source_records_since_stop: Some(n),
+    };
+    let kafka = KafkaSnapshot {
+        stopped: vec![since("events", 4), since("orders", 5)],
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let c = &v.clusters[0];
+    assert!(c.problem);
+    let names: Vec<&str> = c.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["b-stuck", "c-moved", "a-fine"], "problems first");
+    let moved = &c.links[1];
+    assert!(
+        moved.problem,
+        "completed, but its old source receives writes"
+    );
+    assert_eq!(
+        moved.failover.as_ref().map(|f| f.stage),
+        Some(FailoverStage::Completed)
+    );
+    assert_eq!(
+        moved.findings[0].text,
+        "9 records written to the old source since the stop (2 mirror topics)"
+    );
+    assert_eq!(
+        c.links[0].findings[0].text,
+        "2 transition errors (1 mirror topic)"
+    );
+    assert!(c.links[2].findings.is_empty() && !c.links[2].problem);
+    let page = html::render(&v, &options());
+    assert!(page.contains(
+        "<td class=\"err\">9 records written to the old source since the stop (2 mirror topics)</td>"
+    ));
+    assert!(page.contains("· 3 link(s), 2 with problems ·"));
 }
 
 /// A lag nothing is known of is `null` here and has no sample in `/metrics`: both read the
@@ -582,8 +676,10 @@ fn the_json_form_has_the_documented_fields() {
             "error",
             "error_message",
             "failover",
+            "findings",
             "lag_messages",
             "lag_seconds",
+            "measured_lag_messages",
             "mirror_topics",
             "mirror_topics_not_active",
             "mirrors",
@@ -594,6 +690,7 @@ fn the_json_form_has_the_documented_fields() {
             "problem",
             "readiness",
             "settings",
+            "source_out_of_reach",
             "state",
             "state_age_seconds",
             "task_errors",
@@ -614,7 +711,10 @@ fn the_json_form_has_the_documented_fields() {
             "partitions",
             "problem",
             "records_lost_to_retention",
+            "records_lost_to_retention_last_hour",
+            "records_lost_to_retention_seen_age_seconds",
             "replication_records_per_second",
+            "source_out_of_reach",
             "source_partitions",
             "source_records_per_second",
             "source_records_since_stop",
@@ -713,7 +813,13 @@ fn a_completed_failover_is_no_problem_and_one_in_progress_shows_its_errors() {
             version: "test",
         },
     );
-    assert!(page.contains("fail-over in progress: 1 of 3 stopped, 1 with transition errors"));
+    assert!(page.contains(
+        "stopping mirror topics (promote/failover): 1 of 3 stopped, 1 with transition errors"
+    ));
+    assert!(
+        !page.contains("fail-over in progress"),
+        "the API cannot tell which"
+    );
     assert!(page.contains("stopped (promoted or failed over) at 2023-11-14 22:14:10 UTC"));
     assert!(page.contains("transition error: INTERNAL_ERROR — Failed to &lt;stop&gt;"));
     assert!(page.contains("not copied: 199"));
@@ -740,8 +846,11 @@ fn link_timing_settings_are_shown_under_the_link() {
     configured.configs.availability_check_failure_threshold = Some(5);
     configured.configs.consumer_offset_sync_ms = Some(30_000);
     configured.configs.acl_sync_ms = Some(1_500);
+    let mut sync_off = link("ef", LinkState::Active);
+    sync_off.configs.consumer_offset_sync = Some(false);
+    sync_off.configs.consumer_offset_sync_ms = Some(30_000);
     let snapshot = ClusterSnapshot {
-        links: vec![configured, link("cd", LinkState::Active)],
+        links: vec![configured, link("cd", LinkState::Active), sync_off],
         mirrors: vec![],
         partition_metrics: false,
     };
@@ -766,12 +875,18 @@ fn link_timing_settings_are_shown_under_the_link() {
     );
     assert_eq!(
         page.matches("class=\"muted settings\"").count(),
-        1,
+        2,
         "none for cd"
     );
+    // Offset sync disabled: its interval is not shown as if it ran.
+    assert!(page.contains(">offset sync off</span>"), "{page}");
+    assert!(!page.contains("offset sync off · offset sync"));
+    assert_eq!(page.matches("offset sync 30s").count(), 1, "ab only");
     let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
     let settings = &json["clusters"][0]["links"][0]["settings"];
     assert_eq!(settings["consumer_offset_sync_interval_seconds"], 30.0);
+    let off = &json["clusters"][0]["links"][2]["settings"];
+    assert_eq!(off["consumer_offset_sync_enabled"], false);
     assert!(settings["acl_sync_interval_seconds"] == 1.5);
 }
 
@@ -1221,4 +1336,136 @@ fn each_link_shows_its_readiness_and_expected_loss() {
         .unwrap()["readiness"];
     assert_eq!(r["expected_loss_seconds"], 260.0);
     assert_eq!(r["groups"][0]["lost_messages"], 4);
+}
+
+/// The Lag (messages) cells say which lag they show: the one measured over Kafka when known
+/// (the REST lag stands still under a stalled fetcher), else the REST API's; while the source
+/// is out of reach the REST value is unknown with its last value (and its age when the mirror
+/// topic says since when), never a bare 0 that reads as caught up.
+#[test]
+fn lag_cells_say_which_lag_and_never_read_as_caught_up_while_the_source_is_out_of_reach() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![
+            link("a-stalled", LinkState::Active),
+            link("b-out", LinkState::Active),
+            link("c-rest-only", LinkState::Active),
+        ],
+        mirrors: vec![
+            mirror("a-stalled", "orders", MirrorState::Active, &[0]),
+            mirror("b-out", "gone", MirrorState::SourceUnavailable, &[0]),
+            mirror("b-out", "quiet", MirrorState::Active, &[0, 0]),
+            mirror("c-rest-only", "events", MirrorState::Active, &[5]),
+        ],
+        partition_metrics: false,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "a-stalled".into(),
+            mirror_topic: "orders".into(),
+            partitions: vec![MeasuredPartition {
+                destination: Some(10),
+                source: Some(17),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        sources: [
+            ("a-stalled".to_string(), crate::snapshot::SourceRead::Read),
+            ("b-out".to_string(), crate::snapshot::SourceRead::Failed),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let v = view(&board, &snapshots);
+    let l = |name: &str| v.clusters[0].links.iter().find(|l| l.name == name).unwrap();
+    assert_eq!(l("a-stalled").measured_lag_messages, Some(7));
+    assert!(!l("a-stalled").source_out_of_reach);
+    assert!(l("b-out").source_out_of_reach);
+    assert!(l("b-out").mirrors.iter().all(|m| m.source_out_of_reach));
+    assert!(!l("c-rest-only").source_out_of_reach);
+    let page = html::render(&v, &options());
+    let row = |name: &str, kind: &str| {
+        let at = page
+            .find(&format!("class=\"{kind}\" data-c=\"0\""))
+            .and_then(|_| page.find(&format!("data-name=\"{name}\">")))
+            .unwrap();
+        &page[at..at + page[at..].find("</tr>").unwrap()]
+    };
+    assert!(row("orders", "m").contains(">7 measured</td>"), "{page}");
+    assert!(row("a-stalled", "l").contains(">7 measured</td>"));
+    assert!(row("gone", "m")
+        .contains(">unknown (source out of reach; REST last said 0, 1m 30s ago)</td>"));
+    assert!(row("quiet", "m").contains(">unknown (source out of reach; REST last said 0)</td>"));
+    assert!(row("b-out", "l").contains(">unknown (source out of reach; REST last said 0)</td>"));
+    assert!(row("events", "m").contains(">5 REST</td>"));
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let links = json["clusters"][0]["links"].as_array().unwrap();
+    let out = links.iter().find(|l| l["name"] == "b-out").unwrap();
+    assert_eq!(out["source_out_of_reach"], true);
+    assert_eq!(out["mirrors"][0]["source_out_of_reach"], true);
+    let stalled = links.iter().find(|l| l["name"] == "a-stalled").unwrap();
+    assert_eq!(stalled["measured_lag_messages"], 7);
+}
+
+/// Once the fetcher passed the gap, `clusterlink_mirror_topic_records_lost_to_retention` is 0
+/// again; the page and the JSON keep saying how many were lost for the hour the alert looks
+/// back, with the time since the gap was last seen.
+#[test]
+fn records_lost_to_retention_stay_shown_after_the_gap_passed() {
+    let mut board = BTreeMap::new();
+    board.insert("dr".to_string(), status(true));
+    let rest = ClusterSnapshot {
+        links: vec![link("ab", LinkState::Active)],
+        mirrors: vec![mirror("ab", "logs", MirrorState::Active, &[0])],
+        partition_metrics: false,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "ab".into(),
+            mirror_topic: "logs".into(),
+            partitions: vec![MeasuredPartition {
+                destination: Some(40),
+                source: Some(40),
+                lost_to_retention: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("dr".to_string(), latest(rest, Some(kafka)));
+    let mut data = data(&board, &snapshots);
+    data.retention_losses.insert(
+        ("dr".into(), "ab".into(), "logs".into()),
+        crate::status::RetentionLoss {
+            records: 21,
+            last_seen_ms: NOW_MS - 180_000,
+        },
+    );
+    let v = StatusView::build(Inputs {
+        data: &data,
+        shard: None,
+        now_ms: NOW_MS,
+    });
+    let l = &v.clusters[0].links[0];
+    let m = &l.mirrors[0];
+    assert_eq!(m.records_lost_to_retention, Some(0), "the metric's value");
+    assert_eq!(m.records_lost_to_retention_last_hour, Some(21));
+    assert_eq!(m.records_lost_to_retention_seen_age_seconds, Some(180.0));
+    assert!(m.problem && l.problem);
+    let line = "21 records deleted at the source before they were mirrored (gap passed; last seen 3m 0s ago)";
+    assert_eq!(m.kafka_findings(), [line]);
+    assert_eq!(l.findings[0].count, Some(21));
+    let page = html::render(&v, &options());
+    assert!(page.contains(line), "{page}");
+    let json: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    let jm = &json["clusters"][0]["links"][0]["mirrors"][0];
+    assert_eq!(jm["records_lost_to_retention"], 0);
+    assert_eq!(jm["records_lost_to_retention_last_hour"], 21);
 }

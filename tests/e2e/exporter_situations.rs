@@ -446,7 +446,9 @@ async fn failover_progress_transition_errors_and_completion() {
         .text()
         .await
         .expect("the page");
-    assert!(page.contains("fail-over in progress: 0 of 2 stopped, 1 with transition errors"));
+    assert!(page.contains(
+        "stopping mirror topics (promote/failover): 0 of 2 stopped, 1 with transition errors"
+    ));
     assert!(page.contains("transition error: INTERNAL_ERROR — Failed to &lt;stop&gt; the mirror"));
 
     sim.apply(&Action::ClearTransitionError {

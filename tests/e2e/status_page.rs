@@ -2,11 +2,13 @@
 //! chromedriver (WebDriver, with fantoccini) against the simulator. It shows the demo's links
 //! and mirror topics; its inline script runs under the page's strict Content-Security-Policy
 //! (the filter box appears only then); after `brokers_down` on cluster A the links from A are
-//! shown not ACTIVE at the top within one poll interval plus the refresh period; the filter
+//! shown not ACTIVE at the top within one poll interval plus the refresh period, and their
+//! mirror topics' lag reads unknown (source out of reach), never a bare number; the filter
 //! hides the rows that do not match; the scroll position and the filter survive a refresh; and
 //! 2,000 mirror topics still render (server and browser timings printed); with JavaScript off
 //! every row is still there. Also the JSON form (`/status.json`), the CSP header as a client
 //! sees them, and the demo's greeting (the status page first, at the bound address).
+//! A browser dropped without `close` (a failed test) kills its Chromium too.
 //! Chromium or chromedriver missing fails the tests, naming `scripts/setup-deps.sh`.
 
 use std::io::BufRead as _;
@@ -28,8 +30,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// Refresh period the page is opened with (`?refresh=1`).
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// A headless Chromium session; the chromedriver process is killed and its directory
-/// removed on drop.
+/// A headless Chromium session; on drop (also when a test fails before `close`) its Chromium
+/// processes and the chromedriver process are killed and its directory removed.
 struct Browser {
     client: Client,
     _driver: KillOnDrop,
@@ -38,8 +40,29 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Killing chromedriver leaves the Chromium it started running (a session not closed):
+        // kill, by id, the processes of this session's own profile directory.
+        for pid in chromium_pids(&self.dir.join("profile")) {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The processes started with `--user-data-dir=<profile>`: a session's Chromium and its
+/// helpers, and nothing else (each session has a profile of its own).
+fn chromium_pids(profile: &std::path::Path) -> Vec<i32> {
+    let flag = format!("--user-data-dir={}", profile.display());
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.filter_map(Result::ok)
+        .filter(|p| p.cmdline().is_ok_and(|c| c.contains(&flag)))
+        .map(|p| p.pid())
+        .collect()
 }
 
 impl Browser {
@@ -185,6 +208,25 @@ async fn start_demo() -> (Simulator, Exporter) {
         .expect("simulator starts");
     let exporter = start_exporter(&config_for(&sim, "1s")).await;
     (sim, exporter)
+}
+
+/// A session dropped without `close` (a test that failed) leaves no Chromium running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_browser_leaves_no_chromium_running() {
+    cluster_link_exporter::install_crypto_provider();
+    let browser = Browser::start().await;
+    browser.client.goto("about:blank").await.unwrap();
+    let profile = browser.dir.join("profile");
+    assert!(
+        !chromium_pids(&profile).is_empty(),
+        "a Chromium runs with the session's profile"
+    );
+    drop(browser);
+    eventually(Duration::from_secs(10), "its Chromium gone", || async {
+        let left = chromium_pids(&profile);
+        done_if(left.is_empty(), left)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,6 +376,31 @@ async fn a_source_outage_comes_on_top(browser: &Browser, sim: &Simulator) {
                 .map(|r| r.2.clone())
                 .collect();
             done_if(active.is_empty(), active)
+        },
+    )
+    .await;
+    mirror_lags_never_read_as_caught_up(browser).await;
+}
+
+/// With the source down, the Lag (messages) cell of each mirror topic of B's ab-link says
+/// the lag is unknown (with the REST API's last value), never a bare number.
+async fn mirror_lags_never_read_as_caught_up(browser: &Browser) {
+    let script = "return Array.from(document.querySelectorAll('tr.m')).filter(function (r) {\
+         var l = r.previousElementSibling; while (l && l.className !== 'l') \
+         { l = l.previousElementSibling; }\
+         var c = l; while (c && c.className !== 'c') { c = c.previousElementSibling; }\
+         return c.getAttribute('data-name') === 'B' && l.getAttribute('data-name') === 'ab-link';\
+         }).map(function (r) { return r.cells[3].textContent; });";
+    eventually(
+        Duration::from_secs(30),
+        "ab-link's mirror lags unknown with the source down",
+        || async {
+            let cells: Vec<String> = serde_json::from_value(browser.js(script).await).unwrap();
+            let ok = !cells.is_empty()
+                && cells
+                    .iter()
+                    .all(|c| c.starts_with("unknown (source out of reach"));
+            done_if(ok, cells)
         },
     )
     .await;

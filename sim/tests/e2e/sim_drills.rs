@@ -277,6 +277,18 @@ async fn stalled_fetcher_copies_nothing_while_link_and_mirrors_stay_active() {
         done_if(total_lag(&m) > 40, total_lag(&m))
     })
     .await;
+    // The lag grows and never falls back while stalled: every answer counts at least what
+    // the last one did (the source only grows), never the caught-up value of before the stall.
+    let mut last = lag;
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(70)).await;
+        let now = total_lag(&mirror(&sim, "B", "ab", "orders").await);
+        assert!(
+            now >= last,
+            "REST lag fell from {last} to {now} while stalled"
+        );
+        last = now;
+    }
     let link = get_ok(&sim, "B", "/links/ab?include_tasks=true").await;
     assert_eq!(link["link_state"], "ACTIVE");
     assert_eq!(link["link_error"], "NO_ERROR");
