@@ -498,7 +498,7 @@ impl Measurer {
 
     /// Step 7: reads the partition counts and `retention.ms` of the source topics of `mine`
     /// on source `name` when its cache is due (see `kafka/source_topics.rs`). A failure is
-    /// counted and shown as any other and leaves the facts unknown until the next refresh.
+    /// counted and shown as any other and keeps the facts of the last read that succeeded.
     fn refresh_source_topics(&mut self, name: &str, mine: &[&MirrorPlan]) {
         let settings = self.cluster.source_topics.clone();
         if !settings.enabled {

@@ -69,9 +69,10 @@ impl SourceTopicCache {
         }
     }
 
-    /// Keeps what a refresh for `wanted` at `now` read: the partition counts (`None`: the
-    /// read failed, all unknown) and the retentions (`None` likewise, or not asked), for the
-    /// wanted topics only.
+    /// Keeps what a refresh for `wanted` at `now` read: the partition counts and the
+    /// retentions, for the wanted topics only. `None` (the read failed, or the retention was
+    /// not asked while backing off) keeps the facts of the last read that succeeded: they
+    /// change rarely, and a slow or briefly unreachable source must not blank them.
     pub(super) fn refreshed(
         &mut self,
         wanted: Wanted,
@@ -80,9 +81,13 @@ impl SourceTopicCache {
         retention: Option<HashMap<String, Retention>>,
     ) {
         let topics: BTreeSet<&str> = wanted.iter().map(|(t, _)| t.as_str()).collect();
-        self.partitions = partitions.unwrap_or_default();
+        if let Some(p) = partitions {
+            self.partitions = p;
+        }
         self.partitions.retain(|t, _| topics.contains(t.as_str()));
-        self.retention = retention.unwrap_or_default();
+        if let Some(r) = retention {
+            self.retention = r;
+        }
         self.retention.retain(|t, _| topics.contains(t.as_str()));
         self.refreshed = Some((now, wanted));
     }
@@ -228,10 +233,18 @@ mod tests {
             ]),
             "only the wanted topics are kept"
         );
-        // A failed read leaves every fact unknown until the next refresh.
+        // A failed read keeps the facts of the last read that succeeded.
         c.refreshed(w.clone(), t0 + minute, None, None);
-        assert!(by_topic(&c).is_empty());
+        assert_eq!(by_topic(&c).len(), 2, "kept: {:?}", by_topic(&c));
         assert!(!c.due(&w, t0 + minute, minute));
+        // A read that succeeds replaces them; a topic no longer wanted goes.
+        c.refreshed(
+            wanted([("a", Some(3))]),
+            t0 + minute,
+            Some(HashMap::new()),
+            None,
+        );
+        assert!(by_topic(&c).is_empty());
         assert_eq!(names(&w), BTreeSet::from(["a".to_owned(), "b".to_owned()]));
         assert!(c.first_unsupported());
         assert!(!c.first_unsupported(), "said once");
