@@ -12,7 +12,8 @@
 # cycle's duration against the interval, CPU (% of one core, from /proc) and peak RSS.
 #
 #   scripts/bench.sh --kafka                           # 10 000 mirror partitions, interval 30s
-#   scripts/bench.sh --kafka --partitions-total 50000  # 500 topics × 100 partitions
+#   scripts/bench.sh --kafka --partitions-total 50000 --topic-partitions 500  # 100 topics × 500
+#     (the simulator's mock clusters did not finish starting with 500 topics × 100 partitions)
 #   scripts/bench.sh --kafka --interval 5s             # a short interval
 #   scripts/bench.sh --kafka --smoke                   # 200 partitions, 2s, 2 cycles: a minute
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --delay-ms) delay_ms=$2; shift 2 ;;
     --smoke) total=200 per_topic=20 interval=2s cycles=2 warmup=1 traffic_topics=2 rate=20 delay_ms=3000; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +60,7 @@ cleanup() {
   if [ "$keep" = 1 ]; then echo "bench: work directory kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 clk=$(getconf CLK_TCK)
