@@ -8,6 +8,7 @@
 #   scripts/bench.sh                      # default: 50 × 500 × 10 = 250 000 partitions
 #   scripts/bench.sh --clusters 5         # smaller: 5 × 500 × 10
 #   scripts/bench.sh --single             # one cluster holding all of them in one mirrors response
+#   scripts/bench.sh --kafka …            # the Kafka side at scale instead: scripts/bench-kafka.sh
 #
 # Options: --clusters N (50), --mirrors N (500), --partitions N (10), --single,
 # --interval SECONDSs (whole seconds, e.g. 15s), --cycles N (cycles measured without scrapes, 4),
@@ -15,6 +16,12 @@
 # Installs nginx-light and apache2-utils (ab) with apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for a in "$@"; do
+  if [ "$a" = --kafka ]; then
+    args=(); for b in "$@"; do [ "$b" = --kafka ] || args+=("$b"); done
+    exec scripts/bench-kafka.sh "${args[@]}"
+  fi
+done
 
 clusters=50 mirrors=500 partitions=10 single=0 interval=15s cycles=4 seconds=20 connections=4 keep=0
 while [ $# -gt 0 ]; do
@@ -57,7 +64,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 echo "bench: building the release binary" >&2
 cargo build --locked --release --bin cluster-link-exporter >&2
-bin=target/release/cluster-link-exporter
+bin=${CARGO_TARGET_DIR:-target}/release/cluster-link-exporter
 
 work=$(mktemp -d /tmp/clusterlink-bench.XXXXXX)
 chmod 755 "$work" # nginx's workers (user nobody when started as root) read www/

@@ -91,7 +91,7 @@ fn denied_partitions(
 fn refusal_behind(
     client: &BaseConsumer<StatsContext>,
     e: &KafkaError,
-    partitions: &BTreeSet<TopicPartition>,
+    partitions: &[&TopicPartition],
     timeout: Duration,
 ) -> KafkaError {
     let topics: BTreeSet<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
@@ -112,6 +112,42 @@ fn refusal_behind(
 
 /// Topics whose metadata [`refusal_behind`] reads at most (one request each).
 const MAX_TOPICS_EXPLAINED: usize = 3;
+
+/// Partitions asked in one librdkafka call (`offsets_for_times`: one `ListOffsets` per leader
+/// broker; `committed`: one `OffsetFetch`). librdkafka matches each partition of an answer to
+/// the list asked with a linear search, so one call over `n` partitions costs about `n²`
+/// comparisons: 11 s of a cycle at 10 000 mirror partitions (`scripts/bench.sh --kafka`,
+/// `docs/performance.md`). Calls of at most this many cost `n × MAX_PARTITIONS_PER_CALL`, for
+/// `⌈n / MAX_PARTITIONS_PER_CALL⌉` requests per leader broker.
+pub(super) const MAX_PARTITIONS_PER_CALL: usize = 1000;
+
+/// `partitions` in lists of at most [`MAX_PARTITIONS_PER_CALL`], each partition at `offset`
+/// (`None`: no offset; librdkafka's default, `Offset::Invalid`).
+fn partition_lists<'a>(
+    partitions: impl IntoIterator<Item = (&'a TopicPartition, Option<Offset>)>,
+) -> Result<Vec<(TopicPartitionList, Vec<&'a TopicPartition>)>, KafkaError> {
+    let mut lists: Vec<(TopicPartitionList, Vec<&'a TopicPartition>)> = Vec::new();
+    for (tp, offset) in partitions {
+        if lists
+            .last()
+            .is_none_or(|(_, asked)| asked.len() >= MAX_PARTITIONS_PER_CALL)
+        {
+            lists.push((
+                TopicPartitionList::with_capacity(MAX_PARTITIONS_PER_CALL),
+                Vec::with_capacity(MAX_PARTITIONS_PER_CALL),
+            ));
+        }
+        let (tpl, asked) = lists.last_mut().expect("just pushed");
+        // `add_partition` and then the element's offset: `add_partition_offset` looks the
+        // partition up again, a linear search per partition.
+        let mut element = tpl.add_partition(&tp.0, tp.1);
+        if let Some(o) = offset {
+            element.set_offset(o)?;
+        }
+        asked.push(tp);
+    }
+    Ok(lists)
+}
 
 /// One Kafka connection and the clients the measurements keep open on it.
 pub(super) struct ConnectionClients {
@@ -196,8 +232,10 @@ impl ConnectionClients {
         self.list_offsets(metrics, partitions, Offset::Beginning, "log-start offsets")
     }
 
-    /// One batched `ListOffsets` (one request per leader broker) for `partitions` at the
-    /// timestamp `spec` (`Offset::End`: latest, `Offset::Beginning`: earliest).
+    /// `ListOffsets` for `partitions` at the timestamp `spec` (`Offset::End`: latest,
+    /// `Offset::Beginning`: earliest), batched: one request per leader broker for each
+    /// [`MAX_PARTITIONS_PER_CALL`] partitions, each call within the `request_timeout`. Any
+    /// call that fails fails the whole read.
     fn list_offsets(
         &mut self,
         metrics: &KafkaMetrics,
@@ -205,24 +243,24 @@ impl ConnectionClients {
         spec: Offset,
         what: &str,
     ) -> Result<HashMap<TopicPartition, i64>, KafkaError> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::with_capacity(partitions.len());
         if partitions.is_empty() {
             return Ok(out);
         }
         let timeout = self.timeout();
         let client = self.watermarks_client(metrics)?;
-        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
-        for (topic, partition) in partitions {
-            tpl.add_partition_offset(topic, *partition, spec)?;
+        let mut denied = None;
+        for (tpl, asked) in partition_lists(partitions.iter().map(|tp| (tp, Some(spec))))? {
+            let result = match client.offsets_for_times(tpl, timeout) {
+                Ok(r) => r,
+                Err(e) if error_reason(&e) == KafkaErrorReason::UnknownTopic => {
+                    return Err(refusal_behind(client, &e, &asked, timeout));
+                }
+                Err(e) => return Err(e),
+            };
+            let refused = collect_offsets(&result, &mut out);
+            denied = denied.or(refused);
         }
-        let result = match client.offsets_for_times(tpl, timeout) {
-            Ok(r) => r,
-            Err(e) if error_reason(&e) == KafkaErrorReason::UnknownTopic => {
-                return Err(refusal_behind(client, &e, partitions, timeout));
-            }
-            Err(e) => return Err(e),
-        };
-        let denied = collect_offsets(&result, &mut out);
         denied_partitions(denied, out.is_empty(), |e, topic| {
             self.fail(metrics, &format!("reading {what} of {topic:?}"), e);
         })?;
@@ -454,10 +492,27 @@ impl ConnectionClients {
                 .consumer(metrics, ClientKind::OffsetSync, Some(group), &[])?;
             self.groups.insert(group.to_owned(), c);
         }
-        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
-        for (topic, partition) in partitions {
-            tpl.add_partition(topic, *partition);
+        let mut out = HashMap::new();
+        let mut denied = None;
+        for (tpl, _) in partition_lists(partitions.iter().map(|tp| (tp, None)))? {
+            let result = self.committed_call(group, tpl)?;
+            let refused = collect_offsets(&result, &mut out);
+            denied = denied.or(refused);
         }
+        denied_partitions(denied, out.is_empty(), |e, topic| {
+            let what = format!("reading committed offsets of group {group:?} on {topic:?}");
+            self.fail(metrics, &what, e);
+        })?;
+        Ok(out)
+    }
+
+    /// One `OffsetFetch` of `group` (whose client is open) for `tpl`, asked again once when
+    /// the group's coordinator moves; a refused coordinator closes the group's client.
+    fn committed_call(
+        &mut self,
+        group: &str,
+        tpl: TopicPartitionList,
+    ) -> Result<TopicPartitionList, KafkaError> {
         let consumer = &self.groups[group];
         let mut result = consumer.committed_offsets(tpl.clone(), self.timeout());
         if result.as_ref().is_err_and(is_coordinator_moving) {
@@ -483,13 +538,7 @@ impl ConnectionClients {
                 return Err(refusal);
             }
         };
-        let mut out = HashMap::new();
-        let denied = collect_offsets(&result, &mut out);
-        denied_partitions(denied, out.is_empty(), |e, topic| {
-            let what = format!("reading committed offsets of group {group:?} on {topic:?}");
-            self.fail(metrics, &what, e);
-        })?;
-        Ok(out)
+        Ok(result)
     }
 
     /// Timestamps (ms) of the records at `offsets`, reading at most `budget` uncached ones,
@@ -559,7 +608,9 @@ impl ConnectionClients {
         let reader = self.reader.as_ref().expect("just created");
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
         for ((topic, partition), offset) in offsets {
-            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+            // Not `add_partition_offset`: it looks each partition up again (linear search).
+            tpl.add_partition(topic, *partition)
+                .set_offset(Offset::Offset(*offset))?;
         }
         reader.assign(&tpl)?;
         let mut found = HashMap::new();
@@ -587,5 +638,49 @@ impl ConnectionClients {
             Some(e) if found.is_empty() => Err(e),
             _ => Ok(found),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partitions(n: i32) -> BTreeSet<TopicPartition> {
+        (0..n).map(|p| (format!("t{}", p % 7), p)).collect()
+    }
+
+    #[test]
+    fn partition_lists_split_every_partition_once_in_order() {
+        let n = i32::try_from(2 * MAX_PARTITIONS_PER_CALL + 1).unwrap();
+        let all = partitions(n);
+        let lists = partition_lists(all.iter().map(|tp| (tp, Some(Offset::End)))).unwrap();
+        let sizes: Vec<usize> = lists.iter().map(|(tpl, _)| tpl.count()).collect();
+        assert_eq!(sizes, [MAX_PARTITIONS_PER_CALL, MAX_PARTITIONS_PER_CALL, 1]);
+        let listed: Vec<TopicPartition> = lists
+            .iter()
+            .flat_map(|(tpl, asked)| {
+                assert_eq!(tpl.count(), asked.len());
+                tpl.elements()
+                    .into_iter()
+                    .zip(asked)
+                    .map(|(e, tp)| {
+                        assert_eq!((e.topic(), e.partition()), (tp.0.as_str(), tp.1));
+                        assert_eq!(e.offset(), Offset::End);
+                        (e.topic().to_owned(), e.partition())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(listed, all.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn partition_lists_leave_the_offset_unset_when_asked() {
+        let all = partitions(3);
+        let lists = partition_lists(all.iter().map(|tp| (tp, None))).unwrap();
+        assert_eq!(lists.len(), 1);
+        let offsets: Vec<Offset> = lists[0].0.elements().iter().map(|e| e.offset()).collect();
+        assert_eq!(offsets, [Offset::Invalid; 3]);
+        assert!(partition_lists(std::iter::empty()).unwrap().is_empty());
     }
 }

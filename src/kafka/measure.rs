@@ -5,13 +5,13 @@
 //!
 //! 1. reads the destination high watermark of every partition of every monitored mirror topic
 //!    (`STOPPED` mirrors are regular topics and are skipped; see `kafka/plan.rs`) — one
-//!    `ListOffsets` request per leader broker, via `rd_kafka_offsets_for_times` with the
-//!    "latest" timestamp;
+//!    `ListOffsets` request per leader broker for each 1 000 partitions, via
+//!    `rd_kafka_offsets_for_times` with the "latest" timestamp;
 //! 2. reads the source high watermarks the same way, *after* the destination's, so measured lag
 //!    (source − destination) is never negative by construction, then the source log-start
-//!    offsets (one more `ListOffsets` per source broker, "earliest"): records the source
-//!    deleted before the mirror fetched them are source log-start − destination high
-//!    watermark, when positive;
+//!    offsets (one more `ListOffsets` per source broker and 1 000 partitions, "earliest"):
+//!    records the source deleted before the mirror fetched them are source log-start −
+//!    destination high watermark, when positive;
 //! 3. for lagging partitions, most lagging first and within a per-cycle budget, reads the source
 //!    record at the destination's high watermark: now minus its timestamp is the partition's lag
 //!    in seconds (0 when caught up), cached by offset so a stuck partition costs one read;

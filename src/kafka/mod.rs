@@ -2,8 +2,9 @@
 //! librdkafka (rdkafka).
 //!
 //! - [`measure`]: one thread per destination cluster that, after each REST collection, reads
-//!   watermarks (one batched `ListOffsets` per leader broker), lag in seconds (one source
-//!   record per lagging partition, cached by offset) and consumer offset-sync lag into a
+//!   watermarks (one batched `ListOffsets` per leader broker for each 1 000 partitions), lag
+//!   in seconds (one source record per lagging partition, cached by offset) and consumer
+//!   offset-sync lag into a
 //!   [`KafkaSnapshot`](crate::snapshot::KafkaSnapshot) that it publishes;
 //! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
 //!   arithmetic); `connection_clients`: one connection of a measurer and the clients it keeps
