@@ -9,7 +9,9 @@
 //!   workers publish to it and to the exposition through one [`crate::snapshot::Fanout`];
 //! - each Kafka connection's up/down and last error ([`ConnectionStatus`]) and each probe's
 //!   last latency ([`ProbeStatus`]), written by [`crate::kafka`] beside its self-metrics;
-//! - its links' fail-over readiness, written by [`crate::readiness`] after each publication.
+//! - its links' fail-over readiness, written by [`crate::readiness`] after each publication;
+//! - the names its configuration gives that it does not have, written by
+//!   [`crate::references`] after each publication.
 //!
 //! A cluster's data comes and goes with it ([`ClusterSeries`]): it is put on the store when
 //! its workers are launched, its connections and probes leave when they stop, and all of it
@@ -20,6 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use crate::references::Checked;
 use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
 use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Publish, Role};
@@ -94,6 +97,9 @@ pub(crate) struct StatusData {
     /// Each cluster's fail-over readiness, as last assessed from its snapshots (what
     /// `/metrics` renders), by name.
     pub(crate) readiness: BTreeMap<String, Arc<ClusterReadiness>>,
+    /// The names each cluster's configuration gives that the cluster does not have, as last
+    /// checked by [`crate::references`] (empty: all found; absent: not checked yet).
+    pub(crate) references: BTreeMap<String, Vec<Checked>>,
 }
 
 impl StatusData {
@@ -196,6 +202,16 @@ impl StatusStore {
         read_lock(&self.0).snapshots.get(cluster).cloned()
     }
 
+    /// Keeps the names `cluster`'s configuration gives that it does not have (`None`:
+    /// withdrawn).
+    pub(crate) fn set_references(&self, cluster: &str, missing: Option<Vec<Checked>>) {
+        let mut data = write_lock(&self.0);
+        match missing {
+            Some(m) => data.references.insert(cluster.to_owned(), m),
+            None => data.references.remove(cluster),
+        };
+    }
+
     /// Keeps `cluster`'s fail-over readiness (`None`: withdrawn).
     pub(crate) fn set_readiness(&self, cluster: &str, readiness: Option<Arc<ClusterReadiness>>) {
         let mut data = write_lock(&self.0);
@@ -277,6 +293,7 @@ impl ClusterSeries for StatusStore {
         data.collection.remove(name);
         data.snapshots.remove(name);
         data.readiness.remove(name);
+        data.references.remove(name);
         data.drop_kafka_side(name);
     }
 }

@@ -357,6 +357,21 @@ impl NameFilter {
             && !self.exclude.iter().any(|r| r.is_match(name))
     }
 
+    /// The `include` patterns as written (without the anchors), in order.
+    pub fn includes(&self) -> impl Iterator<Item = &str> {
+        self.include.iter().map(|r| {
+            let s = r.as_str();
+            s.strip_prefix("^(?:")
+                .and_then(|s| s.strip_suffix(")$"))
+                .unwrap_or(s)
+        })
+    }
+
+    /// Whether `name` matches the `include` pattern at `index` (anchored).
+    pub fn include_matches(&self, index: usize, name: &str) -> bool {
+        self.include.get(index).is_some_and(|r| r.is_match(name))
+    }
+
     fn from_raw(raw: Option<RawFilter>, key: &str) -> Result<Self, ConfigError> {
         let raw = raw.unwrap_or_default();
         let compile = |list: &[String], which: &str| {
