@@ -150,7 +150,8 @@ enum Command {
     /// Start the simulated clusters of the default scenario and an exporter pointed at them.
     #[cfg(feature = "sim")]
     Demo,
-    /// Validate the configuration file and exit (0: valid, 2: invalid).
+    /// Validate the configuration file and exit (0: valid, 2: invalid; with --connect, 1:
+    /// something unreachable or missing).
     CheckConfig {
         /// Also reach every configured REST endpoint and Kafka connection with the configured
         /// credentials and check what the file names (cluster ids, links, mirror topics,

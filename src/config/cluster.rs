@@ -43,7 +43,8 @@ pub(super) struct RawCluster {
     rest_url: String,
     /// Kafka cluster id used in the REST paths. Optional on Confluent Platform (default:
     /// discovered with `GET …/clusters`); required on Confluent Cloud (`lkc-…`). Empty means
-    /// unset.
+    /// unset. A wrong id fails every collection cycle with reason `not_found`;
+    /// `check-config --connect` names the id the REST API serves.
     #[serde(default)]
     cluster_id: Option<String>,
     /// `platform` or `cloud`. Default: `cloud` when `rest_url`'s host ends in
@@ -204,7 +205,9 @@ struct RawTls {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFilter {
-    /// Regexes of the names to export. Default: empty (every name).
+    /// Regexes of the names to export. Default: empty (every name). A pattern that selects
+    /// nothing is reported at run time (`clusterlink_config_reference_missing`, kind
+    /// `link_filter` or `mirror_topic_filter`) and by `check-config --connect`.
     #[serde(default)]
     include: Vec<String>,
     /// Regexes of names to leave out, even when included. Default: empty (none).
