@@ -26,6 +26,7 @@ use crate::kafka::measure::{Measurer, MeasurerHandle};
 use crate::kafka::{self, KafkaMetrics, ProbeMetrics};
 use crate::process::ProcessCollector;
 use crate::readiness::Readiness;
+use crate::references::References;
 use crate::reload::{ClusterSetup, Plan, ReloadMetrics};
 use crate::render::{register_build_info, Exposition};
 use crate::series::ClusterSeries;
@@ -46,6 +47,8 @@ pub struct Telemetry {
     pub(crate) status: StatusStore,
     /// Fail-over readiness, assessed at each publication into the two above.
     pub(crate) readiness: Arc<Readiness>,
+    /// The configuration's references, checked at each publication.
+    pub(crate) references: Arc<References>,
     /// The collectors' families.
     pub(crate) collect: CollectMetrics,
     /// The supervisors' restart counter.
@@ -79,13 +82,15 @@ impl Telemetry {
         let probe = ProbeMetrics::register(registry);
         let reload = ReloadMetrics::register(registry);
         let shard = ShardMetrics::register(registry);
-        let exposition = Arc::new(Exposition::new(root));
         let status = StatusStore::new();
+        let references = Arc::new(References::register(registry, status.clone()));
+        let exposition = Arc::new(Exposition::new(root));
         let readiness = Arc::new(Readiness::new(exposition.clone(), status.clone()));
         Self {
             exposition,
             status,
             readiness,
+            references,
             collect,
             restarts,
             http,
@@ -97,13 +102,15 @@ impl Telemetry {
     }
 
     /// Where the workers publish their snapshots: the exposition, the status store, then
-    /// readiness (which reads the snapshots the store just kept).
+    /// readiness and the configuration's references (which read the snapshots the store just
+    /// kept).
     fn publisher(&self) -> Arc<dyn Publish> {
         let status: Arc<dyn Publish> = Arc::new(self.status.clone());
         Arc::new(Fanout::new(vec![
             self.exposition.clone(),
             status,
             self.readiness.clone(),
+            self.references.clone(),
         ]))
     }
 
@@ -130,7 +137,7 @@ impl Telemetry {
 
     /// Every component that keeps per-cluster series: the exporter starts, stops and forgets
     /// a cluster by calling each in turn.
-    pub(crate) fn series(&self) -> [&dyn ClusterSeries; 7] {
+    pub(crate) fn series(&self) -> [&dyn ClusterSeries; 8] {
         [
             &self.collect,
             &self.restarts,
@@ -139,6 +146,7 @@ impl Telemetry {
             &*self.exposition,
             &self.status,
             &*self.readiness,
+            &*self.references,
         ]
     }
 }

@@ -50,6 +50,7 @@
 
 mod collect;
 pub mod config;
+mod connect_check;
 #[cfg(feature = "sim")]
 pub mod demo;
 mod exporter;
@@ -57,6 +58,7 @@ mod http;
 mod kafka;
 mod process;
 mod readiness;
+mod references;
 mod reload;
 mod render;
 mod rest_client;
@@ -72,6 +74,9 @@ mod util;
 mod web_config;
 
 // Running an exporter: started once, reloaded, shut down.
+pub use connect_check::{
+    check_connections, ConnectReport, Outcome as ConnectOutcome, Row as ConnectRow,
+};
 pub use exporter::{Exporter, ExporterOptions, ReloadError, StartError};
 pub use reload::Plan;
 // The HTTP server's options (`--web.*`) and `--web.config.file`.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::{
-    check_kafka, describe_shards, parse_duration_checked, shard_hostname, DurationError, Exporter,
-    ExporterOptions, ServeLimits, ShardArgs, Sharding, WebConfig, WebOptions, SHARD_ENV,
-    TOTAL_SHARDS_ENV,
+    check_connections, check_kafka, describe_shards, parse_duration_checked, shard_hostname,
+    DurationError, Exporter, ExporterOptions, ServeLimits, ShardArgs, Sharding, WebConfig,
+    WebOptions, SHARD_ENV, TOTAL_SHARDS_ENV,
 };
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
@@ -150,8 +150,17 @@ enum Command {
     /// Start the simulated clusters of the default scenario and an exporter pointed at them.
     #[cfg(feature = "sim")]
     Demo,
-    /// Validate the configuration file and exit (0: valid, 2: invalid).
-    CheckConfig,
+    /// Validate the configuration file and exit (0: valid, 2: invalid; with --connect, 1:
+    /// something unreachable or missing).
+    CheckConfig {
+        /// Also reach every configured REST endpoint and Kafka connection with the configured
+        /// credentials and check what the file names (cluster ids, links, mirror topics,
+        /// probe topics, offset-sync groups, include patterns): a table on stdout, exit 1
+        /// when something is unreachable or missing. Each request is bounded by its
+        /// request_timeout.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Run the simulated Confluent clusters alone and print how to reach them.
     #[cfg(feature = "sim")]
     Sim {
@@ -215,7 +224,13 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "sim")]
         Some(Command::Demo) => runtime.block_on(run_demo(&web)),
-        Some(Command::CheckConfig) => check_config(&cli, web_config.as_ref()),
+        Some(Command::CheckConfig { connect }) => {
+            let code = check_config(&cli, web_config.as_ref());
+            match (code == ExitCode::SUCCESS, connect, load(cli.config.clone())) {
+                (true, true, Ok(config)) => runtime.block_on(check_connect(&config)),
+                _ => code,
+            }
+        }
         None => {
             let sharding = match cli.shard_args().resolve(shard_hostname) {
                 Ok(sharding) => sharding,
@@ -269,6 +284,20 @@ fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
         print!("{}", describe_shards(&names, total, ordinal));
     }
     ExitCode::SUCCESS
+}
+
+/// `check-config --connect`: the table of what was reached and found; exit 1 when
+/// something is unreachable or missing.
+async fn check_connect(config: &Config) -> ExitCode {
+    let report = check_connections(config).await;
+    print!("{report}");
+    if report.ok() {
+        println!("connect OK: every endpoint reached, every name found");
+        ExitCode::SUCCESS
+    } else {
+        println!("connect FAILED: see the rows marked FAILED or MISSING");
+        ExitCode::from(1)
+    }
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {

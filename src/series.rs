@@ -109,6 +109,14 @@ where
         self.family.get(labels)
     }
 
+    /// Removes the series of `labels`.
+    pub(crate) fn remove(&self, labels: &S) {
+        if let Some(created) = lock(&self.created).get_mut(labels.kafka_cluster()) {
+            created.remove(labels);
+        }
+        self.family.remove(labels);
+    }
+
     /// Removes every series of `cluster`.
     pub(crate) fn remove_cluster(&self, cluster: &str) {
         let created = lock(&self.created).remove(cluster);

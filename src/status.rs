@@ -14,6 +14,8 @@
 //!   [`RETENTION_LOSS_KEPT_MS`] after the gap was last seen ([`RetentionLoss`]): the metric
 //!   falls back to 0 once the fetcher passes the gap, the page keeps saying how many were lost
 //!   for as long as the alert on it looks back.
+//! - the names its configuration gives that it does not have, written by
+//!   [`crate::references`] after each publication.
 //!
 //! A cluster's data comes and goes with it ([`ClusterSeries`]): it is put on the store when
 //! its workers are launched, its connections and probes leave when they stop, and all of it
@@ -24,6 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use crate::references::Checked;
 use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
 use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Publish, Role};
@@ -119,6 +122,9 @@ pub(crate) struct StatusData {
     /// Each mirror topic's records lost to retention, for [`RETENTION_LOSS_KEPT_MS`] after
     /// they were last seen.
     pub(crate) retention_losses: BTreeMap<MirrorKey, RetentionLoss>,
+    /// The names each cluster's configuration gives that the cluster does not have, as last
+    /// checked by [`crate::references`] (empty: all found; absent: not checked yet).
+    pub(crate) references: BTreeMap<String, Vec<Checked>>,
 }
 
 impl StatusData {
@@ -237,6 +243,16 @@ impl StatusStore {
         read_lock(&self.0).snapshots.get(cluster).cloned()
     }
 
+    /// Keeps the names `cluster`'s configuration gives that it does not have (`None`:
+    /// withdrawn).
+    pub(crate) fn set_references(&self, cluster: &str, missing: Option<Vec<Checked>>) {
+        let mut data = write_lock(&self.0);
+        match missing {
+            Some(m) => data.references.insert(cluster.to_owned(), m),
+            None => data.references.remove(cluster),
+        };
+    }
+
     /// Keeps `cluster`'s fail-over readiness (`None`: withdrawn).
     pub(crate) fn set_readiness(&self, cluster: &str, readiness: Option<Arc<ClusterReadiness>>) {
         let mut data = write_lock(&self.0);
@@ -319,6 +335,7 @@ impl ClusterSeries for StatusStore {
         data.snapshots.remove(name);
         data.readiness.remove(name);
         data.retention_losses.retain(|(c, _, _), _| c != name);
+        data.references.remove(name);
         data.drop_kafka_side(name);
     }
 }

@@ -44,7 +44,8 @@ pub(super) struct RawCluster {
     rest_url: String,
     /// Kafka cluster id used in the REST paths. Optional on Confluent Platform (default:
     /// discovered with `GET …/clusters`); required on Confluent Cloud (`lkc-…`). Empty means
-    /// unset.
+    /// unset. A wrong id fails every collection cycle with reason `not_found`;
+    /// `check-config --connect` names the id the REST API serves.
     #[serde(default)]
     cluster_id: Option<String>,
     /// `platform` or `cloud`. Default: `cloud` when `rest_url`'s host ends in
@@ -210,7 +211,9 @@ struct RawTls {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFilter {
-    /// Regexes of the names to export. Default: empty (every name).
+    /// Regexes of the names to export. Default: empty (every name). A pattern that selects
+    /// nothing is reported at run time (`clusterlink_config_reference_missing`, kind
+    /// `link_filter` or `mirror_topic_filter`) and by `check-config --connect`.
     #[serde(default)]
     include: Vec<String>,
     /// Regexes of names to leave out, even when included. Default: empty (none).
@@ -363,6 +366,21 @@ impl NameFilter {
     pub fn allows(&self, name: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|r| r.is_match(name)))
             && !self.exclude.iter().any(|r| r.is_match(name))
+    }
+
+    /// The `include` patterns as written (without the anchors), in order.
+    pub fn includes(&self) -> impl Iterator<Item = &str> {
+        self.include.iter().map(|r| {
+            let s = r.as_str();
+            s.strip_prefix("^(?:")
+                .and_then(|s| s.strip_suffix(")$"))
+                .unwrap_or(s)
+        })
+    }
+
+    /// Whether `name` matches the `include` pattern at `index` (anchored).
+    pub fn include_matches(&self, index: usize, name: &str) -> bool {
+        self.include.get(index).is_some_and(|r| r.is_match(name))
     }
 
     fn from_raw(raw: Option<RawFilter>, key: &str) -> Result<Self, ConfigError> {

@@ -61,7 +61,10 @@ pub(super) struct RawOffsetSync {
     /// Consumer groups to compare, by source name (the destination name gets the link's
     /// `cluster.link.prefix` when the link prefixes groups). Default: empty; when
     /// `group_pattern` is unset too, the groups are those the link's own
-    /// `consumer.offset.group.filters` select.
+    /// `consumer.offset.group.filters` select. A group without a committed offset on the
+    /// source for the mirror topics of the links that sync consumer offsets is reported
+    /// (`clusterlink_config_reference_missing`, kind `consumer_group`; `check-config
+    /// --connect`).
     #[serde(default)]
     groups: Vec<String>,
     /// Also every source group whose name matches this regex (anchored: the whole name).
@@ -138,13 +141,16 @@ pub(super) struct RawSourceTopics {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProbe {
-    /// The link to probe (the `link` label). Required, non-empty; one probe per link.
+    /// The link to probe (the `link` label). Required, non-empty; one probe per link. A link
+    /// the REST API does not list (or the `links` filter leaves out) starts no probe: it is a
+    /// warning, `clusterlink_config_reference_missing` at 1 and a status page line, and
+    /// `check-config --connect` names it.
     link: String,
     /// The probe topic on the source cluster: create it (one partition per broker is a good
     /// start); the link must mirror it. Required, non-empty.
     topic: String,
     /// Its mirror topic on this cluster. Default: the link's `cluster.link.prefix` + `topic`
-    /// (empty means default).
+    /// (empty means default). Checked like `link` (kind `mirror_topic`).
     #[serde(default)]
     mirror_topic: Option<String>,
     /// Time between two rounds of probe records, one per partition. A duration (positive, at

@@ -27,6 +27,7 @@
 //! by, the `client` label values ([`ClientKind`]; [`Role`], the `role` label, is re-exported
 //! from [`crate::snapshot`]) and where the Kafka side reports ([`MeasurerOutputs`]).
 
+pub(crate) mod check;
 mod connection_clients;
 mod errors;
 pub(crate) mod librdkafka;
@@ -51,6 +52,7 @@ pub(crate) use crate::snapshot::Role;
 pub use errors::KafkaErrorReason;
 pub(crate) use errors::{error_reason, ConnectionErrors, Diagnosis};
 pub(crate) use metrics::{KafkaMetrics, ProbeMetrics};
+pub(crate) use plan::probe_mirror_topic;
 
 use crate::config::KafkaConfig;
 use crate::snapshot::Publish;

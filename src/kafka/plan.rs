@@ -187,7 +187,7 @@ impl StopWatch {
 
 /// The mirror topic of `probe` on its `link`: the configured one, else the link's
 /// `cluster.link.prefix` + the probe topic.
-pub(super) fn probe_mirror_topic(probe: &ProbeConfig, link: &Link) -> String {
+pub(crate) fn probe_mirror_topic(probe: &ProbeConfig, link: &Link) -> String {
     let prefix = link.configs.cluster_link_prefix.as_deref().unwrap_or("");
     probe
         .mirror_topic

@@ -450,6 +450,15 @@ impl RestClient {
         }
     }
 
+    /// `GET /clusters/{cluster_id}`: the id of the cluster served there (an error, 404, when
+    /// this REST API serves no such cluster).
+    pub(crate) async fn cluster(&self, cluster_id: &str) -> Result<String, RestError> {
+        let cluster: ClusterData = self
+            .get("clusters", &format!("/clusters/{cluster_id}"))
+            .await?;
+        Ok(cluster.cluster_id)
+    }
+
     /// The cluster's links (without their tasks: only [`RestClient::link_with_tasks`]
     /// returns those).
     pub(crate) async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {

@@ -301,6 +301,11 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         escape_into(out, &c.readiness_unknown_links.join(", "));
         out.push_str("</span>");
     }
+    for r in &c.config_references_missing {
+        out.push_str(" · <span class=\"err\">not found: ");
+        escape_into(out, &format!("{} {:?}: {}", r.key, r.name, r.problem));
+        out.push_str("</span>");
+    }
     out.push_str("</td></tr>\n");
 }
 

@@ -138,6 +138,24 @@ pub(crate) struct ClusterView {
     /// Links named in `failover_readiness.links` that the REST API does not list, as
     /// `clusterlink_failover_readiness_unknown_links` counts them.
     pub(crate) readiness_unknown_links: Vec<String>,
+    /// The names its configuration gives that it does not have (probe links and mirror
+    /// topics, offset-sync groups, include patterns that select nothing), as
+    /// `clusterlink_config_reference_missing` marks them (empty: all found, or not checked
+    /// yet).
+    pub(crate) config_references_missing: Vec<ReferenceView>,
+}
+
+/// A name the configuration gives that the cluster does not have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct ReferenceView {
+    /// `link`, `mirror_topic`, `consumer_group`, `link_filter` or `mirror_topic_filter`.
+    pub(crate) kind: String,
+    /// The name or pattern as configured.
+    pub(crate) name: String,
+    /// The key under the cluster's section that names it (`probes[0].link`).
+    pub(crate) key: String,
+    /// Why it counts as missing.
+    pub(crate) problem: String,
 }
 
 /// A link's fail-over readiness: the same values as the `clusterlink_link_failover_*` families.
@@ -700,11 +718,26 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
     }
     let kafka_connections = kafka_connections(name, inputs);
     let kafka_down = kafka_connections.iter().any(|k| k.health == Health::Down);
+    let config_references_missing: Vec<ReferenceView> = inputs
+        .data
+        .references
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| ReferenceView {
+            kind: c.kind.as_str().to_owned(),
+            name: c.name.clone(),
+            key: c.key.clone(),
+            problem: c.missing.clone().unwrap_or_default(),
+        })
+        .collect();
     ClusterView {
         name: name.to_owned(),
         health,
         problem: health != Health::Up
             || kafka_down
+            || !config_references_missing.is_empty()
             || links.iter().any(|l| l.problem || mirror_problem(l)),
         collection_cycles: status.cycles,
         last_success_age_seconds: system_age(now, status.last_success),
@@ -717,6 +750,7 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
         readiness_unknown_links: readiness
             .map(|r: &std::sync::Arc<ClusterReadiness>| r.unknown_links.clone())
             .unwrap_or_default(),
+        config_references_missing,
     }
 }
 

@@ -655,6 +655,7 @@ fn the_json_form_has_the_documented_fields() {
         keys(c),
         [
             "collection_cycles",
+            "config_references_missing",
             "data_age_seconds",
             "health",
             "kafka_connections",

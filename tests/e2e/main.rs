@@ -7,6 +7,7 @@
 mod common;
 
 mod alert_rules;
+mod check_connect;
 mod churn;
 mod cli_exporter;
 mod cli_sim;

@@ -1,0 +1,546 @@
+//! `check-config --connect`: the configuration checked against the clusters it names. Every
+//! configured REST endpoint and Kafka connection is reached with the configured credentials,
+//! with the exporter's own clients (`RestClient`, one collection cycle of `Collector`,
+//! `kafka::check::KafkaCheck`), and each finding is a row of a table: reachable,
+//! authenticated, cluster id as configured (REST `cluster_id`; the Kafka metadata's cluster
+//! id against the REST one, or a source's configured one), links found, and every link,
+//! mirror topic, topic, consumer group and include pattern the configuration names
+//! (`references::check`, as the running exporter checks them). Every request is bounded by
+//! the cluster's `request_timeout` (REST) or the connection's (Kafka). Nothing printed
+//! carries a secret: REST errors carry no credential, Kafka ones are redacted.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::collect::{Collector, CollectorOutputs};
+use crate::config::{ClusterConfig, Config, Flavour, SourceClusterConfig};
+use crate::kafka::check::KafkaCheck;
+use crate::kafka::Role;
+use crate::references::{check_readiness_links, check_rest};
+use crate::rest_client::{RestClient, RestError};
+use crate::snapshot::ClusterSnapshot;
+
+/// The outcome of one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// As configured.
+    Ok,
+    /// Reached, but not what the configuration says, or a name it gives is not found.
+    Missing,
+    /// Not reached: unreachable, refused credentials, an error.
+    Failed,
+    /// Not checked: what it needs failed first.
+    Skipped,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Missing => "MISSING",
+            Outcome::Failed => "FAILED",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The cluster section it concerns: `clusters[B]` or `source_clusters[A]`.
+    pub section: String,
+    /// What was checked: `rest reachable`, `probes[0].link`, …
+    pub check: String,
+    /// The name or value checked (a URL, an id, a link name), never a secret.
+    pub subject: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// What was found, or why it failed.
+    pub detail: String,
+}
+
+/// What `check-config --connect` found: the table it prints.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectReport {
+    /// The rows, cluster by cluster, in the configuration's order.
+    pub rows: Vec<Row>,
+}
+
+impl ConnectReport {
+    /// Whether everything was reached and every name found (the exit status).
+    pub fn ok(&self) -> bool {
+        self.rows
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Ok | Outcome::Skipped))
+    }
+
+    fn push(
+        &mut self,
+        section: &str,
+        check: &str,
+        subject: &str,
+        outcome: Outcome,
+        detail: String,
+    ) {
+        self.rows.push(Row {
+            section: section.to_owned(),
+            check: check.to_owned(),
+            subject: subject.to_owned(),
+            outcome,
+            detail,
+        });
+    }
+}
+
+/// Columns: section, check, subject, outcome, then the detail.
+impl fmt::Display for ConnectReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = ["SECTION", "CHECK", "NAME", "RESULT", "DETAIL"];
+        let cells = |r: &Row| -> [String; 5] {
+            [
+                r.section.clone(),
+                r.check.clone(),
+                r.subject.clone(),
+                r.outcome.as_str().to_owned(),
+                r.detail.clone(),
+            ]
+        };
+        let rows: Vec<[String; 5]> = self.rows.iter().map(cells).collect();
+        let width = |i: usize| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [width(0), width(1), width(2), width(3)];
+        let line = |f: &mut fmt::Formatter<'_>, c: [&str; 5]| {
+            let mut text = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                text.push_str(&format!("{:<w$}  ", c[i], w = *w));
+            }
+            text.push_str(c[4]);
+            writeln!(f, "{}", text.trim_end())
+        };
+        line(f, header)?;
+        for r in &rows {
+            line(f, [&r[0], &r[1], &r[2], &r[3], &r[4]])?;
+        }
+        Ok(())
+    }
+}
+
+/// Reaches every endpoint `config` names and checks what it names (see the module header).
+pub async fn check_connections(config: &Config) -> ConnectReport {
+    crate::tls::install_crypto_provider();
+    let mut report = ConnectReport::default();
+    let mut snapshots: Vec<(String, ClusterSnapshot)> = Vec::new();
+    for cluster in &config.clusters {
+        let section = format!("clusters[{}]", cluster.name);
+        let rest = check_rest_side(cluster, &section, &mut report).await;
+        let kafka = kafka_side(cluster, &config.source_clusters, rest.clone(), &section);
+        match tokio::task::spawn_blocking(kafka).await {
+            Ok(rows) => report.rows.extend(rows),
+            Err(e) => report.push(&section, "kafka", "", Outcome::Failed, e.to_string()),
+        }
+        if let Some((_, snapshot)) = rest {
+            snapshots.push((cluster.name.clone(), snapshot));
+        }
+    }
+    for source in &config.source_clusters {
+        let rows = source_side(source.clone(), snapshots.clone());
+        match tokio::task::spawn_blocking(rows).await {
+            Ok(rows) => report.rows.extend(rows),
+            Err(e) => report.push(&source.name, "kafka", "", Outcome::Failed, e.to_string()),
+        }
+    }
+    report
+}
+
+/// The REST rows of `cluster`; its cluster id and one collection cycle's snapshot when the
+/// API was reached.
+async fn check_rest_side(
+    cluster: &ClusterConfig,
+    section: &str,
+    report: &mut ConnectReport,
+) -> Option<(String, ClusterSnapshot)> {
+    let url = &cluster.rest_url;
+    let client = match RestClient::new(cluster, Arc::new(|_, _| {})) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push(section, "rest client", url, Outcome::Failed, e.to_string());
+            return None;
+        }
+    };
+    let id = rest_cluster_id(cluster, &client, section, report).await?;
+    let mut collector = match Collector::new(cluster.clone(), CollectorOutputs::detached()) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push(section, "rest client", url, Outcome::Failed, e.to_string());
+            return None;
+        }
+    };
+    let snapshot = match collector.collect_once().await {
+        Ok(s) => s,
+        Err(e) => {
+            let detail = format!("a collection cycle failed: {}: {e}", e.reason());
+            report.push(section, "links found", "", Outcome::Failed, detail);
+            return None;
+        }
+    };
+    let names: Vec<&str> = snapshot.links.iter().map(|l| l.name.as_str()).collect();
+    let (outcome, detail) = match names.len() {
+        0 => (
+            Outcome::Missing,
+            "the REST API lists no link the links filter keeps".to_owned(),
+        ),
+        n => (Outcome::Ok, format!("{n}: {}", names.join(", "))),
+    };
+    report.push(section, "links found", "", outcome, detail);
+    let mut checked = check_rest(cluster, &snapshot);
+    checked.extend(check_readiness_links(cluster, &snapshot));
+    for c in checked {
+        let (outcome, detail) = match c.missing {
+            None => (Outcome::Ok, format!("{} found", c.kind)),
+            Some(why) => (Outcome::Missing, why),
+        };
+        report.push(section, &c.key, &c.name, outcome, detail);
+    }
+    Some((id, snapshot))
+}
+
+/// The rows of reaching the REST API: reachable, authenticated, cluster id; the id when all
+/// three are ok.
+async fn rest_cluster_id(
+    cluster: &ClusterConfig,
+    client: &RestClient,
+    section: &str,
+    report: &mut ConnectReport,
+) -> Option<String> {
+    let url = &cluster.rest_url;
+    let asked = match &cluster.cluster_id {
+        Some(id) => client.cluster(id).await,
+        None if cluster.flavour == Flavour::Cloud => Err(RestError::Other(
+            "Confluent Cloud needs cluster_id in the configuration".into(),
+        )),
+        None => client.discover_cluster_id().await,
+    };
+    let reached = match &asked {
+        Err(e @ (RestError::Timeout(_) | RestError::Connect(_) | RestError::Tls(_))) => {
+            report.push(
+                section,
+                "rest reachable",
+                url,
+                Outcome::Failed,
+                e.to_string(),
+            );
+            return None;
+        }
+        _ => "answered".to_owned(),
+    };
+    report.push(section, "rest reachable", url, Outcome::Ok, reached);
+    let auth = cluster_auth(cluster);
+    if let Err(e @ RestError::Auth { .. }) = &asked {
+        let detail = format!("{e} (check the {auth})");
+        report.push(section, "rest authenticated", auth, Outcome::Failed, detail);
+        return None;
+    }
+    report.push(
+        section,
+        "rest authenticated",
+        auth,
+        Outcome::Ok,
+        "accepted".into(),
+    );
+    let configured = cluster.cluster_id.as_deref().unwrap_or("(discovered)");
+    match asked {
+        Ok(id) => {
+            report.push(
+                section,
+                "cluster_id",
+                &id,
+                Outcome::Ok,
+                "served here".into(),
+            );
+            Some(id)
+        }
+        Err(e) => {
+            let mut detail = format!("{}: {e}", e.reason());
+            if cluster.flavour == Flavour::Platform && cluster.cluster_id.is_some() {
+                if let Ok(served) = client.discover_cluster_id().await {
+                    detail = format!("this REST API serves cluster {served}, not {configured}");
+                }
+            }
+            report.push(section, "cluster_id", configured, Outcome::Missing, detail);
+            None
+        }
+    }
+}
+
+/// How the cluster authenticates, for the report (no secret).
+fn cluster_auth(cluster: &ClusterConfig) -> &'static str {
+    match cluster.auth {
+        crate::config::Auth::None => "no credentials",
+        crate::config::Auth::Basic { .. } => "auth.username and auth.password",
+        crate::config::Auth::Bearer { .. } => "auth bearer token",
+    }
+}
+
+/// The rows of `cluster`'s own Kafka connection (its id against the REST one, else the
+/// configured one) and, when the REST API was read (`rest`: its id and snapshot), its probes'
+/// source topics and its `offset_sync.groups` (on each syncing link's source).
+fn kafka_side(
+    cluster: &ClusterConfig,
+    sources: &[SourceClusterConfig],
+    rest: Option<(String, ClusterSnapshot)>,
+    section: &str,
+) -> impl FnOnce() -> Vec<Row> + Send + 'static {
+    let (cluster, sources, section) = (cluster.clone(), sources.to_vec(), section.to_owned());
+    move || {
+        let mut report = ConnectReport::default();
+        let Some(kafka) = &cluster.kafka else {
+            return report.rows;
+        };
+        let mut check = KafkaCheck::new(&cluster.name, &cluster.name, Role::Destination, kafka);
+        let subject = kafka.bootstrap_servers.clone();
+        let expected = rest
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .or_else(|| cluster.cluster_id.clone());
+        let reached = reach(
+            &mut check,
+            &section,
+            &subject,
+            expected.as_deref(),
+            &mut report,
+        );
+        match (&rest, reached) {
+            (Some((_, snapshot)), true) => {
+                source_references(&cluster, &sources, snapshot, &section, &mut report)
+            }
+            (None, _) => {
+                let detail = "needs the REST API's links".to_owned();
+                report.push(
+                    &section,
+                    "probes, offset_sync",
+                    "",
+                    Outcome::Skipped,
+                    detail,
+                );
+            }
+            (_, false) => {}
+        }
+        report.rows
+    }
+}
+
+/// The rows of reaching a connection: reachable and authenticated, then its cluster id
+/// against `expected`; whether it was reached.
+fn reach(
+    check: &mut KafkaCheck,
+    section: &str,
+    subject: &str,
+    expected: Option<&str>,
+    report: &mut ConnectReport,
+) -> bool {
+    match check.cluster_id() {
+        Err(d) => {
+            let check_name = match d.reason {
+                crate::KafkaErrorReason::Auth | crate::KafkaErrorReason::Authorization => {
+                    report.push(
+                        section,
+                        "kafka reachable",
+                        subject,
+                        Outcome::Ok,
+                        "answered".into(),
+                    );
+                    "kafka authenticated"
+                }
+                _ => "kafka reachable",
+            };
+            report.push(
+                section,
+                check_name,
+                subject,
+                Outcome::Failed,
+                d.line("Metadata"),
+            );
+            false
+        }
+        Ok(found) => {
+            report.push(
+                section,
+                "kafka reachable",
+                subject,
+                Outcome::Ok,
+                "answered".into(),
+            );
+            report.push(
+                section,
+                "kafka authenticated",
+                subject,
+                Outcome::Ok,
+                "Metadata answered".into(),
+            );
+            let found = found.unwrap_or_default();
+            let (outcome, detail) = match expected {
+                Some(e) if e != found => (
+                    Outcome::Missing,
+                    format!("the brokers belong to cluster {found:?}, not {e:?}"),
+                ),
+                Some(_) => (Outcome::Ok, "as expected".into()),
+                None => (Outcome::Ok, "no cluster id configured to compare".into()),
+            };
+            report.push(section, "kafka cluster id", &found, outcome, detail);
+            true
+        }
+    }
+}
+
+/// The probes' source topics and the configured offset-sync groups, on each link's source
+/// connection (the `source_clusters` entry that serves it).
+fn source_references(
+    cluster: &ClusterConfig,
+    sources: &[SourceClusterConfig],
+    snapshot: &ClusterSnapshot,
+    section: &str,
+    report: &mut ConnectReport,
+) {
+    let source_of = |link: &str| {
+        let l = snapshot.links.iter().find(|l| l.name == link)?;
+        sources
+            .iter()
+            .find(|s| s.serves(&l.name, l.source_cluster_id.as_deref()))
+    };
+    for (i, probe) in cluster.probes.iter().enumerate() {
+        let Some(link) = snapshot.links.iter().find(|l| l.name == probe.link) else {
+            continue;
+        };
+        let key = format!("probes[{i}].topic (source)");
+        let Some(source) = source_of(&link.name) else {
+            let detail = format!("no source_clusters entry serves link {:?}", link.name);
+            report.push(section, &key, &probe.topic, Outcome::Missing, detail);
+            continue;
+        };
+        let mut check = KafkaCheck::new(&cluster.name, &source.name, Role::Source, &source.kafka);
+        let (outcome, detail) = match check.topic_exists(&probe.topic) {
+            Ok(true) => (Outcome::Ok, format!("topic found on {}", source.name)),
+            Ok(false) => (
+                Outcome::Missing,
+                format!("no such topic on {}", source.name),
+            ),
+            Err(d) => (Outcome::Failed, d.line("Metadata")),
+        };
+        report.push(section, &key, &probe.topic, outcome, detail);
+    }
+    groups(cluster, snapshot, &source_of, section, report);
+}
+
+/// The configured `offset_sync.groups`: each must have a committed offset on the source of a
+/// link that syncs consumer offsets, for one of its mirror topics' source partitions.
+fn groups<'a>(
+    cluster: &ClusterConfig,
+    snapshot: &ClusterSnapshot,
+    source_of: &dyn Fn(&str) -> Option<&'a SourceClusterConfig>,
+    section: &str,
+    report: &mut ConnectReport,
+) {
+    let settings = &cluster.offset_sync;
+    if !settings.enabled {
+        return;
+    }
+    let syncing: Vec<_> = snapshot
+        .links
+        .iter()
+        .filter(|l| l.configs.consumer_offset_sync == Some(true))
+        .collect();
+    for (i, group) in settings.groups.iter().enumerate() {
+        let key = format!("offset_sync.groups[{i}]");
+        let mut found = Vec::new();
+        let mut failed = None;
+        for link in &syncing {
+            let Some(source) = source_of(&link.name) else {
+                continue;
+            };
+            let partitions: BTreeSet<(String, i32)> = snapshot
+                .mirrors
+                .iter()
+                .filter(|m| m.link == link.name)
+                .flat_map(|m| {
+                    let topic = m.source_topic.clone().unwrap_or_else(|| m.name.clone());
+                    let mut ps: Vec<i32> = m.lags.iter().map(|p| p.partition).collect();
+                    if ps.is_empty() {
+                        ps.push(0);
+                    }
+                    ps.into_iter().map(move |p| (topic.clone(), p))
+                })
+                .collect();
+            let mut check =
+                KafkaCheck::new(&cluster.name, &source.name, Role::Source, &source.kafka);
+            match check.has_commits(group, &partitions) {
+                Ok(true) => found.push(link.name.clone()),
+                Ok(false) => {}
+                Err(d) => failed = Some(d.line("OffsetFetch")),
+            }
+        }
+        let (outcome, detail) = match (found.is_empty(), failed, syncing.is_empty()) {
+            (false, _, _) => (Outcome::Ok, format!("commits on the source of {}", found.join(", "))),
+            (true, Some(line), _) => (Outcome::Failed, line),
+            (true, None, true) => (
+                Outcome::Missing,
+                "no link syncs consumer offsets (consumer.offset.sync.enable)".into(),
+            ),
+            (true, None, false) => (
+                Outcome::Missing,
+                "no committed offset on the source for the mirror topics of the links that sync consumer offsets".into(),
+            ),
+        };
+        report.push(section, &key, group, outcome, detail);
+    }
+}
+
+/// The rows of a source cluster: reachable, authenticated, its cluster id against the
+/// configured one (else the `source_cluster_id` of a link it serves by name), and each link
+/// it names listed by some destination cluster.
+fn source_side(
+    source: SourceClusterConfig,
+    snapshots: Vec<(String, ClusterSnapshot)>,
+) -> impl FnOnce() -> Vec<Row> + Send + 'static {
+    move || {
+        let mut report = ConnectReport::default();
+        let section = format!("source_clusters[{}]", source.name);
+        let served_id = snapshots
+            .iter()
+            .flat_map(|(_, s)| &s.links)
+            .find(|l| source.links.contains(&l.name))
+            .and_then(|l| l.source_cluster_id.clone());
+        let expected = source.cluster_id.clone().or(served_id);
+        let mut check = KafkaCheck::new(&source.name, &source.name, Role::Source, &source.kafka);
+        let subject = source.kafka.bootstrap_servers.clone();
+        reach(
+            &mut check,
+            &section,
+            &subject,
+            expected.as_deref(),
+            &mut report,
+        );
+        for (i, link) in source.links.iter().enumerate() {
+            let on: Vec<&str> = snapshots
+                .iter()
+                .filter(|(_, s)| s.links.iter().any(|l| &l.name == link))
+                .map(|(c, _)| c.as_str())
+                .collect();
+            let (outcome, detail) = if on.is_empty() {
+                (
+                    Outcome::Missing,
+                    "no destination cluster lists this link".to_owned(),
+                )
+            } else {
+                (Outcome::Ok, format!("listed by {}", on.join(", ")))
+            };
+            report.push(&section, &format!("links[{i}]"), link, outcome, detail);
+        }
+        report.rows
+    }
+}

@@ -1,0 +1,295 @@
+//! Names the configuration gives that the clusters do not have, seen at run time: a probe on
+//! a link the REST API does not list, a probe's mirror topic that is not mirrored, a
+//! `links` or `mirror_topics` include pattern
+//! that selects nothing, an `offset_sync.groups` entry with no commit on the source
+//! (`check`, pure, shared with `check-config --connect`).
+//!
+//! [`References`] is one more target of the workers' [`crate::snapshot::Fanout`], after the
+//! status store (whose latest REST snapshot it reads when a Kafka-side one arrives). At each
+//! publication it checks the cluster's references again and
+//! - writes `clusterlink_config_reference_missing{kafka_cluster,kind,name,key}`: 1 while the
+//!   name is missing, 0 once found (a reference is written once it could be checked);
+//! - logs at warn the missing ones each time that set changes (not per cycle), and at info
+//!   when they are all found again;
+//! - keeps the missing ones on the status store for the status page.
+//!
+//! A withdrawn snapshot (a failed cycle) changes nothing: what was last seen stands. It makes
+//! no request of its own. Its series and status data start with the cluster and go with it
+//! ([`ClusterSeries`]).
+
+pub(crate) mod check;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::ClusterConfig;
+use crate::reload::ClusterSetup;
+use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
+use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
+use crate::status::StatusStore;
+use crate::util::lock;
+pub(crate) use check::{check_groups, check_readiness_links, check_rest, Checked, ReferenceKind};
+
+/// Labels of `clusterlink_config_reference_missing`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReferenceLabels {
+    /// The destination cluster whose section names it.
+    pub(crate) kafka_cluster: String,
+    /// What it names.
+    pub(crate) kind: ReferenceKind,
+    /// The name or pattern as configured.
+    pub(crate) name: String,
+    /// The key under the cluster's section that names it (`probes[0].link`).
+    pub(crate) key: String,
+}
+
+impl OfCluster for ReferenceLabels {
+    fn kafka_cluster(&self) -> &str {
+        &self.kafka_cluster
+    }
+}
+
+impl ReferenceLabels {
+    fn of(cluster: &str, c: &Checked) -> Self {
+        Self {
+            kafka_cluster: cluster.to_owned(),
+            kind: c.kind,
+            name: c.name.clone(),
+            key: c.key.clone(),
+        }
+    }
+}
+
+/// What is kept per cluster.
+#[derive(Debug)]
+struct ClusterState {
+    config: ClusterConfig,
+    /// The last check of the REST-side references (`None`: not checked yet).
+    rest: Option<Vec<Checked>>,
+    /// The last check of the configured consumer groups.
+    groups: Option<Vec<Checked>>,
+    /// The missing references last logged.
+    warned: Vec<Checked>,
+}
+
+impl ClusterState {
+    fn checked(&self) -> impl Iterator<Item = &Checked> {
+        self.rest.iter().chain(self.groups.iter()).flatten()
+    }
+}
+
+/// Checks each cluster's configuration references at every publication (see the module
+/// header). The exporter shares it in an `Arc`.
+#[derive(Debug)]
+pub(crate) struct References {
+    status: StatusStore,
+    missing: ClusterFamily<ReferenceLabels, Gauge>,
+    clusters: Mutex<BTreeMap<String, ClusterState>>,
+}
+
+impl References {
+    /// Registers `clusterlink_config_reference_missing` in `registry`; the missing references
+    /// go to `status`, whose latest REST snapshot it reads (so it comes after `status` in the
+    /// fan-out).
+    pub(crate) fn register(registry: &mut Registry, status: StatusStore) -> Self {
+        let missing = ClusterFamily::default();
+        registry.register(
+            "config_reference_missing",
+            "1 while a link, mirror topic, consumer group or include pattern the cluster's configuration names is not found on the cluster (kind: link, mirror_topic, consumer_group, link_filter, mirror_topic_filter), 0 once found",
+            missing.clone(),
+        );
+        Self {
+            status,
+            missing,
+            clusters: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Checks `cluster` again with `update` and publishes the outcome.
+    fn recheck(&self, cluster: &str, update: impl FnOnce(&mut ClusterState)) {
+        let mut clusters = lock(&self.clusters);
+        let Some(state) = clusters.get_mut(cluster) else {
+            return;
+        };
+        let before: Vec<ReferenceLabels> = state
+            .checked()
+            .map(|c| ReferenceLabels::of(cluster, c))
+            .collect();
+        update(state);
+        let now: Vec<&Checked> = state.checked().collect();
+        for labels in before {
+            if !now
+                .iter()
+                .any(|c| ReferenceLabels::of(cluster, c) == labels)
+            {
+                self.missing.remove(&labels);
+            }
+        }
+        for c in &now {
+            let value = i64::from(c.missing.is_some());
+            self.missing
+                .get_or_create(&ReferenceLabels::of(cluster, c))
+                .set(value);
+        }
+        let missing: Vec<Checked> = now
+            .into_iter()
+            .filter(|c| c.missing.is_some())
+            .cloned()
+            .collect();
+        log_change(cluster, &state.warned, &missing);
+        state.warned = missing.clone();
+        self.status.set_references(cluster, Some(missing));
+    }
+}
+
+/// Logs the missing references when they changed: each one at warn, or one info line when
+/// none is missing any more.
+fn log_change(cluster: &str, before: &[Checked], now: &[Checked]) {
+    if before == now {
+        return;
+    }
+    if now.is_empty() {
+        tracing::info!(kafka_cluster = %cluster, "every name the configuration gives is found on the cluster");
+    }
+    for c in now.iter().filter(|c| !before.contains(c)) {
+        tracing::warn!(
+            kafka_cluster = %cluster,
+            key = %c.key,
+            kind = %c.kind,
+            name = %c.name,
+            problem = c.missing.as_deref().unwrap_or(""),
+            "the configuration names something the cluster does not have (a typo, or deleted): what uses it measures nothing"
+        );
+    }
+}
+
+impl Publish for References {
+    fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
+        let Some(snapshot) = snapshot else { return };
+        self.recheck(cluster, |state| {
+            state.rest = Some(check_rest(&state.config, &snapshot));
+        });
+    }
+
+    fn publish_kafka(&self, cluster: &str, snapshot: Option<Arc<KafkaSnapshot>>) {
+        let Some(kafka) = snapshot else { return };
+        let Some((rest, _)) = self.status.latest(cluster).and_then(|l| l.rest) else {
+            return;
+        };
+        self.recheck(cluster, |state| {
+            if let Some(groups) = check_groups(&state.config, &rest, &kafka) {
+                state.groups = Some(groups);
+            }
+        });
+    }
+}
+
+impl ClusterSeries for References {
+    /// Takes the cluster's (new) configuration; what it names is checked at the next
+    /// publication.
+    fn start_cluster(&self, setup: &ClusterSetup) {
+        let name = &setup.cluster.name;
+        let mut clusters = lock(&self.clusters);
+        if clusters
+            .get(name)
+            .is_some_and(|s| s.config == setup.cluster)
+        {
+            return;
+        }
+        self.missing.remove_cluster(name);
+        self.status.set_references(name, None);
+        clusters.insert(
+            name.clone(),
+            ClusterState {
+                config: setup.cluster.clone(),
+                rest: None,
+                groups: None,
+                warned: Vec::new(),
+            },
+        );
+    }
+
+    /// The cluster's series and status data go.
+    fn forget_cluster(&self, setup: &ClusterSetup) {
+        let name = &setup.cluster.name;
+        lock(&self.clusters).remove(name);
+        self.missing.remove_cluster(name);
+        self.status.set_references(name, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, KafkaConfig, ProbeConfig};
+    use crate::snapshot::{Fanout, Link};
+
+    fn setup() -> ClusterSetup {
+        let mut cluster = Config::from_yaml(
+            "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}]",
+        )
+        .unwrap()
+        .clusters
+        .remove(0);
+        cluster.kafka = Some(KafkaConfig::new("b:9092"));
+        cluster.probes = vec![ProbeConfig::new("dr-lnk", "probe")];
+        ClusterSetup {
+            cluster,
+            sources: Vec::new(),
+        }
+    }
+
+    fn links(names: &[&str]) -> Arc<ClusterSnapshot> {
+        Arc::new(ClusterSnapshot {
+            links: names
+                .iter()
+                .map(|n| Link {
+                    name: (*n).into(),
+                    ..Link::default()
+                })
+                .collect(),
+            ..ClusterSnapshot::default()
+        })
+    }
+
+    fn text(registry: &Registry) -> String {
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, registry).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_missing_probe_link_is_a_series_and_a_status_line_until_found() {
+        let mut registry = Registry::default();
+        let status = StatusStore::new();
+        let references = Arc::new(References::register(&mut registry, status.clone()));
+        let fanout = Fanout::new(vec![
+            Arc::new(status.clone()) as Arc<dyn Publish>,
+            references.clone(),
+        ]);
+        references.start_cluster(&setup());
+        let series = "config_reference_missing{kafka_cluster=\"B\",kind=\"link\",name=\"dr-lnk\",key=\"probes[0].link\"}";
+        assert!(!text(&registry).contains(series), "written before a check");
+        fanout.publish_rest("B", Some(links(&["dr-link"])));
+        assert!(text(&registry).contains(&format!("{series} 1")));
+        let missing = status.read().references.get("B").cloned().unwrap();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].key, "probes[0].link");
+        // A failed cycle changes nothing; the link appears: 0, off the status page.
+        fanout.publish_rest("B", None);
+        assert!(text(&registry).contains(&format!("{series} 1")));
+        fanout.publish_rest("B", Some(links(&["dr-lnk"])));
+        assert!(text(&registry).contains(&format!("{series} 0")));
+        // Its mirror topic is checked now that the link is found: not mirrored.
+        let missing = status.read().references.get("B").cloned().unwrap();
+        let keys: Vec<&str> = missing.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["probes[0].topic"]);
+        references.forget_cluster(&setup());
+        assert!(!text(&registry).contains("kafka_cluster=\"B\""));
+        assert!(!status.read().references.contains_key("B"));
+    }
+}
