@@ -2,8 +2,10 @@
 //! alert has a severity, the three annotations and a runbook section, is tested firing at the
 //! end of its `for:` (and not one evaluation before) and silent in every scenario of
 //! `alerts/tests/silent.yml`; the runbooks' threshold table matches the rules;
-//! `alerts/alertmanager.yml` pages on critical alerts; `alerts/test-overrides.yml` shortens every
-//! alert and applies cleanly.
+//! every alert's annotations are rendered by a promtool test, and what they render states
+//! counts as whole numbers and no two contradicting claims; `alerts/alertmanager.yml` pages on
+//! critical alerts and groups a source outage per source; `alerts/test-overrides.yml` shortens
+//! every alert and applies cleanly.
 //!
 //! Needs `promtool` (Debian's `prometheus` package, installed by `scripts/setup-deps.sh`);
 //! `amtool` (package `prometheus-alertmanager`) is used when present.
@@ -476,6 +478,91 @@ fn every_alert_is_tested_firing_on_time_and_silent_in_every_scenario() {
     }
 }
 
+/// Every `exp_annotations` of the promtool tests (what promtool renders from the test's
+/// series and checks): (file / test, alert, summary and description joined).
+fn rendered_annotations() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for path in test_files() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let doc = yaml(&path);
+        for group in seq_at(&doc, "tests") {
+            let name = str_at(group, "name").unwrap_or_default();
+            for check in seq_at(group, "alert_rule_test") {
+                let alert = str_at(check, "alertname").unwrap_or_default();
+                for exp in seq_at(check, "exp_alerts") {
+                    let Some(a) = exp.get("exp_annotations") else {
+                        continue;
+                    };
+                    let text = ["summary", "description"]
+                        .map(|k| str_at(a, k).unwrap_or_default())
+                        .join(" ");
+                    out.push((format!("{file} / {name}"), alert.to_owned(), text));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Words that count things that come in whole numbers: a plain number before them is a count
+/// (humanize's abbreviations such as `1.5k messages` are not fractions).
+const COUNTED: &str = r"records?|restarts?|restart\(s\)|failed collections|throttled responses|messages|mirror topics|mirror partitions|partitions|errors?|error\(s\)|distinct shard ordinals";
+
+/// Pairs of claims that cannot both be true of one alert.
+const CONTRADICTIONS: [(&str, &str); 3] = [
+    ("reports the link UNAVAILABLE", "not UNAVAILABLE yet"),
+    (
+        "reports the link UNAVAILABLE",
+        "declares the link UNAVAILABLE only after",
+    ),
+    ("The source acknowledged", "did not acknowledge"),
+];
+
+#[test]
+fn rendered_annotations_count_in_whole_numbers_and_do_not_contradict() {
+    let rendered = rendered_annotations();
+    // Every alert has at least one rendered case (a realistic example in alerts/tests/).
+    let cases: BTreeSet<&str> = rendered.iter().map(|(_, a, _)| a.as_str()).collect();
+    for rule in alerts() {
+        let alert = rule.alert().unwrap();
+        assert!(
+            cases.contains(alert),
+            "{alert}: no promtool test renders its annotations"
+        );
+    }
+    let fractional_count = regex::Regex::new(&format!(
+        r"\b\d+\.\d+\s+(?:probe\s+)?(?:{COUNTED})\b(?:\s+per\b)?"
+    ))
+    .unwrap();
+    for (case, alert, text) in &rendered {
+        for m in fractional_count.find_iter(text) {
+            assert!(
+                m.as_str().ends_with(" per"),
+                "{case}: {alert} states a fractional count {:?}: {text}",
+                m.as_str()
+            );
+        }
+        for (a, b) in CONTRADICTIONS {
+            assert!(
+                !(text.contains(a) && text.contains(b)),
+                "{case}: {alert} says both {a:?} and {b:?}: {text}"
+            );
+        }
+    }
+    // A counter's increase() is extrapolated (fractional on real scrapes): an alert whose value
+    // is one prints it rounded, never with humanize (which keeps the fraction).
+    for rule in alerts() {
+        let description = rule.annotation("description").unwrap_or_default();
+        if rule.expr().contains("increase(") && !rule.expr().contains("absent(") {
+            assert!(
+                !description.contains("$value | humanize }}"),
+                "{}: prints an extrapolated increase() with humanize: {description}",
+                rule.alert().unwrap()
+            );
+        }
+    }
+}
+
 /// `clusterlink:threshold:…` names an expression compares with (not those it only checks
 /// with `absent(…)`).
 fn threshold_names(expr: &str) -> BTreeSet<String> {
@@ -656,6 +743,17 @@ fn route_receivers(
     parent_receiver: &str,
     labels: &BTreeMap<&str, &str>,
 ) -> Option<Vec<String>> {
+    let found = route_groupings(route, (parent_receiver, &[]), labels)?;
+    Some(found.into_iter().map(|(receiver, _)| receiver).collect())
+}
+
+/// As [`route_receivers`], with the `group_by` each receiver gets the alert under (a route's
+/// own, else its parent's).
+fn route_groupings(
+    route: &Value,
+    parent: (&str, &[String]),
+    labels: &BTreeMap<&str, &str>,
+) -> Option<Vec<(String, Vec<String>)>> {
     assert!(
         route.get("match").is_none() && route.get("match_re").is_none(),
         "use `matchers:`, not the deprecated match/match_re"
@@ -667,10 +765,17 @@ fn route_receivers(
             return None;
         }
     }
-    let receiver = str_at(route, "receiver").unwrap_or(parent_receiver);
+    let receiver = str_at(route, "receiver").unwrap_or(parent.0);
+    let group_by: Vec<String> = match route.get("group_by") {
+        Some(_) => seq_at(route, "group_by")
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        None => parent.1.to_vec(),
+    };
     let mut out = Vec::new();
     for child in seq_at(route, "routes") {
-        if let Some(found) = route_receivers(child, receiver, labels) {
+        if let Some(found) = route_groupings(child, (receiver, &group_by), labels) {
             out.extend(found);
             if !child
                 .get("continue")
@@ -682,13 +787,13 @@ fn route_receivers(
         }
     }
     if out.is_empty() {
-        out.push(receiver.to_owned());
+        out.push((receiver.to_owned(), group_by));
     }
     Some(out)
 }
 
 #[test]
-fn alertmanager_config_pages_on_critical_and_groups_by_link() {
+fn alertmanager_config_pages_on_critical_and_groups_by_link_or_source() {
     let path = root().join("alerts/alertmanager.yml");
     let config = yaml(&path);
     let route = config.get("route").expect("alertmanager.yml: route");
@@ -737,6 +842,41 @@ fn alertmanager_config_pages_on_critical_and_groups_by_link() {
         !info.contains(&"pager".to_owned()),
         "info does not page: {info:?}"
     );
+    // A source outage is grouped per source in both receivers (one page per dead source,
+    // listing its links); a link that breaks by itself, and a source outage whose source
+    // cluster id is unknown, stay grouped per link.
+    let groupings = |alertname: &str, source: &str| {
+        let labels = BTreeMap::from([
+            ("alertname", alertname),
+            ("severity", "critical"),
+            ("kafka_cluster", "dr"),
+            ("link", "dr-link"),
+            ("source_cluster_id", source),
+        ]);
+        route_groupings(route, ("", &[]), &labels).expect("the root route matches all")
+    };
+    let per_link = ["alertname", "kafka_cluster", "link"].map(str::to_owned);
+    let per_source = ["alertname", "source_cluster_id"].map(str::to_owned);
+    let outage = groupings("ClusterLinkSourceOutage", "lkc-src01");
+    assert_eq!(
+        outage,
+        [
+            ("pager".to_owned(), per_source.to_vec()),
+            ("chat".to_owned(), per_source.to_vec())
+        ]
+    );
+    for (alertname, source) in [
+        ("ClusterLinkSourceOutage", "unknown"),
+        ("ClusterLinkSourceOutage", ""),
+        ("ClusterLinkDown", "lkc-src01"),
+        ("ClusterLinkMirrorTopicFailed", "lkc-src01"),
+    ] {
+        let found = groupings(alertname, source);
+        assert!(
+            !found.is_empty() && found.iter().all(|(_, g)| *g == per_link),
+            "{alertname} (source {source:?}) grouped as {found:?}"
+        );
+    }
     let pager_url = seq_at(receivers["pager"], "webhook_configs")
         .first()
         .and_then(|w| str_at(w, "url"))

@@ -5,16 +5,20 @@
 //! Only the durations are shortened, through `alerts/test-overrides.yml`.
 //!
 //! It checks: every dashboard panel's query returns data; the source cluster going down pages
-//! with the expected labels within the time the rules promise, and its per-topic pages are
-//! inhibited; the recovery sends the resolved notification; and a link under maintenance (a
+//! with the expected labels within the time the rules promise, as one page for its three links
+//! (grouped per source), and its per-topic pages are inhibited; the recovery sends the resolved notification; and a link under maintenance (a
 //! silence) pauses and loses its source without paging, while a link not silenced does page.
 //! And with two exporter processes (an HA pair) in one job: one page per incident, not one per
-//! replica, also when a replica dies in the middle of it.
+//! replica, also when a replica dies in the middle of it. Links that break for their own
+//! reasons while their source is up page one by one.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::alerting::{alertmanager_config, duration, overrides, pages, query, rule_files};
+use crate::common::alerting::{
+    alertmanager_config, duration, overrides, pages, query, rule_files, Alerting,
+};
 use crate::common::dashboards::panel_queries;
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::servers::{
@@ -52,13 +56,34 @@ async fn wait_for_link_page(
         std::future::ready(found.ok_or_else(|| webhook.received().len()))
     })
     .await;
-    let paged: std::collections::BTreeSet<String> =
-        pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
-            .iter()
-            .filter_map(|(_, a)| a["labels"]["alertname"].as_str().map(str::to_owned))
-            .collect();
+    let paged: BTreeSet<String> = pages(webhook, skip, &[("kafka_cluster", "B"), ("link", link)])
+        .iter()
+        .filter_map(|(_, a)| a["labels"]["alertname"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(paged.len(), 1, "link {link} paged by {paged:?}");
     found
+}
+
+/// The groups paged (firing notifications to `/pager` with an alert matching `labels`), by
+/// Alertmanager's group key: the group's labels and the links its alerts name.
+fn firing_page_groups(
+    webhook: &Webhook,
+    labels: &[(&str, &str)],
+) -> BTreeMap<String, (Value, BTreeSet<String>)> {
+    let mut groups = BTreeMap::<String, (Value, BTreeSet<String>)>::new();
+    for (n, alert) in pages(webhook, 0, labels) {
+        if n.body["status"] != "firing" {
+            continue;
+        }
+        let key = n.body["groupKey"].as_str().unwrap_or_default().to_owned();
+        let group = groups
+            .entry(key)
+            .or_insert_with(|| (n.body["groupLabels"].clone(), BTreeSet::new()));
+        if let Some(link) = alert["labels"]["link"].as_str() {
+            group.1.insert(link.to_owned());
+        }
+    }
+    groups
 }
 
 fn apply(sim: &Simulator, action: Action) {
@@ -196,11 +221,26 @@ async fn source_outage_pages_resolves_and_maintenance_stays_quiet() {
             .contains("dr-link"),
         "{alert}"
     );
-    assert_eq!(page.body["groupLabels"]["link"], "dr-link");
-    // The other links from A page too, each in its own group.
+    // The other links from A page too, in the same group: one page for the dead source,
+    // listing its three links.
     for link in ["ab-link", "bidi-link"] {
         wait_for_link_page(&webhook, 0, link, "firing", page_wait).await;
     }
+    let source_a = sim.cluster("A").cluster_id.clone();
+    let groups = firing_page_groups(&webhook, &[("kafka_cluster", "B")]);
+    assert_eq!(groups.len(), 1, "pages for the outage of A: {groups:#?}");
+    let (group_labels, links) = groups.into_values().next().unwrap();
+    let expected = serde_json::json!({
+        "alertname": "ClusterLinkSourceOutage",
+        "source_cluster_id": source_a,
+    });
+    assert_eq!(group_labels, expected);
+    assert_eq!(
+        links,
+        ["ab-link", "bidi-link", "dr-link"]
+            .map(str::to_owned)
+            .into()
+    );
     // The links' per-topic alerts fire in Prometheus but are inhibited: they do not page.
     // Wait until one fires (no fixed sleep), then as long as Alertmanager would take to page
     // it if it were not inhibited.
@@ -338,7 +378,7 @@ fn group_notifications(
 /// Every alert paged so far carries neither `instance` nor `pod`, and every group was paged
 /// (firing) once: two replicas made one page per incident.
 fn assert_one_page_per_group(webhook: &Webhook) {
-    let mut firing_per_group = std::collections::BTreeMap::<String, usize>::new();
+    let mut firing_per_group = BTreeMap::<String, usize>::new();
     for n in webhook.received().iter().filter(|n| n.path == "/pager") {
         for alert in n.body["alerts"].as_array().into_iter().flatten() {
             assert!(
@@ -413,13 +453,20 @@ async fn ha_pair_pages_once_per_incident() {
     set_source_brokers(&sim, false);
     wait_link_state(&sim, "B", "dr-link", "UNAVAILABLE").await;
     let page_wait = Duration::from_secs(60);
-    let (_, alert) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
-    let alertname = alert["labels"]["alertname"].as_str().unwrap().to_owned();
-    let dr_link = [
-        ("alertname", alertname.as_str()),
-        ("kafka_cluster", "B"),
-        ("link", "dr-link"),
-    ];
+    let (page, _) = wait_for_link_page(&webhook, 0, "dr-link", "firing", page_wait).await;
+    // dr-link's page group (per source for ClusterLinkSourceOutage, else per link).
+    let group: Vec<(String, String)> = page.body["groupLabels"]
+        .as_object()
+        .expect("groupLabels")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let dr_link: Vec<(&str, &str)> = group.iter().map(|(k, v)| (&**k, &**v)).collect();
+    assert!(
+        !dr_link.is_empty(),
+        "a page without group labels: {:#?}",
+        page.body
+    );
 
     // Replica B dies in the middle of the incident: its warning reaches chat, the page stays.
     replica_b.kill().expect("stop replica B");
@@ -453,4 +500,75 @@ async fn ha_pair_pages_once_per_incident() {
     drop(prometheus);
     drop(alertmanager);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two links from the same source break for their own reasons (each one's source topic is
+/// deleted: its mirror topic turns FAILED) while the source stays up: two pages, one per
+/// link. Only a source outage is grouped per source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_link_failures_page_once_per_link() {
+    let sim = Simulator::start(Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let config = Config::from_yaml(&config_for(&sim, "1s")).expect("demo config");
+    let exporter = Exporter::start(ExporterOptions::new(config))
+        .await
+        .expect("exporter starts");
+    let alerting = Alerting::start(&[&exporter.address().to_string()]).await;
+    let ready = r#"clusterlink_mirror_topic_state{kafka_cluster="B",state="ACTIVE"} == 1"#;
+    let _ = eventually(
+        Duration::from_secs(90),
+        "mirror topics ACTIVE in Prometheus",
+        || async {
+            alerting.assert_running();
+            let found = alerting.query(ready).await;
+            done_if(found.as_ref().is_ok_and(|r| r.len() >= 3), found)
+        },
+    )
+    .await;
+    assert!(
+        pages(&alerting.webhook, 0, &[]).is_empty(),
+        "pages while healthy"
+    );
+
+    // ab-link mirrors A's demo-perf-topic, bidi-link A's clicks (as A_clicks).
+    for topic in ["demo-perf-topic", "clicks"] {
+        apply(
+            &sim,
+            Action::DeleteTopic {
+                cluster: "A".into(),
+                topic: topic.into(),
+            },
+        );
+    }
+    let failed = alerting.for_of("ClusterLinkMirrorTopicFailed");
+    let what = "pages for ab-link and bidi-link";
+    let groups = eventually(failed * 4 + Duration::from_secs(60), what, || {
+        let groups = firing_page_groups(&alerting.webhook, &[("kafka_cluster", "B")]);
+        let links: BTreeSet<String> = groups.values().flat_map(|(_, l)| l.clone()).collect();
+        let both = links.contains("ab-link") && links.contains("bidi-link");
+        std::future::ready(done_if(both, groups))
+    })
+    .await;
+    let mut paged: Vec<_> = groups.into_values().collect();
+    paged.sort_by_key(|(_, links)| links.iter().next().cloned());
+    let links: Vec<_> = paged.iter().map(|(_, l)| l.clone()).collect();
+    assert_eq!(
+        links,
+        [
+            ["ab-link".to_owned()].into(),
+            ["bidi-link".to_owned()].into()
+        ],
+        "one page per link: {paged:#?}"
+    );
+    for (group_labels, links) in &paged {
+        let link = links.iter().next().unwrap();
+        assert_eq!(group_labels["link"], link.as_str(), "{group_labels}");
+        assert!(
+            group_labels.get("source_cluster_id").is_none(),
+            "{group_labels}"
+        );
+    }
+    alerting.assert_running();
+    exporter.shutdown().await;
 }
