@@ -641,6 +641,39 @@ fn the_prometheus_rules_are_the_shipped_files_and_pass_promtool() {
     }
 }
 
+/// `prometheusRule.runbookBaseUrl` points every alert's `runbook_url` at the team's own copy of
+/// the runbooks, anchors kept; nothing else of the rule files changes.
+#[test]
+fn the_runbook_base_url_is_set_in_one_value() {
+    const SHIPPED: &str =
+        "https://github.com/cluster-link-exporter/cluster-link-exporter/blob/main/docs/runbooks.md";
+    const OURS: &str = "https://wiki.internal.example/sre/cluster-link-runbooks.html";
+    let yaml = format!("prometheusRule: {{enabled: true, runbookBaseUrl: '{OURS}'}}\n");
+    let specs = rule_specs(&render_yaml(&yaml).expect("renders"));
+    let files = shipped("alerts", ".rules.yml");
+    let mut urls = 0;
+    for (name, spec) in &specs {
+        assert!(
+            !spec.contains(SHIPPED),
+            "{name} still links the public runbooks"
+        );
+        assert_eq!(spec, &files[name].replace(SHIPPED, OURS), "{name}");
+        urls += spec.matches(&format!("runbook_url: {OURS}#")).count();
+    }
+    let shipped_urls: usize = files
+        .values()
+        .map(|f| f.matches("runbook_url:").count())
+        .sum();
+    assert!(
+        shipped_urls > 30,
+        "only {shipped_urls} runbook URLs shipped"
+    );
+    assert_eq!(
+        urls, shipped_urls,
+        "every runbook_url points at the new base"
+    );
+}
+
 /// Each dashboard ConfigMap's one value, by its key (the file name).
 fn dashboard_maps(r: &Rendered) -> BTreeMap<String, String> {
     r.of_kind("ConfigMap")
