@@ -1,5 +1,5 @@
 //! `cluster-link-exporter sim` as a user runs it: the printed endpoints work, a bad scenario
-//! fails before anything starts.
+//! fails before anything starts, `sim --help` lists only its own flags.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -94,4 +94,24 @@ fn sim_rejects_a_bad_scenario_naming_the_key() {
     );
     assert!(out.stdout.is_empty());
     std::fs::remove_file(path).ok();
+}
+
+/// `sim --help` lists only sim's flags; an exporter flag given before `sim` is refused, not
+/// silently ignored.
+#[test]
+fn sim_help_shows_only_its_flags_and_refuses_the_exporters() {
+    let out = Command::new(BIN).args(["sim", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--scenario"), "{help}");
+    for flag in ["--web.", "--config <", "--shard", "--total-shards"] {
+        assert!(!help.contains(flag), "sim --help lists {flag}: {help}");
+    }
+    let out = Command::new(BIN)
+        .args(["--web.listen-address=127.0.0.1:0", "sim"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not apply to sim"), "{stderr}");
 }
