@@ -238,6 +238,12 @@ struct SimArgs {
     /// Scenario file (YAML); the built-in default scenario when absent.
     #[arg(long)]
     scenario: Option<String>,
+    /// Print, instead of the endpoint lines, a ready exporter configuration (YAML) for the
+    /// simulated clusters: `sim --print-config > sim.yaml &` then
+    /// `cluster-link-exporter --config sim.yaml`. Valid while this simulator runs (its ports
+    /// and Kafka cluster ids are new at each start).
+    #[arg(long = "print-config")]
+    print_config: bool,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -373,7 +379,7 @@ fn sim_command(sim: SimArgs, matches: &ArgMatches) -> ExitCode {
     .log;
     init_tracing(&log);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    runtime.block_on(run_sim(sim.scenario))
+    runtime.block_on(run_sim(sim.scenario, sim.print_config))
 }
 
 /// `check-config`: the configuration, the web configuration and, when a shard flag is given,
@@ -501,7 +507,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
 }
 
 #[cfg(feature = "sim")]
-async fn run_sim(path: Option<String>) -> ExitCode {
+async fn run_sim(path: Option<String>, print_config: bool) -> ExitCode {
     let scenario = match path.as_deref().map(Scenario::from_file) {
         None => Scenario::default_scenario(),
         Some(Ok(s)) => s,
@@ -517,6 +523,26 @@ async fn run_sim(path: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let pki_dir = write_pki(&sim);
+    if let Err(e) = &pki_dir {
+        tracing::warn!(error = %e, "could not write the run's certificates");
+    }
+    if print_config {
+        print_sim_config(&sim, pki_dir.as_deref().ok());
+    } else {
+        print_sim_endpoints(&sim, pki_dir.as_deref().ok());
+    }
+    shutdown_signal().await;
+    if let Ok(dir) = pki_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `sim`'s endpoint lines: per cluster its id, flavour, REST URL and bootstrap servers; the
+/// control API; the run's certificates (`pki_dir`).
+#[cfg(feature = "sim")]
+fn print_sim_endpoints(sim: &Simulator, pki_dir: Option<&std::path::Path>) {
     for c in sim.endpoints() {
         let flavour = match c.flavour {
             Flavour::Platform => "platform",
@@ -528,19 +554,29 @@ async fn run_sim(path: Option<String>) -> ExitCode {
         );
     }
     println!("control {}", sim.control_url());
-    let pki_dir = write_pki(&sim);
-    match &pki_dir {
-        Ok(dir) => println!(
+    if let Some(dir) = pki_dir {
+        println!(
             "ca {dir}/ca.pem client-cert {dir}/client.pem client-key {dir}/client.key",
             dir = dir.display()
-        ),
-        Err(e) => tracing::warn!(error = %e, "could not write the run's certificates"),
+        );
     }
-    shutdown_signal().await;
-    if let Ok(dir) = pki_dir {
-        let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `sim --print-config`: an exporter configuration for the simulated clusters (the exporter's
+/// default poll interval), with the control API and certificates as comments, ending with a
+/// comment line saying the simulator runs (flushed at once: stdout is line-buffered).
+#[cfg(feature = "sim")]
+fn print_sim_config(sim: &Simulator, pki_dir: Option<&std::path::Path>) {
+    println!("# cluster-link-exporter configuration for `cluster-link-exporter sim`");
+    println!(
+        "# valid while this simulator runs; control API: {}",
+        sim.control_url()
+    );
+    if let Some(dir) = pki_dir {
+        println!("# the run's CA: {}/ca.pem", dir.display());
     }
-    ExitCode::SUCCESS
+    print!("{}", cluster_link_exporter::demo::config_for(sim, "30s"));
+    println!("# end of configuration: the simulator runs until Ctrl-C");
 }
 
 /// Reloads the configuration on each SIGHUP (the outcome is logged and in the
