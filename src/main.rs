@@ -216,6 +216,9 @@ enum Command {
     /// Run the simulated Confluent clusters alone and print how to reach them.
     #[cfg(feature = "sim")]
     Sim(SimArgs),
+    /// Read a password from stdin (its first line) and print its bcrypt hash (cost 10) for
+    /// `basic_auth_users` of --web.config.file.
+    HashPassword,
 }
 
 /// The flags of `demo`: its exporter's HTTP server and logs.
@@ -275,6 +278,9 @@ fn init_tracing(log: &LogArgs) {
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
+    if matches.subcommand_name() == Some("hash-password") {
+        return hash_password(std::io::stdin().lock());
+    }
     let args = match invocation(&matches) {
         Ok(args) => args,
         #[cfg(feature = "sim")]
@@ -325,6 +331,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// `hash-password`: the bcrypt hash (cost 10, as `htpasswd -B`) of the first line of `input`,
+/// its line ending trimmed; an empty password is refused (exit 2).
+fn hash_password(mut input: impl std::io::BufRead) -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = input.read_line(&mut line) {
+        eprintln!("error: reading the password from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("error: no password on stdin (e.g. `printf %s \"$PASSWORD\" | cluster-link-exporter hash-password`)");
+        return ExitCode::from(2);
+    }
+    match bcrypt::hash(password, 10) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: hashing the password: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// What to do: the flags of the exporter, `check-config` or `demo` (each flag given after the
 /// subcommand, or else before it), or `sim`'s.
 #[cfg(feature = "sim")]
@@ -351,6 +382,7 @@ fn invocation(matches: &ArgMatches) -> Invocation {
             args.under(sub_matches("demo"), &top, matches)
         }
         Some(Command::CheckConfig(args)) => args.under(sub_matches("check-config"), &top, matches),
+        Some(Command::HashPassword) => top,
         None => top,
     })
 }
