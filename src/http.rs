@@ -7,8 +7,9 @@
 //! ([`HttpMetrics`]).
 //!
 //! With `--web.config.file` ([`crate::web_config`]), each connection uses the file as it is on
-//! disk when the connection opens: TLS (handshake within the request head deadline), basic
-//! auth on every endpoint, the health endpoints included, and extra response headers.
+//! disk when the connection opens: TLS (handshake within the request head deadline; plain HTTP
+//! answered `400` as Go's servers do), basic auth on every endpoint, the health endpoints
+//! included, and extra response headers.
 //!
 //! The server is hardened against abusive clients ([`ServeLimits`]): a bounded number of
 //! connections (more wait in the kernel's listen backlog), a deadline on each request head
@@ -487,13 +488,19 @@ async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>
         return serve_connection(io, state, Some(current.config), stop).await;
     };
     let peer = io.get_ref().peer_addr().ok();
-    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
-    let failure = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
-        Ok(Ok(stream)) => {
-            return serve_connection(stream, state, Some(current.config), stop).await;
+    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+    let failure = if sends_plain_http(io.get_ref(), deadline).await {
+        answer_plain_http(io).await;
+        "client sent an HTTP request to the HTTPS server".to_owned()
+    } else {
+        let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
+        match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(stream)) => {
+                return serve_connection(stream, state, Some(current.config), stop).await;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_owned(),
         }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "timed out".to_owned(),
     };
     state.metrics.tls_handshake_errors.inc();
     let mut log = lock(&state.handshake_log);
@@ -501,6 +508,34 @@ async fn connection(tcp: TcpStream, state: AppState, stop: watch::Receiver<bool>
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
         tracing::warn!(%peer, error = %failure, held_back, "TLS handshake failed (at most one line a minute; held_back: the failures since the last line; all are counted in clusterlink_http_tls_handshake_errors_total)");
     }
+}
+
+/// Go's answer (net/http) to plain HTTP on a TLS port.
+const PLAIN_HTTP_TO_TLS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether the first bytes `tcp` received (peeked, not consumed, waiting until `deadline`)
+/// start an HTTP request rather than a TLS record: Go's test (`tlsRecordHeaderLooksLikeHTTP`).
+async fn sends_plain_http(tcp: &TcpStream, deadline: tokio::time::Instant) -> bool {
+    let mut head = [0u8; 5];
+    match tokio::time::timeout_at(deadline, tcp.peek(&mut head)).await {
+        Ok(Ok(5)) => looks_like_http(&head),
+        _ => false,
+    }
+}
+
+/// Go's five prefixes of an HTTP request (a TLS record starts with its type, 0x16 for a
+/// handshake).
+fn looks_like_http(head: &[u8; 5]) -> bool {
+    [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"].contains(&head)
+}
+
+/// Answers plain HTTP on the TLS port as Go's servers do (`400`, then close).
+async fn answer_plain_http<W: tokio::io::AsyncWrite + Unpin>(mut io: W) {
+    use tokio::io::AsyncWriteExt;
+    // The connection closes either way.
+    let _ = io.write_all(PLAIN_HTTP_TO_TLS).await;
+    let _ = io.shutdown().await;
 }
 
 /// Serves HTTP/1.1 on `io` (plain or TLS) until the connection closes.
@@ -751,6 +786,14 @@ fn status_page(state: &AppState, query: Option<&str>) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_http_request_line_is_told_from_a_tls_record() {
+        assert!(super::looks_like_http(b"GET /"));
+        assert!(super::looks_like_http(b"OPTIO"));
+        assert!(!super::looks_like_http(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(!super::looks_like_http(b"get /"));
+    }
+
     use super::*;
 
     #[test]

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use cluster_link_exporter::config::Config;
 use cluster_link_exporter::{
     check_connections, check_kafka, describe_shards, parse_duration_checked, shard_hostname,
@@ -27,84 +28,98 @@ const DEFAULT_LISTEN: &str = "0.0.0.0:9849";
     about = "Prometheus exporter for Confluent Cluster Linking"
 )]
 struct Cli {
+    /// The exporter's flags (also taken before `check-config` and `demo`).
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The flags of a run of the exporter, which `check-config` checks too.
+#[derive(Args, Clone)]
+struct RunArgs {
     /// Configuration file (YAML). Runs the exporter when no subcommand is given.
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    log: LogArgs,
+    /// This process's shard when several share the configured clusters: an ordinal from 0 to
+    /// --total-shards minus 1, or `auto` for the trailing `-<n>` of the host name (`HOSTNAME`,
+    /// a StatefulSet pod's name). A cluster belongs to shard
+    /// jump_hash(fnv1a_64(name), --total-shards). See docs/scaling.md.
+    #[arg(long, env = SHARD_ENV)]
+    shard: Option<String>,
+    /// How many shards share the configured clusters (default 1: this process collects them
+    /// all). Above 1, --shard is required.
+    #[arg(long = "total-shards", env = TOTAL_SHARDS_ENV)]
+    total_shards: Option<String>,
+}
+
+/// The `--web.*` flags: the HTTP server of the exporter (and of `demo`).
+#[derive(Args, Clone)]
+struct WebArgs {
     /// Address to listen on for /metrics and the status page: `host:port`, or `:port` for
     /// every IPv4 interface.
     #[arg(
         long = "web.listen-address",
         default_value = DEFAULT_LISTEN,
-        global = true,
         value_parser = cluster_link_exporter::parse_listen_address
     )]
     listen_address: String,
     /// Path under which metrics are exposed.
-    #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
     /// Most HTTP connections open at once; at the limit, new connections wait in the kernel's
     /// listen backlog until an open one closes.
     #[arg(
         long = "web.max-connections",
         default_value_t = 512,
-        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
-        global = true
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
     max_connections: u32,
     /// Time a connection has to send a complete request head (also the keep-alive idle
     /// timeout), e.g. 10s; then it is closed.
-    #[arg(long = "web.header-read-timeout", default_value = "10s", value_parser = positive_duration, global = true)]
+    #[arg(long = "web.header-read-timeout", default_value = "10s", value_parser = positive_duration)]
     header_read_timeout: Duration,
     /// Largest request head (request line and headers) in bytes, 8192 to 1048576; a larger
     /// one is answered 431. Request bodies are refused unread.
     #[arg(
         long = "web.max-request-bytes",
         default_value_t = 16384,
-        value_parser = clap::value_parser!(u32).range(8192..=1_048_576),
-        global = true
+        value_parser = clap::value_parser!(u32).range(8192..=1_048_576)
     )]
     max_request_bytes: u32,
     /// How long writing a response may make no progress (a client that does not read), e.g.
     /// 30s; then the connection is closed.
-    #[arg(long = "web.write-timeout", default_value = "30s", value_parser = positive_duration, global = true)]
+    #[arg(long = "web.write-timeout", default_value = "30s", value_parser = positive_duration)]
     write_timeout: Duration,
     /// Enable the lifecycle endpoint: `POST /-/reload` (or `PUT`) re-reads --config as SIGHUP
     /// does. Without it, /-/reload answers 403.
-    #[arg(long = "web.enable-lifecycle", global = true)]
+    #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
     /// TLS, basic auth and response headers for every endpoint, in the Prometheus
     /// exporter-toolkit's web configuration format (see the README, "Securing /metrics").
     /// Checked before serving (and by check-config); changed files apply to new connections.
-    #[arg(long = "web.config.file", global = true)]
+    #[arg(long = "web.config.file")]
     web_config_file: Option<PathBuf>,
-    /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
-    #[arg(long = "log.level", default_value = "info", global = true)]
-    log_level: String,
-    /// Log format.
-    #[arg(
-        long = "log.format",
-        value_enum,
-        default_value = "logfmt",
-        global = true
-    )]
-    log_format: LogFormat,
-    /// This process's shard when several share the configured clusters: an ordinal from 0 to
-    /// --total-shards minus 1, or `auto` for the trailing `-<n>` of the host name (`HOSTNAME`,
-    /// a StatefulSet pod's name). A cluster belongs to shard
-    /// jump_hash(fnv1a_64(name), --total-shards). See docs/scaling.md.
-    #[arg(long, env = SHARD_ENV, global = true)]
-    shard: Option<String>,
-    /// How many shards share the configured clusters (default 1: this process collects them
-    /// all). Above 1, --shard is required.
-    #[arg(long = "total-shards", env = TOTAL_SHARDS_ENV, global = true)]
-    total_shards: Option<String>,
-    #[command(subcommand)]
-    command: Option<Command>,
 }
 
-impl Cli {
-    /// The `--web.*` flags.
-    fn web(&self) -> WebOptions {
+/// The `--log.*` flags, taken by every subcommand.
+#[derive(Args, Clone)]
+struct LogArgs {
+    /// Log level: error, warn, info, debug, trace (or a tracing filter directive).
+    #[arg(long = "log.level", default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    log_format: LogFormat,
+}
+
+impl WebArgs {
+    /// The server's options.
+    fn options(&self) -> WebOptions {
         WebOptions {
             listen_address: self.listen_address.clone(),
             telemetry_path: self.telemetry_path.clone(),
@@ -118,7 +133,9 @@ impl Cli {
             web_config_file: self.web_config_file.clone(),
         }
     }
+}
 
+impl RunArgs {
     /// The `--shard` and `--total-shards` values, unchecked.
     fn shard_args(&self) -> ShardArgs {
         ShardArgs {
@@ -126,6 +143,49 @@ impl Cli {
             total_shards: self.total_shards.clone(),
         }
     }
+
+    /// These flags (`matches`: where they were parsed) with each one given before the
+    /// subcommand (`top`, `top_matches`) and not after it taken from there.
+    fn under(mut self, matches: &ArgMatches, top: &RunArgs, top_matches: &ArgMatches) -> Self {
+        let take = |id: &str| given(top_matches, id) && !given(matches, id);
+        macro_rules! inherit {
+            ($field:ident) => {
+                if take(stringify!($field)) {
+                    self.$field = top.$field.clone();
+                }
+            };
+            ($group:ident . $field:ident) => {
+                if take(stringify!($field)) {
+                    self.$group.$field = top.$group.$field.clone();
+                }
+            };
+        }
+        inherit!(config);
+        inherit!(web.listen_address);
+        inherit!(web.telemetry_path);
+        inherit!(web.max_connections);
+        inherit!(web.header_read_timeout);
+        inherit!(web.max_request_bytes);
+        inherit!(web.write_timeout);
+        inherit!(web.enable_lifecycle);
+        inherit!(web.web_config_file);
+        inherit!(log.log_level);
+        inherit!(log.log_format);
+        inherit!(shard);
+        inherit!(total_shards);
+        self
+    }
+}
+
+/// Whether flag `id` was given (on the command line or in its environment variable) where
+/// `matches` were parsed.
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    // `value_source` panics on an id `matches` does not define; `try_get_raw` does not.
+    matches.try_get_raw(id).is_ok()
+        && matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
 }
 
 /// A duration flag like `500ms`, `10s` or `2m`, more than zero.
@@ -149,30 +209,65 @@ enum LogFormat {
 enum Command {
     /// Start the simulated clusters of the default scenario and an exporter pointed at them.
     #[cfg(feature = "sim")]
-    Demo,
-    /// Validate the configuration file and exit (0: valid, 2: invalid; with --connect, 1:
-    /// something unreachable or missing).
-    CheckConfig {
-        /// Also reach every configured REST endpoint and Kafka connection with the configured
-        /// credentials and check what the file names (cluster ids, links, mirror topics,
-        /// probe topics, offset-sync groups, include patterns): a table on stdout, exit 1
-        /// when something is unreachable or missing. Each request is bounded by its
-        /// request_timeout.
-        #[arg(long)]
-        connect: bool,
-    },
+    Demo(DemoArgs),
+    /// Validate the configuration file and the other flags of a run, and exit (0: valid, 2:
+    /// invalid; with --connect, 1: something unreachable or missing).
+    CheckConfig(CheckConfigArgs),
     /// Run the simulated Confluent clusters alone and print how to reach them.
     #[cfg(feature = "sim")]
-    Sim {
-        /// Scenario file (YAML); the built-in default scenario when absent.
-        #[arg(long)]
-        scenario: Option<String>,
-    },
+    Sim(SimArgs),
+    /// Read a password from stdin (its first line) and print its bcrypt hash (cost 10) for
+    /// `basic_auth_users` of --web.config.file.
+    HashPassword,
 }
 
-fn init_tracing(level: &str, format: LogFormat) {
+/// The flags of `check-config`: those of a run, and `--connect`.
+#[derive(Args, Clone)]
+struct CheckConfigArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Also reach every configured REST endpoint and Kafka connection with the configured
+    /// credentials and check what the file names (cluster ids, links, mirror topics, probe
+    /// topics, offset-sync groups, include patterns): a table on stdout, exit 1 when something
+    /// is unreachable or missing. Each request is bounded by its request_timeout.
+    #[arg(long)]
+    connect: bool,
+}
+
+/// The flags of `demo`: its exporter's HTTP server and logs.
+#[cfg(feature = "sim")]
+#[derive(Args, Clone)]
+struct DemoArgs {
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    log: LogArgs,
+    /// Refused: demo reads no configuration file (kept to say so).
+    #[arg(long, hide = true)]
+    config: Option<PathBuf>,
+}
+
+/// The flags of `sim`.
+#[cfg(feature = "sim")]
+#[derive(Args, Clone)]
+struct SimArgs {
+    /// Scenario file (YAML); the built-in default scenario when absent.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Print, instead of the endpoint lines, a ready exporter configuration (YAML) for the
+    /// simulated clusters: `sim --print-config > sim.yaml &` then
+    /// `cluster-link-exporter --config sim.yaml`. Valid while this simulator runs (its ports
+    /// and Kafka cluster ids are new at each start).
+    #[arg(long = "print-config")]
+    print_config: bool,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+fn init_tracing(log: &LogArgs) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    let (level, format) = (log.log_level.as_str(), log.log_format);
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
@@ -195,14 +290,23 @@ fn init_tracing(level: &str, format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(&cli.log_level, cli.log_format);
-    if !cli.telemetry_path.starts_with('/') || cli.telemetry_path == "/" {
+    let matches = Cli::command().get_matches();
+    if matches.subcommand_name() == Some("hash-password") {
+        return hash_password(std::io::stdin().lock());
+    }
+    let args = match invocation(&matches) {
+        Ok(args) => args,
+        #[cfg(feature = "sim")]
+        Err(sim) => return sim_command(sim, &matches),
+        #[cfg(not(feature = "sim"))]
+        Err(never) => match never {},
+    };
+    init_tracing(&args.log);
+    if !args.web.telemetry_path.starts_with('/') || args.web.telemetry_path == "/" {
         eprintln!("error: --web.telemetry-path must start with / and not be / itself");
         return ExitCode::from(2);
     }
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let web = cli.web();
+    let web = args.web.options();
     let web_config = match web.web_config_file.as_deref().map(WebConfig::load) {
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -211,11 +315,10 @@ fn main() -> ExitCode {
         Some(Ok(checked)) => Some(checked),
         None => None,
     };
-    match cli.command {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match matches.subcommand_name() {
         #[cfg(feature = "sim")]
-        Some(Command::Sim { scenario }) => runtime.block_on(run_sim(scenario)),
-        #[cfg(feature = "sim")]
-        Some(Command::Demo) if cli.config.is_some() => {
+        Some("demo") if args.config.is_some() => {
             eprintln!(
                 "error: demo runs its own simulated clusters and reads no --config file \
                  (run without the subcommand to use one)"
@@ -223,33 +326,125 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         #[cfg(feature = "sim")]
-        Some(Command::Demo) => runtime.block_on(run_demo(&web)),
-        Some(Command::CheckConfig { connect }) => {
-            let code = check_config(&cli, web_config.as_ref());
-            match (code == ExitCode::SUCCESS, connect, load(cli.config.clone())) {
+        Some("demo") => runtime.block_on(run_demo(&web)),
+        Some(_) => {
+            let code = check_config(&args, web_config.as_ref());
+            let connect = matches
+                .subcommand_matches("check-config")
+                .is_some_and(|m| m.get_flag("connect"));
+            match (
+                code == ExitCode::SUCCESS,
+                connect,
+                load(args.config.clone()),
+            ) {
                 (true, true, Ok(config)) => runtime.block_on(check_connect(&config)),
                 _ => code,
             }
         }
         None => {
-            let sharding = match cli.shard_args().resolve(shard_hostname) {
+            let sharding = match args.shard_args().resolve(shard_hostname) {
                 Ok(sharding) => sharding,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
-            match load(cli.config.clone()) {
-                Ok(config) => runtime.block_on(run_exporter(config, cli.config, &web, sharding)),
+            match load(args.config.clone()) {
+                Ok(config) => runtime.block_on(run_exporter(config, args.config, &web, sharding)),
                 Err(code) => code,
             }
         }
     }
 }
 
+/// `hash-password`: the bcrypt hash (cost 10, as `htpasswd -B`) of the first line of `input`,
+/// its line ending trimmed; an empty password is refused (exit 2).
+fn hash_password(mut input: impl std::io::BufRead) -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = input.read_line(&mut line) {
+        eprintln!("error: reading the password from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("error: no password on stdin (e.g. `printf %s \"$PASSWORD\" | cluster-link-exporter hash-password`)");
+        return ExitCode::from(2);
+    }
+    match bcrypt::hash(password, 10) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: hashing the password: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What to do: the flags of the exporter, `check-config` or `demo` (each flag given after the
+/// subcommand, or else before it), or `sim`'s.
+#[cfg(feature = "sim")]
+type Invocation = Result<RunArgs, SimArgs>;
+#[cfg(not(feature = "sim"))]
+type Invocation = Result<RunArgs, std::convert::Infallible>;
+
+fn invocation(matches: &ArgMatches) -> Invocation {
+    let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
+    let top = cli.run;
+    let sub_matches = |name: &str| matches.subcommand_matches(name).unwrap_or(matches);
+    Ok(match cli.command {
+        #[cfg(feature = "sim")]
+        Some(Command::Sim(sim)) => return Err(sim),
+        #[cfg(feature = "sim")]
+        Some(Command::Demo(demo)) => {
+            let args = RunArgs {
+                config: demo.config,
+                web: demo.web,
+                log: demo.log,
+                shard: None,
+                total_shards: None,
+            };
+            args.under(sub_matches("demo"), &top, matches)
+        }
+        Some(Command::CheckConfig(check)) => {
+            check.run.under(sub_matches("check-config"), &top, matches)
+        }
+        Some(Command::HashPassword) => top,
+        None => top,
+    })
+}
+
+/// `sim`: its own flags, and the log flags given before it; any other flag given before it
+/// is refused (it does not apply).
+#[cfg(feature = "sim")]
+fn sim_command(sim: SimArgs, matches: &ArgMatches) -> ExitCode {
+    let log_ids = ["log_level", "log_format"];
+    let foreign = matches.ids().map(|id| id.as_str()).find(|id| {
+        matches.value_source(id) == Some(ValueSource::CommandLine) && !log_ids.contains(id)
+    });
+    if let Some(id) = foreign {
+        eprintln!("error: the exporter's flag {id:?} does not apply to sim (see `sim --help`)");
+        return ExitCode::from(2);
+    }
+    let top = Cli::from_arg_matches(matches)
+        .unwrap_or_else(|e| e.exit())
+        .run;
+    let sub = matches.subcommand_matches("sim").unwrap_or(matches);
+    let log = RunArgs {
+        log: sim.log,
+        ..top.clone()
+    }
+    .under(sub, &top, matches)
+    .log;
+    init_tracing(&log);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(run_sim(sim.scenario, sim.print_config))
+}
+
 /// `check-config`: the configuration, the web configuration and, when a shard flag is given,
 /// the assignment of the clusters to the shards (`--total-shards` alone: every shard's).
-fn check_config(cli: &Cli, web_config: Option<&WebConfig>) -> ExitCode {
+fn check_config(cli: &RunArgs, web_config: Option<&WebConfig>) -> ExitCode {
     let args = cli.shard_args();
     let shards = match (args.given(), args.shard.is_some()) {
         (false, _) => Ok(None),
@@ -386,7 +581,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
 }
 
 #[cfg(feature = "sim")]
-async fn run_sim(path: Option<String>) -> ExitCode {
+async fn run_sim(path: Option<String>, print_config: bool) -> ExitCode {
     let scenario = match path.as_deref().map(Scenario::from_file) {
         None => Scenario::default_scenario(),
         Some(Ok(s)) => s,
@@ -402,6 +597,26 @@ async fn run_sim(path: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let pki_dir = write_pki(&sim);
+    if let Err(e) = &pki_dir {
+        tracing::warn!(error = %e, "could not write the run's certificates");
+    }
+    if print_config {
+        print_sim_config(&sim, pki_dir.as_deref().ok());
+    } else {
+        print_sim_endpoints(&sim, pki_dir.as_deref().ok());
+    }
+    shutdown_signal().await;
+    if let Ok(dir) = pki_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `sim`'s endpoint lines: per cluster its id, flavour, REST URL and bootstrap servers; the
+/// control API; the run's certificates (`pki_dir`).
+#[cfg(feature = "sim")]
+fn print_sim_endpoints(sim: &Simulator, pki_dir: Option<&std::path::Path>) {
     for c in sim.endpoints() {
         let flavour = match c.flavour {
             Flavour::Platform => "platform",
@@ -413,19 +628,29 @@ async fn run_sim(path: Option<String>) -> ExitCode {
         );
     }
     println!("control {}", sim.control_url());
-    let pki_dir = write_pki(&sim);
-    match &pki_dir {
-        Ok(dir) => println!(
+    if let Some(dir) = pki_dir {
+        println!(
             "ca {dir}/ca.pem client-cert {dir}/client.pem client-key {dir}/client.key",
             dir = dir.display()
-        ),
-        Err(e) => tracing::warn!(error = %e, "could not write the run's certificates"),
+        );
     }
-    shutdown_signal().await;
-    if let Ok(dir) = pki_dir {
-        let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `sim --print-config`: an exporter configuration for the simulated clusters (the exporter's
+/// default poll interval), with the control API and certificates as comments, ending with a
+/// comment line saying the simulator runs (flushed at once: stdout is line-buffered).
+#[cfg(feature = "sim")]
+fn print_sim_config(sim: &Simulator, pki_dir: Option<&std::path::Path>) {
+    println!("# cluster-link-exporter configuration for `cluster-link-exporter sim`");
+    println!(
+        "# valid while this simulator runs; control API: {}",
+        sim.control_url()
+    );
+    if let Some(dir) = pki_dir {
+        println!("# the run's CA: {}/ca.pem", dir.display());
     }
-    ExitCode::SUCCESS
+    print!("{}", cluster_link_exporter::demo::config_for(sim, "30s"));
+    println!("# end of configuration: the simulator runs until Ctrl-C");
 }
 
 /// Reloads the configuration on each SIGHUP (the outcome is logged and in the
@@ -472,16 +697,66 @@ fn write_pki(sim: &Simulator) -> std::io::Result<std::path::PathBuf> {
 mod tests {
     use super::*;
 
+    /// The flags a run of `argv` uses (`sim` excluded).
+    fn run_args(argv: &[&str]) -> RunArgs {
+        let matches = Cli::command().try_get_matches_from(argv).unwrap();
+        invocation(&matches).ok().expect("not sim")
+    }
+
+    /// `help` of the subcommand `name`.
+    fn help_of(name: &str) -> String {
+        let mut cli = Cli::command();
+        cli.build();
+        let sub = cli.find_subcommand_mut(name).expect("a subcommand");
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn each_subcommand_help_shows_only_its_own_flags() {
+        let check = help_of("check-config");
+        for flag in ["--config", "--web.listen-address", "--shard", "--log.level"] {
+            assert!(check.contains(flag), "{flag} missing: {check}");
+        }
+        #[cfg(feature = "sim")]
+        {
+            let sim = help_of("sim");
+            assert!(
+                sim.contains("--scenario") && sim.contains("--log.level"),
+                "{sim}"
+            );
+            for flag in ["--config <", "--web.", "--shard", "--total-shards"] {
+                assert!(!sim.contains(flag), "sim --help lists {flag}: {sim}");
+            }
+            let demo = help_of("demo");
+            assert!(demo.contains("--web.listen-address"), "{demo}");
+            for flag in ["--config <", "--shard", "--scenario"] {
+                assert!(!demo.contains(flag), "demo --help lists {flag}: {demo}");
+            }
+        }
+    }
+
+    #[test]
+    fn flags_before_the_subcommand_apply_unless_given_after_it() {
+        let args = run_args(&[
+            "cluster-link-exporter",
+            "--web.listen-address=127.0.0.1:1",
+            "--config=a.yaml",
+            "check-config",
+            "--config=b.yaml",
+        ]);
+        assert_eq!(args.web.listen_address, "127.0.0.1:1");
+        assert_eq!(args.config, Some(PathBuf::from("b.yaml")));
+    }
+
     #[test]
     fn shard_flags_are_taken_before_and_after_the_subcommand() {
-        let cli = Cli::try_parse_from([
+        let cli = run_args(&[
             "cluster-link-exporter",
             "--shard=auto",
             "check-config",
             "--total-shards",
             "3",
-        ])
-        .unwrap();
+        ]);
         let args = cli.shard_args();
         assert_eq!(args.shard.as_deref(), Some("auto"));
         assert_eq!(args.total_shards.as_deref(), Some("3"));
@@ -491,27 +766,26 @@ mod tests {
 
     #[test]
     fn web_flag_defaults_are_the_documented_limits() {
-        let cli = Cli::try_parse_from(["cluster-link-exporter"]).unwrap();
-        assert_eq!(cli.web().limits, ServeLimits::default());
+        let cli = run_args(&["cluster-link-exporter"]);
+        assert_eq!(cli.web.options().limits, ServeLimits::default());
     }
 
     #[test]
     fn web_flags_set_the_limits_and_refuse_unusable_values() {
-        let cli = Cli::try_parse_from([
+        let cli = run_args(&[
             "cluster-link-exporter",
             "--web.max-connections=7",
             "--web.header-read-timeout=1500ms",
             "--web.max-request-bytes=9000",
             "--web.write-timeout=2m",
-        ])
-        .unwrap();
+        ]);
         let expected = ServeLimits {
             max_connections: 7,
             header_read_timeout: Duration::from_millis(1500),
             max_request_bytes: 9000,
             write_timeout: Duration::from_secs(120),
         };
-        assert_eq!(cli.web().limits, expected);
+        assert_eq!(cli.web.options().limits, expected);
         for bad in [
             "--web.max-connections=0",
             "--web.header-read-timeout=0s",

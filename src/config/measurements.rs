@@ -5,6 +5,7 @@
 //! their YAML keys, their validation and the validated types. Each needs the cluster's `kafka`
 //! section and the link's source in `source_clusters`; what is not configured is not measured.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
@@ -165,7 +166,8 @@ pub(super) struct RawProbe {
     sla: Option<String>,
     /// This exporter's id in probe records, so replicas can share one probe topic (each reads
     /// only its own records). Default: the host name (`HOSTNAME`, else `/etc/hostname`) plus a
-    /// random suffix, new at each start (empty means default).
+    /// random suffix drawn once per process: the same across reloads, new at each start, so
+    /// two replicas differ even on one host (empty means default).
     #[serde(default)]
     instance_id: Option<String>,
 }
@@ -371,13 +373,13 @@ pub struct ProbeConfig {
     /// are derived from it (default [`DEFAULT_PROBE_SLA`], 30s).
     pub sla: Duration,
     /// This exporter's id in probe records, so replicas can share a topic (default: host name
-    /// and a random suffix).
+    /// and a random suffix, drawn once per process).
     pub instance_id: String,
 }
 
 impl ProbeConfig {
     /// A probe of `link` through `topic` with the default mirror topic, interval, SLA and
-    /// instance id (host name and a random suffix, new at each call).
+    /// instance id (host name and a random suffix, the same for every call in this process).
     pub fn new(link: impl Into<String>, topic: impl Into<String>) -> Self {
         Self {
             link: link.into(),
@@ -443,8 +445,15 @@ pub(super) fn probes_from_raw(
     Ok(probes)
 }
 
-/// Host name plus a random suffix: unique per exporter process.
+/// Host name plus a random suffix, drawn once per process: a reload of an unchanged file
+/// gives an unchanged probe (and cluster), two processes (replicas, even on one host) differ.
 fn default_instance_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(draw_instance_id).clone()
+}
+
+/// A new default instance id: the host name and a random 24-bit suffix.
+fn draw_instance_id() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -541,6 +550,21 @@ mod tests {
         assert_eq!(
             err("probes: [{link: '', topic: p}]"),
             "config: clusters[0].probes[0].link: must not be empty"
+        );
+    }
+
+    #[test]
+    fn the_default_instance_id_is_the_same_at_each_parse_of_one_process() {
+        let yaml = "clusters: [{name: b, rest_url: 'http://x/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}, probes: [{link: dr, topic: p}]}]";
+        let first = Config::from_yaml(yaml).unwrap();
+        let again = Config::from_yaml(yaml).unwrap();
+        assert_eq!(first.clusters, again.clusters);
+        assert_eq!(ProbeConfig::new("dr", "p"), first.clusters[0].probes[0]);
+        let draws: std::collections::BTreeSet<String> =
+            (0..8).map(|_| draw_instance_id()).collect();
+        assert!(
+            draws.len() > 1,
+            "a new process draws a new suffix: {draws:?}"
         );
     }
 

@@ -153,7 +153,7 @@ impl WebConfig {
             }
             if hash.parse::<bcrypt::HashParts>().is_err() {
                 return Err(format!(
-                    "basic_auth_users.{user}: not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"
+                    "basic_auth_users.{user}: not a bcrypt hash (make one with `cluster-link-exporter hash-password` (reads the password from stdin) or `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"
                 ));
             }
         }

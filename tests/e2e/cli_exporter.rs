@@ -1,5 +1,5 @@
 //! The binary as an operator runs it: `check-config`, a bad config failing before serving, and
-//! secrets kept out of the logs.
+//! secrets kept out of the logs, `hash-password`.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -299,4 +299,37 @@ fn demo_refuses_a_config_file_it_would_ignore() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("reads no --config file"), "{stderr}");
     std::fs::remove_file(config).ok();
+}
+
+/// `hash-password` prints a bcrypt hash of the password on stdin (the web config accepts it and
+/// it verifies the password); no password is refused.
+#[test]
+fn hash_password_prints_a_bcrypt_hash_of_stdin() {
+    use std::io::Write;
+    let hash_of = |input: &str| {
+        let mut child = Command::new(BIN)
+            .arg("hash-password")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = hash_of("s3cret pass\n");
+    assert_eq!(out.status.code(), Some(0));
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let hash = hash.trim_end();
+    assert!(hash.starts_with("$2b$10$"), "{hash}");
+    assert!(bcrypt::verify("s3cret pass", hash).unwrap());
+    assert!(!bcrypt::verify("s3cret pass\n", hash).unwrap());
+    let empty = hash_of("");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no password on stdin"));
 }

@@ -1,5 +1,6 @@
 //! `cluster-link-exporter sim` as a user runs it: the printed endpoints work, a bad scenario
-//! fails before anything starts.
+//! fails before anything starts, `sim --help` lists only its own flags, `sim --print-config`
+//! prints a configuration an exporter collects with.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -93,5 +94,90 @@ fn sim_rejects_a_bad_scenario_naming_the_key() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+    std::fs::remove_file(path).ok();
+}
+
+/// `sim --help` lists only sim's flags; an exporter flag given before `sim` is refused, not
+/// silently ignored.
+#[test]
+fn sim_help_shows_only_its_flags_and_refuses_the_exporters() {
+    let out = Command::new(BIN).args(["sim", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--scenario"), "{help}");
+    for flag in ["--web.", "--config <", "--shard", "--total-shards"] {
+        assert!(!help.contains(flag), "sim --help lists {flag}: {help}");
+    }
+    let out = Command::new(BIN)
+        .args(["--web.listen-address=127.0.0.1:0", "sim"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not apply to sim"), "{stderr}");
+}
+
+/// `sim --print-config` prints a configuration that passes `check-config` as printed, and an
+/// exporter started on it collects from every simulated cluster.
+#[tokio::test(flavor = "multi_thread")]
+async fn sim_prints_a_configuration_an_exporter_collects_with() {
+    use crate::common::scrape::{start_exporter, wait_value};
+    use crate::common::servers::KillOnDrop;
+    let mut sim = KillOnDrop(
+        Command::new(BIN)
+            .args(["sim", "--print-config", "--log.level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = sim.stdout.take().unwrap();
+    let yaml = tokio::task::spawn_blocking(move || {
+        let mut yaml = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            yaml.push_str(&line);
+            yaml.push('\n');
+            if line.starts_with("# end of configuration") {
+                break;
+            }
+        }
+        yaml
+    })
+    .await
+    .unwrap();
+    assert!(yaml.contains("# end of configuration"), "{yaml}");
+    let path = scenario_file("printed-config", &yaml);
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{yaml}");
+    assert_eq!(stdout.trim(), "config OK: 2 cluster(s)");
+
+    let exporter = start_exporter(&yaml).await;
+    for cluster in ["A", "B"] {
+        let up = [("kafka_cluster", cluster)];
+        wait_value(
+            &exporter,
+            "clusterlink_up",
+            &up,
+            Duration::from_secs(60),
+            |v| v == 1.0,
+        )
+        .await;
+        let kafka = [("kafka_cluster", cluster), ("role", "destination")];
+        wait_value(
+            &exporter,
+            "clusterlink_kafka_up",
+            &kafka,
+            Duration::from_secs(60),
+            |v| v == 1.0,
+        )
+        .await;
+    }
+    exporter.shutdown().await;
     std::fs::remove_file(path).ok();
 }

@@ -2,8 +2,9 @@
 //! ones stop and every series naming them disappears, changed ones restart with the new
 //! settings, an unchanged cluster keeps collecting with no scrape missing its series, an
 //! invalid file is rejected (the running configuration stays, the reload metric reads 0),
-//! `POST /-/reload` answers as Prometheus does (403 without `--web.enable-lifecycle`), and a
-//! cluster whose REST request hangs does not hold a reload up. The binary reloads on `SIGHUP`.
+//! `POST /-/reload` answers as Prometheus does (403 without `--web.enable-lifecycle`), an
+//! unchanged file with a probe (default `instance_id`) reloads as unchanged, and a cluster
+//! whose REST request hangs does not hold a reload up. The binary reloads on `SIGHUP`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -331,6 +332,34 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag_and_post_or_put() {
         )
     );
     enabled.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_file_with_a_probe_and_no_instance_id_reloads_as_unchanged() {
+    let sim = start(SCENARIO).await;
+    let path = config_path("reload-probe");
+    let kafka = format!(
+        "kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}\nprobes: [{{link: ab, topic: events}}]",
+        sim.cluster("B").bootstrap_servers
+    );
+    let sources = format!(
+        "source_clusters:\n  - name: A\n    cluster_id: {}\n    kafka: {{bootstrap_servers: '{}', request_timeout: 2s}}\n",
+        sim.cluster("A").cluster_id,
+        sim.cluster("A").bootstrap_servers
+    );
+    let text = yaml(&sim, &[("B", "B", &kafka)]) + &sources;
+    let exporter = start_from(&path, &text, true).await;
+    for _ in 0..2 {
+        let (status, body) = call_reload(&exporter, reqwest::Method::POST).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                200,
+                "reloaded: added [], removed [], changed [], unchanged [\"B\"]\n"
+            )
+        );
+    }
+    exporter.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -335,6 +335,45 @@ async fn a_rotated_certificate_and_a_changed_password_reach_the_next_connection(
 
 /// Runs the binary to its end; kills it and panics if it is still running after [`DEADLINE`]
 /// (an exporter that started serving).
+/// Plain HTTP to the TLS port is answered `400` as Go's servers do, counted as a failed
+/// handshake; the port still serves TLS.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_to_the_tls_port_is_answered_400() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("web-config-plain-http");
+    let ca = Ca::new("web-config test CA");
+    let server = ca.server();
+    write(&dir, "server.crt", &server.cert);
+    write(&dir, "server.key", &server.key);
+    let exporter = start(&write(&dir, "web.yml", &web_yaml(""))).await;
+    let port = exporter.address().port();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        answer,
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
+    eventually(DEADLINE, "the plain HTTP connection counted", || {
+        let errors = own_value(&exporter, "clusterlink_http_tls_handshake_errors_total");
+        std::future::ready(if errors == 1.0 { Ok(()) } else { Err(errors) })
+    })
+    .await;
+    let url = format!("https://localhost:{port}/-/healthy");
+    let healthy = get(&client(&ca.pem(), None), &url, None).await;
+    assert_eq!(healthy.map(|(status, _, _)| status), Ok(200));
+    exporter.shutdown().await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
 fn run_to_end(cmd: &mut Command) -> std::process::Output {
     use std::process::Stdio;
     let mut child = cmd
