@@ -10,6 +10,7 @@ mod alert_rules;
 mod churn;
 mod cli_exporter;
 mod cli_sim;
+mod collection_pace;
 mod dashboards;
 mod deploy_compose;
 mod deploy_helm;
