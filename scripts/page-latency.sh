@@ -12,6 +12,7 @@
 #   HEALTHY_MINUTES=10 scripts/page-latency.sh
 #   BIN=target/debug/cluster-link-exporter scripts/page-latency.sh   # skip the release build
 #   PORT_BASE=19840 scripts/page-latency.sh     # ports 19849, 19890, 19893, 19895
+#   PHASE_SECONDS=0 scripts/page-latency.sh     # the worst phase against Confluent's checks
 #
 # Prints the intervals it used (poll, Kafka cycle, scrape, evaluation, the page's `for:`,
 # group_wait), the healthy minutes and the pages during them (expected: none), then the seconds
@@ -133,11 +134,16 @@ for link in ab-link dr-link bidi-link; do
   act "{\"do\":\"set_link_config\",\"cluster\":\"B\",\"link\":\"$link\",\"name\":\"availability.check.consecutive.failure.threshold\",\"value\":\"5\"}"
 done
 
-echo "page-latency: healthy for $healthy_minutes minute(s)…" >&2
-sleep $((healthy_minutes * 60)) &
+# The outage's phase against Confluent's 60 s availability checks (which the configuration
+# change above restarted): a whole number of healthy minutes would put the outage just after a
+# check every time, the worst case (the first failed check a full interval later). Real
+# outages come at any phase: PHASE_SECONDS (0-59) past the healthy minutes, random by default.
+phase_s="${PHASE_SECONDS:-$((RANDOM % 60))}"
+echo "page-latency: healthy for $healthy_minutes minute(s) and $phase_s s…" >&2
+sleep $((healthy_minutes * 60 + phase_s)) &
 wait $! # (a signal interrupts `wait`, not `sleep`: the trap runs at once)
 healthy_pages=$(grep -c ' pager ' "$work/notifications.log" || true)
-echo "healthy minutes: $healthy_minutes, pages during them: $healthy_pages"
+echo "healthy minutes: $healthy_minutes (+ $phase_s s of phase), pages during them: $healthy_pages"
 grep ' pager ' "$work/notifications.log" || true
 
 echo "page-latency: source cluster A down…" >&2
