@@ -1,12 +1,13 @@
-//! Background collection: one task per destination cluster, on its interval with jitter, a
-//! cycle never overlapping the previous one. A cycle reads the links, each link with its tasks
-//! (concurrently, bounded), all mirrors in one call, the state transition errors of the
-//! mirror topics neither `ACTIVE` nor `STOPPED` (one request each, concurrently, at most
-//! [`TRANSITION_ERROR_REQUESTS`] a cycle), and link configs every Nth cycle (cached), into
-//! one [`ClusterSnapshot`] that it publishes (to the exposition, which renders
-//! it once, and to the status store) and hands to the cluster's Kafka-side measurer. A failed cycle marks
-//! only its cluster down, withdraws its link and mirror series, counts the error by reason and
-//! logs the cause; a 429 backs the cluster off.
+//! Background collection: one task per destination cluster, on its interval with jitter
+//! (sooner while a source is in trouble: [`pace`]), a cycle never overlapping the previous
+//! one. A cycle reads the links, each link with its tasks (concurrently, bounded), all mirrors
+//! in one call, the state transition errors of the mirror topics neither `ACTIVE` nor
+//! `STOPPED` (one request each, concurrently, at most [`TRANSITION_ERROR_REQUESTS`] a cycle),
+//! and link configs every Nth cycle (cached), into one [`ClusterSnapshot`] that it publishes
+//! (to the exposition, which renders it once, and to the status store) and hands to the
+//! cluster's Kafka-side measurer. A failed cycle marks only its cluster down, withdraws its
+//! link and mirror series, counts the error by reason and logs the cause; a 429 backs the
+//! cluster off.
 //!
 //! The task runs under a supervisor ([`supervise_collector`]): a panic or an unexpected exit
 //! marks the cluster down (`clusterlink_up 0`, series withdrawn), is logged and counted once,
@@ -41,6 +42,9 @@ use crate::snapshot::{ClusterSnapshot, Discard, Link, LinkConfigs, MirrorTopic, 
 use crate::status::StatusStore;
 use crate::supervise::{self, stopped, Failure, RestartBackoff, Worker, WorkerRestarts};
 use crate::util::{unix_ms_at, ClusterLabels};
+
+mod pace;
+use pace::Pace;
 
 /// The most single-mirror requests (state transition errors) a cycle sends. With more mirror
 /// topics neither `ACTIVE` nor `STOPPED`, each cycle reads the next ones in turn, so every one
@@ -270,6 +274,10 @@ impl RateLimitBackoff {
     }
 }
 
+/// How often a collector waiting for its next cycle looks again at whether a source is in
+/// trouble (which makes the next cycle due sooner: [`pace`]).
+const PACE_RECHECK: Duration = Duration::from_secs(1);
+
 /// One cluster's collector.
 pub struct Collector {
     config: ClusterConfig,
@@ -282,6 +290,10 @@ pub struct Collector {
     backoff: RateLimitBackoff,
     /// Where each successful cycle's snapshot goes for the Kafka-side measurements.
     kafka: Option<Sender<Arc<ClusterSnapshot>>>,
+    /// When the next cycle starts.
+    pace: Pace,
+    /// Whether the last successful cycle showed a source in trouble.
+    source_trouble: bool,
 }
 
 impl std::fmt::Debug for Collector {
@@ -310,6 +322,8 @@ impl Collector {
             configs: BTreeMap::new(),
             cycle: 0,
             kafka: None,
+            pace: Pace::default(),
+            source_trouble: false,
         })
     }
 
@@ -347,18 +361,51 @@ impl Collector {
                 .status
                 .update(&self.config.name, |s| s.cycles += 1);
             self.cycle += 1;
-            let jitter = rand::rng().random_range(0.9..1.1);
-            let next = self
-                .config
-                .poll_interval
-                .mul_f64(jitter)
-                .saturating_sub(elapsed);
-            tokio::select! {
-                _ = tokio::time::sleep(next.max(extra_wait)) => {}
-                _ = stopped(&mut shutdown) => return,
+            if !self
+                .wait_for_next_cycle(started, elapsed + extra_wait, &mut shutdown)
+                .await
+            {
+                return;
             }
             metrics.backoff.get_or_create(&labels).set(0.0);
         }
+    }
+
+    /// Waits until the next cycle is due: its interval (with jitter) after `started`, the
+    /// start of the cycle that just ended, and not before `floor` after it (the cycle's
+    /// duration and any rate-limit back-off). The interval is looked at again every
+    /// [`PACE_RECHECK`], so a source the Kafka side finds down meanwhile shortens a wait
+    /// already begun. `false` when `shutdown` came first.
+    async fn wait_for_next_cycle(
+        &mut self,
+        started: Instant,
+        floor: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let jitter = rand::rng().random_range(0.9..1.1);
+        loop {
+            let interval = self.next_interval().mul_f64(jitter).max(floor);
+            let left = interval.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(left.min(PACE_RECHECK)) => {}
+                _ = stopped(shutdown) => return false,
+            }
+        }
+    }
+
+    /// The time between the start of the cycle that just ended and the next one's (before
+    /// jitter): shorter while the last snapshot or the Kafka side shows a source in trouble.
+    fn next_interval(&mut self) -> Duration {
+        let trouble = self.source_trouble
+            || self
+                .outputs
+                .status
+                .source_connection_down(&self.config.name);
+        self.pace
+            .interval(self.config.poll_interval, trouble, Instant::now())
     }
 
     /// After a successful cycle: the snapshot published and handed to the measurer, the
@@ -367,6 +414,7 @@ impl Collector {
         let name = &self.config.name;
         let labels = ClusterLabels::of(name);
         let metrics = &self.outputs.metrics;
+        self.source_trouble = pace::source_in_trouble(&snapshot);
         let snapshot = Arc::new(snapshot);
         self.outputs
             .publish

@@ -238,6 +238,15 @@ impl StatusStore {
             .collect()
     }
 
+    /// Whether `cluster`'s Kafka side cannot reach one of its source clusters now (a source
+    /// connection's last measurement failed).
+    pub(crate) fn source_connection_down(&self, cluster: &str) -> bool {
+        read_lock(&self.0)
+            .connections
+            .iter()
+            .any(|((c, role, _), s)| c == cluster && *role == Role::Source && s.up == Some(false))
+    }
+
     /// `cluster`'s latest snapshots (`None`: none published now).
     pub(crate) fn latest(&self, cluster: &str) -> Option<LatestSnapshots> {
         read_lock(&self.0).snapshots.get(cluster).cloned()
@@ -344,6 +353,18 @@ impl ClusterSeries for StatusStore {
 mod tests {
     use super::*;
     use crate::snapshot::{Link, LinkState, Reported};
+
+    #[test]
+    fn a_source_connection_down_is_seen_per_cluster() {
+        let store = StatusStore::new();
+        assert!(!store.source_connection_down("B"));
+        store.set_connection_up(("B".into(), Role::Source, "A".into()), true);
+        store.set_connection_up(("B".into(), Role::Destination, "B".into()), false);
+        store.set_connection_up(("C".into(), Role::Source, "A".into()), false);
+        assert!(!store.source_connection_down("B"));
+        store.set_connection_up(("B".into(), Role::Source, "A".into()), false);
+        assert!(store.source_connection_down("B"));
+    }
 
     fn snapshot(state: LinkState) -> Arc<ClusterSnapshot> {
         Arc::new(ClusterSnapshot {

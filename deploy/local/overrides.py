@@ -13,6 +13,15 @@ import sys
 import yaml
 
 
+def shorten(route, durations, root):
+    """The root route takes every duration; a child route only those it sets itself."""
+    for key, value in durations.items():
+        if root or key in route:
+            route[key] = value
+    for child in route.get("routes", []):
+        shorten(child, durations, root=False)
+
+
 def main():
     mode, alerts, out = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
     overrides = yaml.safe_load((alerts / "test-overrides.yml").read_text())
@@ -31,8 +40,7 @@ def main():
             for hook in receiver.get("webhook_configs", []):
                 hook["url"] = f"http://127.0.0.1:9095/{receiver['name']}"
         if sys.argv[4] == "1":
-            for key, value in overrides["alertmanager"].items():
-                config["route"][key] = value
+            shorten(config["route"], overrides["alertmanager"], root=True)
         (out / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     else:
         sys.exit(f"unknown mode {mode}")

@@ -70,7 +70,10 @@ pub(super) struct RawCluster {
     /// starts the next at once; throttling can lengthen the wait). A duration (positive, at
     /// most 8760h). Default: `defaults.poll_interval`, else
     /// [`DEFAULT_POLL_INTERVAL`] (`30s`). The Kafka-side
-    /// measurements run after each cycle, so this paces them too.
+    /// measurements run after each cycle, so this paces them too. While a source is in
+    /// trouble (a link `UNAVAILABLE`, a mirror topic `SOURCE_UNAVAILABLE`, or the Kafka side
+    /// unable to reach a source cluster) cycles start every 10 s when that is shorter, for
+    /// at most the first 10 minutes of the trouble, so that an outage pages sooner.
     #[serde(default)]
     poll_interval: Option<String>,
     /// Which links to export, by link name; see [`RawFilter`]. Default: all.

@@ -11,6 +11,7 @@ mod check_connect;
 mod churn;
 mod cli_exporter;
 mod cli_sim;
+mod collection_pace;
 mod dashboards;
 mod deploy_compose;
 mod deploy_helm;
