@@ -332,13 +332,12 @@ fn main() -> ExitCode {
             let connect = matches
                 .subcommand_matches("check-config")
                 .is_some_and(|m| m.get_flag("connect"));
-            match (
-                code == ExitCode::SUCCESS,
-                connect,
-                load(args.config.clone()),
-            ) {
-                (true, true, Ok(config)) => runtime.block_on(check_connect(&config)),
-                _ => code,
+            if code != ExitCode::SUCCESS || !connect {
+                return code;
+            }
+            match load(args.config.clone()) {
+                Ok(config) => runtime.block_on(check_connect(&config)),
+                Err(code) => code,
             }
         }
         None => {
