@@ -34,6 +34,7 @@ mod kafka_security;
 mod metrics_doc;
 mod paging;
 mod prometheus;
+mod readme_examples;
 mod reload;
 mod rest_properties;
 mod sharding;
