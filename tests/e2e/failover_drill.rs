@@ -10,7 +10,9 @@
 //!    `not_ready` (`lag_above_rpo`) and ClusterLinkNotReadyForFailover fires; the delay
 //!    removed: `ready` again;
 //! 3. `ab-link`'s fetcher stalled while the link stays ACTIVE: ClusterLinkMirrorStalled fires
-//!    for `demo-perf-topic`;
+//!    for `demo-perf-topic`; the source's retention then deletes what it held: the exporter
+//!    counts exactly the records lost (the new log-start minus the frozen destination high
+//!    watermark, per partition) and ClusterLinkRecordsLostToRetention pages;
 //! 4. `bidi-link` paused deliberately: nothing but its own "paused too long" warning (10 s in
 //!    the overrides, 1 h in production) fires or is pending for it, nothing pages;
 //! 5. (the source's traffic stopped, so that only the drill writes there from now on;)
@@ -230,8 +232,65 @@ async fn stall(d: &Drill) {
     )
     .await;
     wait_link_state(&d.sim, "B", "ab-link", "ACTIVE").await;
+    records_lost_to_retention(d).await;
     act(&d.sim, stall(false));
     wait_verdict(&d.alerting, "ab-link", "ready").await;
+}
+
+/// Phase 3 (continued), the fetcher still stalled: the source's retention deletes every
+/// record `demo-perf-topic` held. The exporter counts exactly the records deleted before the
+/// mirror fetched them (per partition, the new log-start minus the frozen destination high
+/// watermark), and ClusterLinkRecordsLostToRetention pages (critical) through Alertmanager.
+async fn records_lost_to_retention(d: &Drill) {
+    let skip = d.alerting.webhook.received().len();
+    let answer = match d.sim.act(&Action::SourceRetention {
+        cluster: "A".into(),
+        topic: "demo-perf-topic".into(),
+        partition: None,
+    }) {
+        Ok(ActionOutcome::Retention(r)) => r,
+        other => panic!("source_retention answered {other:?}"),
+    };
+    let text = scrape(&d.exporter).await;
+    let mirror = [
+        ("kafka_cluster", "B"),
+        ("link", "ab-link"),
+        ("mirror_topic", "demo-perf-topic"),
+    ];
+    let expected: i64 = answer
+        .partitions
+        .iter()
+        .map(|p| {
+            let partition = p.partition.to_string();
+            let at = [
+                mirror[0],
+                mirror[1],
+                mirror[2],
+                ("partition", partition.as_str()),
+            ];
+            let name = "clusterlink_mirror_partition_destination_high_watermark";
+            let hw = value(&text, name, &at).unwrap_or_else(|| panic!("{name} {at:?}")) as i64;
+            (p.log_start - hw).max(0)
+        })
+        .sum();
+    assert!(expected > 0, "the stalled mirror lost nothing: {answer:?}");
+    let lost = "clusterlink_mirror_topic_records_lost_to_retention";
+    // The first cycles after the action may have read some partitions' new log-start only;
+    // the count settles at exactly the records deleted before the mirror fetched them.
+    let want = expected as f64;
+    let got = wait_value(&d.exporter, lost, &mirror, WAIT, |v| v == want).await;
+    assert_eq!(got, want, "records lost to retention, {answer:?}");
+    let labels = [
+        ("alertname", "ClusterLinkRecordsLostToRetention"),
+        ("link", "ab-link"),
+        ("mirror_topic", "demo-perf-topic"),
+        ("severity", "critical"),
+    ];
+    let page = wait_page(&d.alerting, skip, &labels, "firing").await;
+    eprintln!(
+        "drill: records lost to retention: {got}, paged: {}",
+        page["labels"]
+    );
 }
 
 /// Phase 4, `bidi-link` paused on purpose: for 15 s after the exporter reports it PAUSED
