@@ -212,7 +212,7 @@ enum Command {
     Demo(DemoArgs),
     /// Validate the configuration file and the other flags of a run, and exit (0: valid, 2:
     /// invalid; with --connect, 1: something unreachable or missing).
-    CheckConfig(CheckConfigArgs),
+    CheckConfig(Box<CheckConfigArgs>),
     /// Run the simulated Confluent clusters alone and print how to reach them.
     #[cfg(feature = "sim")]
     Sim(SimArgs),
