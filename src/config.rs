@@ -31,6 +31,7 @@ pub mod kafka;
 pub mod measurements;
 pub mod readiness;
 mod secret;
+mod status_page;
 mod values;
 
 pub use cluster::{Auth, BearerToken, ClusterConfig, Flavour, NameFilter, TlsConfig};
@@ -41,6 +42,7 @@ pub use measurements::{
 };
 pub use readiness::{FailoverReadinessConfig, LinkReadinessConfig};
 pub use secret::{read_secret_file, SecretSource, SecretString};
+pub use status_page::StatusPageConfig;
 
 use defaults::{DEFAULT_POLL_INTERVAL, DEFAULT_REQUEST_TIMEOUT};
 use values::{duration_or, whole_number};
@@ -84,6 +86,7 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
 /// defaults: {poll_interval: 30s}
 /// clusters: [{name: dr-east, rest_url: 'https://broker-1:8090/kafka/v3'}]
 /// source_clusters: []
+/// status_page: {runbook_base_url: 'https://wiki.example/cluster-link-runbooks.html'}
 /// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +104,10 @@ struct RawConfig {
     /// (default: none, and then nothing source-side is measured); each `name` must be unique.
     #[serde(default)]
     source_clusters: Vec<kafka::RawSourceCluster>,
+    /// `status_page`: the status page's settings (where its problems link to the runbooks);
+    /// see [`status_page::RawStatusPage`]. Optional.
+    #[serde(default)]
+    status_page: status_page::RawStatusPage,
 }
 
 /// `defaults`: values every cluster inherits for the keys it does not set itself. Each key
@@ -183,6 +190,8 @@ pub struct Config {
     pub clusters: Vec<ClusterConfig>,
     /// Source clusters of the links, for the Kafka-side measurements.
     pub source_clusters: Vec<SourceClusterConfig>,
+    /// The status page's settings.
+    pub status_page: StatusPageConfig,
 }
 
 impl Config {
@@ -289,9 +298,11 @@ impl TryFrom<RawConfig> for Config {
             }
             source_clusters.push(source);
         }
+        let status_page = StatusPageConfig::from_raw(raw.status_page)?;
         Ok(Config {
             clusters,
             source_clusters,
+            status_page,
         })
     }
 }

@@ -288,6 +288,7 @@ impl Exporter {
         };
         let telemetry = Telemetry::new(&[]);
         let config = assign_shard(&telemetry, &sharding, config);
+        telemetry.status.set_runbook_base(runbook_base(&config));
         let (shutdown, stop) = watch::channel(false);
         install_panic_hook();
         let clusters = Arc::new(ReloadController {
@@ -618,6 +619,9 @@ impl ReloadController {
         }
         self.telemetry.shard.record(&self.sharding, &configured);
         crate::shard::warn_if_idle(&self.sharding, &configured);
+        self.telemetry
+            .status
+            .set_runbook_base(runbook_base(&config));
         Ok(plan)
     }
 
@@ -634,6 +638,11 @@ impl ReloadController {
         }
         setups
     }
+}
+
+/// Where `config` has the status page link its problems.
+fn runbook_base(config: &Config) -> crate::status_page::runbook::RunbookBase {
+    crate::status_page::runbook::RunbookBase::new(&config.status_page.runbook_base_url)
 }
 
 /// Stops a cluster's workers and waits for them: the collector task is cancelled (at once,

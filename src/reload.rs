@@ -154,6 +154,7 @@ mod tests {
         Config {
             clusters,
             source_clusters,
+            ..Config::default()
         }
     }
 

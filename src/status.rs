@@ -30,6 +30,7 @@ use crate::references::Checked;
 use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
 use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Publish, Role};
+use crate::status_page::runbook::RunbookBase;
 use crate::util::{read_lock, write_lock};
 
 /// What the landing page and readiness know about a cluster's REST collection.
@@ -125,6 +126,8 @@ pub(crate) struct StatusData {
     /// The names each cluster's configuration gives that the cluster does not have, as last
     /// checked by [`crate::references`] (empty: all found; absent: not checked yet).
     pub(crate) references: BTreeMap<String, Vec<Checked>>,
+    /// Where the status page links its problems (`status_page.runbook_base_url`).
+    pub(crate) runbook_base: RunbookBase,
 }
 
 impl StatusData {
@@ -260,6 +263,11 @@ impl StatusStore {
             Some(m) => data.references.insert(cluster.to_owned(), m),
             None => data.references.remove(cluster),
         };
+    }
+
+    /// Sets where the status page links its problems (at start and on every reload).
+    pub(crate) fn set_runbook_base(&self, base: RunbookBase) {
+        write_lock(&self.0).runbook_base = base;
     }
 
     /// Keeps `cluster`'s fail-over readiness (`None`: withdrawn).

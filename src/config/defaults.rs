@@ -29,6 +29,11 @@ pub const MIN_RESPONSE_BYTES: u64 = 1024;
 /// Largest `max_response_bytes`: 4 GiB (a body is held in memory while it is parsed).
 pub const MAX_RESPONSE_BYTES: u64 = 4 << 30;
 
+/// `status_page.runbook_base_url`: the runbooks on GitHub, where every shipped alert's
+/// `runbook_url` points.
+pub const DEFAULT_RUNBOOK_BASE_URL: &str =
+    "https://github.com/cluster-link-exporter/cluster-link-exporter/blob/main/docs/runbooks.md";
+
 /// `lag_seconds.enabled`: lag in seconds is measured (when both connections are configured).
 pub const DEFAULT_LAG_SECONDS_ENABLED: bool = true;
 /// `lag_seconds.max_reads_per_cycle`: 500 source records read per cycle (at least 1).
@@ -126,6 +131,7 @@ mod tests {
             (format!("interval: {}", text(DEFAULT_PROBE_INTERVAL)), format!("default {}", text(DEFAULT_PROBE_INTERVAL))),
             (format!("sla: {}", text(DEFAULT_PROBE_SLA)), format!("default {}", text(DEFAULT_PROBE_SLA))),
             (format!("rpo: {}", text(DEFAULT_RPO)), format!("default {}", text(DEFAULT_RPO))),
+            (format!("runbook_base_url: {DEFAULT_RUNBOOK_BASE_URL}"), "default; each problem links to <this>#<alert".to_owned()),
         ];
         for (line, says) in checks {
             let found = comments(&line);

@@ -4,7 +4,9 @@
 //! included at compile time, are inline, allowed by the [`content_security_policy`] through
 //! the SHA-256 hashes of the bytes served (no `'unsafe-inline'`). Without JavaScript
 //! everything is shown; with it, a filter box and an automatic refresh (the page fetches
-//! itself and swaps the table in place, so the scroll position and the filter stay).
+//! itself and swaps the table in place, so the scroll position and the filter stay). A
+//! row's problems end with links to their runbook sections: the page's only absolute URLs,
+//! followed when clicked, never loaded.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -13,7 +15,7 @@ use base64::Engine as _;
 
 use super::{
     ClusterView, FailoverStage, FailoverView, Health, LinkSettingsView, LinkView, MirrorView,
-    ReadinessView, StatusView, TaskErrorView, JSON_PATH,
+    ReadinessView, RunbookLink, StatusView, TaskErrorView, JSON_PATH,
 };
 
 /// The automatic refresh period when the URL does not set one (`?refresh=SECONDS`): 5 s.
@@ -306,6 +308,7 @@ fn cluster_row(out: &mut String, ci: usize, c: &ClusterView) {
         escape_into(out, &format!("{} {:?}: {}", r.key, r.name, r.problem));
         out.push_str("</span>");
     }
+    runbooks(out, &c.problems);
     out.push_str("</td></tr>\n");
 }
 
@@ -566,7 +569,7 @@ fn errors_cell(out: &mut String, link_error: &str, l: &LinkView) {
         }
         lines.extend(t.errors.iter().map(|e| error_line(&t.name, e)));
     }
-    lines_cell(out, &lines);
+    lines_cell(out, &lines, &l.problems);
 }
 
 /// `prefix: ERROR_CODE — message` (without ` — message` when there is none).
@@ -577,8 +580,8 @@ fn error_line(prefix: &str, e: &TaskErrorView) -> String {
     }
 }
 
-/// An Errors cell: `lines`, escaped, one per line.
-fn lines_cell(out: &mut String, lines: &[String]) {
+/// An Errors cell: `lines`, escaped, one per line, then the row's runbook links.
+fn lines_cell(out: &mut String, lines: &[String], problems: &[RunbookLink]) {
     out.push_str("<td class=\"err\">");
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
@@ -586,7 +589,30 @@ fn lines_cell(out: &mut String, lines: &[String]) {
         }
         escape_into(out, line);
     }
+    runbooks(out, problems);
     out.push_str("</td>");
+}
+
+/// `runbook: ClusterLinkDown · ClusterLinkTaskInError`, each alert's name a link to its
+/// runbook section (nothing when the row shows no problem).
+fn runbooks(out: &mut String, problems: &[RunbookLink]) {
+    if problems.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"rb\">runbook: ");
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        let _ = write!(
+            out,
+            "<a href=\"{}\" rel=\"noreferrer\" data-kind=\"{}\">{}</a>",
+            escape(&p.runbook),
+            p.kind.as_str(),
+            escape(p.alert)
+        );
+    }
+    out.push_str("</div>");
 }
 
 fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str, m: &MirrorView) {
@@ -635,7 +661,7 @@ fn mirror_row(out: &mut String, ci: usize, li: usize, cluster: &str, link: &str,
         }
     }
     errors.extend(m.kafka_findings());
-    lines_cell(out, &errors);
+    lines_cell(out, &errors, &m.problems);
     cell(
         out,
         "num",

@@ -6,9 +6,11 @@
 //! from — the Kafka connections' state and last error, the probes' last latency, each link's
 //! fail-over readiness with its expected loss: [`ReadinessView`]) and the shard, so a request never calls upstream nor scrapes the exporter; and its renderings:
 //! HTML ([`html`], with its Content-Security-Policy) and JSON ([`StatusView::to_json`]).
+//! Each row lists its problems with the runbook section that covers each ([`runbook`]).
 //! `http` only routes to it.
 
 pub(crate) mod html;
+pub(crate) mod runbook;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -22,6 +24,7 @@ use crate::snapshot::{ClusterReadiness, ClusterSnapshot, KafkaSnapshot, Link, Li
 use crate::snapshot::{FailoverProgress, MirrorTopic, Task, TaskError, TaskState};
 use crate::status::{LatestSnapshots, StatusData};
 use crate::util::unix_ms_at;
+use runbook::{Problem, RunbookLink};
 
 /// The path of the JSON form.
 pub const JSON_PATH: &str = "/status.json";
@@ -143,6 +146,9 @@ pub(crate) struct ClusterView {
     /// `clusterlink_config_reference_missing` marks them (empty: all found, or not checked
     /// yet).
     pub(crate) config_references_missing: Vec<ReferenceView>,
+    /// What the cluster's row shows that is a problem (collection down or starting, a Kafka
+    /// connection down, names missing), each with the runbook section that covers it.
+    pub(crate) problems: Vec<RunbookLink>,
 }
 
 /// A name the configuration gives that the cluster does not have.
@@ -271,6 +277,9 @@ pub(crate) struct LinkView {
     pub(crate) readiness: Option<ReadinessView>,
     /// Its mirror topics: not ACTIVE first, then by name.
     pub(crate) mirrors: Vec<MirrorView>,
+    /// What its row shows that is a problem (state, link error, tasks in error, findings,
+    /// not ready to fail over), each with the runbook section that covers it.
+    pub(crate) problems: Vec<RunbookLink>,
 }
 
 /// One kind of finding over a link's mirror topics.
@@ -510,6 +519,9 @@ pub(crate) struct MirrorView {
     /// Its source topic's `retention.ms` in seconds, as
     /// `clusterlink_mirror_topic_source_retention_seconds` (`null`: unknown or infinite).
     pub(crate) source_retention_seconds: Option<f64>,
+    /// What its row shows that is a problem (state, error, transition errors, the Kafka
+    /// side's findings), each with the runbook section that covers it.
+    pub(crate) problems: Vec<RunbookLink>,
 }
 
 /// The share of the source's retention a mirror's lag in seconds may reach before its row says
@@ -566,6 +578,14 @@ impl MirrorView {
     /// lag past [`RETENTION_WARNING_FRACTION`] of the source's retention, source partitions
     /// not mirrored, a stall, writes to the old source after its stop.
     pub(crate) fn kafka_findings(&self) -> Vec<String> {
+        self.kafka_problems()
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect()
+    }
+
+    /// [`Self::kafka_findings`], each line with the kind of problem it is.
+    pub(crate) fn kafka_problems(&self) -> Vec<(Problem, String)> {
         let mut out = Vec::new();
         if let Some(n) = self.lost_to_retention() {
             let when = match self.records_lost_to_retention {
@@ -575,8 +595,9 @@ impl MirrorView {
                     .map(|a| format!(" (gap passed; last seen {} ago)", html::duration(a)))
                     .unwrap_or_default(),
             };
-            out.push(format!(
-                "{n} records deleted at the source before they were mirrored{when}"
+            out.push((
+                Problem::LostToRetention,
+                format!("{n} records deleted at the source before they were mirrored{when}"),
             ));
         }
         if let Some(used) = self
@@ -584,27 +605,32 @@ impl MirrorView {
             .filter(|u| *u >= RETENTION_WARNING_FRACTION)
         {
             let retention = self.source_retention_seconds.unwrap_or_default();
-            out.push(format!(
+            out.push((Problem::LagNearRetention, format!(
                 "lag is {:.0}% of the source's retention ({retention:.0} s): records are deleted before they are mirrored at 100%",
                 used * 100.0
-            ));
+            )));
         }
         if let Some(n) = self.unmirrored_partitions.filter(|n| *n > 0) {
             let source = self.source_partitions.unwrap_or_default();
-            out.push(format!(
+            out.push((
+                Problem::UnmirroredPartitions,
+                format!(
                 "{n} source partitions not mirrored yet (source {source}, mirror {}): not measured",
                 self.partitions
+            ),
             ));
         }
         if self.stalled() {
             let s = self.source_records_per_second.unwrap_or(0.0);
-            out.push(format!(
-                "stalled: nothing mirrored while the source receives {s:.1} records/s"
+            out.push((
+                Problem::Stalled,
+                format!("stalled: nothing mirrored while the source receives {s:.1} records/s"),
             ));
         }
         if let Some(n) = self.source_records_since_stop.filter(|n| *n > 0) {
-            out.push(format!(
-                "{n} records written to the old source since the stop"
+            out.push((
+                Problem::OldSourceWrites,
+                format!("{n} records written to the old source since the stop"),
             ));
         }
         out
@@ -732,7 +758,7 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
             problem: c.missing.clone().unwrap_or_default(),
         })
         .collect();
-    ClusterView {
+    let mut view = ClusterView {
         name: name.to_owned(),
         health,
         problem: health != Health::Up
@@ -751,7 +777,10 @@ fn cluster_view(name: &str, inputs: &Inputs<'_>) -> ClusterView {
             .map(|r: &std::sync::Arc<ClusterReadiness>| r.unknown_links.clone())
             .unwrap_or_default(),
         config_references_missing,
-    }
+        problems: Vec::new(),
+    };
+    runbook::attach(&mut view, &inputs.data.runbook_base);
+    view
 }
 
 /// The readiness line of a link, from its assessment.
@@ -1032,6 +1061,7 @@ fn link_view(
         probe_last_received_age_seconds,
         readiness: None,
         mirrors,
+        problems: Vec::new(),
     }
 }
 
@@ -1174,6 +1204,7 @@ fn mirror_view(
         source_partitions: k.source_partitions,
         unmirrored_partitions: k.unmirrored_partitions,
         source_retention_seconds: k.source_retention_seconds,
+        problems: Vec::new(),
     };
     view.problem |= !view.kafka_findings().is_empty();
     view

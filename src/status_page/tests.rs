@@ -470,7 +470,7 @@ fn a_failed_over_link_with_writes_to_its_old_source_is_a_problem() {
     assert!(c.links[2].findings.is_empty() && !c.links[2].problem);
     let page = html::render(&v, &options());
     assert!(page.contains(
-        "<td class=\"err\">9 records written to the old source since the stop (2 mirror topics)</td>"
+        "<td class=\"err\">9 records written to the old source since the stop (2 mirror topics)<div class=\"rb\">runbook: "
     ));
     assert!(page.contains("· 3 link(s), 2 with problems ·"));
 }
@@ -613,8 +613,15 @@ fn the_csp_allows_exactly_the_inline_style_and_script() {
     );
     let handler = regex::Regex::new(r"<[^>]*\son[a-z]+\s*=").unwrap();
     assert!(!handler.is_match(&page), "no inline event handlers");
+    // The runbook links are the only absolute URLs: navigation, not assets.
+    let runbook = regex::Regex::new(r#"<a href="https://[^"]*" rel="noreferrer" "#).unwrap();
     assert!(
-        !page.contains("http://") && !page.contains("https://"),
+        runbook.is_match(&page),
+        "the down cluster links its runbook"
+    );
+    let rest = runbook.replace_all(&page, "");
+    assert!(
+        !rest.contains("http://") && !rest.contains("https://"),
         "no external asset"
     );
     hyper::header::HeaderValue::from_str(csp).expect("a valid header value");
@@ -666,6 +673,7 @@ fn the_json_form_has_the_documented_fields() {
             "links",
             "name",
             "problem",
+            "problems",
             "readiness_unknown_links"
         ]
     );
@@ -689,6 +697,7 @@ fn the_json_form_has_the_documented_fields() {
             "probe_last_received_age_seconds",
             "probe_latency_seconds",
             "problem",
+            "problems",
             "readiness",
             "settings",
             "source_out_of_reach",
@@ -711,6 +720,7 @@ fn the_json_form_has_the_documented_fields() {
             "offset_sync_lag_messages",
             "partitions",
             "problem",
+            "problems",
             "records_lost_to_retention",
             "records_lost_to_retention_last_hour",
             "records_lost_to_retention_seen_age_seconds",
@@ -1048,7 +1058,7 @@ fn each_task_error_is_shown_escaped_and_in_the_json() {
     assert!(
         cell.contains(
             "<td class=\"err\">AclSync: MISCONFIGURATION_ERROR — &lt;b&gt;denied&lt;/b&gt; \
-             &amp; &#39;x&#39;<br>AclSync: TIMEOUT<br>AutoCreateMirror: IN_ERROR</td>"
+             &amp; &#39;x&#39;<br>AclSync: TIMEOUT<br>AutoCreateMirror: IN_ERROR<div class=\"rb\">runbook: "
         ),
         "{cell}"
     );
