@@ -4,7 +4,6 @@
 //! misspelt probe link is one warn line (not one per cycle), the
 //! `clusterlink_config_reference_missing` series and an entry of `/status.json`.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -282,14 +281,7 @@ async fn a_misspelt_probe_link_is_one_warning_a_series_and_a_status_entry() {
     assert_eq!(missing.len(), 1, "{b}");
     assert_eq!(missing[0]["key"], "probes[0].link");
     assert_eq!(missing[0]["name"], "dr-lnk");
-    child.kill().unwrap();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = child.kill_and_read_stderr();
     let warnings: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("\"WARN\"") && l.contains("dr-lnk"))

@@ -189,14 +189,7 @@ async fn secrets_never_reach_the_logs() {
         std::future::ready(done_if(requests >= 3, requests))
     })
     .await;
-    child.kill().unwrap();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = child.kill_and_read_stderr();
     child.wait().unwrap();
     assert!(
         logs.contains("collection failed") && logs.contains("\"reason\":\"auth\""),

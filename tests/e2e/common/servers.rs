@@ -342,6 +342,22 @@ impl std::ops::DerefMut for KillOnDrop {
     }
 }
 
+impl KillOnDrop {
+    /// Kills the process and returns everything it wrote to its (piped) stderr.
+    pub fn kill_and_read_stderr(&mut self) -> String {
+        use std::io::Read;
+        self.0.kill().expect("kill");
+        let mut text = String::new();
+        self.0
+            .stderr
+            .take()
+            .expect("stderr piped")
+            .read_to_string(&mut text)
+            .expect("read stderr");
+        text
+    }
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
