@@ -433,10 +433,11 @@ impl ConnectionClients {
     /// status page and logged (at most once a minute); the caller marks it down and uses
     /// nothing it read. With no client open (nothing read) or no id reported, it is not told.
     pub(super) fn reaches(&mut self, metrics: &KafkaMetrics, expected: &[Expected]) -> bool {
-        let found = self.watermarks.as_ref().and_then(|c| {
-            c.client()
-                .fetch_cluster_id(self.conn.config.request_timeout)
-        });
+        let timeout = self.timeout();
+        let found = self
+            .watermarks
+            .as_ref()
+            .and_then(|c| c.client().fetch_cluster_id(timeout));
         let Some(wrong) = identity::compare(expected, found.as_deref()) else {
             if self.wrong_cluster.take().is_some() {
                 tracing::info!(
