@@ -7,7 +7,9 @@
 //! (to the exposition, which renders it once, and to the status store) and hands to the
 //! cluster's Kafka-side measurer. A failed cycle marks only its cluster down, withdraws its
 //! link and mirror series, counts the error by reason and logs the cause; a 429 backs the
-//! cluster off.
+//! cluster off; a cluster id the REST API does not serve (a 404 on the link list) is reason
+//! `cluster_not_found`, and one `GET /clusters` per failure (not per cycle) names the ids it
+//! serves.
 //!
 //! The task runs under a supervisor ([`supervise_collector`]): a panic or an unexpected exit
 //! marks the cluster down (`clusterlink_up 0`, series withdrawn), is logged and counted once,
@@ -35,6 +37,7 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::{ClusterConfig, Flavour};
+use crate::kafka::measure::Collected;
 use crate::reload::ClusterSetup;
 use crate::rest_client::{ClientBuildError, CollectionErrorReason, RestClient, RestError};
 use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
@@ -289,11 +292,14 @@ pub struct Collector {
     cycle: u64,
     backoff: RateLimitBackoff,
     /// Where each successful cycle's snapshot goes for the Kafka-side measurements.
-    kafka: Option<Sender<Arc<ClusterSnapshot>>>,
+    kafka: Option<Sender<Collected>>,
     /// When the next cycle starts.
     pace: Pace,
     /// Whether the last successful cycle showed a source in trouble.
     source_trouble: bool,
+    /// What `GET /clusters` said when the cluster id was last not found (asked once per
+    /// failure: forgotten at the next successful cycle).
+    served: Option<Result<Vec<String>, String>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -324,11 +330,13 @@ impl Collector {
             kafka: None,
             pace: Pace::default(),
             source_trouble: false,
+            served: None,
         })
     }
 
-    /// Hands each successful cycle's snapshot to a Kafka-side measurer.
-    pub(crate) fn with_kafka(mut self, sender: Sender<Arc<ClusterSnapshot>>) -> Self {
+    /// Hands each successful cycle's snapshot, with the cluster id it was read from, to a
+    /// Kafka-side measurer.
+    pub(crate) fn with_kafka(mut self, sender: Sender<Collected>) -> Self {
         self.kafka = Some(sender);
         self
     }
@@ -437,7 +445,10 @@ impl Collector {
         tracing::debug!(kafka_cluster = %name, links = snapshot.links.len(), mirrors = snapshot.mirrors.len(), elapsed_ms = elapsed.as_millis() as u64, "collection done");
         if let Some(sender) = &self.kafka {
             // The measurer thread is gone only when shutting down.
-            let _ = sender.send(snapshot);
+            let _ = sender.send(Collected {
+                cluster_id: self.cluster_id.clone(),
+                snapshot,
+            });
         }
     }
 
@@ -481,10 +492,16 @@ impl Collector {
     ///
     /// # Errors
     /// The first request that failed, classified ([`RestError::reason`]); a link deleted
-    /// between two calls (404) is left out, not an error.
+    /// between two calls (404) is left out, not an error; a 404 on the link list is
+    /// [`RestError::ClusterNotFound`].
     pub async fn collect_once(&mut self) -> Result<ClusterSnapshot, RestError> {
         let cluster_id = self.cluster_id().await?;
-        let mut links = self.links(&cluster_id).await?;
+        let mut links = match self.links(&cluster_id).await {
+            Err(RestError::Http { status: 404, .. }) => {
+                return Err(self.cluster_not_found(cluster_id).await)
+            }
+            other => other?,
+        };
         let mirrors: Vec<MirrorTopic> = self
             .client
             .mirrors(&cluster_id)
@@ -507,11 +524,45 @@ impl Collector {
                 link.configs = configs.clone();
             }
         }
+        self.served = None;
         Ok(ClusterSnapshot {
             links,
             mirrors,
             partition_metrics: self.config.partition_metrics,
         })
+    }
+
+    /// The error of a cluster id the REST API does not serve (a 404 on its link list). The
+    /// first time since the last successful cycle, one `GET /clusters` asks which ids it
+    /// serves, and a warning names the key, the id and those ids. A discovered id is
+    /// forgotten: the next cycle discovers it again.
+    async fn cluster_not_found(&mut self, cluster_id: String) -> RestError {
+        let key = if self.config.cluster_id.is_some() {
+            "cluster_id"
+        } else {
+            self.cluster_id = None;
+            "the discovered cluster id"
+        };
+        if self.served.is_none() {
+            let served = self.client.cluster_ids().await.map_err(|e| e.to_string());
+            let listed = match &served {
+                Ok(ids) => ids.join(", "),
+                Err(e) => format!("unknown (GET /clusters: {e})"),
+            };
+            tracing::warn!(
+                kafka_cluster = %self.config.name,
+                key,
+                cluster_id = %cluster_id,
+                served = %listed,
+                "the REST API at rest_url serves no cluster with this id (HTTP 404): nothing of the cluster is collected until cluster_id or rest_url is fixed"
+            );
+            self.served = Some(served);
+        }
+        RestError::ClusterNotFound {
+            cluster_id,
+            key,
+            served: self.served.clone(),
+        }
     }
 
     /// The configured cluster id, else the one the API serves (discovered once).
@@ -672,7 +723,7 @@ fn request_observer(
 struct Blueprint {
     config: ClusterConfig,
     outputs: CollectorOutputs,
-    kafka: Option<Sender<Arc<ClusterSnapshot>>>,
+    kafka: Option<Sender<Collected>>,
 }
 
 impl Blueprint {

@@ -44,8 +44,10 @@ pub(super) struct RawCluster {
     rest_url: String,
     /// Kafka cluster id used in the REST paths. Optional on Confluent Platform (default:
     /// discovered with `GET …/clusters`); required on Confluent Cloud (`lkc-…`). Empty means
-    /// unset. A wrong id fails every collection cycle with reason `not_found`;
-    /// `check-config --connect` names the id the REST API serves.
+    /// unset. A wrong id fails every collection cycle with reason `cluster_not_found` (the
+    /// warning and the status page name the ids the REST API serves); `check-config
+    /// --connect` names them too. A cluster with a `kafka` section also checks that its
+    /// brokers report this id (else `clusterlink_kafka_up 0`, reason `wrong_cluster`).
     #[serde(default)]
     cluster_id: Option<String>,
     /// `platform` or `cloud`. Default: `cloud` when `rest_url`'s host ends in

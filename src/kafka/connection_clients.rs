@@ -1,9 +1,11 @@
 //! [`ConnectionClients`]: one Kafka connection of a measurer and the clients it keeps open
 //! there: high watermarks and log-start offsets (batched `ListOffsets`), committed offsets of
 //! consumer groups, source record timestamps (cached by offset) for lag in seconds, and the
-//! source topics' partition counts (`Metadata`) and `retention.ms` (`DescribeConfigs`). Each outcome sets the
-//! connection's `clusterlink_kafka_up` and counts its failures, and shows its up/down and last
-//! error on the status store (through its [`Connection`]).
+//! source topics' partition counts (`Metadata`) and `retention.ms` (`DescribeConfigs`); and
+//! whether its brokers report the cluster id expected (`reaches`, from librdkafka's cache: no
+//! request). Each outcome sets the connection's `clusterlink_kafka_up` and counts its
+//! failures, and shows its up/down and last error on the status store (through its
+//! [`Connection`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -16,12 +18,13 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::identity::{self, Expected, WrongCluster};
 use super::metrics::{KafkaConnectionLabels, KafkaRequestLabels};
 use super::plan::TopicPartition;
 use super::source_topics::Retention;
 use super::{
-    error_reason, is_group_refusal, ClientKind, Connection, KafkaErrorReason, KafkaMetrics,
-    StatsContext,
+    error_reason, is_group_refusal, ClientKind, Connection, Diagnosis, KafkaErrorReason,
+    KafkaMetrics, StatsContext,
 };
 use crate::supervise::StopSignal;
 use crate::util::{lock, Throttle};
@@ -169,6 +172,8 @@ pub(super) struct ConnectionClients {
     /// At most one warning a minute per reason: a connection that stays down fails every
     /// cycle.
     warnings: Mutex<HashMap<KafkaErrorReason, Throttle>>,
+    /// The other cluster its brokers reported at the last check, if they did.
+    wrong_cluster: Option<WrongCluster>,
     /// The exporter's shutdown: a diagnosis in progress gives up at once.
     shutdown: StopSignal,
 }
@@ -187,6 +192,7 @@ impl ConnectionClients {
             refused_groups: Mutex::default(),
             timestamps: HashMap::new(),
             warnings: Mutex::default(),
+            wrong_cluster: None,
         }
     }
 
@@ -420,6 +426,70 @@ impl ConnectionClients {
         }
     }
 
+    /// Whether the connection's brokers report a cluster id `expected` allows
+    /// ([`identity::compare`]), after a read over its watermarks client: the id comes from
+    /// librdkafka's cache of the client's last `Metadata` answer (no request). A connection
+    /// whose brokers report another cluster is counted (reason `wrong_cluster`), shown on the
+    /// status page and logged (at most once a minute); the caller marks it down and uses
+    /// nothing it read. With no client open (nothing read) or no id reported, it is not told.
+    pub(super) fn reaches(&mut self, metrics: &KafkaMetrics, expected: &[Expected]) -> bool {
+        let timeout = self.timeout();
+        let found = self
+            .watermarks
+            .as_ref()
+            .and_then(|c| c.client().fetch_cluster_id(timeout));
+        let Some(wrong) = identity::compare(expected, found.as_deref()) else {
+            if self.wrong_cluster.take().is_some() {
+                tracing::info!(
+                    kafka_cluster = %self.conn.kafka_cluster,
+                    connection = %self.conn.name,
+                    role = %self.conn.role,
+                    found = found.as_deref().unwrap_or(""),
+                    "the connection reaches the expected Kafka cluster again: measuring over it"
+                );
+            }
+            return true;
+        };
+        self.report_wrong_cluster(metrics, &wrong);
+        self.wrong_cluster = Some(wrong);
+        false
+    }
+
+    /// Whether the brokers reported another cluster than expected at the last check.
+    pub(super) fn reaches_wrong_cluster(&self) -> bool {
+        self.wrong_cluster.is_some()
+    }
+
+    /// Counts, shows and logs (at most once a minute) a connection that reaches `wrong`.
+    fn report_wrong_cluster(&self, metrics: &KafkaMetrics, wrong: &WrongCluster) {
+        let key =
+            identity::bootstrap_key(self.conn.role, &self.conn.kafka_cluster, &self.conn.name);
+        let d = Diagnosis::wrong_cluster(wrong.detail(&key));
+        self.conn.count_error(metrics, d.reason);
+        self.conn.show_error(d.line("checking the cluster id"));
+        if let Some(held_back) = self.warning_due(d.reason) {
+            tracing::warn!(
+                kafka_cluster = %self.conn.kafka_cluster,
+                connection = %self.conn.name,
+                role = %self.conn.role,
+                reason = %d.reason,
+                key = %key,
+                expected = %wrong.expected.id,
+                expected_from = %wrong.expected.from,
+                found = %wrong.found,
+                held_back,
+                "the connection reaches another Kafka cluster than expected: nothing read over it is exported, its probes send nothing (at most one line a minute; held_back: the cycles since the last line)"
+            );
+        }
+    }
+
+    /// `Some(failures held back since the last line)` when a warning of `reason` may be
+    /// logged now (at most one a minute per reason).
+    fn warning_due(&self, reason: KafkaErrorReason) -> Option<u64> {
+        let mut warnings = lock(&self.warnings);
+        warnings.entry(reason).or_default().check(Instant::now())
+    }
+
     /// Counts, logs (at most once a minute per reason) and shows on the status page a failed
     /// request, diagnosed (`what` says which request).
     pub(super) fn fail(&self, metrics: &KafkaMetrics, what: &str, e: &KafkaError) {
@@ -429,11 +499,7 @@ impl ConnectionClients {
         let d = self.conn.diagnose(e);
         self.conn.count_error(metrics, d.reason);
         self.conn.show_error(d.line(what));
-        let held_back = {
-            let mut warnings = lock(&self.warnings);
-            warnings.entry(d.reason).or_default().check(Instant::now())
-        };
-        if let Some(held_back) = held_back {
+        if let Some(held_back) = self.warning_due(d.reason) {
             tracing::warn!(
                 kafka_cluster = %self.conn.kafka_cluster,
                 connection = %self.conn.name,

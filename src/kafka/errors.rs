@@ -38,6 +38,9 @@ closed_set! {
         UnknownTopic = "unknown_topic",
         /// The broker does not support the request.
         Unsupported = "unsupported",
+        /// The brokers answer, but report another cluster id than expected: nothing read
+        /// over the connection is used (see `kafka/identity.rs`).
+        WrongCluster = "wrong_cluster",
         /// Anything else.
         Other = "other",
     }
@@ -76,6 +79,7 @@ impl Diagnosis {
                 KafkaErrorReason::Connect => ADVICE_CONNECT,
                 KafkaErrorReason::Tls => ADVICE_TLS,
                 KafkaErrorReason::Auth => ADVICE_SASL,
+                KafkaErrorReason::WrongCluster => ADVICE_WRONG_CLUSTER,
                 KafkaErrorReason::Other => "see the error; check the brokers' logs",
             },
         }
@@ -129,6 +133,16 @@ impl Diagnosis {
         })
     }
 
+    /// The diagnosis of a connection whose brokers report another cluster id than expected
+    /// (`detail`: which key, which ids).
+    pub(crate) fn wrong_cluster(detail: String) -> Self {
+        Self {
+            reason: KafkaErrorReason::WrongCluster,
+            detail,
+            advice: ADVICE_WRONG_CLUSTER,
+        }
+    }
+
     /// `reason: what failed: detail (advice)`, as the status page shows it.
     pub(crate) fn line(&self, what: &str) -> String {
         format!(
@@ -146,6 +160,7 @@ impl Diagnosis {
     }
 }
 
+const ADVICE_WRONG_CLUSTER: &str = "bootstrap_servers reaches another Kafka cluster than the one measured: nothing read over this connection is exported; point bootstrap_servers at the right cluster (or fix the cluster_id it is compared with)";
 const ADVICE_ACL: &str = "an ACL on the cluster denies this request: grant the exporter's principal the ACLs in docs/kafka-security.md";
 const ADVICE_TIMEOUT: &str =
     "no answer within request_timeout: is the broker overloaded, or the network dropping packets?";

@@ -38,7 +38,11 @@
 //!    error go to the status store beside `clusterlink_kafka_up`.
 //!
 //! A connection that fails marks only what depends on it: a source that is down withdraws the
-//! source-side series of its links and leaves the destination's.
+//! source-side series of its links and leaves the destination's. So does a connection whose
+//! brokers report another cluster id than expected (`kafka/identity.rs`: the destination's
+//! must be the REST API's, handed over with each snapshot as a [`Collected`]), checked after
+//! each read of its watermarks from librdkafka's cache (no request): what it read is dropped,
+//! and the probes that use it send nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -49,6 +53,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::Consumer;
 
 use super::connection_clients::ConnectionClients;
+use super::identity::{self, Expected};
 use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
 use super::source_topics::{self, SourceTopicCache};
@@ -64,6 +69,16 @@ use crate::util::{unix_ms, ClusterLabels};
 
 /// What the cycle measured per mirror partition.
 type Results = BTreeMap<MirrorPartition, MeasuredPartition>;
+
+/// What the collector hands the measurer after each successful REST cycle.
+#[derive(Clone, Debug)]
+pub(crate) struct Collected {
+    /// The cluster id the REST API serves, which the destination's brokers must report
+    /// (`None`: not known, nothing to compare).
+    pub(crate) cluster_id: Option<String>,
+    /// What the cycle read.
+    pub(crate) snapshot: Arc<ClusterSnapshot>,
+}
 
 /// Handle of a running measurer thread (the measurer under its supervisor).
 #[derive(Debug)]
@@ -98,6 +113,11 @@ pub(crate) struct Measurer {
     stop_baselines: BTreeMap<(String, String), plan::StopWatch>,
     /// The source topics' partition counts and retention, by source cluster (step 7).
     source_topics: BTreeMap<String, SourceTopicCache>,
+    /// The cluster id the REST API serves, from the last [`Collected`].
+    rest_cluster_id: Option<String>,
+    /// The cluster ids each source's brokers must report, by source name, as of the cycle's
+    /// snapshot.
+    expected_sources: BTreeMap<String, Vec<Expected>>,
 }
 
 impl Measurer {
@@ -111,7 +131,7 @@ impl Measurer {
         cluster: ClusterConfig,
         sources: Vec<SourceClusterConfig>,
         outputs: MeasurerOutputs,
-        snapshots: Receiver<Arc<ClusterSnapshot>>,
+        snapshots: Receiver<Collected>,
         shutdown: StopSignal,
     ) -> std::io::Result<MeasurerHandle> {
         if cluster.kafka.is_none() {
@@ -156,27 +176,29 @@ impl Measurer {
             previous: None,
             stop_baselines: BTreeMap::new(),
             source_topics: BTreeMap::new(),
+            rest_cluster_id: None,
+            expected_sources: BTreeMap::new(),
         })
     }
 
     /// Measures until shutdown is signalled or the collector's side of the snapshot channel
     /// is gone (the exporter is stopping).
-    fn run(&mut self, snapshots: &Receiver<Arc<ClusterSnapshot>>) {
+    fn run(&mut self, snapshots: &Receiver<Collected>) {
         let mut latest: Option<Arc<ClusterSnapshot>> = None;
         let mut last_measured = Instant::now();
         let stale_after = self.cluster.poll_interval.saturating_mul(2);
         while !self.shutdown.is_stopped() {
             let mut fresh = false;
             match snapshots.recv_timeout(Duration::from_millis(200)) {
-                Ok(s) => {
-                    latest = Some(s);
+                Ok(c) => {
+                    latest = Some(self.take(c));
                     fresh = true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            while let Ok(s) = snapshots.try_recv() {
-                latest = Some(s);
+            while let Ok(c) = snapshots.try_recv() {
+                latest = Some(self.take(c));
             }
             self.poll_clients();
             let Some(data) = latest.clone() else {
@@ -189,6 +211,12 @@ impl Measurer {
                 self.ensure_probes(&data);
             }
         }
+    }
+
+    /// Keeps the REST cluster id of `collected` and returns its snapshot.
+    fn take(&mut self, collected: Collected) -> Arc<ClusterSnapshot> {
+        self.rest_cluster_id = collected.cluster_id;
+        collected.snapshot
     }
 
     /// After a failure: every connection of this measurer reads `clusterlink_kafka_up 0` and
@@ -206,6 +234,11 @@ impl Measurer {
         for e in self.source_endpoints.values() {
             e.poll();
         }
+    }
+
+    /// The cluster ids the brokers of source `name` must report this cycle.
+    fn expected_source(&self, name: &str) -> Vec<Expected> {
+        self.expected_sources.get(name).cloned().unwrap_or_default()
     }
 
     /// The configured source cluster of a link, if any.
@@ -263,6 +296,11 @@ impl Measurer {
     /// Steps 1 to 5 of a cycle: what was measured and how many lagging partitions' lag in
     /// seconds was not read; `None` when the destination's watermarks could not be read.
     fn measure_snapshot(&mut self, snapshot: &ClusterSnapshot) -> Option<(KafkaSnapshot, usize)> {
+        self.expected_sources = self
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), identity::source(s, &snapshot.links)))
+            .collect();
         let plans = self.plan(snapshot);
         let stopped = self.stopped_plans(snapshot);
         let read_at = Instant::now();
@@ -391,7 +429,12 @@ impl Measurer {
                 return None;
             }
         };
-        self.destination.set_up(&metrics, true);
+        let expected = identity::destination(&self.cluster, self.rest_cluster_id.as_deref());
+        let right = self.destination.reaches(&metrics, &expected);
+        self.destination.set_up(&metrics, right);
+        if !right {
+            return None;
+        }
         let mut results = Results::new();
         for m in plans {
             for p in 0..m.partitions {
@@ -418,9 +461,13 @@ impl Measurer {
                 .filter(|m| m.source.as_deref() == Some(name.as_str()))
                 .flat_map(|m| m.source_partitions())
                 .collect();
+            let expected = self.expected_source(&name);
             let endpoint = self.source_endpoint(&name);
             match endpoint.high_watermarks(&metrics, &partitions) {
-                Ok(_) => endpoint.set_up(&metrics, true),
+                Ok(_) => {
+                    let right = endpoint.reaches(&metrics, &expected);
+                    endpoint.set_up(&metrics, right);
+                }
                 Err(e) => {
                     endpoint.fail(&metrics, "reading source high watermarks", &e);
                     endpoint.set_up(&metrics, false);
@@ -453,6 +500,7 @@ impl Measurer {
             .filter(|m| m.source.as_deref() == Some(name))
             .flat_map(|m| m.source_partitions())
             .collect();
+        let expected = self.expected_source(name);
         let endpoint = self.source_endpoint(name);
         let both: BTreeSet<TopicPartition> = partitions.union(&watched).cloned().collect();
         let hwm = match endpoint.high_watermarks(&metrics, &both) {
@@ -463,7 +511,11 @@ impl Measurer {
                 return None;
             }
         };
-        endpoint.set_up(&metrics, true);
+        let right = endpoint.reaches(&metrics, &expected);
+        endpoint.set_up(&metrics, right);
+        if !right {
+            return None;
+        }
         self.refresh_source_topics(name, &mine);
         let endpoint = self.source_endpoint(name);
         for tp in &watched {
@@ -882,11 +934,27 @@ impl Measurer {
     }
 
     /// Tells each running probe whether to send ([`plan::probe_sends`]): not once its mirror
-    /// topic is promoted or failed over.
+    /// topic is promoted or failed over, nor while its source or the destination connection
+    /// reaches another cluster than expected.
     fn steer_probes(&self, snapshot: &ClusterSnapshot) {
         for (link, handle) in &self.probes {
-            handle.set_sending(plan::probe_sends(snapshot, link, handle.mirror_topic()));
+            let sends = plan::probe_sends(snapshot, link, handle.mirror_topic())
+                && self.probe_connections_right(snapshot, link);
+            handle.set_sending(sends);
         }
+    }
+
+    /// Whether neither the destination nor the source connection of `link`'s probe reached
+    /// another cluster than expected at its last check.
+    fn probe_connections_right(&self, snapshot: &ClusterSnapshot, link: &str) -> bool {
+        let source = snapshot
+            .links
+            .iter()
+            .find(|l| l.name == link)
+            .and_then(|l| self.source_of(l))
+            .and_then(|s| self.source_endpoints.get(&s));
+        !self.destination.reaches_wrong_cluster()
+            && !source.is_some_and(ConnectionClients::reaches_wrong_cluster)
     }
 
     /// Starts the probe of each configured link once its source cluster is known.
@@ -903,7 +971,8 @@ impl Measurer {
                 continue;
             };
             let mirror_topic = plan::probe_mirror_topic(&probe, link);
-            let sending = plan::probe_sends(snapshot, &probe.link, &mirror_topic);
+            let sending = plan::probe_sends(snapshot, &probe.link, &mirror_topic)
+                && self.probe_connections_right(snapshot, &probe.link);
             let target = ProbeTarget {
                 mirror_topic,
                 source: self.source_endpoint(&source).conn.clone(),
@@ -928,7 +997,7 @@ fn supervise(
     cluster: ClusterConfig,
     sources: Vec<SourceClusterConfig>,
     outputs: MeasurerOutputs,
-    snapshots: Receiver<Arc<ClusterSnapshot>>,
+    snapshots: Receiver<Collected>,
     shutdown: StopSignal,
 ) {
     let restarts = outputs.restarts.counter(&cluster.name, Worker::Measurer);

@@ -17,7 +17,9 @@
 //!   to the [`StatusStore`] of [`MeasurerOutputs`];
 //! - [`librdkafka`]: the librdkafka configuration built from a validated
 //!   [`KafkaConfig`], and its load-time check;
-//! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]).
+//! - `errors`: what went wrong on a connection, named ([`KafkaErrorReason`], [`Diagnosis`]);
+//! - `identity`: whether a connection reaches the cluster it is meant to (the cluster ids
+//!   its brokers must report, and the comparison).
 //!
 //! librdkafka calls block, so everything here runs on plain threads, never on the async
 //! runtime's workers. This module owns what the parts share: a named connection
@@ -30,6 +32,7 @@
 pub(crate) mod check;
 mod connection_clients;
 mod errors;
+mod identity;
 pub(crate) mod librdkafka;
 pub(crate) mod measure;
 pub(crate) mod metrics;

@@ -15,7 +15,9 @@
 //! `STOPPED`) the probe stops writing to the old source, whose records would never be
 //! mirrored (and would read as writes to the old source, or as lost probe records); the
 //! records then outstanding are dropped, not counted as lost. It sends again if the mirror
-//! topic is mirroring again (created anew).
+//! topic is mirroring again (created anew). Nor does it send while its source or destination
+//! connection reaches another Kafka cluster than expected (`kafka/identity.rs`): its records
+//! would go to, or be read from, the wrong cluster.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -419,16 +421,16 @@ impl Probe {
         Ok(())
     }
 
-    /// The mirror topic was promoted or failed over (`sending` false), or mirrors again: logged;
-    /// on a stop the records outstanding are dropped (the mirror no longer receives them: not
-    /// lost by the link).
+    /// The mirror topic was promoted or failed over, or a connection reaches another cluster
+    /// than expected (`sending` false), or that ended: logged; on a stop the records
+    /// outstanding are dropped (the mirror no longer receives them: not lost by the link).
     fn sending_changed(&mut self, sending: bool) {
         let (link, mirror_topic) = (&self.labels.link, &self.target.mirror_topic);
         if sending {
-            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: the probe topic's mirror is mirroring again; sending probe records");
+            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: sending probe records again");
         } else {
             lock(&self.outstanding).clear();
-            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: the probe topic's mirror was promoted or failed over; no more probe records to the old source");
+            tracing::info!(kafka_cluster = %self.labels.kafka_cluster, %link, %mirror_topic, "probe: no more probe records: the probe topic's mirror was promoted or failed over (no records to the old source), or a connection of the probe reaches another Kafka cluster than expected");
         }
     }
 

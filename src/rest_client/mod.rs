@@ -75,9 +75,35 @@ pub enum RestError {
         /// `rest_url`'s origin.
         allowed: String,
     },
+    /// HTTP 404 on the cluster's link list, the cycle's first request under
+    /// `/clusters/{cluster_id}`: the REST API serves no cluster with that id (a wrong
+    /// `cluster_id`, or a `rest_url` of another cluster).
+    #[error(
+        "this REST API serves no cluster {cluster_id:?} ({key}){}",
+        describe_served(served)
+    )]
+    ClusterNotFound {
+        /// The id asked for.
+        cluster_id: String,
+        /// Where that id comes from: `cluster_id` (configured) or `the discovered cluster id`.
+        key: &'static str,
+        /// What `GET /clusters` listed when asked once after the failure began: the ids it
+        /// serves, or why it could not say; `None` when not asked.
+        served: Option<Result<Vec<String>, String>>,
+    },
     /// Anything else: what happened.
     #[error("{0}")]
     Other(String),
+}
+
+/// `; it serves …` for [`RestError::ClusterNotFound`].
+fn describe_served(served: &Option<Result<Vec<String>, String>>) -> String {
+    match served {
+        None => String::new(),
+        Some(Ok(ids)) if ids.is_empty() => "; GET /clusters lists no cluster".into(),
+        Some(Ok(ids)) => format!("; it serves {}", ids.join(", ")),
+        Some(Err(e)) => format!("; GET /clusters does not say which it serves: {e}"),
+    }
 }
 
 impl RestError {
@@ -95,6 +121,7 @@ impl RestError {
             RestError::Http { .. } => R::Http4xx,
             RestError::Decode(_) => R::Decode,
             RestError::CrossOrigin { .. } => R::CrossOrigin,
+            RestError::ClusterNotFound { .. } => R::ClusterNotFound,
             RestError::Other(_) => R::Other,
         }
     }
@@ -117,7 +144,10 @@ closed_set! {
         RateLimited = "rate_limited",
         /// HTTP 5xx.
         Http5xx = "http_5xx",
-        /// HTTP 404.
+        /// HTTP 404 on the cluster's link list: the REST API serves no cluster with the
+        /// configured (or discovered) `cluster_id`.
+        ClusterNotFound = "cluster_not_found",
+        /// Another HTTP 404.
         NotFound = "not_found",
         /// Another HTTP 4xx.
         Http4xx = "http_4xx",
@@ -437,11 +467,17 @@ impl RestClient {
         Ok(url)
     }
 
+    /// `GET /clusters`: the ids of the clusters the REST API serves.
+    pub(crate) async fn cluster_ids(&self) -> Result<Vec<String>, RestError> {
+        let clusters: Vec<ClusterData> = self.list("clusters", "/clusters").await?;
+        Ok(clusters.into_iter().map(|c| c.cluster_id).collect())
+    }
+
     /// `GET /clusters`: the one cluster a Confluent Platform REST API serves.
     pub(crate) async fn discover_cluster_id(&self) -> Result<String, RestError> {
-        let clusters: Vec<ClusterData> = self.list("clusters", "/clusters").await?;
+        let clusters = self.cluster_ids().await?;
         match clusters.as_slice() {
-            [one] => Ok(one.cluster_id.clone()),
+            [one] => Ok(one.clone()),
             [] => Err(RestError::Decode("GET /clusters listed no cluster".into())),
             many => Err(RestError::Decode(format!(
                 "GET /clusters listed {} clusters: set cluster_id",

@@ -11,6 +11,7 @@ mod check_connect;
 mod churn;
 mod cli_exporter;
 mod cli_sim;
+mod cluster_identity;
 mod collection_pace;
 mod dashboards;
 mod deploy_compose;
