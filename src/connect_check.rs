@@ -5,7 +5,9 @@
 //! authenticated, cluster id as configured (REST `cluster_id`; the Kafka metadata's cluster
 //! id against the REST one, or a source's configured one), links found, and every link,
 //! mirror topic, topic, consumer group and include pattern the configuration names
-//! (`references::check`, as the running exporter checks them). Every request is bounded by
+//! (`references::check`, as the running exporter checks them), each row naming what it checked
+//! (a name whose check could not run is a skipped row of its own; `offset_sync` naming no
+//! group says which groups the exporter measures instead). Every request is bounded by
 //! the cluster's `request_timeout` (REST) or the connection's (Kafka). Nothing printed
 //! carries a secret: REST errors carry no credential, Kafka ones are redacted.
 
@@ -17,6 +19,7 @@ use crate::collect::{Collector, CollectorOutputs};
 use crate::config::{ClusterConfig, Config, Flavour, SourceClusterConfig};
 use crate::kafka::check::KafkaCheck;
 use crate::kafka::Role;
+use crate::references::check::{Checked, ReferenceKind};
 use crate::references::{check_readiness_links, check_rest};
 use crate::rest_client::{RestClient, RestError};
 use crate::snapshot::ClusterSnapshot;
@@ -201,13 +204,42 @@ async fn check_rest_side(
     let mut checked = check_rest(cluster, &snapshot);
     checked.extend(check_readiness_links(cluster, &snapshot));
     for c in checked {
+        let (check, found) = reference_row(cluster, &c);
         let (outcome, detail) = match c.missing {
-            None => (Outcome::Ok, format!("{} found", c.kind)),
+            None => (Outcome::Ok, found),
             Some(why) => (Outcome::Missing, why),
         };
-        report.push(section, &c.key, &c.name, outcome, detail);
+        report.push(section, &check, &c.name, outcome, detail);
     }
     Some((id, snapshot))
+}
+
+/// The check column of a name the configuration gives, and the detail when it is found. A
+/// probe's mirror topic is checked on the destination (the link's prefix + `topic`, or
+/// `mirror_topic`): `probes[0].mirror_topic` when the file sets it, else
+/// `probes[0].topic (mirror topic)` (the row `probes[0].topic (source)` is the source topic).
+fn reference_row(cluster: &ClusterConfig, c: &Checked) -> (String, String) {
+    let kind = c.kind.to_string().replace('_', " ");
+    if c.kind != ReferenceKind::MirrorTopic {
+        return (c.key.clone(), format!("{kind} found"));
+    }
+    let probe = c
+        .key
+        .strip_prefix("probes[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, _)| i.parse::<usize>().ok())
+        .and_then(|i| Some((i, cluster.probes.get(i)?)));
+    match probe {
+        Some((i, p)) if p.mirror_topic.is_some() => (
+            format!("probes[{i}].mirror_topic"),
+            format!("mirror topic of link {} found", p.link),
+        ),
+        Some((i, p)) => (
+            format!("probes[{i}].topic (mirror topic)"),
+            format!("mirror topic of link {} found", p.link),
+        ),
+        None => (c.key.clone(), format!("{kind} found")),
+    }
 }
 
 /// The rows of reaching the REST API: reachable, authenticated, cluster id; the id when all
@@ -319,19 +351,47 @@ fn kafka_side(
             (Some((_, snapshot)), true) => {
                 source_references(&cluster, &sources, snapshot, &section, &mut report)
             }
-            (None, _) => {
-                let detail = "needs the REST API's links".to_owned();
-                report.push(
-                    &section,
-                    "probes, offset_sync",
-                    "",
-                    Outcome::Skipped,
-                    detail,
-                );
-            }
-            (_, false) => {}
+            (None, _) => skip_source_references(
+                &cluster,
+                "needs the REST API's links",
+                &section,
+                &mut report,
+            ),
+            (_, false) => skip_source_references(
+                &cluster,
+                "this cluster's Kafka connection failed",
+                &section,
+                &mut report,
+            ),
         }
         report.rows
+    }
+}
+
+/// One skipped row per probe source topic and per `offset_sync.groups` entry, each named, when
+/// what their checks need failed first (`why`).
+fn skip_source_references(
+    cluster: &ClusterConfig,
+    why: &str,
+    section: &str,
+    report: &mut ConnectReport,
+) {
+    let detail = format!("not checked: {why}");
+    for (i, probe) in cluster.probes.iter().enumerate() {
+        let key = format!("probes[{i}].topic (source)");
+        report.push(
+            section,
+            &key,
+            &probe.topic,
+            Outcome::Skipped,
+            detail.clone(),
+        );
+    }
+    if cluster.offset_sync.enabled {
+        for (i, group) in cluster.offset_sync.groups.iter().enumerate() {
+            let key = format!("offset_sync.groups[{i}]");
+            report.push(section, &key, group, Outcome::Skipped, detail.clone());
+        }
     }
 }
 
@@ -455,6 +515,16 @@ fn groups<'a>(
         .iter()
         .filter(|l| l.configs.consumer_offset_sync == Some(true))
         .collect();
+    if settings.groups.is_empty() {
+        let names: Vec<&str> = syncing.iter().map(|l| l.name.as_str()).collect();
+        report.push(
+            section,
+            "offset_sync.groups",
+            "",
+            Outcome::Skipped,
+            unnamed_groups(settings, &names),
+        );
+    }
     for (i, group) in settings.groups.iter().enumerate() {
         let key = format!("offset_sync.groups[{i}]");
         let mut found = Vec::new();
@@ -500,6 +570,23 @@ fn groups<'a>(
     }
 }
 
+/// Why no group is checked when `offset_sync.groups` names none: which groups the exporter
+/// measures instead, on `syncing` (the links that sync consumer offsets).
+fn unnamed_groups(settings: &crate::config::OffsetSyncConfig, syncing: &[&str]) -> String {
+    if syncing.is_empty() {
+        return "none named, and no link syncs consumer offsets (consumer.offset.sync.enable)"
+            .into();
+    }
+    let which = match &settings.group_pattern {
+        Some(p) => format!("those matching group_pattern {:?}", p.as_str()),
+        None => "those the links' consumer.offset.group.filters name".into(),
+    };
+    format!(
+        "none named (the exporter measures {which} on {}): name groups in offset_sync.groups to check them here",
+        syncing.join(", ")
+    )
+}
+
 /// The rows of a source cluster: reachable, authenticated, its cluster id against the
 /// configured one (else the `source_cluster_id` of a link it serves by name), and each link
 /// it names listed by some destination cluster.
@@ -542,5 +629,92 @@ fn source_side(
             report.push(&section, &format!("links[{i}]"), link, outcome, detail);
         }
         report.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(extra: &str) -> ClusterConfig {
+        let yaml = format!(
+            "clusters:\n  - name: B\n    rest_url: 'http://b:8090/kafka/v3'\n    kafka: {{bootstrap_servers: 'b:9092'}}\n{extra}source_clusters:\n  - {{name: A, kafka: {{bootstrap_servers: 'a:9092'}}, links: [dr, dr2]}}\n"
+        );
+        let config = Config::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        config.clusters.into_iter().next().unwrap()
+    }
+
+    fn checked(kind: ReferenceKind, key: &str, name: &str) -> Checked {
+        Checked {
+            kind,
+            name: name.into(),
+            key: key.into(),
+            missing: None,
+        }
+    }
+
+    /// A probe's mirror topic is named as what was checked: the destination's mirror topic,
+    /// under the key that sets it.
+    #[test]
+    fn a_probes_mirror_topic_row_says_what_was_checked() {
+        let c = cluster(
+            "    probes:\n      - {link: dr, topic: probe}\n      - {link: dr2, topic: p2, mirror_topic: m2}\n",
+        );
+        let row = |kind, key: &str, name: &str| reference_row(&c, &checked(kind, key, name));
+        assert_eq!(
+            row(ReferenceKind::MirrorTopic, "probes[0].topic", "dr.probe"),
+            (
+                "probes[0].topic (mirror topic)".to_owned(),
+                "mirror topic of link dr found".to_owned()
+            )
+        );
+        assert_eq!(
+            row(ReferenceKind::MirrorTopic, "probes[1].topic", "m2").0,
+            "probes[1].mirror_topic"
+        );
+        assert_eq!(
+            row(ReferenceKind::Link, "probes[0].link", "dr"),
+            ("probes[0].link".to_owned(), "link found".to_owned())
+        );
+        assert_eq!(
+            row(
+                ReferenceKind::MirrorTopicFilter,
+                "mirror_topics.include[0]",
+                "o.*"
+            )
+            .1,
+            "mirror topic filter found"
+        );
+    }
+
+    /// Without a reachable REST API each probe source topic and each offset-sync group is a
+    /// skipped row naming it; with no group named, a row says which groups are measured.
+    #[test]
+    fn every_unchecked_name_is_a_row_of_its_own() {
+        let c = cluster(
+            "    probes: [{link: dr, topic: probe}]\n    offset_sync: {groups: [orders-app, billing]}\n",
+        );
+        let mut report = ConnectReport::default();
+        skip_source_references(&c, "needs the REST API's links", "clusters[B]", &mut report);
+        let rows: Vec<(&str, &str, Outcome)> = report
+            .rows
+            .iter()
+            .map(|r| (r.check.as_str(), r.subject.as_str(), r.outcome))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("probes[0].topic (source)", "probe", Outcome::Skipped),
+                ("offset_sync.groups[0]", "orders-app", Outcome::Skipped),
+                ("offset_sync.groups[1]", "billing", Outcome::Skipped),
+            ]
+        );
+        let settings = cluster("").offset_sync;
+        let text = unnamed_groups(&settings, &["dr"]);
+        assert!(
+            text.contains("consumer.offset.group.filters") && text.contains(" on dr)"),
+            "{text}"
+        );
+        assert!(unnamed_groups(&settings, &[]).contains("no link syncs consumer offsets"));
     }
 }

@@ -1,5 +1,8 @@
 //! `cluster-link-exporter demo`: the simulator's default scenario and an exporter pointed at
-//! its clusters, in one process, with every measurement on.
+//! its clusters, in one process, with every measurement on; the exporter's configuration is
+//! also written to a file ([`ConfigFile`]), so a user can run an exporter of their own on it.
+
+use std::path::PathBuf;
 
 use crate::config::Config;
 use cluster_link_sim::{Scenario, SimError, Simulator};
@@ -73,17 +76,79 @@ pub fn base_url(address: std::net::SocketAddr, tls: bool) -> String {
     )
 }
 
+/// The demo's simulation: the simulator of the default scenario, the exporter configuration for
+/// it, and that configuration as YAML (what [`ConfigFile::write`] saves).
+pub struct Simulation {
+    /// The running simulator.
+    pub sim: Simulator,
+    /// The exporter configuration for its clusters.
+    pub config: Config,
+    /// The same configuration, as YAML.
+    pub yaml: String,
+}
+
 /// Starts the default scenario and returns it with the exporter configuration for it.
-pub async fn start_simulation() -> Result<(Simulator, Config), SimError> {
+pub async fn start_simulation() -> Result<Simulation, SimError> {
     let sim = Simulator::start(Scenario::default_scenario()).await?;
-    let config =
-        Config::from_yaml(&config_for(&sim, "5s")).map_err(|e| SimError::Invalid(e.to_string()))?;
-    Ok((sim, config))
+    let yaml = config_for(&sim, "5s");
+    let config = Config::from_yaml(&yaml).map_err(|e| SimError::Invalid(e.to_string()))?;
+    Ok(Simulation { sim, config, yaml })
+}
+
+/// The demo's exporter configuration saved to a file of its own directory
+/// (`<temp dir>/cluster-link-exporter-demo-<pid>/exporter.yaml`), valid while the demo runs (its
+/// clusters' ports and ids are new at each start); the directory is removed on drop.
+pub struct ConfigFile {
+    dir: PathBuf,
+}
+
+impl ConfigFile {
+    /// Writes `yaml` under a header saying what it is, the control API's URL and that it is
+    /// valid while this demo runs.
+    pub fn write(yaml: &str, control_url: &str) -> std::io::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("cluster-link-exporter-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = Self { dir };
+        let text = format!(
+            "# The exporter configuration of `cluster-link-exporter demo` (pid {}): valid while\n\
+             # that demo runs (its clusters' ports and ids are new at each start).\n\
+             # Simulator control API: {control_url}\n{yaml}",
+            std::process::id()
+        );
+        std::fs::write(file.path(), text)?;
+        Ok(file)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("exporter.yaml")
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::base_url;
+    use super::{base_url, ConfigFile};
+
+    #[test]
+    fn the_config_file_holds_the_yaml_under_a_header_and_goes_on_drop() {
+        let yaml = "clusters:\n  - {name: A, rest_url: 'http://127.0.0.1:1/kafka/v3'}\n";
+        let file = ConfigFile::write(yaml, "http://127.0.0.1:2/sim/v1").unwrap();
+        let path = file.path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with(yaml), "{text}");
+        assert!(text.contains("# Simulator control API: http://127.0.0.1:2/sim/v1\n"));
+        assert!(text.lines().take(3).all(|l| l.starts_with("# ")), "{text}");
+        assert!(crate::config::Config::from_yaml(&text).is_ok(), "{text}");
+        drop(file);
+        assert!(!path.parent().unwrap().exists(), "{} stays", path.display());
+    }
 
     #[test]
     fn the_base_url_is_the_bound_address() {

@@ -37,7 +37,7 @@
 //! - `web_config`: `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers;
 //! - [`testing`]: entry points for the end-to-end tests and tools (not a stable API);
 //! - `demo` (with the default `sim` feature): the simulator's default scenario with an exporter
-//!   pointed at it.
+//!   pointed at it, its configuration also written to a file.
 //!
 //! The simulated Confluent clusters that the tests and `demo` run against are a separate crate
 //! of this workspace, `cluster_link_sim` (`sim/`); the `sim` feature links it in.

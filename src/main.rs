@@ -541,7 +541,8 @@ async fn run_exporter(
 #[cfg(feature = "sim")]
 async fn run_demo(web: &WebOptions) -> ExitCode {
     let path = &web.telemetry_path;
-    let (sim, config) = match cluster_link_exporter::demo::start_simulation().await {
+    use cluster_link_exporter::demo::{start_simulation, ConfigFile, Simulation};
+    let Simulation { sim, config, yaml } = match start_simulation().await {
         Ok(started) => started,
         Err(e) => {
             eprintln!("error: starting the simulator: {e}");
@@ -555,6 +556,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let file = ConfigFile::write(&yaml, sim.control_url());
     let tls = exporter.uses_tls();
     let base = cluster_link_exporter::demo::base_url(exporter.address(), tls);
     println!("cluster-link-exporter demo is running:");
@@ -568,6 +570,7 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
         );
     }
     println!("  control API   {}", sim.control_url());
+    print_demo_config(file.as_ref());
     println!(
         "Try: curl -X POST {}/actions -d '{{\"do\":\"brokers_down\",\"cluster\":\"A\"}}'",
         sim.control_url()
@@ -575,8 +578,27 @@ async fn run_demo(web: &WebOptions) -> ExitCode {
     println!("Ctrl-C stops everything.");
     shutdown_signal().await;
     exporter.shutdown().await;
+    drop(file);
     drop(sim);
     ExitCode::SUCCESS
+}
+
+/// The banner's lines on the demo's configuration file: where it is and how to run an exporter
+/// of one's own on it (another port: the demo's exporter keeps its own).
+#[cfg(feature = "sim")]
+fn print_demo_config(file: Result<&cluster_link_exporter::demo::ConfigFile, &std::io::Error>) {
+    match file {
+        Ok(file) => {
+            let path = file.path();
+            println!("  config file   {}", path.display());
+            println!(
+                "Your own exporter on these clusters: cluster-link-exporter --config {} \
+                 --web.listen-address 127.0.0.1:9850",
+                path.display()
+            );
+        }
+        Err(e) => println!("  config file   not written: {e}"),
+    }
 }
 
 #[cfg(feature = "sim")]

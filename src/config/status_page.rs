@@ -18,7 +18,8 @@ pub(super) struct RawStatusPage {
     /// alert that covers it in lower case (`…#clusterlinkdown`), the anchor of its section in
     /// a copy of `docs/runbooks.md`. An `http://` or `https://` URL without `#`. Default:
     /// [`DEFAULT_RUNBOOK_BASE_URL`] (the runbooks on GitHub). Set it where the alerts'
-    /// `runbook_url` points (Helm: `prometheusRule.runbookBaseUrl`). A reload applies it.
+    /// `runbook_url` points (Helm: `prometheusRule.runbookBaseUrl` sets both). A reload
+    /// applies it.
     runbook_base_url: Option<String>,
 }
 

@@ -56,8 +56,8 @@ use super::connection_clients::ConnectionClients;
 use super::identity::{self, Expected};
 use super::plan::{self, MirrorPartition, MirrorPlan, TopicPartition};
 use super::probe::{self, ProbeTarget};
+use super::retention_notice;
 use super::source_topics::{self, SourceTopicCache};
-use super::KafkaErrorReason;
 use super::{Connection, MeasurerOutputs, Role};
 use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::snapshot::{
@@ -590,40 +590,24 @@ impl Measurer {
 
     /// The `retention.ms` of `topics` on source `name` (`None` when the read failed: the
     /// caller backs off, since librdkafka's mock cluster never answers DescribeConfigs and
-    /// each try costs a request timeout). A source that says it does not support
-    /// DescribeConfigs gets one log line per measurer instead of an error.
+    /// each try costs a request timeout). A failure is said as `retention_notice` says it.
     fn read_retentions(
         &mut self,
         name: &str,
         topics: &std::collections::BTreeSet<String>,
     ) -> Option<HashMap<String, source_topics::Retention>> {
         let metrics = self.outputs.metrics.clone();
-        let kafka_cluster = self.cluster.name.clone();
         let endpoint = self.source_endpoint(name);
-        let e = match endpoint.retentions(&metrics, topics) {
-            Ok(r) => return Some(r),
-            Err(e) => e,
-        };
-        if super::error_reason(&e) != KafkaErrorReason::Unsupported {
-            endpoint.fail(
-                &metrics,
-                "reading source topic retention.ms (DescribeConfigs)",
-                &e,
-            );
-        } else if self
-            .source_topics
-            .entry(name.to_owned())
-            .or_default()
-            .first_unsupported()
-        {
-            tracing::info!(
-                kafka_cluster = %kafka_cluster,
-                connection = %name,
-                error = %e,
-                "the source cluster does not support DescribeConfigs: the retention of its topics stays unknown (said once)"
-            );
+        match endpoint.retentions(&metrics, topics) {
+            Ok(r) => {
+                retention_notice::read(endpoint);
+                Some(r)
+            }
+            Err(e) => {
+                retention_notice::unread(endpoint, &metrics, &e);
+                None
+            }
         }
-        None
     }
 
     /// Step 3: lag in seconds of the lagging partitions of `mine`, read from source `name`

@@ -9,7 +9,8 @@
 //! - `plan`: the pure parts of a cycle (which partitions to measure and to read, the lag
 //!   arithmetic); `connection_clients`: one connection of a measurer and the clients it keeps
 //!   open there (`ConnectionClients`); `source_topics`: the source topics' partition counts
-//!   and retention, cached per source cluster;
+//!   and retention, cached per source cluster; `retention_notice`: what is said when the
+//!   retention cannot be read;
 //! - [`probe`]: the opt-in end-to-end probe, one thread per probed link;
 //! - [`metrics`]: the self-metrics both record ([`KafkaMetrics`], [`ProbeMetrics`]), each
 //!   family's per-cluster series started and removed with its cluster; the status data
@@ -38,6 +39,7 @@ pub(crate) mod measure;
 pub(crate) mod metrics;
 mod plan;
 pub(crate) mod probe;
+mod retention_notice;
 mod source_topics;
 
 use std::collections::HashMap;

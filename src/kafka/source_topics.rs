@@ -4,7 +4,8 @@
 //! change rarely, so they are read again only when `source_topics.refresh_interval` has passed
 //! or the set of wanted topics changed (a mirror topic added or removed, or a mirror topic's
 //! partition count changed: its source's may have too). Pure: the reads are in
-//! `connection_clients`, their use in `measure`.
+//! `connection_clients`, their use in `measure`, what a failed retention read says in
+//! `retention_notice`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -47,8 +48,6 @@ pub(super) struct SourceTopicCache {
     retention: HashMap<String, Retention>,
     /// What the last refresh was made for, and when.
     refreshed: Option<(Instant, Wanted)>,
-    /// Whether the source was found not to answer `DescribeConfigs` (said once).
-    unsupported_said: bool,
     /// After `retention.ms` could not be read: when it is asked again, and how many reads in a
     /// row failed.
     retention_backoff: Option<(Instant, u32)>,
@@ -114,12 +113,6 @@ impl SourceTopicCache {
                 .min(MAX_RETENTION_BACKOFF);
             Some((now + wait, n))
         };
-    }
-
-    /// Whether this is the first time the source is found not to answer `DescribeConfigs`
-    /// (to say so once).
-    pub(super) fn first_unsupported(&mut self) -> bool {
-        !std::mem::replace(&mut self.unsupported_said, true)
     }
 
     /// The partition count of source topic `topic`, if known.
@@ -246,8 +239,6 @@ mod tests {
         );
         assert!(by_topic(&c).is_empty());
         assert_eq!(names(&w), BTreeSet::from(["a".to_owned(), "b".to_owned()]));
-        assert!(c.first_unsupported());
-        assert!(!c.first_unsupported(), "said once");
     }
 
     #[test]

@@ -413,10 +413,10 @@ fn link_row(out: &mut String, ids: (usize, usize), cluster: &str, l: &LinkView, 
     escape_into(out, &l.name);
     let _ = write!(
         out,
-        " <span class=\"muted\">({} mirror topic{}, {} not ACTIVE)</span>",
+        " <span class=\"muted\">({} mirror topic{}, {} with problems)</span>",
         l.mirror_topics,
         if l.mirror_topics == 1 { "" } else { "s" },
-        l.mirror_topics_not_active
+        l.mirror_topics_with_problems
     );
     if let Some(f) = &l.failover {
         failover_line(out, f, l);

@@ -244,8 +244,12 @@ pub(crate) struct LinkView {
     pub(crate) tasks: Vec<TaskView>,
     /// Mirror topics of the link.
     pub(crate) mirror_topics: u64,
-    /// Those that are problems: neither ACTIVE nor STOPPED (promoted or failed over).
+    /// Those neither ACTIVE nor STOPPED (promoted or failed over).
     pub(crate) mirror_topics_not_active: u64,
+    /// Those whose rows are problems (the page's `N with problems`): the ones neither ACTIVE
+    /// nor STOPPED, and ACTIVE or STOPPED ones with a finding of the Kafka side (records lost
+    /// to retention or written to the old source, a stall, …).
+    pub(crate) mirror_topics_with_problems: u64,
     /// Sum of the live mirror topics' `lag_messages`: those still mirroring, not `STOPPED`
     /// (`null`: none known).
     pub(crate) lag_messages: Option<i64>,
@@ -530,6 +534,11 @@ pub(crate) struct MirrorView {
 pub(crate) const RETENTION_WARNING_FRACTION: f64 = 0.5;
 
 impl MirrorView {
+    /// Neither `ACTIVE` nor `STOPPED`: a problem whatever the Kafka side finds.
+    pub(crate) fn not_active(&self) -> bool {
+        self.state != MirrorState::Active.as_str() && self.state != MirrorState::Stopped.as_str()
+    }
+
     /// An `ACTIVE` mirror topic that copies nothing while its source receives records.
     pub(crate) fn stalled(&self) -> bool {
         self.state == MirrorState::Active.as_str()
@@ -1049,7 +1058,8 @@ fn link_view(
         task_errors,
         tasks: link.tasks.iter().map(task_view).collect(),
         mirror_topics: mirrors.len() as u64,
-        mirror_topics_not_active: mirrors.iter().filter(|m| m.problem).count() as u64,
+        mirror_topics_not_active: mirrors.iter().filter(|m| m.not_active()).count() as u64,
+        mirror_topics_with_problems: mirrors.iter().filter(|m| m.problem).count() as u64,
         lag_messages: lag.messages,
         measured_lag_messages: lag.measured,
         source_out_of_reach: mirrors.iter().any(|m| m.source_out_of_reach),

@@ -1,8 +1,9 @@
 //! Tests of the status view built from hand-made [`StatusData`] (order, sums, ages, escaping,
-//! probes, Kafka connections, the shard), of its HTML (CSP, refresh) and JSON forms, and of
-//! the status store keeping published snapshots with their link-state times.
+//! probes, Kafka connections, the shard), of its HTML (CSP, refresh) and JSON forms (README's
+//! list of the JSON keys included), and of the status store keeping published snapshots with
+//! their link-state times.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -151,6 +152,7 @@ fn problems_come_first_down_clusters_then_failed_links_then_mirrors() {
         .collect();
     assert_eq!(mirrors, ["z-paused", "a-ok"]);
     assert_eq!(v.clusters[1].links[2].mirror_topics_not_active, 1);
+    assert_eq!(v.clusters[1].links[2].mirror_topics_with_problems, 1);
     assert!(v.clusters[1].links[0].problem, "FAILED link");
     assert!(v.clusters[1].links[1].problem, "a task in error");
     let paused = &v.clusters[1].links[2];
@@ -473,6 +475,24 @@ fn a_failed_over_link_with_writes_to_its_old_source_is_a_problem() {
         "<td class=\"err\">9 records written to the old source since the stop (2 mirror topics)<div class=\"rb\">runbook: "
     ));
     assert!(page.contains("· 3 link(s), 2 with problems ·"));
+    // Its header counts its STOPPED mirror topics with writes to the old source as problems,
+    // never as "not ACTIVE".
+    assert_eq!(
+        (
+            moved.mirror_topics_not_active,
+            moved.mirror_topics_with_problems
+        ),
+        (0, 2)
+    );
+    assert!(page.contains("link c-moved <span class=\"muted\">(2 mirror topics, 2 with problems)"));
+    let stuck = &c.links[0];
+    assert_eq!(
+        (
+            stuck.mirror_topics_not_active,
+            stuck.mirror_topics_with_problems
+        ),
+        (1, 1)
+    );
 }
 
 /// A lag nothing is known of is `null` here and has no sample in `/metrics`: both read the
@@ -691,6 +711,7 @@ fn the_json_form_has_the_documented_fields() {
             "measured_lag_messages",
             "mirror_topics",
             "mirror_topics_not_active",
+            "mirror_topics_with_problems",
             "mirrors",
             "name",
             "not_copied_messages",
@@ -737,6 +758,181 @@ fn the_json_form_has_the_documented_fields() {
             "transition_errors",
             "unmirrored_partitions"
         ]
+    );
+}
+
+/// [`three_clusters`] with one of every nested object of the JSON form: a shard, a Kafka
+/// connection, a missing reference, a finding, a task error, a fail-over, a readiness with a
+/// blocker and a group, a transition error, and problems on every kind of row.
+fn every_key() -> serde_json::Value {
+    let mut v = three_clusters();
+    v.shard = Some(ShardView {
+        ordinal: 0,
+        total_shards: 2,
+        assigned_clusters: 2,
+        configured_clusters: 3,
+    });
+    let problem = || RunbookLink {
+        kind: Problem::LinkDown,
+        alert: "ClusterLinkDown",
+        runbook: "https://example.invalid/rb#clusterlinkdown".into(),
+    };
+    let c = &mut v.clusters[1];
+    c.problems.push(problem());
+    c.kafka_connections.push(KafkaConnectionView {
+        role: "destination".into(),
+        name: c.name.clone(),
+        health: Health::Up,
+        last_error: None,
+        last_error_age_seconds: None,
+    });
+    c.config_references_missing.push(ReferenceView {
+        kind: "link".into(),
+        name: "dr-lnk".into(),
+        key: "probes[0].link".into(),
+        problem: "not listed".into(),
+    });
+    c.readiness_unknown_links.push("gone".into());
+    let l = &mut c.links[2];
+    l.problems.push(problem());
+    l.findings.push(FindingView {
+        kind: FindingKind::Stalled,
+        mirror_topics: 1,
+        count: None,
+        text: "stalled".into(),
+    });
+    let error = || TaskErrorView {
+        code: "E".into(),
+        message: None,
+    };
+    l.tasks.push(TaskView {
+        name: "ConsumerOffsetSync".into(),
+        state: "IN_ERROR".into(),
+        errors: vec![error()],
+    });
+    l.failover = Some(FailoverView {
+        stage: FailoverStage::Partial,
+        mirror_topics_stopped: 1,
+        mirror_topics_pending_stopped: 0,
+        mirror_topics_with_transition_errors: 0,
+        completed_at_seconds: None,
+    });
+    l.readiness = Some(ReadinessView {
+        verdict: "not_ready".into(),
+        blockers: vec!["mirror_topics_not_active".into()],
+        text: "Not ready: …".into(),
+        rpo_seconds: 30.0,
+        expected_loss_messages: None,
+        expected_loss_messages_lower_bound: false,
+        expected_loss_seconds: None,
+        expected_loss_seconds_upper_bound: false,
+        lag_seconds_measured_age_seconds: None,
+        lag_against_rpo: None,
+        failed_over_age_seconds: None,
+        groups: vec![GroupLossView {
+            consumer_group: "g".into(),
+            mirror_topic: "t".into(),
+            offset_sync_lag_messages: 0,
+            lost_messages: None,
+            reprocessed_messages: None,
+        }],
+    });
+    let m = &mut l.mirrors[0];
+    m.problems.push(problem());
+    m.transition_errors.push(error());
+    serde_json::from_str(&v.to_json()).unwrap()
+}
+
+/// The keys of a JSON document's objects, at any depth.
+#[derive(Default)]
+struct Keys {
+    /// Every key.
+    all: BTreeSet<String>,
+    /// Keys of arrays.
+    arrays: BTreeSet<String>,
+    /// Keys with a value somewhere that is neither `null` nor an empty array or object.
+    filled: BTreeSet<String>,
+}
+
+impl Keys {
+    fn of(value: &serde_json::Value) -> Self {
+        let mut keys = Self::default();
+        keys.add(value);
+        keys
+    }
+
+    fn add(&mut self, value: &serde_json::Value) {
+        use serde_json::Value;
+        let children: Vec<&Value> = match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.all.insert(k.clone());
+                    let filled = match v {
+                        Value::Array(a) => {
+                            self.arrays.insert(k.clone());
+                            !a.is_empty()
+                        }
+                        Value::Object(o) => !o.is_empty(),
+                        Value::Null => false,
+                        _ => true,
+                    };
+                    if filled {
+                        self.filled.insert(k.clone());
+                    }
+                }
+                map.values().collect()
+            }
+            Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        for child in children {
+            self.add(child);
+        }
+    }
+}
+
+/// The keys README's `/status.json` paragraph lists: every quoted name between its opening
+/// and "in the page's order", but the values of alternatives (`("up"|"down")`).
+fn readme_keys() -> BTreeSet<String> {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("**`/status.json`** is the same view for scripts:")
+        .expect("README's /status.json paragraph");
+    let len = readme[start..]
+        .find("in the page's\norder")
+        .expect("its end, \"in the page's order\"");
+    let text = &readme[start..start + len];
+    let quoted = regex::Regex::new(r#""([a-z_]+)""#).unwrap();
+    quoted
+        .captures_iter(text)
+        .filter(|c| {
+            let m = c.get(0).unwrap();
+            !text[..m.start()].ends_with('|') && !text[m.end()..].starts_with('|')
+        })
+        .map(|c| c[1].to_owned())
+        .collect()
+}
+
+/// README lists exactly the keys of the JSON form, at every depth.
+#[test]
+fn the_readme_lists_every_key_of_the_json_form() {
+    let keys = Keys::of(&every_key());
+    // Every array has an element somewhere, and the objects that may be null are there.
+    let objects = ["shard", "failover", "readiness"].map(String::from);
+    let unfilled: Vec<&String> = keys
+        .arrays
+        .iter()
+        .chain(&objects)
+        .filter(|k| !keys.filled.contains(*k))
+        .collect();
+    assert!(unfilled.is_empty(), "every_key() leaves {unfilled:?} empty");
+    let documented = readme_keys();
+    let undocumented: Vec<&String> = keys.all.difference(&documented).collect();
+    let unknown: Vec<&String> = documented.difference(&keys.all).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "README's /status.json paragraph: keys missing {undocumented:?}, keys the JSON form has \
+         not {unknown:?}"
     );
 }
 
@@ -788,6 +984,7 @@ fn a_completed_failover_is_no_problem_and_one_in_progress_shows_its_errors() {
     let done = &c.links[1];
     assert!(!done.problem, "UNAVAILABLE, but every mirror topic STOPPED");
     assert_eq!(done.mirror_topics_not_active, 0);
+    assert_eq!(done.mirror_topics_with_problems, 0);
     assert_eq!(done.lag_messages, None, "no live mirror topic");
     assert_eq!(done.not_copied_messages, Some(200));
     let f = done.failover.as_ref().unwrap();
@@ -1094,8 +1291,8 @@ fn mirror_topic_counts_are_singular_or_plural() {
     let mut snapshots = BTreeMap::new();
     snapshots.insert("A".to_string(), latest(rest, None));
     let page = html::render(&view(&board, &snapshots), &options());
-    assert!(page.contains("link one <span class=\"muted\">(1 mirror topic, 0 not ACTIVE)"));
-    assert!(page.contains("link two <span class=\"muted\">(2 mirror topics, 0 not ACTIVE)"));
+    assert!(page.contains("link one <span class=\"muted\">(1 mirror topic, 0 with problems)"));
+    assert!(page.contains("link two <span class=\"muted\">(2 mirror topics, 0 with problems)"));
 }
 
 #[test]

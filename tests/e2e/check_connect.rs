@@ -143,7 +143,8 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
         "rest authenticated",
         "kafka cluster id",
         "probes[0].link",
-        "probes[0].topic",
+        "probes[0].topic (mirror topic)",
+        "probes[0].topic (source)",
         "offset_sync.groups[0]",
     ] {
         assert!(row(&text, check).contains(" ok "), "{check}:\n{text}");

@@ -8,8 +8,10 @@
 //! are `alerts/*.rules.yml` byte for byte and pass `promtool check rules`, the dashboards'
 //! ConfigMaps are `dashboards/*.json` byte for byte, also in the packaged chart; the schema and
 //! the templates refuse bad values; the config checksum changes exactly when the configuration
-//! does; every rendered configuration passes `check-config`; docs/deploy.md's values table is
-//! the one values.yaml's comments make.
+//! does; every rendered configuration passes `check-config`; `prometheusRule.runbookBaseUrl`
+//! points both the rules' runbook links and the status page's (`status_page.runbook_base_url`
+//! of the rendered configuration); docs/deploy.md's values table is the one values.yaml's
+//! comments make.
 //!
 //! Needs the venv `.venv/` of `scripts/setup-deps.sh` (helm-python-sdk, kubernetes-validate)
 //! and `promtool` (Debian's `prometheus`). `scripts/helm/chart.py` drives Helm's Go SDK.
@@ -641,15 +643,24 @@ fn the_prometheus_rules_are_the_shipped_files_and_pass_promtool() {
     }
 }
 
+const SHIPPED_RUNBOOKS: &str =
+    "https://github.com/cluster-link-exporter/cluster-link-exporter/blob/main/docs/runbooks.md";
+const OUR_RUNBOOKS: &str = "https://wiki.internal.example/sre/cluster-link-runbooks.html";
+
 /// `prometheusRule.runbookBaseUrl` points every alert's `runbook_url` at the team's own copy of
 /// the runbooks, anchors kept; nothing else of the rule files changes.
 #[test]
 fn the_runbook_base_url_is_set_in_one_value() {
-    const SHIPPED: &str =
-        "https://github.com/cluster-link-exporter/cluster-link-exporter/blob/main/docs/runbooks.md";
-    const OURS: &str = "https://wiki.internal.example/sre/cluster-link-runbooks.html";
+    const SHIPPED: &str = SHIPPED_RUNBOOKS;
+    const OURS: &str = OUR_RUNBOOKS;
     let yaml = format!("prometheusRule: {{enabled: true, runbookBaseUrl: '{OURS}'}}\n");
-    let specs = rule_specs(&render_yaml(&yaml).expect("renders"));
+    let rendered = render_yaml(&yaml).expect("renders");
+    assert_eq!(
+        status_page_runbooks(&rendered).as_deref(),
+        Some(OURS),
+        "the status page links the same runbooks as the alerts"
+    );
+    let specs = rule_specs(&rendered);
     let files = shipped("alerts", ".rules.yml");
     let mut urls = 0;
     for (name, spec) in &specs {
@@ -672,6 +683,71 @@ fn the_runbook_base_url_is_set_in_one_value() {
         urls, shipped_urls,
         "every runbook_url points at the new base"
     );
+}
+
+/// The configuration file's `status_page.runbook_base_url` as the chart renders it (`None`:
+/// not set, the exporter links the public runbooks).
+fn status_page_runbooks(r: &Rendered) -> Option<String> {
+    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
+    let config: Value = serde_norway::from_str(config).expect("YAML");
+    config["status_page"]["runbook_base_url"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `prometheusRule.runbookBaseUrl` also reaches the exporter's configuration, as
+/// `status_page.runbook_base_url` (whether PrometheusRules are rendered or not), and the
+/// rendered file passes `check-config`; a `config.file` that sets the key keeps its own; empty
+/// sets nothing; a URL the exporter would refuse is refused by the chart.
+#[test]
+fn the_runbook_base_url_reaches_the_status_page() {
+    let cluster = "    clusters: [{name: dr, rest_url: 'https://dr:8090/kafka/v3'}]\n";
+    let ours = format!("prometheusRule: {{runbookBaseUrl: '{OUR_RUNBOOKS}'}}\n");
+    let r = render_yaml(&format!("{ours}config:\n  file:\n{cluster}")).expect("renders");
+    assert_eq!(status_page_runbooks(&r).as_deref(), Some(OUR_RUNBOOKS));
+    let path = temp_dir("helm-runbooks").join("config.yaml");
+    let config = r.secrets["cle-cluster-link-exporter"]["config.yaml"]
+        .as_str()
+        .unwrap();
+    std::fs::write(&path, config).unwrap();
+    let (out, text) = command_output(
+        Command::new(BIN)
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path),
+    );
+    assert!(out.status.success(), "{config}\n{text}");
+
+    let own = "https://runbooks.team.example/cle";
+    let yaml = format!(
+        "{ours}config:\n  file:\n{cluster}    status_page: {{runbook_base_url: '{own}'}}\n"
+    );
+    let r = render_yaml(&yaml).expect("renders");
+    assert_eq!(
+        status_page_runbooks(&r).as_deref(),
+        Some(own),
+        "config.file wins"
+    );
+
+    let r = render(&ci_file("default-values.yaml"));
+    assert_eq!(
+        status_page_runbooks(&r),
+        None,
+        "empty: the exporter's default"
+    );
+
+    for bad in [
+        "wiki.internal.example/rb",
+        "https://wiki.internal.example/rb#top",
+    ] {
+        let yaml = format!("prometheusRule: {{runbookBaseUrl: '{bad}'}}\n");
+        match render_yaml(&yaml) {
+            Ok(_) => panic!("{bad:?} was accepted"),
+            Err(e) => assert!(e.contains("/prometheusRule/runbookBaseUrl"), "{bad}: {e}"),
+        }
+    }
 }
 
 /// Each dashboard ConfigMap's one value, by its key (the file name).
@@ -810,6 +886,8 @@ fn the_config_checksum_changes_exactly_when_the_configuration_changes() {
         base.replace("https://dr:", "https://dr2:"),
         base.replace("name: dr,", "name: dr-east,"),
         format!("{base}      - {{name: eu, rest_url: 'https://eu:8090/kafka/v3'}}\n"),
+        // It is the status page's runbook_base_url too.
+        format!("{base}prometheusRule: {{runbookBaseUrl: 'https://wiki.example/rb'}}\n"),
     ];
     let mut seen = BTreeSet::from([reference.clone()]);
     for yaml in &changed {

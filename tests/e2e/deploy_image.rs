@@ -353,18 +353,27 @@ fn chown(path: &Path, owner: &str) {
 }
 
 /// The binary in `root`, as uid/gid 65532, in new PID and mount namespaces with `/proc`
-/// mounted (as a container runtime gives it), the environment of the distroless image only.
-/// The network is the host's, so loopback servers are reachable.
+/// mounted (as a container runtime gives it, the exporter their PID 1), the environment of the
+/// distroless image only. The network is the host's, so loopback servers are reachable.
+///
+/// It dies with the test, also when the test process is killed without unwinding (its drops
+/// never run): `setpriv --pdeathsig KILL` has the outer `unshare` killed when the test dies;
+/// that `unshare`'s child is root, keeps its parent-death signal (`--kill-child`) and is PID 1
+/// of an outer PID namespace, so its death takes every process of that namespace with it,
+/// the exporter too. The exporter's own parent-death signal cannot do it: the kernel clears
+/// it when chroot changes the user, so the exporter, PID 1 of an inner namespace, is never
+/// the namespace's init that the kernel signals for it.
 fn in_image(root: &Path, args: &[String]) -> Command {
     assert!(
         run(Command::new("id").arg("-u")).stdout.trim() == "0",
         "this test assembles and enters a root file system (unshare, chroot): run it as root"
     );
-    let mut cmd = Command::new("unshare");
-    // A process group of its own: `--kill-child` does not reach the exporter (the parent-death
-    // signal is cleared when chroot changes the user), so a stop kills the whole group.
+    let mut cmd = Command::new("setpriv");
+    // A process group of its own as well, which a stop kills whole (KillGroupOnDrop).
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    cmd.args(["--pid", "--fork", "--kill-child", "--mount"])
+    cmd.args(["--pdeathsig", "KILL", "--"])
+        .args(["unshare", "--pid", "--fork", "--kill-child", "--"])
+        .args(["unshare", "--pid", "--fork", "--kill-child", "--mount"])
         .arg(format!("--mount-proc={}", root.join("proc").display()))
         .args(["chroot", &format!("--userspec={NONROOT}")])
         .arg(root)
@@ -465,9 +474,12 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     .await;
     let up = crate::common::scrape::value(&text, "clusterlink_up", &[("kafka_cluster", "B")]);
     assert_eq!(up, Some(1.0), "{text}");
-    // unshare forks, its child chroots and becomes the exporter: unshare's only child.
+    // setpriv becomes the outer unshare, which forks the inner one (the outer namespace's
+    // init), which forks the child that chroots and becomes the exporter: one each.
     let child = child.into_inner().unwrap();
-    let exporter = children(child.0.id());
+    let init = children(child.0.id());
+    assert_eq!(init.len(), 1, "{init:?}");
+    let exporter = children(init[0]);
     assert_eq!(exporter.len(), 1, "{exporter:?}");
     let status = read(Path::new(&format!("/proc/{}/status", exporter[0])));
     let ids = |key: &str| {
@@ -477,8 +489,7 @@ async fn release_binary_serves_metrics_for_the_simulator_as_uid_65532_in_the_run
     assert_eq!(ids("Uid:"), vec!["65532"; 4], "{status}");
     assert_eq!(ids("Gid:"), vec!["65532"; 4], "{status}");
     drop(child);
-    // The exporter itself stops too (the parent-death signal of `unshare --kill-child` does
-    // not survive chroot's change of user; the process group does).
+    // The exporter itself stops too (the process group; the test's death, see `in_image`).
     let gone = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         !Path::new(&format!("/proc/{}", exporter[0])).exists()

@@ -9,6 +9,7 @@ mod common;
 mod alert_rules;
 mod check_connect;
 mod churn;
+mod cli_demo;
 mod cli_exporter;
 mod cli_sim;
 mod cluster_identity;

@@ -4,7 +4,9 @@
 //! invalid file is rejected (the running configuration stays, the reload metric reads 0),
 //! `POST /-/reload` answers as Prometheus does (403 without `--web.enable-lifecycle`), an
 //! unchanged file with a probe (default `instance_id`) reloads as unchanged, and a cluster
-//! whose REST request hangs does not hold a reload up. The binary reloads on `SIGHUP`.
+//! whose REST request hangs does not hold a reload up; a changed
+//! `status_page.runbook_base_url` moves the status page's runbook links. The binary reloads on
+//! `SIGHUP`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -557,5 +559,70 @@ async fn a_removed_cluster_with_kafka_loses_its_kafka_side_series_for_good() {
         .filter(|l| l.starts_with("clusterlink_kafka_up") || l.contains("measured_lag"))
         .collect();
     assert_eq!(stale, Vec::<String>::new(), "stale Kafka-side series of B");
+    exporter.shutdown().await;
+}
+
+/// The status page's runbook links of `exporter`: each `runbook` of the clusters' problems in
+/// `/status.json`, and the page's HTML.
+async fn runbook_links(exporter: &Exporter) -> (Vec<String>, String) {
+    let base = format!("http://{}", exporter.address());
+    let json: serde_json::Value =
+        reqwest::get(format!("{base}{}", cluster_link_exporter::JSON_PATH))
+            .await
+            .expect("/status.json answers")
+            .json()
+            .await
+            .expect("JSON");
+    let links = json["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["problems"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["runbook"].as_str().map(str::to_owned))
+        .collect();
+    let page = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (links, page)
+}
+
+/// A reload that changes only `status_page.runbook_base_url` moves the status page's runbook
+/// links (the page's and `/status.json`'s) to the new base; the cluster is unchanged. The
+/// cluster's REST API does not answer, so its row shows a problem with a link.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_moves_the_status_pages_runbook_links() {
+    let rest = format!("http://127.0.0.1:{}/kafka/v3", free_port());
+    let config = |base: &str| {
+        format!(
+            "defaults: {{poll_interval: 200ms, request_timeout: 1s}}\nclusters:\n  - {{name: gone, rest_url: '{rest}', cluster_id: lkc-gone}}\nstatus_page: {{runbook_base_url: '{base}'}}\n"
+        )
+    };
+    let (old, new) = (
+        "https://wiki.one.example/cle-runbooks.html",
+        "https://runbooks.two.example/cle",
+    );
+    let path = config_path("reload-runbooks");
+    let exporter = start_from(&path, &config(old), false).await;
+    let shown = |base: &'static str| {
+        let exporter = &exporter;
+        async move {
+            let (links, page) = runbook_links(exporter).await;
+            let moved = !links.is_empty()
+                && links.iter().all(|l| l.starts_with(&format!("{base}#")))
+                && page.contains(&format!("href=\"{base}#"));
+            done_if(moved, (links, page.len()))
+        }
+    };
+    eventually(T, "the first base on the page", || shown(old)).await;
+    std::fs::write(&path, config(new)).unwrap();
+    let plan = exporter.reload_file().await.expect("reload");
+    assert_eq!(plan.unchanged, ["gone"], "only the status page changed");
+    assert!(plan.changed.is_empty() && plan.added.is_empty() && plan.removed.is_empty());
+    eventually(T, "the new base on the page", || shown(new)).await;
+    let (_, page) = runbook_links(&exporter).await;
+    assert!(!page.contains(old), "the old base is still linked");
     exporter.shutdown().await;
 }

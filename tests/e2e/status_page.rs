@@ -7,11 +7,10 @@
 //! hides the rows that do not match; the scroll position and the filter survive a refresh; and
 //! 2,000 mirror topics still render (server and browser timings printed); with JavaScript off
 //! every row is still there. Also the JSON form (`/status.json`), the CSP header as a client
-//! sees them, and the demo's greeting (the status page first, at the bound address).
+//! sees them.
 //! A browser dropped without `close` (a failed test) kills its Chromium too.
 //! Chromium or chromedriver missing fails the tests, naming `scripts/setup-deps.sh`.
 
-use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -819,65 +818,4 @@ async fn without_javascript_every_row_is_shown() {
     assert_eq!(ran, json!(false), "the page's script did not run");
     browser.close().await;
     exporter.shutdown().await;
-}
-
-/// `cluster-link-exporter demo` prints the status page's URL first, with the address it is
-/// bound to (127.0.0.2 here, not the 127.0.0.1 it used to print whatever the address), and
-/// ends its greeting with "Ctrl-C stops everything."; the URL serves the page.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_prints_the_status_page_first_at_the_bound_address() {
-    let address = format!("127.0.0.2:{}", free_port());
-    let mut demo = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_cluster-link-exporter"))
-            .args([
-                "demo",
-                "--web.listen-address",
-                &address,
-                "--log.level",
-                "warn",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the demo starts"),
-    );
-    let stdout = demo.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut lines = Vec::new();
-    while lines.last().map(String::as_str) != Some("Ctrl-C stops everything.") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => lines.push(line),
-            Err(e) => panic!("the demo's greeting did not end ({e}): {lines:?}"),
-        }
-    }
-    assert_eq!(
-        lines[0], "cluster-link-exporter demo is running:",
-        "{lines:?}"
-    );
-    let url = format!("http://{address}/");
-    assert_eq!(lines[1], format!("  status page   {url}"), "{lines:?}");
-    assert_eq!(
-        lines[2],
-        format!("  metrics       http://{address}/metrics"),
-        "{lines:?}"
-    );
-    let page = reqwest::get(&url).await.expect("the printed URL answers");
-    assert_eq!(page.status(), 200);
-    let text = page.text().await.unwrap();
-    assert!(text.contains("<main id=\"status\""), "{text}");
-    let _ = demo.kill();
-    let _ = demo.wait();
 }

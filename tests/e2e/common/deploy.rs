@@ -75,6 +75,15 @@ pub fn altered_copy(source: &Path, dir: &Path, name: &str, from: &str, to: &str)
     path
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to the workspace root, as
+/// Cargo reads it), else `target/` of the workspace.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => repo("").join(dir),
+        _ => repo("target"),
+    }
+}
+
 /// The Cargo feature the `Dockerfile` builds the image's binary with.
 pub const IMAGE_FEATURES: &str = "static-deps";
 
@@ -118,7 +127,7 @@ pub fn release_binary() -> PathBuf {
         "cluster-link-exporter",
     ]));
     assert_eq!(ran.code, Some(0), "release build failed:\n{}", ran.show());
-    let path = repo("target/release/cluster-link-exporter");
+    let path = target_dir().join("release/cluster-link-exporter");
     assert!(path.is_file(), "{} not built", path.display());
     *built = Some(path.clone());
     path

@@ -51,9 +51,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The exporter's configuration file, as rendered into the Secret (and hashed). */}}
+{{/* The exporter's configuration file, as rendered into the Secret (and hashed):
+  config.file, with prometheusRule.runbookBaseUrl as status_page.runbook_base_url (so the
+  status page links the same runbooks as the alerts) unless config.file sets that key. */}}
 {{- define "cle.configFile" -}}
-{{ toYaml .Values.config.file }}
+{{- $file := deepCopy .Values.config.file }}
+{{- with .Values.prometheusRule.runbookBaseUrl }}
+{{- $page := get $file "status_page" | default dict }}
+{{- if not (hasKey $page "runbook_base_url") }}
+{{- $_ := set $page "runbook_base_url" . }}
+{{- $_ := set $file "status_page" $page }}
+{{- end }}
+{{- end }}
+{{ toYaml $file }}
 {{- end }}
 
 {{- define "cle.configSecretName" -}}
