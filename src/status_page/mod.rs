@@ -801,6 +801,13 @@ fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
             format!("{} ({})", b.describe(), r.mirror_topics_not_active)
         }
         Blocker::MirrorTopicsPaused => format!("{} ({})", b.describe(), r.mirror_topics_paused),
+        Blocker::MirrorTopicsStopped => format!(
+            "{} ({} of {})",
+            b.describe(),
+            r.mirror_topics_stopped,
+            r.mirror_topics_stopped + r.mirror_topics
+        ),
+        Blocker::OldSourceWrites => format!("{} ({})", b.describe(), r.old_source_records),
         _ => b.describe().to_owned(),
     };
     let reasons = |definite: bool| {
