@@ -1,6 +1,7 @@
 //! The REST-side families: their table ([`REST_FAMILIES`], with the label sets only they use)
 //! and their writer, which renders one cluster's [`ClusterSnapshot`]: links, their tasks and
-//! state categories, mirror topics and (with `partition_metrics`) their partitions.
+//! state categories, mirror topics and (with `partition_metrics`) their partitions. A
+//! `STOPPED` mirror topic has no lag: its frozen REST lag is what its stop left not copied.
 
 use std::collections::BTreeMap;
 
