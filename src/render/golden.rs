@@ -167,7 +167,7 @@ fn kafka() -> KafkaSnapshot {
         }],
         partition_metrics: true,
         stopped: vec![StoppedMirror {
-            link: "ab".into(),
+            link: "cd".into(),
             mirror_topic: "promoted".into(),
             source_records_since_stop: Some(7),
         }],

@@ -19,28 +19,33 @@ families! {
     /// Needs the link's source in `source_clusters`; absent when `partition_metrics` is off.
     PartitionSourceHwm = "clusterlink_mirror_partition_source_high_watermark" PartitionLabels
         "High watermark of the source partition on the source cluster, read over the Kafka protocol after the destination's";
-    /// Absent when `partition_metrics` is off or either watermark was not read.
+    /// Absent when `partition_metrics` is off or either watermark was not read, and for a
+    /// `STOPPED` mirror topic (not measured: it no longer mirrors).
     PartitionMeasuredLag = "clusterlink_mirror_partition_measured_lag_messages" PartitionLabels
         "Source high watermark minus destination high watermark (messages), measured over the Kafka protocol";
-    /// In seconds; absent when it could not be read this cycle, and when `partition_metrics` is
-    /// off.
+    /// In seconds; absent when it could not be read this cycle, when `partition_metrics` is off,
+    /// and for a `STOPPED` mirror topic.
     PartitionLagSeconds = "clusterlink_mirror_partition_lag_seconds" PartitionLabels
         "Age of the oldest source record not yet on the destination (0 when caught up)";
-    /// Absent when no partition of the topic had both watermarks read.
+    /// Absent when no partition of the topic had both watermarks read, and for a `STOPPED` mirror
+    /// topic (not measured: it no longer mirrors).
     MirrorMeasuredLag = "clusterlink_mirror_topic_measured_lag_messages" MirrorLabels
         "Sum over partitions of the measured lag (source minus destination high watermark, messages)";
-    /// Absent when no partition of the topic had both watermarks read.
+    /// Absent as `clusterlink_mirror_topic_measured_lag_messages`.
     MirrorMeasuredMaxLag = "clusterlink_mirror_topic_measured_max_partition_lag_messages" MirrorLabels
         "Largest measured partition lag of the mirror topic (messages)";
     /// In seconds. A lower bound while `clusterlink_lag_seconds_unread_partitions` > 0; absent when
-    /// partitions lag and none of them was read (the 0 of caught-up ones is not taken for the lag).
+    /// partitions lag and none of them was read (the 0 of caught-up ones is not taken for the lag),
+    /// and for a `STOPPED` mirror topic.
     MirrorLagSeconds = "clusterlink_mirror_topic_lag_seconds" MirrorLabels
         "Age of the oldest source record not yet on the destination, max over partitions (0 when caught up)";
-    /// The link's current RPO. Like a topic's, absent when partitions lag and none of them was
-    /// read.
+    /// The link's current RPO, over its mirror topics that are not `STOPPED`. Like a topic's,
+    /// absent when partitions lag and none of them was read (and when every mirror topic is
+    /// `STOPPED`).
     LinkLagSeconds = "clusterlink_link_lag_seconds" LinkLabels
         "Largest lag in seconds over the link's measured mirror topics";
-    /// Absent when the group has no commit on the source for that mirror topic.
+    /// Absent when the group has no commit on the source for that mirror topic, and for a
+    /// `STOPPED` mirror topic (not measured).
     OffsetSyncLag = "clusterlink_consumer_offset_sync_lag_messages" OffsetSyncLabels
         "Committed offset of the group on the source minus on the destination, summed over the mirror topic's partitions the group committed on the source (messages)";
     /// Needs the link's source in `source_clusters`; absent when `partition_metrics` is off or

@@ -16,7 +16,8 @@ families! {
     /// A state set: every verdict written, 1 for the current one. `ready`: nothing blocks;
     /// `not_ready`: a definite blocker; `unknown`: the exporter cannot tell (no Kafka-side
     /// measurement, the source unreadable, the REST collection failing; never `ready` then);
-    /// `failed_over`: every mirror topic `STOPPED`. Written for every link the REST API lists
+    /// `failed_over`: every mirror topic `STOPPED` (some of them only: `not_ready`, reason
+    /// `mirror_topics_stopped`). Written for every link the REST API lists
     /// (with the REST collection failing, for the links of the last successful cycle).
     LinkReadiness = "clusterlink_link_failover_readiness" VerdictLabels
         "Fail-over readiness of the link: 1 for the current verdict, 0 for the others";
@@ -24,7 +25,10 @@ families! {
     /// are `lag_seconds_unknown`, `kafka_not_configured`, `source_not_configured`,
     /// `kafka_not_measuring`, `source_unreadable` and `rest_collection_failing`; the others
     /// make the link `not_ready`. `link_paused` and `mirror_topics_paused` are deliberate
-    /// pauses, not incidents. All 0 for a `failed_over` link.
+    /// pauses, not incidents; `mirror_topics_stopped`: the link is partly failed over (some
+    /// mirror topics `STOPPED`, others not), and `old_source_writes` beside it: records were
+    /// written to the old source of one of those since its stop. All 0 for a `failed_over`
+    /// link.
     LinkBlocked = "clusterlink_link_failover_blocked" ReasonLabels
         "Whether this reason blocks a fail-over of the link now (1) or not (0)";
     /// In seconds: `failover_readiness.rpo` of the cluster or the link (default 300). Compare
@@ -160,6 +164,8 @@ mod tests {
             mirror_topics: 1,
             mirror_topics_not_active: 0,
             mirror_topics_paused: 0,
+            mirror_topics_stopped: 0,
+            old_source_records: 0,
             failed_over_ms: None,
             expected_loss: loss,
             groups: vec![],

@@ -1,6 +1,7 @@
 //! The REST-side families: their table ([`REST_FAMILIES`], with the label sets only they use)
 //! and their writer, which renders one cluster's [`ClusterSnapshot`]: links, their tasks and
-//! state categories, mirror topics and (with `partition_metrics`) their partitions.
+//! state categories, mirror topics and (with `partition_metrics`) their partitions. A
+//! `STOPPED` mirror topic has no lag: its frozen REST lag is what its stop left not copied.
 
 use std::collections::BTreeMap;
 
@@ -98,16 +99,28 @@ families! {
     /// not 0, as the status page's `null`. A negative REST lag (seen after a mirror restarts, e.g. `lag: -207`, sometimes
     /// still there once the mirror is `ACTIVE` again) counts as 0 — the destination is not
     /// behind — and a never-fetched partition (`last_source_fetch_offset` -1) is unknown whatever
-    /// its lag says. The sum saturates at 2⁶³−1 instead of wrapping. Never negative.
+    /// its lag says. The sum saturates at 2⁶³−1 instead of wrapping. Never negative. Absent for a
+    /// `STOPPED` mirror topic (promoted or failed over): it no longer mirrors, and the lag the
+    /// REST API keeps reporting for it, frozen at the stop, is not a lag but what the stop left
+    /// behind: `clusterlink_mirror_topic_not_copied_messages`.
     MirrorLag = "clusterlink_mirror_topic_lag_messages" MirrorLabels
         "Sum of the partition lags (messages) the REST API reports, over partitions whose lag is known";
-    /// Negative lags count as 0; absent while no partition's lag is known (unknown, not 0).
+    /// Negative lags count as 0; absent while no partition's lag is known (unknown, not 0), and
+    /// for a `STOPPED` mirror topic.
     MirrorMaxLag = "clusterlink_mirror_topic_max_partition_lag_messages" MirrorLabels
         "Largest partition lag (messages) the REST API reports, over partitions whose lag is known";
     /// Their lag is left out of the two families above. Above 0 for long: the link cannot fetch those
-    /// partitions.
+    /// partitions. Absent for a `STOPPED` mirror topic.
     MirrorUnknownLag = "clusterlink_mirror_topic_unknown_lag_partitions" MirrorLabels
         "Partitions whose lag is unknown (never fetched: last_source_fetch_offset -1)";
+    /// Only for a `STOPPED` mirror topic: the sum of the partition lags the REST API reports for
+    /// it, frozen at its stop (over the partitions fetched at least once; negative lags count as
+    /// 0; absent while none is known). After a promote normally 0 (a promote waits until the
+    /// mirror caught up); after a failover, the records of the source topic its mirror never
+    /// got. Records written to the old source after the stop are
+    /// `clusterlink_mirror_topic_source_records_since_stop`.
+    MirrorNotCopied = "clusterlink_mirror_topic_not_copied_messages" MirrorLabels
+        "Records of the source topic a stopped (promoted or failed-over) mirror topic did not copy before its stop (messages)";
     /// The mirror topic's `mirror_topic_error` (e.g. `SOURCE_TOPIC_MAY_BE_DELETED`), present only
     /// while it is set (not `NO_ERROR` or `NOT_SET`).
     MirrorError = "clusterlink_mirror_topic_error" MirrorErrorLabels
@@ -118,10 +131,13 @@ families! {
     /// topic fails (it stays `PENDING_STOPPED`); see ClusterLinkMirrorTopicTransitionFailed.
     MirrorTransitionErrors = "clusterlink_mirror_topic_transition_errors" MirrorLabels
         "State transition errors the mirror topic reports (mirror_state_transition_errors with a code other than NO_ERROR)";
-    /// A negative REST lag is exported as 0. Absent when `partition_metrics: false`.
+    /// A negative REST lag is exported as 0. Absent when `partition_metrics: false`, and for a
+    /// `STOPPED` mirror topic (as `clusterlink_mirror_topic_lag_messages`).
     PartitionLag = "clusterlink_mirror_partition_lag_messages" PartitionLabels
         "Partition lag in messages as the REST API reports it (absent while unknown)";
-    /// Absent when `partition_metrics: false`.
+    /// Absent when `partition_metrics: false`. For a `STOPPED` mirror topic, frozen at the
+    /// link's last fetch before the stop: where `clusterlink_mirror_topic_source_records_since_stop`
+    /// counts from.
     PartitionFetchOffset = "clusterlink_mirror_partition_last_source_fetch_offset" PartitionLabels
         "Source offset of the last fetch for the partition (absent while never fetched)";
 }
@@ -414,18 +430,7 @@ fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: boo
         w.sample(family::MirrorStateChange, labels, ms as f64 / 1000.0);
     }
     w.sample(family::MirrorPartitions, labels, m.partitions() as f64);
-    let lag = m.lag();
-    if let Some(sum) = lag.sum {
-        w.sample(family::MirrorLag, labels, sum as f64);
-    }
-    if let Some(max) = lag.max {
-        w.sample(family::MirrorMaxLag, labels, max as f64);
-    }
-    w.sample(
-        family::MirrorUnknownLag,
-        labels,
-        lag.unknown_partitions as f64,
-    );
+    mirror_lag(w, m, labels);
     if let Some(error) = m.error.as_deref() {
         let labels = MirrorErrorLabels {
             link,
@@ -447,9 +452,34 @@ fn mirror_families(w: &mut SampleWriter, m: &MirrorTopic, partition_metrics: boo
                 mirror_topic,
                 partition: &partition,
             };
-            w.sample(family::PartitionLag, labels, f.lag as f64);
+            if !m.is_stopped() {
+                w.sample(family::PartitionLag, labels, f.lag as f64);
+            }
             let offset = f.last_source_fetch_offset as f64;
             w.sample(family::PartitionFetchOffset, labels, offset);
         }
     }
+}
+
+/// A mirror topic's REST lag: for one that still mirrors, its lag families; for a `STOPPED`
+/// one, what its stop left not copied (its lag, frozen at the stop, is no lag any more).
+fn mirror_lag(w: &mut SampleWriter, m: &MirrorTopic, labels: MirrorLabels<'_>) {
+    let lag = m.lag();
+    if m.is_stopped() {
+        if let Some(sum) = lag.sum {
+            w.sample(family::MirrorNotCopied, labels, sum as f64);
+        }
+        return;
+    }
+    if let Some(sum) = lag.sum {
+        w.sample(family::MirrorLag, labels, sum as f64);
+    }
+    if let Some(max) = lag.max {
+        w.sample(family::MirrorMaxLag, labels, max as f64);
+    }
+    w.sample(
+        family::MirrorUnknownLag,
+        labels,
+        lag.unknown_partitions as f64,
+    );
 }

@@ -100,6 +100,48 @@ fn lags_skip_unknown_partitions_and_escape_labels() {
     assert!(!without.contains("clusterlink_mirror_partition_lag_messages{"));
 }
 
+/// A `STOPPED` mirror topic (promoted or failed over) no longer mirrors: none of the lag
+/// families, REST or per partition, only what its stop left not copied (its frozen REST lag)
+/// and its last fetch offsets; a mirror topic still mirroring keeps them all.
+#[test]
+fn a_stopped_mirror_topic_exports_what_it_left_not_copied_not_a_lag() {
+    let mut d = data();
+    d.mirrors.push(mirror(json!({
+        "link_name": "ab", "mirror_topic_name": "promoted", "source_topic_name": "promoted",
+        "num_partitions": 2,
+        "mirror_lags": [lag(0, 40, 100), lag(1, 2, 7)],
+        "mirror_status": "STOPPED", "state_time_ms": 1_700_000_000_000i64,
+    })));
+    let text = text_of("c1", &d);
+    let stopped = "link=\"ab\",mirror_topic=\"promoted\"";
+    for family in [
+        "clusterlink_mirror_topic_lag_messages",
+        "clusterlink_mirror_topic_max_partition_lag_messages",
+        "clusterlink_mirror_topic_unknown_lag_partitions",
+        "clusterlink_mirror_partition_lag_messages",
+    ] {
+        assert!(
+            !text.contains(&format!("{family}{{kafka_cluster=\"c1\",{stopped}")),
+            "{family} for a STOPPED mirror topic:\n{text}"
+        );
+    }
+    let not_copied = "clusterlink_mirror_topic_not_copied_messages";
+    assert_eq!(sample_value(&text, not_copied, stopped), 42.0);
+    let offset = sample_value(
+        &text,
+        "clusterlink_mirror_partition_last_source_fetch_offset",
+        &format!("{stopped},partition=\"0\""),
+    );
+    assert_eq!(offset, 100.0, "where the old-source writes count from");
+    // The FAILED one still mirrors (or should): its lag, no "not copied".
+    let live = "link=\"ab\",mirror_topic=\"t\\\"1\"";
+    assert_eq!(
+        sample_value(&text, "clusterlink_mirror_topic_lag_messages", live),
+        8.0
+    );
+    assert!(!text.contains(&format!("{not_copied}{{kafka_cluster=\"c1\",{live}")));
+}
+
 /// The value of the one sample of `family` in `text` (with a trailing `{`).
 fn sample_value(text: &str, family: &str, labels: &str) -> f64 {
     let prefix = format!("{family}{{kafka_cluster=\"c1\",{labels}}} ");

@@ -9,7 +9,10 @@
 //! - **`failed_over`**: every mirror topic of the link is `STOPPED` (promoted or failed over):
 //!   readiness no longer applies, and it is not a problem;
 //! - **`not_ready`**: a definite blocker (link not `ACTIVE`, a link or task error, mirror
-//!   topics not `ACTIVE`, lag in seconds above the RPO, offset-sync lag above the limit);
+//!   topics not `ACTIVE`, lag in seconds above the RPO, offset-sync lag above the limit), or
+//!   the link is partly failed over already: some of its mirror topics `STOPPED` while others
+//!   still mirror, and worse, records written to the old source of one of those since its
+//!   stop (never mirrored: split brain);
 //! - **`unknown`**: no definite blocker, but something the verdict needs cannot be read (the
 //!   REST collection fails, the Kafka side is not configured or not measuring, the source
 //!   cannot be read, the lag in seconds is unknown): never `ready` then;
@@ -60,6 +63,15 @@ closed_set! {
         MirrorTopicsNotActive = "mirror_topics_not_active",
         /// Mirror topics of the link are `PAUSED` or `LINK_PAUSED`: deliberately.
         MirrorTopicsPaused = "mirror_topics_paused",
+        /// Some mirror topics of the link are `STOPPED` (promoted or failed over) while others
+        /// are not: the link is partly failed over, no longer the link a fail-over starts from
+        /// (a promote or failover under way, or a topic-by-topic migration).
+        MirrorTopicsStopped = "mirror_topics_stopped",
+        /// Records were written to the old source of a `STOPPED` mirror topic of the link since
+        /// its stop (`clusterlink_mirror_topic_source_records_since_stop` above 0): producers
+        /// still write to the old source, and those records are never mirrored. Only beside
+        /// `mirror_topics_stopped` (a `failed_over` link has no blockers).
+        OldSourceWrites = "old_source_writes",
         /// The link's lag in seconds is above its RPO.
         LagAboveRpo = "lag_above_rpo",
         /// A consumer group's offset-sync lag on a mirror topic of the link is above
@@ -95,6 +107,8 @@ impl Blocker {
                 | Self::TaskInError
                 | Self::MirrorTopicsNotActive
                 | Self::MirrorTopicsPaused
+                | Self::MirrorTopicsStopped
+                | Self::OldSourceWrites
                 | Self::LagAboveRpo
                 | Self::OffsetSyncLagAboveLimit
         )
@@ -109,6 +123,8 @@ impl Blocker {
             Self::TaskInError => "a task in error",
             Self::MirrorTopicsNotActive => "mirror topics not ACTIVE",
             Self::MirrorTopicsPaused => "mirror topics paused",
+            Self::MirrorTopicsStopped => "mirror topics stopped (promoted or failed over)",
+            Self::OldSourceWrites => "records written to the old source since the stop",
             Self::LagAboveRpo => "lag above the RPO",
             Self::OffsetSyncLagAboveLimit => "offset-sync lag above the limit",
             Self::LagSecondsUnknown => "lag in seconds unknown",
@@ -184,6 +200,11 @@ pub(crate) struct LinkReadiness {
     pub(crate) mirror_topics_not_active: u64,
     /// Of those, `PAUSED` or `LINK_PAUSED`.
     pub(crate) mirror_topics_paused: u64,
+    /// Mirror topics `STOPPED` of the link.
+    pub(crate) mirror_topics_stopped: u64,
+    /// Records written to the old source since the stop, over the link's `STOPPED` mirror
+    /// topics the Kafka side watches (0: none, or not measured).
+    pub(crate) old_source_records: i64,
     /// When the last mirror topic became `STOPPED` (Unix ms), for `failed_over`.
     pub(crate) failed_over_ms: Option<i64>,
     /// What a fail-over now would lose (`None` for `failed_over`).
@@ -339,6 +360,57 @@ pub(crate) fn source_out_of_reach(
         || source == Some(SourceRead::Failed)
 }
 
+/// The blockers a link's and its mirror topics' states make (`out`: the link's counts of
+/// mirror topics by state, and its records written to the old source).
+fn state_blockers(link: &Link, out: &LinkReadiness) -> BTreeSet<Blocker> {
+    let mut blockers = BTreeSet::new();
+    if link.state.is(LinkState::Paused) {
+        blockers.insert(Blocker::LinkPaused);
+    } else if !link.state.is(LinkState::Active) {
+        blockers.insert(Blocker::LinkNotActive);
+    }
+    if !link.error.is(LinkError::NoError) {
+        blockers.insert(Blocker::LinkError);
+    }
+    if link
+        .tasks
+        .iter()
+        .any(|t| t.state.is(TaskState::InError) || t.errors > 0)
+    {
+        blockers.insert(Blocker::TaskInError);
+    }
+    if out.mirror_topics_not_active > 0 {
+        blockers.insert(Blocker::MirrorTopicsNotActive);
+    }
+    if out.mirror_topics_paused > 0 {
+        blockers.insert(Blocker::MirrorTopicsPaused);
+    }
+    if out.mirror_topics_stopped > 0 {
+        blockers.insert(Blocker::MirrorTopicsStopped);
+    }
+    if out.old_source_records > 0 {
+        blockers.insert(Blocker::OldSourceWrites);
+    }
+    blockers
+}
+
+/// Records written to the old source since the stop over `link`'s mirror topics that the
+/// Kafka side watches and the REST snapshot (`mirrors`: the link's) says are `STOPPED` — the
+/// Kafka side may still count a mirror topic deleted since (saturating; a count not read
+/// adds nothing).
+fn old_source_records(k: &KafkaSnapshot, link: &str, mirrors: &[&super::MirrorTopic]) -> i64 {
+    let stopped = |name: &str| {
+        mirrors
+            .iter()
+            .any(|m| m.name == name && m.state.is(MirrorState::Stopped))
+    };
+    k.stopped
+        .iter()
+        .filter(|s| s.link == link && stopped(&s.mirror_topic))
+        .filter_map(|s| s.source_records_since_stop)
+        .fold(0i64, |sum, n| sum.saturating_add(n.max(0)))
+}
+
 /// The last lag plus the time since it was measured (seconds, never negative).
 fn upper_bound(last: LastLag, now_ms: i64) -> f64 {
     let since = now_ms.saturating_sub(last.measured_ms).max(0) as f64 / 1000.0;
@@ -375,6 +447,11 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
         mirror_topics: live.len() as u64,
         mirror_topics_not_active,
         mirror_topics_paused,
+        mirror_topics_stopped: (mirrors.len() - live.len()) as u64,
+        old_source_records: match f.kafka {
+            KafkaSide::Measured(k, _) => old_source_records(k, &link.name, &mirrors),
+            _ => 0,
+        },
         failed_over_ms: None,
         expected_loss: None,
         groups: Vec::new(),
@@ -385,28 +462,7 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
         out.failed_over_ms = mirrors.iter().filter_map(|m| m.state_changed_ms).max();
         return out;
     }
-    let mut blockers = BTreeSet::new();
-    if link.state.is(LinkState::Paused) {
-        blockers.insert(Blocker::LinkPaused);
-    } else if !link.state.is(LinkState::Active) {
-        blockers.insert(Blocker::LinkNotActive);
-    }
-    if !link.error.is(LinkError::NoError) {
-        blockers.insert(Blocker::LinkError);
-    }
-    if link
-        .tasks
-        .iter()
-        .any(|t| t.state.is(TaskState::InError) || t.errors > 0)
-    {
-        blockers.insert(Blocker::TaskInError);
-    }
-    if mirror_topics_not_active > 0 {
-        blockers.insert(Blocker::MirrorTopicsNotActive);
-    }
-    if mirror_topics_paused > 0 {
-        blockers.insert(Blocker::MirrorTopicsPaused);
-    }
+    let mut blockers = state_blockers(link, &out);
     // The REST lag over the live mirror topics, and the measured one.
     let rest_lag = live
         .iter()

@@ -473,7 +473,8 @@ pub(crate) struct MirrorView {
     pub(crate) partitions: u64,
     /// Sum of the partition lags the REST API reports, as
     /// `clusterlink_mirror_topic_lag_messages` (`null`: no partition fetched yet, where
-    /// `/metrics` writes no sample). Frozen once `STOPPED`: see `not_copied_messages`.
+    /// `/metrics` writes no sample, and once `STOPPED`: no longer a lag, see
+    /// `not_copied_messages`).
     pub(crate) lag_messages: Option<i64>,
     /// `STOPPED` only: its frozen REST lag, about what its promote or failover left not
     /// copied (`null` otherwise, or unknown).
@@ -800,6 +801,13 @@ fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
             format!("{} ({})", b.describe(), r.mirror_topics_not_active)
         }
         Blocker::MirrorTopicsPaused => format!("{} ({})", b.describe(), r.mirror_topics_paused),
+        Blocker::MirrorTopicsStopped => format!(
+            "{} ({} of {})",
+            b.describe(),
+            r.mirror_topics_stopped,
+            r.mirror_topics_stopped + r.mirror_topics
+        ),
+        Blocker::OldSourceWrites => format!("{} ({})", b.describe(), r.old_source_records),
         _ => b.describe().to_owned(),
     };
     let reasons = |definite: bool| {
@@ -1193,7 +1201,7 @@ fn mirror_view(
         state_age_seconds: m.state_changed_ms.map(|t| age(now_ms, t)),
         error: m.error.clone(),
         partitions: m.partitions(),
-        lag_messages: lag,
+        lag_messages: lag.filter(|_| !m.is_stopped()),
         not_copied_messages: lag.filter(|_| m.is_stopped()),
         source_out_of_reach,
         transition_error_count: m.transition_errors.as_ref().map(|e| e.count),

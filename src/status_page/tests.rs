@@ -1546,6 +1546,81 @@ fn each_link_shows_its_readiness_and_expected_loss() {
     assert_eq!(r["groups"][0]["lost_messages"], 4);
 }
 
+/// A link partly failed over (one mirror topic `STOPPED`, one still mirroring and caught up)
+/// whose old source still receives writes is never "Ready to fail over": its line says what
+/// was stopped and what was written to the old source since.
+#[test]
+fn a_partly_failed_over_link_is_not_ready_to_fail_over() {
+    use crate::config::FailoverReadinessConfig;
+    use crate::snapshot::{assess, KafkaSide, ReadinessInputs, SourceRead};
+    let rest = ClusterSnapshot {
+        links: vec![link("dr", LinkState::Active)],
+        mirrors: vec![
+            mirror("dr", "orders", MirrorState::Stopped, &[3]),
+            mirror("dr", "payments", MirrorState::Active, &[0]),
+        ],
+        partition_metrics: false,
+    };
+    let kafka = KafkaSnapshot {
+        mirrors: vec![MeasuredMirror {
+            link: "dr".into(),
+            mirror_topic: "payments".into(),
+            partitions: vec![MeasuredPartition {
+                partition: 0,
+                destination: Some(10),
+                source: Some(10),
+                lag_seconds: Some(0.0),
+                ..MeasuredPartition::default()
+            }],
+            ..MeasuredMirror::default()
+        }],
+        stopped: vec![StoppedMirror {
+            link: "dr".into(),
+            mirror_topic: "orders".into(),
+            source_records_since_stop: Some(25),
+        }],
+        sources: [("dr".to_owned(), SourceRead::Read)].into(),
+        ..KafkaSnapshot::default()
+    };
+    let readiness = assess(ReadinessInputs {
+        rest: Some(&rest),
+        kafka: KafkaSide::Measured(&kafka, NOW_MS),
+        policy: &FailoverReadinessConfig::default(),
+        previous: None,
+        now_ms: NOW_MS,
+    });
+    let mut board = BTreeMap::new();
+    board.insert("A".to_string(), status(true));
+    let mut snapshots = BTreeMap::new();
+    snapshots.insert("A".to_string(), latest(rest, Some(kafka)));
+    let mut data = data(&board, &snapshots);
+    data.readiness.insert("A".into(), Arc::new(readiness));
+    let v = StatusView::build(Inputs {
+        data: &data,
+        shard: None,
+        now_ms: NOW_MS,
+    });
+    let l = &v.clusters[0].links[0];
+    let r = l.readiness.as_ref().unwrap();
+    assert_eq!(
+        (r.verdict.as_str(), r.blockers.as_slice()),
+        (
+            "not_ready",
+            &[
+                "mirror_topics_stopped".to_owned(),
+                "old_source_writes".to_owned()
+            ][..]
+        )
+    );
+    let line = "Not ready: mirror topics stopped (promoted or failed over) (1 of 2), records \
+                written to the old source since the stop (25)";
+    assert_eq!(r.text, line);
+    assert!(l.problem);
+    let page = html::render(&v, &options());
+    assert!(page.contains(line), "no {line} in\n{page}");
+    assert!(!page.contains("Ready to fail over"), "{page}");
+}
+
 /// The Lag (messages) cells say which lag they show: the one measured over Kafka when known
 /// (the REST lag stands still under a stalled fetcher), else the REST API's; while the source
 /// is out of reach the REST value is unknown with its last value (and its age when the mirror

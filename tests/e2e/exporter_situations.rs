@@ -346,9 +346,10 @@ async fn status_link(exporter: &cluster_link_exporter::Exporter, name: &str) -> 
 
 /// A fail-over drill on link `ab`: healthy cycles send no single-mirror request; a promote of
 /// `orders` that hits a transition error shows it (family, request counter, status page,
-/// progress 0 of 2); cleared, `orders` is STOPPED (1 of 2, not a problem); `events` failed
-/// over completes the fail-over with its time, the link no problem, its frozen lag not copied
-/// rather than live, and cycles read no transition errors any more.
+/// progress 0 of 2); cleared, `orders` is STOPPED (1 of 2, not a problem, but not ready to
+/// fail over: `mirror_topics_stopped`); `events` failed over completes the fail-over with its
+/// time, the link no problem, its frozen lag exported as not copied rather than as a lag, and
+/// cycles read no transition errors any more.
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_progress_transition_errors_and_completion() {
     let (sim, exporter) = setup().await;
@@ -471,9 +472,24 @@ async fn failover_progress_transition_errors_and_completion() {
         None,
         "STOPPED: its errors are no longer read"
     );
-    let link = status_link(&exporter, "ab").await;
+    // Partly failed over: not ready, whatever the other mirror topic's lag.
+    let link = eventually(T, "the readiness of a link partly failed over", || async {
+        let link = status_link(&exporter, "ab").await;
+        let stopped = link["readiness"]["blockers"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b == "mirror_topics_stopped"));
+        done_if(stopped, link)
+    })
+    .await;
     assert_eq!(link["failover"]["stage"], "partial", "{link:#}");
     assert_eq!(link["problem"], false, "{link:#}");
+    assert_eq!(link["readiness"]["verdict"], "not_ready", "{link:#}");
+    assert!(
+        link["readiness"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("mirror topics stopped (promoted or failed over) (1 of 2)")),
+        "{link:#}"
+    );
 
     let (status, body) = send(
         reqwest::Method::POST,
@@ -517,7 +533,7 @@ async fn failover_progress_transition_errors_and_completion() {
             .filter_map(|t| {
                 value(
                     &text,
-                    "clusterlink_mirror_topic_lag_messages",
+                    "clusterlink_mirror_topic_not_copied_messages",
                     &[("link", "ab"), ("mirror_topic", t)],
                 )
             })
@@ -537,14 +553,20 @@ async fn failover_progress_transition_errors_and_completion() {
         link["lag_messages"].is_null(),
         "no live lag once all stopped: {link:#}"
     );
+    let events = [("link", "ab"), ("mirror_topic", "events")];
     assert!(
         value(
             &text,
-            "clusterlink_mirror_topic_lag_messages",
-            &[("mirror_topic", "events")]
+            "clusterlink_mirror_topic_not_copied_messages",
+            &events
         )
         .is_some(),
-        "the stopped topic's frozen lag is still exported per mirror topic"
+        "the stopped topic's frozen lag is exported as what it left not copied"
+    );
+    assert_eq!(
+        value(&text, "clusterlink_mirror_topic_lag_messages", &events),
+        None,
+        "and not as a lag"
     );
     let page = reqwest::get(format!("http://{}/", exporter.address()))
         .await

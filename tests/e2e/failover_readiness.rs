@@ -4,16 +4,22 @@
 //! brokers down it is never `ready`, the source is `source_unreadable`, and the expected loss
 //! in seconds is the last lag measured plus the time since — a bound that grows while the
 //! last-measured timestamp stays. `/status.json` says the same as `/metrics`.
+//!
+//! A link failed over in part (one mirror topic `STOPPED`, the other still mirroring) is
+//! `not_ready` (`mirror_topics_stopped`), with `old_source_writes` once records arrive at the
+//! stopped one's old source, and never "Ready to fail over" on the status page; the stopped
+//! mirror topic's lag series are gone (REST and Kafka side) while what was written to its old
+//! source stays.
 
 use std::time::Duration;
 
 use cluster_link_exporter::demo::config_for;
 use cluster_link_sim::{Action, Simulator};
 
-use crate::common::eventually::eventually;
+use crate::common::eventually::{done_if, eventually};
 use crate::common::exporter::get_text;
 use crate::common::scrape::{scrape, start_exporter, value, wait_value};
-use crate::common::sim::{http, start};
+use crate::common::sim::{http, start, wait_mirror_status};
 
 /// Link `ab` A→B mirrors `events` (with traffic and a consumer group whose offsets it syncs);
 /// fast availability checks.
@@ -211,6 +217,181 @@ async fn a_drill_reads_ready_then_not_ready_then_unknown_with_a_growing_bound() 
             .is_some_and(|t| t.contains("source cluster cannot be read")),
         "{r}"
     );
+    exporter.shutdown().await;
+    drop(sim);
+}
+
+/// Link `ab` A→B mirrors `events` (with traffic) and `orders` (written to only by the test).
+const TWO_TOPICS: &str = r#"
+clusters:
+  - name: A
+    brokers: 1
+    topics: [{name: events, partitions: 2}, {name: orders, partitions: 2}]
+  - name: B
+    brokers: 1
+links:
+  - name: ab
+    source: A
+    destination: B
+    mirrors: [events, orders]
+traffic:
+  - {cluster: A, topic: events, records_per_second: 20}
+"#;
+
+/// The lag families of a mirror topic that still mirrors, REST and Kafka side.
+const LAG_FAMILIES: [&str; 5] = [
+    "clusterlink_mirror_topic_lag_messages",
+    "clusterlink_mirror_topic_max_partition_lag_messages",
+    "clusterlink_mirror_topic_unknown_lag_partitions",
+    "clusterlink_mirror_topic_measured_lag_messages",
+    "clusterlink_mirror_topic_lag_seconds",
+];
+
+fn mirror_topic(topic: &str) -> Vec<(&str, &str)> {
+    link(&[("mirror_topic", topic)])
+}
+
+/// `records` records produced to `orders` on A.
+fn produce(records: u64) -> Action {
+    Action::Produce {
+        cluster: "A".into(),
+        topic: "orders".into(),
+        records,
+        partition: None,
+    }
+}
+
+/// Fails `mirrors` of link `ab` over and waits until they are `STOPPED`.
+async fn fail_over(sim: &Simulator, mirrors: &[&str]) {
+    sim.apply(&Action::FailoverMirrors {
+        cluster: "B".into(),
+        link: "ab".into(),
+        mirrors: mirrors.iter().map(|m| (*m).to_owned()).collect(),
+    })
+    .expect("failover applies");
+    for m in mirrors {
+        wait_mirror_status(sim, "B", "ab", m, "STOPPED").await;
+    }
+}
+
+/// Waits until every lag family of `topic` is gone from `/metrics`; the scrape.
+async fn wait_no_lag(exporter: &cluster_link_exporter::Exporter, topic: &str) -> String {
+    let labels = mirror_topic(topic);
+    eventually(T, &format!("no lag series for {topic}"), || async {
+        let text = scrape(exporter).await;
+        let left: Vec<_> = LAG_FAMILIES
+            .iter()
+            .filter(|f| value(&text, f, &labels).is_some())
+            .collect();
+        done_if(left.is_empty(), left).map(|_| text)
+    })
+    .await
+}
+
+/// The status page (HTML).
+async fn status_page(base: &str) -> String {
+    let (code, body) = get_text(&http(), &format!("{base}/")).await.expect("GET /");
+    assert_eq!(code, 200);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_failed_over_in_part_is_never_ready_and_its_stopped_mirror_has_no_lag() {
+    let sim: Simulator = start(TWO_TOPICS).await;
+    let exporter = start_exporter(&config_for(&sim, "300ms")).await;
+    let base = format!("http://{}", exporter.address());
+    let verdict = |v| link(&[("verdict", v)]);
+    // `orders` fetched once, so that its REST lag is known.
+    sim.act(&produce(5)).expect("produce applies");
+    let lag = "clusterlink_mirror_topic_lag_messages";
+    wait_value(&exporter, lag, &mirror_topic("orders"), T, |_| true).await;
+    wait_value(
+        &exporter,
+        "clusterlink_link_failover_readiness",
+        &verdict("ready"),
+        T,
+        |v| v == 1.0,
+    )
+    .await;
+    // Both mirror topics mirror: every lag family of each is there.
+    let text = scrape(&exporter).await;
+    for family in LAG_FAMILIES {
+        for topic in ["events", "orders"] {
+            let v = value(&text, family, &mirror_topic(topic));
+            assert!(v.is_some(), "no {family} for {topic}");
+        }
+    }
+
+    // `orders` failed over, `events` still mirrors: not ready, whatever its lag.
+    fail_over(&sim, &["orders"]).await;
+    let stopped = link(&[("reason", "mirror_topics_stopped")]);
+    let blocked = "clusterlink_link_failover_blocked";
+    wait_value(&exporter, blocked, &stopped, T, |v| v == 1.0).await;
+    let text = wait_no_lag(&exporter, "orders").await;
+    assert_eq!(
+        value(
+            &text,
+            "clusterlink_link_failover_readiness",
+            &verdict("ready")
+        ),
+        Some(0.0)
+    );
+    let not_copied = "clusterlink_mirror_topic_not_copied_messages";
+    assert!(value(&text, not_copied, &mirror_topic("orders")).is_some());
+    assert!(value(&text, not_copied, &mirror_topic("events")).is_none());
+    assert!(value(&text, lag, &mirror_topic("events")).is_some());
+    let since_stop = "clusterlink_mirror_topic_source_records_since_stop";
+    wait_value(&exporter, since_stop, &mirror_topic("orders"), T, |v| {
+        v == 0.0
+    })
+    .await;
+
+    // A producer nobody switched writes to the old source: split brain, and the line says so.
+    sim.act(&produce(10)).expect("produce applies");
+    wait_value(&exporter, since_stop, &mirror_topic("orders"), T, |v| {
+        v == 10.0
+    })
+    .await;
+    let writes = link(&[("reason", "old_source_writes")]);
+    wait_value(&exporter, blocked, &writes, T, |v| v == 1.0).await;
+    let r = eventually(T, "the status page to see the writes", || async {
+        let r = status_readiness(&base).await;
+        let seen = r["blockers"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b == "old_source_writes"));
+        done_if(seen, r)
+    })
+    .await;
+    assert_eq!(r["verdict"], "not_ready", "{r}");
+    let text = r["text"].as_str().unwrap_or_default();
+    for part in [
+        "mirror topics stopped (promoted or failed over) (1 of 2)",
+        "records written to the old source since the stop (10)",
+    ] {
+        assert!(text.contains(part), "no {part} in {r}");
+    }
+    let page = status_page(&base).await;
+    assert!(!page.contains("Ready to fail over"), "{page}");
+    assert!(page.contains("records written to the old source since the stop (10)"));
+
+    // The rest failed over too: failed over; `events` loses its lag series too, the writes
+    // to `orders`' old source stay counted.
+    fail_over(&sim, &["events"]).await;
+    wait_value(
+        &exporter,
+        "clusterlink_link_failover_readiness",
+        &verdict("failed_over"),
+        T,
+        |v| v == 1.0,
+    )
+    .await;
+    let text = wait_no_lag(&exporter, "events").await;
+    assert_eq!(
+        value(&text, since_stop, &mirror_topic("orders")),
+        Some(10.0)
+    );
+    assert!(value(&text, "clusterlink_link_lag_seconds", &link(&[])).is_none());
+    assert!(!status_page(&base).await.contains("Ready to fail over"));
     exporter.shutdown().await;
     drop(sim);
 }

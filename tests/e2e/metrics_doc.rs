@@ -125,6 +125,45 @@ async fn docs_list_every_served_family_with_its_type_and_labels() {
     }
 }
 
+/// The fail-over readiness closed sets: every verdict has its row in docs/metrics.md's
+/// "Fail-over readiness" table and every blocker is named there; every definite blocker (a
+/// reason `not_ready` gives) has its row in the runbook of ClusterLinkNotReadyForFailover.
+#[test]
+fn docs_name_every_readiness_verdict_and_blocker() {
+    use cluster_link_exporter::{FailoverBlocker, FailoverVerdict};
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect(path)
+    };
+    let section = |doc: &str, heading: &str| -> String {
+        doc.split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {heading}"))
+            .split("\n## ")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let readiness = section(&read("docs/metrics.md"), "## Fail-over readiness");
+    for v in FailoverVerdict::ALL {
+        let row = format!("| `{}` |", v.as_str());
+        assert!(readiness.contains(&row), "no row {row} in docs/metrics.md");
+    }
+    let runbook = section(
+        &read("docs/runbooks.md"),
+        "### ClusterLinkNotReadyForFailover",
+    );
+    for b in FailoverBlocker::ALL {
+        let named = format!("`{}`", b.as_str());
+        assert!(readiness.contains(&named), "{named} not in docs/metrics.md");
+        if b.is_definite() {
+            assert!(
+                runbook.contains(&format!("| {named}")) || runbook.contains(&format!(", {named}")),
+                "{named} has no row in the runbook of ClusterLinkNotReadyForFailover"
+            );
+        }
+    }
+}
+
 /// The collection error reasons: `CollectionErrorReason::ALL`, the docs' table and the
 /// counter's help text name the same set.
 #[test]

@@ -5,7 +5,7 @@ use super::*;
 use crate::config::{FailoverReadinessConfig, LinkReadinessConfig};
 use crate::snapshot::{
     Fetched, MeasuredMirror, MeasuredPartition, MirrorTopic, OffsetSyncLag, PartitionLag, Reported,
-    Task,
+    StoppedMirror, Task,
 };
 
 const NOW: i64 = 1_000_000;
@@ -346,6 +346,83 @@ fn a_link_whose_mirror_topics_all_stopped_is_failed_over() {
     assert_eq!(out.links[0].expected_loss.unwrap().messages, Some(0));
 }
 
+/// A link some of whose mirror topics are `STOPPED` while the others still mirror is partly
+/// failed over: never `ready`, however healthy the rest (`mirror_topics_stopped`); records
+/// written to the old source of a stopped one since its stop add `old_source_writes`.
+#[test]
+fn a_partly_failed_over_link_is_not_ready_and_says_so_with_its_old_source_writes() {
+    let mut r = healthy();
+    r.mirrors
+        .push(mirror("ab", "promoted", MirrorState::Stopped, 5));
+    let stopped = |n| StoppedMirror {
+        link: "ab".into(),
+        mirror_topic: "promoted".into(),
+        source_records_since_stop: n,
+    };
+    let mut k = kafka("ab", 0, Some(0.0), SourceRead::Read);
+    k.stopped = vec![stopped(Some(0))];
+    let out = one(Some(&r), KafkaSide::Measured(&k, NOW), &policy(300), None);
+    let l = &out.links[0];
+    assert_eq!(
+        (l.verdict, l.blockers.as_slice()),
+        (Verdict::NotReady, &[Blocker::MirrorTopicsStopped][..])
+    );
+    assert_eq!((l.mirror_topics, l.mirror_topics_stopped), (1, 1));
+    assert_eq!(l.old_source_records, 0);
+    // The live mirror topic's loss only: the stopped one's frozen lag is not a lag.
+    assert_eq!(l.expected_loss.unwrap().messages, Some(0));
+    // Records written to the old source since the stop (another link's, a mirror topic's the
+    // REST snapshot no longer lists as STOPPED and a count not read add nothing).
+    k.stopped = vec![
+        stopped(Some(25)),
+        StoppedMirror {
+            link: "other".into(),
+            ..stopped(Some(7))
+        },
+        StoppedMirror {
+            mirror_topic: "deleted".into(),
+            ..stopped(Some(9))
+        },
+        StoppedMirror {
+            mirror_topic: "t".into(),
+            ..stopped(Some(3))
+        },
+        stopped(None),
+    ];
+    let out = one(Some(&r), KafkaSide::Measured(&k, NOW), &policy(300), None);
+    let l = &out.links[0];
+    assert_eq!(
+        (l.verdict, l.blockers.as_slice()),
+        (
+            Verdict::NotReady,
+            &[Blocker::MirrorTopicsStopped, Blocker::OldSourceWrites][..]
+        )
+    );
+    assert_eq!(l.old_source_records, 25);
+    // A mirror topic on its way (PENDING_STOPPED) beside a stopped one: both say so.
+    r.mirrors[0].state = Reported::Known(MirrorState::PendingStopped);
+    let out = one(Some(&r), KafkaSide::Measured(&k, NOW), &policy(300), None);
+    assert_eq!(
+        out.links[0].blockers,
+        [
+            Blocker::MirrorTopicsNotActive,
+            Blocker::MirrorTopicsStopped,
+            Blocker::OldSourceWrites
+        ]
+    );
+    // Every mirror topic stopped: failed over, with no blockers (the writes to the old source
+    // are the status page's finding and ClusterLinkWritesToOldSource's).
+    r.mirrors[0].state = Reported::Known(MirrorState::Stopped);
+    let out = one(Some(&r), KafkaSide::Measured(&k, NOW), &policy(300), None);
+    let l = &out.links[0];
+    assert_eq!(
+        (l.verdict, l.blockers.as_slice()),
+        (Verdict::FailedOver, &[][..])
+    );
+    // `t` stopped too: its count adds up.
+    assert_eq!((l.mirror_topics_stopped, l.old_source_records), (2, 28));
+}
+
 #[test]
 fn bad_input_never_panics_goes_negative_or_reads_ready() {
     let p = policy(300);
@@ -412,7 +489,7 @@ fn configured_links_the_api_does_not_list_are_reported() {
 #[test]
 fn every_blocker_is_described_and_classified() {
     let definite: Vec<_> = Blocker::ALL.iter().filter(|b| b.is_definite()).collect();
-    assert_eq!(definite.len(), 8);
+    assert_eq!(definite.len(), 10);
     for b in Blocker::ALL {
         assert!(!b.describe().is_empty());
     }
