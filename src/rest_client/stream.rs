@@ -4,9 +4,10 @@
 //! reads synchronously) that a bounded channel feeds, so that only a few chunks of it are held
 //! at any time, never the whole body (see [`envelope`](super::envelope) for the decoding).
 //!
-//! The outcome is the first failure in the order the whole-body read met them: a transport
-//! error or the budget exceeded (reading stops there), else a decode error. A decoder that
-//! fails early stops the reading too.
+//! A transport error or the budget exceeded stops the reading and is the outcome, whatever
+//! the decoder made of the body it cut short. A decoder that fails stops the reading too, and
+//! its error is the outcome: a body malformed early is no longer read to its end (or to the
+//! budget) first.
 
 use std::future::Future;
 use std::io::{BufReader, Read};
@@ -98,6 +99,8 @@ where
             receiver,
             chunk: Bytes::new(),
         };
+        // serde_json reads a reader byte by byte (io::Bytes), which std serves from a
+        // BufReader's buffer without a read call per byte.
         let reader = BufReader::new(Read::chain(&head[..], rest));
         let next = decode_page(reader, &mut items, convert);
         (items, next)
