@@ -5,9 +5,10 @@
 //! `clusterlink_collection_errors_total`).
 //!
 //! Everything from the network is checked: bodies are read up to `max_response_bytes`,
-//! decoded into typed structs (serde_json's recursion limit bounds nesting), headers parsed
-//! without panicking; and the credentials stay on `rest_url`'s origin (scheme, host, port):
-//! neither a redirect nor `metadata.next` is followed anywhere else.
+//! decoded into typed structs (serde_json's recursion limit bounds nesting; a list page as it
+//! arrives, item by item: `stream`, `envelope`), headers parsed without panicking; and the
+//! credentials stay on `rest_url`'s origin (scheme, host, port): neither a redirect nor
+//! `metadata.next` is followed anywhere else.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,12 @@ use crate::config::{read_secret_file, Auth, BearerToken, ClusterConfig, SecretSt
 use crate::snapshot::{Link, LinkConfigs, MirrorTopic, TransitionErrors};
 use crate::util::{closed_set, lock};
 
+mod envelope;
+mod stream;
 mod wire;
 
-use wire::{ClusterData, Envelope, LinkConfigData, LinkData, MirrorData};
+use stream::PageError;
+use wire::{ClusterData, LinkConfigData, LinkData, MirrorData};
 
 /// Why a request failed. [`RestError::reason`] is the metric label.
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +309,8 @@ impl RestClient {
         }
     }
 
-    /// GETs `path` (relative to the base URL) and decodes its JSON body.
+    /// GETs `path` (relative to the base URL) and decodes its JSON body, one object (a list
+    /// is read with [`RestClient::list`]).
     ///
     /// # Errors
     /// Every failure as a [`RestError`] classified by its type (see [`RestError::reason`]).
@@ -314,9 +319,13 @@ impl RestClient {
         endpoint: &'static str,
         path: &str,
     ) -> Result<T, RestError> {
-        let url = self.url_of(path)?;
-        let mut budget = self.max_response_bytes;
-        self.get_url(endpoint, url, &mut budget).await
+        let budget = self.max_response_bytes;
+        let resp = self.send(endpoint, self.url_of(path)?, budget).await?;
+        match read_body(resp, budget).await {
+            Ok(Body::Complete(body)) => decode(&body),
+            Ok(Body::OverLimit(_)) => Err(self.too_large()),
+            Err(e) => Err(self.classify(e)),
+        }
     }
 
     /// `path` appended to the base URL.
@@ -325,14 +334,15 @@ impl RestClient {
             .map_err(|e| RestError::Other(format!("cannot build the request URL: {e}")))
     }
 
-    /// GETs `url` (on the base URL's origin) and decodes its JSON body, which may use up to
-    /// `budget` bytes; what it used is taken off `budget`.
-    async fn get_url<T: DeserializeOwned>(
+    /// GETs `url` (on the base URL's origin): the response, its body not yet read, when its
+    /// status is 2xx and it claims no more than `budget` bytes; else the error (the start of
+    /// an error body read for its message).
+    async fn send(
         &self,
         endpoint: &'static str,
         url: Url,
-        budget: &mut u64,
-    ) -> Result<T, RestError> {
+        budget: u64,
+    ) -> Result<reqwest::Response, RestError> {
         let resp = match self.request(url)?.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -344,16 +354,10 @@ impl RestClient {
         (self.observe)(endpoint, status);
         if (200..=299).contains(&status) {
             // A Content-Length over the budget is refused before reading anything.
-            if resp.content_length().is_some_and(|n| n > *budget) {
+            if resp.content_length().is_some_and(|n| n > budget) {
                 return Err(self.too_large());
             }
-            let body = match read_body(resp, *budget).await {
-                Ok(Body::Complete(body)) => body,
-                Ok(Body::OverLimit(_)) => return Err(self.too_large()),
-                Err(e) => return Err(self.classify(e)),
-            };
-            *budget = budget.saturating_sub(body.len() as u64);
-            return decode(&body);
+            return Ok(resp);
         }
         let headers = resp.headers().clone();
         // Only the start of an error body is read, for its message.
@@ -415,20 +419,30 @@ impl RestClient {
         }
     }
 
-    /// Lists every item of a list endpoint, following `metadata.next` on the same origin
-    /// only. All pages together may use up to `max_response_bytes`.
-    async fn list<T: DeserializeOwned>(
+    /// Lists every item of a list endpoint, each converted by `convert` as it is decoded
+    /// (see [`stream`]), following `metadata.next` on the same origin only. All pages
+    /// together may use up to `max_response_bytes`.
+    async fn list<T, U>(
         &self,
         endpoint: &'static str,
         path: &str,
-    ) -> Result<Vec<T>, RestError> {
+        convert: fn(T) -> U,
+    ) -> Result<Vec<U>, RestError>
+    where
+        T: DeserializeOwned + 'static,
+        U: Send + 'static,
+    {
         let mut items = Vec::new();
         let mut url = self.url_of(path)?;
         let mut budget = self.max_response_bytes;
         for _ in 0..MAX_PAGES {
-            let page: Envelope<T> = self.get_url(endpoint, url.clone(), &mut budget).await?;
-            items.extend(page.data);
-            match page.metadata.and_then(|m| m.next).filter(|n| !n.is_empty()) {
+            let resp = self.send(endpoint, url.clone(), budget).await?;
+            let page = stream::read_page(resp, budget, items, convert)
+                .await
+                .map_err(|e| self.page_error(e))?;
+            budget = budget.saturating_sub(page.bytes);
+            items = page.items;
+            match page.next.filter(|n| !n.is_empty()) {
                 None => return Ok(items),
                 Some(next) => url = self.next_page(endpoint, &url, &next)?,
             }
@@ -436,6 +450,16 @@ impl RestClient {
         Err(RestError::Decode(format!(
             "metadata.next did not end after {MAX_PAGES} pages"
         )))
+    }
+
+    /// The error of a page that could not be read.
+    fn page_error(&self, e: PageError<reqwest::Error>) -> RestError {
+        match e {
+            PageError::OverBudget => self.too_large(),
+            PageError::Transport(e) => self.classify(e),
+            PageError::Decode(e) => RestError::Decode(e.to_string()),
+            PageError::Cancelled => RestError::Other("the decoding of a page was cancelled".into()),
+        }
     }
 
     /// `next` resolved against the page's URL, when it is on the base URL's origin and not
@@ -469,8 +493,8 @@ impl RestClient {
 
     /// `GET /clusters`: the ids of the clusters the REST API serves.
     pub(crate) async fn cluster_ids(&self) -> Result<Vec<String>, RestError> {
-        let clusters: Vec<ClusterData> = self.list("clusters", "/clusters").await?;
-        Ok(clusters.into_iter().map(|c| c.cluster_id).collect())
+        self.list("clusters", "/clusters", |c: ClusterData| c.cluster_id)
+            .await
     }
 
     /// `GET /clusters`: the one cluster a Confluent Platform REST API serves.
@@ -498,10 +522,12 @@ impl RestClient {
     /// The cluster's links (without their tasks: only [`RestClient::link_with_tasks`]
     /// returns those).
     pub(crate) async fn links(&self, cluster_id: &str) -> Result<Vec<Link>, RestError> {
-        let links: Vec<LinkData> = self
-            .list("links", &format!("/clusters/{cluster_id}/links"))
-            .await?;
-        Ok(links.into_iter().map(LinkData::into_link).collect())
+        self.list(
+            "links",
+            &format!("/clusters/{cluster_id}/links"),
+            LinkData::into_link,
+        )
+        .await
     }
 
     /// One link with its tasks (only this call returns tasks).
@@ -522,15 +548,14 @@ impl RestClient {
         Ok(link.into_link())
     }
 
-    /// Every mirror topic of every link, in one call.
+    /// Every mirror topic of every link, in one call (each converted as it is decoded).
     pub(crate) async fn mirrors(&self, cluster_id: &str) -> Result<Vec<MirrorTopic>, RestError> {
-        let mirrors: Vec<MirrorData> = self
-            .list(
-                "mirrors",
-                &format!("/clusters/{cluster_id}/links/-/mirrors"),
-            )
-            .await?;
-        Ok(mirrors.into_iter().map(MirrorData::into_mirror).collect())
+        self.list(
+            "mirrors",
+            &format!("/clusters/{cluster_id}/links/-/mirrors"),
+            MirrorData::into_mirror,
+        )
+        .await
     }
 
     /// The state transition errors of mirror topic `topic` of `link` (the single-mirror GET
@@ -565,6 +590,7 @@ impl RestClient {
             .list(
                 "link_configs",
                 &format!("/clusters/{cluster_id}/links/{}/configs", encode(link)),
+                std::convert::identity,
             )
             .await?;
         Ok(wire::link_configs(&configs))

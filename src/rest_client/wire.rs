@@ -1,6 +1,7 @@
 //! Confluent's REST API v3 wire format (the JSON objects the client decodes, every field but
 //! the names optional and parsed leniently) and its conversion into the exporter's own
-//! [`snapshot`](crate::snapshot) types. The wire types never leave [`crate::rest_client`].
+//! [`snapshot`](crate::snapshot) types. The wire types never leave [`crate::rest_client`]; the
+//! list envelope around them is [`envelope`](super::envelope)'s.
 
 use serde::{Deserialize, Deserializer};
 
@@ -16,22 +17,6 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A list envelope; `metadata.next` is followed when non-null.
-#[derive(Debug, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
-pub(super) struct Envelope<T> {
-    #[serde(default)]
-    pub(super) metadata: Option<EnvelopeMetadata>,
-    #[serde(default = "Vec::new", deserialize_with = "null_default")]
-    pub(super) data: Vec<T>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct EnvelopeMetadata {
-    #[serde(default)]
-    pub(super) next: Option<String>,
 }
 
 /// `KafkaLinkData`, every field but the name optional.
