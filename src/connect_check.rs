@@ -274,7 +274,10 @@ async fn rest_cluster_id(
     report.push(section, "rest reachable", url, Outcome::Ok, reached);
     let auth = cluster_auth(cluster);
     if let Err(e @ RestError::Auth { .. }) = &asked {
-        let detail = format!("{e} (check the {auth})");
+        let detail = match cluster.auth {
+            crate::config::Auth::None => format!("{e} (the configuration gives no auth)"),
+            _ => format!("{e} (check the {auth})"),
+        };
         report.push(section, "rest authenticated", auth, Outcome::Failed, detail);
         return None;
     }

@@ -15,6 +15,18 @@ pub const PROBE_TOPIC: &str = "clusterlink-probe";
 /// offset-sync lag are measured), every cluster listed as a source cluster too, and a probe on
 /// each link that mirrors [`PROBE_TOPIC`].
 pub fn config_for(sim: &Simulator, poll_interval: &str) -> String {
+    config_with_access(sim, poll_interval, None)
+}
+
+/// [`config_for`], plus what each cluster's REST API requires: its `auth` (the scenario's own
+/// test credentials, written out) and, for HTTPS, `tls` with the run's CA (and client
+/// certificate for mTLS) from `pki_dir`, where the simulator wrote them (`sim
+/// --print-config`).
+pub fn config_with_access(
+    sim: &Simulator,
+    poll_interval: &str,
+    pki_dir: Option<&std::path::Path>,
+) -> String {
     let endpoints: Vec<_> = sim
         .endpoints()
         .iter()
@@ -28,6 +40,9 @@ pub fn config_for(sim: &Simulator, poll_interval: &str) -> String {
             "  - name: {}\n    rest_url: {}\n    cluster_id: {}\n    kafka:\n      bootstrap_servers: {}\n",
             c.name, c.rest_url, c.cluster_id, c.bootstrap_servers
         ));
+        if pki_dir.is_some() || c.auth.is_some() {
+            yaml.push_str(&rest_access(c, pki_dir));
+        }
         let probed: Vec<&String> = world
             .clusters
             .get(&c.name)
@@ -55,6 +70,32 @@ pub fn config_for(sim: &Simulator, poll_interval: &str) -> String {
             "  - name: {}\n    cluster_id: {}\n    kafka:\n      bootstrap_servers: {}\n",
             c.name, c.cluster_id, c.bootstrap_servers
         ));
+    }
+    yaml
+}
+
+/// The `auth` and `tls` keys (indented for a cluster entry) that reach `c`'s REST API.
+fn rest_access(c: &cluster_link_sim::ClusterEndpoint, pki_dir: Option<&std::path::Path>) -> String {
+    use cluster_link_sim::RestAuth;
+    let mut yaml = String::new();
+    match &c.auth {
+        Some(RestAuth::Basic { username, password }) => yaml.push_str(&format!(
+            "    auth: {{type: basic, username: {username:?}, password: {password:?}}}\n"
+        )),
+        Some(RestAuth::Bearer { token }) => {
+            yaml.push_str(&format!("    auth: {{type: bearer, token: {token:?}}}\n"))
+        }
+        None => {}
+    }
+    if let (true, Some(dir)) = (c.tls, pki_dir) {
+        let d = dir.display();
+        yaml.push_str(&format!("    tls: {{ca_file: {d}/ca.pem"));
+        if c.client_auth {
+            yaml.push_str(&format!(
+                ", cert_file: {d}/client.pem, key_file: {d}/client.key"
+            ));
+        }
+        yaml.push_str("}\n");
     }
     yaml
 }

@@ -670,7 +670,8 @@ fn print_sim_config(sim: &Simulator, pki_dir: Option<&std::path::Path>) {
     if let Some(dir) = pki_dir {
         println!("# the run's CA: {}/ca.pem", dir.display());
     }
-    print!("{}", cluster_link_exporter::demo::config_for(sim, "30s"));
+    let yaml = cluster_link_exporter::demo::config_with_access(sim, "30s", pki_dir);
+    print!("{yaml}");
     println!("# end of configuration: the simulator runs until Ctrl-C");
 }
 

@@ -1,5 +1,5 @@
 //! Names the configuration gives that the clusters do not have, seen at run time: a probe on
-//! a link the REST API does not list, a probe's mirror topic that is not mirrored, a
+//! a link the REST API does not list, a `failover_readiness.links` entry it does not list, a probe's mirror topic that is not mirrored, a
 //! `links` or `mirror_topics` include pattern
 //! that selects nothing, an `offset_sync.groups` entry with no commit on the source
 //! (`check`, pure, shared with `check-config --connect`).
@@ -171,7 +171,9 @@ impl Publish for References {
     fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
         let Some(snapshot) = snapshot else { return };
         self.recheck(cluster, |state| {
-            state.rest = Some(check_rest(&state.config, &snapshot));
+            let mut checked = check_rest(&state.config, &snapshot);
+            checked.extend(check_readiness_links(&state.config, &snapshot));
+            state.rest = Some(checked);
         });
     }
 
@@ -182,10 +184,21 @@ impl Publish for References {
         };
         self.recheck(cluster, |state| {
             if let Some(groups) = check_groups(&state.config, &rest, &kafka) {
-                state.groups = Some(groups);
+                state.groups = Some(with_untold(groups, state.groups.take()));
             }
         });
     }
+}
+
+/// `checked`, plus the `previous` check of each configured name `checked` left out (it could
+/// not be told this time): what was last seen stands.
+fn with_untold(mut checked: Vec<Checked>, previous: Option<Vec<Checked>>) -> Vec<Checked> {
+    for old in previous.into_iter().flatten() {
+        if !checked.iter().any(|c| c.key == old.key) {
+            checked.push(old);
+        }
+    }
+    checked
 }
 
 impl ClusterSeries for References {
@@ -227,6 +240,27 @@ mod tests {
     use super::*;
     use crate::config::{Config, KafkaConfig, ProbeConfig};
     use crate::snapshot::{Fanout, Link};
+
+    fn group(name: &str, missing: Option<&str>) -> Checked {
+        Checked {
+            kind: ReferenceKind::ConsumerGroup,
+            name: name.into(),
+            key: format!("offset_sync.groups[{name}]"),
+            missing: missing.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_name_that_cannot_be_told_keeps_its_last_check() {
+        let now = vec![group("a", None)];
+        let before = vec![group("a", Some("gone")), group("b", Some("gone"))];
+        let merged = with_untold(now, Some(before));
+        assert_eq!(merged, [group("a", None), group("b", Some("gone"))]);
+        assert_eq!(
+            with_untold(vec![group("a", None)], None),
+            [group("a", None)]
+        );
+    }
 
     fn setup() -> ClusterSetup {
         let mut cluster = Config::from_yaml(

@@ -670,6 +670,13 @@ pub struct ClusterEndpoint {
     pub rest_url: String,
     /// Empty for synthetic clusters.
     pub bootstrap_servers: String,
+    /// The credentials its REST API requires (the scenario's `auth`), if any.
+    #[serde(skip)]
+    pub auth: Option<RestAuth>,
+    /// Whether its REST API serves HTTPS (with the run's PKI).
+    pub tls: bool,
+    /// Whether its REST API requires a client certificate.
+    pub client_auth: bool,
 }
 
 /// A running simulation. Dropping it (or [`Simulator::shutdown`]) stops everything.
@@ -722,6 +729,9 @@ impl Simulator {
                     flavour: c.flavour,
                     rest_url: format!("{rest_url}/kafka/v3"),
                     bootstrap_servers: c.bootstrap_servers().to_owned(),
+                    auth: spec.auth.clone(),
+                    tls: spec.tls,
+                    client_auth: spec.client_auth,
                 }
             };
             endpoints.push(endpoint);

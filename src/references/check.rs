@@ -132,9 +132,8 @@ pub(crate) fn check_rest(cluster: &ClusterConfig, snapshot: &ClusterSnapshot) ->
     out
 }
 
-/// The links of `failover_readiness.links` checked against the snapshot. Only for
-/// `check-config --connect`: at run time readiness reports them
-/// (`clusterlink_failover_readiness_unknown_links`).
+/// The links of `failover_readiness.links` checked against the snapshot (a misspelt one
+/// would silently leave its link under the cluster's policy).
 pub(crate) fn check_readiness_links(
     cluster: &ClusterConfig,
     snapshot: &ClusterSnapshot,
@@ -158,7 +157,9 @@ pub(crate) fn check_readiness_links(
 /// The configured `offset_sync.groups` checked against a Kafka-side snapshot: a group is
 /// found when it has a committed offset on the source for some mirror topic of a link that
 /// syncs consumer offsets. `None` when that cannot be told this cycle: offset sync off, no
-/// group configured, or no such link whose source was read.
+/// group configured, or no such link whose source was read. A group without a commit is left
+/// out (cannot be told) while such a link has `STOPPED` mirror topics: the Kafka side reads
+/// commits for live mirror topics only, and a group may commit on the stopped ones alone.
 pub(crate) fn check_groups(
     cluster: &ClusterConfig,
     rest: &ClusterSnapshot,
@@ -185,7 +186,13 @@ pub(crate) fn check_groups(
         .iter()
         .map(|s| s.consumer_group.as_str())
         .collect();
-    let checked = settings.groups.iter().enumerate().map(|(i, group)| {
+    let some_stopped = rest
+        .mirrors
+        .iter()
+        .any(|m| m.is_stopped() && syncing.contains(&m.link.as_str()));
+    let told = |group: &String| !some_stopped || committed.contains(group.as_str());
+    let checked = settings.groups.iter().enumerate().filter(|(_, g)| told(g));
+    let checked = checked.map(|(i, group)| {
         let missing = if syncing.is_empty() {
             Some("no link exported syncs consumer offsets (consumer.offset.sync.enable)".into())
         } else {
@@ -315,5 +322,40 @@ mod tests {
         let checked = check_groups(&c, &no_sync, &kafka).unwrap();
         assert_eq!(missing(&checked).len(), 2);
         assert_eq!(check_groups(&cluster(""), &rest, &kafka), None);
+    }
+
+    #[test]
+    fn a_group_without_commits_cannot_be_told_while_a_mirror_topic_is_stopped() {
+        let c = cluster("offset_sync: {groups: [orders-app, orders-ap]}");
+        let mut rest = snapshot();
+        let stopped = crate::snapshot::Reported::Known(crate::snapshot::MirrorState::Stopped);
+        rest.mirrors.push(MirrorTopic {
+            link: "dr-link".into(),
+            name: "a.orders".into(),
+            state: stopped,
+            ..MirrorTopic::default()
+        });
+        let mut kafka = KafkaSnapshot {
+            offset_sync: vec![OffsetSyncLag {
+                link: "dr-link".into(),
+                consumer_group: "orders-ap".into(),
+                mirror_topic: "a.probe".into(),
+                lag: 0,
+                unreplicated: Some(0),
+                unsynced: Some(0),
+            }],
+            ..KafkaSnapshot::default()
+        };
+        kafka.sources.insert("dr-link".into(), SourceRead::Read);
+        let checked = check_groups(&c, &rest, &kafka).unwrap();
+        assert_eq!(
+            checked.len(),
+            1,
+            "orders-app may commit on the stopped topic only"
+        );
+        assert_eq!(
+            (checked[0].name.as_str(), checked[0].missing.as_deref()),
+            ("orders-ap", None)
+        );
     }
 }

@@ -181,3 +181,53 @@ async fn sim_prints_a_configuration_an_exporter_collects_with() {
     exporter.shutdown().await;
     std::fs::remove_file(path).ok();
 }
+
+/// With REST credentials and mTLS in the scenario, `sim --print-config` writes them (the
+/// scenario's own test credentials, the run's CA and client certificate): `check-config
+/// --connect` passes on the file as printed.
+#[test]
+fn a_printed_configuration_carries_the_scenarios_auth_and_tls() {
+    let path = scenario_file(
+        "secured",
+        "clusters:\n  - {name: A, brokers: 1, topics: [{name: t, partitions: 1}], auth: {type: bearer, token: t0ken}}\n  - {name: B, brokers: 1, tls: true, client_auth: true, topics: [{name: u, partitions: 1}], auth: {type: basic, username: admin, password: admin-secret}}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n  - {name: ba, source: B, destination: A, mirrors: [u]}\n",
+    );
+    let mut sim = crate::common::servers::KillOnDrop(
+        Command::new(BIN)
+            .args(["sim", "--print-config", "--log.level", "warn"])
+            .args(["--scenario", path.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut yaml = String::new();
+    for line in BufReader::new(sim.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        yaml.push_str(&line);
+        yaml.push('\n');
+        if line.starts_with("# end of configuration") {
+            break;
+        }
+    }
+    assert!(yaml.contains("token: \"t0ken\""), "{yaml}");
+    assert!(yaml.contains("/client.key}"), "{yaml}");
+    let config = scenario_file("secured-config", &yaml);
+    let out = Command::new(BIN)
+        .args([
+            "check-config",
+            "--connect",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{yaml}");
+    assert!(
+        stdout.contains("auth.username and auth.password"),
+        "{stdout}"
+    );
+    std::fs::remove_file(path).ok();
+    std::fs::remove_file(config).ok();
+}
