@@ -78,6 +78,13 @@ impl ConnectReport {
             .all(|r| matches!(r.outcome, Outcome::Ok | Outcome::Skipped))
     }
 
+    /// Whether a row `check` of `section` is already there.
+    fn has(&self, section: &str, check: &str) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.section == section && r.check == check)
+    }
+
     fn push(
         &mut self,
         section: &str,
@@ -162,8 +169,44 @@ pub async fn check_connections(config: &Config) -> ConnectReport {
 }
 
 /// The REST rows of `cluster`; its cluster id and one collection cycle's snapshot when the
-/// API was reached.
+/// API was reached. When it was not, each name the cluster's section gives is a skipped row.
 async fn check_rest_side(
+    cluster: &ClusterConfig,
+    section: &str,
+    report: &mut ConnectReport,
+) -> Option<(String, ClusterSnapshot)> {
+    let read = read_rest_side(cluster, section, report).await;
+    if read.is_none() {
+        skip_rest_names(cluster, section, report);
+    }
+    read
+}
+
+/// A skipped row for each name `cluster`'s section gives that the REST API would have said.
+fn skip_rest_names(cluster: &ClusterConfig, section: &str, report: &mut ConnectReport) {
+    let unread = ClusterSnapshot::default();
+    let detail = "not checked: the REST API was not read (see the row above)";
+    if !report.has(section, "links found") {
+        report.push(section, "links found", "", Outcome::Skipped, detail.into());
+    }
+    let mut named = check_rest(cluster, &unread);
+    named.extend(check_readiness_links(cluster, &unread));
+    // A probe's mirror topic is checked once its link is found: named here as configured.
+    named.extend(cluster.probes.iter().enumerate().map(|(i, p)| Checked {
+        kind: ReferenceKind::MirrorTopic,
+        name: p.mirror_topic.clone().unwrap_or_else(|| p.topic.clone()),
+        key: format!("probes[{i}].topic"),
+        missing: None,
+    }));
+    named.sort_by(|a, b| a.key.cmp(&b.key));
+    for c in named {
+        let (check, _) = reference_row(cluster, &c);
+        report.push(section, &check, &c.name, Outcome::Skipped, detail.into());
+    }
+}
+
+/// [`check_rest_side`] until something fails (`None`).
+async fn read_rest_side(
     cluster: &ClusterConfig,
     section: &str,
     report: &mut ConnectReport,

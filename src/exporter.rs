@@ -558,7 +558,7 @@ impl ReloadController {
                     added = ?plan.added,
                     removed = ?plan.removed,
                     changed = ?plan.changed,
-                    unchanged = plan.unchanged.len(),
+                    unchanged = ?plan.unchanged,
                     "configuration reloaded"
                 );
                 Ok(plan)

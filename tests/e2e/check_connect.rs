@@ -201,6 +201,16 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
             !text.contains(knobs.password),
             "{name}: the password is printed:\n{text}"
         );
+        if name == "password" {
+            // What the REST API would have said is each a skipped row, not left out.
+            for check in [
+                "links found",
+                "probes[0].link",
+                "probes[0].topic (mirror topic)",
+            ] {
+                assert!(row(&text, check).contains("skipped"), "{check}:\n{text}");
+            }
+        }
     }
     // The wrong id's row says which cluster the REST API serves.
     let (_, text) = check(
