@@ -368,9 +368,11 @@ fn readiness_line(out: &mut String, r: &ReadinessView, generated_at: f64) {
         } else {
             ""
         };
-        let messages = opt(r
-            .expected_loss_messages
-            .map(|m| format!("{at_least}{m} messages")));
+        // "≥ 0" says nothing: unknown.
+        let messages = match r.expected_loss_messages {
+            Some(0) if r.expected_loss_messages_lower_bound => "unknown messages".to_owned(),
+            m => opt(m.map(|m| format!("{at_least}{m} messages"))),
+        };
         let secs = match (r.expected_loss_seconds, r.expected_loss_seconds_upper_bound) {
             (Some(s), true) => format!(
                 "≤ {} (last measured {} ago)",

@@ -831,7 +831,14 @@ fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
         Verdict::Unknown => format!("Unknown: {}", reasons(false)),
         Verdict::FailedOver => "Failed over".to_owned(),
     };
-    let seconds = loss.and_then(|l| l.seconds);
+    // An upper bound grows with the time since the last measurement: as of this page, not
+    // as of the assessment (else it reads below the age shown beside it).
+    let seconds = match (loss, r.last_lag) {
+        (Some(l), Some(last)) if l.seconds_upper_bound => l
+            .seconds
+            .map(|s| s.max(last.seconds.max(0.0) + age(now_ms, last.measured_ms))),
+        _ => loss.and_then(|l| l.seconds),
+    };
     let lag_against_rpo = seconds.map(|s| {
         let level = if s >= r.rpo_seconds {
             "bad"

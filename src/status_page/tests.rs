@@ -1515,6 +1515,16 @@ fn each_link_shows_its_readiness_and_expected_loss() {
     assert!(r.expected_loss_seconds_upper_bound);
     assert_eq!(r.lag_seconds_measured_age_seconds, Some(60.0));
     assert_eq!(r.lag_against_rpo.as_deref(), Some("warn"));
+    // A page built 100 s later: the bound grows with the age shown beside it.
+    let later = StatusView::build(Inputs {
+        data: &data,
+        shard: None,
+        now_ms: NOW_MS + 100_000,
+    });
+    let ab_later = later.clusters[0].links.iter().find(|l| l.name == "ab");
+    let r_later = ab_later.unwrap().readiness.as_ref().unwrap();
+    assert_eq!(r_later.expected_loss_seconds, Some(360.0));
+    assert_eq!(r_later.lag_seconds_measured_age_seconds, Some(160.0));
     assert_eq!(
         r.expected_loss_messages,
         Some(7),
