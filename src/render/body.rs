@@ -1,17 +1,14 @@
 //! A response body as the frames it is sent in ([`Frames`]), its exact length known before the
 //! first: pieces of memory as they are (the gzip member of `/metrics` is its pre-compressed
-//! chunks, `super::chunk`) or text inflated from chunks while the body is sent
+//! chunks, `super::chunk`) or text inflated from deflate data while the body is sent
 //! ([`Frames::push_inflated`]), one frame of at most [`FRAME`] bytes at a time. That is how a
 //! plain `/metrics` answer gets the per-cluster families' text, which is kept compressed only:
 //! it is never held whole, in the exposition or for a scrape.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use flate2::{Decompress, FlushDecompress};
-
-use super::chunk::Chunk;
 
 /// The largest frame of inflated text: 128 KiB.
 pub(crate) const FRAME: usize = 128 * 1024;
@@ -20,7 +17,7 @@ pub(crate) const FRAME: usize = 128 * 1024;
 enum Source {
     /// A piece sent as it is.
     Bytes(Bytes),
-    /// Text inflated from chunks.
+    /// Text inflated from deflate data.
     Inflate(Inflating),
 }
 
@@ -54,11 +51,12 @@ impl Frames {
         self.sources.push_back(Source::Bytes(bytes));
     }
 
-    /// Adds the text of `chunks`, inflated while it is sent.
-    pub(crate) fn push_inflated(&mut self, chunks: Arc<[Chunk]>) {
-        self.remaining += chunks.iter().map(Chunk::text_len).sum::<u64>();
+    /// Adds the `text_len` bytes of text of `deflate` (sync-flushed chunks, one after the
+    /// other), inflated while they are sent.
+    pub(crate) fn push_inflated(&mut self, deflate: Bytes, text_len: u64) {
+        self.remaining += text_len;
         self.sources
-            .push_back(Source::Inflate(Inflating::new(chunks)));
+            .push_back(Source::Inflate(Inflating::new(deflate)));
     }
 
     /// The bytes not sent yet.
@@ -95,22 +93,19 @@ impl Iterator for Frames {
     }
 }
 
-/// The text of a sequence of chunks, inflated frame by frame: one raw deflate stream, since
-/// each chunk ends with a sync flush.
+/// The text of raw deflate data with no final block (sync-flushed chunks one after the
+/// other), inflated frame by frame.
 struct Inflating {
-    chunks: Arc<[Chunk]>,
-    /// The chunk being inflated.
-    index: usize,
-    /// How much of its deflate data was read.
+    deflate: Bytes,
+    /// How much of it was read.
     offset: usize,
     inflate: Decompress,
 }
 
 impl Inflating {
-    fn new(chunks: Arc<[Chunk]>) -> Self {
+    fn new(deflate: Bytes) -> Self {
         Self {
-            chunks,
-            index: 0,
+            deflate,
             offset: 0,
             inflate: Decompress::new(false),
         }
@@ -120,40 +115,35 @@ impl Inflating {
     fn next_frame(&mut self) -> Option<Bytes> {
         let mut out = Vec::with_capacity(FRAME);
         while out.len() < out.capacity() {
-            let Some(chunk) = self.chunks.get(self.index) else {
-                break;
-            };
-            let data = chunk.deflate();
-            let input = data.get(self.offset..).unwrap_or_default();
+            let input = self.deflate.get(self.offset..).unwrap_or_default();
             let (read, written) = (self.inflate.total_in(), self.inflate.total_out());
             let status = self
                 .inflate
                 .decompress_vec(input, &mut out, FlushDecompress::Sync);
             let consumed = usize::try_from(self.inflate.total_in() - read).unwrap_or(0);
-            let progress = consumed > 0 || self.inflate.total_out() > written;
             self.offset += consumed;
-            if status.is_err() || (!progress && self.offset < data.len()) {
+            let progress = consumed > 0 || self.inflate.total_out() > written;
+            if status.is_ok() && progress {
+                continue;
+            }
+            if status.is_err() || self.offset < self.deflate.len() {
                 // Data this process compressed: never seen. The body ends short, which the
                 // connection reports to the client (its length was announced).
                 tracing::error!(error = ?status.err(), "the exposition could not be inflated");
-                self.index = self.chunks.len();
-                break;
+                self.offset = self.deflate.len();
             }
-            // All read and room left: nothing of this chunk is pending any more.
-            if self.offset >= data.len() && out.len() < out.capacity() {
-                self.index += 1;
-                self.offset = 0;
-            }
+            // All read and nothing pending.
+            break;
         }
         (!out.is_empty()).then(|| Bytes::from(out))
     }
 }
 
-/// The text of `chunks`, inflated and joined (for tests).
+/// The text of `deflate` (sync-flushed chunks), inflated and joined (for tests).
 #[cfg(test)]
-pub(crate) fn inflated(chunks: &[Chunk]) -> String {
+pub(crate) fn inflated(deflate: &Bytes) -> String {
     let mut frames = Frames::default();
-    frames.push_inflated(chunks.into());
+    frames.push_inflated(deflate.clone(), 0);
     let text: Vec<u8> = frames.flat_map(|f| f.to_vec()).collect();
     String::from_utf8(text).expect("UTF-8 text")
 }
@@ -161,7 +151,7 @@ pub(crate) fn inflated(chunks: &[Chunk]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::chunk::ChunkWriter;
+    use crate::render::chunk::{Chunk, ChunkWriter};
 
     fn lines(from: usize, to: usize) -> String {
         (from..to)
@@ -180,9 +170,11 @@ mod tests {
             w.finish(),
             Chunk::stored(b"x 1\n"),
         ];
+        let deflate: Vec<u8> = chunks.iter().flat_map(|c| c.deflate().to_vec()).collect();
+        let text_len = chunks.iter().map(Chunk::text_len).sum();
         let mut frames = Frames::from(Bytes::from_static(b"own 1\n"));
         frames.push(Bytes::new());
-        frames.push_inflated(chunks.into());
+        frames.push_inflated(Bytes::from(deflate), text_len);
         frames.push(Bytes::from_static(b"# EOF\n"));
         let expected = format!("own 1\n# HELP x X.\n{big}x 1\n# EOF\n");
         assert_eq!(frames.remaining(), expected.len() as u64);
@@ -199,10 +191,19 @@ mod tests {
     }
 
     #[test]
-    fn no_chunks_no_frames() {
+    fn data_that_does_not_inflate_ends_the_frames() {
         let mut frames = Frames::default();
-        frames.push_inflated(Vec::new().into());
-        frames.push_inflated(vec![Chunk::default()].into());
+        frames.push_inflated(Bytes::from_static(&[0xff; 64]), 1000);
+        frames.push(Bytes::from_static(b"after\n"));
+        let sent: Vec<Bytes> = frames.collect();
+        assert_eq!(sent, [Bytes::from_static(b"after\n")]);
+    }
+
+    #[test]
+    fn no_data_no_frames() {
+        let mut frames = Frames::default();
+        frames.push_inflated(Bytes::new(), 0);
+        frames.push_inflated(Chunk::compressed(b"").deflate().clone(), 0);
         assert_eq!(frames.remaining(), 0);
         assert_eq!(frames.next(), None);
     }

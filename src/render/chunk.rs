@@ -61,6 +61,15 @@ impl Chunk {
         &self.crc
     }
 
+    /// The same chunk with its deflate data held elsewhere (`deflate`: a copy of them).
+    pub(crate) fn moved_to(&self, deflate: Bytes) -> Self {
+        debug_assert_eq!(deflate, self.deflate);
+        Self {
+            deflate,
+            crc: self.crc.clone(),
+        }
+    }
+
     /// Length of the text in bytes.
     pub(crate) fn text_len(&self) -> u64 {
         self.crc.total_len()

@@ -1,13 +1,19 @@
 //! The per-cluster families in output order ([`Layout`]): each family's `# HELP`/`# TYPE`,
-//! then every part's piece of it (`super::piece`), as chunks. Built at the first scrape after
-//! a part changed and shared by the scrapes until the next change. Runs of small texts — the
-//! headers and the pieces kept as text — are compressed together, into chunks of at most
-//! [`RUN`] bytes of text, so that a small exposition compresses about as well as the whole
-//! text would; compressed pieces are shared, not copied. The CRC-32 of all the text is
-//! combined here once, not per scrape.
+//! then every part's piece of it (`super::piece`), as one buffer of deflate data. Built at the
+//! first scrape after a part changed and shared by the scrapes until the next change.
+//!
+//! Runs of small texts — the headers and the pieces kept as text — are compressed together,
+//! into chunks of at most [`RUN`] bytes of text, so that a small exposition compresses about as
+//! well as the whole text would. Compressed pieces are copied into the buffer and the parts
+//! are given back with their pieces moved there ([`Built::moved`]: slices of the buffer), so
+//! they are held once, and a scrape sends the buffer in large writes rather than a piece at a
+//! time. The CRC-32 of all the text is combined here once, not per scrape.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 
 use super::chunk::{Chunk, Deflater};
 use super::piece::Piece;
@@ -18,37 +24,50 @@ pub(crate) const RUN: usize = 256 * 1024;
 
 /// The per-cluster families in output order, with the CRC-32 state of all their text.
 pub(crate) struct Layout {
-    /// The chunks, in order (none empty).
-    pub(crate) chunks: Arc<[Chunk]>,
+    /// Their deflate data: sync-flushed chunks, in order.
+    pub(crate) deflate: Bytes,
     /// The CRC-32 state of their text, combined in order.
     pub(crate) crc: crc32fast::Hasher,
 }
 
+/// A layout, and the parts it was built from with their compressed pieces moved into it.
+pub(crate) struct Built {
+    /// The layout.
+    pub(crate) layout: Layout,
+    /// Each part's pieces, in the order given: the same text, their deflate data now slices
+    /// of the layout's.
+    pub(crate) moved: Vec<Vec<Piece>>,
+}
+
 impl Layout {
     /// The layout of `parts`, each a list of pieces indexed like [`CLUSTER_FAMILIES`].
-    pub(crate) fn of<'p>(parts: impl Iterator<Item = &'p [Piece]> + Clone) -> Self {
+    pub(crate) fn build(parts: &[&[Piece]]) -> Built {
         let mut runs = Runs::default();
-        for (i, header) in family_headers().iter().enumerate() {
+        for (family, header) in family_headers().iter().enumerate() {
             runs.text(header.as_bytes());
-            for part in parts.clone() {
-                match part.get(i) {
+            for (part, pieces) in parts.iter().enumerate() {
+                match pieces.get(family) {
                     Some(Piece::Text(text)) => runs.text(text),
-                    Some(Piece::Deflated(chunk)) => runs.chunk(chunk),
+                    Some(Piece::Deflated(chunk)) => runs.piece(chunk, (part, family)),
                     None => {}
                 }
             }
         }
-        runs.finish()
+        runs.end_run();
+        runs.into_built(parts)
     }
 }
 
-/// Builds a layout: texts gathered into runs, runs and compressed pieces pushed in order.
+/// Where a compressed piece is: (part, family).
+type PieceAt = (usize, usize);
+
+/// Builds a layout: texts gathered into runs, runs and compressed pieces laid out in order.
 #[derive(Default)]
 struct Runs {
     deflater: Option<Deflater>,
     run: Vec<u8>,
-    chunks: Vec<Chunk>,
-    crc: crc32fast::Hasher,
+    /// The chunks in order, with the piece each one is (`None`: a run).
+    chunks: Vec<(Chunk, Option<PieceAt>)>,
 }
 
 impl Runs {
@@ -61,9 +80,11 @@ impl Runs {
     }
 
     /// Adds a compressed piece after the run, which ends.
-    fn chunk(&mut self, chunk: &Chunk) {
+    fn piece(&mut self, chunk: &Chunk, at: PieceAt) {
         self.end_run();
-        self.push(chunk.clone());
+        if chunk.text_len() > 0 {
+            self.chunks.push((chunk.clone(), Some(at)));
+        }
     }
 
     fn end_run(&mut self) {
@@ -73,21 +94,33 @@ impl Runs {
         let deflater = self.deflater.get_or_insert_with(Deflater::new);
         let chunk = deflater.chunk(&self.run);
         self.run.clear();
-        self.push(chunk);
+        self.chunks.push((chunk, None));
     }
 
-    fn push(&mut self, chunk: Chunk) {
-        if chunk.text_len() > 0 {
-            self.crc.combine(chunk.crc());
-            self.chunks.push(chunk);
+    /// The chunks copied into one buffer, and the parts' pieces moved there.
+    fn into_built(self, parts: &[&[Piece]]) -> Built {
+        let size = self.chunks.iter().map(|(c, _)| c.deflate().len()).sum();
+        let mut buffer = Vec::with_capacity(size);
+        let mut crc = crc32fast::Hasher::new();
+        let mut placed: Vec<(Range<usize>, PieceAt)> = Vec::new();
+        for (chunk, at) in &self.chunks {
+            let start = buffer.len();
+            buffer.extend_from_slice(chunk.deflate());
+            crc.combine(chunk.crc());
+            if let Some(at) = at {
+                placed.push((start..buffer.len(), *at));
+            }
         }
-    }
-
-    fn finish(mut self) -> Layout {
-        self.end_run();
-        Layout {
-            chunks: self.chunks.into(),
-            crc: self.crc,
+        let deflate = Bytes::from(buffer);
+        let mut moved: Vec<Vec<Piece>> = parts.iter().map(|p| p.to_vec()).collect();
+        for (range, (part, family)) in placed {
+            if let Some(Piece::Deflated(chunk)) = moved[part].get_mut(family) {
+                *chunk = chunk.moved_to(deflate.slice(range));
+            }
+        }
+        Built {
+            layout: Layout { deflate, crc },
+            moved,
         }
     }
 }
@@ -128,10 +161,22 @@ mod tests {
             .collect()
     }
 
+    fn build(parts: &[Vec<Piece>]) -> Built {
+        let parts: Vec<&[Piece]> = parts.iter().map(Vec::as_slice).collect();
+        Layout::build(&parts)
+    }
+
+    /// The text of a layout.
+    fn text(layout: &Layout) -> String {
+        let text = inflated(&layout.deflate);
+        assert_eq!(layout.crc.clone().finalize(), crc32fast::hash(text.as_bytes()));
+        text
+    }
+
     #[test]
-    fn families_come_in_order_with_small_runs_joined_and_large_pieces_shared() {
+    fn families_come_in_order_and_compressed_pieces_move_into_the_layout() {
         let parts = [part("a", 3), part("b", 10_000), part("c", 3)];
-        let layout = Layout::of(parts.iter().map(Vec::as_slice));
+        let built = build(&parts);
         let mut expected = String::new();
         for (f, header) in family_headers().iter().enumerate() {
             expected.push_str(header);
@@ -141,31 +186,33 @@ mod tests {
                 }
             }
         }
-        assert_eq!(inflated(&layout.chunks), expected);
-        assert_eq!(
-            layout.crc.clone().finalize(),
-            crc32fast::hash(expected.as_bytes())
-        );
-        // Per family of the two: header and a's samples, b's (shared), c's and what follows;
-        // the other families' headers join into runs of at most RUN bytes.
-        let Piece::Deflated(big) = &parts[1][0] else {
-            panic!("b's samples are compressed");
-        };
-        assert!(layout
-            .chunks
-            .iter()
-            .any(|c| c.deflate().as_ptr() == big.deflate().as_ptr()));
-        assert_eq!(layout.chunks.len(), 5, "{}", layout.chunks.len());
+        assert_eq!(text(&built.layout), expected);
+        // b's compressed pieces are slices of the layout now, the same text as before.
+        let buffer = built.layout.deflate.as_ptr_range();
+        for f in 0..2 {
+            let (Piece::Deflated(before), Piece::Deflated(after)) =
+                (&parts[1][f], &built.moved[1][f])
+            else {
+                panic!("b's samples are compressed");
+            };
+            assert!(buffer.contains(&after.deflate().as_ptr()));
+            assert_eq!(after.deflate(), before.deflate());
+            assert_eq!(after.text_len(), before.text_len());
+            assert!(matches!(&built.moved[0][f], Piece::Text(_)));
+        }
+        // Built again from the moved pieces: the same layout.
+        assert_eq!(text(&build(&built.moved).layout), expected);
     }
 
     #[test]
     fn runs_are_cut_at_run_bytes() {
         let parts: Vec<Vec<Piece>> = (0..100).map(|c| part(&format!("c{c}"), 100)).collect();
-        let layout = Layout::of(parts.iter().map(Vec::as_slice));
-        let text = inflated(&layout.chunks);
-        assert!(text.len() > 2 * RUN && layout.chunks.len() > 2);
-        for c in &layout.chunks[..layout.chunks.len() - 1] {
-            assert!(c.text_len() >= RUN as u64 && c.text_len() < (RUN + 16 * 1024) as u64);
-        }
+        let built = build(&parts);
+        let text = text(&built.layout);
+        assert!(text.len() > 2 * RUN);
+        // Every piece is small: nothing moved, and the runs compress as one text would.
+        assert!(built.moved.iter().flatten().all(|p| matches!(p, Piece::Text(_))));
+        let whole = Chunk::compressed(text.as_bytes()).deflate().len();
+        assert!(built.layout.deflate.len() < whole * 11 / 10);
     }
 }

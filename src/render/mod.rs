@@ -155,10 +155,13 @@ pub(crate) enum Side {
     Readiness,
 }
 
+/// A part of the per-cluster families: a cluster's, from one side.
+type PartKey = (String, Side);
+
 /// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
 pub struct Exposition {
     self_metrics: Registry,
-    clusters: RwLock<BTreeMap<(String, Side), Arc<RenderedCluster>>>,
+    clusters: RwLock<BTreeMap<PartKey, Arc<RenderedCluster>>>,
     /// The per-cluster families laid out in output order, built at the first scrape after a
     /// part changed (`None`: to be built).
     layout: Mutex<Option<Arc<Layout>>>,
@@ -196,15 +199,28 @@ impl Exposition {
     }
 
     /// The per-cluster families in output order — each family's `# HELP`/`# TYPE`, then every
-    /// part's samples of it — as chunks (see [`Layout`]).
+    /// part's samples of it — as one buffer of deflate data (see [`Layout`]).
     fn layout(&self) -> Arc<Layout> {
         let mut cached = lock(&self.layout);
         if let Some(layout) = cached.as_ref() {
             return layout.clone();
         }
-        let parts: Vec<Arc<RenderedCluster>> =
-            read_lock(&self.clusters).values().cloned().collect();
-        let layout = Arc::new(Layout::of(parts.iter().map(|p| &p.per_family[..])));
+        let parts: Vec<(PartKey, Arc<RenderedCluster>)> = read_lock(&self.clusters)
+            .iter()
+            .map(|(key, part)| (key.clone(), part.clone()))
+            .collect();
+        let pieces: Vec<&[Piece]> = parts.iter().map(|(_, p)| &p.per_family[..]).collect();
+        let built = Layout::build(&pieces);
+        // The parts' compressed pieces are in the layout now: their own copies go, unless a
+        // part was replaced meanwhile (then the layout is dropped when `set_part` gets the lock).
+        let mut map = write_lock(&self.clusters);
+        for ((key, old), per_family) in parts.iter().zip(built.moved) {
+            if let Some(current) = map.get_mut(key).filter(|c| Arc::ptr_eq(c, old)) {
+                *current = Arc::new(RenderedCluster { per_family });
+            }
+        }
+        drop(map);
+        let layout = Arc::new(built.layout);
         *cached = Some(layout.clone());
         layout
     }
@@ -241,7 +257,7 @@ impl Exposition {
         let mut frames = Frames::default();
         if !gzip {
             frames.push(Bytes::from(own));
-            frames.push_inflated(layout.chunks.clone());
+            frames.push_inflated(layout.deflate.clone(), layout.crc.total_len());
             if eof {
                 frames.push(Bytes::from_static(EOF.as_bytes()));
             }
@@ -257,9 +273,7 @@ impl Exposition {
         crc.combine(&layout.crc);
         frames.push(Bytes::from_static(&GZIP_HEADER));
         frames.push(own.deflate().clone());
-        for chunk in layout.chunks.iter() {
-            frames.push(chunk.deflate().clone());
-        }
+        frames.push(layout.deflate.clone());
         if eof {
             crc.combine(eof_chunk().crc());
             frames.push(eof_chunk().deflate().clone());

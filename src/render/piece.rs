@@ -36,7 +36,7 @@ impl Piece {
     pub(crate) fn text(&self) -> String {
         match self {
             Self::Text(t) => String::from_utf8(t.to_vec()).expect("UTF-8"),
-            Self::Deflated(c) => super::body::inflated(std::slice::from_ref(c)),
+            Self::Deflated(c) => super::body::inflated(c.deflate()),
         }
     }
 
