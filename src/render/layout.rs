@@ -169,7 +169,10 @@ mod tests {
     /// The text of a layout.
     fn text(layout: &Layout) -> String {
         let text = inflated(&layout.deflate);
-        assert_eq!(layout.crc.clone().finalize(), crc32fast::hash(text.as_bytes()));
+        assert_eq!(
+            layout.crc.clone().finalize(),
+            crc32fast::hash(text.as_bytes())
+        );
         text
     }
 
@@ -211,7 +214,11 @@ mod tests {
         let text = text(&built.layout);
         assert!(text.len() > 2 * RUN);
         // Every piece is small: nothing moved, and the runs compress as one text would.
-        assert!(built.moved.iter().flatten().all(|p| matches!(p, Piece::Text(_))));
+        assert!(built
+            .moved
+            .iter()
+            .flatten()
+            .all(|p| matches!(p, Piece::Text(_))));
         let whole = Chunk::compressed(text.as_bytes()).deflate().len();
         assert!(built.layout.deflate.len() < whole * 11 / 10);
     }
