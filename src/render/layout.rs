@@ -192,17 +192,15 @@ mod tests {
         assert_eq!(text(&built.layout), expected);
         // b's compressed pieces are slices of the layout now, the same text as before.
         let buffer = built.layout.deflate.as_ptr_range();
-        for f in 0..2 {
-            let (Piece::Deflated(before), Piece::Deflated(after)) =
-                (&parts[1][f], &built.moved[1][f])
-            else {
+        for (before, after) in parts[1].iter().zip(&built.moved[1]) {
+            let (Piece::Deflated(before), Piece::Deflated(after)) = (before, after) else {
                 panic!("b's samples are compressed");
             };
             assert!(buffer.contains(&after.deflate().as_ptr()));
             assert_eq!(after.deflate(), before.deflate());
             assert_eq!(after.text_len(), before.text_len());
-            assert!(matches!(&built.moved[0][f], Piece::Text(_)));
         }
+        assert!(built.moved[0].iter().all(|p| matches!(p, Piece::Text(_))));
         // Built again from the moved pieces: the same layout.
         assert_eq!(text(&build(&built.moved).layout), expected);
     }
