@@ -32,7 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
-use crate::render::{Exposition, Format, REVISION};
+use crate::render::{Exposition, Format, Frames, REVISION};
 use crate::status::StatusStore;
 use crate::supervise::stopped;
 use crate::util::{lock, Throttle};
@@ -234,23 +234,11 @@ pub(crate) struct AppState {
     pub(crate) handshake_log: Arc<std::sync::Mutex<Throttle>>,
 }
 
-/// A response body sent as the pieces it was made of, one frame each, with its exact length
-/// (so `/metrics` never joins its pre-rendered parts into one buffer).
+/// A response body sent as the frames it is made of ([`Frames`]: pieces of memory as they are,
+/// or text inflated while it is sent), with its exact length (so `/metrics` never joins its
+/// pre-rendered parts into one buffer).
 #[derive(Debug, Default)]
-struct Body {
-    pieces: std::collections::VecDeque<Bytes>,
-    remaining: u64,
-}
-
-impl Body {
-    fn new(pieces: Vec<Bytes>) -> Self {
-        let remaining = pieces.iter().map(|b| b.len() as u64).sum();
-        Self {
-            pieces: pieces.into_iter().filter(|b| !b.is_empty()).collect(),
-            remaining,
-        }
-    }
-}
+struct Body(Frames);
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
@@ -260,31 +248,28 @@ impl hyper::body::Body for Body {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        let next = self.pieces.pop_front();
-        if let Some(piece) = &next {
-            self.remaining = self.remaining.saturating_sub(piece.len() as u64);
-        }
-        std::task::Poll::Ready(next.map(|piece| Ok(hyper::body::Frame::data(piece))))
+        let next = self.0.next();
+        std::task::Poll::Ready(next.map(|frame| Ok(hyper::body::Frame::data(frame))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.pieces.is_empty()
+        self.0.remaining() == 0
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.remaining)
+        hyper::body::SizeHint::with_exact(self.0.remaining())
     }
 }
 
 fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    respond_pieces(status, content_type, vec![body.into()])
+    respond_frames(status, content_type, Frames::from(body.into()))
 }
 
-fn respond_pieces(status: u16, content_type: &str, pieces: Vec<Bytes>) -> Response<Body> {
+fn respond_frames(status: u16, content_type: &str, frames: Frames) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", content_type)
-        .body(Body::new(pieces))
+        .body(Body(frames))
         .expect("valid response")
 }
 
@@ -725,13 +710,13 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
 }
 
 /// `/metrics`: the format negotiated on `Accept` ([`Format::negotiate`]), gzip when
-/// accepted, sent as the exposition's pre-rendered (and pre-compressed) pieces.
+/// accepted, sent as the exposition's pre-compressed pieces (plain: inflated while sent).
 fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     let accept = req.headers().get_all(hyper::header::ACCEPT);
     let format = Format::negotiate(accept.iter().filter_map(|v| v.to_str().ok()));
     let gzip = accepts_gzip(req);
-    let pieces = state.exposition.scrape(format, gzip);
-    let mut resp = respond_pieces(200, format.content_type(), pieces);
+    let frames = state.exposition.scrape(format, gzip);
+    let mut resp = respond_frames(200, format.content_type(), frames);
     if gzip {
         resp.headers_mut().insert(
             hyper::header::CONTENT_ENCODING,

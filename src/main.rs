@@ -16,6 +16,13 @@ use cluster_link_exporter::{
 #[cfg(feature = "sim")]
 use cluster_link_sim::{Flavour, Scenario, Simulator};
 
+/// jemalloc, with background threads purging freed memory: the exporter frees a cycle's REST
+/// answers and renderings, and a layout at each change, which glibc's malloc kept resident
+/// (see docs/performance.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Default listen address. Port 9849: not used by the Kafka exporters people run next to us
 /// (kafka_exporter 9308, KMinion 8080, kafka-lag-exporter and Burrow 8000, jmx_exporter's
 /// usual 7071/5556).

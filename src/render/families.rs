@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::format::push_label_value;
+use super::piece::PieceWriter;
 use super::{RenderedCluster, CLUSTER_FAMILIES};
 
 /// What a label says when the value is missing or empty.
@@ -157,10 +158,10 @@ pub(crate) const fn concat<const N: usize>(a: &[FamilyDef], b: &[FamilyDef]) -> 
     out
 }
 
-/// Writes the sample lines of one cluster, family by family.
-#[derive(Debug)]
+/// Writes the sample lines of one cluster, family by family (each family's compressed while it
+/// is written once it grows large, see [`PieceWriter`]).
 pub(crate) struct SampleWriter {
-    out: Vec<String>,
+    out: Vec<PieceWriter>,
     /// `cluster` as its `kafka_cluster` label value, escaped (the same in every sample).
     cluster: String,
 }
@@ -171,21 +172,25 @@ impl SampleWriter {
         let mut escaped = String::with_capacity(cluster.len());
         push_label_value(&mut escaped, label_value(Some(cluster)));
         Self {
-            out: vec![String::new(); CLUSTER_FAMILIES.len()],
+            out: CLUSTER_FAMILIES
+                .iter()
+                .map(|_| PieceWriter::default())
+                .collect(),
             cluster: escaped,
         }
     }
 
     /// The rendered families.
     pub(crate) fn finish(self) -> RenderedCluster {
-        RenderedCluster::new(self.out)
+        RenderedCluster::of(self.out.into_iter().map(PieceWriter::finish).collect())
     }
 
     /// One sample of `family`; each label written as [`label_value`] says (empty →
     /// `unknown`) and escaped. Integral values up to 1e15 are written without a fraction.
     pub(crate) fn sample<F: Family>(&mut self, _family: F, labels: F::Labels<'_>, value: f64) {
         let def = &CLUSTER_FAMILIES[F::INDEX];
-        let buf = &mut self.out[F::INDEX];
+        let piece = &mut self.out[F::INDEX];
+        let buf = piece.text();
         let _ = write!(buf, "{}{{kafka_cluster=\"{}\"", def.name, self.cluster);
         for (label, v) in def.labels.iter().zip(labels.values()) {
             let _ = write!(buf, ",{label}=\"");
@@ -197,6 +202,7 @@ impl SampleWriter {
         } else {
             let _ = writeln!(buf, "}} {value}");
         }
+        piece.wrote();
     }
 
     /// A state family: every value of `known` 0 or 1, plus `current` at 1 when it is none of

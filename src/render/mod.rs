@@ -6,8 +6,10 @@
 //!   [`ClusterSnapshot`]), Kafka ([`render_kafka`], from a [`KafkaSnapshot`]) and fail-over
 //!   readiness (`render_readiness`, from the [`crate::snapshot::ClusterReadiness`] that
 //!   `crate::readiness` assesses from both) — into a [`RenderedCluster`] each (sample lines
-//!   grouped by family, compressed once); a scrape only concatenates them, family by family,
-//!   so each family's `# HELP`/`# TYPE` appear once;
+//!   grouped by family: a small family's kept as text, a larger one's compressed while it is
+//!   written and kept compressed only, `piece`); a scrape concatenates them, family by
+//!   family, so each family's `# HELP`/`# TYPE` appear once (`layout`, which compresses the
+//!   runs of small texts together);
 //! - the self-metrics, rendered at each scrape: a prometheus-client [`Registry`] in which each
 //!   component registered its own families (process, collection, supervision, HTTP, Kafka,
 //!   probe, reload, shard; `exporter::Telemetry` wires them), and `clusterlink_build_info`
@@ -17,23 +19,27 @@
 //! their snapshots (through a [`crate::snapshot::Fanout`] that also feeds the status data),
 //! and [`ClusterSeries`] (a cluster's parts, by [`Side`], withdrawn when it is removed). It
 //! serves a scrape in the negotiated [`Format`] (the registry writes only OpenMetrics;
-//! [`openmetrics_to_text`] makes the text format) as a list of pieces, with gzip one member
-//! built from the pieces' pre-compressed [`Chunk`]s. It keeps no snapshot: the status page's
-//! are in [`crate::status::StatusStore`].
+//! [`openmetrics_to_text`] makes the text format) as the [`Frames`] of its body: with gzip one
+//! member built from the pre-compressed chunks as they are (`chunk`), plain the same chunks
+//! inflated while the body is sent (`body`): a large family's text is never held whole, between
+//! scrapes or during one. It keeps no snapshot: the status page's are in
+//! [`crate::status::StatusStore`].
 //!
 //! Every family, its type and labels are listed in `docs/metrics.md`; a test keeps the two in
 //! agreement. The golden exposition (`golden.rs`, `testdata/exposition.txt`) holds the
 //! expected samples of every per-cluster family for one fixed snapshot.
 
+mod body;
 mod chunk;
 mod families;
 mod format;
 mod kafka;
+mod layout;
+mod piece;
 mod readiness;
 mod rest;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -43,7 +49,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub(crate) use chunk::Chunk;
+pub(crate) use body::Frames;
 pub use families::FamilyDef;
 pub(crate) use format::{openmetrics_to_text, Format};
 pub(crate) use kafka::render_kafka;
@@ -54,7 +60,9 @@ use crate::reload::ClusterSetup;
 use crate::series::ClusterSeries;
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use crate::util::{lock, read_lock, write_lock};
-use chunk::{gzip_pieces, Deflater, Joiner};
+use chunk::{gzip_tail, Chunk, GZIP_HEADER};
+use layout::Layout;
+use piece::Piece;
 
 /// Every per-cluster family, in output order: the REST side's (`rest::REST_FAMILIES`), the
 /// Kafka side's (`kafka::KAFKA_FAMILIES`), then fail-over readiness
@@ -106,33 +114,33 @@ pub(crate) fn register_build_info(registry: &mut Registry) {
     );
 }
 
-/// Pre-rendered sample lines of one cluster, one [`Chunk`] (text and its deflate data) per
-/// family of [`CLUSTER_FAMILIES`].
+/// Pre-rendered sample lines of one cluster, one [`Piece`] per family of
+/// [`CLUSTER_FAMILIES`] (text when small, else compressed only).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RenderedCluster {
-    per_family: Vec<Chunk>,
+    per_family: Vec<Piece>,
 }
 
 impl RenderedCluster {
-    /// The rendered samples of each family, compressed once: `samples` holds one string per
-    /// family of [`CLUSTER_FAMILIES`], in order.
-    pub(crate) fn new(samples: Vec<String>) -> Self {
-        let mut deflater = Deflater::new();
-        let per_family = samples
-            .into_iter()
-            .map(|mut s| {
-                // Kept until the next cycle: no spare capacity.
-                s.shrink_to_fit();
-                Chunk::compressed_with(Bytes::from(s), &mut deflater)
-            })
-            .collect();
+    /// The pieces of each family of [`CLUSTER_FAMILIES`], in order.
+    pub(crate) fn of(per_family: Vec<Piece>) -> Self {
         Self { per_family }
+    }
+
+    /// The rendered samples of each family: `samples` holds one string per family of
+    /// [`CLUSTER_FAMILIES`], in order.
+    #[cfg(test)]
+    pub(crate) fn new(samples: Vec<String>) -> Self {
+        Self::of(samples.into_iter().map(Piece::of).collect())
     }
 
     /// The sample lines of the family at `index` in [`CLUSTER_FAMILIES`] (empty if none).
     #[cfg(test)]
-    pub(crate) fn family_text(&self, index: usize) -> &str {
-        self.per_family.get(index).map_or("", Chunk::as_str)
+    pub(crate) fn family_text(&self, index: usize) -> String {
+        self.per_family
+            .get(index)
+            .map(Piece::text)
+            .unwrap_or_default()
     }
 }
 
@@ -147,10 +155,13 @@ pub(crate) enum Side {
     Readiness,
 }
 
+/// A part of the per-cluster families: a cluster's, from one side.
+type PartKey = (String, Side);
+
 /// What `/metrics` serves: the self-metrics' registry plus each cluster's latest rendering.
 pub struct Exposition {
     self_metrics: Registry,
-    clusters: RwLock<BTreeMap<(String, Side), Arc<RenderedCluster>>>,
+    clusters: RwLock<BTreeMap<PartKey, Arc<RenderedCluster>>>,
     /// The per-cluster families laid out in output order, built at the first scrape after a
     /// part changed (`None`: to be built).
     layout: Mutex<Option<Arc<Layout>>>,
@@ -188,15 +199,28 @@ impl Exposition {
     }
 
     /// The per-cluster families in output order — each family's `# HELP`/`# TYPE`, then every
-    /// part's samples of it — as chunks, small neighbours joined (see [`layout`]).
+    /// part's samples of it — as one buffer of deflate data (see [`Layout`]).
     fn layout(&self) -> Arc<Layout> {
         let mut cached = lock(&self.layout);
         if let Some(layout) = cached.as_ref() {
             return layout.clone();
         }
-        let parts: Vec<Arc<RenderedCluster>> =
-            read_lock(&self.clusters).values().cloned().collect();
-        let layout = Arc::new(layout(&parts));
+        let parts: Vec<(PartKey, Arc<RenderedCluster>)> = read_lock(&self.clusters)
+            .iter()
+            .map(|(key, part)| (key.clone(), part.clone()))
+            .collect();
+        let pieces: Vec<&[Piece]> = parts.iter().map(|(_, p)| &p.per_family[..]).collect();
+        let built = Layout::build(&pieces);
+        // The parts' compressed pieces are in the layout now: their own copies go, unless a
+        // part was replaced meanwhile (then the layout is dropped when `set_part` gets the lock).
+        let mut map = write_lock(&self.clusters);
+        for ((key, old), per_family) in parts.iter().zip(built.moved) {
+            if let Some(current) = map.get_mut(key).filter(|c| Arc::ptr_eq(c, old)) {
+                *current = Arc::new(RenderedCluster { per_family });
+            }
+        }
+        drop(map);
+        let layout = Arc::new(built.layout);
         *cached = Some(layout.clone());
         layout
     }
@@ -219,31 +243,43 @@ impl Exposition {
         }
     }
 
-    /// The exposition in `format` as the pieces of its body, in order: the self-metrics
-    /// (rendered now), the per-cluster families (pre-rendered, see [`Exposition::set_part`])
-    /// and, for OpenMetrics, `# EOF`. With `gzip`, the pieces form one gzip member (header,
-    /// each piece's deflate data compressed when it was rendered, trailer); the self-metrics,
-    /// rendered per scrape, go in as stored (uncompressed) deflate blocks: a copy instead of
-    /// compressing per request.
-    pub(crate) fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
-        let own = Chunk::plain(self.self_metrics_part(format));
+    /// The exposition in `format` as the frames of its body: the self-metrics (rendered now),
+    /// the per-cluster families (pre-rendered, see [`Exposition::set_part`]) and, for
+    /// OpenMetrics, `# EOF`. Plain, the families' text is inflated from their chunks while the
+    /// body is sent. With `gzip`, the body is one gzip member (header, each piece's deflate
+    /// data, trailer) of the chunks as they are; the self-metrics are compressed now when
+    /// small, else go in as stored (uncompressed) blocks: a copy instead of compressing a
+    /// large fleet's per request.
+    pub(crate) fn scrape(&self, format: Format, gzip: bool) -> Frames {
+        let own = self.self_metrics_part(format);
         let layout = self.layout();
-        let eof = match format {
-            Format::OpenMetrics => Some(eof_chunk()),
-            Format::Text => None,
-        };
+        let eof = format == Format::OpenMetrics;
+        let mut frames = Frames::default();
         if !gzip {
-            let chunks = std::iter::once(&own).chain(&layout.chunks).chain(eof);
-            return chunks.map(|c| c.text().clone()).collect();
+            frames.push(Bytes::from(own));
+            frames.push_inflated(layout.deflate.clone(), layout.crc.total_len());
+            if eof {
+                frames.push(Bytes::from_static(EOF.as_bytes()));
+            }
+            return frames;
         }
-        // The layout's CRC-32 was combined once when it was built: 3 combines per scrape.
+        let own = if own.len() < OWN_COMPRESSED_BELOW {
+            Chunk::compressed_fast(own.as_bytes())
+        } else {
+            Chunk::stored(own.as_bytes())
+        };
+        // The layout's CRC-32 was combined once when it was built: 2 or 3 combines per scrape.
         let mut crc = own.crc().clone();
         crc.combine(&layout.crc);
-        if let Some(eof) = eof {
-            crc.combine(eof.crc());
+        frames.push(Bytes::from_static(&GZIP_HEADER));
+        frames.push(own.deflate().clone());
+        frames.push(layout.deflate.clone());
+        if eof {
+            crc.combine(eof_chunk().crc());
+            frames.push(eof_chunk().deflate().clone());
         }
-        let deflated = std::iter::once(&own).chain(&layout.chunks).chain(eof);
-        gzip_pieces(deflated.map(Chunk::deflate), &crc)
+        frames.push(gzip_tail(&crc));
+        frames
     }
 
     /// The whole exposition text (OpenMetrics), joined into one string (for tests and
@@ -254,63 +290,26 @@ impl Exposition {
 
     /// The whole exposition text in `format`, joined into one string.
     pub(crate) fn render_as(&self, format: Format) -> String {
-        let joined = self.scrape(format, false).concat();
+        let joined: Vec<u8> = self
+            .scrape(format, false)
+            .flat_map(|f| f.to_vec())
+            .collect();
         String::from_utf8(joined).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
     }
 }
 
-/// Pieces smaller than this are joined with their neighbours in the layout (fewer body
-/// frames; larger pieces are shared, not copied, so the copies stay a small part of the
-/// exposition): 16 KiB.
-const JOIN_BELOW: usize = 16 * 1024;
+/// The self-metrics are compressed per scrape (at the fastest level) when shorter than this:
+/// a small fleet's, about 0.1-0.2 ms of CPU; a large fleet's go in as stored blocks, a copy,
+/// so that its gzip scrapes stay cheap. 64 KiB: about 35 clusters.
+const OWN_COMPRESSED_BELOW: usize = 64 * 1024;
 
-/// The per-cluster families in output order, with the CRC-32 state of all their text.
-struct Layout {
-    chunks: Vec<Chunk>,
-    crc: crc32fast::Hasher,
-}
+/// The end of an OpenMetrics exposition.
+const EOF: &str = "# EOF\n";
 
-/// The per-cluster families of `parts` in output order, small neighbouring chunks joined.
-fn layout(parts: &[Arc<RenderedCluster>]) -> Layout {
-    let headers = family_headers();
-    let mut joiner = Joiner::new(JOIN_BELOW);
-    for (i, header) in headers.iter().enumerate() {
-        joiner.push(header);
-        for part in parts {
-            if let Some(c) = part.per_family.get(i) {
-                joiner.push(c);
-            }
-        }
-    }
-    let chunks = joiner.finish();
-    let mut crc = crc32fast::Hasher::new();
-    for c in &chunks {
-        crc.combine(c.crc());
-    }
-    Layout { chunks, crc }
-}
-
-/// `# HELP` and `# TYPE` of each per-cluster family (the same in both formats: gauges),
-/// compressed once per process.
-fn family_headers() -> &'static [Chunk] {
-    static HEADERS: OnceLock<Vec<Chunk>> = OnceLock::new();
-    HEADERS.get_or_init(|| {
-        CLUSTER_FAMILIES
-            .iter()
-            .map(|def| {
-                let mut text = String::new();
-                let _ = writeln!(text, "# HELP {} {}{HELP_SUFFIX}", def.name, def.help);
-                let _ = writeln!(text, "# TYPE {} gauge", def.name);
-                Chunk::compressed(text)
-            })
-            .collect()
-    })
-}
-
-/// `# EOF`, compressed once per process.
+/// [`EOF`], compressed once per process.
 fn eof_chunk() -> &'static Chunk {
-    static EOF: OnceLock<Chunk> = OnceLock::new();
-    EOF.get_or_init(|| Chunk::compressed("# EOF\n"))
+    static CHUNK: OnceLock<Chunk> = OnceLock::new();
+    CHUNK.get_or_init(|| Chunk::compressed(EOF.as_bytes()))
 }
 
 impl Publish for Exposition {

@@ -428,8 +428,18 @@ fn exposition_with_parts() -> Exposition {
     e
 }
 
-fn gunzip(pieces: &[Bytes]) -> String {
-    let gz = pieces.concat();
+/// The frames of a body, in order.
+fn frames(body: Frames) -> Vec<Bytes> {
+    let announced = body.remaining();
+    let frames: Vec<Bytes> = body.collect();
+    let sent: usize = frames.iter().map(Bytes::len).sum();
+    assert_eq!(sent as u64, announced, "the length announced");
+    frames
+}
+
+fn gunzip(body: Frames) -> String {
+    let gz = frames(body).concat();
+    assert_eq!(&gz[..GZIP_HEADER.len()], &GZIP_HEADER);
     let mut decoder = flate2::read::GzDecoder::new(&gz[..]);
     let mut text = String::new();
     std::io::Read::read_to_string(&mut decoder, &mut text).expect("one gzip member");
@@ -437,24 +447,55 @@ fn gunzip(pieces: &[Bytes]) -> String {
     text
 }
 
+fn plain(body: Frames) -> String {
+    String::from_utf8(frames(body).concat()).expect("UTF-8")
+}
+
 #[test]
 fn the_gzip_member_inflates_to_the_plain_body_in_both_formats() {
     let e = exposition_with_parts();
     for format in [Format::OpenMetrics, Format::Text] {
-        let plain = e.scrape(format, false);
-        assert!(plain.len() > 3, "served in pieces: {}", plain.len());
-        let plain = String::from_utf8(plain.concat()).unwrap();
-        assert!(plain.len() > 500_000, "{}", plain.len());
-        let gz = e.scrape(format, true);
-        assert_eq!(&gz[0][..], &GZIP_HEADER);
-        assert_eq!(gunzip(&gz), plain, "{format:?}");
-        assert!(gz.iter().map(Bytes::len).sum::<usize>() < plain.len() / 5);
+        let text = plain(e.scrape(format, false));
+        assert!(text.len() > 500_000, "{}", text.len());
+        let gz = frames(e.scrape(format, true));
+        assert!(gz.len() > 3, "served in pieces: {}", gz.len());
+        assert!(gz.iter().map(Bytes::len).sum::<usize>() < text.len() / 5);
+        assert_eq!(gunzip(e.scrape(format, true)), text, "{format:?}");
     }
     // Withdrawing a part rebuilds the layout.
     e.publish_rest("c", None);
-    let plain = e.render_as(Format::Text);
-    assert!(!plain.contains("kafka_cluster=\"c\""));
-    assert_eq!(gunzip(&e.scrape(Format::Text, true)), plain);
+    let text = e.render_as(Format::Text);
+    assert!(!text.contains("kafka_cluster=\"c\""));
+    assert_eq!(gunzip(e.scrape(Format::Text, true)), text);
+}
+
+/// Both forms are made from the same chunks, the plain one by inflating them: whatever the
+/// order of the scrapes, they read the same.
+#[test]
+fn a_plain_scrape_after_a_gzip_one_and_the_reverse_read_the_same() {
+    let e = exposition_with_parts();
+    for format in [Format::OpenMetrics, Format::Text] {
+        let first = plain(e.scrape(format, false));
+        let after_plain = gunzip(e.scrape(format, true));
+        let after_gzip = plain(e.scrape(format, false));
+        let again = gunzip(e.scrape(format, true));
+        assert_eq!(after_plain, first, "{format:?}: gzip after plain");
+        assert_eq!(after_gzip, first, "{format:?}: plain after gzip");
+        assert_eq!(again, first, "{format:?}: gzip after plain after gzip");
+        // Two plain bodies read at once, frame by frame, do not mix.
+        let (mut a, mut b) = (e.scrape(format, false), e.scrape(format, false));
+        let (mut text_a, mut text_b) = (Vec::new(), Vec::new());
+        loop {
+            let (fa, fb) = (a.next(), b.next());
+            if fa.is_none() && fb.is_none() {
+                break;
+            }
+            fa.iter().for_each(|f| text_a.extend_from_slice(f));
+            fb.iter().for_each(|f| text_b.extend_from_slice(f));
+        }
+        assert_eq!(text_a, first.as_bytes());
+        assert_eq!(text_b, first.as_bytes());
+    }
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! reported; the OpenMetrics form is accepted by Python's `prometheus_client` OpenMetrics
 //! parser (in the venv `scripts/setup-deps.sh` makes, `.venv/`); the one gzip member inflates
 //! to every series of the plain body for `curl --compressed`, Python's `gzip` and flate2's
-//! single-member decoder (which must also consume the whole body). The real Prometheus reads
-//! the gzip form in `prometheus` (it asks for gzip by default).
+//! single-member decoder (which must also consume the whole body), and a small fleet's gzip
+//! body is within 1.5 times `gzip -1` of its text. The real Prometheus reads the gzip form in
+//! `prometheus` (it asks for gzip by default).
 
 use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
@@ -248,6 +249,32 @@ async fn one_gzip_member_reads_fully_in_curl_python_and_flate2() {
         let what = format!("gzip bodies ({accept}) naming every series of the plain body");
         let look = || gzip_agrees(&url, accept);
         eventually_every(Duration::from_millis(500), WAIT, &what, look).await;
+    }
+    running.stop().await;
+}
+
+/// The gzip body of a small fleet's exposition (the demo's size: a few clusters, every family)
+/// is at most 1.5 times `gzip -1` of its own text: small pieces are compressed together and
+/// the self-metrics compressed per scrape, not each piece alone or stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_expositions_gzip_body_is_within_1_5_times_gzip_1_of_its_text() {
+    let running = start_with_every_family().await;
+    let url = format!("http://{}/metrics", running.exporter.address());
+    for accept in [PROMETHEUS_ACCEPT, TEXT_ACCEPT] {
+        let answer = get(&url, accept, true).await;
+        assert_eq!(answer.encoding.as_deref(), Some("gzip"));
+        let text = gunzip_one_member(&answer.body).expect("one gzip member");
+        let gzip = run(
+            Command::new(binary("gzip", "gzip")).args(["-1", "-c"]),
+            text.as_bytes(),
+        );
+        assert!(gzip.status.success(), "gzip -1: {}", gzip.status);
+        let (ours, reference) = (answer.body.len(), gzip.stdout.len());
+        assert!(
+            ours * 2 <= reference * 3,
+            "{accept}: {ours} bytes gzipped, gzip -1 of the same {} bytes of text: {reference}",
+            text.len()
+        );
     }
     running.stop().await;
 }
