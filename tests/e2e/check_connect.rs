@@ -4,7 +4,7 @@
 //! misspelt probe link is one warn line (not one per cycle), the
 //! `clusterlink_config_reference_missing` series and an entry of `/status.json`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -12,7 +12,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::common::eventually::{done_if, eventually};
 use crate::common::scrape::value;
-use crate::common::servers::{free_port, temp_dir, KillOnDrop};
+use crate::common::servers::{temp_dir, KillOnDrop};
 use cluster_link_sim::Simulator;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
@@ -239,20 +239,8 @@ async fn a_misspelt_probe_link_is_one_warning_a_series_and_a_status_entry() {
         ..RIGHT
     };
     std::fs::write(&path, config(&sim, &knobs)).unwrap();
-    let port = free_port();
-    let mut child = KillOnDrop(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&path)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-            .args(["--log.format", "json"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut child, base) = KillOnDrop::exporter_with_json_logs(&path);
     let client = crate::common::sim::http();
-    let base = format!("http://127.0.0.1:{port}");
     let labels = [
         ("kafka_cluster", "B"),
         ("kind", "link"),

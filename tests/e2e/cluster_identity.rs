@@ -7,16 +7,13 @@
 //! reason `wrong_cluster`, a warning naming the key, the expected and the found id, a line on
 //! the status page, and nothing it read is exported.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::eventually::{done_if, eventually};
 use crate::common::exporter::get_text;
 use crate::common::scrape::{parse_sample, value};
-use crate::common::servers::{free_port, temp_dir, KillOnDrop};
+use crate::common::servers::{temp_dir, KillOnDrop};
 use cluster_link_sim::Simulator;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cluster-link-exporter");
 
 const SCENARIO: &str = r#"
 clusters:
@@ -125,20 +122,8 @@ async fn a_wrong_cluster_id_or_a_crossed_bootstrap_is_loud_and_measures_nothing(
     let dir = temp_dir("cluster-identity");
     let path = dir.join("exporter.yaml");
     std::fs::write(&path, config(&sim)).unwrap();
-    let port = free_port();
-    let mut child = KillOnDrop(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&path)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-            .args(["--log.format", "json"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut child, base) = KillOnDrop::exporter_with_json_logs(&path);
     let client = crate::common::sim::http();
-    let base = format!("http://127.0.0.1:{port}");
     let text = eventually(Duration::from_secs(60), "every wrong id seen", || {
         let (client, url) = (client.clone(), format!("{base}/metrics"));
         async move {

@@ -343,6 +343,23 @@ impl std::ops::DerefMut for KillOnDrop {
 }
 
 impl KillOnDrop {
+    /// The exporter binary started on `config`, listening on a free loopback port, logging
+    /// JSON to a piped stderr (read it with [`KillOnDrop::kill_and_read_stderr`]); with the
+    /// base URL it serves.
+    pub fn exporter_with_json_logs(config: &std::path::Path) -> (Self, String) {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_cluster-link-exporter"))
+            .arg("--config")
+            .arg(config)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+            .args(["--log.format", "json"])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the exporter");
+        (Self(child), format!("http://127.0.0.1:{port}"))
+    }
+
     /// Kills the process and returns everything it wrote to its (piped) stderr.
     pub fn kill_and_read_stderr(&mut self) -> String {
         use std::io::Read;
