@@ -248,7 +248,7 @@ impl MirrorTopic {
 
     /// Promoted or failed over (`STOPPED`): no longer mirrored, a regular topic. Its REST lag
     /// is frozen at what the stop left not copied.
-    pub(crate) fn is_stopped(&self) -> bool {
+    pub fn is_stopped(&self) -> bool {
         self.state.is(MirrorState::Stopped)
     }
 
