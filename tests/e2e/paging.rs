@@ -405,7 +405,13 @@ fn assert_one_page_per_group(webhook: &Webhook) {
                 .or_default();
             let first = *pages == 0;
             let nothing_new = alerts.is_subset(seen);
-            if first || nothing_new {
+            // Alertmanager's update when some alerts of the group resolve is not a new page.
+            let some_resolved = n.body["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["status"] == "resolved");
+            if first || (nothing_new && !some_resolved) {
                 *pages += 1;
             }
             seen.extend(alerts);
