@@ -465,9 +465,7 @@ impl ConnectionClients {
         let key =
             identity::bootstrap_key(self.conn.role, &self.conn.kafka_cluster, &self.conn.name);
         let d = Diagnosis::wrong_cluster(wrong.detail(&key));
-        self.conn.count_error(metrics, d.reason);
-        self.conn.show_error(d.line("checking the cluster id"));
-        if let Some(held_back) = self.warning_due(d.reason) {
+        if let Some(held_back) = self.record(metrics, &d, "checking the cluster id") {
             tracing::warn!(
                 kafka_cluster = %self.conn.kafka_cluster,
                 connection = %self.conn.name,
@@ -481,6 +479,13 @@ impl ConnectionClients {
                 "the connection reaches another Kafka cluster than expected: nothing read over it is exported, its probes send nothing (at most one line a minute; held_back: the cycles since the last line)"
             );
         }
+    }
+
+    /// Counts `d` and shows it on the status page (`what` failed); then [`Self::warning_due`].
+    fn record(&self, metrics: &KafkaMetrics, d: &Diagnosis, what: &str) -> Option<u64> {
+        self.conn.count_error(metrics, d.reason);
+        self.conn.show_error(d.line(what));
+        self.warning_due(d.reason)
     }
 
     /// `Some(failures held back since the last line)` when a warning of `reason` may be
@@ -497,9 +502,7 @@ impl ConnectionClients {
             self.diagnose_connection(metrics);
         }
         let d = self.conn.diagnose(e);
-        self.conn.count_error(metrics, d.reason);
-        self.conn.show_error(d.line(what));
-        if let Some(held_back) = self.warning_due(d.reason) {
+        if let Some(held_back) = self.record(metrics, &d, what) {
             tracing::warn!(
                 kafka_cluster = %self.conn.kafka_cluster,
                 connection = %self.conn.name,
