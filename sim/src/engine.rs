@@ -157,6 +157,11 @@ struct Fetcher {
     link: String,
     context: SimContext,
     consumer: BaseConsumer<SimContext>,
+    /// Asks the source's metadata for the availability check when the fetching consumer's
+    /// request timed out: with tens of thousands of assigned partitions (statistics every
+    /// 100 ms) its librdkafka threads are too busy to answer in time, which turned every
+    /// mirror topic `SOURCE_UNAVAILABLE` at 50 000 partitions.
+    metadata: BaseConsumer,
     producer: BaseProducer<SimContext>,
     source_bootstrap: String,
     dest_bootstrap: String,
@@ -214,6 +219,7 @@ impl Fetcher {
             // must not silently jump to the end: destination offsets must equal the source's.
             .set("auto.offset.reset", "error")
             .create_with_context(context.clone())?;
+        let metadata: BaseConsumer = client_config(&source_bootstrap).create()?;
         let producer: BaseProducer<SimContext> = client_config(&dest_bootstrap)
             .set("enable.idempotence", "true")
             .set("linger.ms", "2")
@@ -226,6 +232,7 @@ impl Fetcher {
             link: link.to_owned(),
             context,
             consumer,
+            metadata,
             producer,
             source_bootstrap,
             dest_bootstrap,
@@ -539,7 +546,12 @@ impl Fetcher {
     /// notices source topics that are gone and auto-creates mirrors.
     fn availability_check(&mut self, view: &LinkView, interval_ms: u64) {
         let timeout = Duration::from_millis(interval_ms.clamp(500, 5_000));
-        let result = self.consumer.fetch_metadata(None, timeout);
+        // Asked on the fetching consumer first (its answer also refreshes the leaders it fetches
+        // from), and when that times out on the check's own client.
+        let result = self
+            .consumer
+            .fetch_metadata(None, timeout)
+            .or_else(|_| self.metadata.fetch_metadata(None, timeout));
         let mut to_create = Vec::new();
         {
             let mut world = self.core.world();
