@@ -796,7 +796,8 @@ impl Measurer {
     }
 
     /// The offset-sync lag of `group` on each mirror topic of `mine` it committed on (none
-    /// when a read fails: counted and logged), split with the destination high watermarks of
+    /// when a read fails: counted and logged; its destination offsets read for the partitions
+    /// it committed on at the source alone), split with the destination high watermarks of
     /// `results` (read in this cycle: no extra request); the group's destination name goes
     /// into `used_dest_groups`.
     fn group_lags(
@@ -810,8 +811,6 @@ impl Measurer {
         let metrics = self.outputs.metrics.clone();
         let source_partitions: BTreeSet<TopicPartition> =
             mine.iter().flat_map(|m| m.source_partitions()).collect();
-        let dest_partitions: BTreeSet<TopicPartition> =
-            mine.iter().flat_map(|m| m.mirror_partitions()).collect();
         let endpoint = self.source_endpoint(source);
         let on_source = match endpoint.committed(&metrics, group, &source_partitions) {
             Ok(c) => c,
@@ -824,6 +823,18 @@ impl Measurer {
         if on_source.is_empty() {
             return Vec::new(); // no commit: no series
         }
+        // On the destination, only the partitions the group committed on at the source: the
+        // lag is counted there alone (a group commits on a few of a link's topics, not all).
+        let committed_topics: BTreeSet<&str> = on_source.keys().map(|(t, _)| t.as_str()).collect();
+        let dest_partitions: BTreeSet<TopicPartition> = mine
+            .iter()
+            .filter(|m| committed_topics.contains(m.source_topic.as_str()))
+            .flat_map(|m| {
+                (0..m.partitions)
+                    .filter(|p| on_source.contains_key(&(m.source_topic.clone(), *p)))
+                    .map(|p| (m.mirror_topic.clone(), p))
+            })
+            .collect();
         let dest_group = format!("{}{group}", link.configs.destination_group_prefix());
         used_dest_groups.insert(dest_group.clone());
         let on_dest = match self

@@ -49,7 +49,6 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::statistics::Statistics;
 
 /// Which side of a link a connection is: declared with the snapshot types, where the status
 /// data keys connections by it.
@@ -317,12 +316,42 @@ impl ClientContext for StatsContext {
         self.errors.record(error.rdkafka_error_code(), reason);
     }
 
-    fn stats(&self, statistics: Statistics) {
+    /// librdkafka's statistics, parsed for the request counts alone: rust-rdkafka's
+    /// [`Statistics`](rdkafka::statistics::Statistics) builds every topic and partition the client knows (thousands in a
+    /// client that read records of a few large topics), every second.
+    fn stats_raw(&self, statistics: &[u8]) {
+        match serde_json::from_slice::<RequestStatistics>(statistics) {
+            Ok(s) => self.count_requests(s),
+            Err(e) => {
+                tracing::debug!(error = %e, connection = %self.connection, "librdkafka statistics not read")
+            }
+        }
+    }
+}
+
+/// What the exporter reads of librdkafka's statistics: each broker's requests sent by type.
+/// Every other field is skipped while parsing (not built).
+#[derive(Debug, Default, serde::Deserialize)]
+struct RequestStatistics {
+    #[serde(default)]
+    brokers: HashMap<String, BrokerRequests>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct BrokerRequests {
+    #[serde(default)]
+    req: HashMap<String, i64>,
+}
+
+impl StatsContext {
+    /// Adds each request type's new requests since the last statistics to
+    /// `clusterlink_kafka_requests_total`.
+    fn count_requests(&self, statistics: RequestStatistics) {
         let mut totals: HashMap<String, i64> = HashMap::new();
-        for broker in statistics.brokers.values() {
-            for (request, count) in &broker.req {
-                let total = totals.entry(request.clone()).or_default();
-                *total = total.saturating_add(*count);
+        for broker in statistics.brokers.into_values() {
+            for (request, count) in broker.req {
+                let total = totals.entry(request).or_default();
+                *total = total.saturating_add(count);
             }
         }
         let mut seen = lock(&self.seen);
@@ -354,4 +383,35 @@ impl ConsumerContext for StatsContext {}
 impl rdkafka::producer::ProducerContext for StatsContext {
     type DeliveryOpaque = ();
     fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn statistics_are_read_for_request_counts_only() {
+        // The shape of librdkafka's statistics (abridged), with the topics and partitions
+        // that are skipped.
+        let raw = br#"{"name":"c#consumer-1","type":"consumer","ts":1,"msg_cnt":0,
+            "brokers":{
+              "127.0.0.1:9092/1":{"name":"127.0.0.1:9092/1","nodeid":1,"state":"UP",
+                "req":{"Fetch":7,"ListOffsets":3,"Metadata":2},"rtt":{"min":1,"max":2}},
+              "127.0.0.1:9093/2":{"name":"127.0.0.1:9093/2","nodeid":2,"req":{"ListOffsets":4}},
+              "GroupCoordinator":{"name":"GroupCoordinator","nodeid":-1}},
+            "topics":{"t":{"topic":"t","partitions":{"0":{"partition":0,"hi_offset":5}}}}}"#;
+        let s: RequestStatistics = serde_json::from_slice(raw).unwrap();
+        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        for b in s.brokers.into_values() {
+            for (r, n) in b.req {
+                *totals.entry(r).or_default() += n;
+            }
+        }
+        let want: BTreeMap<String, i64> = [("Fetch", 7), ("ListOffsets", 7), ("Metadata", 2)]
+            .into_iter()
+            .map(|(r, n)| (r.to_owned(), n))
+            .collect();
+        assert_eq!(totals, want);
+    }
 }

@@ -32,7 +32,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::metrics::ProbeLabels;
@@ -114,8 +113,8 @@ impl ClientContext for ProbeProducerContext {
         self.stats.error(error, reason);
     }
 
-    fn stats(&self, statistics: Statistics) {
-        self.stats.stats(statistics);
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.stats.stats_raw(statistics);
     }
 }
 
