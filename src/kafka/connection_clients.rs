@@ -671,6 +671,13 @@ impl ConnectionClients {
                     ("fetch.wait.max.ms", "100"),
                     // The record at an offset that retention removed: the oldest that is left.
                     ("auto.offset.reset", "earliest"),
+                    // No statistics: with them, librdkafka arms a timer for every partition of
+                    // every topic the reader ever assigned (consumer lag, every 10 s), kept in
+                    // one sorted list. Once the reader had read a record of each of 100
+                    // topics of 500 partitions, re-arming them cost a third of a core
+                    // (`scripts/bench.sh --kafka`, every partition lagging). Its reads are
+                    // counted in `clusterlink_lag_seconds_records_read_total` instead.
+                    ("statistics.interval.ms", "0"),
                 ],
             )?);
         }

@@ -523,22 +523,39 @@ impl Measurer {
                 stopped_hwm.insert(tp.clone(), *o);
             }
         }
-        // Log-start offsets: a failure is counted and shown, and leaves only the records lost
-        // to retention unknown (the watermarks were read: the connection stays up).
-        let log_starts = match endpoint.log_start_offsets(&metrics, &partitions) {
-            Ok(l) => l,
+        let mut behind = BTreeSet::new();
+        for m in &mine {
+            for p in 0..m.partitions {
+                if let Some(r) = results.get_mut(&m.key(p)) {
+                    let tp = (m.source_topic.clone(), p);
+                    r.source = hwm.get(&tp).copied();
+                    if !plan::caught_up(r.destination, r.source) {
+                        behind.insert(tp);
+                    }
+                }
+            }
+        }
+        // Log-start offsets of the partitions behind alone. A failure is counted and shown,
+        // and leaves only the records lost to retention unknown (the watermarks were read: the
+        // connection stays up).
+        let log_starts = match endpoint.log_start_offsets(&metrics, &behind) {
+            Ok(l) => Some(l),
             Err(e) => {
                 endpoint.fail(&metrics, "reading source log-start offsets", &e);
-                Default::default()
+                None
             }
         };
         for m in &mine {
             for p in 0..m.partitions {
                 if let Some(r) = results.get_mut(&m.key(p)) {
                     let tp = (m.source_topic.clone(), p);
-                    r.source = hwm.get(&tp).copied();
-                    r.lost_to_retention =
-                        plan::lost_to_retention(r.destination, log_starts.get(&tp).copied());
+                    r.lost_to_retention = log_starts.as_ref().and_then(|l| {
+                        let log_start = match behind.contains(&tp) {
+                            true => l.get(&tp).copied(),
+                            false => r.destination, // caught up: none lost
+                        };
+                        plan::lost_to_retention(r.destination, log_start)
+                    });
                 }
             }
         }

@@ -349,6 +349,15 @@ pub(super) fn lost_to_retention(
     (d >= 0 && s >= 0).then(|| s.saturating_sub(d).max(0))
 }
 
+/// Whether a partition's destination holds every record its source had when both high
+/// watermarks were read. Its records lost to retention are then 0 without asking the source's
+/// log-start offset (never above the high watermark): the cycle asks only the partitions
+/// behind (at 50 000 mirror partitions of a healthy link, none instead of one `ListOffsets`
+/// per leader broker and 1 000 partitions).
+pub(super) fn caught_up(destination: Option<i64>, source: Option<i64>) -> bool {
+    matches!((destination, source), (Some(d), Some(s)) if d >= 0 && s >= 0 && d >= s)
+}
+
 /// Records per second over partitions whose watermark went from `before` to `now` in
 /// `seconds`: the sum of the increases over the time. `None` (no rate) when a partition was
 /// not read at either end, when a watermark went down (a topic deleted and created again, a
@@ -635,6 +644,20 @@ mod tests {
         assert_eq!(lost_to_retention(Some(-1), Some(31)), None, "a -1 sentinel");
         assert_eq!(lost_to_retention(Some(10), Some(-1)), None);
         assert_eq!(lost_to_retention(Some(0), Some(i64::MAX)), Some(i64::MAX));
+    }
+
+    #[test]
+    fn only_a_destination_at_the_source_watermark_is_caught_up() {
+        assert!(caught_up(Some(31), Some(31)));
+        assert!(
+            caught_up(Some(40), Some(31)),
+            "the source read after, moved back"
+        );
+        assert!(caught_up(Some(0), Some(0)), "empty");
+        assert!(!caught_up(Some(30), Some(31)), "one record behind");
+        assert!(!caught_up(None, Some(31)), "destination not read");
+        assert!(!caught_up(Some(31), None), "source not read");
+        assert!(!caught_up(Some(-1), Some(-1)), "sentinels");
     }
 
     #[test]
