@@ -212,4 +212,13 @@ Shape: 1 link, $topics topics × $per_topic partitions = $total mirror partition
 | requests per cycle (\`connection\`, \`client\`, \`request\`) | count |
 |---|---|
 $requests
+
+(The lag-in-seconds reader keeps no librdkafka statistics: its \`Fetch\` requests are not counted; see its records read above.)
 EOF
+# More cycles than intervals: the exporter polled at its in-trouble pace (every 10 s), so the
+# CPU is not that of this interval. The simulator's link turns SOURCE_UNAVAILABLE when its
+# machine cannot keep up with the shape.
+unavailable=$(grep -cE '^clusterlink_mirror_topic_state\{.*state="SOURCE_UNAVAILABLE"\} 1' "$after" || true)
+if awk -v c="$done_cycles" -v e="$expected" 'BEGIN {exit !(c > e + 1)}' || [ "${unavailable:-0}" -gt 0 ]; then
+  echo "bench: warning: $done_cycles cycles in $expected intervals, ${unavailable:-0} mirror topics SOURCE_UNAVAILABLE: the exporter ran at its in-trouble pace; the CPU figure is not that of a healthy link" >&2
+fi
