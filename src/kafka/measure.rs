@@ -9,14 +9,16 @@
 //!    `rd_kafka_offsets_for_times` with the "latest" timestamp;
 //! 2. reads the source high watermarks the same way, *after* the destination's, so measured lag
 //!    (source − destination) is never negative by construction, then the source log-start
-//!    offsets (one more `ListOffsets` per source broker and 1 000 partitions, "earliest"):
-//!    records the source deleted before the mirror fetched them are source log-start −
-//!    destination high watermark, when positive;
+//!    offsets of the partitions whose destination is behind (one more `ListOffsets` per source
+//!    broker and 1 000 of them, "earliest"; a caught-up partition lost nothing): records the
+//!    source deleted before the mirror fetched them are source log-start − destination high
+//!    watermark, when positive;
 //! 3. for lagging partitions, most lagging first and within a per-cycle budget, reads the source
 //!    record at the destination's high watermark: now minus its timestamp is the partition's lag
 //!    in seconds (0 when caught up), cached by offset so a stuck partition costs one read;
 //! 4. for links with `consumer.offset.sync.enable`, compares each group's committed offsets on
-//!    the source and on the destination, and splits the difference with the destination high
+//!    the source and on the destination (there only the partitions it committed on at the
+//!    source), and splits the difference with the destination high
 //!    watermarks of step 1 (no extra request) into what a fail-over now would lose and
 //!    re-process;
 //! 5. derives the replication and source write rates (records per second) from the

@@ -26,7 +26,8 @@
 //! runtime's workers. This module owns what the parts share: a named connection
 //! ([`Connection`]: its clients' configuration and construction, its error counting and
 //! diagnosis), the client context ([`StatsContext`]) that turns librdkafka statistics into
-//! request counters and records the connection-level errors a failed request is diagnosed
+//! request counters (every client's but the lag-in-seconds reader's, which keeps none) and
+//! records the connection-level errors a failed request is diagnosed
 //! by, the `client` label values ([`ClientKind`]; [`Role`], the `role` label, is re-exported
 //! from [`crate::snapshot`]) and where the Kafka side reports ([`MeasurerOutputs`]).
 
@@ -317,8 +318,9 @@ impl ClientContext for StatsContext {
     }
 
     /// librdkafka's statistics, parsed for the request counts alone: rust-rdkafka's
-    /// [`Statistics`](rdkafka::statistics::Statistics) builds every topic and partition the client knows (thousands in a
-    /// client that read records of a few large topics), every second.
+    /// [`Statistics`](rdkafka::statistics::Statistics) builds every topic and partition the
+    /// client knows (thousands in a client that read records of a few large topics), every
+    /// second.
     fn stats_raw(&self, statistics: &[u8]) {
         match serde_json::from_slice::<RequestStatistics>(statistics) {
             Ok(s) => self.count_requests(s),
@@ -343,17 +345,25 @@ struct BrokerRequests {
     req: HashMap<String, i64>,
 }
 
-impl StatsContext {
-    /// Adds each request type's new requests since the last statistics to
-    /// `clusterlink_kafka_requests_total`.
-    fn count_requests(&self, statistics: RequestStatistics) {
+impl RequestStatistics {
+    /// Requests sent by type, summed over the brokers.
+    fn totals(self) -> HashMap<String, i64> {
         let mut totals: HashMap<String, i64> = HashMap::new();
-        for broker in statistics.brokers.into_values() {
+        for broker in self.brokers.into_values() {
             for (request, count) in broker.req {
                 let total = totals.entry(request).or_default();
                 *total = total.saturating_add(count);
             }
         }
+        totals
+    }
+}
+
+impl StatsContext {
+    /// Adds each request type's new requests since the last statistics to
+    /// `clusterlink_kafka_requests_total`.
+    fn count_requests(&self, statistics: RequestStatistics) {
+        let totals = statistics.totals();
         let mut seen = lock(&self.seen);
         for (request, total) in totals {
             let before = seen.insert(request.clone(), total).unwrap_or(0);
@@ -402,12 +412,7 @@ mod tests {
               "GroupCoordinator":{"name":"GroupCoordinator","nodeid":-1}},
             "topics":{"t":{"topic":"t","partitions":{"0":{"partition":0,"hi_offset":5}}}}}"#;
         let s: RequestStatistics = serde_json::from_slice(raw).unwrap();
-        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-        for b in s.brokers.into_values() {
-            for (r, n) in b.req {
-                *totals.entry(r).or_default() += n;
-            }
-        }
+        let totals: BTreeMap<String, i64> = s.totals().into_iter().collect();
         let want: BTreeMap<String, i64> = [("Fetch", 7), ("ListOffsets", 7), ("Metadata", 2)]
             .into_iter()
             .map(|(r, n)| (r.to_owned(), n))
