@@ -1,6 +1,6 @@
 //! Names the configuration gives that the clusters do not have, seen at run time: a probe on
-//! a link the REST API does not list, a `failover_readiness.links` entry it does not list, a probe's mirror topic that is not mirrored, a
-//! `links` or `mirror_topics` include pattern
+//! a link the REST API does not list, a `failover_readiness.links` entry it does not list, a
+//! probe's mirror topic that is not mirrored, a `links` or `mirror_topics` include pattern
 //! that selects nothing, an `offset_sync.groups` entry with no commit on the source
 //! (`check`, pure, shared with `check-config --connect`).
 //!

@@ -146,6 +146,15 @@ pub(crate) struct LastLag {
     pub(crate) measured_ms: i64,
 }
 
+impl LastLag {
+    /// The lag then plus the time since it was measured, at `now_ms` (seconds, never
+    /// negative): an upper bound of the lag now.
+    pub(crate) fn upper_bound(self, now_ms: i64) -> f64 {
+        let since = now_ms.saturating_sub(self.measured_ms).max(0) as f64 / 1000.0;
+        self.seconds.max(0.0) + since
+    }
+}
+
 /// The Kafka side of a cluster as readiness sees it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum KafkaSide<'a> {
@@ -277,7 +286,7 @@ pub(crate) fn assess(inputs: ReadinessInputs<'_>) -> ClusterReadiness {
                         messages: None,
                         messages_measured: false,
                         messages_lower_bound: false,
-                        seconds: last_lag.map(|last| upper_bound(last, inputs.now_ms)),
+                        seconds: last_lag.map(|last| last.upper_bound(inputs.now_ms)),
                         seconds_upper_bound: last_lag.is_some(),
                     }),
                     groups: Vec::new(),
@@ -411,12 +420,6 @@ fn old_source_records(k: &KafkaSnapshot, link: &str, mirrors: &[&super::MirrorTo
         .fold(0i64, |sum, n| sum.saturating_add(n.max(0)))
 }
 
-/// The last lag plus the time since it was measured (seconds, never negative).
-fn upper_bound(last: LastLag, now_ms: i64) -> f64 {
-    let since = now_ms.saturating_sub(last.measured_ms).max(0) as f64 / 1000.0;
-    last.seconds.max(0.0) + since
-}
-
 fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) -> LinkReadiness {
     let link = f.link;
     let requires = policy.of_link(&link.name);
@@ -508,7 +511,7 @@ fn assess_link(f: LinkFacts<'_>, policy: &FailoverReadinessConfig, now_ms: i64) 
     // Lag in seconds: measured now, or the last one + the time since (an upper bound).
     let seconds = match (f.measured, f.last_lag) {
         (Some(now), _) => Some((now.seconds.max(0.0), false)),
-        (None, Some(last)) => Some((upper_bound(last, now_ms), true)),
+        (None, Some(last)) => Some((last.upper_bound(now_ms), true)),
         (None, None) => None,
     };
     if !live.is_empty() {

@@ -834,9 +834,9 @@ fn readiness_view(r: &LinkReadiness, now_ms: i64) -> ReadinessView {
     // An upper bound grows with the time since the last measurement: as of this page, not
     // as of the assessment (else it reads below the age shown beside it).
     let seconds = match (loss, r.last_lag) {
-        (Some(l), Some(last)) if l.seconds_upper_bound => l
-            .seconds
-            .map(|s| s.max(last.seconds.max(0.0) + age(now_ms, last.measured_ms))),
+        (Some(l), Some(last)) if l.seconds_upper_bound => {
+            l.seconds.map(|s| s.max(last.upper_bound(now_ms)))
+        }
         _ => loss.and_then(|l| l.seconds),
     };
     let lag_against_rpo = seconds.map(|s| {
