@@ -417,7 +417,8 @@ impl Collector {
     }
 
     /// After a successful cycle: the snapshot published and handed to the measurer, the
-    /// cluster up.
+    /// cluster up. The series first, then the cycle's time: a scrape that shows a newer
+    /// `clusterlink_last_successful_collection_timestamp_seconds` shows that cycle's series.
     fn succeeded(&mut self, snapshot: ClusterSnapshot, elapsed: Duration) {
         let name = &self.config.name;
         let labels = ClusterLabels::of(name);

@@ -47,13 +47,18 @@ const ORDERS_SOURCE_UNAVAILABLE: &[(&str, &str)] = &[
 const SOURCE_UP: &[(&str, &str)] = &[("kafka_cluster", "B"), ("role", "source")];
 const LAST_SUCCESS: &str = "clusterlink_last_successful_collection_timestamp_seconds";
 
-/// Scrapes until `trouble` holds on the exposition and returns the end of the last successful
-/// cycle at that scrape.
+/// Scrapes until `trouble` holds on the exposition and returns the end of the cycle that
+/// showed it.
+///
+/// Read from a second scrape a second later: a collector publishes a cycle's series before
+/// it sets that cycle's time (so that a changed time always means its series are out), and
+/// a scrape in between shows the trouble with the time of the cycle before, 30 s earlier.
+/// The cycle after the trouble's is at least 9 s away.
 async fn last_cycle_once(exporter: &Exporter, what: &str, trouble: impl Fn(&str) -> bool) -> f64 {
     eventually(T, what, || async {
         let text = scrape(exporter).await;
         match value(&text, LAST_SUCCESS, B) {
-            Some(t) if trouble(&text) => Ok(t),
+            Some(_) if trouble(&text) => Ok(()),
             _ => Err(text
                 .lines()
                 .filter(|l| l.contains("state") || l.contains("_up"))
@@ -61,7 +66,9 @@ async fn last_cycle_once(exporter: &Exporter, what: &str, trouble: impl Fn(&str)
                 .collect::<Vec<_>>()),
         }
     })
-    .await
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    value(&scrape(exporter).await, LAST_SUCCESS, B).expect("a successful cycle")
 }
 
 /// The end of the cycle after the one that ended at `last`, in seconds after it.
