@@ -2,7 +2,9 @@
 //! a link the REST API does not list, a `failover_readiness.links` entry it does not list, a
 //! probe's mirror topic that is not mirrored, a `links` or `mirror_topics` include pattern
 //! that selects nothing, an `offset_sync.groups` entry with no commit on the source
-//! (`check`, pure, shared with `check-config --connect`).
+//! (`check`, pure, shared with `check-config --connect`), and a `source_clusters` entry whose
+//! `cluster_id` (or a link it names) no destination's links have: that one is checked against
+//! every destination cluster with a `kafka` section at once, and reported on each of them.
 //!
 //! [`References`] is one more target of the workers' [`crate::snapshot::Fanout`], after the
 //! status store (whose latest REST snapshot it reads when a Kafka-side one arrives). At each
@@ -26,24 +28,27 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::reload::ClusterSetup;
 use crate::series::{ClusterFamily, ClusterSeries, OfCluster};
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, Publish};
 use crate::status::StatusStore;
 use crate::util::lock;
 pub(crate) use check::{check_groups, check_readiness_links, check_rest, Checked, ReferenceKind};
+use check::{check_sources, listed_links, ListedLinks};
 
 /// Labels of `clusterlink_config_reference_missing`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReferenceLabels {
-    /// The destination cluster whose section names it.
+    /// The destination cluster whose section names it (for a `source_clusters` entry: each
+    /// destination with a `kafka` section, the clusters it would serve).
     pub(crate) kafka_cluster: String,
     /// What it names.
     pub(crate) kind: ReferenceKind,
     /// The name or pattern as configured.
     pub(crate) name: String,
-    /// The key under the cluster's section that names it (`probes[0].link`).
+    /// The key under the cluster's section that names it (`probes[0].link`), or a top-level
+    /// one (`source_clusters[0].cluster_id`).
     pub(crate) key: String,
 }
 
@@ -68,17 +73,28 @@ impl ReferenceLabels {
 #[derive(Debug)]
 struct ClusterState {
     config: ClusterConfig,
+    /// `source_clusters` (empty without a `kafka` section).
+    sources: Vec<SourceClusterConfig>,
+    /// The links the last REST snapshot listed (`None`: none published yet).
+    links: Option<ListedLinks>,
     /// The last check of the REST-side references (`None`: not checked yet).
     rest: Option<Vec<Checked>>,
     /// The last check of the configured consumer groups.
     groups: Option<Vec<Checked>>,
+    /// The last check of the `source_clusters` entries, against every destination.
+    source_entries: Option<Vec<Checked>>,
     /// The missing references last logged.
     warned: Vec<Checked>,
 }
 
 impl ClusterState {
     fn checked(&self) -> impl Iterator<Item = &Checked> {
-        self.rest.iter().chain(self.groups.iter()).flatten()
+        let all = self
+            .rest
+            .iter()
+            .chain(&self.groups)
+            .chain(&self.source_entries);
+        all.flatten()
     }
 }
 
@@ -99,7 +115,7 @@ impl References {
         let missing = ClusterFamily::default();
         registry.register(
             "config_reference_missing",
-            "1 while a link, mirror topic, consumer group or include pattern the cluster's configuration names is not found on the cluster (kind: link, mirror_topic, consumer_group, link_filter, mirror_topic_filter), 0 once found",
+            "1 while a link, mirror topic, consumer group or include pattern the cluster's configuration names is not found on the cluster, or a source_clusters entry's cluster id or link on no destination (kind: link, mirror_topic, consumer_group, link_filter, mirror_topic_filter, source_cluster), 0 once found",
             missing.clone(),
         );
         Self {
@@ -111,7 +127,42 @@ impl References {
 
     /// Checks `cluster` again with `update` and publishes the outcome.
     fn recheck(&self, cluster: &str, update: impl FnOnce(&mut ClusterState)) {
-        let mut clusters = lock(&self.clusters);
+        self.recheck_in(&mut lock(&self.clusters), cluster, update);
+    }
+
+    /// Checks the `source_clusters` entries again against the links of every destination
+    /// with a `kafka` section, and publishes the outcome on each of them.
+    fn recheck_sources(&self, clusters: &mut BTreeMap<String, ClusterState>) {
+        let measured: Vec<String> = clusters
+            .iter()
+            .filter(|(_, s)| s.config.kafka.is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let Some(sources) = measured.first().map(|n| clusters[n].sources.clone()) else {
+            return;
+        };
+        let checked = {
+            let links_of: Vec<(&str, Option<&ListedLinks>)> = measured
+                .iter()
+                .map(|n| (n.as_str(), clusters[n].links.as_ref()))
+                .collect();
+            check_sources(&sources, &links_of)
+        };
+        for name in &measured {
+            self.recheck_in(clusters, name, |state| {
+                let before = state.source_entries.take();
+                state.source_entries = Some(with_untold(checked.clone(), before));
+            });
+        }
+    }
+
+    /// [`Self::recheck`] under the lock already taken.
+    fn recheck_in(
+        &self,
+        clusters: &mut BTreeMap<String, ClusterState>,
+        cluster: &str,
+        update: impl FnOnce(&mut ClusterState),
+    ) {
         let Some(state) = clusters.get_mut(cluster) else {
             return;
         };
@@ -170,11 +221,14 @@ fn log_change(cluster: &str, before: &[Checked], now: &[Checked]) {
 impl Publish for References {
     fn publish_rest(&self, cluster: &str, snapshot: Option<Arc<ClusterSnapshot>>) {
         let Some(snapshot) = snapshot else { return };
-        self.recheck(cluster, |state| {
+        let mut clusters = lock(&self.clusters);
+        self.recheck_in(&mut clusters, cluster, |state| {
             let mut checked = check_rest(&state.config, &snapshot);
             checked.extend(check_readiness_links(&state.config, &snapshot));
             state.rest = Some(checked);
+            state.links = Some(listed_links(&snapshot));
         });
+        self.recheck_sources(&mut clusters);
     }
 
     fn publish_kafka(&self, cluster: &str, snapshot: Option<Arc<KafkaSnapshot>>) {
@@ -209,7 +263,7 @@ impl ClusterSeries for References {
         let mut clusters = lock(&self.clusters);
         if clusters
             .get(name)
-            .is_some_and(|s| s.config == setup.cluster)
+            .is_some_and(|s| s.config == setup.cluster && s.sources == setup.sources)
         {
             return;
         }
@@ -219,19 +273,25 @@ impl ClusterSeries for References {
             name.clone(),
             ClusterState {
                 config: setup.cluster.clone(),
+                sources: setup.sources.clone(),
+                links: None,
                 rest: None,
                 groups: None,
+                source_entries: None,
                 warned: Vec::new(),
             },
         );
     }
 
-    /// The cluster's series and status data go.
+    /// The cluster's series and status data go; the `source_clusters` entries are checked
+    /// again without its links.
     fn forget_cluster(&self, setup: &ClusterSetup) {
         let name = &setup.cluster.name;
-        lock(&self.clusters).remove(name);
+        let mut clusters = lock(&self.clusters);
+        clusters.remove(name);
         self.missing.remove_cluster(name);
         self.status.set_references(name, None);
+        self.recheck_sources(&mut clusters);
     }
 }
 
@@ -325,5 +385,62 @@ mod tests {
         references.forget_cluster(&setup());
         assert!(!text(&registry).contains("kafka_cluster=\"B\""));
         assert!(!status.read().references.contains_key("B"));
+    }
+
+    fn measured(name: &str) -> ClusterSetup {
+        let config = Config::from_yaml(&format!(
+            "clusters: [{{name: {name}, rest_url: 'http://b/kafka/v3', kafka: {{bootstrap_servers: 'b:9092'}}}}]\n\
+             source_clusters: [{{name: A, cluster_id: lkc-typo, kafka: {{bootstrap_servers: 'a:9092'}}}}]"
+        ))
+        .unwrap();
+        ClusterSetup {
+            cluster: config.clusters[0].clone(),
+            sources: config.source_clusters,
+        }
+    }
+
+    fn from(source: &str) -> Arc<ClusterSnapshot> {
+        Arc::new(ClusterSnapshot {
+            links: vec![Link {
+                name: "dr-link".into(),
+                source_cluster_id: Some(source.into()),
+                ..Link::default()
+            }],
+            ..ClusterSnapshot::default()
+        })
+    }
+
+    #[test]
+    fn a_source_cluster_id_no_destination_has_is_reported_on_each_destination() {
+        let mut registry = Registry::default();
+        let status = StatusStore::new();
+        let references = Arc::new(References::register(&mut registry, status.clone()));
+        let fanout = Fanout::new(vec![
+            Arc::new(status.clone()) as Arc<dyn Publish>,
+            references.clone(),
+        ]);
+        references.start_cluster(&measured("B"));
+        references.start_cluster(&measured("C"));
+        let series = |c: &str| {
+            format!("config_reference_missing{{kafka_cluster=\"{c}\",kind=\"source_cluster\",name=\"lkc-typo\",key=\"source_clusters[0].cluster_id\"}}")
+        };
+        fanout.publish_rest("B", Some(from("lkc-a")));
+        assert!(!text(&registry).contains(&series("B")), "C not read yet");
+        fanout.publish_rest("C", Some(from("lkc-a")));
+        for c in ["B", "C"] {
+            assert!(text(&registry).contains(&format!("{} 1", series(c))));
+            let missing = status.read().references.get(c).cloned().unwrap();
+            assert_eq!(missing[0].kind, ReferenceKind::SourceCluster);
+        }
+        // C's link turns out to come from that id: found for both.
+        fanout.publish_rest("C", Some(from("lkc-typo")));
+        for c in ["B", "C"] {
+            assert!(text(&registry).contains(&format!("{} 0", series(c))));
+            assert_eq!(status.read().references.get(c).map(Vec::len), Some(0));
+        }
+        // Without C, no destination has it any more.
+        references.forget_cluster(&measured("C"));
+        assert!(text(&registry).contains(&format!("{} 1", series("B"))));
+        assert!(!text(&registry).contains(&series("C")));
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, SourceClusterConfig};
 use crate::kafka::probe_mirror_topic;
 use crate::snapshot::{ClusterSnapshot, KafkaSnapshot, SourceRead};
 use crate::util::closed_set;
@@ -26,6 +26,8 @@ closed_set! {
         LinkFilter = "link_filter",
         /// An include pattern of `mirror_topics` (it must select some mirror topic).
         MirrorTopicFilter = "mirror_topic_filter",
+        /// The `cluster_id` of a `source_clusters` entry (some link must have that source).
+        SourceCluster = "source_cluster",
     }
 }
 
@@ -36,7 +38,8 @@ pub(crate) struct Checked {
     pub(crate) kind: ReferenceKind,
     /// The name (or pattern) as configured.
     pub(crate) name: String,
-    /// The key that names it, under the cluster: `probes[0].link`.
+    /// The key that names it, under the cluster (`probes[0].link`) or at the top level
+    /// (`source_clusters[0].cluster_id`).
     pub(crate) key: String,
     /// `None` when found; else why it counts as missing.
     pub(crate) missing: Option<String>,
@@ -213,6 +216,71 @@ pub(crate) fn check_groups(
     Some(checked.collect())
 }
 
+/// The links a destination cluster's REST snapshot listed (after its links filter), each with
+/// its source cluster id: what the `source_clusters` entries are checked against.
+pub(crate) type ListedLinks = Vec<(String, Option<String>)>;
+
+/// A snapshot's [`ListedLinks`].
+pub(crate) fn listed_links(snapshot: &ClusterSnapshot) -> ListedLinks {
+    let links = snapshot.links.iter();
+    links
+        .map(|l| (l.name.clone(), l.source_cluster_id.clone()))
+        .collect()
+}
+
+/// The `source_clusters` entries checked against the links of the destination clusters with a
+/// `kafka` section (`links_of`: each one's name and links, `None` while not read yet): an
+/// entry's `cluster_id` is found when some link's source cluster id equals it, each name of
+/// its `links` when some destination lists that link. A name found nowhere counts as missing
+/// only once every destination was read (before that it cannot be told: left out). A typo in
+/// an entry otherwise only shows as links without lag in seconds or offset-sync lag.
+pub(crate) fn check_sources(
+    sources: &[SourceClusterConfig],
+    links_of: &[(&str, Option<&ListedLinks>)],
+) -> Vec<Checked> {
+    let read = || links_of.iter().filter_map(|(_, l)| *l).flatten();
+    let all_read = links_of.iter().all(|(_, l)| l.is_some());
+    let destinations = listed(links_of.iter().map(|(name, _)| *name));
+    let mut out = Vec::new();
+    let mut push = |kind, name: &str, key: String, found: bool, why: &dyn Fn() -> String| {
+        if found || all_read {
+            out.push(Checked {
+                kind,
+                name: name.to_owned(),
+                key,
+                missing: (!found).then(why),
+            });
+        }
+    };
+    for (i, source) in sources.iter().enumerate() {
+        if let Some(id) = &source.cluster_id {
+            let found = read().any(|(_, s)| s.as_deref() == Some(id.as_str()));
+            let why = || {
+                let ids = read().filter_map(|(_, s)| s.as_deref());
+                format!(
+                    "no link of {destinations} has source cluster id {id:?} (their links' source cluster ids: {})",
+                    listed(ids)
+                )
+            };
+            let key = format!("source_clusters[{i}].cluster_id");
+            push(ReferenceKind::SourceCluster, id, key, found, &why);
+        }
+        for (j, link) in source.links.iter().enumerate() {
+            let found = read().any(|(l, _)| l == link);
+            let why = || {
+                let links = read().map(|(l, _)| l.as_str());
+                format!(
+                    "no destination cluster ({destinations}) lists a link {link:?} that its links filter keeps (listed: {})",
+                    listed(links)
+                )
+            };
+            let key = format!("source_clusters[{i}].links[{j}]");
+            push(ReferenceKind::Link, link, key, found, &why);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +425,58 @@ mod tests {
             (checked[0].name.as_str(), checked[0].missing.as_deref()),
             ("orders-ap", None)
         );
+    }
+
+    fn sources(yaml: &str) -> Vec<SourceClusterConfig> {
+        let yaml = format!(
+            "clusters: [{{name: B, rest_url: 'http://b/kafka/v3', kafka: {{bootstrap_servers: 'b:9092'}}}}]\nsource_clusters: {yaml}"
+        );
+        Config::from_yaml(&yaml).unwrap().source_clusters
+    }
+
+    fn links(pairs: &[(&str, &str)]) -> ListedLinks {
+        pairs
+            .iter()
+            .map(|(l, id)| ((*l).to_owned(), Some((*id).to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn a_source_cluster_id_no_link_has_is_missing_once_every_destination_was_read() {
+        let sources = sources(
+            "[{name: A, cluster_id: lkc-typo, kafka: {bootstrap_servers: 'a:9092'}}, \
+             {name: C, cluster_id: lkc-c, links: [dr-lnk, c-link], kafka: {bootstrap_servers: 'c:9092'}}]",
+        );
+        let b = links(&[("dr-link", "lkc-a")]);
+        let d = links(&[("c-link", "lkc-c")]);
+        // B not read yet: only what is found somewhere can be told.
+        let early = check_sources(&sources, &[("B", None), ("D", Some(&d))]);
+        let keys: Vec<&str> = early.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "source_clusters[1].cluster_id",
+                "source_clusters[1].links[1]"
+            ]
+        );
+        assert!(early.iter().all(|c| c.missing.is_none()));
+        let checked = check_sources(&sources, &[("B", Some(&b)), ("D", Some(&d))]);
+        assert_eq!(
+            missing(&checked),
+            [
+                ("source_cluster", "source_clusters[0].cluster_id"),
+                ("link", "source_clusters[1].links[0]"),
+            ]
+        );
+        assert_eq!(checked.len(), 4, "{checked:#?}");
+        assert_eq!(
+            checked[0].missing.as_deref(),
+            Some("no link of B, D has source cluster id \"lkc-typo\" (their links' source cluster ids: lkc-a, lkc-c)")
+        );
+        assert_eq!(checked[0].name, "lkc-typo");
+        assert_eq!(checked[2].name, "dr-lnk");
+        // A destination without links: nothing is found.
+        let none = check_sources(&sources, &[("B", Some(&Vec::new()))]);
+        assert_eq!(missing(&none).len(), 4);
     }
 }

@@ -1,8 +1,9 @@
 //! `check-config --connect` against the simulator: a correct file passes (exit 0); a wrong
 //! password, a wrong cluster id, a misspelt probe link and a misspelt offset-sync group each
 //! fail (exit 1) with the key and the name in the table and no secret printed. At run time, a
-//! misspelt probe link is one warn line (not one per cycle), the
-//! `clusterlink_config_reference_missing` series and an entry of `/status.json`.
+//! misspelt probe link and a misspelt `source_clusters[].cluster_id` are each one warn line
+//! (not one per cycle), a `clusterlink_config_reference_missing` series and an entry of
+//! `/status.json`.
 
 use std::process::Command;
 use std::time::Duration;
@@ -46,6 +47,7 @@ struct Knobs<'a> {
     cluster_id: Option<&'a str>,
     probe_link: &'a str,
     group: &'a str,
+    source_id: Option<&'a str>,
 }
 
 const RIGHT: Knobs<'static> = Knobs {
@@ -53,6 +55,7 @@ const RIGHT: Knobs<'static> = Knobs {
     cluster_id: None,
     probe_link: "dr-link",
     group: "orders-app",
+    source_id: None,
 };
 
 fn config(sim: &Simulator, k: &Knobs) -> String {
@@ -78,7 +81,7 @@ source_clusters:
         b_kafka = b.bootstrap_servers,
         probe_link = k.probe_link,
         group = k.group,
-        a_id = a.cluster_id,
+        a_id = k.source_id.unwrap_or(&a.cluster_id),
         a_kafka = a.bootstrap_servers,
     )
 }
@@ -229,13 +232,14 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_misspelt_probe_link_is_one_warning_a_series_and_a_status_entry() {
+async fn a_misspelt_probe_link_or_source_id_is_one_warning_a_series_and_a_status_entry() {
     let sim = crate::common::sim::start(SCENARIO).await;
     commit(&sim, "orders-app");
     let dir = temp_dir("check-connect-runtime");
     let path = dir.join("exporter.yaml");
     let knobs = Knobs {
         probe_link: "dr-lnk",
+        source_id: Some("lkc-typo"),
         ..RIGHT
     };
     std::fs::write(&path, config(&sim, &knobs)).unwrap();
@@ -247,13 +251,21 @@ async fn a_misspelt_probe_link_is_one_warning_a_series_and_a_status_entry() {
         ("name", "dr-lnk"),
         ("key", "probes[0].link"),
     ];
-    let metrics = eventually(Duration::from_secs(30), "the missing link's series", || {
+    let source = [
+        ("kafka_cluster", "B"),
+        ("kind", "source_cluster"),
+        ("name", "lkc-typo"),
+        ("key", "source_clusters[0].cluster_id"),
+    ];
+    let metrics = eventually(Duration::from_secs(30), "the missing names' series", || {
         let (client, url) = (client.clone(), format!("{base}/metrics"));
         async move {
             let text = crate::common::exporter::get_text(&client, &url).await;
             let text = text.map(|(_, t)| t).unwrap_or_default();
-            let v = value(&text, "clusterlink_config_reference_missing", &labels);
-            done_if(v == Some(1.0), text)
+            let missing = |l: &[(&str, &str)]| {
+                value(&text, "clusterlink_config_reference_missing", l) == Some(1.0)
+            };
+            done_if(missing(&labels) && missing(&source), text)
         }
     })
     .await;
@@ -277,16 +289,32 @@ async fn a_misspelt_probe_link_is_one_warning_a_series_and_a_status_entry() {
         .find(|c| c["name"] == "B")
         .unwrap();
     let missing = b["config_references_missing"].as_array().unwrap();
-    assert_eq!(missing.len(), 1, "{b}");
-    assert_eq!(missing[0]["key"], "probes[0].link");
-    assert_eq!(missing[0]["name"], "dr-lnk");
-    let logs = child.kill_and_read_stderr();
-    let warnings: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("\"WARN\"") && l.contains("dr-lnk"))
+    let mut keys: Vec<(&str, &str)> = missing
+        .iter()
+        .map(|m| (m["key"].as_str().unwrap(), m["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(warnings.len(), 1, "{logs}");
-    assert!(warnings[0].contains("probes[0].link"), "{}", warnings[0]);
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("probes[0].link", "dr-lnk"),
+            ("source_clusters[0].cluster_id", "lkc-typo")
+        ],
+        "{b}"
+    );
+    let logs = child.kill_and_read_stderr();
+    for (name, key) in [
+        ("dr-lnk", "probes[0].link"),
+        ("lkc-typo", "source_clusters[0].cluster_id"),
+    ] {
+        let warnings: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("\"WARN\"") && l.contains(name))
+            .filter(|l| l.contains("configuration names something"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{logs}");
+        assert!(warnings[0].contains(key), "{}", warnings[0]);
+    }
     assert!(!logs.contains(PASSWORD), "the password is logged");
     std::fs::remove_dir_all(dir).ok();
 }
