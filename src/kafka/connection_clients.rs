@@ -34,6 +34,13 @@ use crate::util::{lock, Throttle};
 /// group would slow every cycle.
 const REFUSED_GROUP_RETRY: Duration = Duration::from_secs(60);
 
+/// The events served per client at each [`ConnectionClients::poll`] (every 200 ms between
+/// cycles): statistics arrive once a second per client and pile up during a long call (a
+/// `DescribeConfigs` waiting for its `request_timeout`); serving one per poll left the request
+/// counters showing totals many seconds old after such a call. Polling an empty queue costs
+/// next to nothing.
+const EVENTS_PER_POLL: usize = 16;
+
 /// The offsets of `result` into `out`; the first partition an ACL refused (its error and
 /// topic), if any. Other partition errors leave the partition out.
 fn collect_offsets(
@@ -376,20 +383,23 @@ impl ConnectionClients {
         Ok(out)
     }
 
-    /// Serves librdkafka callbacks (statistics) of the idle clients, keeping a group's refusal.
+    /// Serves librdkafka callbacks (statistics) of the idle clients, keeping a group's refusal:
+    /// up to [`EVENTS_PER_POLL`] events per client (rust-rdkafka's `poll` serves one).
     pub(super) fn poll(&self) {
-        for c in self
-            .watermarks
-            .iter()
-            .chain(self.reader.iter())
-            .chain(self.topics.iter())
-        {
-            let _ = c.poll(Duration::ZERO);
-        }
-        for (group, c) in &self.groups {
-            if let Some(Err(e)) = c.poll(Duration::ZERO) {
-                if is_group_refusal(&e) {
-                    self.refuse_group(group, e);
+        for _ in 0..EVENTS_PER_POLL {
+            for c in self
+                .watermarks
+                .iter()
+                .chain(self.reader.iter())
+                .chain(self.topics.iter())
+            {
+                let _ = c.poll(Duration::ZERO);
+            }
+            for (group, c) in &self.groups {
+                if let Some(Err(e)) = c.poll(Duration::ZERO) {
+                    if is_group_refusal(&e) {
+                        self.refuse_group(group, e);
+                    }
                 }
             }
         }
@@ -720,6 +730,37 @@ impl ConnectionClients {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `clusterlink_kafka_requests_total` of the watermarks client's `ListOffsets`.
+    fn list_offsets_counted(registry: &prometheus_client::registry::Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text.lines()
+            .find(|l| l.contains("client=\"watermarks\"") && l.contains("ListOffsets"))
+            .map(|l| l.rsplit(' ').next().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn one_poll_serves_the_statistics_piled_up_during_a_long_call() {
+        let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+        mock.create_topic("t", 1, 1).unwrap();
+        let config = crate::config::KafkaConfig::new(mock.bootstrap_servers());
+        let status = crate::status::StatusStore::default();
+        let conn = Connection::new("B", "B", crate::snapshot::Role::Destination, config, status);
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = KafkaMetrics::register(&mut registry);
+        let mut clients = ConnectionClients::new(conn, StopSignal::new());
+        clients.watermarks_client(&metrics).unwrap();
+        // Nothing served for 3.5 s (a long call elsewhere): three statistics events wait,
+        // none counting the request sent now; the ones after it (from 4 s on) count it.
+        std::thread::sleep(Duration::from_millis(3_500));
+        let tp: BTreeSet<TopicPartition> = [("t".to_owned(), 0)].into();
+        assert_eq!(clients.high_watermarks(&metrics, &tp).unwrap().len(), 1);
+        std::thread::sleep(Duration::from_millis(2_500));
+        clients.poll();
+        assert_eq!(list_offsets_counted(&registry), "1");
+    }
 
     fn partitions(n: i32) -> BTreeSet<TopicPartition> {
         (0..n).map(|p| (format!("t{}", p % 7), p)).collect()
