@@ -29,8 +29,10 @@ use crate::snapshot::ClusterSnapshot;
 pub enum Outcome {
     /// As configured.
     Ok,
-    /// Reached, but not what the configuration says, or a name it gives is not found.
+    /// A name the configuration gives is not found.
     Missing,
+    /// Reached, but another cluster than the configuration says (its cluster id differs).
+    Wrong,
     /// Not reached: unreachable, refused credentials, an error.
     Failed,
     /// Not checked: what it needs failed first.
@@ -42,6 +44,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::Missing => "MISSING",
+            Outcome::Wrong => "WRONG",
             Outcome::Failed => "FAILED",
             Outcome::Skipped => "skipped",
         }
@@ -345,12 +348,14 @@ async fn rest_cluster_id(
         }
         Err(e) => {
             let mut detail = format!("{}: {e}", e.reason());
+            let mut outcome = Outcome::Missing;
             if cluster.flavour == Flavour::Platform && cluster.cluster_id.is_some() {
                 if let Ok(served) = client.discover_cluster_id().await {
                     detail = format!("this REST API serves cluster {served}, not {configured}");
+                    outcome = Outcome::Wrong;
                 }
             }
-            report.push(section, "cluster_id", configured, Outcome::Missing, detail);
+            report.push(section, "cluster_id", configured, outcome, detail);
             None
         }
     }
@@ -492,7 +497,7 @@ fn reach(
             let found = found.unwrap_or_default();
             let (outcome, detail) = match expected {
                 Some(e) if e != found => (
-                    Outcome::Missing,
+                    Outcome::Wrong,
                     format!("the brokers belong to cluster {found:?}, not {e:?}"),
                 ),
                 Some(_) => (Outcome::Ok, "as expected".into()),

@@ -496,7 +496,7 @@ async fn check_connect(config: &Config) -> ExitCode {
         println!("connect OK: every endpoint reached, every name found");
         ExitCode::SUCCESS
     } else {
-        println!("connect FAILED: see the rows marked FAILED or MISSING");
+        println!("connect FAILED: see the rows marked FAILED, WRONG or MISSING");
         ExitCode::from(1)
     }
 }

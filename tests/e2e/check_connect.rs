@@ -123,6 +123,16 @@ async fn check(name: &str, yaml: String) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// The table row of `section` whose check column is `check`.
+fn row_in<'a>(text: &'a str, section: &str, check: &str) -> &'a str {
+    text.lines()
+        .find(|l| {
+            let mut columns = l.split("  ").map(str::trim).filter(|c| !c.is_empty());
+            columns.next() == Some(section) && columns.next() == Some(check)
+        })
+        .unwrap_or_else(|| panic!("no row {check} of {section}:\n{text}"))
+}
+
 /// The table row whose check column is `check` (columns are apart by two spaces or more).
 fn row<'a>(text: &'a str, check: &str) -> &'a str {
     text.lines()
@@ -172,6 +182,15 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
             "lkc-wrong",
         ),
         (
+            "source-id",
+            Knobs {
+                source_id: Some("lkc-typo"),
+                ..RIGHT
+            },
+            "kafka cluster id",
+            "lkc-typo",
+        ),
+        (
             "probe",
             Knobs {
                 probe_link: "dr-lnk",
@@ -194,12 +213,19 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
         let (code, text) = check(name, config(&sim, &knobs)).await;
         eprintln!("{name}:\n{text}");
         assert_eq!(code, Some(1), "{name}:\n{text}");
-        let line = row(&text, check_name);
+        let section = if name == "source-id" {
+            "source_clusters[A]"
+        } else {
+            "clusters[B]"
+        };
+        let line = row_in(&text, section, check_name);
         assert!(line.contains(named), "{name}: {line}\n{text}");
-        assert!(
-            line.contains("MISSING") || line.contains("FAILED"),
-            "{name}: {line}"
-        );
+        let expected = match name {
+            "password" => "FAILED",
+            "cluster-id" | "source-id" => "WRONG",
+            _ => "MISSING",
+        };
+        assert!(line.contains(expected), "{name}: {line}");
         assert!(
             !text.contains(knobs.password),
             "{name}: the password is printed:\n{text}"
