@@ -64,8 +64,19 @@ pub fn config_with_access(
             }
         }
     }
+    // Only the clusters some link copies from: an entry no link uses is reported as a
+    // configuration mistake (`clusterlink_config_reference_missing{kind="source_cluster"}`).
+    let sources: std::collections::BTreeSet<&str> = world
+        .clusters
+        .values()
+        .flat_map(|state| state.links.values())
+        .map(|l| l.source_cluster())
+        .collect();
     yaml.push_str("source_clusters:\n");
-    for c in &endpoints {
+    for c in endpoints
+        .iter()
+        .filter(|c| sources.contains(c.name.as_str()))
+    {
         yaml.push_str(&format!(
             "  - name: {}\n    cluster_id: {}\n    kafka:\n      bootstrap_servers: {}\n",
             c.name, c.cluster_id, c.bootstrap_servers

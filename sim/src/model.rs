@@ -295,6 +295,11 @@ pub struct Link {
 }
 
 impl Link {
+    /// The name of the link's source cluster in the simulation.
+    pub fn source_cluster(&self) -> &str {
+        &self.source_cluster
+    }
+
     /// Mirror topic `name` of this link, or the error Confluent answers for a topic that is
     /// not one.
     pub(crate) fn mirror_mut(&mut self, name: &str) -> Result<&mut Mirror, crate::SimError> {

@@ -178,6 +178,23 @@ async fn sim_prints_a_configuration_an_exporter_collects_with() {
         )
         .await;
     }
+    // Every name it gives is found: each cluster's links and the source of some link (a
+    // source_clusters entry no link uses would be reported, once both clusters were read).
+    let text = crate::common::scrape::scrape(&exporter).await;
+    let references: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("clusterlink_config_reference_missing{"))
+        .collect();
+    assert!(
+        references
+            .iter()
+            .any(|l| l.contains("kind=\"source_cluster\"")),
+        "the source_clusters entries are checked: {references:#?}"
+    );
+    assert!(
+        references.iter().all(|l| l.ends_with(" 0")),
+        "{references:#?}\n{yaml}"
+    );
     exporter.shutdown().await;
     std::fs::remove_file(path).ok();
 }
@@ -185,12 +202,9 @@ async fn sim_prints_a_configuration_an_exporter_collects_with() {
 /// With REST credentials and mTLS in the scenario, `sim --print-config` writes them (the
 /// scenario's own test credentials, the run's CA and client certificate): `check-config
 /// --connect` passes on the file as printed.
-#[test]
-fn a_printed_configuration_carries_the_scenarios_auth_and_tls() {
-    let path = scenario_file(
-        "secured",
-        "clusters:\n  - {name: A, brokers: 1, topics: [{name: t, partitions: 1}], auth: {type: bearer, token: t0ken}}\n  - {name: B, brokers: 1, tls: true, client_auth: true, topics: [{name: u, partitions: 1}], auth: {type: basic, username: admin, password: admin-secret}}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n  - {name: ba, source: B, destination: A, mirrors: [u]}\n",
-    );
+/// `sim --print-config --scenario path`: the simulator (stopped on drop) and the
+/// configuration it printed.
+fn printed_config(path: &std::path::Path) -> (crate::common::servers::KillOnDrop, String) {
     let mut sim = crate::common::servers::KillOnDrop(
         Command::new(BIN)
             .args(["sim", "--print-config", "--log.level", "warn"])
@@ -210,6 +224,33 @@ fn a_printed_configuration_carries_the_scenarios_auth_and_tls() {
             break;
         }
     }
+    (sim, yaml)
+}
+
+#[test]
+fn a_printed_configuration_names_as_sources_only_the_clusters_links_copy_from() {
+    let path = scenario_file(
+        "one-way",
+        "clusters:\n  - {name: A, brokers: 1, topics: [{name: t, partitions: 1}]}\n  - {name: B, brokers: 1}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n",
+    );
+    let (_sim, yaml) = printed_config(&path);
+    let config = cluster_link_exporter::config::Config::from_yaml(&yaml).unwrap();
+    let sources: Vec<&str> = config
+        .source_clusters
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(sources, ["A"], "{yaml}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn a_printed_configuration_carries_the_scenarios_auth_and_tls() {
+    let path = scenario_file(
+        "secured",
+        "clusters:\n  - {name: A, brokers: 1, topics: [{name: t, partitions: 1}], auth: {type: bearer, token: t0ken}}\n  - {name: B, brokers: 1, tls: true, client_auth: true, topics: [{name: u, partitions: 1}], auth: {type: basic, username: admin, password: admin-secret}}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n  - {name: ba, source: B, destination: A, mirrors: [u]}\n",
+    );
+    let (_sim, yaml) = printed_config(&path);
     assert!(yaml.contains("token: \"t0ken\""), "{yaml}");
     assert!(yaml.contains("/client.key}"), "{yaml}");
     let config = scenario_file("secured-config", &yaml);
