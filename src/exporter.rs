@@ -287,6 +287,7 @@ impl Exporter {
             None => None,
         };
         let telemetry = Telemetry::new(&[]);
+        telemetry.references.set_sharded(sharding.total().get() > 1);
         let config = assign_shard(&telemetry, &sharding, config);
         telemetry.status.set_runbook_base(runbook_base(&config));
         let (shutdown, stop) = watch::channel(false);

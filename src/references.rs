@@ -4,7 +4,8 @@
 //! that selects nothing, an `offset_sync.groups` entry with no commit on the source
 //! (`check`, pure, shared with `check-config --connect`), and a `source_clusters` entry whose
 //! `cluster_id` (or a link it names) no destination's links have: that one is checked against
-//! every destination cluster with a `kafka` section at once, and reported on each of them.
+//! every destination cluster with a `kafka` section at once, and reported on each of them
+//! (not checked in a sharded exporter: another shard may hold the destinations that use it).
 //!
 //! [`References`] is one more target of the workers' [`crate::snapshot::Fanout`], after the
 //! status store (whose latest REST snapshot it reads when a Kafka-side one arrives). At each
@@ -22,6 +23,7 @@
 pub(crate) mod check;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -103,6 +105,9 @@ impl ClusterState {
 #[derive(Debug)]
 pub(crate) struct References {
     status: StatusStore,
+    /// This process holds only its shard's clusters: the `source_clusters` entries cannot
+    /// be told missing (the destinations that use one may be on another shard).
+    sharded: AtomicBool,
     missing: ClusterFamily<ReferenceLabels, Gauge>,
     clusters: Mutex<BTreeMap<String, ClusterState>>,
 }
@@ -120,9 +125,16 @@ impl References {
         );
         Self {
             status,
+            sharded: AtomicBool::new(false),
             missing,
             clusters: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Tells whether this process runs as one shard of several (set before any cluster
+    /// starts): then the `source_clusters` entries are not checked.
+    pub(crate) fn set_sharded(&self, sharded: bool) {
+        self.sharded.store(sharded, Ordering::Relaxed);
     }
 
     /// Checks `cluster` again with `update` and publishes the outcome.
@@ -133,6 +145,9 @@ impl References {
     /// Checks the `source_clusters` entries again against the links of every destination
     /// with a `kafka` section, and publishes the outcome on each of them.
     fn recheck_sources(&self, clusters: &mut BTreeMap<String, ClusterState>) {
+        if self.sharded.load(Ordering::Relaxed) {
+            return;
+        }
         let measured: Vec<String> = clusters
             .iter()
             .filter(|(_, s)| s.config.kafka.is_some())
@@ -442,5 +457,25 @@ mod tests {
         references.forget_cluster(&measured("C"));
         assert!(text(&registry).contains(&format!("{} 1", series("B"))));
         assert!(!text(&registry).contains(&series("C")));
+    }
+
+    #[test]
+    fn a_sharded_exporter_leaves_the_source_clusters_entries_unchecked() {
+        let mut registry = Registry::default();
+        let status = StatusStore::new();
+        let references = Arc::new(References::register(&mut registry, status.clone()));
+        references.set_sharded(true);
+        let fanout = Fanout::new(vec![
+            Arc::new(status.clone()) as Arc<dyn Publish>,
+            references.clone(),
+        ]);
+        references.start_cluster(&measured("B"));
+        fanout.publish_rest("B", Some(from("lkc-a")));
+        assert!(
+            !text(&registry).contains("source_cluster"),
+            "{}",
+            text(&registry)
+        );
+        assert_eq!(status.read().references.get("B").map(Vec::len), Some(0));
     }
 }

@@ -258,7 +258,7 @@ pub(crate) fn check_sources(
             let why = || {
                 let ids = read().filter_map(|(_, s)| s.as_deref());
                 format!(
-                    "no link of {destinations} has source cluster id {id:?} (their links' source cluster ids: {})",
+                    "no link of {destinations} that its links filter keeps has source cluster id {id:?} (their links' source cluster ids: {})",
                     listed(ids)
                 )
             };
@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(checked.len(), 4, "{checked:#?}");
         assert_eq!(
             checked[0].missing.as_deref(),
-            Some("no link of B, D has source cluster id \"lkc-typo\" (their links' source cluster ids: lkc-a, lkc-c)")
+            Some("no link of B, D that its links filter keeps has source cluster id \"lkc-typo\" (their links' source cluster ids: lkc-a, lkc-c)")
         );
         assert_eq!(checked[0].name, "lkc-typo");
         assert_eq!(checked[2].name, "dr-lnk");
