@@ -9,7 +9,8 @@
 # offsets, lag in seconds, offset sync, all at their defaults), scrapes it once per interval
 # as Prometheus would, and prints one table: Kafka requests per cycle by client and type
 # (`clusterlink_kafka_requests_total`), bytes on the exporter's broker sockets (`ss`), the
-# cycle's duration against the interval, CPU (% of one core, from /proc) and peak RSS.
+# cycle's duration against the interval, CPU (% of one core, from /proc), peak RSS, and the
+# time the exporter takes to exit on SIGTERM.
 #
 #   scripts/bench.sh --kafka                           # 10 000 mirror partitions, interval 30s
 #   scripts/bench.sh --kafka --partitions-total 50000 --topic-partitions 500  # 100 topics × 500
@@ -222,3 +223,14 @@ unavailable=$(grep -cE '^clusterlink_mirror_topic_state\{.*state="SOURCE_UNAVAIL
 if awk -v c="$done_cycles" -v e="$expected" 'BEGIN {exit !(c > e + 1)}' || [ "${unavailable:-0}" -gt 0 ]; then
   echo "bench: warning: $done_cycles cycles in $expected intervals, ${unavailable:-0} mirror topics SOURCE_UNAVAILABLE: the exporter ran at its in-trouble pace; the CPU figure is not that of a healthy link" >&2
 fi
+# The exit on SIGTERM (what a rollout waits for: Kubernetes kills a pod 30 s after SIGTERM by
+# default). Killed after 120 s so that the benchmark always ends.
+# Running: not gone and not a zombie (the shell reaps its children at any moment).
+running() { local state; state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true); [ -n "$state" ] && [ "$state" != Z ]; }
+stop0=$(now)
+kill -TERM "$exp_pid"
+for _ in $(seq 1200); do running "$exp_pid" || break; sleep 0.1; done
+stop1=$(now)
+if running "$exp_pid"; then kill -KILL "$exp_pid" 2>/dev/null || true; fi
+wait "$exp_pid" 2>/dev/null || true
+echo "| exit after SIGTERM | $(awk -v a="$stop0" -v b="$stop1" 'BEGIN {printf "%.1f", b - a}') s |"
