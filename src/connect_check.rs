@@ -19,7 +19,7 @@ use crate::collect::{Collector, CollectorOutputs};
 use crate::config::{ClusterConfig, Config, Flavour, SourceClusterConfig};
 use crate::kafka::check::KafkaCheck;
 use crate::kafka::Role;
-use crate::references::check::{Checked, ReferenceKind};
+use crate::references::check::{check_sources, listed_links, Checked, ListedLinks, ReferenceKind};
 use crate::references::{check_readiness_links, check_rest};
 use crate::rest_client::{RestClient, RestError};
 use crate::snapshot::ClusterSnapshot;
@@ -161,14 +161,58 @@ pub async fn check_connections(config: &Config) -> ConnectReport {
             snapshots.push((cluster.name.clone(), snapshot));
         }
     }
-    for source in &config.source_clusters {
+    let used = source_ids_used(config, &snapshots);
+    for (source, used) in config.source_clusters.iter().zip(used) {
         let rows = source_side(source.clone(), snapshots.clone());
         match tokio::task::spawn_blocking(rows).await {
             Ok(rows) => report.rows.extend(rows),
             Err(e) => report.push(&source.name, "kafka", "", Outcome::Failed, e.to_string()),
         }
+        if let (Some(id), Some((outcome, detail))) = (&source.cluster_id, used) {
+            let section = format!("source_clusters[{}]", source.name);
+            report.push(&section, "links from cluster_id", id, outcome, detail);
+        }
     }
     report
+}
+
+/// For each `source_clusters` entry, whether its `cluster_id` is the source of some link of a
+/// destination with a `kafka` section (as the running exporter checks it): skipped when such a
+/// destination's REST API was not read; `None` without a `cluster_id` or such a destination.
+fn source_ids_used(
+    config: &Config,
+    snapshots: &[(String, ClusterSnapshot)],
+) -> Vec<Option<(Outcome, String)>> {
+    let listed: Vec<(&str, Option<ListedLinks>)> = config
+        .clusters
+        .iter()
+        .filter(|c| c.kafka.is_some())
+        .map(|c| {
+            let read = snapshots.iter().find(|(name, _)| *name == c.name);
+            (c.name.as_str(), read.map(|(_, s)| listed_links(s)))
+        })
+        .collect();
+    let links_of: Vec<(&str, Option<&ListedLinks>)> =
+        listed.iter().map(|(n, l)| (*n, l.as_ref())).collect();
+    let checked = check_sources(&config.source_clusters, &links_of);
+    let outcome = |i: usize| {
+        let key = format!("source_clusters[{i}].cluster_id");
+        match checked.iter().find(|c| c.key == key) {
+            Some(Checked { missing: None, .. }) => {
+                (Outcome::Ok, "the source of some link listed".to_owned())
+            }
+            Some(Checked {
+                missing: Some(why), ..
+            }) => (Outcome::Missing, why.clone()),
+            None => (
+                Outcome::Skipped,
+                "not checked: a destination's REST API was not read".to_owned(),
+            ),
+        }
+    };
+    (0..config.source_clusters.len())
+        .map(|i| (!links_of.is_empty()).then(|| outcome(i)))
+        .collect()
 }
 
 /// The REST rows of `cluster`; its cluster id and one collection cycle's snapshot when the

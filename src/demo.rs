@@ -12,20 +12,30 @@ pub const PROBE_TOPIC: &str = "clusterlink-probe";
 
 /// Exporter configuration (YAML) for every cluster of a running simulator, polled every
 /// `poll_interval`: REST, a `kafka` section per cluster (so watermarks, lag in seconds and
-/// offset-sync lag are measured), every cluster listed as a source cluster too, and a probe on
-/// each link that mirrors [`PROBE_TOPIC`].
+/// offset-sync lag are measured), each cluster some link copies from listed as a source
+/// cluster too, and a probe on each link that mirrors [`PROBE_TOPIC`].
 pub fn config_for(sim: &Simulator, poll_interval: &str) -> String {
-    config_with_access(sim, poll_interval, None)
+    config_text(sim, poll_interval, None, false)
 }
 
-/// [`config_for`], plus what each cluster's REST API requires: its `auth` (the scenario's own
+/// [`config_for`] as `sim --print-config` prints it: only the clusters that hold links under
+/// `clusters` (a cluster without links would be a `links found MISSING` row of `check-config
+/// --connect`), plus what each cluster's REST API requires: its `auth` (the scenario's own
 /// test credentials, written out) and, for HTTPS, `tls` with the run's CA (and client
-/// certificate for mTLS) from `pki_dir`, where the simulator wrote them (`sim
-/// --print-config`).
+/// certificate for mTLS) from `pki_dir`, where the simulator wrote them.
 pub fn config_with_access(
     sim: &Simulator,
     poll_interval: &str,
     pki_dir: Option<&std::path::Path>,
+) -> String {
+    config_text(sim, poll_interval, pki_dir, true)
+}
+
+fn config_text(
+    sim: &Simulator,
+    poll_interval: &str,
+    pki_dir: Option<&std::path::Path>,
+    destinations_only: bool,
 ) -> String {
     let endpoints: Vec<_> = sim
         .endpoints()
@@ -35,7 +45,16 @@ pub fn config_with_access(
     let mut yaml =
         format!("defaults:\n  poll_interval: {poll_interval}\n  request_timeout: 5s\nclusters:\n");
     let world = sim.core().world();
-    for c in &endpoints {
+    let holds_links = |name: &str| {
+        world
+            .clusters
+            .get(name)
+            .is_some_and(|c| !c.links.is_empty())
+    };
+    for c in endpoints
+        .iter()
+        .filter(|c| !destinations_only || holds_links(&c.name))
+    {
         yaml.push_str(&format!(
             "  - name: {}\n    rest_url: {}\n    cluster_id: {}\n    kafka:\n      bootstrap_servers: {}\n",
             c.name, c.rest_url, c.cluster_id, c.bootstrap_servers

@@ -108,6 +108,10 @@ pub(crate) struct References {
     /// This process holds only its shard's clusters: the `source_clusters` entries cannot
     /// be told missing (the destinations that use one may be on another shard).
     sharded: AtomicBool,
+    /// The clusters with a `kafka` section this process runs (set at start and at each
+    /// reload, before they start): a `source_clusters` entry is missing only once each was
+    /// read. Empty: those started so far.
+    destinations: Mutex<Vec<String>>,
     missing: ClusterFamily<ReferenceLabels, Gauge>,
     clusters: Mutex<BTreeMap<String, ClusterState>>,
 }
@@ -126,6 +130,7 @@ impl References {
         Self {
             status,
             sharded: AtomicBool::new(false),
+            destinations: Mutex::default(),
             missing,
             clusters: Mutex::new(BTreeMap::new()),
         }
@@ -135,6 +140,14 @@ impl References {
     /// starts): then the `source_clusters` entries are not checked.
     pub(crate) fn set_sharded(&self, sharded: bool) {
         self.sharded.store(sharded, Ordering::Relaxed);
+    }
+
+    /// Names the clusters with a `kafka` section of the configuration this process runs
+    /// (before they start): the `source_clusters` entries are told missing only once each of
+    /// them published its links, not when the first one started publishes before the others.
+    pub(crate) fn set_destinations(&self, config: &crate::config::Config) {
+        let measured = config.clusters.iter().filter(|c| c.kafka.is_some());
+        *lock(&self.destinations) = measured.map(|c| c.name.clone()).collect();
     }
 
     /// Checks `cluster` again with `update` and publishes the outcome.
@@ -148,18 +161,19 @@ impl References {
         if self.sharded.load(Ordering::Relaxed) {
             return;
         }
-        let measured: Vec<String> = clusters
-            .iter()
-            .filter(|(_, s)| s.config.kafka.is_some())
-            .map(|(name, _)| name.clone())
-            .collect();
-        let Some(sources) = measured.first().map(|n| clusters[n].sources.clone()) else {
+        let mut measured = lock(&self.destinations).clone();
+        if measured.is_empty() {
+            let started = clusters.iter().filter(|(_, s)| s.config.kafka.is_some());
+            measured = started.map(|(name, _)| name.clone()).collect();
+        }
+        let started = measured.iter().filter_map(|n| clusters.get(n)).next();
+        let Some(sources) = started.map(|s| s.sources.clone()) else {
             return;
         };
         let checked = {
             let links_of: Vec<(&str, Option<&ListedLinks>)> = measured
                 .iter()
-                .map(|n| (n.as_str(), clusters[n].links.as_ref()))
+                .map(|n| (n.as_str(), clusters.get(n).and_then(|s| s.links.as_ref())))
                 .collect();
             check_sources(&sources, &links_of)
         };
@@ -434,11 +448,19 @@ mod tests {
             Arc::new(status.clone()) as Arc<dyn Publish>,
             references.clone(),
         ]);
+        let both = Config::from_yaml(
+            "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}, \
+             {name: C, rest_url: 'http://c/kafka/v3', kafka: {bootstrap_servers: 'c:9092'}}]",
+        )
+        .unwrap();
+        references.set_destinations(&both);
         references.start_cluster(&measured("B"));
-        references.start_cluster(&measured("C"));
         let series = |c: &str| {
             format!("config_reference_missing{{kafka_cluster=\"{c}\",kind=\"source_cluster\",name=\"lkc-typo\",key=\"source_clusters[0].cluster_id\"}}")
         };
+        fanout.publish_rest("B", Some(from("lkc-a")));
+        assert!(!text(&registry).contains(&series("B")), "C not started yet");
+        references.start_cluster(&measured("C"));
         fanout.publish_rest("B", Some(from("lkc-a")));
         assert!(!text(&registry).contains(&series("B")), "C not read yet");
         fanout.publish_rest("C", Some(from("lkc-a")));
@@ -454,6 +476,8 @@ mod tests {
             assert_eq!(status.read().references.get(c).map(Vec::len), Some(0));
         }
         // Without C, no destination has it any more.
+        let only_b = "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}]";
+        references.set_destinations(&Config::from_yaml(only_b).unwrap());
         references.forget_cluster(&measured("C"));
         assert!(text(&registry).contains(&format!("{} 1", series("B"))));
         assert!(!text(&registry).contains(&series("C")));

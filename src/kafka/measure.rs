@@ -104,6 +104,9 @@ pub(crate) struct Measurer {
     source_endpoints: BTreeMap<String, ConnectionClients>,
     /// Running probes by link; dropping a handle stops and joins its probe.
     probes: BTreeMap<String, probe::ProbeHandle>,
+    /// Links whose probe could not start for want of a source cluster, already logged (once
+    /// per link until its probe starts, not at every cycle).
+    unsourced_probes: BTreeSet<String>,
     /// The exporter's shutdown (this measurer's own stop: the snapshot channel closing).
     shutdown: StopSignal,
     /// The previous successful cycle's watermarks and when its destination read started: the
@@ -174,6 +177,7 @@ impl Measurer {
             destination,
             source_endpoints: BTreeMap::new(),
             probes: BTreeMap::new(),
+            unsourced_probes: BTreeSet::new(),
             shutdown,
             previous: None,
             stop_baselines: BTreeMap::new(),
@@ -981,9 +985,12 @@ impl Measurer {
                 continue;
             };
             let Some(source) = self.source_of(link) else {
-                tracing::warn!(kafka_cluster = %self.cluster.name, link = %probe.link, "probe not started: no source cluster configured for the link");
+                if self.unsourced_probes.insert(probe.link.clone()) {
+                    tracing::warn!(kafka_cluster = %self.cluster.name, link = %probe.link, "probe not started: no source cluster configured for the link");
+                }
                 continue;
             };
+            self.unsourced_probes.remove(&probe.link);
             let mirror_topic = plan::probe_mirror_topic(&probe, link);
             let sending = plan::probe_sends(snapshot, &probe.link, &mirror_topic)
                 && self.probe_connections_right(snapshot, &probe.link);

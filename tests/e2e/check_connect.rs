@@ -155,6 +155,7 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
     for check in [
         "rest authenticated",
         "kafka cluster id",
+        "links from cluster_id",
         "probes[0].link",
         "probes[0].topic (mirror topic)",
         "probes[0].topic (source)",
@@ -226,6 +227,14 @@ async fn check_config_connect_names_each_mistake_and_prints_no_secret() {
             _ => "MISSING",
         };
         assert!(line.contains(expected), "{name}: {line}");
+        if name == "source-id" {
+            // No link has the mistyped id as its source: the running exporter's check too.
+            let used = row_in(&text, section, "links from cluster_id");
+            assert!(
+                used.contains("MISSING") && used.contains("lkc-typo"),
+                "{used}"
+            );
+        }
         assert!(
             !text.contains(knobs.password),
             "{name}: the password is printed:\n{text}"

@@ -228,7 +228,7 @@ fn printed_config(path: &std::path::Path) -> (crate::common::servers::KillOnDrop
 }
 
 #[test]
-fn a_printed_configuration_names_as_sources_only_the_clusters_links_copy_from() {
+fn a_printed_configuration_names_only_the_clusters_links_copy_from_and_into() {
     let path = scenario_file(
         "one-way",
         "clusters:\n  - {name: A, brokers: 1, topics: [{name: t, partitions: 1}]}\n  - {name: B, brokers: 1}\nlinks:\n  - {name: ab, source: A, destination: B, mirrors: [t]}\n",
@@ -241,6 +241,12 @@ fn a_printed_configuration_names_as_sources_only_the_clusters_links_copy_from() 
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(sources, ["A"], "{yaml}");
+    let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        clusters,
+        ["B"],
+        "only the cluster that holds the link: {yaml}"
+    );
     std::fs::remove_file(path).ok();
 }
 
