@@ -379,6 +379,18 @@ mod tests {
         })
     }
 
+    /// References behind the status store in a fan-out, as the exporter wires them.
+    fn wired() -> (Registry, StatusStore, Arc<References>, Fanout) {
+        let mut registry = Registry::default();
+        let status = StatusStore::new();
+        let references = Arc::new(References::register(&mut registry, status.clone()));
+        let fanout = Fanout::new(vec![
+            Arc::new(status.clone()) as Arc<dyn Publish>,
+            references.clone(),
+        ]);
+        (registry, status, references, fanout)
+    }
+
     fn text(registry: &Registry) -> String {
         let mut s = String::new();
         prometheus_client::encoding::text::encode(&mut s, registry).unwrap();
@@ -387,13 +399,7 @@ mod tests {
 
     #[test]
     fn a_missing_probe_link_is_a_series_and_a_status_line_until_found() {
-        let mut registry = Registry::default();
-        let status = StatusStore::new();
-        let references = Arc::new(References::register(&mut registry, status.clone()));
-        let fanout = Fanout::new(vec![
-            Arc::new(status.clone()) as Arc<dyn Publish>,
-            references.clone(),
-        ]);
+        let (registry, status, references, fanout) = wired();
         references.start_cluster(&setup());
         let series = "config_reference_missing{kafka_cluster=\"B\",kind=\"link\",name=\"dr-lnk\",key=\"probes[0].link\"}";
         assert!(!text(&registry).contains(series), "written before a check");
@@ -441,13 +447,7 @@ mod tests {
 
     #[test]
     fn a_source_cluster_id_no_destination_has_is_reported_on_each_destination() {
-        let mut registry = Registry::default();
-        let status = StatusStore::new();
-        let references = Arc::new(References::register(&mut registry, status.clone()));
-        let fanout = Fanout::new(vec![
-            Arc::new(status.clone()) as Arc<dyn Publish>,
-            references.clone(),
-        ]);
+        let (registry, status, references, fanout) = wired();
         let both = Config::from_yaml(
             "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}, \
              {name: C, rest_url: 'http://c/kafka/v3', kafka: {bootstrap_servers: 'c:9092'}}]",
@@ -485,14 +485,8 @@ mod tests {
 
     #[test]
     fn a_sharded_exporter_leaves_the_source_clusters_entries_unchecked() {
-        let mut registry = Registry::default();
-        let status = StatusStore::new();
-        let references = Arc::new(References::register(&mut registry, status.clone()));
+        let (registry, status, references, fanout) = wired();
         references.set_sharded(true);
-        let fanout = Fanout::new(vec![
-            Arc::new(status.clone()) as Arc<dyn Publish>,
-            references.clone(),
-        ]);
         references.start_cluster(&measured("B"));
         fanout.publish_rest("B", Some(from("lkc-a")));
         assert!(
