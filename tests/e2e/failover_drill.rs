@@ -21,7 +21,8 @@
 //! 7. a clean failover of `dr-link` (`orders` and the probe topic): the verdict turns
 //!    `failed_over` with a completion time; nothing fires, is pending or pages for it, the
 //!    probe stops writing to the old source (its counters stand still) and its mirror topic is
-//!    not watched for writes, `orders` counts 0 records written since the stop;
+//!    not watched for writes, `orders` counts 0 records written since the stop, and the
+//!    dashboard panels on what a fail-over lost have data in Prometheus;
 //! 8. 25 records produced to the old source's `orders`: ClusterLinkWritesToOldSource pages
 //!    (critical, to the pager), the exporter counts exactly 25;
 //! 9. the old source goes down: the count stands and the page neither resolves nor repeats.
@@ -32,6 +33,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::alerting::{pages, Alerting};
+use crate::common::dashboards::{panel_queries, ONLY_AFTER_A_STOP};
 use crate::common::eventually::{done_if, eventually};
 use crate::common::scrape::{scrape, value, wait_value};
 use crate::common::sim::{wait_link_state, wait_mirror_status};
@@ -410,6 +412,17 @@ async fn clean_failover(d: &Drill) {
     ];
     let since_stop = "clusterlink_mirror_topic_source_records_since_stop";
     wait_value(&d.exporter, since_stop, &orders, WAIT, |v| v == 0.0).await;
+    // The dashboard panels on what a fail-over lost have data now (the paging test's healthy
+    // phase cannot give them any).
+    let after_a_stop = panel_queries()
+        .into_iter()
+        .filter(|(_, _, expr)| ONLY_AFTER_A_STOP.iter().any(|f| expr.contains(f)));
+    let mut checked = 0;
+    for (_, _, expr) in after_a_stop {
+        wait_true(&d.alerting, &expr).await;
+        checked += 1;
+    }
+    assert_eq!(checked, ONLY_AFTER_A_STOP.len(), "a panel per family");
     // Long enough for probe rounds, polls and evaluations: a write to the old source pages
     // at once (`for: 0s`).
     tokio::time::sleep(Duration::from_secs(10)).await;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::common::alerting::{
     alertmanager_config, duration, overrides, pages, query, rule_files, Alerting,
 };
-use crate::common::dashboards::panel_queries;
+use crate::common::dashboards::{panel_queries, ONLY_AFTER_A_STOP};
 use crate::common::eventually::{done_if, eventually, eventually_every};
 use crate::common::exporter::NOT_SERVED_BY_THE_SIMULATOR;
 use crate::common::servers::{
@@ -608,4 +608,5 @@ fn on_unserved_family(expr: &str) -> bool {
     NOT_SERVED_BY_THE_SIMULATOR
         .iter()
         .any(|(name, _)| expr.contains(name))
+        || ONLY_AFTER_A_STOP.iter().any(|name| expr.contains(name))
 }

@@ -28,6 +28,14 @@ pub const SUBSTITUTIONS: [(&str, &str); 7] = [
 /// The Grafana macros panel queries may use.
 pub const MACROS: [&str; 3] = ["__rate_interval", "__interval", "__range"];
 
+/// Families that exist only for a `STOPPED` (promoted or failed-over) mirror topic: the panels
+/// on them have no data while every link is healthy (the paging test's first phase), and get
+/// it in the fail-over drill, which checks them.
+pub const ONLY_AFTER_A_STOP: [&str; 2] = [
+    "clusterlink_mirror_topic_not_copied_messages",
+    "clusterlink_mirror_topic_source_records_since_stop",
+];
+
 /// The repository's `dashboards/` directory.
 pub fn dashboards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
