@@ -287,9 +287,9 @@ impl Exporter {
             None => None,
         };
         let telemetry = Telemetry::new(&[]);
-        telemetry.references.set_sharded(sharding.total().get() > 1);
         let config = assign_shard(&telemetry, &sharding, config);
-        telemetry.references.set_destinations(&config);
+        let sharded = sharding.total().get() > 1;
+        telemetry.references.set_destinations(&config, sharded);
         telemetry.status.set_runbook_base(runbook_base(&config));
         let (shutdown, stop) = watch::channel(false);
         install_panic_hook();
@@ -592,7 +592,8 @@ impl ReloadController {
         let plan = Plan::diff(&current, &ClusterSetup::of(&config));
         let starting: BTreeSet<String> = plan.added.iter().chain(&plan.changed).cloned().collect();
         let built = self.build(&config, &starting)?;
-        self.telemetry.references.set_destinations(&config);
+        let sharded = self.sharding.total().get() > 1;
+        self.telemetry.references.set_destinations(&config, sharded);
         let (added, changed): (Vec<_>, Vec<_>) = built
             .into_iter()
             .partition(|(setup, _)| plan.added.contains(&setup.cluster.name));

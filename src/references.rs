@@ -23,7 +23,6 @@
 pub(crate) mod check;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -105,12 +104,9 @@ impl ClusterState {
 #[derive(Debug)]
 pub(crate) struct References {
     status: StatusStore,
-    /// This process holds only its shard's clusters: the `source_clusters` entries cannot
-    /// be told missing (the destinations that use one may be on another shard).
-    sharded: AtomicBool,
     /// The clusters with a `kafka` section this process runs (set at start and at each
     /// reload, before they start): a `source_clusters` entry is missing only once each was
-    /// read. Empty: those started so far.
+    /// read. Empty (not set, or a sharded exporter): the entries are not checked.
     destinations: Mutex<Vec<String>>,
     missing: ClusterFamily<ReferenceLabels, Gauge>,
     clusters: Mutex<BTreeMap<String, ClusterState>>,
@@ -129,24 +125,22 @@ impl References {
         );
         Self {
             status,
-            sharded: AtomicBool::new(false),
             destinations: Mutex::default(),
             missing,
             clusters: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Tells whether this process runs as one shard of several (set before any cluster
-    /// starts): then the `source_clusters` entries are not checked.
-    pub(crate) fn set_sharded(&self, sharded: bool) {
-        self.sharded.store(sharded, Ordering::Relaxed);
-    }
-
     /// Names the clusters with a `kafka` section of the configuration this process runs
     /// (before they start): the `source_clusters` entries are told missing only once each of
     /// them published its links, not when the first one started publishes before the others.
-    pub(crate) fn set_destinations(&self, config: &crate::config::Config) {
-        let measured = config.clusters.iter().filter(|c| c.kafka.is_some());
+    /// A `sharded` exporter (one shard of several) names none: the destinations that use an
+    /// entry may be on another shard.
+    pub(crate) fn set_destinations(&self, config: &crate::config::Config, sharded: bool) {
+        let measured = config
+            .clusters
+            .iter()
+            .filter(|c| c.kafka.is_some() && !sharded);
         *lock(&self.destinations) = measured.map(|c| c.name.clone()).collect();
     }
 
@@ -158,14 +152,7 @@ impl References {
     /// Checks the `source_clusters` entries again against the links of every destination
     /// with a `kafka` section, and publishes the outcome on each of them.
     fn recheck_sources(&self, clusters: &mut BTreeMap<String, ClusterState>) {
-        if self.sharded.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut measured = lock(&self.destinations).clone();
-        if measured.is_empty() {
-            let started = clusters.iter().filter(|(_, s)| s.config.kafka.is_some());
-            measured = started.map(|(name, _)| name.clone()).collect();
-        }
+        let measured = lock(&self.destinations).clone();
         let started = measured.iter().filter_map(|n| clusters.get(n)).next();
         let Some(sources) = started.map(|s| s.sources.clone()) else {
             return;
@@ -453,7 +440,7 @@ mod tests {
              {name: C, rest_url: 'http://c/kafka/v3', kafka: {bootstrap_servers: 'c:9092'}}]",
         )
         .unwrap();
-        references.set_destinations(&both);
+        references.set_destinations(&both, false);
         references.start_cluster(&measured("B"));
         let series = |c: &str| {
             format!("config_reference_missing{{kafka_cluster=\"{c}\",kind=\"source_cluster\",name=\"lkc-typo\",key=\"source_clusters[0].cluster_id\"}}")
@@ -477,7 +464,7 @@ mod tests {
         }
         // Without C, no destination has it any more.
         let only_b = "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}]";
-        references.set_destinations(&Config::from_yaml(only_b).unwrap());
+        references.set_destinations(&Config::from_yaml(only_b).unwrap(), false);
         references.forget_cluster(&measured("C"));
         assert!(text(&registry).contains(&format!("{} 1", series("B"))));
         assert!(!text(&registry).contains(&series("C")));
@@ -486,7 +473,8 @@ mod tests {
     #[test]
     fn a_sharded_exporter_leaves_the_source_clusters_entries_unchecked() {
         let (registry, status, references, fanout) = wired();
-        references.set_sharded(true);
+        let b = "clusters: [{name: B, rest_url: 'http://b/kafka/v3', kafka: {bootstrap_servers: 'b:9092'}}]";
+        references.set_destinations(&Config::from_yaml(b).unwrap(), true);
         references.start_cluster(&measured("B"));
         fanout.publish_rest("B", Some(from("lkc-a")));
         assert!(
